@@ -1,0 +1,206 @@
+//! The calibration file `models/router/<model-id>.json`: per-signal histograms of a small model's
+//! signals split by whether its answer was correct, fitted on labelled rows.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::signals::{Signal, SignalBinning, SignalValues};
+
+/// Version written into new calibration files; `load` refuses other versions.
+pub const CALIBRATION_FORMAT_VERSION: u32 = 1;
+
+/// Errors while fitting, reading or writing a calibration file.
+#[derive(Debug, thiserror::Error)]
+pub enum CalibrationError {
+    /// No labelled rows were given.
+    #[error("no labelled rows to fit the calibration on; pass at least one routing table with rows")]
+    NoRows,
+    /// No signal to fit was selected.
+    #[error("no signals selected for calibration; choose at least one of v_logit, v_sample, answer_logprob, answer_tokens, grounded, retrieval_score")]
+    NoSignals,
+    /// Reading or writing the file failed.
+    #[error("cannot access calibration file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid calibration JSON.
+    #[error("calibration file {path} is not valid JSON for this version ({source}); refit it with `automix calibrate`")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// The file was written by an incompatible version.
+    #[error("calibration file {path} has format version {found}, this build reads {expected}; refit it with `automix calibrate`")]
+    Version {
+        /// The file.
+        path: String,
+        /// Version in the file.
+        found: u32,
+        /// Version this build reads.
+        expected: u32,
+    },
+}
+
+/// A small-model answer's signals and whether the answer was correct.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelledSignals {
+    /// The measured signals.
+    pub signals: SignalValues,
+    /// Whether the answer was correct (score ≥ 0.5).
+    pub correct: bool,
+}
+
+/// Counts of one signal's bins among correct and incorrect answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalHistogram {
+    /// How values map to bins (the last bin counts missing values).
+    pub binning: SignalBinning,
+    /// Rows per bin whose answer was incorrect.
+    pub incorrect: Vec<f64>,
+    /// Rows per bin whose answer was correct.
+    pub correct: Vec<f64>,
+}
+
+impl SignalHistogram {
+    /// Counts `rows` into the bins of `binning`.
+    pub fn count(binning: SignalBinning, rows: &[LabelledSignals]) -> Self {
+        let mut incorrect = vec![0.0; binning.bin_count()];
+        let mut correct = vec![0.0; binning.bin_count()];
+        for row in rows {
+            let bin = binning.bin(&row.signals);
+            if row.correct {
+                correct[bin] += 1.0;
+            } else {
+                incorrect[bin] += 1.0;
+            }
+        }
+        Self { binning, incorrect, correct }
+    }
+}
+
+/// Prior accuracy of a remote (larger) model, refined as its answers are judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemotePrior {
+    /// Model name as the settings or catalog spell it.
+    pub model: String,
+    /// Probability that its answer is correct.
+    pub accuracy: f64,
+}
+
+/// Options for [`fit_calibration`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationOptions {
+    /// Id of the small model the rows come from (e.g. `smollm2-135m-instruct`).
+    pub slm_model: String,
+    /// Signals to model; signals never present in the rows are dropped.
+    pub signals: Vec<Signal>,
+    /// Maximum number of value bins per continuous signal (quantile edges).
+    pub bins_per_signal: usize,
+    /// Remote model priors to store alongside, for the app's defaults.
+    pub remote_priors: Vec<RemotePrior>,
+}
+
+impl Default for CalibrationOptions {
+    fn default() -> Self {
+        Self {
+            slm_model: "smollm2-135m-instruct".to_owned(),
+            signals: Signal::ALL.to_vec(),
+            bins_per_signal: 5,
+            remote_priors: Vec::new(),
+        }
+    }
+}
+
+/// P(signals | small-model correctness) as naive-Bayes histograms, plus the small model's accuracy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// See [`CALIBRATION_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The small model these statistics describe.
+    pub slm_model: String,
+    /// Labelled rows the counts come from.
+    pub rows: usize,
+    /// Rows whose answer was correct.
+    pub correct_rows: usize,
+    /// One histogram per modelled signal.
+    pub histograms: Vec<SignalHistogram>,
+    /// Default accuracies for remote models.
+    pub remote_priors: Vec<RemotePrior>,
+}
+
+/// Fits per-signal histograms on labelled rows; bin edges are the rows' quantiles.
+pub fn fit_calibration(
+    rows: &[LabelledSignals],
+    options: &CalibrationOptions,
+) -> Result<Calibration, CalibrationError> {
+    if rows.is_empty() {
+        return Err(CalibrationError::NoRows);
+    }
+    let mut histograms = Vec::new();
+    for &signal in &options.signals {
+        let values: Vec<f64> = rows.iter().filter_map(|r| signal.value(&r.signals)).collect();
+        if values.is_empty() {
+            continue;
+        }
+        let binning = SignalBinning::from_quantiles(signal, &values, options.bins_per_signal);
+        histograms.push(SignalHistogram::count(binning, rows));
+    }
+    if histograms.is_empty() {
+        return Err(CalibrationError::NoSignals);
+    }
+    Ok(Calibration {
+        format_version: CALIBRATION_FORMAT_VERSION,
+        slm_model: options.slm_model.clone(),
+        rows: rows.len(),
+        correct_rows: rows.iter().filter(|r| r.correct).count(),
+        histograms,
+        remote_priors: options.remote_priors.clone(),
+    })
+}
+
+impl Calibration {
+    /// Share of calibration rows the small model answered correctly.
+    pub fn slm_accuracy(&self) -> f64 {
+        self.correct_rows as f64 / self.rows.max(1) as f64
+    }
+
+    /// The stored prior accuracy of `model`, if any.
+    pub fn remote_accuracy(&self, model: &str) -> Option<f64> {
+        self.remote_priors.iter().find(|p| p.model == model).map(|p| p.accuracy)
+    }
+
+    /// Reads a calibration file.
+    pub fn load(path: &Path) -> Result<Self, CalibrationError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| CalibrationError::Io { path: shown.clone(), source })?;
+        let calibration: Calibration = serde_json::from_str(&text)
+            .map_err(|source| CalibrationError::Parse { path: shown.clone(), source })?;
+        if calibration.format_version != CALIBRATION_FORMAT_VERSION {
+            return Err(CalibrationError::Version {
+                path: shown,
+                found: calibration.format_version,
+                expected: CALIBRATION_FORMAT_VERSION,
+            });
+        }
+        Ok(calibration)
+    }
+
+    /// Writes the calibration as pretty JSON, creating parent folders.
+    pub fn save(&self, path: &Path) -> Result<(), CalibrationError> {
+        let shown = path.display().to_string();
+        let io_error = |source| CalibrationError::Io { path: shown.clone(), source };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io_error)?;
+        }
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|source| CalibrationError::Parse { path: shown.clone(), source })?;
+        std::fs::write(path, text + "\n").map_err(io_error)
+    }
+}

@@ -1,0 +1,150 @@
+//! Observation signals about one model answer and their discretisation into bins.
+
+use serde::{Deserialize, Serialize};
+
+/// One observable signal about a model's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    /// Self-verification P(Correct) from one forward pass (logit mode).
+    VLogit,
+    /// Self-verification share of "Correct" among k samples (sample mode).
+    VSample,
+    /// Mean token log-probability of the answer.
+    AnswerLogprob,
+    /// Number of answer tokens.
+    AnswerTokens,
+    /// Whether the normalised answer occurs in the context (1 or 0).
+    Grounded,
+    /// Retrieval similarity of the best context chunk.
+    RetrievalScore,
+}
+
+impl Signal {
+    /// Every signal, in a fixed order.
+    pub const ALL: [Signal; 6] = [
+        Signal::VLogit,
+        Signal::VSample,
+        Signal::AnswerLogprob,
+        Signal::AnswerTokens,
+        Signal::Grounded,
+        Signal::RetrievalScore,
+    ];
+
+    /// Whether reading this signal requires running the self-verification prompt.
+    pub fn needs_verifier(self) -> bool {
+        matches!(self, Signal::VLogit | Signal::VSample)
+    }
+
+    /// Short stable name, as used in reports and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::VLogit => "v_logit",
+            Signal::VSample => "v_sample",
+            Signal::AnswerLogprob => "answer_logprob",
+            Signal::AnswerTokens => "answer_tokens",
+            Signal::Grounded => "grounded",
+            Signal::RetrievalScore => "retrieval_score",
+        }
+    }
+
+    /// The signal's value in `values`, booleans as 0/1; `None` when it was not measured.
+    pub fn value(self, values: &SignalValues) -> Option<f64> {
+        let value = match self {
+            Signal::VLogit => values.v_logit,
+            Signal::VSample => values.v_sample,
+            Signal::AnswerLogprob => values.answer_logprob,
+            Signal::AnswerTokens => values.answer_tokens,
+            Signal::Grounded => values.grounded.map(|g| if g { 1.0 } else { 0.0 }),
+            Signal::RetrievalScore => values.retrieval_score,
+        };
+        value.filter(|v| v.is_finite())
+    }
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The signals measured for one answer; any may be missing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SignalValues {
+    /// See [`Signal::VLogit`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v_logit: Option<f64>,
+    /// See [`Signal::VSample`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v_sample: Option<f64>,
+    /// See [`Signal::AnswerLogprob`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_logprob: Option<f64>,
+    /// See [`Signal::AnswerTokens`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_tokens: Option<f64>,
+    /// See [`Signal::Grounded`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grounded: Option<bool>,
+    /// See [`Signal::RetrievalScore`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrieval_score: Option<f64>,
+}
+
+/// Maps one signal's value to a bin: `edges.len() + 1` value bins, then one bin for "missing".
+///
+/// A value `x` falls in bin `#{edges e : e <= x}`, so bins are half-open `[e_{k-1}, e_k)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalBinning {
+    /// The signal this binning reads.
+    pub signal: Signal,
+    /// Strictly increasing bin edges.
+    pub edges: Vec<f64>,
+}
+
+impl SignalBinning {
+    /// Edges at the empirical quantiles of `values` (at most `max_bins` value bins; ties merge bins).
+    pub fn from_quantiles(signal: Signal, values: &[f64], max_bins: usize) -> Self {
+        let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        sorted.sort_by(f64::total_cmp);
+        let mut edges: Vec<f64> = Vec::new();
+        if sorted.len() > 1 && max_bins > 1 {
+            for k in 1..max_bins {
+                let position = k * sorted.len() / max_bins;
+                let edge = sorted[position.min(sorted.len() - 1)];
+                // An edge at the minimum would leave an empty first bin.
+                if edge > sorted[0] && edges.last().is_none_or(|last| edge > *last) {
+                    edges.push(edge);
+                }
+            }
+        }
+        Self { signal, edges }
+    }
+
+    /// Edges at explicit cut points (sorted and deduplicated here).
+    pub fn with_edges(signal: Signal, mut edges: Vec<f64>) -> Self {
+        edges.retain(|e| e.is_finite());
+        edges.sort_by(f64::total_cmp);
+        edges.dedup();
+        Self { signal, edges }
+    }
+
+    /// Number of bins including the trailing "missing" bin.
+    pub fn bin_count(&self) -> usize {
+        self.edges.len() + 2
+    }
+
+    /// Index of the "missing value" bin.
+    pub fn missing_bin(&self) -> usize {
+        self.edges.len() + 1
+    }
+
+    /// The bin of `values`' reading of this signal.
+    #[inline]
+    pub fn bin(&self, values: &SignalValues) -> usize {
+        match self.signal.value(values) {
+            Some(x) => self.edges.partition_point(|e| *e <= x),
+            None => self.missing_bin(),
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Round-trips of calibration files and serialized routers.
+
+use automix_router::{
+    fit_calibration, two_model_pomdp, Calibration, CalibrationOptions, LabelledSignals, LogisticScorer,
+    ModelSpec, RemotePrior, RoutingPolicy, ScoreRouter, Signal, SignalValues, ThresholdRouter,
+};
+
+fn rows() -> Vec<LabelledSignals> {
+    (0..200)
+        .map(|i| {
+            let v = f64::from(i % 17) / 16.0;
+            LabelledSignals {
+                signals: SignalValues {
+                    v_logit: Some(v),
+                    answer_logprob: Some(-f64::from(i % 5)),
+                    grounded: Some(i % 3 == 0),
+                    answer_tokens: Some(f64::from(i % 7 + 1)),
+                    ..SignalValues::default()
+                },
+                correct: v > 0.6 || i % 3 == 0,
+            }
+        })
+        .collect()
+}
+
+fn calibration() -> Calibration {
+    let options = CalibrationOptions {
+        remote_priors: vec![RemotePrior { model: "gpt-4".to_owned(), accuracy: 0.85 }],
+        ..CalibrationOptions::default()
+    };
+    fit_calibration(&rows(), &options).unwrap()
+}
+
+#[test]
+fn calibration_file_round_trips() {
+    let calibration = calibration();
+    assert_eq!(calibration.histograms.len(), 4, "signals absent from the rows are dropped");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("models/router/smollm2-135m-instruct.json");
+    calibration.save(&path).unwrap();
+    assert_eq!(Calibration::load(&path).unwrap(), calibration);
+    assert_eq!(calibration.remote_accuracy("gpt-4"), Some(0.85));
+}
+
+#[test]
+fn calibration_load_names_the_file_on_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.json");
+    std::fs::write(&path, "{ not json").unwrap();
+    let message = Calibration::load(&path).unwrap_err().to_string();
+    assert!(message.contains("broken.json") && message.contains("automix calibrate"), "{message}");
+}
+
+#[test]
+fn every_routing_policy_round_trips_with_identical_decisions() {
+    let calibration = calibration();
+    let spec = |name: &str, cost: f64| ModelSpec { name: name.to_owned(), call_cost: cost, verify_cost: 1.0 };
+    let pomdp = two_model_pomdp(&calibration, 1.0, spec("slm", 1.0), spec("gpt-4", 100.0), 0.85).unwrap();
+    let scorer = LogisticScorer::fit(&rows(), &[Signal::AnswerLogprob, Signal::Grounded], 1.0);
+    let policies = vec![
+        RoutingPolicy::AlwaysSlm,
+        RoutingPolicy::AlwaysLlm,
+        RoutingPolicy::Threshold(ThresholdRouter { signal: Signal::VLogit, threshold: 0.4 }),
+        RoutingPolicy::LearnedScorer(ScoreRouter { scorer, threshold: 0.5 }),
+        RoutingPolicy::Pomdp(pomdp.solve(0.003).policy),
+    ];
+    for policy in policies {
+        let json = serde_json::to_string(&policy).unwrap();
+        let back: RoutingPolicy = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, policy);
+        for row in rows() {
+            assert_eq!(back.decide(&row.signals), policy.decide(&row.signals));
+        }
+    }
+}
+
+#[test]
+fn logistic_scorer_ranks_an_informative_feature() {
+    let scorer = LogisticScorer::fit(&rows(), &[Signal::VLogit], 0.1);
+    let high = SignalValues { v_logit: Some(0.9), ..SignalValues::default() };
+    let low = SignalValues { v_logit: Some(0.1), ..SignalValues::default() };
+    assert!(scorer.probability(&high) > scorer.probability(&low));
+}
