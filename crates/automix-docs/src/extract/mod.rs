@@ -1,0 +1,207 @@
+//! Turning a file's bytes into ordered text blocks with page and heading information.
+
+mod docx;
+mod html;
+mod markdown;
+mod pdf;
+mod text;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Why one file could not be turned into text; each variant says what the user can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} is empty (0 bytes); there is nothing to index")]
+    Empty { path: PathBuf },
+    #[error("{path} is {size} bytes, over the {limit}-byte limit; raise the size limit (--max-size) to index it")]
+    TooLarge { path: PathBuf, size: u64, limit: u64 },
+    #[error("{path} is a binary file, not a supported document (PDF, DOCX, Markdown, HTML or text)")]
+    Binary { path: PathBuf },
+    #[error("{path} is a password-protected PDF; save an unprotected copy and add that instead")]
+    EncryptedPdf { path: PathBuf },
+    #[error("{path} has no text layer (scanned or image-only PDF); run OCR on it first")]
+    NoTextLayer { path: PathBuf },
+    #[error("{path} is not a readable {format} file ({reason}); re-export or repair it")]
+    Corrupt { path: PathBuf, format: DocumentFormat, reason: String },
+    #[error("{path} contains no text")]
+    NoText { path: PathBuf },
+}
+
+/// The file formats the library can index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentFormat {
+    Pdf,
+    Docx,
+    Markdown,
+    Html,
+    Text,
+}
+
+impl DocumentFormat {
+    /// The lowercase name stored in the library and shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentFormat::Pdf => "pdf",
+            DocumentFormat::Docx => "docx",
+            DocumentFormat::Markdown => "markdown",
+            DocumentFormat::Html => "html",
+            DocumentFormat::Text => "text",
+        }
+    }
+
+    /// Parses the name written by [`DocumentFormat::as_str`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Pdf, Self::Docx, Self::Markdown, Self::Html, Self::Text]
+            .into_iter()
+            .find(|format| format.as_str() == name)
+    }
+
+    /// The format a file extension names, if it is one the library reads.
+    pub fn from_extension(path: &Path) -> Option<Self> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        match extension.as_str() {
+            "pdf" => Some(Self::Pdf),
+            "docx" => Some(Self::Docx),
+            "md" | "markdown" | "mdown" | "mkd" => Some(Self::Markdown),
+            "html" | "htm" | "xhtml" => Some(Self::Html),
+            "txt" | "text" | "rst" | "org" | "log" | "csv" | "tsv" => Some(Self::Text),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for DocumentFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One paragraph-like unit of a document, in reading order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    /// Heading level (1 = top) when the block is a heading.
+    pub heading_level: Option<u8>,
+    /// 1-based page number, for paged formats.
+    pub page: Option<u32>,
+    /// Byte range of the block inside [`ExtractedDocument::text`].
+    pub byte_range: std::ops::Range<usize>,
+}
+
+/// A document's text plus its block structure.
+#[derive(Debug, Clone)]
+pub struct ExtractedDocument {
+    pub title: String,
+    pub format: DocumentFormat,
+    /// All blocks joined by blank lines; chunk offsets refer to this text.
+    pub text: String,
+    pub blocks: Vec<Block>,
+}
+
+impl ExtractedDocument {
+    /// The text of one block.
+    pub fn block_text(&self, block: &Block) -> &str {
+        &self.text[block.byte_range.clone()]
+    }
+}
+
+/// Accumulates blocks into one text, trimming whitespace and dropping empty blocks.
+pub(crate) struct DocumentBuilder {
+    text: String,
+    blocks: Vec<Block>,
+    first_heading: Option<String>,
+}
+
+impl DocumentBuilder {
+    pub(crate) fn new() -> Self {
+        DocumentBuilder { text: String::new(), blocks: Vec::new(), first_heading: None }
+    }
+
+    pub(crate) fn push(&mut self, raw: &str, heading_level: Option<u8>, page: Option<u32>) {
+        let collapsed = collapse_inline_whitespace(raw);
+        if collapsed.is_empty() {
+            return;
+        }
+        if heading_level.is_some() && self.first_heading.is_none() {
+            self.first_heading = Some(collapsed.clone());
+        }
+        if !self.text.is_empty() {
+            self.text.push_str("\n\n");
+        }
+        let start = self.text.len();
+        self.text.push_str(&collapsed);
+        self.blocks.push(Block { heading_level, page, byte_range: start..self.text.len() });
+    }
+
+    pub(crate) fn finish(
+        self,
+        path: &Path,
+        format: DocumentFormat,
+        explicit_title: Option<String>,
+    ) -> Result<ExtractedDocument, ExtractError> {
+        if self.blocks.is_empty() {
+            return Err(ExtractError::NoText { path: path.to_path_buf() });
+        }
+        let title = explicit_title
+            .map(|title| collapse_inline_whitespace(&title))
+            .filter(|title| !title.is_empty())
+            .or(self.first_heading)
+            .unwrap_or_else(|| file_stem(path));
+        Ok(ExtractedDocument { title, format, text: self.text, blocks: self.blocks })
+    }
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Collapses runs of spaces and tabs and trims each line, keeping single line breaks.
+fn collapse_inline_whitespace(raw: &str) -> String {
+    let mut lines = Vec::new();
+    for line in raw.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if !words.is_empty() {
+            lines.push(words.join(" "));
+        }
+    }
+    lines.join("\n")
+}
+
+/// Extracts a file's text. `format` comes from [`detect_format`].
+pub fn extract(path: &Path, bytes: &[u8], format: DocumentFormat) -> Result<ExtractedDocument, ExtractError> {
+    match format {
+        DocumentFormat::Pdf => pdf::extract(path, bytes),
+        DocumentFormat::Docx => docx::extract(path, bytes),
+        DocumentFormat::Markdown => markdown::extract(path, &text::decode(path, bytes)?),
+        DocumentFormat::Html => html::extract(path, &text::decode(path, bytes)?),
+        DocumentFormat::Text => text::extract(path, bytes),
+    }
+}
+
+/// Picks the format from the file's leading bytes, falling back to its extension; text otherwise.
+pub fn detect_format(path: &Path, bytes: &[u8]) -> DocumentFormat {
+    if bytes.starts_with(b"%PDF-") {
+        return DocumentFormat::Pdf;
+    }
+    if bytes.starts_with(b"PK\x03\x04") {
+        return DocumentFormat::Docx;
+    }
+    DocumentFormat::from_extension(path).unwrap_or(DocumentFormat::Text)
+}
+
+/// Reads a file to be indexed, rejecting empty and over-size files before reading them whole.
+pub fn read_document_bytes(path: &Path, max_file_bytes: u64) -> Result<Vec<u8>, ExtractError> {
+    let io_error = |source| ExtractError::Io { path: path.to_path_buf(), source };
+    let size = std::fs::metadata(path).map_err(io_error)?.len();
+    if size == 0 {
+        return Err(ExtractError::Empty { path: path.to_path_buf() });
+    }
+    if size > max_file_bytes {
+        return Err(ExtractError::TooLarge { path: path.to_path_buf(), size, limit: max_file_bytes });
+    }
+    std::fs::read(path).map_err(io_error)
+}

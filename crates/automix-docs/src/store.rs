@@ -1,0 +1,259 @@
+//! The SQLite library file: documents, chunks with embeddings, and an FTS5 index over chunk text.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::chunk::Chunk;
+use crate::extract::DocumentFormat;
+use crate::DocsError;
+
+/// File name of the library inside the AutoMix data directory.
+pub const LIBRARY_FILE_NAME: &str = "library.sqlite";
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE documents (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    format TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    indexed_at INTEGER NOT NULL
+);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY,
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    section TEXT,
+    page_start INTEGER,
+    page_end INTEGER,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    token_count INTEGER NOT NULL,
+    embedding BLOB NOT NULL
+);
+CREATE INDEX chunks_by_document ON chunks(document_id, ordinal);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='id', tokenize='porter unicode61');
+CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+";
+
+/// One indexed document as listed to the user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentInfo {
+    pub id: i64,
+    pub path: String,
+    pub title: String,
+    pub format: DocumentFormat,
+    pub content_hash: String,
+    pub size_bytes: u64,
+    pub chunk_count: usize,
+    /// Seconds since the Unix epoch.
+    pub indexed_at: i64,
+}
+
+/// What is written for one document; its chunks and embeddings travel alongside.
+pub(crate) struct NewDocument<'a> {
+    pub path: &'a str,
+    pub title: &'a str,
+    pub format: DocumentFormat,
+    pub content_hash: &'a str,
+    pub size_bytes: u64,
+}
+
+/// All chunk embeddings in memory, for brute-force cosine search.
+pub(crate) struct VectorIndex {
+    pub chunk_ids: Vec<i64>,
+    pub values: Vec<f32>,
+    pub dimension: usize,
+}
+
+/// An open document library.
+pub struct Library {
+    pub(crate) connection: Connection,
+    pub(crate) vectors: Option<VectorIndex>,
+}
+
+impl Library {
+    /// Opens (creating if needed) the library at `path`, migrating its schema.
+    pub fn open(path: &Path) -> Result<Library, DocsError> {
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| DocsError::CreateDir { path: parent.to_path_buf(), source })?;
+        }
+        let open_error = |source| DocsError::Open { path: path.to_path_buf(), source };
+        let connection = Connection::open(path).map_err(open_error)?;
+        connection
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+            .map_err(open_error)?;
+        let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(open_error)?;
+        if version > SCHEMA_VERSION {
+            return Err(DocsError::SchemaTooNew { path: path.to_path_buf(), found: version, supported: SCHEMA_VERSION });
+        }
+        if version < 1 {
+            connection
+                .execute_batch(&format!("BEGIN; {SCHEMA_V1} PRAGMA user_version = 1; COMMIT;"))
+                .map_err(open_error)?;
+        }
+        Ok(Library { connection, vectors: None })
+    }
+
+    /// `<AUTOMIX_HOME>/library.sqlite`.
+    pub fn default_path() -> Result<PathBuf, DocsError> {
+        Ok(crate::embed::automix_home()?.join(LIBRARY_FILE_NAME))
+    }
+
+    /// All documents, ordered by path.
+    pub fn documents(&self) -> Result<Vec<DocumentInfo>, DocsError> {
+        let mut statement = self.connection.prepare(
+            "SELECT id, path, title, format, content_hash, size_bytes, chunk_count, indexed_at FROM documents ORDER BY path",
+        )?;
+        let rows = statement.query_map([], document_from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Number of chunks across all documents.
+    pub fn chunk_count(&self) -> Result<usize, DocsError> {
+        Ok(self.connection.query_row("SELECT count(*) FROM chunks", [], |row| row.get::<_, i64>(0))? as usize)
+    }
+
+    /// Removes a document given its id or its path (as added, or as stored).
+    pub fn remove(&mut self, id_or_path: &str) -> Result<DocumentInfo, DocsError> {
+        let document = self.find_document(id_or_path)?.ok_or_else(|| DocsError::UnknownDocument(id_or_path.to_string()))?;
+        self.connection.execute("DELETE FROM documents WHERE id = ?1", [document.id])?;
+        self.vectors = None;
+        Ok(document)
+    }
+
+    fn find_document(&self, id_or_path: &str) -> Result<Option<DocumentInfo>, DocsError> {
+        let query = "SELECT id, path, title, format, content_hash, size_bytes, chunk_count, indexed_at FROM documents";
+        if let Ok(id) = id_or_path.parse::<i64>() {
+            let found = self
+                .connection
+                .query_row(&format!("{query} WHERE id = ?1"), [id], document_from_row)
+                .optional()?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        let stored_path = std::fs::canonicalize(id_or_path)
+            .map(|path| path.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| id_or_path.to_string());
+        Ok(self
+            .connection
+            .query_row(&format!("{query} WHERE path = ?1 OR path = ?2"), params![stored_path, id_or_path], document_from_row)
+            .optional()?)
+    }
+
+    /// The stored id and content hash for a path, if indexed.
+    pub(crate) fn stored_hash(&self, path: &str) -> Result<Option<(i64, String)>, DocsError> {
+        Ok(self
+            .connection
+            .query_row("SELECT id, content_hash FROM documents WHERE path = ?1", [path], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?)
+    }
+
+    /// Replaces any earlier version of the document in one transaction, so readers and crashes
+    /// only ever see the old document or the complete new one.
+    pub(crate) fn replace_document(&mut self, document: &NewDocument<'_>, chunks: &[Chunk], embeddings: &[Vec<f32>]) -> Result<i64, DocsError> {
+        let indexed_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs() as i64)
+            .unwrap_or(0);
+        let transaction = self.connection.transaction()?;
+        transaction.execute("DELETE FROM documents WHERE path = ?1", [document.path])?;
+        transaction.execute(
+            "INSERT INTO documents (path, title, format, content_hash, size_bytes, chunk_count, indexed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                document.path,
+                document.title,
+                document.format.as_str(),
+                document.content_hash,
+                document.size_bytes as i64,
+                chunks.len() as i64,
+                indexed_at
+            ],
+        )?;
+        let document_id = transaction.last_insert_rowid();
+        {
+            let mut insert = transaction.prepare(
+                "INSERT INTO chunks (document_id, ordinal, text, section, page_start, page_end, char_start, char_end, token_count, embedding)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for (ordinal, (chunk, embedding)) in chunks.iter().zip(embeddings).enumerate() {
+                insert.execute(params![
+                    document_id,
+                    ordinal as i64,
+                    chunk.text,
+                    chunk.section,
+                    chunk.page_start,
+                    chunk.page_end,
+                    chunk.char_start as i64,
+                    chunk.char_end as i64,
+                    chunk.token_count as i64,
+                    vector_to_blob(embedding),
+                ])?;
+            }
+        }
+        transaction.commit()?;
+        self.vectors = None;
+        Ok(document_id)
+    }
+
+    /// Loads every embedding into memory once; writes drop the cache.
+    pub(crate) fn vector_index(&mut self) -> Result<&VectorIndex, DocsError> {
+        let index = match self.vectors.take() {
+            Some(index) => index,
+            None => self.load_vectors()?,
+        };
+        Ok(self.vectors.insert(index))
+    }
+
+    fn load_vectors(&self) -> Result<VectorIndex, DocsError> {
+        let mut statement = self.connection.prepare("SELECT id, embedding FROM chunks ORDER BY id")?;
+        let mut rows = statement.query([])?;
+        let mut index = VectorIndex { chunk_ids: Vec::new(), values: Vec::new(), dimension: 0 };
+        while let Some(row) = rows.next()? {
+            let blob: Vec<u8> = row.get(1)?;
+            let vector = blob_to_vector(&blob);
+            if index.dimension == 0 {
+                index.dimension = vector.len();
+            } else if vector.len() != index.dimension {
+                return Err(DocsError::DimensionMismatch { stored: index.dimension, model: vector.len() });
+            }
+            index.chunk_ids.push(row.get(0)?);
+            index.values.extend(vector);
+        }
+        Ok(index)
+    }
+}
+
+fn document_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentInfo> {
+    let format: String = row.get(3)?;
+    Ok(DocumentInfo {
+        id: row.get(0)?,
+        path: row.get(1)?,
+        title: row.get(2)?,
+        format: DocumentFormat::from_name(&format).unwrap_or(DocumentFormat::Text),
+        content_hash: row.get(4)?,
+        size_bytes: row.get::<_, i64>(5)? as u64,
+        chunk_count: row.get::<_, i64>(6)? as usize,
+        indexed_at: row.get(7)?,
+    })
+}
+
+fn vector_to_blob(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|value| value.to_le_bytes()).collect()
+}
+
+fn blob_to_vector(blob: &[u8]) -> Vec<f32> {
+    blob.chunks_exact(4).map(|bytes| f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])).collect()
+}

@@ -1,0 +1,136 @@
+//! Every supported format, read back from sample files written here.
+
+mod common;
+
+use std::path::Path;
+
+use automix_docs::extract::{detect_format, extract, read_document_bytes};
+use automix_docs::{DocumentFormat, ExtractError, ExtractedDocument};
+
+fn extract_bytes(name: &str, bytes: &[u8]) -> Result<ExtractedDocument, ExtractError> {
+    let path = Path::new(name);
+    extract(path, bytes, detect_format(path, bytes))
+}
+
+fn blocks(document: &ExtractedDocument) -> Vec<(Option<u8>, Option<u32>, String)> {
+    document
+        .blocks
+        .iter()
+        .map(|block| (block.heading_level, block.page, document.block_text(block).to_string()))
+        .collect()
+}
+
+#[test]
+fn pdf_text_keeps_page_numbers_and_paragraphs() {
+    let bytes = common::pdf_bytes(
+        &[&["Chapter one opens here.", "A second paragraph on page one."], &["Page two talks about rivers."]],
+        Some("River Report"),
+    );
+    let document = extract_bytes("report.pdf", &bytes).expect("extract pdf");
+    assert_eq!(document.format, DocumentFormat::Pdf);
+    assert_eq!(document.title, "River Report");
+    assert_eq!(
+        blocks(&document),
+        vec![
+            (None, Some(1), "Chapter one opens here.".to_string()),
+            (None, Some(1), "A second paragraph on page one.".to_string()),
+            (None, Some(2), "Page two talks about rivers.".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn broken_pdfs_get_specific_errors() {
+    let encrypted = extract_bytes("locked.pdf", &common::encrypted_pdf_bytes()).unwrap_err();
+    assert!(matches!(encrypted, ExtractError::EncryptedPdf { .. }), "{encrypted}");
+    let scanned = extract_bytes("scan.pdf", &common::image_only_pdf_bytes()).unwrap_err();
+    assert!(matches!(scanned, ExtractError::NoTextLayer { .. }), "{scanned}");
+    assert!(scanned.to_string().contains("OCR"));
+    let corrupt = extract_bytes("broken.pdf", b"%PDF-1.7\nthis file was cut off in the mid").unwrap_err();
+    assert!(matches!(corrupt, ExtractError::Corrupt { format: DocumentFormat::Pdf, .. }), "{corrupt}");
+}
+
+#[test]
+fn docx_paragraph_styles_become_headings() {
+    let bytes = common::docx_bytes(
+        "Field Guide",
+        &[(Some("Heading1"), "Birds"), (None, "Robins sing at dawn & dusk."), (Some("Heading2"), "Owls"), (None, "Owls hunt at night.")],
+    );
+    let document = extract_bytes("guide.docx", &bytes).expect("extract docx");
+    assert_eq!(document.format, DocumentFormat::Docx);
+    assert_eq!(document.title, "Field Guide");
+    assert_eq!(
+        blocks(&document),
+        vec![
+            (Some(1), None, "Birds".to_string()),
+            (None, None, "Robins sing at dawn & dusk.".to_string()),
+            (Some(2), None, "Owls".to_string()),
+            (None, None, "Owls hunt at night.".to_string()),
+        ]
+    );
+    let corrupt = extract_bytes("broken.docx", b"PK\x03\x04 truncated archive").unwrap_err();
+    assert!(matches!(corrupt, ExtractError::Corrupt { format: DocumentFormat::Docx, .. }), "{corrupt}");
+}
+
+#[test]
+fn markdown_headings_lists_and_code_are_blocks() {
+    let source = "# Setup\n\nInstall the *tool*\nwith one command.\n\n## Linux\n\n- apt install tool\n- run `tool --init`\n\n```\ncode line\n```\n";
+    let document = extract_bytes("setup.md", source.as_bytes()).expect("extract markdown");
+    assert_eq!(document.title, "Setup");
+    assert_eq!(
+        blocks(&document),
+        vec![
+            (Some(1), None, "Setup".to_string()),
+            (None, None, "Install the tool with one command.".to_string()),
+            (Some(2), None, "Linux".to_string()),
+            (None, None, "apt install tool".to_string()),
+            (None, None, "run tool --init".to_string()),
+            (None, None, "code line".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn html_skips_scripts_and_keeps_headings() {
+    let source = "<html><head><title>Tea Notes</title><style>p{}</style></head><body>\
+        <h1>Green tea</h1><p>Steep   for <b>two</b> minutes.</p><script>alert(1)</script>\
+        <ul><li>Sencha</li><li>Matcha</li></ul></body></html>";
+    let document = extract_bytes("tea.html", source.as_bytes()).expect("extract html");
+    assert_eq!(document.title, "Tea Notes");
+    assert_eq!(
+        blocks(&document),
+        vec![
+            (Some(1), None, "Green tea".to_string()),
+            (None, None, "Steep for two minutes.".to_string()),
+            (None, None, "Sencha".to_string()),
+            (None, None, "Matcha".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn text_encodings_are_detected() {
+    let (latin1, _, _) = encoding_rs::WINDOWS_1252.encode("Le café crème coûte très cher à Paris.\n\nDeuxième paragraphe évoqué.");
+    let document = extract_bytes("notes.txt", &latin1).expect("extract windows-1252 text");
+    assert_eq!(document.text, "Le café crème coûte très cher à Paris.\n\nDeuxième paragraphe évoqué.");
+
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend("Grüße aus Köln.".encode_utf16().flat_map(|unit| unit.to_le_bytes()));
+    let document = extract_bytes("greeting.txt", &utf16).expect("extract utf-16 text");
+    assert_eq!(document.text, "Grüße aus Köln.");
+}
+
+#[test]
+fn binary_empty_and_oversize_files_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let binary: Vec<u8> = (0..4096u32).map(|value| (value * 7919 % 251) as u8).collect();
+    let binary_error = extract_bytes("data.txt", &binary).unwrap_err();
+    assert!(matches!(binary_error, ExtractError::Binary { .. }), "{binary_error}");
+
+    let empty = common::write(dir.path(), "empty.md", b"");
+    assert!(matches!(read_document_bytes(&empty, 1000), Err(ExtractError::Empty { .. })));
+    let big = common::write(dir.path(), "big.txt", &[b'a'; 2048]);
+    let too_large = read_document_bytes(&big, 1024).unwrap_err();
+    assert!(matches!(too_large, ExtractError::TooLarge { size: 2048, limit: 1024, .. }), "{too_large}");
+    assert!(too_large.to_string().contains("--max-size"));
+}

@@ -1,0 +1,291 @@
+//! Indexing, searching and recovering a real library with the real embedding model.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use automix_docs::{DocsError, FileOutcome, FileReport, IndexOptions, Library, SearchMode, WordTokenEstimate};
+
+fn add(library: &mut Library, paths: &[PathBuf], options: &IndexOptions) -> Vec<FileReport> {
+    library
+        .add_paths(common::embedder(), paths, options, &mut |_| {}, &AtomicBool::new(false))
+        .expect("indexing runs")
+}
+
+fn outcome_for<'a>(reports: &'a [FileReport], name: &str) -> &'a FileOutcome {
+    &reports.iter().find(|report| report.path.ends_with(name)).unwrap_or_else(|| panic!("no report for {name}: {reports:?}")).outcome
+}
+
+fn failure(reports: &[FileReport], name: &str) -> String {
+    match outcome_for(reports, name) {
+        FileOutcome::Failed { error } => error.clone(),
+        other => panic!("{name} should have failed, got {other:?}"),
+    }
+}
+
+/// A small mixed library: every format, one fact per file.
+fn write_samples(dir: &Path) {
+    common::write(
+        dir,
+        "manual.pdf",
+        &common::pdf_bytes(
+            &[
+                &["The pump manual covers installation and daily care.", "Mount the pump on a level concrete base."],
+                &["Zorblax coolant boils at 412 kelvin under normal pressure.", "Replace the coolant every two years."],
+            ],
+            Some("Pump Manual"),
+        ),
+    );
+    common::write(
+        dir,
+        "handbook.docx",
+        &common::docx_bytes(
+            "Staff Handbook",
+            &[
+                (Some("Heading1"), "Leave"),
+                (Some("Heading2"), "Parental leave"),
+                (None, "Employees receive eighteen weeks of paid parental leave."),
+                (Some("Heading2"), "Holidays"),
+                (None, "The office closes between Christmas and New Year."),
+            ],
+        ),
+    );
+    common::write(dir, "notes/garden.md", b"# Garden\n\nTomatoes need six hours of direct sun each day.\n");
+    common::write(dir, "notes/tea.html", b"<html><head><title>Tea</title></head><body><p>Oolong is partially oxidised tea.</p></body></html>");
+    common::write(dir, "notes/history.txt", b"The lighthouse on Skerry Point was first lit in 1868.\n");
+}
+
+#[test]
+fn a_mixed_folder_is_indexed_with_citations_and_broken_files_fail_alone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_samples(dir.path());
+    common::write(dir.path(), "broken/locked.pdf", &common::encrypted_pdf_bytes());
+    common::write(dir.path(), "broken/scan.pdf", &common::image_only_pdf_bytes());
+    common::write(dir.path(), "broken/cut.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog");
+    common::write(dir.path(), "broken/bad.docx", b"PK\x03\x04 not really a zip");
+    common::write(dir.path(), "broken/empty.txt", b"");
+    common::write(dir.path(), "broken/blob.txt", &(0..5000u32).map(|value| (value % 256) as u8).collect::<Vec<_>>());
+    common::write(dir.path(), "broken/huge.txt", "word ".repeat(400).as_bytes());
+
+    let mut library = Library::open(&dir.path().join("library.sqlite")).expect("open library");
+    let options = IndexOptions { max_file_bytes: 1500, ..IndexOptions::default() };
+    let mut progress_events = Vec::new();
+    let reports = library
+        .add_paths(common::embedder(), &[dir.path().to_path_buf()], &options, &mut |progress| progress_events.push(progress.clone()), &AtomicBool::new(false))
+        .expect("batch completes despite broken files");
+
+    assert_eq!(reports.len(), 12, "{reports:#?}");
+    for name in ["manual.pdf", "handbook.docx", "garden.md", "tea.html", "history.txt"] {
+        assert!(matches!(outcome_for(&reports, name), FileOutcome::Added { chunks, .. } if *chunks > 0), "{name}: {reports:#?}");
+    }
+    assert!(failure(&reports, "locked.pdf").contains("password-protected"));
+    assert!(failure(&reports, "scan.pdf").contains("no text layer"));
+    assert!(failure(&reports, "cut.pdf").contains("not a readable pdf"));
+    assert!(failure(&reports, "bad.docx").contains("not a readable docx"));
+    assert!(failure(&reports, "empty.txt").contains("empty"));
+    assert!(failure(&reports, "blob.txt").contains("binary"));
+    assert!(failure(&reports, "huge.txt").contains("over the 1500-byte limit"));
+    let last = progress_events.last().expect("progress reported");
+    assert_eq!((last.files_done, last.files_total), (12, 12));
+    assert_eq!(last.chunks_indexed, library.chunk_count().expect("count"));
+
+    // The PDF fact is found, cited to page 2 of the manual.
+    let hits = library
+        .search(common::embedder(), "At what temperature does Zorblax coolant boil?", 3, SearchMode::Hybrid)
+        .expect("search");
+    let top = &hits[0];
+    assert!(top.text.contains("412 kelvin"), "{hits:#?}");
+    assert_eq!(top.citation.title, "Pump Manual");
+    assert!(top.citation.path.ends_with("manual.pdf"));
+    assert_eq!((top.citation.page_start, top.citation.page_end), (Some(2), Some(2)));
+    assert!(top.citation.snippet.contains("Zorblax coolant boils"), "{}", top.citation.snippet);
+    assert!(top.citation.char_end > top.citation.char_start);
+
+    // The DOCX fact carries its heading path, both in the citation and in the chunk text.
+    let hits = library.search(common::embedder(), "How many weeks of parental leave do employees get?", 3, SearchMode::Vector).expect("search");
+    assert_eq!(hits[0].citation.section.as_deref(), Some("Leave > Parental leave"), "{hits:#?}");
+    assert!(hits[0].text.starts_with("Leave > Parental leave\n"));
+
+    let bm25 = library.search(common::embedder(), "lighthouse Skerry", 5, SearchMode::Bm25).expect("search");
+    assert!(bm25[0].citation.path.ends_with("history.txt"), "{bm25:#?}");
+}
+
+#[test]
+fn retrieve_fills_the_budget_best_first_in_document_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_samples(dir.path());
+    let mut library = Library::open(&dir.path().join("library.sqlite")).expect("open library");
+    add(&mut library, &[dir.path().to_path_buf()], &IndexOptions::default());
+
+    let chosen = library
+        .retrieve(common::embedder(), "When was the lighthouse on Skerry Point first lit?", 40, &WordTokenEstimate)
+        .expect("retrieve");
+    let used: usize = chosen.iter().map(|hit| automix_docs::TokenCounter::count_tokens(&WordTokenEstimate, &hit.text)).sum();
+    assert!(used <= 40, "{used} tokens chosen for a 40-token budget");
+    assert!(chosen.iter().any(|hit| hit.text.contains("1868")), "{chosen:#?}");
+    let order: Vec<(&str, usize)> = chosen.iter().map(|hit| (hit.citation.path.as_str(), hit.citation.char_start)).collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted);
+}
+
+#[test]
+fn re_adding_is_idempotent_changes_reindex_and_remove_forgets() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_samples(dir.path());
+    let library_path = dir.path().join("library.sqlite");
+    let mut library = Library::open(&library_path).expect("open library");
+    add(&mut library, &[dir.path().to_path_buf()], &IndexOptions::default());
+    let documents = library.documents().expect("list");
+    let chunks = library.chunk_count().expect("count");
+    assert_eq!(documents.len(), 5);
+
+    let again = add(&mut library, &[dir.path().to_path_buf()], &IndexOptions::default());
+    assert!(again.iter().all(|report| matches!(report.outcome, FileOutcome::Unchanged { .. })), "{again:#?}");
+    assert_eq!(library.documents().expect("list"), documents);
+    assert_eq!(library.chunk_count().expect("count"), chunks);
+
+    let garden = common::write(dir.path(), "notes/garden.md", b"# Garden\n\nCucumbers climb a trellis of hazel rods.\n");
+    let changed = add(&mut library, &[garden.clone()], &IndexOptions::default());
+    assert!(matches!(changed[0].outcome, FileOutcome::Updated { .. }), "{changed:#?}");
+    let hits = library.search(common::embedder(), "tomatoes sun", 10, SearchMode::Bm25).expect("search");
+    assert!(hits.iter().all(|hit| !hit.text.contains("Tomatoes")), "old text still indexed: {hits:#?}");
+    let hits = library.search(common::embedder(), "cucumbers trellis", 1, SearchMode::Hybrid).expect("search");
+    assert!(hits[0].text.contains("hazel rods"));
+
+    let removed = library.remove(&garden.to_string_lossy()).expect("remove by path");
+    assert!(removed.path.ends_with("garden.md"));
+    let history_id = library.documents().expect("list").iter().find(|doc| doc.path.ends_with("history.txt")).expect("history").id;
+    library.remove(&history_id.to_string()).expect("remove by id");
+    assert_eq!(library.documents().expect("list").len(), 3);
+    for query in ["cucumbers trellis", "lighthouse Skerry"] {
+        let hits = library.search(common::embedder(), query, 10, SearchMode::Hybrid).expect("search");
+        assert!(hits.iter().all(|hit| !hit.citation.path.ends_with("garden.md") && !hit.citation.path.ends_with("history.txt")));
+    }
+    assert!(matches!(library.remove("no-such-doc"), Err(DocsError::UnknownDocument(_))));
+
+    // Reopening sees the same state (WAL is checkpointed or replayed).
+    drop(library);
+    assert_eq!(Library::open(&library_path).expect("reopen").documents().expect("list").len(), 3);
+}
+
+/// Many-paragraph text files so that indexing takes a while.
+fn write_corpus(dir: &Path, files: usize) -> Vec<PathBuf> {
+    (0..files)
+        .map(|file| {
+            let text: String = (0..40)
+                .map(|paragraph| format!("File {file} paragraph {paragraph} describes harbour number {} and its cranes.\n\n", file * 100 + paragraph))
+                .collect();
+            common::write(dir, &format!("corpus/file{file:02}.txt"), text.as_bytes())
+        })
+        .collect()
+}
+
+/// No document may be half there: chunk rows, FTS rows and the stored count must agree.
+fn assert_consistent(library_path: &Path) {
+    let connection = rusqlite::Connection::open(library_path).expect("open raw");
+    let mismatched: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM documents d WHERE d.chunk_count != (SELECT count(*) FROM chunks c WHERE c.document_id = d.id)",
+            [],
+            |row| row.get(0),
+        )
+        .expect("query");
+    assert_eq!(mismatched, 0, "a document has a partial set of chunks");
+    let orphans: i64 = connection
+        .query_row("SELECT count(*) FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)", [], |row| row.get(0))
+        .expect("query");
+    assert_eq!(orphans, 0);
+    let fts: i64 = connection.query_row("SELECT count(*) FROM chunks_fts", [], |row| row.get(0)).expect("query");
+    let chunks: i64 = connection.query_row("SELECT count(*) FROM chunks", [], |row| row.get(0)).expect("query");
+    assert_eq!(fts, chunks);
+}
+
+#[test]
+fn a_cancelled_run_leaves_whole_documents_and_the_next_run_resumes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = write_corpus(dir.path(), 4);
+    let library_path = dir.path().join("library.sqlite");
+    let mut library = Library::open(&library_path).expect("open library");
+    let cancel = AtomicBool::new(false);
+    let options = IndexOptions { chunking: automix_docs::ChunkingConfig { max_tokens: 40, overlap_tokens: 10 }, ..IndexOptions::default() };
+    let result = library.add_paths(
+        common::embedder(),
+        &[dir.path().join("corpus")],
+        &options,
+        &mut |progress| {
+            // Cancel in the middle of the second file's embeddings.
+            if progress.files_done == 1 && progress.current_file.is_some() && progress.chunks_indexed > 0 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        },
+        &cancel,
+    );
+    assert!(matches!(result, Err(DocsError::Cancelled)), "{result:?}");
+    assert_eq!(library.documents().expect("list").len(), 1);
+    assert_consistent(&library_path);
+
+    let resumed = library
+        .add_paths(common::embedder(), &[dir.path().join("corpus")], &options, &mut |_| {}, &AtomicBool::new(false))
+        .expect("resume");
+    assert!(matches!(outcome_for(&resumed, "file00.txt"), FileOutcome::Unchanged { .. }));
+    for file in &files[1..] {
+        let name = file.file_name().expect("name").to_string_lossy();
+        assert!(matches!(outcome_for(&resumed, &name), FileOutcome::Added { .. }), "{resumed:#?}");
+    }
+    assert_consistent(&library_path);
+}
+
+const KILL_CHILD_ENV: &str = "AUTOMIX_DOCS_INDEX_UNTIL_KILLED";
+
+/// Runs as the parent normally; the copy of this test started with KILL_CHILD_ENV indexes
+/// until the parent kills it with SIGKILL, like a crash or a closed laptop lid.
+#[test]
+fn a_killed_indexer_leaves_no_partial_document_and_a_rerun_completes() {
+    let options = IndexOptions { chunking: automix_docs::ChunkingConfig { max_tokens: 30, overlap_tokens: 8 }, ..IndexOptions::default() };
+    if let Some(dir) = std::env::var_os(KILL_CHILD_ENV) {
+        let dir = PathBuf::from(dir);
+        let mut library = Library::open(&dir.join("library.sqlite")).expect("child opens library");
+        add(&mut library, &[dir.join("corpus")], &options);
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = write_corpus(dir.path(), 12);
+    let library_path = dir.path().join("library.sqlite");
+    drop(Library::open(&library_path).expect("create library"));
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "a_killed_indexer_leaves_no_partial_document_and_a_rerun_completes", "--nocapture"])
+        .env(KILL_CHILD_ENV, dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start child indexer");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let committed = Library::open(&library_path).and_then(|library| library.documents()).map(|documents| documents.len()).unwrap_or(0);
+        if committed >= 1 || Instant::now() > deadline || child.try_wait().expect("poll child").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().ok();
+    child.wait().expect("reap child");
+
+    assert_consistent(&library_path);
+    let mut library = Library::open(&library_path).expect("reopen after kill");
+    let committed: Vec<String> = library.documents().expect("list").into_iter().map(|document| document.path).collect();
+    assert!(!committed.is_empty(), "the child committed nothing before the deadline");
+    let reports = add(&mut library, &[dir.path().join("corpus")], &options);
+    assert_eq!(reports.len(), files.len());
+    for report in &reports {
+        let was_committed = committed.contains(&report.path.to_string_lossy().into_owned());
+        match &report.outcome {
+            FileOutcome::Unchanged { .. } => assert!(was_committed, "{report:?}"),
+            FileOutcome::Added { .. } => assert!(!was_committed, "{report:?}"),
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(library.documents().expect("list").len(), files.len());
+    assert_consistent(&library_path);
+}
