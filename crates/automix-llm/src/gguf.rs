@@ -1,0 +1,81 @@
+//! Opening GGUF files with checks that turn truncation and corruption into actionable errors.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use candle_core::quantized::gguf_file::{Content, Value};
+
+use crate::error::{LlmError, Result};
+
+/// A GGUF file whose header parsed and whose tensor data is fully present on disk.
+pub struct GgufFile {
+    pub path: PathBuf,
+    pub content: Content,
+    pub reader: BufReader<File>,
+}
+
+impl GgufFile {
+    pub fn open(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            return Err(LlmError::ModelMissing { path: path.to_path_buf() });
+        }
+        let file = File::open(path).map_err(|source| LlmError::Io { path: path.to_path_buf(), source })?;
+        let file_len = file
+            .metadata()
+            .map_err(|source| LlmError::Io { path: path.to_path_buf(), source })?
+            .len();
+        let mut reader = BufReader::new(file);
+        let damaged = |reason: String| LlmError::ModelDamaged { path: path.to_path_buf(), reason };
+        let content = Content::read(&mut reader).map_err(|e| damaged(format!("unreadable GGUF header: {e}")))?;
+        // The header alone parses fine on a truncated download, so check that every tensor's bytes exist.
+        let data_end = content
+            .tensor_infos
+            .values()
+            .map(|info| {
+                let bytes = info.shape.elem_count() / info.ggml_dtype.block_size() * info.ggml_dtype.type_size();
+                content.tensor_data_offset + info.offset + bytes as u64
+            })
+            .max()
+            .unwrap_or(content.tensor_data_offset);
+        if data_end > file_len {
+            return Err(damaged(format!("file is {file_len} bytes but its tensors need {data_end}: truncated")));
+        }
+        Ok(Self { path: path.to_path_buf(), content, reader })
+    }
+
+    pub fn metadata(&self, key: &str) -> Option<&Value> {
+        self.content.metadata.get(key)
+    }
+
+    pub fn string(&self, key: &str) -> Result<String> {
+        self.metadata(key)
+            .and_then(|v| v.to_string().ok().cloned())
+            .ok_or_else(|| LlmError::Metadata(key.to_string()))
+    }
+
+    pub fn usize(&self, key: &str) -> Result<usize> {
+        self.metadata(key)
+            .and_then(|v| v.to_u64().ok().or_else(|| v.to_u32().ok().map(u64::from)))
+            .map(|v| v as usize)
+            .ok_or_else(|| LlmError::Metadata(key.to_string()))
+    }
+
+    pub fn f64(&self, key: &str) -> Result<f64> {
+        self.metadata(key)
+            .and_then(|v| v.to_f32().ok().map(f64::from).or_else(|| v.to_f64().ok()))
+            .ok_or_else(|| LlmError::Metadata(key.to_string()))
+    }
+
+    pub fn has_tensor(&self, name: &str) -> bool {
+        self.content.tensor_infos.contains_key(name)
+    }
+
+    pub fn tensor(&mut self, name: &str, device: &candle_core::Device) -> Result<candle_core::quantized::QTensor> {
+        let path = self.path.clone();
+        self.content.tensor(&mut self.reader, name, device).map_err(|e| LlmError::ModelDamaged {
+            path,
+            reason: format!("tensor `{name}`: {e}"),
+        })
+    }
+}

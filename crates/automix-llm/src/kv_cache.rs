@@ -1,0 +1,91 @@
+//! A key/value cache the caller owns, so a prompt prefix can be prefilled once and reused.
+
+use candle_core::{Result, Tensor};
+
+/// Per-layer keys and values in preallocated buffers of shape (1, n_kv_head, capacity, head_dim).
+///
+/// `snapshot` is cheap (reference-counted tensors); buffers shared with a snapshot are copied before
+/// the next write, so restoring a snapshot after other work is always exact.
+#[derive(Debug, Default)]
+pub struct KvCache {
+    layers: Vec<(Tensor, Tensor)>,
+    len: usize,
+    shared: bool,
+}
+
+/// Room added beyond the immediate need, so decoding does not reallocate every token.
+const GROWTH: usize = 256;
+
+impl KvCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of positions already in the cache.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// A snapshot of the current state; `restore` it later to rewind to this point.
+    pub fn snapshot(&mut self) -> KvCache {
+        self.shared = true;
+        self.share()
+    }
+
+    /// Rewinds to a snapshot taken earlier (of this or another cache of the same model).
+    pub fn restore(&mut self, snapshot: &KvCache) {
+        *self = snapshot.share();
+    }
+
+    fn share(&self) -> KvCache {
+        KvCache { layers: self.layers.clone(), len: self.len, shared: true }
+    }
+
+    /// Drops positions from `len` on; later tokens are computed again.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Writes `k`/`v` of shape (1, n_kv_head, new, head_dim) for `layer` at the current end and returns
+    /// views of everything cached so far. Call `advance` once all layers have appended.
+    pub(crate) fn append(&mut self, layer: usize, k: &Tensor, v: &Tensor, context_limit: usize) -> Result<(Tensor, Tensor)> {
+        let (_, n_kv, new, head_dim) = k.dims4()?;
+        let needed = self.len + new;
+        if layer == self.layers.len() {
+            let capacity = (needed + GROWTH).min(context_limit.max(needed));
+            let zeros = Tensor::zeros((1, n_kv, capacity, head_dim), k.dtype(), k.device())?;
+            self.layers.push((zeros.clone(), zeros.copy()?));
+        } else {
+            let capacity = self.layers[layer].0.dim(2)?;
+            // Each layer is written once per forward pass, so while `shared` every write copies first.
+            if needed > capacity || self.shared {
+                let new_capacity = if needed > capacity { (needed + GROWTH).max(capacity * 2).min(context_limit.max(needed)) } else { capacity };
+                let (old_k, old_v) = &self.layers[layer];
+                self.layers[layer] = (grow(old_k, self.len, new_capacity)?, grow(old_v, self.len, new_capacity)?);
+            }
+        }
+        let (k_buf, v_buf) = &self.layers[layer];
+        k_buf.slice_set(&k.contiguous()?, 2, self.len)?;
+        v_buf.slice_set(&v.contiguous()?, 2, self.len)?;
+        Ok((k_buf.narrow(2, 0, needed)?, v_buf.narrow(2, 0, needed)?))
+    }
+
+    /// Marks `new` positions written by every layer.
+    pub(crate) fn advance(&mut self, new: usize) {
+        self.len += new;
+        self.shared = false;
+    }
+}
+
+fn grow(buffer: &Tensor, len: usize, capacity: usize) -> Result<Tensor> {
+    let (b, h, _, d) = buffer.dims4()?;
+    let fresh = Tensor::zeros((b, h, capacity, d), buffer.dtype(), buffer.device())?;
+    if len > 0 {
+        fresh.slice_set(&buffer.narrow(2, 0, len)?.contiguous()?, 2, 0)?;
+    }
+    Ok(fresh)
+}
