@@ -1,0 +1,213 @@
+//! Cost-performance curves and IBC / ΔIBC (AutoMix, NeurIPS 2024).
+//!
+//! Costs are in small-model calls: the SLM answer costs `slm_cost`, its self-verification
+//! `verify_cost`, the LLM `llm_cost`; a routed query pays SLM + verifier (when the router reads
+//! it) + LLM. The baseline is the straight line from the always-SLM point to the always-LLM point
+//! (random mixing). ΔIBC is averaged over equal cost regions between the two.
+
+use automix_router::{Action, RoutingPolicy, SignalValues};
+use serde::{Deserialize, Serialize};
+
+/// Unit costs of a two-model setup.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CostModel {
+    /// One small-model answer (1 by convention).
+    pub slm_cost: f64,
+    /// One self-verification (1 in the paper: one more SLM call).
+    pub verify_cost: f64,
+    /// One large-model answer (the cost ratio, e.g. 100).
+    pub llm_cost: f64,
+}
+
+/// One operating point of a router on a set of rows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Mean cost per query.
+    pub cost: f64,
+    /// Mean score per query.
+    pub performance: f64,
+}
+
+/// A router's operating points, one per setting of its knob (λ, threshold, …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Curve {
+    /// Router name.
+    pub router: String,
+    /// Points in the order produced.
+    pub points: Vec<CurvePoint>,
+}
+
+/// What routing needs to know about one evaluated query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutedQuery {
+    /// Signals on the small model's answer.
+    pub signals: SignalValues,
+    /// Small model's score.
+    pub slm_score: f64,
+    /// Large model's score.
+    pub llm_score: f64,
+}
+
+fn mean(values: impl Iterator<Item = f64>, count: usize) -> f64 {
+    values.sum::<f64>() / count.max(1) as f64
+}
+
+/// The always-SLM and always-LLM points, which define the baseline line.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Anchors {
+    /// (C_SLM, P_SLM).
+    pub slm: CurvePoint,
+    /// (C_LLM, P_LLM).
+    pub llm: CurvePoint,
+}
+
+impl Anchors {
+    /// Anchors of `queries` under `costs`.
+    pub fn new(queries: &[RoutedQuery], costs: &CostModel) -> Self {
+        let n = queries.len();
+        Self {
+            slm: CurvePoint { cost: costs.slm_cost, performance: mean(queries.iter().map(|q| q.slm_score), n) },
+            llm: CurvePoint { cost: costs.llm_cost, performance: mean(queries.iter().map(|q| q.llm_score), n) },
+        }
+    }
+
+    /// IBC of the baseline line; `None` when the LLM is not better or not dearer than the SLM.
+    pub fn baseline_ibc(&self) -> Option<f64> {
+        let gain = self.llm.performance - self.slm.performance;
+        let spend = self.llm.cost - self.slm.cost;
+        (gain > 0.0 && spend > 0.0).then(|| gain / spend)
+    }
+}
+
+/// The operating point of `policy` on `queries`.
+pub fn policy_point(policy: &RoutingPolicy, queries: &[RoutedQuery], costs: &CostModel) -> CurvePoint {
+    if !policy.runs_slm() {
+        let performance = mean(queries.iter().map(|q| q.llm_score), queries.len());
+        return CurvePoint { cost: costs.llm_cost, performance };
+    }
+    let base_cost = costs.slm_cost + if policy.needs_verifier() { costs.verify_cost } else { 0.0 };
+    let (mut cost, mut performance) = (0.0, 0.0);
+    for query in queries {
+        match policy.decide(&query.signals) {
+            Action::Keep => {
+                cost += base_cost;
+                performance += query.slm_score;
+            }
+            Action::Route(_) => {
+                cost += base_cost + costs.llm_cost;
+                performance += query.llm_score;
+            }
+        }
+    }
+    let n = queries.len().max(1) as f64;
+    CurvePoint { cost: cost / n, performance: performance / n }
+}
+
+/// Random mixing in expectation: each query goes to the LLM alone with probability f, else to the
+/// SLM alone; the points lie exactly on the baseline line.
+pub fn random_mixing_curve(anchors: &Anchors, steps: usize) -> Vec<CurvePoint> {
+    (0..=steps)
+        .map(|k| {
+            let f = k as f64 / steps.max(1) as f64;
+            CurvePoint {
+                cost: (1.0 - f) * anchors.slm.cost + f * anchors.llm.cost,
+                performance: (1.0 - f) * anchors.slm.performance + f * anchors.llm.performance,
+            }
+        })
+        .collect()
+}
+
+/// The oracle: knows both scores and sends each query to one model only, the LLM for the queries
+/// where it gains most; no router can beat it at any cost.
+pub fn oracle_curve(queries: &[RoutedQuery], costs: &CostModel) -> Vec<CurvePoint> {
+    let n = queries.len().max(1) as f64;
+    let mut gains: Vec<f64> = queries.iter().map(|q| q.llm_score - q.slm_score).collect();
+    gains.sort_by(|a, b| b.total_cmp(a));
+    let mut performance = mean(queries.iter().map(|q| q.slm_score), queries.len());
+    let mut points = vec![CurvePoint { cost: costs.slm_cost, performance }];
+    for (k, gain) in gains.iter().enumerate() {
+        performance += gain / n;
+        let routed = (k + 1) as f64 / n;
+        points.push(CurvePoint { cost: (1.0 - routed) * costs.slm_cost + routed * costs.llm_cost, performance });
+    }
+    points
+}
+
+/// Upper concave hull of `points` plus the always-SLM anchor: every point on it is reachable by
+/// randomising between two of the router's settings (or falling back to the SLM alone).
+pub fn upper_hull(points: &[CurvePoint], anchors: &Anchors) -> Vec<CurvePoint> {
+    let mut sorted: Vec<CurvePoint> = points.iter().copied().chain(std::iter::once(anchors.slm)).collect();
+    sorted.sort_by(|a, b| a.cost.total_cmp(&b.cost).then(b.performance.total_cmp(&a.performance)));
+    let mut hull: Vec<CurvePoint> = Vec::new();
+    for point in sorted {
+        if hull.last().is_some_and(|last| last.cost == point.cost) {
+            continue; // same cost, lower or equal performance (sorted)
+        }
+        while hull.len() >= 2 {
+            let (a, b) = (hull[hull.len() - 2], hull[hull.len() - 1]);
+            let cross = (b.cost - a.cost) * (point.performance - a.performance)
+                - (b.performance - a.performance) * (point.cost - a.cost);
+            if cross >= 0.0 {
+                hull.pop();
+            } else {
+                break;
+            }
+        }
+        hull.push(point);
+    }
+    hull
+}
+
+/// Best performance reachable at cost ≤ `cost` on a hull (flat beyond its best point).
+fn hull_performance(hull: &[CurvePoint], cost: f64) -> f64 {
+    let mut best = hull.first().map_or(f64::NEG_INFINITY, |p| p.performance);
+    for pair in hull.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if cost < a.cost {
+            break; // this and later segments cost more than the budget
+        }
+        let reachable = if cost >= b.cost {
+            b.performance
+        } else {
+            a.performance + (b.performance - a.performance) * (cost - a.cost) / (b.cost - a.cost)
+        };
+        best = best.max(reachable);
+    }
+    best
+}
+
+/// ΔIBC of a curve: per cost region and their mean.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeltaIbc {
+    /// Mean over regions, in percent.
+    pub mean: f64,
+    /// One value per equal cost region between C_SLM and C_LLM, in percent.
+    pub per_region: Vec<f64>,
+}
+
+/// Samples per region when averaging ΔIBC over a region.
+const SAMPLES_PER_REGION: usize = 20;
+
+/// ΔIBC of `points` against the baseline line, averaged within each of `regions` equal cost
+/// regions of [C_SLM, C_LLM]; `None` when the baseline IBC is not positive.
+pub fn delta_ibc(points: &[CurvePoint], anchors: &Anchors, regions: usize) -> Option<DeltaIbc> {
+    let base = anchors.baseline_ibc()?;
+    let hull = upper_hull(points, anchors);
+    let span = anchors.llm.cost - anchors.slm.cost;
+    let per_region: Vec<f64> = (0..regions.max(1))
+        .map(|r| {
+            let region_width = span / regions.max(1) as f64;
+            let total: f64 = (0..SAMPLES_PER_REGION)
+                .map(|s| {
+                    let offset = (s as f64 + 0.5) / SAMPLES_PER_REGION as f64;
+                    let cost = anchors.slm.cost + region_width * (r as f64 + offset);
+                    let ibc = (hull_performance(&hull, cost) - anchors.slm.performance) / (cost - anchors.slm.cost);
+                    (ibc - base) / base * 100.0
+                })
+                .sum();
+            total / SAMPLES_PER_REGION as f64
+        })
+        .collect();
+    let mean = per_region.iter().sum::<f64>() / per_region.len() as f64;
+    Some(DeltaIbc { mean, per_region })
+}

@@ -1,0 +1,414 @@
+//! The `automix eval` harness: train/test splits over seeds, every router's test curve, ΔIBC,
+//! and signal quality (AUROC, calibration error) against small-model correctness.
+
+use automix_router::{
+    fit_calibration, CalibrationOptions, JointPrior, LabelledSignals, LogisticScorer, ModelSpec,
+    ObservationModel, Pomdp, RoutingPolicy, ScoreRouter, Signal, ThresholdRouter,
+};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use crate::curves::{
+    delta_ibc, oracle_curve, policy_point, random_mixing_curve, upper_hull, Anchors, CostModel, Curve,
+    CurvePoint, RoutedQuery,
+};
+use crate::metrics::{auroc, expected_calibration_error};
+use crate::table::RoutingRow;
+
+/// Router names as they appear in reports.
+pub const AUTOMIX_P: &str = "AutoMix-P";
+/// AutoMix-P restricted to the verifier signal.
+pub const AUTOMIX_P_VERIFIER: &str = "AutoMix-P (verifier only)";
+/// Threshold on the verifier.
+pub const AUTOMIX_T: &str = "AutoMix-T";
+/// Logistic regression on cheap features.
+pub const LEARNED_SCORER: &str = "Learned scorer";
+/// The baseline line.
+pub const RANDOM_MIXING: &str = "Random mixing";
+/// Knows both answers' scores.
+pub const ORACLE: &str = "Oracle";
+
+/// Pseudo-rows of the independent prior when refining the joint SLM/LLM prior on training rows.
+const PRIOR_PSEUDO_ROWS: f64 = 10.0;
+/// λ settings per AutoMix-P curve.
+const LAMBDA_STEPS: usize = 200;
+
+/// Errors of the evaluation harness.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// Reading a table failed.
+    #[error(transparent)]
+    Table(#[from] crate::table::TableError),
+    /// A table has too few rows with the chosen remote model's answer.
+    #[error("table {table}: {usable} rows carry an answer of remote model `{model}` (need at least 4; models seen: {seen}); pass --llm-model with one of them")]
+    TooFewRows {
+        /// Table name.
+        table: String,
+        /// Rows usable.
+        usable: usize,
+        /// Requested model.
+        model: String,
+        /// Models present in the table.
+        seen: String,
+    },
+    /// Options out of range.
+    #[error("invalid evaluation option: {0}")]
+    Options(String),
+    /// Building a router failed.
+    #[error("router: {0}")]
+    Router(#[from] automix_router::PomdpError),
+    /// Fitting the calibration failed.
+    #[error(transparent)]
+    Calibration(#[from] automix_router::CalibrationError),
+    /// Writing the report or plot failed.
+    #[error("cannot write {path}: {detail}")]
+    Output {
+        /// The file.
+        path: String,
+        /// The cause.
+        detail: String,
+    },
+}
+
+/// Settings of an evaluation run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalOptions {
+    /// LLM cost in SLM calls.
+    pub cost_ratio: f64,
+    /// Verification cost in SLM calls.
+    pub verify_cost: f64,
+    /// Remote model name (or prefix) among the rows' recorded answers.
+    pub llm_model: String,
+    /// Share of rows used for fitting; the rest is the test split.
+    pub train_fraction: f64,
+    /// Number of random splits (seeds 0..seeds).
+    pub seeds: u64,
+    /// Equal cost regions for ΔIBC.
+    pub regions: usize,
+    /// Signals AutoMix-P may use (those present in the rows).
+    pub pomdp_signals: Vec<Signal>,
+    /// Quantile bins per continuous signal in AutoMix-P.
+    pub bins_per_signal: usize,
+    /// Additive smoothing of AutoMix-P's histograms.
+    pub smoothing: f64,
+    /// Verifier signal for AutoMix-T; `None` picks v_logit, else v_sample.
+    pub verifier_signal: Option<Signal>,
+    /// Features of the learned scorer.
+    pub scorer_features: Vec<Signal>,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        Self {
+            cost_ratio: 100.0,
+            verify_cost: 1.0,
+            llm_model: "gpt-4".to_owned(),
+            train_fraction: 0.5,
+            seeds: 10,
+            regions: 5,
+            pomdp_signals: Signal::ALL.to_vec(),
+            bins_per_signal: 4,
+            smoothing: 1.0,
+            verifier_signal: None,
+            scorer_features: vec![
+                Signal::AnswerLogprob,
+                Signal::AnswerTokens,
+                Signal::Grounded,
+                Signal::RetrievalScore,
+            ],
+        }
+    }
+}
+
+/// A routing table with a display name (usually the file stem).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedTable {
+    /// Display name.
+    pub name: String,
+    /// Its rows.
+    pub rows: Vec<RoutingRow>,
+}
+
+/// ΔIBC of one router over the seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouterSummary {
+    /// Router name.
+    pub router: String,
+    /// ΔIBC per seed (test split), percent.
+    pub per_seed: Vec<f64>,
+    /// Mean over seeds.
+    pub mean: f64,
+    /// Sample standard deviation over seeds.
+    pub std: f64,
+}
+
+/// How well one signal predicts small-model correctness on all usable rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalQuality {
+    /// The signal.
+    pub signal: Signal,
+    /// Rows where it was measured.
+    pub rows: usize,
+    /// AUROC for predicting correctness (higher = more confident when correct).
+    pub auroc: Option<f64>,
+    /// Expected calibration error (10 bins), for signals that are probabilities.
+    pub ece: Option<f64>,
+}
+
+/// Evaluation of one table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableReport {
+    /// Table name.
+    pub table: String,
+    /// Rows in the file.
+    pub rows: usize,
+    /// Rows with the remote model's answer (evaluated).
+    pub usable_rows: usize,
+    /// Remote model answers used (exact names seen).
+    pub llm_models: Vec<String>,
+    /// Mean SLM score on usable rows.
+    pub slm_performance: f64,
+    /// Mean LLM score on usable rows.
+    pub llm_performance: f64,
+    /// Share of usable rows the SLM got right.
+    pub slm_accuracy: f64,
+    /// ΔIBC per router; empty when the LLM is not better than the SLM.
+    pub routers: Vec<RouterSummary>,
+    /// Signal quality.
+    pub signals: Vec<SignalQuality>,
+    /// Test curves of the first seed, for plotting.
+    pub first_seed_curves: Vec<Curve>,
+    /// Anchors of the first seed's test split.
+    pub first_seed_anchors: Anchors,
+}
+
+/// Everything `automix eval` reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// The options used.
+    pub options: EvalOptions,
+    /// One report per table.
+    pub tables: Vec<TableReport>,
+}
+
+/// Evaluates every table separately.
+pub fn evaluate(tables: &[NamedTable], options: &EvalOptions) -> Result<EvalReport, EvalError> {
+    if !(options.train_fraction > 0.0 && options.train_fraction < 1.0) {
+        return Err(EvalError::Options(format!("train fraction {} must be in (0, 1)", options.train_fraction)));
+    }
+    if options.seeds == 0 || options.cost_ratio <= 1.0 {
+        return Err(EvalError::Options("need seeds ≥ 1 and a cost ratio above 1".to_owned()));
+    }
+    let reports = tables.iter().map(|t| evaluate_table(t, options)).collect::<Result<_, _>>()?;
+    Ok(EvalReport { options: options.clone(), tables: reports })
+}
+
+struct UsableRow {
+    query: RoutedQuery,
+    labelled: LabelledSignals,
+    llm_correct: bool,
+}
+
+fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableReport, EvalError> {
+    let mut llm_models: Vec<String> = Vec::new();
+    let usable: Vec<UsableRow> = table
+        .rows
+        .iter()
+        .filter_map(|row| {
+            let llm = row.llm_answer(&options.llm_model)?;
+            if !llm_models.contains(&llm.model) {
+                llm_models.push(llm.model.clone());
+            }
+            Some(UsableRow {
+                query: RoutedQuery {
+                    signals: row.signals.to_signal_values(),
+                    slm_score: row.slm.score,
+                    llm_score: llm.score,
+                },
+                labelled: row.labelled_signals(),
+                llm_correct: llm.correct(),
+            })
+        })
+        .collect();
+    if usable.len() < 4 {
+        let mut seen: Vec<&str> = table.rows.iter().flat_map(|r| r.llm.iter().map(|a| a.model.as_str())).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        return Err(EvalError::TooFewRows {
+            table: table.name.clone(),
+            usable: usable.len(),
+            model: options.llm_model.clone(),
+            seen: if seen.is_empty() { "none".to_owned() } else { seen.join(", ") },
+        });
+    }
+    let costs = CostModel { slm_cost: 1.0, verify_cost: options.verify_cost, llm_cost: options.cost_ratio };
+    let queries: Vec<RoutedQuery> = usable.iter().map(|u| u.query.clone()).collect();
+    let all_anchors = Anchors::new(&queries, &costs);
+    let verifier = verifier_signal(&usable, options);
+
+    let mut per_router: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut first_seed_curves = Vec::new();
+    let mut first_seed_anchors = all_anchors;
+    for seed in 0..options.seeds {
+        let mut order: Vec<usize> = (0..usable.len()).collect();
+        order.shuffle(&mut StdRng::seed_from_u64(seed));
+        let train_len = ((usable.len() as f64 * options.train_fraction).round() as usize).clamp(1, usable.len() - 1);
+        let train: Vec<&UsableRow> = order[..train_len].iter().map(|&i| &usable[i]).collect();
+        let test: Vec<RoutedQuery> = order[train_len..].iter().map(|&i| usable[i].query.clone()).collect();
+        let anchors = Anchors::new(&test, &costs);
+        let curves = seed_curves(&train, &test, &anchors, &costs, verifier, options)?;
+        if anchors.baseline_ibc().is_some() {
+            for curve in &curves {
+                let Some(delta) = delta_ibc(&curve.points, &anchors, options.regions) else { continue };
+                match per_router.iter_mut().find(|(name, _)| *name == curve.router) {
+                    Some((_, values)) => values.push(delta.mean),
+                    None => per_router.push((curve.router.clone(), vec![delta.mean])),
+                }
+            }
+        }
+        if seed == 0 {
+            first_seed_curves = curves;
+            first_seed_anchors = anchors;
+        }
+    }
+    let labels: Vec<bool> = usable.iter().map(|u| u.labelled.correct).collect();
+    Ok(TableReport {
+        table: table.name.clone(),
+        rows: table.rows.len(),
+        usable_rows: usable.len(),
+        llm_models,
+        slm_performance: all_anchors.slm.performance,
+        llm_performance: all_anchors.llm.performance,
+        slm_accuracy: labels.iter().filter(|c| **c).count() as f64 / labels.len() as f64,
+        routers: per_router.into_iter().map(|(router, values)| summarise(router, values)).collect(),
+        signals: signal_quality(&usable),
+        first_seed_curves,
+        first_seed_anchors,
+    })
+}
+
+fn summarise(router: String, per_seed: Vec<f64>) -> RouterSummary {
+    let n = per_seed.len() as f64;
+    let mean = per_seed.iter().sum::<f64>() / n;
+    let std = if per_seed.len() > 1 {
+        (per_seed.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    RouterSummary { router, per_seed, mean, std }
+}
+
+fn verifier_signal(usable: &[UsableRow], options: &EvalOptions) -> Option<Signal> {
+    let present = |s: Signal| usable.iter().any(|u| s.value(&u.query.signals).is_some());
+    match options.verifier_signal {
+        Some(signal) => present(signal).then_some(signal),
+        None => [Signal::VLogit, Signal::VSample].into_iter().find(|s| present(*s)),
+    }
+}
+
+fn signal_quality(usable: &[UsableRow]) -> Vec<SignalQuality> {
+    Signal::ALL
+        .iter()
+        .filter_map(|&signal| {
+            let (values, labels): (Vec<f64>, Vec<bool>) = usable
+                .iter()
+                .filter_map(|u| Some((signal.value(&u.query.signals)?, u.labelled.correct)))
+                .unzip();
+            if values.is_empty() {
+                return None;
+            }
+            let ece = signal.needs_verifier().then(|| expected_calibration_error(&values, &labels, 10)).flatten();
+            Some(SignalQuality { signal, rows: values.len(), auroc: auroc(&values, &labels), ece })
+        })
+        .collect()
+}
+
+/// Every router's test curve for one split.
+fn seed_curves(
+    train: &[&UsableRow],
+    test: &[RoutedQuery],
+    anchors: &Anchors,
+    costs: &CostModel,
+    verifier: Option<Signal>,
+    options: &EvalOptions,
+) -> Result<Vec<Curve>, EvalError> {
+    let labelled: Vec<LabelledSignals> = train.iter().map(|u| u.labelled.clone()).collect();
+    let mut curves = Vec::new();
+    let pomdp_curve = |signals: Vec<Signal>, name: &str| -> Result<Curve, EvalError> {
+        let policies = pomdp_policies(train, &labelled, signals, costs, options)?;
+        Ok(sweep(name, &policies, test, costs))
+    };
+    curves.push(pomdp_curve(options.pomdp_signals.clone(), AUTOMIX_P)?);
+    if let Some(signal) = verifier {
+        curves.push(pomdp_curve(vec![signal], AUTOMIX_P_VERIFIER)?);
+        let thresholds = candidate_thresholds(labelled.iter().filter_map(|r| signal.value(&r.signals)));
+        let policies: Vec<RoutingPolicy> = thresholds
+            .into_iter()
+            .map(|threshold| RoutingPolicy::Threshold(ThresholdRouter { signal, threshold }))
+            .collect();
+        curves.push(sweep(AUTOMIX_T, &policies, test, costs));
+    }
+    let scorer = LogisticScorer::fit(&labelled, &options.scorer_features, 1.0);
+    let thresholds = candidate_thresholds(labelled.iter().map(|r| scorer.probability(&r.signals)));
+    let policies: Vec<RoutingPolicy> = thresholds
+        .into_iter()
+        .map(|threshold| RoutingPolicy::LearnedScorer(ScoreRouter { scorer: scorer.clone(), threshold }))
+        .collect();
+    curves.push(sweep(LEARNED_SCORER, &policies, test, costs));
+    curves.push(Curve { router: RANDOM_MIXING.to_owned(), points: random_mixing_curve(anchors, 20) });
+    curves.push(Curve { router: ORACLE.to_owned(), points: oracle_curve(test, costs) });
+    Ok(curves)
+}
+
+/// Every distinct training value, plus one above all (route everything); "route iff below".
+fn candidate_thresholds(values: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut thresholds: Vec<f64> = values.collect();
+    thresholds.sort_by(f64::total_cmp);
+    thresholds.dedup();
+    thresholds.push(f64::INFINITY);
+    thresholds
+}
+
+fn sweep(name: &str, policies: &[RoutingPolicy], test: &[RoutedQuery], costs: &CostModel) -> Curve {
+    Curve { router: name.to_owned(), points: policies.iter().map(|p| policy_point(p, test, costs)).collect() }
+}
+
+/// AutoMix-P policies over a λ sweep, fitted on the training rows: P(signals | SLM correct) from
+/// histograms, the SLM/LLM joint prior from the training outcomes around an independent prior.
+fn pomdp_policies(
+    train: &[&UsableRow],
+    labelled: &[LabelledSignals],
+    signals: Vec<Signal>,
+    costs: &CostModel,
+    options: &EvalOptions,
+) -> Result<Vec<RoutingPolicy>, EvalError> {
+    let calibration = fit_calibration(
+        labelled,
+        &CalibrationOptions { signals, bins_per_signal: options.bins_per_signal, ..CalibrationOptions::default() },
+    )?;
+    let n = train.len() as f64;
+    let llm_accuracy = train.iter().filter(|u| u.llm_correct).count() as f64 / n;
+    let outcomes: Vec<Vec<bool>> = train.iter().map(|u| vec![u.labelled.correct, u.llm_correct]).collect();
+    let prior = JointPrior::independent(&[calibration.slm_accuracy(), llm_accuracy])?
+        .refine(&outcomes, PRIOR_PSEUDO_ROWS);
+    let models = vec![
+        ModelSpec { name: "slm".to_owned(), call_cost: costs.slm_cost, verify_cost: costs.verify_cost },
+        ModelSpec { name: options.llm_model.clone(), call_cost: costs.llm_cost, verify_cost: 0.0 },
+    ];
+    let pomdp = Pomdp::new(models, vec![ObservationModel::from_calibration(&calibration, options.smoothing)], prior)?;
+    let ceiling = pomdp.lambda_ceiling();
+    // Quadratic spacing: small gains per unit cost matter most when the LLM is expensive.
+    Ok((0..=LAMBDA_STEPS)
+        .map(|k| {
+            let lambda = ceiling * (k as f64 / LAMBDA_STEPS as f64).powi(2);
+            RoutingPolicy::Pomdp(pomdp.solve(lambda).policy)
+        })
+        .collect())
+}
+
+/// The hull of a curve, for plotting.
+pub fn plotted_hull(curve: &Curve, anchors: &Anchors) -> Vec<CurvePoint> {
+    upper_hull(&curve.points, anchors)
+}

@@ -1,0 +1,75 @@
+//! AutoMix evaluation: answer metrics, the routing-table format, cost-performance curves, ΔIBC,
+//! signal AUROC/ECE, and the entry points of `automix eval` and `automix calibrate`.
+
+pub mod curves;
+pub mod evaluate;
+pub mod metrics;
+pub mod report;
+pub mod table;
+
+use std::path::{Path, PathBuf};
+
+pub use automix_router::{Calibration, CalibrationOptions, RemotePrior, Signal};
+pub use curves::{delta_ibc, Anchors, CostModel, Curve, CurvePoint, DeltaIbc, RoutedQuery};
+pub use evaluate::{evaluate, EvalError, EvalOptions, EvalReport, NamedTable, RouterSummary, TableReport};
+pub use metrics::{auroc, choice_accuracy, exact_match, expected_calibration_error, normalize_answer, token_f1};
+pub use table::{read_table, write_table, RoutingRow, RowSignals, ScoredAnswer, TokenCounts};
+
+/// Arguments of `automix eval`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalCommand {
+    /// Routing tables (JSONL), each evaluated on its own.
+    pub tables: Vec<PathBuf>,
+    /// Evaluation settings.
+    pub options: EvalOptions,
+    /// Where to write the SVG plot, if anywhere.
+    pub svg: Option<PathBuf>,
+    /// Where to write the markdown report, if anywhere.
+    pub markdown: Option<PathBuf>,
+}
+
+/// Runs `automix eval`: reads the tables, evaluates, writes the requested outputs.
+pub fn run_eval(command: &EvalCommand) -> Result<EvalReport, EvalError> {
+    let tables = read_named_tables(&command.tables)?;
+    let report = evaluate(&tables, &command.options)?;
+    if let Some(path) = &command.svg {
+        report.write_svg(path)?;
+    }
+    if let Some(path) = &command.markdown {
+        std::fs::write(path, report.to_markdown())
+            .map_err(|e| EvalError::Output { path: path.display().to_string(), detail: e.to_string() })?;
+    }
+    Ok(report)
+}
+
+/// Arguments of `automix calibrate`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrateCommand {
+    /// Routing tables (JSONL) pooled for fitting.
+    pub tables: Vec<PathBuf>,
+    /// Output file, e.g. `models/router/smollm2-135m-instruct.json`.
+    pub out: PathBuf,
+    /// Fitting settings (model id, signals, bins, remote priors).
+    pub options: CalibrationOptions,
+}
+
+/// Runs `automix calibrate`: fits P(signals | SLM correct) on all rows of all tables and saves it.
+pub fn run_calibrate(command: &CalibrateCommand) -> Result<Calibration, EvalError> {
+    let tables = read_named_tables(&command.tables)?;
+    let rows: Vec<_> = tables.iter().flat_map(|t| t.rows.iter().map(RoutingRow::labelled_signals)).collect();
+    let calibration = automix_router::fit_calibration(&rows, &command.options)?;
+    calibration.save(&command.out)?;
+    Ok(calibration)
+}
+
+fn read_named_tables(paths: &[PathBuf]) -> Result<Vec<NamedTable>, EvalError> {
+    paths
+        .iter()
+        .map(|path| Ok(NamedTable { name: table_name(path), rows: read_table(path)? }))
+        .collect()
+}
+
+fn table_name(path: &Path) -> String {
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    name.trim_end_matches(".jsonl").to_owned()
+}

@@ -1,0 +1,136 @@
+//! Answer scoring (SQuAD-normalised F1 and exact match, multiple-choice accuracy) and signal
+//! quality against correctness (AUROC, expected calibration error).
+
+use std::collections::HashMap;
+
+/// SQuAD normalisation: lower-case, drop ASCII punctuation, drop a/an/the, collapse whitespace.
+pub fn normalize_answer(text: &str) -> String {
+    let lowered: String =
+        text.to_lowercase().chars().filter(|c| !c.is_ascii_punctuation()).collect();
+    lowered
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "a" | "an" | "the"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Exact match after normalisation against any gold answer; no gold answers = unanswerable, so an
+/// empty prediction matches.
+pub fn exact_match(prediction: &str, gold_answers: &[String]) -> f64 {
+    let predicted = normalize_answer(prediction);
+    if gold_answers.is_empty() {
+        return f64::from(u8::from(predicted.is_empty()));
+    }
+    let hit = gold_answers.iter().any(|g| normalize_answer(g) == predicted);
+    f64::from(u8::from(hit))
+}
+
+/// Maximum token F1 over the gold answers (SQuAD); no gold answers scores like [`exact_match`].
+pub fn token_f1(prediction: &str, gold_answers: &[String]) -> f64 {
+    if gold_answers.is_empty() {
+        return exact_match(prediction, gold_answers);
+    }
+    let predicted = normalize_answer(prediction);
+    let predicted_tokens: Vec<&str> = predicted.split_whitespace().collect();
+    gold_answers
+        .iter()
+        .map(|gold| {
+            let gold = normalize_answer(gold);
+            pair_f1(&predicted_tokens, &gold.split_whitespace().collect::<Vec<_>>())
+        })
+        .fold(0.0, f64::max)
+}
+
+fn pair_f1(predicted: &[&str], gold: &[&str]) -> f64 {
+    if predicted.is_empty() || gold.is_empty() {
+        return f64::from(u8::from(predicted == gold));
+    }
+    let mut gold_counts: HashMap<&str, usize> = HashMap::new();
+    for token in gold {
+        *gold_counts.entry(token).or_default() += 1;
+    }
+    let mut common = 0usize;
+    for token in predicted {
+        if let Some(count) = gold_counts.get_mut(token).filter(|c| **c > 0) {
+            *count -= 1;
+            common += 1;
+        }
+    }
+    if common == 0 {
+        return 0.0;
+    }
+    let precision = common as f64 / predicted.len() as f64;
+    let recall = common as f64 / gold.len() as f64;
+    2.0 * precision * recall / (precision + recall)
+}
+
+/// The choice a free-text answer picks: a leading letter ("B", "(B)", "B. text") or a choice's
+/// normalised text.
+pub fn parse_choice(prediction: &str, choices: &[String]) -> Option<usize> {
+    let trimmed = prediction.trim().trim_start_matches(['(', '[']);
+    let mut chars = trimmed.chars();
+    if let Some(letter) = chars.next().filter(char::is_ascii_uppercase) {
+        let next = chars.next();
+        if next.is_none_or(|c| !c.is_alphanumeric()) {
+            let index = usize::from(letter as u8 - b'A');
+            if index < choices.len() {
+                return Some(index);
+            }
+        }
+    }
+    let predicted = normalize_answer(prediction);
+    choices.iter().position(|c| normalize_answer(c) == predicted)
+}
+
+/// 1 when the prediction picks the gold choice, else 0.
+pub fn choice_accuracy(prediction: &str, choices: &[String], gold_index: usize) -> f64 {
+    f64::from(u8::from(parse_choice(prediction, choices) == Some(gold_index)))
+}
+
+/// Area under the ROC curve of `scores` for predicting `labels` (ties count half); `None`
+/// when one class is absent.
+pub fn auroc(scores: &[f64], labels: &[bool]) -> Option<f64> {
+    let mut pairs: Vec<(f64, bool)> = scores.iter().copied().zip(labels.iter().copied()).collect();
+    let positives = pairs.iter().filter(|(_, l)| *l).count();
+    let negatives = pairs.len() - positives;
+    if positives == 0 || negatives == 0 {
+        return None;
+    }
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Mann–Whitney: sum of positive ranks, ties sharing their average rank.
+    let mut rank_sum = 0.0;
+    let mut start = 0;
+    while start < pairs.len() {
+        let mut end = start;
+        while end < pairs.len() && pairs[end].0 == pairs[start].0 {
+            end += 1;
+        }
+        let average_rank = (start + end + 1) as f64 / 2.0;
+        rank_sum += average_rank * pairs[start..end].iter().filter(|(_, l)| *l).count() as f64;
+        start = end;
+    }
+    let positives = positives as f64;
+    Some((rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives as f64))
+}
+
+/// Expected calibration error of probabilities in [0, 1] over `bins` equal-width bins.
+pub fn expected_calibration_error(probabilities: &[f64], labels: &[bool], bins: usize) -> Option<f64> {
+    if probabilities.is_empty() || bins == 0 {
+        return None;
+    }
+    let mut sums = vec![(0.0, 0.0, 0usize); bins];
+    for (p, label) in probabilities.iter().zip(labels) {
+        let bin = ((p.clamp(0.0, 1.0) * bins as f64) as usize).min(bins - 1);
+        sums[bin].0 += p;
+        sums[bin].1 += f64::from(u8::from(*label));
+        sums[bin].2 += 1;
+    }
+    let total = probabilities.len() as f64;
+    Some(
+        sums.iter()
+            .filter(|(_, _, n)| *n > 0)
+            // n_b/N · |mean p − mean y| = |Σp − Σy| / N.
+            .map(|(p, y, _)| (p - y).abs() / total)
+            .sum(),
+    )
+}

@@ -1,0 +1,108 @@
+//! Rendering an [`EvalReport`]: a markdown summary and an SVG of the cost-performance curves.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::evaluate::{plotted_hull, EvalError, EvalReport, TableReport};
+
+fn fmt_option(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_owned(), |v| format!("{v:.3}"))
+}
+
+impl EvalReport {
+    /// Markdown: per table, ΔIBC mean ± std over seeds per router, then AUROC/ECE per signal.
+    pub fn to_markdown(&self) -> String {
+        let o = &self.options;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "Cost ratio {} (verifier {}), remote model `{}`, train fraction {}, {} seeds, ΔIBC averaged over {} cost regions.\n",
+            o.cost_ratio, o.verify_cost, o.llm_model, o.train_fraction, o.seeds, o.regions
+        );
+        for table in &self.tables {
+            table_markdown(table, &mut out);
+        }
+        out
+    }
+
+    /// Writes the first seed's test curves (upper hulls) as an SVG, one panel per table.
+    pub fn write_svg(&self, path: &Path) -> Result<(), EvalError> {
+        let shown = path.display().to_string();
+        let fail = |detail: String| EvalError::Output { path: shown.clone(), detail };
+        let panels = self.tables.len().max(1);
+        let root = SVGBackend::new(path, (900, 480 * panels as u32)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
+        for (table, area) in self.tables.iter().zip(root.split_evenly((panels, 1))) {
+            draw_panel(table, &area, self.options.cost_ratio).map_err(|e| fail(e.to_string()))?;
+        }
+        root.present().map_err(|e| fail(e.to_string()))
+    }
+}
+
+fn table_markdown(table: &TableReport, out: &mut String) {
+    let _ = writeln!(out, "### {}\n", table.table);
+    let _ = writeln!(
+        out,
+        "{} rows, {} with a `{}` answer; SLM score {:.3} (correct {:.1}%), LLM score {:.3}.\n",
+        table.rows,
+        table.usable_rows,
+        table.llm_models.join("`, `"),
+        table.slm_performance,
+        table.slm_accuracy * 100.0,
+        table.llm_performance
+    );
+    if table.routers.is_empty() {
+        let _ = writeln!(out, "The LLM is not better than the SLM on this table: ΔIBC is undefined.\n");
+    } else {
+        let _ = writeln!(out, "| router | ΔIBC % (test, mean ± std) | seeds |\n|---|---|---|");
+        for router in &table.routers {
+            let _ = writeln!(out, "| {} | {:.1} ± {:.1} | {} |", router.router, router.mean, router.std, router.per_seed.len());
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "| signal | rows | AUROC vs SLM correct | ECE |\n|---|---|---|---|");
+    for signal in &table.signals {
+        let _ = writeln!(out, "| {} | {} | {} | {} |", signal.signal, signal.rows, fmt_option(signal.auroc), fmt_option(signal.ece));
+    }
+    out.push('\n');
+}
+
+type PanelResult = Result<(), Box<dyn std::error::Error>>;
+
+fn draw_panel(table: &TableReport, area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, cost_ratio: f64) -> PanelResult {
+    let anchors = &table.first_seed_anchors;
+    let hulls: Vec<(String, Vec<(f64, f64)>)> = table
+        .first_seed_curves
+        .iter()
+        .map(|c| (c.router.clone(), plotted_hull(c, anchors).iter().map(|p| (p.cost, p.performance)).collect()))
+        .collect();
+    let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (_, points) in &hulls {
+        for (_, p) in points {
+            low = low.min(*p);
+            high = high.max(*p);
+        }
+    }
+    if !low.is_finite() {
+        (low, high) = (0.0, 1.0);
+    }
+    let pad = ((high - low) * 0.05).max(0.01);
+    let mut chart = ChartBuilder::on(area)
+        .caption(format!("{} (test split, seed 0)", table.table), ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..cost_ratio + 4.0, (low - pad)..(high + pad))?;
+    chart.configure_mesh().x_desc("cost per query (SLM calls)").y_desc("mean score").draw()?;
+    for (index, (router, points)) in hulls.into_iter().enumerate() {
+        let color = Palette99::pick(index).to_rgba();
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+            .label(router)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    Ok(())
+}
