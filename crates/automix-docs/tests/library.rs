@@ -66,11 +66,13 @@ fn a_mixed_folder_is_indexed_with_citations_and_broken_files_fail_alone() {
     common::write(dir.path(), "broken/cut.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog");
     common::write(dir.path(), "broken/bad.docx", b"PK\x03\x04 not really a zip");
     common::write(dir.path(), "broken/empty.txt", b"");
-    common::write(dir.path(), "broken/blob.txt", &(0..5000u32).map(|value| (value % 256) as u8).collect::<Vec<_>>());
+    common::write(dir.path(), "broken/blob.txt", &(0..1000u32).map(|value| (value % 256) as u8).collect::<Vec<_>>());
     common::write(dir.path(), "broken/huge.txt", "word ".repeat(400).as_bytes());
 
     let mut library = Library::open(&dir.path().join("library.sqlite")).expect("open library");
-    let options = IndexOptions { max_file_bytes: 1500, ..IndexOptions::default() };
+    // Chunks small enough that each PDF paragraph, and so each page, gets its own.
+    let chunking = automix_docs::ChunkingConfig { max_tokens: 24, overlap_tokens: 6 };
+    let options = IndexOptions { max_file_bytes: 1500, chunking };
     let mut progress_events = Vec::new();
     let reports = library
         .add_paths(common::embedder(), &[dir.path().to_path_buf()], &options, &mut |progress| progress_events.push(progress.clone()), &AtomicBool::new(false))
@@ -85,7 +87,7 @@ fn a_mixed_folder_is_indexed_with_citations_and_broken_files_fail_alone() {
     assert!(failure(&reports, "cut.pdf").contains("not a readable pdf"));
     assert!(failure(&reports, "bad.docx").contains("not a readable docx"));
     assert!(failure(&reports, "empty.txt").contains("empty"));
-    assert!(failure(&reports, "blob.txt").contains("binary"));
+    assert!(failure(&reports, "blob.txt").contains("binary file"), "{}", failure(&reports, "blob.txt"));
     assert!(failure(&reports, "huge.txt").contains("over the 1500-byte limit"));
     let last = progress_events.last().expect("progress reported");
     assert_eq!((last.files_done, last.files_total), (12, 12));
@@ -288,4 +290,36 @@ fn a_killed_indexer_leaves_no_partial_document_and_a_rerun_completes() {
     }
     assert_eq!(library.documents().expect("list").len(), files.len());
     assert_consistent(&library_path);
+}
+
+#[test]
+fn embeddings_are_unit_length_and_rank_paraphrases_first() {
+    let embedder = common::embedder();
+    let texts = ["A man is eating food.", "A man is eating a piece of bread.", "The girl is carrying a baby on her back."];
+    let vectors = embedder.embed(&texts).expect("embed");
+    assert_eq!(vectors.len(), 3);
+    assert!(vectors.iter().all(|vector| vector.len() == embedder.dimension() && embedder.dimension() == 384));
+    for vector in &vectors {
+        let norm: f32 = vector.iter().map(|value| value * value).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");
+    }
+    let cosine = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    assert!(cosine(&vectors[0], &vectors[1]) > cosine(&vectors[0], &vectors[2]) + 0.3);
+    // Batching and padding must not change a text's vector.
+    let alone = embedder.embed_one(texts[2]).expect("embed one");
+    assert!(cosine(&alone, &vectors[2]) > 0.9999);
+}
+
+#[test]
+fn missing_or_damaged_model_files_are_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let error = automix_docs::Embedder::load(dir.path(), &candle_core::Device::Cpu).err().expect("empty folder must fail");
+    assert!(error.to_string().contains("config.json") && error.to_string().contains("models pull"), "{error}");
+    let source = automix_docs::default_model_dir().expect("model dir");
+    for name in ["config.json", "tokenizer.json"] {
+        std::fs::copy(source.join(name), dir.path().join(name)).expect("copy model file");
+    }
+    std::fs::write(dir.path().join("model.safetensors"), b"truncated download").expect("write");
+    let error = automix_docs::Embedder::load(dir.path(), &candle_core::Device::Cpu).err().expect("damaged weights must fail");
+    assert!(matches!(error, automix_docs::EmbedError::DamagedFile { ref path, .. } if path.ends_with("model.safetensors")), "{error}");
 }
