@@ -1,0 +1,380 @@
+//! The cost budget: a monthly limit with an optional per-answer cap, enforced by a SQLite
+//! reservation ledger, and the router trade-off λ that follows from the month's spending pace.
+//!
+//! Before a remote call, [`Ledger::reserve`] books the worst-case cost; afterwards
+//! [`Reservation::settle`] books what was actually charged, or [`Reservation::release`] frees
+//! it. Reservations are checked and inserted in one `BEGIN IMMEDIATE` transaction, so the limit
+//! holds across threads and processes sharing the file. Reservations left by a process that
+//! died are released the next time a ledger is opened. Months are UTC calendar months.
+
+mod pace;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use automix_remote::Cost;
+use automix_remote::{EscalationPayload, ModelPrice, RemoteAnswer, RemoteError};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+pub use pace::{advise, BudgetAdvice, CostPreference};
+
+/// Errors from the budget ledger. `WouldExceed` and `OverAnswerCap` are expected outcomes:
+/// the question stays local.
+#[derive(Debug, thiserror::Error)]
+pub enum BudgetError {
+    /// The reservation would take the month over the budget.
+    #[error("the monthly budget does not cover this answer: it needs up to {requested} {currency} but only {remaining} {currency} is left this month")]
+    WouldExceed { requested: Cost, remaining: Cost, currency: String },
+    /// The worst case exceeds the per-answer cap.
+    #[error("this answer could cost up to {requested} {currency}, over the per-answer cap of {cap} {currency}; raise the cap or lower max tokens")]
+    OverAnswerCap { requested: Cost, cap: Cost, currency: String },
+    /// Settings rejected.
+    #[error("invalid budget settings: {0}")]
+    InvalidSettings(String),
+    /// The ledger file could not be opened.
+    #[error("cannot open the budget ledger {path}: {source}; check the folder exists and is writable")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    /// A query failed.
+    #[error("budget ledger query failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// The user's budget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetSettings {
+    /// Spending limit per calendar month.
+    pub monthly_limit: Cost,
+    /// ISO 4217 currency code the limit and prices are in.
+    pub currency: String,
+    /// Largest worst-case cost a single answer may reserve.
+    pub per_answer_cap: Option<Cost>,
+}
+
+impl Default for BudgetSettings {
+    /// Five US dollars a month, no per-answer cap.
+    fn default() -> Self {
+        BudgetSettings { monthly_limit: Cost::from_units(5.0), currency: "USD".into(), per_answer_cap: None }
+    }
+}
+
+/// Where this month stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonthStatus {
+    /// `YYYY-MM` (UTC).
+    pub month: String,
+    /// Currency code.
+    pub currency: String,
+    /// The monthly limit.
+    pub limit: Cost,
+    /// Charged by settled calls.
+    pub settled: Cost,
+    /// Held by calls in flight.
+    pub reserved: Cost,
+    /// `limit - settled - reserved` (never below zero).
+    pub remaining: Cost,
+    /// How much of the month has passed, 0..1.
+    pub elapsed_fraction: f64,
+}
+
+/// A reservation left by a process that did not live to settle it is released after this long
+/// even where process liveness cannot be checked; a remote call with all its retries is far shorter.
+const STALE_RESERVATION_AGE: Duration = Duration::from_secs(60 * 60);
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS budget_settings (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        monthly_limit_nanos INTEGER NOT NULL CHECK (monthly_limit_nanos >= 0),
+        currency TEXT NOT NULL,
+        per_answer_cap_nanos INTEGER CHECK (per_answer_cap_nanos >= 0)
+    );
+    CREATE TABLE IF NOT EXISTS budget_reservations (
+        id INTEGER PRIMARY KEY,
+        month TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        owner_pid INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('reserved', 'settled', 'released')),
+        reserved_nanos INTEGER NOT NULL CHECK (reserved_nanos >= 0),
+        charged_nanos INTEGER,
+        closed_at_ms INTEGER,
+        closed_reason TEXT
+    );
+    CREATE INDEX IF NOT EXISTS budget_reservations_by_month ON budget_reservations(month, state);
+    CREATE INDEX IF NOT EXISTS budget_reservations_open ON budget_reservations(state) WHERE state = 'reserved';";
+
+/// The budget ledger. Cheap to clone; clones share one connection.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    connection: Arc<Mutex<Connection>>,
+    released_on_open: usize,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_millis() as i64).unwrap_or(0)
+}
+
+impl Ledger {
+    /// Opens (creating as needed) the ledger at `path` and releases reservations whose owner
+    /// process has died. The file may be shared with the history database.
+    pub fn open(path: &Path) -> Result<Self, BudgetError> {
+        let connection = Connection::open(path).map_err(|source| BudgetError::Open { path: path.into(), source })?;
+        // Many processes and threads may queue on the write lock at once; waiting is right.
+        connection.busy_timeout(Duration::from_secs(30))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        // NORMAL in WAL mode survives process crashes (the kill -9 case); only a power cut can
+        // lose the last commits.
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.execute_batch(SCHEMA)?;
+        let mut ledger = Ledger { connection: Arc::new(Mutex::new(connection)), released_on_open: 0 };
+        ledger.released_on_open = ledger.release_stale(now_ms())?;
+        Ok(ledger)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic mid-transaction drops (and so rolls back) the transaction: the connection is fine.
+        self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How many stale reservations `open` released.
+    pub fn released_on_open(&self) -> usize {
+        self.released_on_open
+    }
+
+    /// The budget settings (defaults until set).
+    pub fn settings(&self) -> Result<BudgetSettings, BudgetError> {
+        read_settings(&self.lock())
+    }
+
+    /// Replaces the budget settings.
+    pub fn set_settings(&self, settings: &BudgetSettings) -> Result<(), BudgetError> {
+        let code = settings.currency.trim();
+        if code.len() != 3 || !code.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(BudgetError::InvalidSettings(format!("currency `{code}` is not a 3-letter ISO 4217 code like USD or EUR")));
+        }
+        if settings.monthly_limit < Cost::ZERO || settings.per_answer_cap.is_some_and(|cap| cap < Cost::ZERO) {
+            return Err(BudgetError::InvalidSettings("the monthly limit and the per-answer cap cannot be negative".into()));
+        }
+        self.lock().execute(
+            "INSERT INTO budget_settings (id, monthly_limit_nanos, currency, per_answer_cap_nanos) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT(id) DO UPDATE SET monthly_limit_nanos = ?1, currency = ?2, per_answer_cap_nanos = ?3",
+            params![settings.monthly_limit.nanos, code.to_ascii_uppercase(), settings.per_answer_cap.map(|cap| cap.nanos)],
+        )?;
+        Ok(())
+    }
+
+    /// Books `worst_case` against this month before a remote call; `label` says what for.
+    pub fn reserve(&self, worst_case: Cost, label: &str) -> Result<Reservation, BudgetError> {
+        let now = now_ms();
+        let mut connection = self.lock();
+        // IMMEDIATE takes the write lock before reading, so no other connection can reserve
+        // between our check and our insert.
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let settings = read_settings(&transaction)?;
+        if let Some(cap) = settings.per_answer_cap.filter(|cap| worst_case > *cap) {
+            return Err(BudgetError::OverAnswerCap { requested: worst_case, cap, currency: settings.currency });
+        }
+        let month = month_of(&transaction, now)?;
+        let committed = committed_in(&transaction, &month)?;
+        let remaining = Cost::from_nanos((settings.monthly_limit.nanos - committed.nanos).max(0));
+        if worst_case.nanos < 0 || worst_case > remaining {
+            return Err(BudgetError::WouldExceed { requested: worst_case, remaining, currency: settings.currency });
+        }
+        transaction.execute(
+            "INSERT INTO budget_reservations (month, created_at_ms, owner_pid, label, state, reserved_nanos)
+             VALUES (?1, ?2, ?3, ?4, 'reserved', ?5)",
+            params![month, now, std::process::id(), label, worst_case.nanos],
+        )?;
+        let id = transaction.last_insert_rowid();
+        transaction.commit()?;
+        drop(connection);
+        Ok(Reservation { ledger: self.clone(), id, amount: worst_case, open: true })
+    }
+
+    /// This month's standing.
+    pub fn month_status(&self) -> Result<MonthStatus, BudgetError> {
+        self.month_status_at(now_ms())
+    }
+
+    /// The standing of the month containing `at_ms`.
+    pub fn month_status_at(&self, at_ms: i64) -> Result<MonthStatus, BudgetError> {
+        let connection = self.lock();
+        let settings = read_settings(&connection)?;
+        let month = month_of(&connection, at_ms)?;
+        let (settled, reserved): (i64, i64) = connection.query_row(
+            "SELECT COALESCE(SUM(CASE WHEN state = 'settled' THEN charged_nanos ELSE 0 END), 0),
+                    COALESCE(SUM(CASE WHEN state = 'reserved' THEN reserved_nanos ELSE 0 END), 0)
+             FROM budget_reservations WHERE month = ?1",
+            [&month],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        let (start_s, end_s): (i64, i64) = connection.query_row(
+            "SELECT CAST(strftime('%s', ?1 / 1000, 'unixepoch', 'start of month') AS INTEGER),
+                    CAST(strftime('%s', ?1 / 1000, 'unixepoch', 'start of month', '+1 month') AS INTEGER)",
+            [at_ms],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        let elapsed_fraction = ((at_ms as f64 / 1000.0 - start_s as f64) / (end_s - start_s) as f64).clamp(0.0, 1.0);
+        Ok(MonthStatus {
+            month,
+            currency: settings.currency,
+            limit: settings.monthly_limit,
+            settled: Cost::from_nanos(settled),
+            reserved: Cost::from_nanos(reserved),
+            remaining: Cost::from_nanos((settings.monthly_limit.nanos - settled - reserved).max(0)),
+            elapsed_fraction,
+        })
+    }
+
+    /// Releases reservations whose owner process is gone, or that are older than any call could be.
+    fn release_stale(&self, now: i64) -> Result<usize, BudgetError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let owners: Vec<i64> = {
+            let mut statement = transaction.prepare("SELECT DISTINCT owner_pid FROM budget_reservations WHERE state = 'reserved'")?;
+            let rows = statement.query_map([], |row| row.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut released = 0;
+        for owner in owners {
+            if owner != i64::from(std::process::id()) && process_alive(owner) == Some(false) {
+                released += transaction.execute(
+                    "UPDATE budget_reservations SET state = 'released', closed_at_ms = ?1, closed_reason = 'owner process ended'
+                     WHERE state = 'reserved' AND owner_pid = ?2",
+                    params![now, owner],
+                )?;
+            }
+        }
+        released += transaction.execute(
+            "UPDATE budget_reservations SET state = 'released', closed_at_ms = ?1, closed_reason = 'stale'
+             WHERE state = 'reserved' AND created_at_ms < ?2",
+            params![now, now - STALE_RESERVATION_AGE.as_millis() as i64],
+        )?;
+        transaction.commit()?;
+        Ok(released)
+    }
+
+    fn close(&self, id: i64, state: &str, charged: Option<Cost>, reason: &str) -> Result<(), BudgetError> {
+        // A reservation released as stale by another process is still settled: the provider's
+        // charge is real and must count.
+        self.lock().execute(
+            "UPDATE budget_reservations SET state = ?1, charged_nanos = ?2, closed_at_ms = ?3, closed_reason = ?4
+             WHERE id = ?5 AND (state = 'reserved' OR (state = 'released' AND ?1 = 'settled'))",
+            params![state, charged.map(|cost| cost.nanos), now_ms(), reason, id],
+        )?;
+        Ok(())
+    }
+}
+
+/// Worst-case money booked for one remote call; settle or release it. Dropping it unsettled
+/// releases it.
+#[derive(Debug)]
+#[must_use = "settle or release the reservation"]
+pub struct Reservation {
+    ledger: Ledger,
+    id: i64,
+    amount: Cost,
+    open: bool,
+}
+
+impl Reservation {
+    /// The ledger row id.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// The reserved worst case.
+    pub fn amount(&self) -> Cost {
+        self.amount
+    }
+
+    /// Books the actual charge (the provider-reported or estimated usage priced).
+    pub fn settle(mut self, actual: Cost) -> Result<(), BudgetError> {
+        self.open = false;
+        self.ledger.close(self.id, "settled", Some(actual.max(Cost::ZERO)), "settled")
+    }
+
+    /// Frees the reservation: the call failed and the provider reported no usage.
+    pub fn release(mut self) -> Result<(), BudgetError> {
+        self.open = false;
+        self.ledger.close(self.id, "released", None, "released")
+    }
+}
+
+/// The most an escalation can cost: an upper bound on its prompt tokens at the input price plus
+/// `max_tokens` at the output price.
+pub fn worst_case_cost(payload: &EscalationPayload, max_tokens: u32, price: &ModelPrice) -> Cost {
+    price.cost(payload.prompt_tokens_upper_bound(), u64::from(max_tokens))
+}
+
+impl Reservation {
+    /// Closes the reservation for a finished remote call and returns what was charged: an
+    /// answer is charged its usage (reported, or estimated when the provider sent none) at
+    /// `price`; a failed call is released, since the provider reported no usage for it.
+    pub fn settle_outcome(self, outcome: &Result<RemoteAnswer, RemoteError>, price: &ModelPrice) -> Result<Cost, BudgetError> {
+        match outcome {
+            Ok(answer) => {
+                let charged = price.cost(answer.usage.prompt_tokens, answer.usage.completion_tokens);
+                self.settle(charged)?;
+                Ok(charged)
+            }
+            Err(_) => {
+                self.release()?;
+                Ok(Cost::ZERO)
+            }
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.open {
+            // Best effort: if this fails the row stays reserved and the next open releases it.
+            let _ = self.ledger.close(self.id, "released", None, "dropped unsettled");
+        }
+    }
+}
+
+fn read_settings(connection: &Connection) -> Result<BudgetSettings, BudgetError> {
+    let stored = connection
+        .query_row("SELECT monthly_limit_nanos, currency, per_answer_cap_nanos FROM budget_settings WHERE id = 1", [], |row| {
+            Ok(BudgetSettings {
+                monthly_limit: Cost::from_nanos(row.get(0)?),
+                currency: row.get(1)?,
+                per_answer_cap: row.get::<_, Option<i64>>(2)?.map(Cost::from_nanos),
+            })
+        })
+        .optional()?;
+    Ok(stored.unwrap_or_default())
+}
+
+fn month_of(connection: &Connection, at_ms: i64) -> Result<String, BudgetError> {
+    Ok(connection.query_row("SELECT strftime('%Y-%m', ?1 / 1000, 'unixepoch')", [at_ms], |row| row.get(0))?)
+}
+
+fn committed_in(connection: &Connection, month: &str) -> Result<Cost, BudgetError> {
+    let nanos: i64 = connection.query_row(
+        "SELECT COALESCE(SUM(CASE state WHEN 'settled' THEN charged_nanos WHEN 'reserved' THEN reserved_nanos ELSE 0 END), 0)
+         FROM budget_reservations WHERE month = ?1",
+        [month],
+        |row| row.get(0),
+    )?;
+    Ok(Cost::from_nanos(nanos))
+}
+
+/// Whether a process is running; `None` where this platform cannot tell.
+#[cfg(target_os = "linux")]
+fn process_alive(pid: i64) -> Option<bool> {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // A zombie has exited; only its exit status is waiting to be collected.
+        Ok(stat) => Some(stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))),
+        Err(_) => Some(false),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_alive(_pid: i64) -> Option<bool> {
+    None
+}
