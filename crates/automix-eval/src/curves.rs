@@ -133,47 +133,41 @@ pub fn oracle_curve(queries: &[RoutedQuery], costs: &CostModel) -> Vec<CurvePoin
     points
 }
 
-/// Upper concave hull of `points` plus the always-SLM anchor: every point on it is reachable by
-/// randomising between two of the router's settings (or falling back to the SLM alone).
-pub fn upper_hull(points: &[CurvePoint], anchors: &Anchors) -> Vec<CurvePoint> {
-    let mut sorted: Vec<CurvePoint> = points.iter().copied().chain(std::iter::once(anchors.slm)).collect();
-    sorted.sort_by(|a, b| a.cost.total_cmp(&b.cost).then(b.performance.total_cmp(&a.performance)));
-    let mut hull: Vec<CurvePoint> = Vec::new();
-    for point in sorted {
-        if hull.last().is_some_and(|last| last.cost == point.cost) {
-            continue; // same cost, lower or equal performance (sorted)
-        }
-        while hull.len() >= 2 {
-            let (a, b) = (hull[hull.len() - 2], hull[hull.len() - 1]);
-            let cross = (b.cost - a.cost) * (point.performance - a.performance)
-                - (b.performance - a.performance) * (point.cost - a.cost);
-            if cross >= 0.0 {
-                hull.pop();
-            } else {
-                break;
-            }
-        }
-        hull.push(point);
+/// The curve a router can actually run: its points in cost order (points of equal cost averaged),
+/// starting from the always-SLM anchor, joined by straight lines (randomising between two adjacent
+/// settings). No upper hull is taken: picking the luckiest test points would flatter routers with
+/// many settings.
+pub fn operating_curve(points: &[CurvePoint], anchors: &Anchors) -> Vec<CurvePoint> {
+    let mut sorted: Vec<CurvePoint> = points.to_vec();
+    sorted.sort_by(|a, b| a.cost.total_cmp(&b.cost));
+    let mut curve: Vec<CurvePoint> = Vec::with_capacity(sorted.len() + 1);
+    if sorted.first().is_none_or(|first| first.cost > anchors.slm.cost) {
+        curve.push(anchors.slm);
     }
-    hull
+    let mut start = 0;
+    while start < sorted.len() {
+        let end = start + sorted[start..].iter().take_while(|p| p.cost == sorted[start].cost).count();
+        let group = &sorted[start..end];
+        let performance = group.iter().map(|p| p.performance).sum::<f64>() / group.len() as f64;
+        curve.push(CurvePoint { cost: sorted[start].cost, performance });
+        start = end;
+    }
+    curve
 }
 
-/// Best performance reachable at cost ≤ `cost` on a hull (flat beyond its best point).
-fn hull_performance(hull: &[CurvePoint], cost: f64) -> f64 {
-    let mut best = hull.first().map_or(f64::NEG_INFINITY, |p| p.performance);
-    for pair in hull.windows(2) {
-        let (a, b) = (pair[0], pair[1]);
-        if cost < a.cost {
-            break; // this and later segments cost more than the budget
-        }
-        let reachable = if cost >= b.cost {
-            b.performance
-        } else {
-            a.performance + (b.performance - a.performance) * (cost - a.cost) / (b.cost - a.cost)
-        };
-        best = best.max(reachable);
+/// Performance of a curve at `cost` by linear interpolation (held flat outside its cost range).
+fn curve_performance(curve: &[CurvePoint], cost: f64) -> f64 {
+    let Some(first) = curve.first() else { return f64::NAN };
+    if cost <= first.cost {
+        return first.performance;
     }
-    best
+    for pair in curve.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if cost <= b.cost {
+            return a.performance + (b.performance - a.performance) * (cost - a.cost) / (b.cost - a.cost);
+        }
+    }
+    curve.last().map_or(f64::NAN, |p| p.performance)
 }
 
 /// ΔIBC of a curve: per cost region and their mean.
@@ -188,11 +182,11 @@ pub struct DeltaIbc {
 /// Samples per region when averaging ΔIBC over a region.
 const SAMPLES_PER_REGION: usize = 20;
 
-/// ΔIBC of `points` against the baseline line, averaged within each of `regions` equal cost
-/// regions of [C_SLM, C_LLM]; `None` when the baseline IBC is not positive.
+/// ΔIBC of a router's [`operating_curve`] against the baseline line, averaged within each of
+/// `regions` equal cost regions of [C_SLM, C_LLM]; `None` when the baseline IBC is not positive.
 pub fn delta_ibc(points: &[CurvePoint], anchors: &Anchors, regions: usize) -> Option<DeltaIbc> {
     let base = anchors.baseline_ibc()?;
-    let hull = upper_hull(points, anchors);
+    let curve = operating_curve(points, anchors);
     let span = anchors.llm.cost - anchors.slm.cost;
     let per_region: Vec<f64> = (0..regions.max(1))
         .map(|r| {
@@ -201,7 +195,7 @@ pub fn delta_ibc(points: &[CurvePoint], anchors: &Anchors, regions: usize) -> Op
                 .map(|s| {
                     let offset = (s as f64 + 0.5) / SAMPLES_PER_REGION as f64;
                     let cost = anchors.slm.cost + region_width * (r as f64 + offset);
-                    let ibc = (hull_performance(&hull, cost) - anchors.slm.performance) / (cost - anchors.slm.cost);
+                    let ibc = (curve_performance(&curve, cost) - anchors.slm.performance) / (cost - anchors.slm.cost);
                     (ibc - base) / base * 100.0
                 })
                 .sum();

@@ -2,8 +2,9 @@
 //! and signal quality (AUROC, calibration error) against small-model correctness.
 
 use automix_router::{
-    fit_calibration, CalibrationOptions, JointPrior, LabelledSignals, LogisticScorer, ModelSpec,
-    ObservationModel, Pomdp, RoutingPolicy, ScoreRouter, Signal, ThresholdRouter,
+    fit_calibration, select_signals, Action, CalibrationOptions, CostTarget, JointPrior, LabelledSignals, LogisticScorer, ModelSpec,
+    ObservationModel, Pomdp, RoutingPolicy, ScoreRouter, SelectionSettings, Signal, Smoothing,
+    ThresholdRouter,
 };
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -11,8 +12,7 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::curves::{
-    delta_ibc, oracle_curve, policy_point, random_mixing_curve, upper_hull, Anchors, CostModel, Curve,
-    CurvePoint, RoutedQuery,
+    delta_ibc, oracle_curve, policy_point, random_mixing_curve, Anchors, CostModel, Curve, RoutedQuery,
 };
 use crate::metrics::{auroc, expected_calibration_error};
 use crate::table::RoutingRow;
@@ -91,8 +91,10 @@ pub struct EvalOptions {
     pub pomdp_signals: Vec<Signal>,
     /// Quantile bins per continuous signal in AutoMix-P.
     pub bins_per_signal: usize,
-    /// Additive smoothing of AutoMix-P's histograms.
-    pub smoothing: f64,
+    /// How AutoMix-P's histograms become likelihoods.
+    pub smoothing: Smoothing,
+    /// Choose AutoMix-P's signals by cross-validation on each training split (else use all).
+    pub select_signals: bool,
     /// Verifier signal for AutoMix-T; `None` picks v_logit, else v_sample.
     pub verifier_signal: Option<Signal>,
     /// Features of the learned scorer.
@@ -109,8 +111,9 @@ impl Default for EvalOptions {
             seeds: 10,
             regions: 5,
             pomdp_signals: Signal::ALL.to_vec(),
-            bins_per_signal: 4,
-            smoothing: 1.0,
+            bins_per_signal: 8,
+            smoothing: Smoothing::default(),
+            select_signals: true,
             verifier_signal: None,
             scorer_features: vec![
                 Signal::AnswerLogprob,
@@ -182,6 +185,10 @@ pub struct TableReport {
     pub first_seed_curves: Vec<Curve>,
     /// Anchors of the first seed's test split.
     pub first_seed_anchors: Anchors,
+    /// AutoMix-P's λ-for-budget choice: expected versus realized escalation.
+    pub budget: Vec<BudgetCheck>,
+    /// Signals AutoMix-P used, with the number of seeds that selected each.
+    pub selected_signals: Vec<(Signal, usize)>,
 }
 
 /// Everything `automix eval` reports.
@@ -251,6 +258,9 @@ fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableRepo
     let mut per_router: Vec<(String, Vec<f64>)> = Vec::new();
     let mut first_seed_curves = Vec::new();
     let mut first_seed_anchors = all_anchors;
+    let mut selected: Vec<(Signal, usize)> = Vec::new();
+    let mut budget: Vec<BudgetCheck> =
+        BUDGET_TARGETS.iter().map(|&target| BudgetCheck { target, predicted: 0.0, realized: 0.0 }).collect();
     for seed in 0..options.seeds {
         let mut order: Vec<usize> = (0..usable.len()).collect();
         order.shuffle(&mut StdRng::seed_from_u64(seed));
@@ -258,7 +268,20 @@ fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableRepo
         let train: Vec<&UsableRow> = order[..train_len].iter().map(|&i| &usable[i]).collect();
         let test: Vec<RoutedQuery> = order[train_len..].iter().map(|&i| usable[i].query.clone()).collect();
         let anchors = Anchors::new(&test, &costs);
-        let curves = seed_curves(&train, &test, &anchors, &costs, verifier, options)?;
+        let labelled: Vec<LabelledSignals> = train.iter().map(|u| u.labelled.clone()).collect();
+        let signals = pomdp_signals(&labelled, options);
+        for signal in &signals {
+            match selected.iter_mut().find(|(s, _)| s == signal) {
+                Some((_, count)) => *count += 1,
+                None => selected.push((*signal, 1)),
+            }
+        }
+        let curves = seed_curves(&train, &test, &anchors, &costs, verifier, &signals, options)?;
+        let pomdp = fit_pomdp(&train, &labelled, signals, &costs, options)?;
+        for (sum, check) in budget.iter_mut().zip(budget_checks(&pomdp, &test)?) {
+            sum.predicted += check.predicted / options.seeds as f64;
+            sum.realized += check.realized / options.seeds as f64;
+        }
         if anchors.baseline_ibc().is_some() {
             for curve in &curves {
                 let Some(delta) = delta_ibc(&curve.points, &anchors, options.regions) else { continue };
@@ -286,6 +309,8 @@ fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableRepo
         signals: signal_quality(&usable),
         first_seed_curves,
         first_seed_anchors,
+        budget,
+        selected_signals: selected,
     })
 }
 
@@ -332,15 +357,16 @@ fn seed_curves(
     anchors: &Anchors,
     costs: &CostModel,
     verifier: Option<Signal>,
+    pomdp_signals: &[Signal],
     options: &EvalOptions,
 ) -> Result<Vec<Curve>, EvalError> {
     let labelled: Vec<LabelledSignals> = train.iter().map(|u| u.labelled.clone()).collect();
     let mut curves = Vec::new();
     let pomdp_curve = |signals: Vec<Signal>, name: &str| -> Result<Curve, EvalError> {
-        let policies = pomdp_policies(train, &labelled, signals, costs, options)?;
-        Ok(sweep(name, &policies, test, costs))
+        let pomdp = fit_pomdp(train, &labelled, signals, costs, options)?;
+        Ok(sweep(name, &lambda_sweep(&pomdp), test, costs))
     };
-    curves.push(pomdp_curve(options.pomdp_signals.clone(), AUTOMIX_P)?);
+    curves.push(pomdp_curve(pomdp_signals.to_vec(), AUTOMIX_P)?);
     if let Some(signal) = verifier {
         curves.push(pomdp_curve(vec![signal], AUTOMIX_P_VERIFIER)?);
         let thresholds = candidate_thresholds(labelled.iter().filter_map(|r| signal.value(&r.signals)));
@@ -362,6 +388,22 @@ fn seed_curves(
     Ok(curves)
 }
 
+/// Folds for choosing AutoMix-P's signals on a training split.
+const SELECTION_FOLDS: usize = 5;
+
+/// AutoMix-P's signals for one training split: all allowed ones, or those chosen by cross-validation.
+fn pomdp_signals(labelled: &[LabelledSignals], options: &EvalOptions) -> Vec<Signal> {
+    if !options.select_signals {
+        return options.pomdp_signals.clone();
+    }
+    let settings = SelectionSettings {
+        bins_per_signal: options.bins_per_signal,
+        smoothing: options.smoothing,
+        folds: SELECTION_FOLDS,
+    };
+    select_signals(labelled, &options.pomdp_signals, &settings)
+}
+
 /// Every distinct training value, plus one above all (route everything); "route iff below".
 fn candidate_thresholds(values: impl Iterator<Item = f64>) -> Vec<f64> {
     let mut thresholds: Vec<f64> = values.collect();
@@ -375,15 +417,15 @@ fn sweep(name: &str, policies: &[RoutingPolicy], test: &[RoutedQuery], costs: &C
     Curve { router: name.to_owned(), points: policies.iter().map(|p| policy_point(p, test, costs)).collect() }
 }
 
-/// AutoMix-P policies over a λ sweep, fitted on the training rows: P(signals | SLM correct) from
-/// histograms, the SLM/LLM joint prior from the training outcomes around an independent prior.
-fn pomdp_policies(
+/// AutoMix-P fitted on the training rows: P(signals | SLM correct) from histograms, the SLM/LLM
+/// joint prior from the training outcomes around an independent prior.
+fn fit_pomdp(
     train: &[&UsableRow],
     labelled: &[LabelledSignals],
     signals: Vec<Signal>,
     costs: &CostModel,
     options: &EvalOptions,
-) -> Result<Vec<RoutingPolicy>, EvalError> {
+) -> Result<Pomdp, EvalError> {
     let calibration = fit_calibration(
         labelled,
         &CalibrationOptions { signals, bins_per_signal: options.bins_per_signal, ..CalibrationOptions::default() },
@@ -397,18 +439,50 @@ fn pomdp_policies(
         ModelSpec { name: "slm".to_owned(), call_cost: costs.slm_cost, verify_cost: costs.verify_cost },
         ModelSpec { name: options.llm_model.clone(), call_cost: costs.llm_cost, verify_cost: 0.0 },
     ];
-    let pomdp = Pomdp::new(models, vec![ObservationModel::from_calibration(&calibration, options.smoothing)], prior)?;
+    Ok(Pomdp::new(models, vec![ObservationModel::from_calibration(&calibration, &options.smoothing)], prior)?)
+}
+
+/// Policies over a λ sweep; quadratic spacing because small gains per unit cost matter most when
+/// the LLM is expensive.
+fn lambda_sweep(pomdp: &Pomdp) -> Vec<RoutingPolicy> {
     let ceiling = pomdp.lambda_ceiling();
-    // Quadratic spacing: small gains per unit cost matter most when the LLM is expensive.
-    Ok((0..=LAMBDA_STEPS)
+    (0..=LAMBDA_STEPS)
         .map(|k| {
             let lambda = ceiling * (k as f64 / LAMBDA_STEPS as f64).powi(2);
             RoutingPolicy::Pomdp(pomdp.solve(lambda).policy)
         })
-        .collect())
+        .collect()
 }
 
-/// The hull of a curve, for plotting.
-pub fn plotted_hull(curve: &Curve, anchors: &Anchors) -> Vec<CurvePoint> {
-    upper_hull(&curve.points, anchors)
+/// Escalation targets checked against what the chosen λ does on the test split.
+pub const BUDGET_TARGETS: [f64; 3] = [0.1, 0.3, 0.5];
+
+/// λ chosen on the training fit for a target escalation fraction, and what it did on the test split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BudgetCheck {
+    /// Target share of queries escalated.
+    pub target: f64,
+    /// Share the fitted model expects (mean over seeds).
+    pub predicted: f64,
+    /// Share escalated on the test split (mean over seeds).
+    pub realized: f64,
 }
+
+fn budget_checks(pomdp: &Pomdp, test: &[RoutedQuery]) -> Result<Vec<BudgetCheck>, EvalError> {
+    BUDGET_TARGETS
+        .iter()
+        .map(|&target| {
+            let solution = pomdp.solve_for_target(CostTarget::EscalationFraction(target))?;
+            let routed = test
+                .iter()
+                .filter(|q| solution.policy.decide_first(&q.signals) != Action::Keep)
+                .count();
+            Ok(BudgetCheck {
+                target,
+                predicted: solution.escalation_rate,
+                realized: routed as f64 / test.len().max(1) as f64,
+            })
+        })
+        .collect()
+}
+

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 pub use automix_router::{Calibration, CalibrationOptions, RemotePrior, Signal};
 pub use curves::{delta_ibc, Anchors, CostModel, Curve, CurvePoint, DeltaIbc, RoutedQuery};
-pub use evaluate::{evaluate, EvalError, EvalOptions, EvalReport, NamedTable, RouterSummary, TableReport};
+pub use evaluate::{evaluate, BudgetCheck, EvalError, EvalOptions, EvalReport, NamedTable, RouterSummary, TableReport};
 pub use metrics::{auroc, choice_accuracy, exact_match, expected_calibration_error, normalize_answer, token_f1};
 pub use table::{read_table, write_table, RoutingRow, RowSignals, ScoredAnswer, TokenCounts};
 

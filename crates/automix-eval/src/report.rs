@@ -5,7 +5,8 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::evaluate::{plotted_hull, EvalError, EvalReport, TableReport};
+use crate::curves::operating_curve;
+use crate::evaluate::{EvalError, EvalReport, TableReport};
 
 fn fmt_option(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), |v| format!("{v:.3}"))
@@ -27,7 +28,7 @@ impl EvalReport {
         out
     }
 
-    /// Writes the first seed's test curves (upper hulls) as an SVG, one panel per table.
+    /// Writes the first seed's test curves as an SVG, one panel per table.
     pub fn write_svg(&self, path: &Path) -> Result<(), EvalError> {
         let shown = path.display().to_string();
         let fail = |detail: String| EvalError::Output { path: shown.clone(), detail };
@@ -62,6 +63,14 @@ fn table_markdown(table: &TableReport, out: &mut String) {
         }
         out.push('\n');
     }
+    let selected: Vec<String> =
+        table.selected_signals.iter().map(|(signal, seeds)| format!("{signal} ({seeds})")).collect();
+    let _ = writeln!(out, "AutoMix-P signals (seeds that chose them): {}.\n", selected.join(", "));
+    let _ = writeln!(out, "| AutoMix-P escalation target | expected on train fit | realized on test |\n|---|---|---|");
+    for check in &table.budget {
+        let _ = writeln!(out, "| {:.2} | {:.3} | {:.3} |", check.target, check.predicted, check.realized);
+    }
+    out.push('\n');
     let _ = writeln!(out, "| signal | rows | AUROC vs SLM correct | ECE |\n|---|---|---|---|");
     for signal in &table.signals {
         let _ = writeln!(out, "| {} | {} | {} | {} |", signal.signal, signal.rows, fmt_option(signal.auroc), fmt_option(signal.ece));
@@ -76,7 +85,7 @@ fn draw_panel(table: &TableReport, area: &DrawingArea<SVGBackend<'_>, plotters::
     let hulls: Vec<(String, Vec<(f64, f64)>)> = table
         .first_seed_curves
         .iter()
-        .map(|c| (c.router.clone(), plotted_hull(c, anchors).iter().map(|p| (p.cost, p.performance)).collect()))
+        .map(|c| (c.router.clone(), operating_curve(&c.points, anchors).iter().map(|p| (p.cost, p.performance)).collect()))
         .collect();
     let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
     for (_, points) in &hulls {

@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use automix_router::{
-    fit_calibration, two_model_pomdp, CalibrationOptions, LabelledSignals, ModelSpec, Signal, SignalValues,
+    fit_calibration, two_model_pomdp, CalibrationOptions, LabelledSignals, ModelSpec, Signal, SignalValues, Smoothing,
     ThresholdRouter,
 };
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -43,7 +43,7 @@ fn spec(name: &str, cost: f64) -> ModelSpec {
 
 fn fit_and_solve(rows: &[LabelledSignals]) -> f64 {
     let calibration = fit_calibration(rows, &CalibrationOptions::default()).expect("rows are not empty");
-    let pomdp = two_model_pomdp(&calibration, 1.0, spec("slm", 1.0), spec("llm", 100.0), 0.85)
+    let pomdp = two_model_pomdp(&calibration, &Smoothing::default(), spec("slm", 1.0), spec("llm", 100.0), 0.85)
         .expect("valid model");
     pomdp.solve(0.002).expected_cost
 }
@@ -51,7 +51,7 @@ fn fit_and_solve(rows: &[LabelledSignals]) -> f64 {
 fn bench(c: &mut Criterion) {
     let rows = synthetic_rows(10_000);
     let calibration = fit_calibration(&rows, &CalibrationOptions::default()).expect("rows are not empty");
-    let policy = two_model_pomdp(&calibration, 1.0, spec("slm", 1.0), spec("llm", 100.0), 0.85)
+    let policy = two_model_pomdp(&calibration, &Smoothing::default(), spec("slm", 1.0), spec("llm", 100.0), 0.85)
         .expect("valid model")
         .solve(0.002)
         .policy;

@@ -3,6 +3,7 @@
 //! - [`pomdp`]: AutoMix-P, an exact finite-horizon POMDP over N ≥ 2 models with several observation
 //!   signals, solved into a lookup table per λ ([`Pomdp::solve`], [`Pomdp::solve_for_target`]).
 //! - [`baselines`]: AutoMix-T ([`ThresholdRouter`]), a logistic-regression scorer, always-SLM/LLM.
+//! - [`selection`]: cross-validated choice of the signals worth observing.
 //! - [`calibration`]: the `models/router/<model-id>.json` file, P(signals | small-model correctness).
 //!
 //! The remote model is factored out: the calibration describes only the small model; the remote
@@ -11,6 +12,7 @@
 pub mod baselines;
 pub mod calibration;
 pub mod pomdp;
+pub mod selection;
 pub mod signals;
 
 pub use baselines::{LogisticScorer, RoutingPolicy, ScoreRouter, ThresholdRouter};
@@ -19,8 +21,9 @@ pub use calibration::{
     SignalHistogram,
 };
 pub use pomdp::{
-    CostTarget, JointPrior, ModelSpec, ObservationModel, Pomdp, PomdpError, PomdpPolicy, PomdpSolution,
+    CostTarget, JointPrior, ModelSpec, ObservationModel, Pomdp, PomdpError, PomdpPolicy, PomdpSolution, Smoothing,
 };
+pub use selection::{cross_validated_log_loss, select_signals, SelectionSettings};
 pub use signals::{Signal, SignalBinning, SignalValues};
 
 use serde::{Deserialize, Serialize};
@@ -49,14 +52,14 @@ impl Action {
 /// Two-model AutoMix-P from a calibration file and the remote model's prior accuracy.
 ///
 /// `slm` and `remote` give names and costs; the verifier cost applies when a calibrated signal
-/// needs it. `alpha` smooths the histograms (1.0 is a good default for a few hundred rows).
+/// needs it; `smoothing` turns the histograms into likelihoods ([`Smoothing::default`] suits a few hundred rows).
 pub fn two_model_pomdp(
     calibration: &Calibration,
-    alpha: f64,
+    smoothing: &Smoothing,
     slm: ModelSpec,
     remote: ModelSpec,
     remote_accuracy: f64,
 ) -> Result<Pomdp, PomdpError> {
     let prior = JointPrior::independent(&[calibration.slm_accuracy(), remote_accuracy])?;
-    Pomdp::new(vec![slm, remote], vec![ObservationModel::from_calibration(calibration, alpha)], prior)
+    Pomdp::new(vec![slm, remote], vec![ObservationModel::from_calibration(calibration, smoothing)], prior)
 }

@@ -69,6 +69,48 @@ pub struct ModelSpec {
     pub verify_cost: f64,
 }
 
+/// How histogram counts become likelihoods.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Smoothing {
+    /// Pseudo-count added to every bin (Laplace smoothing).
+    pub additive: f64,
+    /// Gaussian kernel over neighbouring value bins, its width as a share of the number of value
+    /// bins (0 = none). With quantile bins this approximates a kernel density estimate, giving
+    /// fine bins without their noise; two-bin signals (booleans) are barely touched.
+    pub kernel_width: f64,
+}
+
+impl Smoothing {
+    /// The raw histogram.
+    pub const NONE: Smoothing = Smoothing { additive: 0.0, kernel_width: 0.0 };
+
+    /// Spreads each value bin's count over its neighbours, conserving the total; the trailing
+    /// "missing" bin is left alone.
+    fn spread_over_neighbours(&self, counts: &[f64]) -> Vec<f64> {
+        let value_bins = counts.len().saturating_sub(1);
+        let width = self.kernel_width * value_bins as f64;
+        if width <= 0.0 || value_bins < 2 {
+            return counts.to_vec();
+        }
+        let kernel = |distance: usize| (-0.5 * (distance as f64 / width).powi(2)).exp();
+        let mut spread = vec![0.0; counts.len()];
+        for (source, count) in counts[..value_bins].iter().enumerate() {
+            let total: f64 = (0..value_bins).map(|b| kernel(b.abs_diff(source))).sum();
+            for (target, slot) in spread[..value_bins].iter_mut().enumerate() {
+                *slot += count * kernel(target.abs_diff(source)) / total;
+            }
+        }
+        spread[value_bins] = counts[value_bins];
+        spread
+    }
+}
+
+impl Default for Smoothing {
+    fn default() -> Self {
+        Self { additive: 0.5, kernel_width: 0.1 }
+    }
+}
+
 /// P(observation | correctness) of one model: naive Bayes over discretised signals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObservationModel {
@@ -79,16 +121,17 @@ pub struct ObservationModel {
 }
 
 impl ObservationModel {
-    /// From histograms with additive smoothing `alpha` per bin (0 = the raw histogram).
+    /// From histograms, smoothed as `smoothing` says ([`Smoothing::NONE`] = the raw histogram).
     ///
     /// A class without any row gets a uniform likelihood: it says nothing about the signal.
-    pub fn from_histograms(histograms: &[SignalHistogram], alpha: f64) -> Self {
+    pub fn from_histograms(histograms: &[SignalHistogram], smoothing: &Smoothing) -> Self {
         let normalise = |counts: &[f64]| -> Vec<f64> {
-            let total: f64 = counts.iter().sum::<f64>() + alpha * counts.len() as f64;
+            let counts = smoothing.spread_over_neighbours(counts);
+            let total: f64 = counts.iter().sum::<f64>() + smoothing.additive * counts.len() as f64;
             if total <= 0.0 {
                 vec![1.0 / counts.len() as f64; counts.len()]
             } else {
-                counts.iter().map(|c| (c + alpha) / total).collect()
+                counts.iter().map(|c| (c + smoothing.additive) / total).collect()
             }
         };
         Self {
@@ -101,8 +144,16 @@ impl ObservationModel {
     }
 
     /// From a calibration file's histograms.
-    pub fn from_calibration(calibration: &Calibration, alpha: f64) -> Self {
-        Self::from_histograms(&calibration.histograms, alpha)
+    pub fn from_calibration(calibration: &Calibration, smoothing: &Smoothing) -> Self {
+        Self::from_histograms(&calibration.histograms, smoothing)
+    }
+
+    /// `[P(values | incorrect), P(values | correct)]` under the naive-Bayes product.
+    pub fn likelihoods(&self, values: &SignalValues) -> [f64; 2] {
+        self.binnings.iter().zip(&self.likelihood).fold([1.0, 1.0], |acc, (binning, per_class)| {
+            let bin = binning.bin(values);
+            [acc[0] * per_class[0][bin], acc[1] * per_class[1][bin]]
+        })
     }
 
     /// Whether any signal needs the self-verification prompt.

@@ -2,7 +2,8 @@
 
 use automix_router::{
     fit_calibration, Action, CalibrationOptions, CostTarget, JointPrior, LabelledSignals, ModelSpec,
-    ObservationModel, Pomdp, Signal, SignalBinning, SignalHistogram, SignalValues,
+    ObservationModel, Pomdp, Signal, Smoothing, SignalBinning, SignalHistogram, SignalValues,
+    select_signals, cross_validated_log_loss, SelectionSettings,
 };
 use proptest::prelude::*;
 
@@ -174,7 +175,7 @@ proptest! {
         let histogram: &SignalHistogram = &calibration.histograms[0];
         let pomdp = Pomdp::new(
             vec![model("slm", 1.0), model("llm", 30.0)],
-            vec![ObservationModel::from_calibration(&calibration, 0.0)],
+            vec![ObservationModel::from_calibration(&calibration, &Smoothing::NONE)],
             JointPrior::independent(&[calibration.slm_accuracy(), remote_accuracy]).unwrap(),
         ).unwrap();
         let policy = pomdp.solve(lambda).policy;
@@ -198,4 +199,44 @@ proptest! {
                 "exact {exact_reward} < threshold at bin {cut}: {threshold_reward}");
         }
     }
+}
+
+#[test]
+fn selection_keeps_the_informative_signal_and_drops_noise() {
+    // v_logit separates the classes; retrieval_score is a deterministic pattern unrelated to them.
+    let rows: Vec<LabelledSignals> = (0..300)
+        .map(|i| {
+            let correct = i % 3 == 0;
+            let v = if correct { 0.6 } else { 0.2 } + f64::from(i % 7) * 0.05;
+            LabelledSignals {
+                signals: SignalValues {
+                    v_logit: Some(v),
+                    retrieval_score: Some(f64::from((i * 7919) % 101) / 101.0),
+                    ..SignalValues::default()
+                },
+                correct,
+            }
+        })
+        .collect();
+    let settings = SelectionSettings { bins_per_signal: 8, smoothing: Smoothing::default(), folds: 5 };
+    let selected = select_signals(&rows, &[Signal::RetrievalScore, Signal::VLogit], &settings);
+    assert_eq!(selected, vec![Signal::VLogit]);
+    let informative = cross_validated_log_loss(&rows, &[Signal::VLogit], &settings);
+    let prior_only = cross_validated_log_loss(&rows, &[], &settings);
+    assert!(informative < prior_only);
+}
+
+#[test]
+fn kernel_smoothing_conserves_counts_and_spares_the_missing_bin() {
+    let histogram = SignalHistogram {
+        binning: SignalBinning::with_edges(Signal::VLogit, vec![0.25, 0.5, 0.75]),
+        incorrect: vec![8.0, 0.0, 0.0, 0.0, 2.0],
+        correct: vec![0.0, 0.0, 0.0, 4.0, 0.0],
+    };
+    let smoothing = Smoothing { additive: 0.0, kernel_width: 0.25 };
+    let model = ObservationModel::from_histograms(&[histogram], &smoothing);
+    let incorrect = &model.likelihood[0][0];
+    assert!((incorrect.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    assert!((incorrect[4] - 0.2).abs() < 1e-12, "missing bin keeps its share");
+    assert!(incorrect[1] > 0.0 && incorrect[0] > incorrect[1] && incorrect[1] > incorrect[2]);
 }

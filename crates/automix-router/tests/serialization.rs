@@ -2,7 +2,7 @@
 
 use automix_router::{
     fit_calibration, two_model_pomdp, Calibration, CalibrationOptions, LabelledSignals, LogisticScorer,
-    ModelSpec, RemotePrior, RoutingPolicy, ScoreRouter, Signal, SignalValues, ThresholdRouter,
+    ModelSpec, RemotePrior, Smoothing, RoutingPolicy, ScoreRouter, Signal, SignalValues, ThresholdRouter,
 };
 
 fn rows() -> Vec<LabelledSignals> {
@@ -55,7 +55,7 @@ fn calibration_load_names_the_file_on_errors() {
 fn every_routing_policy_round_trips_with_identical_decisions() {
     let calibration = calibration();
     let spec = |name: &str, cost: f64| ModelSpec { name: name.to_owned(), call_cost: cost, verify_cost: 1.0 };
-    let pomdp = two_model_pomdp(&calibration, 1.0, spec("slm", 1.0), spec("gpt-4", 100.0), 0.85).unwrap();
+    let pomdp = two_model_pomdp(&calibration, &Smoothing::default(), spec("slm", 1.0), spec("gpt-4", 100.0), 0.85).unwrap();
     let scorer = LogisticScorer::fit(&rows(), &[Signal::AnswerLogprob, Signal::Grounded], 1.0);
     let policies = vec![
         RoutingPolicy::AlwaysSlm,
