@@ -101,7 +101,11 @@ const SCHEMA: &str = "
         closed_at_ms INTEGER,
         closed_reason TEXT
     );
-    CREATE INDEX IF NOT EXISTS budget_reservations_by_month ON budget_reservations(month, state);
+    CREATE TABLE IF NOT EXISTS budget_months (
+        month TEXT PRIMARY KEY,
+        reserved_nanos INTEGER NOT NULL DEFAULT 0,
+        settled_nanos INTEGER NOT NULL DEFAULT 0
+    );
     CREATE INDEX IF NOT EXISTS budget_reservations_open ON budget_reservations(state) WHERE state = 'reserved';";
 
 /// The budget ledger. Cheap to clone; clones share one connection.
@@ -177,8 +181,8 @@ impl Ledger {
             return Err(BudgetError::OverAnswerCap { requested: worst_case, cap, currency: settings.currency });
         }
         let month = month_of(&transaction, now)?;
-        let committed = committed_in(&transaction, &month)?;
-        let remaining = Cost::from_nanos((settings.monthly_limit.nanos - committed.nanos).max(0));
+        let (reserved, settled) = month_totals(&transaction, &month)?;
+        let remaining = Cost::from_nanos((settings.monthly_limit.nanos - reserved - settled).max(0));
         if worst_case.nanos < 0 || worst_case > remaining {
             return Err(BudgetError::WouldExceed { requested: worst_case, remaining, currency: settings.currency });
         }
@@ -188,6 +192,7 @@ impl Ledger {
             params![month, now, std::process::id(), label, worst_case.nanos],
         )?;
         let id = transaction.last_insert_rowid();
+        adjust_month(&transaction, &month, worst_case.nanos, 0)?;
         transaction.commit()?;
         drop(connection);
         Ok(Reservation { ledger: self.clone(), id, amount: worst_case, open: true })
@@ -203,13 +208,7 @@ impl Ledger {
         let connection = self.lock();
         let settings = read_settings(&connection)?;
         let month = month_of(&connection, at_ms)?;
-        let (settled, reserved): (i64, i64) = connection.query_row(
-            "SELECT COALESCE(SUM(CASE WHEN state = 'settled' THEN charged_nanos ELSE 0 END), 0),
-                    COALESCE(SUM(CASE WHEN state = 'reserved' THEN reserved_nanos ELSE 0 END), 0)
-             FROM budget_reservations WHERE month = ?1",
-            [&month],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
+        let (reserved, settled) = month_totals(&connection, &month)?;
         let (start_s, end_s): (i64, i64) = connection.query_row(
             "SELECT CAST(strftime('%s', ?1 / 1000, 'unixepoch', 'start of month') AS INTEGER),
                     CAST(strftime('%s', ?1 / 1000, 'unixepoch', 'start of month', '+1 month') AS INTEGER)",
@@ -232,40 +231,70 @@ impl Ledger {
     fn release_stale(&self, now: i64) -> Result<usize, BudgetError> {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let owners: Vec<i64> = {
-            let mut statement = transaction.prepare("SELECT DISTINCT owner_pid FROM budget_reservations WHERE state = 'reserved'")?;
-            let rows = statement.query_map([], |row| row.get(0))?;
+        let open: Vec<(i64, i64, i64)> = {
+            let mut statement =
+                transaction.prepare("SELECT id, owner_pid, created_at_ms FROM budget_reservations WHERE state = 'reserved'")?;
+            let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
             rows.collect::<Result<_, _>>()?
         };
+        let stale_before = now - STALE_RESERVATION_AGE.as_millis() as i64;
         let mut released = 0;
-        for owner in owners {
-            if owner != i64::from(std::process::id()) && process_alive(owner) == Some(false) {
-                released += transaction.execute(
-                    "UPDATE budget_reservations SET state = 'released', closed_at_ms = ?1, closed_reason = 'owner process ended'
-                     WHERE state = 'reserved' AND owner_pid = ?2",
-                    params![now, owner],
-                )?;
-            }
+        for (id, owner, created_at_ms) in open {
+            let owner_died = owner != i64::from(std::process::id()) && process_alive(owner) == Some(false);
+            let reason = if owner_died {
+                "owner process ended"
+            } else if created_at_ms < stale_before {
+                "stale"
+            } else {
+                continue;
+            };
+            close_in(&transaction, id, Closing::Release, reason, now)?;
+            released += 1;
         }
-        released += transaction.execute(
-            "UPDATE budget_reservations SET state = 'released', closed_at_ms = ?1, closed_reason = 'stale'
-             WHERE state = 'reserved' AND created_at_ms < ?2",
-            params![now, now - STALE_RESERVATION_AGE.as_millis() as i64],
-        )?;
         transaction.commit()?;
         Ok(released)
     }
 
-    fn close(&self, id: i64, state: &str, charged: Option<Cost>, reason: &str) -> Result<(), BudgetError> {
-        // A reservation released as stale by another process is still settled: the provider's
-        // charge is real and must count.
-        self.lock().execute(
-            "UPDATE budget_reservations SET state = ?1, charged_nanos = ?2, closed_at_ms = ?3, closed_reason = ?4
-             WHERE id = ?5 AND (state = 'reserved' OR (state = 'released' AND ?1 = 'settled'))",
-            params![state, charged.map(|cost| cost.nanos), now_ms(), reason, id],
-        )?;
+    fn close(&self, id: i64, closing: Closing, reason: &str) -> Result<(), BudgetError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        close_in(&transaction, id, closing, reason, now_ms())?;
+        transaction.commit()?;
         Ok(())
     }
+}
+
+/// How a reservation ends.
+#[derive(Debug, Clone, Copy)]
+enum Closing {
+    Settle(Cost),
+    Release,
+}
+
+/// Closes reservation `id` and moves its money in the month totals.
+fn close_in(transaction: &rusqlite::Transaction<'_>, id: i64, closing: Closing, reason: &str, now: i64) -> Result<(), BudgetError> {
+    let Some((state, month, reserved)): Option<(String, String, i64)> = transaction
+        .query_row("SELECT state, month, reserved_nanos FROM budget_reservations WHERE id = ?1", [id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .optional()?
+    else {
+        return Ok(());
+    };
+    let still_reserved = state == "reserved";
+    let (new_state, charged, reserved_delta, settled_delta) = match closing {
+        Closing::Settle(actual) if still_reserved => ("settled", Some(actual.nanos), -reserved, actual.nanos),
+        // Released as stale by another process, yet the call finished: the provider's charge
+        // is real and must count.
+        Closing::Settle(actual) if state == "released" => ("settled", Some(actual.nanos), 0, actual.nanos),
+        Closing::Release if still_reserved => ("released", None, -reserved, 0),
+        _ => return Ok(()),
+    };
+    transaction.execute(
+        "UPDATE budget_reservations SET state = ?1, charged_nanos = ?2, closed_at_ms = ?3, closed_reason = ?4 WHERE id = ?5",
+        params![new_state, charged, now, reason, id],
+    )?;
+    adjust_month(transaction, &month, reserved_delta, settled_delta)
 }
 
 /// Worst-case money booked for one remote call; settle or release it. Dropping it unsettled
@@ -293,13 +322,13 @@ impl Reservation {
     /// Books the actual charge (the provider-reported or estimated usage priced).
     pub fn settle(mut self, actual: Cost) -> Result<(), BudgetError> {
         self.open = false;
-        self.ledger.close(self.id, "settled", Some(actual.max(Cost::ZERO)), "settled")
+        self.ledger.close(self.id, Closing::Settle(actual.max(Cost::ZERO)), "settled")
     }
 
     /// Frees the reservation: the call failed and the provider reported no usage.
     pub fn release(mut self) -> Result<(), BudgetError> {
         self.open = false;
-        self.ledger.close(self.id, "released", None, "released")
+        self.ledger.close(self.id, Closing::Release, "released")
     }
 }
 
@@ -332,7 +361,7 @@ impl Drop for Reservation {
     fn drop(&mut self) {
         if self.open {
             // Best effort: if this fails the row stays reserved and the next open releases it.
-            let _ = self.ledger.close(self.id, "released", None, "dropped unsettled");
+            let _ = self.ledger.close(self.id, Closing::Release, "dropped unsettled");
         }
     }
 }
@@ -354,14 +383,23 @@ fn month_of(connection: &Connection, at_ms: i64) -> Result<String, BudgetError> 
     Ok(connection.query_row("SELECT strftime('%Y-%m', ?1 / 1000, 'unixepoch')", [at_ms], |row| row.get(0))?)
 }
 
-fn committed_in(connection: &Connection, month: &str) -> Result<Cost, BudgetError> {
-    let nanos: i64 = connection.query_row(
-        "SELECT COALESCE(SUM(CASE state WHEN 'settled' THEN charged_nanos WHEN 'reserved' THEN reserved_nanos ELSE 0 END), 0)
-         FROM budget_reservations WHERE month = ?1",
-        [month],
-        |row| row.get(0),
+/// (reserved, settled) nanos of `month`, kept as running totals so checks stay O(1).
+fn month_totals(connection: &Connection, month: &str) -> Result<(i64, i64), BudgetError> {
+    let totals = connection
+        .query_row("SELECT reserved_nanos, settled_nanos FROM budget_months WHERE month = ?1", [month], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    Ok(totals.unwrap_or((0, 0)))
+}
+
+fn adjust_month(connection: &Connection, month: &str, reserved_delta: i64, settled_delta: i64) -> Result<(), BudgetError> {
+    connection.execute(
+        "INSERT INTO budget_months (month, reserved_nanos, settled_nanos) VALUES (?1, ?2, ?3)
+         ON CONFLICT(month) DO UPDATE SET reserved_nanos = reserved_nanos + ?2, settled_nanos = settled_nanos + ?3",
+        params![month, reserved_delta, settled_delta],
     )?;
-    Ok(Cost::from_nanos(nanos))
+    Ok(())
 }
 
 /// Whether a process is running; `None` where this platform cannot tell.

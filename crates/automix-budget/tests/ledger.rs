@@ -141,3 +141,34 @@ fn a_reservation_orphaned_by_kill_9_is_released_on_the_next_open() {
     after.reserve(limit, "the whole budget again").unwrap().settle(limit).unwrap();
     assert_eq!(after.month_status().unwrap().settled, limit);
 }
+
+/// The running month totals must equal what the reservation rows add up to.
+fn assert_totals_match_rows(path: &Path, ledger: &Ledger) {
+    let probe = rusqlite::Connection::open(path).unwrap();
+    let (reserved, settled): (i64, i64) = probe
+        .query_row(
+            "SELECT COALESCE(SUM(CASE WHEN state = 'reserved' THEN reserved_nanos END), 0),
+                    COALESCE(SUM(CASE WHEN state = 'settled' THEN charged_nanos END), 0) FROM budget_reservations",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    let status = ledger.month_status().unwrap();
+    assert_eq!((status.reserved.nanos, status.settled.nanos), (reserved, settled));
+}
+
+#[test]
+fn running_totals_follow_every_kind_of_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite");
+    let ledger = ledger_with_limit(&path, Cost::from_nanos(10_000), None);
+    assert_eq!(concurrent_wave(&path, Cost::from_nanos(300), Cost::from_nanos(120)), 33);
+    assert_totals_match_rows(&path, &ledger);
+    let held = ledger.reserve(Cost::from_nanos(500), "held").unwrap();
+    let released = ledger.reserve(Cost::from_nanos(400), "released").unwrap();
+    released.release().unwrap();
+    assert_totals_match_rows(&path, &ledger);
+    held.settle(Cost::from_nanos(450)).unwrap();
+    assert_totals_match_rows(&path, &ledger);
+    assert_eq!(ledger.month_status().unwrap().settled.nanos, 33 * 120 + 450);
+}
