@@ -9,7 +9,8 @@ use candle_core::{Result, Tensor};
 #[derive(Debug, Default)]
 pub struct KvCache {
     layers: Vec<(Tensor, Tensor)>,
-    len: usize,
+    /// The token ids whose keys and values are cached, in order.
+    tokens: Vec<u32>,
     shared: bool,
 }
 
@@ -23,11 +24,20 @@ impl KvCache {
 
     /// Number of positions already in the cache.
     pub fn len(&self) -> usize {
-        self.len
+        self.tokens.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.tokens.is_empty()
+    }
+
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    /// How many leading tokens of `tokens` are already cached.
+    pub fn common_prefix(&self, tokens: &[u32]) -> usize {
+        self.tokens.iter().zip(tokens).take_while(|(a, b)| a == b).count()
     }
 
     /// A snapshot of the current state; `restore` it later to rewind to this point.
@@ -42,19 +52,20 @@ impl KvCache {
     }
 
     fn share(&self) -> KvCache {
-        KvCache { layers: self.layers.clone(), len: self.len, shared: true }
+        KvCache { layers: self.layers.clone(), tokens: self.tokens.clone(), shared: true }
     }
 
     /// Drops positions from `len` on; later tokens are computed again.
     pub fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
+        self.tokens.truncate(len);
     }
 
     /// Writes `k`/`v` of shape (1, n_kv_head, new, head_dim) for `layer` at the current end and returns
     /// views of everything cached so far. Call `advance` once all layers have appended.
     pub(crate) fn append(&mut self, layer: usize, k: &Tensor, v: &Tensor, context_limit: usize) -> Result<(Tensor, Tensor)> {
         let (_, n_kv, new, head_dim) = k.dims4()?;
-        let needed = self.len + new;
+        let len = self.tokens.len();
+        let needed = len + new;
         if layer == self.layers.len() {
             let capacity = (needed + GROWTH).min(context_limit.max(needed));
             let zeros = Tensor::zeros((1, n_kv, capacity, head_dim), k.dtype(), k.device())?;
@@ -65,18 +76,18 @@ impl KvCache {
             if needed > capacity || self.shared {
                 let new_capacity = if needed > capacity { (needed + GROWTH).max(capacity * 2).min(context_limit.max(needed)) } else { capacity };
                 let (old_k, old_v) = &self.layers[layer];
-                self.layers[layer] = (grow(old_k, self.len, new_capacity)?, grow(old_v, self.len, new_capacity)?);
+                self.layers[layer] = (grow(old_k, len, new_capacity)?, grow(old_v, len, new_capacity)?);
             }
         }
         let (k_buf, v_buf) = &self.layers[layer];
-        k_buf.slice_set(&k.contiguous()?, 2, self.len)?;
-        v_buf.slice_set(&v.contiguous()?, 2, self.len)?;
+        k_buf.slice_set(&k.contiguous()?, 2, len)?;
+        v_buf.slice_set(&v.contiguous()?, 2, len)?;
         Ok((k_buf.narrow(2, 0, needed)?, v_buf.narrow(2, 0, needed)?))
     }
 
-    /// Marks `new` positions written by every layer.
-    pub(crate) fn advance(&mut self, new: usize) {
-        self.len += new;
+    /// Records `tokens` as written by every layer.
+    pub(crate) fn advance(&mut self, tokens: &[u32]) {
+        self.tokens.extend_from_slice(tokens);
         self.shared = false;
     }
 }

@@ -41,6 +41,9 @@ pub enum StopReason {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Timings {
+    /// Prompt tokens found in the cache and not computed again.
+    pub reused_tokens: usize,
+    /// Prompt tokens computed.
     pub prefill_tokens: usize,
     pub prefill_secs: f64,
     pub decode_tokens: usize,
@@ -123,18 +126,21 @@ impl LocalModel {
         self.transformer.forward(tokens, cache, logits)
     }
 
-    /// Feeds `tokens` after the cache's content and returns the logits for the next token.
+    /// Brings `cache` to hold exactly `tokens` (a whole prompt from its first token), reusing the
+    /// longest prefix it already holds, and returns the logits for the next token.
     pub fn prefill(&self, tokens: &[u32], cache: &mut KvCache, cancel: &AtomicBool) -> Result<Tensor> {
-        let needed = cache.len() + tokens.len();
         let context = self.config().context_length;
-        if needed > context {
-            return Err(LlmError::ContextOverflow { needed, context });
+        if tokens.len() > context {
+            return Err(LlmError::ContextOverflow { needed: tokens.len(), context });
         }
         if tokens.is_empty() {
             return Err(LlmError::Tokenizer("nothing to prefill: the prompt encodes to zero tokens".into()));
         }
+        // At least the last token is recomputed: its logits are the result.
+        let reused = cache.common_prefix(tokens).min(tokens.len() - 1);
+        cache.truncate(reused);
         let mut last = None;
-        for chunk in tokens.chunks(PREFILL_CHUNK) {
+        for chunk in tokens[reused..].chunks(PREFILL_CHUNK) {
             if cancel.load(Ordering::Relaxed) {
                 return Err(LlmError::Cancelled);
             }
@@ -143,8 +149,8 @@ impl LocalModel {
         Ok(last.expect("tokens is not empty"))
     }
 
-    /// Generates a continuation of `prompt` (appended after whatever `cache` holds), streaming text
-    /// pieces to `on_text` as soon as they cannot be part of a stop string.
+    /// Generates a continuation of `prompt`, streaming text pieces to `on_text` as soon as they cannot
+    /// be part of a stop string. `cache` is reused for the longest prefix of the prompt it holds.
     pub fn generate(
         &self,
         prompt: &str,
@@ -155,9 +161,11 @@ impl LocalModel {
     ) -> Result<Generation> {
         let prompt_tokens = self.tokenizer.encode(prompt)?;
         let prefill_started = Instant::now();
+        let reused = cache.common_prefix(&prompt_tokens).min(prompt_tokens.len().saturating_sub(1));
         let mut logits = self.prefill(&prompt_tokens, cache, cancel)?;
         let mut timings = Timings {
-            prefill_tokens: prompt_tokens.len(),
+            reused_tokens: reused,
+            prefill_tokens: prompt_tokens.len() - reused,
             prefill_secs: prefill_started.elapsed().as_secs_f64(),
             ..Default::default()
         };
@@ -192,9 +200,9 @@ impl LocalModel {
         Ok(Generation { text, tokens, token_logprobs, stop_reason, timings })
     }
 
-    /// Probability of each continuation after `prompt` (which is appended to `cache`), read from the
-    /// logits: one pass over the prompt, plus one short pass per multi-token continuation. The cache is
-    /// left holding exactly the prompt.
+    /// Probability of each continuation after `prompt`, read from the logits: one pass over the part of
+    /// the prompt not already in `cache`, plus one short pass per multi-token continuation. The cache
+    /// is left holding exactly the prompt.
     pub fn score(&self, prompt: &str, continuations: &[&str], cache: &mut KvCache, cancel: &AtomicBool) -> Result<Vec<f64>> {
         let prompt_tokens = self.tokenizer.encode(prompt)?;
         let first_logits = log_softmax(&self.prefill(&prompt_tokens, cache, cancel)?.to_vec1::<f32>()?, 1.0);

@@ -112,7 +112,7 @@ impl Transformer {
             let h = (candle_nn::ops::silu(&block.gate.forward(&h)?)? * block.up.forward(&h)?)?;
             x = (x + block.down.forward(&h)?)?;
         }
-        cache.advance(seq_len);
+        cache.advance(tokens);
         let x = x.squeeze(0)?;
         let x = match logits {
             Logits::Last => x.narrow(0, seq_len - 1, 1)?,

