@@ -111,7 +111,7 @@ impl Default for EvalOptions {
             seeds: 10,
             regions: 5,
             pomdp_signals: Signal::ALL.to_vec(),
-            bins_per_signal: 8,
+            bins_per_signal: 32,
             smoothing: Smoothing::default(),
             select_signals: true,
             verifier_signal: None,

@@ -233,10 +233,28 @@ fn kernel_smoothing_conserves_counts_and_spares_the_missing_bin() {
         incorrect: vec![8.0, 0.0, 0.0, 0.0, 2.0],
         correct: vec![0.0, 0.0, 0.0, 4.0, 0.0],
     };
-    let smoothing = Smoothing { additive: 0.0, kernel_width: 0.25 };
+    let smoothing = Smoothing { additive: 0.0, kernel_width: 0.25, monotone: false };
     let model = ObservationModel::from_histograms(&[histogram], &smoothing);
     let incorrect = &model.likelihood[0][0];
     assert!((incorrect.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     assert!((incorrect[4] - 0.2).abs() < 1e-12, "missing bin keeps its share");
     assert!(incorrect[1] > 0.0 && incorrect[0] > incorrect[1] && incorrect[1] > incorrect[2]);
+}
+
+#[test]
+fn monotone_smoothing_pools_violating_bins_and_keeps_bin_totals() {
+    // Rates 0.2, 0.6, 0.4, 0.9 over equal-weight bins: increasing fit pools bins 1–2 to 0.5.
+    let histogram = SignalHistogram {
+        binning: SignalBinning::with_edges(Signal::VLogit, vec![0.25, 0.5, 0.75]),
+        incorrect: vec![8.0, 4.0, 6.0, 1.0, 0.0],
+        correct: vec![2.0, 6.0, 4.0, 9.0, 0.0],
+    };
+    let smoothing = Smoothing { additive: 0.0, kernel_width: 0.0, monotone: true };
+    let model = ObservationModel::from_histograms(&[histogram], &smoothing);
+    let [incorrect, correct] = &model.likelihood[0];
+    // Totals per class: incorrect 19, correct 21 are conserved, so compare scaled counts.
+    let rate = |b: usize| correct[b] * 21.0 / (correct[b] * 21.0 + incorrect[b] * 19.0);
+    assert!((rate(0) - 0.2).abs() < 1e-12);
+    assert!((rate(1) - 0.5).abs() < 1e-12 && (rate(2) - 0.5).abs() < 1e-12);
+    assert!((rate(3) - 0.9).abs() < 1e-12);
 }
