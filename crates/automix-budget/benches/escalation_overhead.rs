@@ -109,6 +109,16 @@ fn overhead(c: &mut Criterion) {
     let baseline = sample(&fixture, baseline_insert, RUNS);
     let (p50, p99) = (percentile(&pipeline, 0.50), percentile(&pipeline, 0.99));
     let (base50, base99) = (percentile(&baseline, 0.50), percentile(&baseline, 0.99));
+    let within_target = pipeline.iter().filter(|duration| duration.as_secs_f64() <= 0.002).count();
+    // On a shared machine, tail latency is mostly preemption; print the load to read p99 by.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "escalation overhead p90 {:.3} ms, p95 {:.3} ms, {:.2}% of runs ≤ 2 ms; load average: {}",
+        percentile(&pipeline, 0.90).as_secs_f64() * 1e3,
+        percentile(&pipeline, 0.95).as_secs_f64() * 1e3,
+        100.0 * within_target as f64 / RUNS as f64,
+        load.trim()
+    );
     println!(
         "escalation overhead (λ + reserve + settle + history row), {RUNS} runs: p50 {:.3} ms, p99 {:.3} ms (target p99 ≤ 2 ms)",
         p50.as_secs_f64() * 1e3,

@@ -131,6 +131,11 @@ impl Ledger {
         // NORMAL in WAL mode survives process crashes (the kill -9 case); only a power cut can
         // lose the last commits.
         connection.pragma_update(None, "synchronous", "NORMAL")?;
+        // Ledger writes are tiny; checkpointing inside a reservation's commit would put an
+        // fsync on the question's path, so checkpoint once here and leave the rest to the
+        // history's background checkpointer (or the next open).
+        connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+        connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE)")?;
         connection.execute_batch(SCHEMA)?;
         let mut ledger = Ledger { connection: Arc::new(Mutex::new(connection)), released_on_open: 0 };
         ledger.released_on_open = ledger.release_stale(now_ms())?;

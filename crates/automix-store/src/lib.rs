@@ -5,7 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
 use automix_remote::{Cost, EscalationPayload, Usage};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -238,6 +241,53 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
 #[derive(Debug)]
 pub struct History {
     connection: Mutex<Connection>,
+    recorded: AtomicU64,
+    checkpointer: Option<Checkpointer>,
+}
+
+/// Copies the WAL back into the database on a thread of its own, so the fsyncs of a
+/// checkpoint never land on the question being answered.
+#[derive(Debug)]
+struct Checkpointer {
+    wake: Option<SyncSender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Records between background checkpoints.
+const CHECKPOINT_EVERY: u64 = 64;
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Self, StoreError> {
+        let connection = Connection::open(path).map_err(|source| StoreError::Open { path: path.into(), source })?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        let (wake, woken) = sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("automix-history-checkpoint".into())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    // PASSIVE never blocks writers; if it cannot finish, the next wake-up retries.
+                    let _ = connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+                }
+            })
+            .map_err(|source| StoreError::Open { path: path.into(), source: rusqlite::Error::ToSqlConversionFailure(Box::new(source)) })?;
+        Ok(Checkpointer { wake: Some(wake), thread: Some(thread) })
+    }
+
+    fn nudge(&self) {
+        if let Some(wake) = &self.wake {
+            // A full channel means a checkpoint is already pending, which is enough.
+            let _ = wake.try_send(());
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.wake.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 const QUESTION_COLUMNS: &str = "id, conversation_id, asked_at_ms, question, citations_json, local_model, local_answer,
@@ -249,7 +299,9 @@ impl History {
     /// Opens (creating and migrating as needed) the history at `path`, in WAL mode.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let connection = Connection::open(path).map_err(|source| StoreError::Open { path: path.into(), source })?;
-        Self::prepare(connection)
+        let mut history = Self::prepare(connection)?;
+        history.checkpointer = Some(Checkpointer::start(path)?);
+        Ok(history)
     }
 
     /// A throwaway in-memory history.
@@ -264,8 +316,10 @@ impl History {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
+        // Checkpoints run on the checkpointer thread instead of inside a commit.
+        connection.pragma_update(None, "wal_autocheckpoint", 0)?;
         Migrations::from_slice(MIGRATIONS).to_latest(&mut connection)?;
-        Ok(History { connection: Mutex::new(connection) })
+        Ok(History { connection: Mutex::new(connection), recorded: AtomicU64::new(0), checkpointer: None })
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -336,7 +390,15 @@ impl History {
             escalation.and_then(|escalation| escalation.error.as_deref()),
             record.total_latency_ms as i64,
         ])?;
-        Ok(connection.last_insert_rowid())
+        let id = connection.last_insert_rowid();
+        drop(statement);
+        drop(connection);
+        if let Some(checkpointer) = &self.checkpointer {
+            if self.recorded.fetch_add(1, Ordering::Relaxed) % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
+                checkpointer.nudge();
+            }
+        }
+        Ok(id)
     }
 
     /// Sets or clears the user's 👍/👎 on a question.
