@@ -1,6 +1,7 @@
 //! Retrieval quality, indexing throughput and query latency on the shared QA data.
 //!
-//! cargo run --release -p automix-docs --example retrieval_eval -- [--data DIR] [--questions N] [--work DIR] [--no-latency-corpus]
+//! cargo run --release -p automix-docs --example retrieval_eval -- [--data DIR] [--questions N] [--work DIR]
+//!     [--no-latency-corpus] [--latency-max-tokens N]
 //!
 //! Prints a Markdown report. Context budgets count 1.3 tokens per word (`WordTokenEstimate`).
 
@@ -11,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use automix_docs::{select_for_budget, Embedder, IndexOptions, Library, SearchHit, SearchMode, WordTokenEstimate};
+use automix_docs::{select_for_budget, ChunkingConfig, Embedder, IndexOptions, Library, SearchHit, SearchMode, WordTokenEstimate};
 
 const BUDGET_TOKENS: usize = 512;
 const SQUAD_PARAGRAPHS_PER_DOCUMENT: usize = 10;
@@ -22,6 +23,8 @@ struct Options {
     work: PathBuf,
     questions: usize,
     latency_corpus: bool,
+    /// Chunk size for the corpora added only for the latency measurement.
+    latency_max_tokens: usize,
 }
 
 fn parse_options() -> Result<Options> {
@@ -30,6 +33,7 @@ fn parse_options() -> Result<Options> {
         work: std::env::temp_dir().join(format!("automix-retrieval-eval-{}", std::process::id())),
         questions: 300,
         latency_corpus: true,
+        latency_max_tokens: ChunkingConfig::default().max_tokens,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -38,6 +42,7 @@ fn parse_options() -> Result<Options> {
             "--work" => options.work = args.next().context("--work needs a folder")?.into(),
             "--questions" => options.questions = args.next().context("--questions needs a number")?.parse()?,
             "--no-latency-corpus" => options.latency_corpus = false,
+            "--latency-max-tokens" => options.latency_max_tokens = args.next().context("--latency-max-tokens needs a number")?.parse()?,
             other => bail!("unknown argument {other}"),
         }
     }
@@ -77,21 +82,21 @@ struct Question {
 
 /// Indexing statistics for one `add_paths` call.
 struct IndexRun {
-    label: &'static str,
+    label: String,
     files: usize,
     chunks: usize,
     bytes: u64,
     seconds: f64,
 }
 
-fn index(library: &mut Library, embedder: &Embedder, folder: &Path, label: &'static str) -> Result<IndexRun> {
+fn index(library: &mut Library, embedder: &Embedder, folder: &Path, label: String, chunking: ChunkingConfig) -> Result<IndexRun> {
     let bytes = folder_bytes(folder)?;
     let started = Instant::now();
     let mut last_report = Instant::now();
     let reports = library.add_paths(
         embedder,
         &[folder.to_path_buf()],
-        &IndexOptions::default(),
+        &IndexOptions { chunking, ..IndexOptions::default() },
         &mut |progress| {
             if last_report.elapsed().as_secs() >= 30 {
                 eprintln!("  {label}: {}/{} files, {} chunks, {:.0}s", progress.files_done, progress.files_total, progress.chunks_indexed, started.elapsed().as_secs_f64());
@@ -263,7 +268,7 @@ fn main() -> Result<()> {
     }
     let squad_library_path = options.work.join("squad.sqlite");
     let mut squad_library = Library::open(&squad_library_path)?;
-    runs.push(index(&mut squad_library, &embedder, &squad_folder, "SQuAD v1.1 dev")?);
+    runs.push(index(&mut squad_library, &embedder, &squad_folder, "SQuAD v1.1 dev".into(), ChunkingConfig::default())?);
     let squad_chunks = squad_library.chunk_count()?;
     let squad_results = evaluate(&mut squad_library, &embedder, &squad_questions)?;
     drop(squad_library);
@@ -280,14 +285,14 @@ fn main() -> Result<()> {
     }
     let hotpot_folder = options.work.join("hotpotqa");
     write_documents(&hotpot_folder, &hotpot_paragraphs.iter().map(|paragraph| vec![paragraph.clone()]).collect::<Vec<_>>(), "hotpot-")?;
-    // Yes/no answers never appear verbatim in a paragraph; those questions are left out.
+    // Yes/no answers cannot be found by string matching; those questions are left out.
     let hotpot_questions: Vec<Question> = hotpot_items
         .iter()
         .map(|item| Question { text: field(item, "question"), answers: answers(item), gold: None })
-        .filter(|question| question.answers.iter().any(|answer| hotpot_paragraphs.iter().any(|paragraph| paragraph.contains(answer.as_str()))))
+        .filter(|question| !question.answers.iter().any(|answer| matches!(answer.to_lowercase().as_str(), "yes" | "no")))
         .collect();
     let mut hotpot_library = Library::open(&options.work.join("hotpotqa.sqlite"))?;
-    runs.push(index(&mut hotpot_library, &embedder, &hotpot_folder, "HotpotQA paragraphs")?);
+    runs.push(index(&mut hotpot_library, &embedder, &hotpot_folder, "HotpotQA paragraphs".into(), ChunkingConfig::default())?);
     let hotpot_chunks = hotpot_library.chunk_count()?;
     let hotpot_results = evaluate(&mut hotpot_library, &embedder, &hotpot_questions)?;
     drop(hotpot_library);
@@ -299,18 +304,22 @@ fn main() -> Result<()> {
     print_quality(&format!("HotpotQA dev sample ({} yes/no questions left out)", hotpot_items.len() - hotpot_questions.len()), hotpot_questions.len(), &hotpot_results);
 
     if options.latency_corpus {
-        // The SQuAD library plus every other context in the shared QA data, for ≥ 10k chunks.
+        // The SQuAD library plus other contexts of the shared QA data until it holds ≥ 10k chunks.
         let big_path = options.work.join("latency.sqlite");
         std::fs::copy(&squad_library_path, &big_path)?;
         let mut big = Library::open(&big_path)?;
+        let chunking = ChunkingConfig { max_tokens: options.latency_max_tokens, ..ChunkingConfig::default() };
         for (file, label) in [
             ("boolq", "BoolQ passages"),
             ("mutual", "MuTual dialogues"),
+            ("squad_v2.0", "SQuAD v2.0 dev paragraphs"),
             ("contract_nli", "ContractNLI contracts"),
             ("quality", "QuALITY articles"),
             ("qasper", "QASPER papers"),
-            ("squad_v2.0", "SQuAD v2.0 dev paragraphs"),
         ] {
+            if big.chunk_count()? >= 10_000 {
+                break;
+            }
             let mut contexts: Vec<String> = Vec::new();
             for item in read_jsonl_gz(&options.data.join(format!("{file}.jsonl.gz")))? {
                 let context = field(&item, "context");
@@ -323,7 +332,8 @@ fn main() -> Result<()> {
             for (index, context) in contexts.iter().enumerate() {
                 std::fs::write(folder.join(format!("{file}-{index:04}.txt")), context)?;
             }
-            runs.push(index(&mut big, &embedder, &folder, label)?);
+            let label = format!("{label} (chunks ≤ {} tokens)", chunking.max_tokens);
+            runs.push(index(&mut big, &embedder, &folder, label, chunking)?);
         }
         let total_chunks = big.chunk_count()?;
         let mut latency_questions = squad_questions.iter().map(|question| question.text.clone()).collect::<Vec<_>>();
@@ -346,9 +356,10 @@ fn main() -> Result<()> {
     }
 
     println!("\n## Indexing throughput (extraction, chunking, embedding, SQLite writes)\n");
+    println!("Corpora already indexed by an earlier run with the same --work folder are skipped as unchanged and left out.\n");
     println!("| corpus | files | chunks | MB | seconds | chunks/s | MB/s |\n|---|---|---|---|---|---|---|");
     let (mut files, mut chunks, mut bytes, mut seconds) = (0, 0, 0, 0.0);
-    for run in &runs {
+    for run in runs.iter().filter(|run| run.chunks > 0) {
         let mb = run.bytes as f64 / 1e6;
         println!("| {} | {} | {} | {mb:.2} | {:.1} | {:.1} | {:.3} |", run.label, run.files, run.chunks, run.seconds, run.chunks as f64 / run.seconds, mb / run.seconds);
         files += run.files;

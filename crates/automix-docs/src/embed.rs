@@ -13,7 +13,8 @@ use crate::chunk::TokenCounter;
 pub const EMBEDDING_MODEL_NAME: &str = "all-minilm-l6-v2";
 /// Longest input the model was trained on; longer texts are truncated.
 pub const MAX_INPUT_TOKENS: usize = 256;
-const BATCH_SIZE: usize = 32;
+/// 16 texts of 256 tokens keep the attention scores of one layer near 50 MB.
+const BATCH_SIZE: usize = 16;
 const PULL_HINT: &str = "run `automix models pull all-minilm-l6-v2` (or `make test`) to download it";
 
 /// Why the embedding model could not be loaded or run.
