@@ -46,7 +46,13 @@ fn main() -> Result<(), Failure> {
         "calibrate" => {
             let out = out.ok_or("calibrate needs --out FILE")?;
             let calibration =
-                run_calibrate(&CalibrateCommand { tables, out: out.clone(), options: CalibrationOptions::default() })?;
+                run_calibrate(&CalibrateCommand {
+                tables,
+                out: out.clone(),
+                options: CalibrationOptions { bins_per_signal: options.bins_per_signal, ..CalibrationOptions::default() },
+                select_signals: options.select_signals,
+                smoothing: options.smoothing,
+            })?;
             println!(
                 "wrote {} ({} rows, SLM accuracy {:.3}, {} signals)",
                 out.display(),

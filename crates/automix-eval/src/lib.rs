@@ -9,7 +9,8 @@ pub mod table;
 
 use std::path::{Path, PathBuf};
 
-pub use automix_router::{Calibration, CalibrationOptions, RemotePrior, Signal};
+pub use automix_router::{Calibration, CalibrationOptions, RemotePrior, Signal, Smoothing};
+use automix_router::{select_signals, SelectionSettings};
 pub use curves::{delta_ibc, Anchors, CostModel, Curve, CurvePoint, DeltaIbc, RoutedQuery};
 pub use evaluate::{evaluate, BudgetCheck, EvalError, EvalOptions, EvalReport, NamedTable, RouterSummary, TableReport};
 pub use metrics::{auroc, choice_accuracy, exact_match, expected_calibration_error, normalize_answer, token_f1};
@@ -49,15 +50,32 @@ pub struct CalibrateCommand {
     pub tables: Vec<PathBuf>,
     /// Output file, e.g. `models/router/smollm2-135m-instruct.json`.
     pub out: PathBuf,
-    /// Fitting settings (model id, signals, bins, remote priors).
+    /// Fitting settings (model id, candidate signals, bins, remote priors).
     pub options: CalibrationOptions,
+    /// Keep only the candidate signals that improve 5-fold cross-validated log-loss.
+    pub select_signals: bool,
+    /// Smoothing used while selecting (the file stores raw counts; the app smooths on load).
+    pub smoothing: Smoothing,
 }
 
 /// Runs `automix calibrate`: fits P(signals | SLM correct) on all rows of all tables and saves it.
+///
+/// Rows are taken round-robin from the tables so that cross-validation folds mix datasets.
 pub fn run_calibrate(command: &CalibrateCommand) -> Result<Calibration, EvalError> {
     let tables = read_named_tables(&command.tables)?;
-    let rows: Vec<_> = tables.iter().flat_map(|t| t.rows.iter().map(RoutingRow::labelled_signals)).collect();
-    let calibration = automix_router::fit_calibration(&rows, &command.options)?;
+    let longest = tables.iter().map(|t| t.rows.len()).max().unwrap_or(0);
+    let rows: Vec<_> = (0..longest)
+        .flat_map(|i| tables.iter().filter_map(move |t| t.rows.get(i)))
+        .map(RoutingRow::labelled_signals)
+        .collect();
+    let mut options = command.options.clone();
+    if command.select_signals {
+        let settings =
+            SelectionSettings { bins_per_signal: options.bins_per_signal, smoothing: command.smoothing, folds: 5 };
+        // Rows are interleaved across tables so every fold sees every dataset.
+        options.signals = select_signals(&rows, &options.signals, &settings);
+    }
+    let calibration = automix_router::fit_calibration(&rows, &options)?;
     calibration.save(&command.out)?;
     Ok(calibration)
 }

@@ -4,7 +4,7 @@
 use automix_eval::curves::{oracle_curve, policy_point, random_mixing_curve};
 use automix_eval::{
     delta_ibc, read_table, run_calibrate, run_eval, write_table, Anchors, CalibrateCommand, Calibration,
-    CalibrationOptions, CostModel, EvalCommand, EvalOptions, RoutedQuery, RoutingRow, RowSignals, ScoredAnswer,
+    CalibrationOptions, CostModel, EvalCommand, Smoothing, EvalOptions, RoutedQuery, RoutingRow, RowSignals, ScoredAnswer,
     TokenCounts,
 };
 use automix_router::{RoutingPolicy, Signal, SignalValues, ThresholdRouter};
@@ -148,10 +148,15 @@ fn table_round_trips_and_eval_runs_end_to_end() {
         tables: vec![table],
         out: out.clone(),
         options: CalibrationOptions { slm_model: "slm".to_owned(), ..CalibrationOptions::default() },
+        select_signals: true,
+        smoothing: Smoothing::default(),
     })
     .unwrap();
     assert_eq!(Calibration::load(&out).unwrap(), calibration);
     assert_eq!(calibration.rows, 400);
+    let kept: Vec<Signal> = calibration.histograms.iter().map(|h| h.binning.signal).collect();
+    assert!(kept.contains(&Signal::VLogit), "the informative verifier is kept: {kept:?}");
+    assert!(!kept.contains(&Signal::AnswerTokens), "answer length is noise here: {kept:?}");
 }
 
 #[test]

@@ -104,6 +104,9 @@ pub struct CalibrationOptions {
     pub bins_per_signal: usize,
     /// Remote model priors to store alongside, for the app's defaults.
     pub remote_priors: Vec<RemotePrior>,
+    /// Cap on the joint observation space (product of all signals' bins); bins are halved until
+    /// it fits, so the exact solve stays fast.
+    pub max_joint_observations: usize,
 }
 
 impl Default for CalibrationOptions {
@@ -113,6 +116,7 @@ impl Default for CalibrationOptions {
             signals: Signal::ALL.to_vec(),
             bins_per_signal: 5,
             remote_priors: Vec::new(),
+            max_joint_observations: 1 << 16,
         }
     }
 }
@@ -142,15 +146,23 @@ pub fn fit_calibration(
     if rows.is_empty() {
         return Err(CalibrationError::NoRows);
     }
-    let mut histograms = Vec::new();
-    for &signal in &options.signals {
-        let values: Vec<f64> = rows.iter().filter_map(|r| signal.value(&r.signals)).collect();
-        if values.is_empty() {
-            continue;
+    let mut bins = options.bins_per_signal;
+    let histograms = loop {
+        let histograms: Vec<SignalHistogram> = options
+            .signals
+            .iter()
+            .filter_map(|&signal| {
+                let values: Vec<f64> = rows.iter().filter_map(|r| signal.value(&r.signals)).collect();
+                (!values.is_empty())
+                    .then(|| SignalHistogram::count(SignalBinning::from_quantiles(signal, &values, bins), rows))
+            })
+            .collect();
+        let joint: usize = histograms.iter().map(|h| h.binning.bin_count()).fold(1, usize::saturating_mul);
+        if joint <= options.max_joint_observations || bins <= 2 {
+            break histograms;
         }
-        let binning = SignalBinning::from_quantiles(signal, &values, options.bins_per_signal);
-        histograms.push(SignalHistogram::count(binning, rows));
-    }
+        bins /= 2;
+    };
     if histograms.is_empty() {
         return Err(CalibrationError::NoSignals);
     }

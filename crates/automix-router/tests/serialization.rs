@@ -81,3 +81,19 @@ fn logistic_scorer_ranks_an_informative_feature() {
     let low = SignalValues { v_logit: Some(0.1), ..SignalValues::default() };
     assert!(scorer.probability(&high) > scorer.probability(&low));
 }
+
+#[test]
+fn calibration_halves_bins_to_fit_the_joint_observation_cap() {
+    let options = CalibrationOptions {
+        signals: vec![Signal::VLogit, Signal::AnswerLogprob, Signal::AnswerTokens],
+        bins_per_signal: 16,
+        max_joint_observations: 400,
+        ..CalibrationOptions::default()
+    };
+    let calibration = fit_calibration(&rows(), &options).unwrap();
+    let joint: usize = calibration.histograms.iter().map(|h| h.binning.bin_count()).product();
+    // Uncapped, v_logit alone would have 17 bins and the product 816.
+    assert!(joint <= 400, "{joint}");
+    assert!(calibration.histograms[0].binning.bin_count() < 17, "bins were halved");
+    assert!(calibration.histograms.iter().any(|h| h.binning.bin_count() > 4), "bins shrink only as needed");
+}
