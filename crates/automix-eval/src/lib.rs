@@ -14,7 +14,7 @@ use automix_router::{select_signals, SelectionSettings};
 pub use curves::{delta_ibc, Anchors, CostModel, Curve, CurvePoint, DeltaIbc, RoutedQuery};
 pub use evaluate::{evaluate, BudgetCheck, EvalError, EvalOptions, EvalReport, NamedTable, RouterSummary, TableReport};
 pub use metrics::{auroc, choice_accuracy, exact_match, expected_calibration_error, normalize_answer, token_f1};
-pub use table::{read_table, write_table, RoutingRow, RowSignals, ScoredAnswer, TokenCounts};
+pub use table::{open_lines, read_table, write_table, RoutingRow, RowSignals, ScoredAnswer, TokenCounts};
 
 /// Arguments of `automix eval`.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,5 +89,5 @@ fn read_named_tables(paths: &[PathBuf]) -> Result<Vec<NamedTable>, EvalError> {
 
 fn table_name(path: &Path) -> String {
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    name.trim_end_matches(".jsonl").to_owned()
+    name.trim_end_matches(".gz").trim_end_matches(".jsonl").to_owned()
 }

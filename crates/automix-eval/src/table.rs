@@ -133,12 +133,22 @@ impl RoutingRow {
     }
 }
 
-/// Reads a JSONL routing table (blank lines skipped).
+/// Opens a text file for line reading, decompressing it when the name ends in `.gz`.
+pub fn open_lines(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
+    let file = std::fs::File::open(path)?;
+    Ok(if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(BufReader::new(flate2::read::GzDecoder::new(file)))
+    } else {
+        Box::new(BufReader::new(file))
+    })
+}
+
+/// Reads a JSONL routing table (optionally gzipped; blank lines skipped).
 pub fn read_table(path: &Path) -> Result<Vec<RoutingRow>, TableError> {
     let shown = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|source| TableError::Io { path: shown.clone(), source })?;
+    let reader = open_lines(path).map_err(|source| TableError::Io { path: shown.clone(), source })?;
     let mut rows = Vec::new();
-    for (index, line) in BufReader::new(file).lines().enumerate() {
+    for (index, line) in reader.lines().enumerate() {
         let line = line.map_err(|source| TableError::Io { path: shown.clone(), source })?;
         if line.trim().is_empty() {
             continue;
