@@ -187,6 +187,11 @@ pub struct TableReport {
     pub first_seed_anchors: Anchors,
     /// AutoMix-P's λ-for-budget choice: expected versus realized escalation.
     pub budget: Vec<BudgetCheck>,
+    /// LLM accuracy on rows where the SLM was wrong and right: far apart means the two are
+    /// correlated, which an independent (factored) remote prior ignores.
+    pub llm_accuracy_given_slm: [Option<f64>; 2],
+    /// Test-split AUROC of AutoMix-P's P(SLM correct | selected signals) over the seeds.
+    pub combined_auroc: Option<RouterSummary>,
     /// Signals AutoMix-P used, with the number of seeds that selected each.
     pub selected_signals: Vec<(Signal, usize)>,
 }
@@ -259,6 +264,7 @@ fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableRepo
     let mut first_seed_curves = Vec::new();
     let mut first_seed_anchors = all_anchors;
     let mut selected: Vec<(Signal, usize)> = Vec::new();
+    let mut combined_auroc: Vec<f64> = Vec::new();
     let mut budget: Vec<BudgetCheck> =
         BUDGET_TARGETS.iter().map(|&target| BudgetCheck { target, predicted: 0.0, realized: 0.0 }).collect();
     for seed in 0..options.seeds {
@@ -277,6 +283,9 @@ fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableRepo
             }
         }
         let curves = seed_curves(&train, &test, &anchors, &costs, verifier, &signals, options)?;
+        if let Some(value) = posterior_auroc(&labelled, &signals, &test, options) {
+            combined_auroc.push(value);
+        }
         let pomdp = fit_pomdp(&train, &labelled, signals, &costs, options)?;
         for (sum, check) in budget.iter_mut().zip(budget_checks(&pomdp, &test)?) {
             sum.predicted += check.predicted / options.seeds as f64;
@@ -305,6 +314,9 @@ fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableRepo
         slm_performance: all_anchors.slm.performance,
         llm_performance: all_anchors.llm.performance,
         slm_accuracy: labels.iter().filter(|c| **c).count() as f64 / labels.len() as f64,
+        llm_accuracy_given_slm: llm_accuracy_given_slm(&usable),
+        combined_auroc: (!combined_auroc.is_empty())
+            .then(|| summarise("AutoMix-P posterior".to_owned(), combined_auroc)),
         routers: per_router.into_iter().map(|(router, values)| summarise(router, values)).collect(),
         signals: signal_quality(&usable),
         first_seed_curves,
@@ -386,6 +398,41 @@ fn seed_curves(
     curves.push(Curve { router: RANDOM_MIXING.to_owned(), points: random_mixing_curve(anchors, 20) });
     curves.push(Curve { router: ORACLE.to_owned(), points: oracle_curve(test, costs) });
     Ok(curves)
+}
+
+fn llm_accuracy_given_slm(usable: &[UsableRow]) -> [Option<f64>; 2] {
+    [false, true].map(|slm_correct| {
+        let llm: Vec<bool> =
+            usable.iter().filter(|u| u.labelled.correct == slm_correct).map(|u| u.llm_correct).collect();
+        (!llm.is_empty()).then(|| llm.iter().filter(|c| **c).count() as f64 / llm.len() as f64)
+    })
+}
+
+/// AUROC on the test split of the naive-Bayes P(SLM correct | `signals`) fitted on the training rows.
+fn posterior_auroc(
+    labelled: &[LabelledSignals],
+    signals: &[Signal],
+    test: &[RoutedQuery],
+    options: &EvalOptions,
+) -> Option<f64> {
+    let calibration_options = CalibrationOptions {
+        signals: signals.to_vec(),
+        bins_per_signal: options.bins_per_signal,
+        ..CalibrationOptions::default()
+    };
+    let calibration = fit_calibration(labelled, &calibration_options).ok()?;
+    let model = ObservationModel::from_calibration(&calibration, &options.smoothing);
+    let prior = calibration.slm_accuracy();
+    let (scores, labels): (Vec<f64>, Vec<bool>) = test
+        .iter()
+        .map(|q| {
+            let [incorrect, correct] = model.likelihoods(&q.signals);
+            let evidence = prior * correct + (1.0 - prior) * incorrect;
+            let posterior = if evidence > 0.0 { prior * correct / evidence } else { prior };
+            (posterior, q.slm_score >= crate::table::CORRECT_THRESHOLD)
+        })
+        .unzip();
+    auroc(&scores, &labels)
 }
 
 /// Folds for choosing AutoMix-P's signals on a training split.

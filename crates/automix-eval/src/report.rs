@@ -71,7 +71,17 @@ fn table_markdown(table: &TableReport, out: &mut String) {
         let _ = writeln!(out, "| {:.2} | {:.3} | {:.3} |", check.target, check.predicted, check.realized);
     }
     out.push('\n');
+    let [when_wrong, when_right] = table.llm_accuracy_given_slm;
+    let _ = writeln!(
+        out,
+        "LLM accuracy when the SLM is wrong {}, when it is right {}.\n",
+        fmt_option(when_wrong),
+        fmt_option(when_right)
+    );
     let _ = writeln!(out, "| signal | rows | AUROC vs SLM correct | ECE |\n|---|---|---|---|");
+    if let Some(combined) = &table.combined_auroc {
+        let _ = writeln!(out, "| AutoMix-P posterior (test split) | – | {:.3} ± {:.3} | – |", combined.mean, combined.std);
+    }
     for signal in &table.signals {
         let _ = writeln!(out, "| {} | {} | {} | {} |", signal.signal, signal.rows, fmt_option(signal.auroc), fmt_option(signal.ece));
     }
