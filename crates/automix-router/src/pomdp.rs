@@ -233,8 +233,8 @@ impl ObservationModel {
             let bins = per_class[0].len();
             let mut next = Vec::with_capacity(joint.len() * bins);
             for prefix in &joint {
-                for b in 0..bins {
-                    next.push([prefix[0] * per_class[0][b], prefix[1] * per_class[1][b]]);
+                for (incorrect, correct) in per_class[0].iter().zip(&per_class[1]) {
+                    next.push([prefix[0] * incorrect, prefix[1] * correct]);
                 }
             }
             joint = next;
@@ -462,11 +462,6 @@ impl Pomdp {
             node += 1;
         }
         Ok(Self { models, observations, prior, joint, step_costs, paths, table_sizes, children })
-    }
-
-    /// The joint prior.
-    pub fn prior(&self) -> &JointPrior {
-        &self.prior
     }
 
     /// Solves the POMDP exactly for cost weight `lambda`.

@@ -29,9 +29,9 @@ pub fn cross_validated_log_loss(rows: &[LabelledSignals], signals: &[Signal], se
     let folds = settings.folds.clamp(2, rows.len().max(2));
     let mut total = 0.0;
     for fold in 0..folds {
-        let (held_out, fitted): (Vec<(usize, &LabelledSignals)>, Vec<(usize, &LabelledSignals)>) =
-            rows.iter().enumerate().partition(|(i, _)| i % folds == fold);
-        let fitted: Vec<LabelledSignals> = fitted.into_iter().map(|(_, r)| r.clone()).collect();
+        let held_out = rows.iter().enumerate().filter(|(i, _)| i % folds == fold).map(|(_, r)| r);
+        let fitted: Vec<LabelledSignals> =
+            rows.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, r)| r.clone()).collect();
         let correct = fitted.iter().filter(|r| r.correct).count() as f64;
         let prior = (correct + 1.0) / (fitted.len() as f64 + 2.0);
         let options = CalibrationOptions {
@@ -42,7 +42,7 @@ pub fn cross_validated_log_loss(rows: &[LabelledSignals], signals: &[Signal], se
         let model = fit_calibration(&fitted, &options)
             .ok()
             .map(|c| ObservationModel::from_calibration(&c, &settings.smoothing));
-        for (_, row) in held_out {
+        for row in held_out {
             let [incorrect, correct] = model.as_ref().map_or([1.0, 1.0], |m| m.likelihoods(&row.signals));
             let joint_correct = prior * correct;
             let evidence = joint_correct + (1.0 - prior) * incorrect;
