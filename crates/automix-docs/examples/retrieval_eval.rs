@@ -1,7 +1,7 @@
 //! Retrieval quality, indexing throughput and query latency on the shared QA data.
 //!
 //! cargo run --release -p automix-docs --example retrieval_eval -- [--data DIR] [--questions N] [--work DIR]
-//!     [--no-latency-corpus] [--latency-max-tokens N]
+//!     [--max-tokens N] [--no-latency-corpus] [--latency-max-tokens N]
 //!
 //! Prints a Markdown report. Context budgets count 1.3 tokens per word (`WordTokenEstimate`).
 
@@ -23,6 +23,8 @@ struct Options {
     work: PathBuf,
     questions: usize,
     latency_corpus: bool,
+    /// Chunk size for SQuAD and HotpotQA.
+    max_tokens: usize,
     /// Chunk size for the corpora added only for the latency measurement.
     latency_max_tokens: usize,
 }
@@ -33,6 +35,7 @@ fn parse_options() -> Result<Options> {
         work: std::env::temp_dir().join(format!("automix-retrieval-eval-{}", std::process::id())),
         questions: 300,
         latency_corpus: true,
+        max_tokens: ChunkingConfig::default().max_tokens,
         latency_max_tokens: ChunkingConfig::default().max_tokens,
     };
     let mut args = std::env::args().skip(1);
@@ -42,6 +45,7 @@ fn parse_options() -> Result<Options> {
             "--work" => options.work = args.next().context("--work needs a folder")?.into(),
             "--questions" => options.questions = args.next().context("--questions needs a number")?.parse()?,
             "--no-latency-corpus" => options.latency_corpus = false,
+            "--max-tokens" => options.max_tokens = args.next().context("--max-tokens needs a number")?.parse()?,
             "--latency-max-tokens" => options.latency_max_tokens = args.next().context("--latency-max-tokens needs a number")?.parse()?,
             other => bail!("unknown argument {other}"),
         }
@@ -255,6 +259,7 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&options.work)?;
     let embedder = Embedder::load_default()?;
     let mut runs = Vec::new();
+    let qa_chunking = ChunkingConfig { max_tokens: options.max_tokens, ..ChunkingConfig::default() };
 
     // SQuAD v1.1 dev: every paragraph, grouped into documents.
     let (squad_documents, mut squad_questions) = squad(&options)?;
@@ -268,7 +273,7 @@ fn main() -> Result<()> {
     }
     let squad_library_path = options.work.join("squad.sqlite");
     let mut squad_library = Library::open(&squad_library_path)?;
-    runs.push(index(&mut squad_library, &embedder, &squad_folder, "SQuAD v1.1 dev".into(), ChunkingConfig::default())?);
+    runs.push(index(&mut squad_library, &embedder, &squad_folder, format!("SQuAD v1.1 dev (chunks ≤ {} tokens)", qa_chunking.max_tokens), qa_chunking)?);
     let squad_chunks = squad_library.chunk_count()?;
     let squad_results = evaluate(&mut squad_library, &embedder, &squad_questions)?;
     drop(squad_library);
@@ -292,12 +297,13 @@ fn main() -> Result<()> {
         .filter(|question| !question.answers.iter().any(|answer| matches!(answer.to_lowercase().as_str(), "yes" | "no")))
         .collect();
     let mut hotpot_library = Library::open(&options.work.join("hotpotqa.sqlite"))?;
-    runs.push(index(&mut hotpot_library, &embedder, &hotpot_folder, "HotpotQA paragraphs".into(), ChunkingConfig::default())?);
+    runs.push(index(&mut hotpot_library, &embedder, &hotpot_folder, format!("HotpotQA paragraphs (chunks ≤ {} tokens)", qa_chunking.max_tokens), qa_chunking)?);
     let hotpot_chunks = hotpot_library.chunk_count()?;
     let hotpot_results = evaluate(&mut hotpot_library, &embedder, &hotpot_questions)?;
     drop(hotpot_library);
 
     println!("## Retrieval quality\n");
+    println!("Chunks of at most {} MiniLM tokens (overlap {}).\n", qa_chunking.max_tokens, qa_chunking.overlap_tokens);
     println!("SQuAD: {} paragraphs in {} documents, {squad_chunks} chunks. HotpotQA: {} paragraphs (one document each), {hotpot_chunks} chunks.",
         squad_spans.len(), squad_documents.len(), hotpot_paragraphs.len());
     print_quality("SQuAD v1.1 dev", squad_questions.len(), &squad_results);

@@ -126,7 +126,7 @@ impl Chunker<'_> {
         }
         for piece in pieces {
             if !self.pending.is_empty() && self.pending_tokens + piece.tokens > limit {
-                let carried = if piece.starts_paragraph { Vec::new() } else { self.overlap_tail(limit - piece.tokens) };
+                let carried = if piece.starts_paragraph { Vec::new() } else { self.overlap_tail(limit.saturating_sub(piece.tokens)) };
                 self.emit();
                 self.pending_tokens = carried.iter().map(|carried| carried.tokens).sum();
                 self.pending = carried;
