@@ -3,6 +3,11 @@
 //! Each domain is its own crate; this crate gathers them under one name for the CLI and the desktop app.
 
 pub use automix_llm as llm;
+pub use automix_eval as eval;
 pub use automix_models as models;
+pub use automix_router as router;
 
+pub mod collect;
+pub mod datasets;
 pub mod prompts;
+pub mod verify;

@@ -2,6 +2,8 @@
 
 mod ask;
 mod bench;
+mod collect;
+mod eval;
 mod models;
 
 use std::path::PathBuf;
@@ -27,6 +29,12 @@ enum Command {
     Ask(ask::AskArgs),
     /// Measure prefill/decode speed, time to first token, load time and peak memory.
     Bench(bench::BenchArgs),
+    /// Answer and self-verify every item of a QA set with the local model; write a routing table.
+    Collect(collect::CollectArgs),
+    /// Compare routers on routing tables: ΔIBC per router, verifier AUROC, cost-performance plot.
+    Eval(eval::EvalArgs),
+    /// Fit the router's calibration (P(signals | small model correct)) from routing tables.
+    Calibrate(eval::CalibrateArgs),
 }
 
 pub fn run() -> Result<()> {
@@ -34,6 +42,9 @@ pub fn run() -> Result<()> {
         Command::Models { command } => models::run(command),
         Command::Ask(args) => ask::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Collect(args) => collect::run(args),
+        Command::Eval(args) => eval::run_eval_command(args),
+        Command::Calibrate(args) => eval::run_calibrate_command(args),
     }
 }
 
