@@ -55,10 +55,17 @@ pub fn cross_validated_log_loss(rows: &[LabelledSignals], signals: &[Signal], se
 }
 
 /// Greedy forward selection over `candidates` by [`cross_validated_log_loss`]; returns at least
-/// the single best candidate (if any) even when none beats the prior alone.
+/// the single best candidate (if any) even when none beats the prior alone. With fewer rows of
+/// either class than folds, it returns the first candidate present.
 pub fn select_signals(rows: &[LabelledSignals], candidates: &[Signal], settings: &SelectionSettings) -> Vec<Signal> {
     let present: Vec<Signal> =
         candidates.iter().copied().filter(|s| rows.iter().any(|r| s.value(&r.signals).is_some())).collect();
+    let correct = rows.iter().filter(|r| r.correct).count();
+    if correct.min(rows.len() - correct) < settings.folds.max(2) {
+        // Too few rows of one class to validate anything (a very weak small model): keep the
+        // first candidate, by convention the verifier.
+        return present.into_iter().take(1).collect();
+    }
     let mut selected: Vec<Signal> = Vec::new();
     let mut best_loss = cross_validated_log_loss(rows, &selected, settings);
     loop {

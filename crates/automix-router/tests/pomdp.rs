@@ -258,3 +258,21 @@ fn monotone_smoothing_pools_violating_bins_and_keeps_bin_totals() {
     assert!((rate(1) - 0.5).abs() < 1e-12 && (rate(2) - 0.5).abs() < 1e-12);
     assert!((rate(3) - 0.9).abs() < 1e-12);
 }
+
+#[test]
+fn selection_falls_back_to_the_first_candidate_without_enough_correct_rows() {
+    // Two correct rows in 100: nothing can be validated, whatever the signals look like.
+    let rows: Vec<LabelledSignals> = (0..100)
+        .map(|i| LabelledSignals {
+            signals: SignalValues {
+                v_logit: Some(f64::from(i % 10) / 10.0),
+                answer_logprob: Some(-f64::from(i % 7)),
+                ..SignalValues::default()
+            },
+            correct: i < 2,
+        })
+        .collect();
+    let settings = SelectionSettings { bins_per_signal: 8, smoothing: Smoothing::default(), folds: 5 };
+    let selected = select_signals(&rows, &[Signal::VLogit, Signal::AnswerLogprob], &settings);
+    assert_eq!(selected, vec![Signal::VLogit]);
+}
