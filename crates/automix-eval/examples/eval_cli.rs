@@ -29,6 +29,7 @@ fn main() -> Result<(), Failure> {
             "--llm-model" => options.llm_model = value(&flag, args.next())?,
             "--train-fraction" => options.train_fraction = value(&flag, args.next())?,
             "--seeds" => options.seeds = value(&flag, args.next())?,
+            "--verify-cost" => options.verify_cost = value(&flag, args.next())?,
             "--bins" => options.bins_per_signal = value(&flag, args.next())?,
             "--all-signals" => options.select_signals = false,
             "--kernel-width" => options.smoothing.kernel_width = value(&flag, args.next())?,

@@ -190,6 +190,9 @@ pub struct TableReport {
     /// LLM accuracy on rows where the SLM was wrong and right: far apart means the two are
     /// correlated, which an independent (factored) remote prior ignores.
     pub llm_accuracy_given_slm: [Option<f64>; 2],
+    /// Tokens the verification processed per token of the answer call (prompt + generated): a
+    /// measured alternative to the paper's "verification costs one SLM call".
+    pub verify_token_share: Option<f64>,
     /// Test-split AUROC of AutoMix-P's P(SLM correct | selected signals) over the seeds.
     pub combined_auroc: Option<RouterSummary>,
     /// Signals AutoMix-P used, with the number of seeds that selected each.
@@ -315,6 +318,7 @@ fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableRepo
         llm_performance: all_anchors.llm.performance,
         slm_accuracy: labels.iter().filter(|c| **c).count() as f64 / labels.len() as f64,
         llm_accuracy_given_slm: llm_accuracy_given_slm(&usable),
+        verify_token_share: verify_token_share(&table.rows),
         combined_auroc: (!combined_auroc.is_empty())
             .then(|| summarise("AutoMix-P posterior".to_owned(), combined_auroc)),
         routers: per_router.into_iter().map(|(router, values)| summarise(router, values)).collect(),
@@ -398,6 +402,12 @@ fn seed_curves(
     curves.push(Curve { router: RANDOM_MIXING.to_owned(), points: random_mixing_curve(anchors, 20) });
     curves.push(Curve { router: ORACLE.to_owned(), points: oracle_curve(test, costs) });
     Ok(curves)
+}
+
+fn verify_token_share(rows: &[RoutingRow]) -> Option<f64> {
+    let answer: u64 = rows.iter().map(|r| u64::from(r.tokens.prompt) + u64::from(r.tokens.generated)).sum();
+    let verify: u64 = rows.iter().map(|r| u64::from(r.tokens.verify)).sum();
+    (answer > 0).then(|| verify as f64 / answer as f64)
 }
 
 fn llm_accuracy_given_slm(usable: &[UsableRow]) -> [Option<f64>; 2] {

@@ -74,9 +74,10 @@ fn table_markdown(table: &TableReport, out: &mut String) {
     let [when_wrong, when_right] = table.llm_accuracy_given_slm;
     let _ = writeln!(
         out,
-        "LLM accuracy when the SLM is wrong {}, when it is right {}.\n",
+        "LLM accuracy when the SLM is wrong {}, when it is right {}. Verification tokens per answer-call token: {}.\n",
         fmt_option(when_wrong),
-        fmt_option(when_right)
+        fmt_option(when_right),
+        fmt_option(table.verify_token_share)
     );
     let _ = writeln!(out, "| signal | rows | AUROC vs SLM correct | ECE |\n|---|---|---|---|");
     if let Some(combined) = &table.combined_auroc {
