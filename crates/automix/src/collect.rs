@@ -94,9 +94,13 @@ pub fn collect_item(
         slm: ScoredAnswer { model: slm_name, answer, score },
         signals,
         tokens: TokenCounts { prompt: prompt_tokens as u32, generated: generated as u32, verify: verify_tokens as u32 },
+        // Recorded flags are exact match for F1 datasets; score remote answers exactly like the local one.
         llm: recorded
             .iter()
-            .map(|r| ScoredAnswer { model: r.model.clone(), answer: r.answer.clone(), score: f64::from(u8::from(r.correct)) })
+            .map(|r| {
+                let score = if multiple_choice { f64::from(u8::from(r.correct)) } else { token_f1(&r.answer, &item.answers) };
+                ScoredAnswer { model: r.model.clone(), answer: r.answer.clone(), score }
+            })
             .collect(),
     })
 }

@@ -1,5 +1,6 @@
 //! The `automix` command line: one module per subcommand, all driving the same engine.
 
+mod account;
 mod ask;
 mod bench;
 mod collect;
@@ -35,6 +36,23 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Fit the router's calibration (P(signals | small model correct)) from routing tables.
     Calibrate(eval::CalibrateArgs),
+    /// Store or remove the remote model's API key (kept in the OS keychain).
+    Key {
+        #[command(subcommand)]
+        command: account::KeyCommand,
+    },
+    /// Show or change the monthly remote budget.
+    Budget {
+        #[command(subcommand)]
+        command: account::BudgetCommand,
+    },
+    /// Past questions, escalations and spending.
+    History {
+        #[command(subcommand)]
+        command: account::HistoryCommand,
+    },
+    /// Rate an answer: up, down or none.
+    Feedback { id: i64, verdict: String },
 }
 
 pub fn run() -> Result<()> {
@@ -45,6 +63,10 @@ pub fn run() -> Result<()> {
         Command::Collect(args) => collect::run(args),
         Command::Eval(args) => eval::run_eval_command(args),
         Command::Calibrate(args) => eval::run_calibrate_command(args),
+        Command::Key { command } => account::key(command),
+        Command::Budget { command } => account::budget(command),
+        Command::History { command } => account::history(command),
+        Command::Feedback { id, verdict } => account::feedback(id, &verdict),
     }
 }
 
@@ -56,4 +78,8 @@ fn chat_model_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
     let catalog = automix_models::Catalog::bundled();
     let entry = catalog.default_for(automix_models::ModelKind::Chat);
     Ok(automix_models::ModelStore::from_env().locate(entry)?)
+}
+
+fn key_store(home: &std::path::Path) -> automix::remote::KeyStore {
+    automix::remote::KeyStore::new("remote-api-key", home.join("api-key"))
 }

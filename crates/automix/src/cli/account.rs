@@ -1,0 +1,149 @@
+//! The user's remote-model account: API key, budget, history and feedback.
+
+use std::io::BufRead;
+
+use anyhow::{bail, Result};
+use automix::budget::{BudgetSettings, Ledger};
+use automix::remote::{ApiKey, Cost, KeyLocation};
+use automix::store::{Feedback, History};
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Store the remote API key (read from standard input) in the OS keychain.
+    Set,
+    /// Remove the stored key.
+    Clear,
+}
+
+#[derive(Subcommand)]
+pub enum BudgetCommand {
+    /// This month's limit, spending and what is left.
+    Show,
+    /// Change the monthly limit, currency or per-answer cap.
+    Set {
+        #[arg(long)]
+        monthly: Option<f64>,
+        #[arg(long)]
+        currency: Option<String>,
+        /// Largest worst-case cost one answer may reserve; 0 removes the cap.
+        #[arg(long)]
+        cap: Option<f64>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum HistoryCommand {
+    /// The questions of one conversation.
+    Conversation { id: i64 },
+    /// Every escalated answer, with what was sent and what it cost.
+    Escalated,
+    /// Remote spending per day or month.
+    Spend {
+        #[arg(long, default_value = "month")]
+        per: String,
+    },
+}
+
+fn history_path() -> std::path::PathBuf {
+    automix::models::automix_home().join("history.sqlite")
+}
+
+pub fn key(command: KeyCommand) -> Result<()> {
+    let store = super::key_store(&automix::models::automix_home());
+    match command {
+        KeyCommand::Set => {
+            eprintln!("paste the API key and press Enter:");
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            if line.trim().is_empty() {
+                bail!("no key given; nothing stored");
+            }
+            match store.save(&ApiKey::new(line))? {
+                KeyLocation::Keychain => println!("key stored in the OS keychain"),
+                KeyLocation::File { path, warning } => println!("key stored in {} (readable only by you)\nwarning: {warning}", path.display()),
+            }
+        }
+        KeyCommand::Clear => {
+            store.delete()?;
+            println!("key removed");
+        }
+    }
+    Ok(())
+}
+
+pub fn budget(command: BudgetCommand) -> Result<()> {
+    let ledger = Ledger::open(&history_path())?;
+    if let BudgetCommand::Set { monthly, currency, cap } = command {
+        let current = ledger.settings()?;
+        ledger.set_settings(&BudgetSettings {
+            monthly_limit: monthly.map(Cost::from_units).unwrap_or(current.monthly_limit),
+            currency: currency.unwrap_or(current.currency),
+            per_answer_cap: match cap {
+                Some(c) if c <= 0.0 => None,
+                Some(c) => Some(Cost::from_units(c)),
+                None => current.per_answer_cap,
+            },
+        })?;
+    }
+    let status = ledger.month_status()?;
+    let settings = ledger.settings()?;
+    println!("{} budget: {} {}", status.month, status.limit, status.currency);
+    println!("  spent {}, reserved {}, left {}", status.settled, status.reserved, status.remaining);
+    println!("  month elapsed {:.0}%", status.elapsed_fraction * 100.0);
+    if let Some(cap) = settings.per_answer_cap {
+        println!("  per-answer cap {cap}");
+    }
+    Ok(())
+}
+
+pub fn history(command: HistoryCommand) -> Result<()> {
+    let history = History::open(&history_path())?;
+    match command {
+        HistoryCommand::Conversation { id } => print_questions(&history.conversation(id)?),
+        HistoryCommand::Escalated => print_questions(&history.escalated()?),
+        HistoryCommand::Spend { per } => {
+            let rows = match per.as_str() {
+                "day" => history.spend_per_day()?,
+                "month" => history.spend_per_month()?,
+                other => bail!("--per must be day or month, not {other}"),
+            };
+            for row in rows {
+                println!("{}  {} {}  ({} escalations)", row.period, row.cost, row.currency, row.escalations);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_questions(questions: &[automix::store::StoredQuestion]) {
+    for q in questions {
+        let r = &q.record;
+        println!("#{} {}", q.id, r.question);
+        println!("  local ({}): {}", r.local.model, r.local.text.trim());
+        println!("  routing: {:?} — {}", r.routing.decision, r.routing.reason);
+        if let Some(e) = &r.escalation {
+            match (&e.answer, &e.error) {
+                (Some(answer), _) => println!("  {} answered: {}", e.model, answer.trim()),
+                (None, Some(error)) => println!("  {} failed: {error}", e.model),
+                _ => {}
+            }
+            println!("  cost {} {}; sent {} chunks", e.cost, e.currency, e.payload.chunks.len());
+        }
+        if let Some(feedback) = q.feedback {
+            println!("  feedback: {feedback:?}");
+        }
+    }
+}
+
+pub fn feedback(id: i64, verdict: &str) -> Result<()> {
+    let feedback = match verdict {
+        "up" => Some(Feedback::Up),
+        "down" => Some(Feedback::Down),
+        "none" => None,
+        other => bail!("feedback must be up, down or none, not {other}"),
+    };
+    History::open(&history_path())?.set_feedback(id, feedback)?;
+    println!("feedback on #{id} recorded");
+    Ok(())
+}
