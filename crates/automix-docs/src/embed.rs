@@ -24,26 +24,15 @@ pub enum EmbedError {
     MissingFile { path: PathBuf },
     #[error("embedding model file {path} is damaged ({reason}); delete it and {PULL_HINT}")]
     DamagedFile { path: PathBuf, reason: String },
-    #[error("cannot find the AutoMix data directory: set AUTOMIX_HOME or HOME")]
-    NoHome,
     #[error("tokenizing text for embedding failed: {0}")]
     Tokenize(String),
     #[error("running the embedding model failed: {0}")]
     Inference(#[from] candle_core::Error),
 }
 
-/// `<AUTOMIX_HOME>/models/all-minilm-l6-v2`, with AUTOMIX_HOME defaulting to ~/.local/share/automix.
-pub fn default_model_dir() -> Result<PathBuf, EmbedError> {
-    Ok(automix_home()?.join("models").join(EMBEDDING_MODEL_NAME))
-}
-
-/// The AutoMix data root: `$AUTOMIX_HOME`, else `~/.local/share/automix`.
-pub fn automix_home() -> Result<PathBuf, EmbedError> {
-    if let Some(home) = std::env::var_os("AUTOMIX_HOME").filter(|value| !value.is_empty()) {
-        return Ok(PathBuf::from(home));
-    }
-    let home = std::env::var_os("HOME").filter(|value| !value.is_empty()).ok_or(EmbedError::NoHome)?;
-    Ok(PathBuf::from(home).join(".local/share/automix"))
+/// `<AUTOMIX_HOME>/models/all-minilm-l6-v2`, where the model manager installs it.
+pub fn default_model_dir() -> PathBuf {
+    automix_models::automix_home().join("models").join(EMBEDDING_MODEL_NAME)
 }
 
 /// A loaded sentence-embedding model.
@@ -91,7 +80,7 @@ impl Embedder {
 
     /// Loads the model from [`default_model_dir`] on the CPU.
     pub fn load_default() -> Result<Embedder, EmbedError> {
-        Embedder::load(&default_model_dir()?, &Device::Cpu)
+        Embedder::load(&default_model_dir(), &Device::Cpu)
     }
 
     /// Length of every embedding vector (384 for MiniLM-L6).

@@ -15,7 +15,7 @@ mod store;
 use std::path::PathBuf;
 
 pub use chunk::{chunk_document, Chunk, ChunkingConfig, TokenCounter, WordTokenEstimate};
-pub use embed::{automix_home, default_model_dir, EmbedError, Embedder, EMBEDDING_MODEL_NAME};
+pub use embed::{default_model_dir, EmbedError, Embedder, EMBEDDING_MODEL_NAME};
 pub use extract::{DocumentFormat, ExtractError, ExtractedDocument};
 pub use ingest::{FileOutcome, FileReport, IndexOptions, IndexProgress, DEFAULT_MAX_FILE_BYTES};
 pub use search::{select_for_budget, Citation, SearchHit, SearchMode};

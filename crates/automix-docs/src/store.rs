@@ -107,8 +107,8 @@ impl Library {
     }
 
     /// `<AUTOMIX_HOME>/library.sqlite`.
-    pub fn default_path() -> Result<PathBuf, DocsError> {
-        Ok(crate::embed::automix_home()?.join(LIBRARY_FILE_NAME))
+    pub fn default_path() -> PathBuf {
+        automix_models::automix_home().join(LIBRARY_FILE_NAME)
     }
 
     /// All documents, ordered by path.

@@ -14,7 +14,7 @@ use lopdf::{dictionary, Document, Object, Stream};
 pub fn embedder() -> &'static Embedder {
     static EMBEDDER: OnceLock<Embedder> = OnceLock::new();
     EMBEDDER.get_or_init(|| {
-        let dir = default_model_dir().expect("AUTOMIX_HOME or HOME must be set");
+        let dir = default_model_dir();
         assert!(
             dir.join("model.safetensors").is_file(),
             "all-MiniLM-L6-v2 is not in {}; run `make test` or `automix models pull all-minilm-l6-v2` first",

@@ -100,7 +100,8 @@ pub struct Assistant {
     cache: Mutex<KvCache>,
 }
 
-struct ModelTokens<'a>(&'a LocalModel);
+/// Counts tokens with the local chat model's tokenizer, so context budgets are exact.
+pub struct ModelTokens<'a>(pub &'a LocalModel);
 
 impl TokenCounter for ModelTokens<'_> {
     fn count_tokens(&self, text: &str) -> usize {

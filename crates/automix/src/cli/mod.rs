@@ -4,6 +4,7 @@ mod account;
 mod ask;
 mod bench;
 mod collect;
+mod docs;
 mod eval;
 mod models;
 
@@ -51,6 +52,20 @@ enum Command {
         #[command(subcommand)]
         command: account::HistoryCommand,
     },
+    /// Add, list and remove documents of the library.
+    Docs {
+        #[command(subcommand)]
+        command: docs::DocsCommand,
+    },
+    /// Search the library: ranked chunks with citations.
+    Search {
+        query: String,
+        #[arg(long, default_value_t = 5)]
+        limit: usize,
+        /// Print exactly the chunks the pipeline would give a local model with this many tokens.
+        #[arg(long)]
+        budget_tokens: Option<usize>,
+    },
     /// Rate an answer: up, down or none.
     Feedback { id: i64, verdict: String },
 }
@@ -67,6 +82,8 @@ pub fn run() -> Result<()> {
         Command::Budget { command } => account::budget(command),
         Command::History { command } => account::history(command),
         Command::Feedback { id, verdict } => account::feedback(id, &verdict),
+        Command::Docs { command } => docs::run(command),
+        Command::Search { query, limit, budget_tokens } => docs::search(&query, limit, budget_tokens),
     }
 }
 
