@@ -1,12 +1,13 @@
 //! The decoder forward pass, written with candle ops so the cache and the logits are ours to control.
 
-use candle_core::quantized::{QMatMul, QTensor};
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 use std::sync::Arc;
 
 use crate::config::{Architecture, ModelConfig};
 use crate::error::Result;
 use crate::gguf::GgufFile;
+use crate::kernels::{self, PackedQ8};
 use crate::kv_cache::KvCache;
 
 /// Which positions' logits a forward pass returns.
@@ -18,11 +19,74 @@ pub enum Logits {
     All,
 }
 
+/// A weight matrix: repacked for the CPU kernels where they apply, else candle's quantized matmul.
+enum Linear {
+    Packed(PackedQ8),
+    Candle(QMatMul),
+}
+
+impl Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Candle(w) => Ok(w.forward(x)?),
+            Self::Packed(w) => {
+                let mut dims = x.dims().to_vec();
+                let input = x.flatten_all()?.to_vec1::<f32>()?;
+                let mut out = vec![0f32; input.len() / w.k() * w.n()];
+                kernels::matmul(&input, w, &mut out);
+                if let Some(last) = dims.last_mut() {
+                    *last = w.n();
+                }
+                Ok(Tensor::from_vec(out, dims, x.device())?)
+            }
+        }
+    }
+}
+
+/// Loads weight matrices stacked along their output rows: repacked into one matrix when `packed`,
+/// else one candle matmul each.
+fn load_linear(gguf: &mut GgufFile, names: &[String], device: &Device, packed: bool) -> Result<Vec<Linear>> {
+    let tensors = names.iter().map(|name| gguf.tensor(name, device)).collect::<Result<Vec<QTensor>>>()?;
+    if packed {
+        if let Some(w) = pack(&tensors)? {
+            return Ok(vec![Linear::Packed(w)]);
+        }
+    }
+    tensors.into_iter().map(|t| Ok(Linear::Candle(QMatMul::from_qtensor(t)?))).collect()
+}
+
+/// Repacks Q8_0 matrices with a common input size; None when any does not fit the kernels.
+fn pack(tensors: &[QTensor]) -> Result<Option<PackedQ8>> {
+    let mut parts = Vec::with_capacity(tensors.len());
+    let mut k = None;
+    for t in tensors {
+        let (n, tk) = t.shape().dims2()?;
+        if t.dtype() != GgmlDType::Q8_0 || k.is_some_and(|k| k != tk) {
+            return Ok(None);
+        }
+        k = Some(tk);
+        parts.push((t.data()?, n));
+    }
+    let parts: Vec<(&[u8], usize)> = parts.iter().map(|(bytes, n)| (bytes.as_ref(), *n)).collect();
+    Ok(k.and_then(|k| PackedQ8::from_q8_0(&parts, k)))
+}
+
+/// Splits the last dimension of `x` into consecutive pieces of the given sizes.
+fn split_last(x: &Tensor, sizes: &[usize]) -> Result<Vec<Tensor>> {
+    let last = x.rank() - 1;
+    let mut start = 0;
+    let mut pieces = Vec::with_capacity(sizes.len());
+    for &size in sizes {
+        pieces.push(x.narrow(last, start, size)?);
+        start += size;
+    }
+    Ok(pieces)
+}
+
 struct Attention {
-    q: QMatMul,
-    k: QMatMul,
-    v: QMatMul,
-    o: QMatMul,
+    /// q, k and v: one fused matrix when packed, else three.
+    qkv: Vec<Linear>,
+    o: Linear,
     /// Qwen2 adds biases to the q/k/v projections.
     bias: Option<[Tensor; 3]>,
     /// Qwen3 RMS-normalises each head of q and k.
@@ -33,9 +97,9 @@ struct Block {
     attn_norm: Tensor,
     attn: Attention,
     ffn_norm: Tensor,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    /// Gate and up: one fused matrix when packed, else two.
+    gate_up: Vec<Linear>,
+    down: Linear,
 }
 
 pub struct Transformer {
@@ -44,27 +108,37 @@ pub struct Transformer {
     embedding: Arc<QTensor>,
     blocks: Vec<Block>,
     output_norm: Tensor,
-    lm_head: QMatMul,
+    lm_head: Linear,
     cos: Tensor,
     sin: Tensor,
 }
 
 impl Transformer {
     pub fn load(gguf: &mut GgufFile, device: &Device) -> Result<Self> {
+        Self::load_with(gguf, device, device.is_cpu() && kernels::available())
+    }
+
+    /// `packed`: use the CPU kernels for the Q8_0 matrices they fit.
+    fn load_with(gguf: &mut GgufFile, device: &Device, packed: bool) -> Result<Self> {
         let config = ModelConfig::from_gguf(gguf)?;
         let embedding = Arc::new(gguf.tensor("token_embd.weight", device)?);
-        let lm_head = if gguf.has_tensor("output.weight") {
-            QMatMul::from_qtensor(gguf.tensor("output.weight", device)?)?
-        } else {
-            QMatMul::from_arc(embedding.clone())?
+        let head_name = if gguf.has_tensor("output.weight") { "output.weight" } else { "token_embd.weight" };
+        let lm_head = match load_linear(gguf, &[head_name.to_string()], device, packed)?.pop() {
+            Some(Linear::Packed(w)) => Linear::Packed(w),
+            _ if head_name == "output.weight" => Linear::Candle(QMatMul::from_qtensor(gguf.tensor(head_name, device)?)?),
+            _ => Linear::Candle(QMatMul::from_arc(embedding.clone())?),
         };
         let mut blocks = Vec::with_capacity(config.n_layer);
         for layer in 0..config.n_layer {
-            let mut matmul = |name: &str| -> Result<QMatMul> {
-                Ok(QMatMul::from_qtensor(gguf.tensor(&format!("blk.{layer}.{name}.weight"), device)?)?)
+            let mut matmuls = |names: &[&str]| -> Result<Vec<Linear>> {
+                let names: Vec<String> = names.iter().map(|name| format!("blk.{layer}.{name}.weight")).collect();
+                load_linear(gguf, &names, device, packed)
             };
-            let (q, k, v, o) = (matmul("attn_q")?, matmul("attn_k")?, matmul("attn_v")?, matmul("attn_output")?);
-            let (gate, up, down) = (matmul("ffn_gate")?, matmul("ffn_up")?, matmul("ffn_down")?);
+            let qkv = matmuls(&["attn_q", "attn_k", "attn_v"])?;
+            let gate_up = matmuls(&["ffn_gate", "ffn_up"])?;
+            let single = |mut linears: Vec<Linear>| linears.pop().expect("one name gives one matrix");
+            let o = single(matmuls(&["attn_output"])?);
+            let down = single(matmuls(&["ffn_down"])?);
             let mut dense = |name: &str| -> Result<Tensor> {
                 Ok(gguf.tensor(&format!("blk.{layer}.{name}"), device)?.dequantize(device)?)
             };
@@ -78,10 +152,9 @@ impl Transformer {
             };
             blocks.push(Block {
                 attn_norm: dense("attn_norm.weight")?,
-                attn: Attention { q, k, v, o, bias, qk_norm },
+                attn: Attention { qkv, o, bias, qk_norm },
                 ffn_norm: dense("ffn_norm.weight")?,
-                gate,
-                up,
+                gate_up,
                 down,
             });
         }
@@ -109,7 +182,17 @@ impl Transformer {
             let h = self.attention(layer, &block.attn, &h, cache, mask.as_ref(), &cos, &sin)?;
             x = (x + h)?;
             let h = candle_nn::ops::rms_norm(&x, &block.ffn_norm, self.config.rms_eps as f32)?;
-            let h = (candle_nn::ops::silu(&block.gate.forward(&h)?)? * block.up.forward(&h)?)?;
+            let (gate, up) = match block.gate_up.as_slice() {
+                [fused] => {
+                    let both = fused.forward(&h)?;
+                    let mut halves = split_last(&both, &[self.config.n_ff, self.config.n_ff])?;
+                    let up = halves.pop().expect("two halves");
+                    (halves.pop().expect("two halves"), up)
+                }
+                [gate, up] => (gate.forward(&h)?, up.forward(&h)?),
+                _ => unreachable!("gate and up load as one or two matrices"),
+            };
+            let h = (candle_nn::ops::silu(&gate)? * up)?;
             x = (x + block.down.forward(&h)?)?;
         }
         cache.advance(tokens);
@@ -139,9 +222,17 @@ impl Transformer {
     ) -> Result<Tensor> {
         let cfg = &self.config;
         let (_, seq_len, _) = x.dims3()?;
-        let mut q = attn.q.forward(x)?;
-        let mut k = attn.k.forward(x)?;
-        let mut v = attn.v.forward(x)?;
+        let q_size = cfg.n_head * cfg.head_dim;
+        let kv_size = cfg.n_kv_head * cfg.head_dim;
+        let (mut q, mut k, mut v) = match attn.qkv.as_slice() {
+            [fused] => {
+                let mut pieces = split_last(&fused.forward(x)?, &[q_size, kv_size, kv_size])?.into_iter();
+                let mut next = || pieces.next().expect("three pieces");
+                (next(), next(), next())
+            }
+            [q, k, v] => (q.forward(x)?, k.forward(x)?, v.forward(x)?),
+            _ => unreachable!("q, k and v load as one or three matrices"),
+        };
         if let Some([bq, bk, bv]) = &attn.bias {
             q = q.broadcast_add(bq)?;
             k = k.broadcast_add(bk)?;
@@ -205,4 +296,40 @@ fn rope_tables(cfg: &ModelConfig, device: &Device) -> Result<(Tensor, Tensor)> {
         .reshape((cfg.context_length, 1))?;
     let angles = positions.broadcast_mul(&inv_freq)?;
     Ok((angles.cos()?, angles.sin()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tiny::{write_tiny_llama, TinySpec};
+
+    /// The CPU kernels must give the logits of candle's own quantized matmuls, prefill and decode, up
+    /// to the rounding of activations to 8 bits (candle rounds in blocks of 256 where it repacks).
+    #[test]
+    fn cpu_kernels_match_candle_ops() {
+        if !kernels::available() {
+            eprintln!("CPU kernels unavailable on this machine; only candle's path runs here");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny.gguf");
+        write_tiny_llama(&path, &TinySpec { n_embd: 128, n_ff: 256, ..TinySpec::default() }).unwrap();
+        let load = |packed| Transformer::load_with(&mut GgufFile::open(&path).unwrap(), &Device::Cpu, packed).unwrap();
+        let (fast, reference) = (load(true), load(false));
+        assert!(matches!(fast.lm_head, Linear::Packed(_)) && matches!(fast.blocks[0].down, Linear::Packed(_)));
+        let prompt: Vec<u32> = (0..37).map(|i| (i * 7 + 3) % fast.config.vocab_size as u32).collect();
+        let (mut fast_cache, mut reference_cache) = (KvCache::new(), KvCache::new());
+        let mut compare = |tokens: &[u32], logits: Logits| {
+            let a: Vec<f32> = fast.forward(tokens, &mut fast_cache, logits).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            let b: Vec<f32> =
+                reference.forward(tokens, &mut reference_cache, logits).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            let scale = b.iter().fold(0f32, |m, x| m.max(x.abs()));
+            let diff = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(diff <= 0.02 * scale.max(1.0), "kernels differ from candle by {diff} (logit scale {scale})");
+        };
+        compare(&prompt, Logits::All);
+        for token in [5, 9, 11] {
+            compare(&[token], Logits::Last);
+        }
+    }
 }
