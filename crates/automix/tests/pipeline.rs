@@ -5,7 +5,7 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use automix::assistant::{AnswerSource, AskError, AskEvent, Assistant, AssistantConfig, AssistantPaths, Decision, RemoteModel, Scope};
+use automix::assistant::{AnswerSource, AskError, AskEvent, Assistant, AssistantConfig, AssistantPaths, Decision, RemoteModel, Router, Scope};
 use automix::budget::BudgetSettings;
 use automix::models::{Catalog, ModelKind, ModelStore};
 use automix::remote::{BlockingRemoteClient, Cost, PriceTable, RemoteClient, RemoteSettings};
@@ -13,7 +13,7 @@ use automix_test_remote::{default_data_dir, AnswerBook, Fault, TestServer};
 
 const FRANCE: &str = include_str!("../assets/france.md");
 
-fn assistant(dir: &tempfile::TempDir, server: &TestServer) -> Assistant {
+fn open_assistant(dir: &tempfile::TempDir, server: &TestServer) -> Assistant {
     let catalog = Catalog::bundled();
     let store = ModelStore::from_env();
     let chat = store.locate(catalog.default_for(ModelKind::Chat)).unwrap_or_else(|e| panic!("{e} (make test installs it)"));
@@ -24,6 +24,7 @@ fn assistant(dir: &tempfile::TempDir, server: &TestServer) -> Assistant {
         embedder_dir: store.model_dir(embedder),
         library: dir.path().join("library.sqlite"),
         history: dir.path().join("history.sqlite"),
+        learning_since: dir.path().join(automix::assistant::LEARNING_SINCE_FILE),
     };
     let mut settings = RemoteSettings::new(server.base_url(), "gpt-4o-mini");
     settings.backoff_base_ms = 10;
@@ -62,7 +63,7 @@ fn done(events: &[AskEvent]) -> (String, AnswerSource, f64) {
 fn one_answer_stays_local_one_escalates_and_history_shows_both() {
     let server = TestServer::start_blocking(Arc::new(AnswerBook::load(&default_data_dir()).unwrap())).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let assistant = assistant(&dir, &server);
+    let assistant = open_assistant(&dir, &server);
     let conversation = assistant.history().new_conversation("France", 0).unwrap();
 
     set_budget(&assistant, 0.0);
@@ -104,13 +105,23 @@ fn one_answer_stays_local_one_escalates_and_history_shows_both() {
     let status = assistant.ledger().month_status().unwrap();
     assert_eq!(status.reserved, Cost::ZERO, "every reservation is settled");
     assert!((status.settled.as_units() - cost).abs() < 1e-9);
+
+    // The escalation judged the local answer (by agreement with the remote one); a restart learns from it.
+    let bundled = Router::bundled().unwrap().slm_accuracy();
+    assert_eq!(assistant.router().slm_accuracy(), bundled, "nothing was judged when it opened");
+    drop(assistant);
+    let reopened = open_assistant(&dir, &server);
+    assert_ne!(reopened.router().slm_accuracy(), bundled);
+    std::fs::write(dir.path().join(automix::assistant::LEARNING_SINCE_FILE), i64::MAX.to_string()).unwrap();
+    drop(reopened);
+    assert_eq!(open_assistant(&dir, &server).router().slm_accuracy(), bundled, "forgetting restores the calibration");
 }
 
 #[test]
 fn a_failing_provider_leaves_the_local_answer_uncharged_and_cancel_records_nothing() {
     let server = TestServer::start_blocking(Arc::new(AnswerBook::load(&default_data_dir()).unwrap())).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let assistant = assistant(&dir, &server);
+    let assistant = open_assistant(&dir, &server);
     set_budget(&assistant, 1.0);
     let conversation = assistant.history().new_conversation("faults", 0).unwrap();
     server.push_faults([Fault::ServerError, Fault::ServerError, Fault::ServerError, Fault::ServerError]);

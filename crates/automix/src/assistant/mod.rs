@@ -8,6 +8,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use automix_eval::metrics::token_f1;
+use automix_eval::table::CORRECT_THRESHOLD;
 use automix_budget::{advise, worst_case_cost, BudgetAdvice, CostPreference, Ledger};
 use automix_docs::{Citation, Embedder, Library, SearchHit, TokenCounter};
 use automix_llm::{KvCache, LocalModel, SamplingParams};
@@ -61,6 +63,9 @@ impl Default for AssistantConfig {
     }
 }
 
+/// File under `$AUTOMIX_HOME` holding the time (ms) before which answers do not teach the router.
+pub const LEARNING_SINCE_FILE: &str = "router-learning-since";
+
 /// Where the assistant keeps its files.
 pub struct AssistantPaths {
     pub chat_model: PathBuf,
@@ -68,6 +73,8 @@ pub struct AssistantPaths {
     pub library: PathBuf,
     /// History and budget ledger share one SQLite file.
     pub history: PathBuf,
+    /// Answers asked before the time (ms) in this file do not teach the router (`automix router forget`).
+    pub learning_since: PathBuf,
 }
 
 impl AssistantPaths {
@@ -83,6 +90,7 @@ impl AssistantPaths {
             embedder_dir: store.model_dir(embedder),
             library: home.join(automix_docs::LIBRARY_FILE_NAME),
             history: home.join("history.sqlite"),
+            learning_since: home.join(LEARNING_SINCE_FILE),
         })
     }
 }
@@ -112,13 +120,17 @@ impl TokenCounter for ModelTokens<'_> {
 impl Assistant {
     pub fn open(paths: &AssistantPaths, remote: Option<RemoteModel>, config: AssistantConfig) -> Result<Self, AskError> {
         let device = automix_llm::default_device();
+        let history = History::open(&paths.history)?;
+        let mut router = Router::bundled()?;
+        let since = std::fs::read_to_string(&paths.learning_since).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(i64::MIN);
+        router.learn(&judged_local_answers(&history, since)?);
         Ok(Self {
             model: LocalModel::load(&paths.chat_model, &device)?,
             embedder: Embedder::load(&paths.embedder_dir, &device)?,
             library: Mutex::new(Library::open(&paths.library)?),
-            history: History::open(&paths.history)?,
+            history,
             ledger: Ledger::open(&paths.history)?,
-            router: Router::bundled()?,
+            router,
             remote,
             config,
             cache: Mutex::new(KvCache::new()),
@@ -127,6 +139,10 @@ impl Assistant {
 
     pub fn model(&self) -> &LocalModel {
         &self.model
+    }
+
+    pub fn router(&self) -> &Router {
+        &self.router
     }
 
     pub fn history(&self) -> &History {
@@ -320,6 +336,29 @@ impl Assistant {
             error,
         })
     }
+}
+
+/// Whether each past local answer was right, oldest first, as far as use has shown: the user's 👍/👎
+/// on a local answer, else agreement (token F1 ≥ 0.5) with the remote answer it was escalated to.
+fn judged_local_answers(history: &History, since_ms: i64) -> Result<Vec<bool>, AskError> {
+    let mut judged = Vec::new();
+    for conversation in history.conversations()? {
+        for question in history.conversation(conversation.id)? {
+            let record = &question.record;
+            if record.asked_at_ms <= since_ms {
+                continue;
+            }
+            let remote_answer = record.escalation.as_ref().and_then(|e| e.answer.as_ref());
+            let verdict = match (remote_answer, question.feedback) {
+                (None, Some(feedback)) => Some(feedback == automix_store::Feedback::Up),
+                (Some(remote), _) => Some(token_f1(&record.local.text, std::slice::from_ref(remote)) >= CORRECT_THRESHOLD),
+                (None, None) => None,
+            };
+            judged.extend(verdict.map(|v| (record.asked_at_ms, v)));
+        }
+    }
+    judged.sort_by_key(|(at, _)| *at);
+    Ok(judged.into_iter().map(|(_, v)| v).collect())
 }
 
 fn to_stored_citation(hit: &SearchHit) -> automix_store::Citation {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use automix_router::{two_model_pomdp, Action, Calibration, ModelSpec, ObservationModel, SignalValues, Smoothing};
+use automix_router::{Action, Calibration, JointPrior, ModelSpec, ObservationModel, Pomdp, SignalValues, Smoothing};
 
 use super::events::AskError;
 
@@ -11,10 +11,15 @@ use super::events::AskError;
 /// collected from the QA sets in ../shared/data (see docs/evaluation.md).
 const BUNDLED_CALIBRATION: &str = include_str!("../../../../models/router/smollm2-135m-instruct.json");
 
+/// At most this many answers judged in use move the prior, so a run of unusual questions cannot
+/// overturn what the calibration rows established.
+pub const MAX_LEARNED_ANSWERS: usize = 200;
+
 pub struct Router {
     calibration: Calibration,
-    smoothing: Smoothing,
     observations: ObservationModel,
+    /// Answers judged in use (by agreement with the remote answer or by the user): (judged, correct).
+    learned: (usize, usize),
 }
 
 /// The router's verdict on one answer.
@@ -34,13 +39,22 @@ impl Router {
     }
 
     pub fn new(calibration: Calibration) -> Self {
-        let smoothing = Smoothing::default();
-        let observations = ObservationModel::from_calibration(&calibration, &smoothing);
-        Self { calibration, smoothing, observations }
+        let observations = ObservationModel::from_calibration(&calibration, &Smoothing::default());
+        Self { calibration, observations, learned: (0, 0) }
     }
 
+    /// Refines the local model's prior accuracy with answers judged in use, oldest first; only the
+    /// most recent `MAX_LEARNED_ANSWERS` count, weighed against the calibration's own rows.
+    pub fn learn(&mut self, local_correct: &[bool]) {
+        let recent = &local_correct[local_correct.len().saturating_sub(MAX_LEARNED_ANSWERS)..];
+        self.learned = (recent.len(), recent.iter().filter(|&&c| c).count());
+    }
+
+    /// The local model's prior accuracy: the calibration's, moved by what use has shown.
     pub fn slm_accuracy(&self) -> f64 {
-        self.calibration.slm_accuracy()
+        let (judged, correct) = self.learned;
+        let weight = self.calibration.rows as f64;
+        (self.calibration.slm_accuracy() * weight + correct as f64) / (weight + judged as f64)
     }
 
     /// P(local answer correct | signals) by Bayes' rule over the calibrated likelihoods.
@@ -55,8 +69,9 @@ impl Router {
     pub fn plan(&self, signals: &SignalValues, remote_cost: f64, remote_accuracy: f64, lambda: f64) -> Result<RoutePlan, AskError> {
         let local = ModelSpec { name: self.calibration.slm_model.clone(), call_cost: 0.0, verify_cost: 0.0 };
         let remote = ModelSpec { name: "remote".into(), call_cost: remote_cost, verify_cost: 0.0 };
-        let pomdp = two_model_pomdp(&self.calibration, &self.smoothing, local, remote, remote_accuracy)
-            .map_err(|e| AskError::Router(e.to_string()))?;
+        let router_error = |e: automix_router::PomdpError| AskError::Router(e.to_string());
+        let prior = JointPrior::independent(&[self.slm_accuracy(), remote_accuracy]).map_err(router_error)?;
+        let pomdp = Pomdp::new(vec![local, remote], vec![self.observations.clone()], prior).map_err(router_error)?;
         let policy = pomdp.solve(lambda).policy;
         let local_confidence = self.local_confidence(signals);
         let expected_utilities = BTreeMap::from([
@@ -64,5 +79,33 @@ impl Router {
             ("escalate".to_string(), remote_accuracy - lambda * remote_cost),
         ]);
         Ok(RoutePlan { escalate: policy.decide_first(signals) != Action::Keep, local_confidence, expected_utilities })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn use_moves_the_prior_within_bounds() {
+        let mut router = Router::bundled().unwrap();
+        let calibrated = router.slm_accuracy();
+        router.learn(&vec![true; 50]);
+        let after_good = router.slm_accuracy();
+        assert!(after_good > calibrated && after_good < 1.0);
+        router.learn(&vec![false; 10_000]);
+        let floor = calibrated * router.calibration.rows as f64 / (router.calibration.rows + MAX_LEARNED_ANSWERS) as f64;
+        assert!((router.slm_accuracy() - floor).abs() < 1e-12, "only the last {MAX_LEARNED_ANSWERS} answers count");
+        router.learn(&[]);
+        assert_eq!(router.slm_accuracy(), calibrated, "forgetting restores the calibration");
+    }
+
+    #[test]
+    fn a_more_trusted_local_model_escalates_less() {
+        let mut router = Router::bundled().unwrap();
+        let signals = SignalValues { v_logit: Some(0.3), answer_tokens: Some(8.0), ..Default::default() };
+        let confidence = router.local_confidence(&signals);
+        router.learn(&vec![true; MAX_LEARNED_ANSWERS]);
+        assert!(router.local_confidence(&signals) > confidence);
     }
 }

@@ -147,3 +147,10 @@ pub fn feedback(id: i64, verdict: &str) -> Result<()> {
     println!("feedback on #{id} recorded");
     Ok(())
 }
+
+pub fn router_forget() -> Result<()> {
+    let marker = automix::models::automix_home().join(automix::assistant::LEARNING_SINCE_FILE);
+    std::fs::write(&marker, automix::budget::now_ms().to_string())?;
+    println!("the router now ignores answers before this moment; it starts again from the bundled calibration");
+    Ok(())
+}

@@ -66,6 +66,8 @@ enum Command {
         #[arg(long)]
         budget_tokens: Option<usize>,
     },
+    /// Make the router forget what it learned from your past answers (back to the bundled calibration).
+    RouterForget,
     /// Rate an answer: up, down or none.
     Feedback { id: i64, verdict: String },
 }
@@ -82,6 +84,7 @@ pub fn run() -> Result<()> {
         Command::Budget { command } => account::budget(command),
         Command::History { command } => account::history(command),
         Command::Feedback { id, verdict } => account::feedback(id, &verdict),
+        Command::RouterForget => account::router_forget(),
         Command::Docs { command } => docs::run(command),
         Command::Search { query, limit, budget_tokens } => docs::search(&query, limit, budget_tokens),
     }
