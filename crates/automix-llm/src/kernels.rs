@@ -21,6 +21,9 @@ const Q8_0_BLOCK_BYTES: usize = 2 + BLOCK;
 const ROWS: usize = 8;
 /// Activation rows per work item in prefill: enough to amortise the weight tile, small enough to balance.
 const ROWS_PER_ITEM: usize = 64;
+/// Below this many multiply-adds a matmul runs on the calling thread alone: waking a worker, and
+/// waiting on one the OS has descheduled mid-item, costs more than it saves (measured on decode).
+const MIN_PARALLEL_WORK: usize = 4 << 20;
 
 /// True where the CPU kernels can run (x86-64 with AVX-512 F/BW and VNNI).
 pub(crate) fn available() -> bool {
@@ -130,7 +133,7 @@ pub(crate) fn matmul(x: &[f32], w: &PackedQ8, out: &mut [f32]) {
         let n_tiles = n.div_ceil(TILE);
         let row_chunks = m.div_ceil(ROWS_PER_ITEM);
         let out_ptr = SendPtr(out.as_mut_ptr());
-        pool().run(n_tiles * row_chunks, &|item| {
+        let work = |item: usize| {
             let (tile, chunk) = (item % n_tiles, item / n_tiles);
             let rows = chunk * ROWS_PER_ITEM..m.min((chunk + 1) * ROWS_PER_ITEM);
             let blocks_per_row = k / BLOCK;
@@ -138,7 +141,12 @@ pub(crate) fn matmul(x: &[f32], w: &PackedQ8, out: &mut [f32]) {
             let cols = TILE.min(n - tile * TILE);
             // SAFETY: each (tile, row chunk) item writes a disjoint part of `out`, inside its bounds.
             unsafe { x86::tile_rows(weights, a, k, rows, out_ptr.get().add(tile * TILE), n, cols) };
-        });
+        };
+        if m * n * k >= MIN_PARALLEL_WORK {
+            pool().run(n_tiles * row_chunks, &work);
+        } else {
+            (0..n_tiles * row_chunks).for_each(work);
+        }
     });
 }
 
