@@ -40,6 +40,12 @@ impl KvCache {
         self.tokens.iter().zip(tokens).take_while(|(a, b)| a == b).count()
     }
 
+    /// How many leading tokens of a prompt a prefill can take from the cache: the common prefix,
+    /// less the last token, which is always recomputed because its logits are the result.
+    pub fn reusable_prefix(&self, prompt: &[u32]) -> usize {
+        self.common_prefix(prompt).min(prompt.len().saturating_sub(1))
+    }
+
     /// A snapshot of the current state; `restore` it later to rewind to this point.
     pub fn snapshot(&mut self) -> KvCache {
         self.shared = true;

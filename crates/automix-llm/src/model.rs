@@ -136,8 +136,7 @@ impl LocalModel {
         if tokens.is_empty() {
             return Err(LlmError::Tokenizer("nothing to prefill: the prompt encodes to zero tokens".into()));
         }
-        // At least the last token is recomputed: its logits are the result.
-        let reused = cache.common_prefix(tokens).min(tokens.len() - 1);
+        let reused = cache.reusable_prefix(tokens);
         cache.truncate(reused);
         let mut last = None;
         for chunk in tokens[reused..].chunks(PREFILL_CHUNK) {
@@ -161,7 +160,7 @@ impl LocalModel {
     ) -> Result<Generation> {
         let prompt_tokens = self.tokenizer.encode(prompt)?;
         let prefill_started = Instant::now();
-        let reused = cache.common_prefix(&prompt_tokens).min(prompt_tokens.len().saturating_sub(1));
+        let reused = cache.reusable_prefix(&prompt_tokens);
         let mut logits = self.prefill(&prompt_tokens, cache, cancel)?;
         let mut timings = Timings {
             reused_tokens: reused,

@@ -116,7 +116,7 @@ fn with_choices(question: &str, choices: &[String]) -> String {
 
 fn new_prompt_tokens(model: &LocalModel, prompt: &str, cache: &KvCache) -> Result<usize, LlmError> {
     let tokens = model.tokenizer().encode(prompt)?;
-    Ok(tokens.len() - cache.common_prefix(&tokens).min(tokens.len().saturating_sub(1)))
+    Ok(tokens.len() - cache.reusable_prefix(&tokens))
 }
 
 fn truncate_to_tokens(model: &LocalModel, text: &str, max_tokens: usize) -> Result<String, LlmError> {

@@ -57,7 +57,7 @@ pub fn verify(
         VerifyMode::Logit => {
             let prompt = format!("{conversation}{VERDICT_PREFIX}");
             let prompt_tokens = model.tokenizer().encode(&prompt)?;
-            let new_tokens = prompt_tokens.len() - cache.common_prefix(&prompt_tokens);
+            let new_tokens = prompt_tokens.len() - cache.reusable_prefix(&prompt_tokens);
             let p = model.score(&prompt, &[" Correct", " Incorrect"], cache, cancel)?;
             let v = if p[0] + p[1] > 0.0 { p[0] / (p[0] + p[1]) } else { 0.5 };
             // " Incorrect" is two tokens in SmolLM2's vocabulary: one more short pass.

@@ -13,7 +13,7 @@ use automix_eval::table::CORRECT_THRESHOLD;
 use automix_budget::{advise, worst_case_cost, BudgetAdvice, CostPreference, Ledger};
 use automix_docs::{Citation, Embedder, Library, SearchHit, TokenCounter};
 use automix_llm::{KvCache, LocalModel, SamplingParams};
-use automix_remote::{BlockingRemoteClient, CancelFlag, EscalationPayload, ModelPrice, PayloadChunk};
+use automix_remote::{BlockingRemoteClient, CancelFlag, Cost, EscalationPayload, ModelPrice, PayloadChunk};
 use automix_router::SignalValues;
 use automix_store::{Escalation, History, LocalAnswer, QuestionRecord, RouteDecision, Routing};
 
@@ -208,9 +208,9 @@ impl Assistant {
         check()?;
 
         let mut answer = (local.text.clone(), AnswerSource::Local);
-        let escalation = match (routing.1, &self.remote) {
-            (Decision::Escalate, Some(remote)) => {
-                let escalation = self.escalate(remote, &payload, &currency, on_event, cancel)?;
+        let escalation = match (routing.1, &self.remote, routing.0.estimated_cost) {
+            (Decision::Escalate, Some(remote), Some(worst_case)) => {
+                let escalation = self.escalate(remote, &payload, worst_case, &currency, on_event, cancel)?;
                 if let Some(text) = &escalation.answer {
                     answer = (text.clone(), AnswerSource::Remote);
                 }
@@ -308,9 +308,9 @@ impl Assistant {
         Ok((routing, decision, local_confidence))
     }
 
-    fn escalate(&self, remote: &RemoteModel, payload: &EscalationPayload, currency: &str, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<Escalation, AskError> {
+    /// Reserves the worst case the router priced, calls the remote model, settles what it used.
+    fn escalate(&self, remote: &RemoteModel, payload: &EscalationPayload, worst_case: Cost, currency: &str, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<Escalation, AskError> {
         let started = Instant::now();
-        let worst_case = worst_case_cost(payload, remote.max_tokens, &remote.price);
         let reservation = self.ledger.reserve(worst_case, &payload.question)?;
         let outcome = remote.client.chat_stream(payload, remote.max_tokens, |text| on_event(AskEvent::RemoteToken { text: text.to_string() }), cancel);
         let cost = reservation.settle_outcome(&outcome, &remote.price)?;
