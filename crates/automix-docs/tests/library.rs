@@ -310,6 +310,28 @@ fn embeddings_are_unit_length_and_rank_paraphrases_first() {
     assert!(cosine(&alone, &vectors[2]) > 0.9999);
 }
 
+/// Our encoder (int8 matmuls and its own GELU/softmax where the CPU allows) against
+/// candle-transformers' f32 BERT on the same padded batch: the same vectors up to rounding.
+#[test]
+fn embeddings_match_candles_reference_bert() {
+    use candle_transformers::models::bert::{BertModel, Config};
+    let embedder = common::embedder();
+    let dir = automix_docs::default_model_dir();
+    let config: Config = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let tensors = candle_core::safetensors::load(dir.join("model.safetensors"), &candle_core::Device::Cpu).unwrap();
+    let reference = BertModel::load(candle_nn::VarBuilder::from_tensors(tensors, candle_core::DType::F32, &candle_core::Device::Cpu), &config).unwrap();
+    let long = "The Loire is the longest river in France, flowing 1,006 kilometres from the Massif Central to the Atlantic. ".repeat(12);
+    let texts = ["Paris is the capital of France.", "Short.", long.as_str(), "Ünïcödé façade, naïve café — 42 €"];
+    let ours = embedder.embed(&texts).expect("embed");
+    let (ids, mask) = embedder.batch_inputs(&texts).expect("tokenize");
+    let hidden = reference.forward(&ids, &ids.zeros_like().unwrap(), Some(&mask)).unwrap();
+    let expected = automix_docs::embed::mean_pool_normalized(&hidden, &mask).unwrap().to_vec2::<f32>().unwrap();
+    for (text, (a, b)) in texts.iter().zip(ours.iter().zip(&expected)) {
+        let cosine: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        assert!(cosine > 0.999, "{text:.30}: cosine {cosine} to the reference");
+    }
+}
+
 #[test]
 fn missing_or_damaged_model_files_are_named() {
     let dir = tempfile::tempdir().expect("temp dir");

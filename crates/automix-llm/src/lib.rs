@@ -5,7 +5,7 @@ pub mod config;
 pub mod convert;
 pub mod error;
 pub mod gguf;
-mod kernels;
+pub mod kernels;
 pub mod kv_cache;
 pub mod model;
 pub mod sampling;

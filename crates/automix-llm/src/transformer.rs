@@ -29,16 +29,7 @@ impl Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
             Self::Candle(w) => Ok(w.forward(x)?),
-            Self::Packed(w) => {
-                let mut dims = x.dims().to_vec();
-                let input = x.flatten_all()?.to_vec1::<f32>()?;
-                let mut out = vec![0f32; input.len() / w.k() * w.n()];
-                kernels::matmul(&input, w, &mut out);
-                if let Some(last) = dims.last_mut() {
-                    *last = w.n();
-                }
-                Ok(Tensor::from_vec(out, dims, x.device())?)
-            }
+            Self::Packed(w) => Ok(w.forward(x)?),
         }
     }
 }

@@ -9,21 +9,30 @@ use candle_core::{Device, Tensor};
 use clap::Args;
 use serde::Serialize;
 
+mod embedder;
+
 #[derive(Args)]
 pub struct BenchArgs {
     /// A GGUF chat model (default: the catalog's default model).
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Prompt length in tokens.
+    /// Benchmark the document embedder (chunks/s, query latency) instead of the chat model.
+    #[arg(long)]
+    embedder: bool,
+    /// Prompt length in tokens; with --embedder, the chunk length (at most 256).
     #[arg(long, default_value_t = 512)]
     tokens: usize,
+    /// With --embedder: chunks embedded per run.
+    #[arg(long, default_value_t = 256)]
+    chunks: usize,
     /// Tokens to decode after the prompt.
     #[arg(long, default_value_t = 128)]
     decode: usize,
     /// Best of this many runs.
     #[arg(long, default_value_t = 3)]
     repeats: usize,
-    /// Also run candle-transformers' stock quantized llama on the same prompt, in the same process.
+    /// Also run candle-transformers' stock model (quantized llama, or BERT with --embedder) on the
+    /// same inputs, in the same process.
     #[arg(long)]
     compare: bool,
 }
@@ -39,6 +48,9 @@ struct Figures {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    if args.embedder {
+        return embedder::run(&args);
+    }
     let path = super::chat_model_path(args.model.clone())?;
     let device = default_device();
     let started = Instant::now();
@@ -92,7 +104,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
 /// A prompt of exactly `tokens` tokens cut from real prose (the bundled sample, repeated).
 fn bench_prompt(model: &LocalModel, tokens: usize) -> Result<Vec<u32>> {
-    let text = include_str!("../../assets/france.md").repeat(1 + tokens / 150);
+    let text = include_str!("../../../assets/france.md").repeat(1 + tokens / 150);
     let mut ids = model.tokenizer().encode(&text)?;
     if ids.len() < tokens {
         bail!("sample text gives only {} tokens", ids.len());

@@ -6,9 +6,15 @@
 //! columns are interleaved so one `vpdpbusd` multiplies 4 inputs into 16 columns at once, and
 //! activations are quantized to Q8_0 blocks of 32 like llama.cpp does.
 
+mod elementwise;
+
+pub use elementwise::{gelu_erf_in_place, softmax_prefix_in_place};
+
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{DType, Tensor};
 use half::f16;
 
 /// Weights in a Q8_0 block: 32 values sharing one scale.
@@ -26,7 +32,7 @@ const ROWS_PER_ITEM: usize = 64;
 const MIN_PARALLEL_WORK: usize = 4 << 20;
 
 /// True where the CPU kernels can run (x86-64 with AVX-512 F/BW and VNNI).
-pub(crate) fn available() -> bool {
+pub fn available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     *AVAILABLE.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
@@ -51,7 +57,7 @@ struct TileBlock {
 }
 
 /// A Q8_0 weight matrix of `n` output rows by `k` inputs, repacked for [`matmul`].
-pub(crate) struct PackedQ8 {
+pub struct PackedQ8 {
     n: usize,
     k: usize,
     /// Tile-major: tile `t` holds blocks `t * k / 32 ..`.
@@ -61,7 +67,7 @@ pub(crate) struct PackedQ8 {
 impl PackedQ8 {
     /// Packs GGUF Q8_0 bytes of several matrices with the same `k`, stacked along the output rows.
     /// None when the shapes do not fit the kernel.
-    pub(crate) fn from_q8_0(parts: &[(&[u8], usize)], k: usize) -> Option<Self> {
+    pub fn from_q8_0(parts: &[(&[u8], usize)], k: usize) -> Option<Self> {
         if k == 0 || !k.is_multiple_of(BLOCK) {
             return None;
         }
@@ -92,12 +98,36 @@ impl PackedQ8 {
         Some(Self { n, k, tiles })
     }
 
-    pub(crate) fn n(&self) -> usize {
+    /// Quantizes an f32 matrix of shape (n, k) to Q8_0 and packs it; None when k is not a
+    /// multiple of 32.
+    pub fn quantize(weights: &Tensor) -> candle_core::Result<Option<Self>> {
+        let (n, k) = weights.dims2()?;
+        if !k.is_multiple_of(BLOCK) {
+            return Ok(None);
+        }
+        let q = QTensor::quantize(&weights.to_dtype(DType::F32)?, GgmlDType::Q8_0)?;
+        Ok(Self::from_q8_0(&[(q.data()?.as_ref(), n)], k))
+    }
+
+    pub fn n(&self) -> usize {
         self.n
     }
 
-    pub(crate) fn k(&self) -> usize {
+    pub fn k(&self) -> usize {
         self.k
+    }
+
+    /// `x · wᵀ` over the last dimension of a CPU f32 tensor. Panics without the CPU kernels
+    /// ([`available`]).
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let mut dims = x.dims().to_vec();
+        let input = x.flatten_all()?.to_vec1::<f32>()?;
+        let mut out = vec![0f32; input.len() / self.k * self.n];
+        matmul(&input, self, &mut out);
+        if let Some(last) = dims.last_mut() {
+            *last = self.n;
+        }
+        Tensor::from_vec(out, dims, x.device())
     }
 }
 
@@ -111,7 +141,7 @@ struct QuantizedRows {
 }
 
 /// `out[m × n] = x[m × k] · wᵀ`. Panics if the slices do not match the shapes (a caller bug).
-pub(crate) fn matmul(x: &[f32], w: &PackedQ8, out: &mut [f32]) {
+pub fn matmul(x: &[f32], w: &PackedQ8, out: &mut [f32]) {
     assert!(available(), "CPU kernels called without AVX-512 VNNI");
     let (n, k) = (w.n, w.k);
     let m = x.len() / k;
@@ -391,8 +421,8 @@ fn worker(shared: &Shared) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-    use candle_core::{Device, Module, Tensor};
+    use candle_core::quantized::QMatMul;
+    use candle_core::{Device, Module};
 
     /// Against an f32 matmul with the dequantized weights, the only error left is the 8-bit
     /// rounding of the activations, which candle's matmul makes too: a few % of the output's rms at

@@ -1,13 +1,18 @@
-//! all-MiniLM-L6-v2 sentence embeddings with candle's BERT: mean pooling, L2-normalised, batched.
+//! all-MiniLM-L6-v2 sentence embeddings: a BERT encoder on candle, mean pooling, L2-normalised,
+//! batched.
+
+mod bert;
 
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::chunk::TokenCounter;
+pub use bert::mean_pool_normalized;
+use bert::BertEncoder;
 
 /// Directory name of the embedding model inside `<AUTOMIX_HOME>/models`.
 pub const EMBEDDING_MODEL_NAME: &str = "all-minilm-l6-v2";
@@ -37,7 +42,7 @@ pub fn default_model_dir() -> PathBuf {
 
 /// A loaded sentence-embedding model.
 pub struct Embedder {
-    model: BertModel,
+    model: BertEncoder,
     /// Pads and truncates, for batches fed to the model.
     batch_tokenizer: Tokenizer,
     /// Neither pads nor truncates, for counting tokens.
@@ -74,7 +79,7 @@ impl Embedder {
 
         let tensors = candle_core::safetensors::load(&weights_path, device).map_err(|error| damaged(&weights_path, error.to_string()))?;
         let weights = VarBuilder::from_tensors(tensors, DType::F32, device);
-        let model = BertModel::load(weights, &config).map_err(|error| damaged(&weights_path, error.to_string()))?;
+        let model = BertEncoder::load(weights, &config, device).map_err(|error| damaged(&weights_path, error.to_string()))?;
         Ok(Embedder { model, batch_tokenizer, counting_tokenizer, dimension, device: device.clone() })
     }
 
@@ -108,21 +113,21 @@ impl Embedder {
         Ok(self.embed(&[text])?.pop().unwrap_or_default())
     }
 
-    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    /// Token ids and attention mask, both (texts, longest text), of one padded, truncated batch.
+    pub fn batch_inputs(&self, texts: &[&str]) -> Result<(Tensor, Tensor), EmbedError> {
         let encodings = self
             .batch_tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|error| EmbedError::Tokenize(error.to_string()))?;
         let ids = stack(&encodings, |encoding| encoding.get_ids(), &self.device)?;
-        let type_ids = stack(&encodings, |encoding| encoding.get_type_ids(), &self.device)?;
         let mask = stack(&encodings, |encoding| encoding.get_attention_mask(), &self.device)?;
-        let hidden = self.model.forward(&ids, &type_ids, Some(&mask))?;
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+        Ok((ids, mask))
+    }
+
+    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let (ids, mask) = self.batch_inputs(texts)?;
+        let hidden = self.model.forward(&ids, &mask)?;
+        Ok(mean_pool_normalized(&hidden, &mask)?.to_vec2::<f32>()?)
     }
 }
 
