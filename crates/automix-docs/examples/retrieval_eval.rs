@@ -1,9 +1,11 @@
 //! Retrieval quality, indexing throughput and query latency on the shared QA data.
 //!
 //! cargo run --release -p automix-docs --example retrieval_eval -- [--data DIR] [--questions N] [--work DIR]
-//!     [--max-tokens N] [--no-latency-corpus] [--latency-max-tokens N]
+//!     [--max-tokens N] [--no-latency-corpus] [--latency-max-tokens N] [--chat-model GGUF] [--question-offset K]
 //!
-//! Prints a Markdown report. Context budgets count 1.3 tokens per word (`WordTokenEstimate`).
+//! Prints a Markdown report. Context budgets are counted twice: 1.3 tokens per word
+//! (`WordTokenEstimate`, as the anchor) and with the chat model's own tokenizer (what the
+//! pipeline does).
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -12,7 +14,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use automix_docs::{select_for_budget, ChunkingConfig, Embedder, IndexOptions, Library, SearchHit, SearchMode, WordTokenEstimate};
+use automix_docs::{select_for_budget, ChunkingConfig, Embedder, IndexOptions, Library, SearchHit, SearchMode, TokenCounter, WordTokenEstimate};
+use automix_llm::LocalModel;
 
 const BUDGET_TOKENS: usize = 512;
 const SQUAD_PARAGRAPHS_PER_DOCUMENT: usize = 10;
@@ -27,6 +30,11 @@ struct Options {
     max_tokens: usize,
     /// Chunk size for the corpora added only for the latency measurement.
     latency_max_tokens: usize,
+    /// GGUF whose tokenizer counts the context budget as the pipeline does.
+    chat_model: PathBuf,
+    /// SQuAD questions are every (total / questions)-th item from this one: another offset gives
+    /// a held-out sample for settings tuned on the first.
+    question_offset: usize,
 }
 
 fn parse_options() -> Result<Options> {
@@ -37,6 +45,8 @@ fn parse_options() -> Result<Options> {
         latency_corpus: true,
         max_tokens: ChunkingConfig::default().max_tokens,
         latency_max_tokens: ChunkingConfig::default().max_tokens,
+        question_offset: 0,
+        chat_model: automix_models::automix_home().join("models/smollm2-135m-instruct/SmolLM2-135M-Instruct-Q8_0.gguf"),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -47,6 +57,8 @@ fn parse_options() -> Result<Options> {
             "--no-latency-corpus" => options.latency_corpus = false,
             "--max-tokens" => options.max_tokens = args.next().context("--max-tokens needs a number")?.parse()?,
             "--latency-max-tokens" => options.latency_max_tokens = args.next().context("--latency-max-tokens needs a number")?.parse()?,
+            "--question-offset" => options.question_offset = args.next().context("--question-offset needs a number")?.parse()?,
+            "--chat-model" => options.chat_model = args.next().context("--chat-model needs a GGUF file")?.into(),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -114,7 +126,7 @@ fn index(library: &mut Library, embedder: &Embedder, folder: &Path, label: Strin
     for report in &reports {
         match &report.outcome {
             automix_docs::FileOutcome::Added { chunks: added, .. } | automix_docs::FileOutcome::Updated { chunks: added, .. } => chunks += added,
-            automix_docs::FileOutcome::Unchanged { .. } => {}
+            automix_docs::FileOutcome::Unchanged { .. } | automix_docs::FileOutcome::Removed { .. } => {}
             automix_docs::FileOutcome::Failed { error } => bail!("{error}"),
         }
     }
@@ -160,6 +172,7 @@ struct ModeScore {
     recall_at: [usize; 3],
     answer_in_budget: usize,
     budget_tokens_used: usize,
+    answer_in_model_budget: usize,
     latencies_ms: Vec<f64>,
 }
 
@@ -172,7 +185,7 @@ fn is_relevant(hit: &SearchHit, question: &Question) -> bool {
     contains_answer && in_gold
 }
 
-fn evaluate(library: &mut Library, embedder: &Embedder, questions: &[Question]) -> Result<Vec<(SearchMode, ModeScore)>> {
+fn evaluate(library: &mut Library, embedder: &Embedder, chat_model: &LocalModel, questions: &[Question]) -> Result<Vec<(SearchMode, ModeScore)>> {
     // Loads the vector cache so that the first timed query does not pay for it.
     library.search(embedder, "warm up", 1, SearchMode::Hybrid)?;
     let mut results = Vec::new();
@@ -187,12 +200,16 @@ fn evaluate(library: &mut Library, embedder: &Embedder, questions: &[Question]) 
                     score.recall_at[slot] += 1;
                 }
             }
-            let chosen = select_for_budget(&hits, BUDGET_TOKENS, &WordTokenEstimate);
-            let context: String = chosen.iter().map(|hit| hit.text.as_str()).collect::<Vec<_>>().join("\n\n");
-            score.budget_tokens_used += chosen.iter().map(|hit| automix_docs::TokenCounter::count_tokens(&WordTokenEstimate, &hit.text)).sum::<usize>();
-            if question.answers.iter().any(|answer| context.contains(answer.as_str())) {
-                score.answer_in_budget += 1;
-            }
+            let answer_in = |counter: &dyn TokenCounter| {
+                let chosen = select_for_budget(&hits, &question.text, BUDGET_TOKENS, counter);
+                let context: String = chosen.iter().map(|hit| hit.text.as_str()).collect::<Vec<_>>().join("\n\n");
+                let used: usize = chosen.iter().map(|hit| counter.count_tokens(&hit.text)).sum();
+                (question.answers.iter().any(|answer| context.contains(answer.as_str())), used)
+            };
+            let (found, used) = answer_in(&WordTokenEstimate);
+            score.answer_in_budget += usize::from(found);
+            score.budget_tokens_used += used;
+            score.answer_in_model_budget += usize::from(answer_in(chat_model).0);
         }
         results.push((mode, score));
     }
@@ -207,17 +224,18 @@ fn percentile(values: &[f64], quantile: f64) -> f64 {
 
 fn print_quality(title: &str, questions: usize, results: &[(SearchMode, ModeScore)]) {
     println!("\n### {title} ({questions} questions)\n");
-    println!("| mode | recall@1 | recall@3 | recall@5 | answer in {BUDGET_TOKENS}-token context | mean tokens used | query p50 ms | query p95 ms |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| mode | recall@1 | recall@3 | recall@5 | answer in {BUDGET_TOKENS}-token context (1.3/word) | mean tokens used | answer in {BUDGET_TOKENS} SmolLM2 tokens | query p50 ms | query p95 ms |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (mode, score) in results {
         let share = |count: usize| count as f64 / questions as f64;
         println!(
-            "| {mode:?} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.1} | {:.1} |",
+            "| {mode:?} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.3} | {:.1} | {:.1} |",
             share(score.recall_at[0]),
             share(score.recall_at[1]),
             share(score.recall_at[2]),
             share(score.answer_in_budget),
             score.budget_tokens_used as f64 / questions as f64,
+            share(score.answer_in_model_budget),
             percentile(&score.latencies_ms, 0.5),
             percentile(&score.latencies_ms, 0.95),
         );
@@ -247,6 +265,7 @@ fn squad(options: &Options) -> Result<(Vec<Vec<String>>, Vec<Question>)> {
     let step = (items.len() / options.questions.max(1)).max(1);
     let questions = items
         .iter()
+        .skip(options.question_offset)
         .step_by(step)
         .take(options.questions)
         .map(|item| Question { text: field(item, "question"), answers: answers(item), gold: None })
@@ -258,6 +277,7 @@ fn main() -> Result<()> {
     let options = parse_options()?;
     std::fs::create_dir_all(&options.work)?;
     let embedder = Embedder::load_default()?;
+    let chat_model = LocalModel::load(&options.chat_model, &candle_core::Device::Cpu)?;
     let mut runs = Vec::new();
     let qa_chunking = ChunkingConfig { max_tokens: options.max_tokens, ..ChunkingConfig::default() };
 
@@ -275,7 +295,7 @@ fn main() -> Result<()> {
     let mut squad_library = Library::open(&squad_library_path)?;
     runs.push(index(&mut squad_library, &embedder, &squad_folder, format!("SQuAD v1.1 dev (chunks ≤ {} tokens)", qa_chunking.max_tokens), qa_chunking)?);
     let squad_chunks = squad_library.chunk_count()?;
-    let squad_results = evaluate(&mut squad_library, &embedder, &squad_questions)?;
+    let squad_results = evaluate(&mut squad_library, &embedder, &chat_model, &squad_questions)?;
     drop(squad_library);
 
     // HotpotQA: the 10 paragraphs of every question, one document each.
@@ -299,7 +319,7 @@ fn main() -> Result<()> {
     let mut hotpot_library = Library::open(&options.work.join("hotpotqa.sqlite"))?;
     runs.push(index(&mut hotpot_library, &embedder, &hotpot_folder, format!("HotpotQA paragraphs (chunks ≤ {} tokens)", qa_chunking.max_tokens), qa_chunking)?);
     let hotpot_chunks = hotpot_library.chunk_count()?;
-    let hotpot_results = evaluate(&mut hotpot_library, &embedder, &hotpot_questions)?;
+    let hotpot_results = evaluate(&mut hotpot_library, &embedder, &chat_model, &hotpot_questions)?;
     drop(hotpot_library);
 
     println!("## Retrieval quality\n");

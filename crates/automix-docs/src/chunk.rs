@@ -12,6 +12,15 @@ pub trait TokenCounter {
     fn count_tokens(&self, text: &str) -> usize;
 }
 
+/// A chat model counts with its own tokenizer: what its context budget is measured in.
+impl TokenCounter for automix_llm::LocalModel {
+    fn count_tokens(&self, text: &str) -> usize {
+        // Encoding only fails on a broken tokenizer, which loading already rejects; a rough
+        // estimate keeps packing going all the same.
+        automix_llm::LocalModel::count_tokens(self, text).unwrap_or_else(|_| text.len() / 3)
+    }
+}
+
 /// Estimates 1.3 tokens per whitespace-separated word, for when no tokenizer is at hand.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WordTokenEstimate;
@@ -239,7 +248,7 @@ impl CharOffsets {
 }
 
 /// Sentence byte ranges inside `range`: a sentence ends after . ! ? (and closing quotes) before whitespace.
-fn sentence_ranges(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
+pub(crate) fn sentence_ranges(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
     let slice = &text[range.clone()];
     let mut sentences = Vec::new();
     let mut start = 0;

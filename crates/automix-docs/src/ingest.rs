@@ -38,8 +38,10 @@ pub enum FileOutcome {
     Added { document_id: i64, chunks: usize },
     /// Its content changed since it was indexed, so it was indexed again.
     Updated { document_id: i64, chunks: usize },
-    /// Same content hash as already indexed; nothing done.
+    /// Same content hash (or size and modification time) as already indexed; nothing done.
     Unchanged { document_id: i64 },
+    /// The file is gone from a library folder, so its document left the library.
+    Removed { document_id: i64 },
     /// Not indexed; the message says why and what to do.
     Failed { error: String },
 }
@@ -77,7 +79,8 @@ impl Library {
         let mut files = Vec::new();
         for path in paths {
             match collect_files(path, &mut files) {
-                Ok(()) => {}
+                Ok(Some(folder)) => self.remember_folder(&folder)?,
+                Ok(None) => {}
                 Err(error) => reports.push(FileReport { path: path.clone(), outcome: FileOutcome::Failed { error: error.to_string() } }),
             }
         }
@@ -101,6 +104,38 @@ impl Library {
         Ok(reports)
     }
 
+    /// Brings the library in line with its folders: new files are added, changed ones re-indexed,
+    /// documents whose file is gone are removed. A folder that is itself missing (an unplugged
+    /// disk, say) gets a `Failed` report and its documents stay.
+    pub fn sync(
+        &mut self,
+        embedder: &Embedder,
+        options: &IndexOptions,
+        progress: &mut dyn FnMut(&IndexProgress),
+        cancel: &AtomicBool,
+    ) -> Result<Vec<FileReport>, DocsError> {
+        let (present, missing): (Vec<PathBuf>, Vec<PathBuf>) = self.folders()?.into_iter().partition(|folder| folder.is_dir());
+        let mut reports: Vec<FileReport> = missing
+            .into_iter()
+            .map(|folder| {
+                let error = format!(
+                    "the folder {} is missing (moved, or on a disk that is not mounted); its documents stay in the library until `automix docs remove` is given the folder",
+                    folder.display()
+                );
+                FileReport { path: folder, outcome: FileOutcome::Failed { error } }
+            })
+            .collect();
+        for document in self.documents()? {
+            let path = PathBuf::from(&document.path);
+            if present.iter().any(|folder| path.starts_with(folder)) && !path.exists() {
+                self.remove(&document.id.to_string())?;
+                reports.push(FileReport { path, outcome: FileOutcome::Removed { document_id: document.id } });
+            }
+        }
+        reports.extend(self.add_paths(embedder, &present, options, progress, cancel)?);
+        Ok(reports)
+    }
+
     fn index_file(
         &mut self,
         embedder: &Embedder,
@@ -111,12 +146,20 @@ impl Library {
         cancel: &AtomicBool,
     ) -> Result<FileOutcome, DocsError> {
         let stored_path = path.to_string_lossy().into_owned();
+        let previous = self.stored_file(&stored_path)?;
+        let metadata = std::fs::metadata(path).ok();
+        let modified_ns = metadata.as_ref().and_then(modified_ns);
+        if let (Some(stored), Some(metadata)) = (&previous, &metadata) {
+            if stored.modified_ns.is_some() && stored.modified_ns == modified_ns && stored.size_bytes == metadata.len() {
+                return Ok(FileOutcome::Unchanged { document_id: stored.document_id });
+            }
+        }
         let bytes = read_document_bytes(path, options.max_file_bytes)?;
         let content_hash = format!("{:x}", Sha256::digest(&bytes));
-        let previous = self.stored_hash(&stored_path)?;
-        if let Some((document_id, hash)) = &previous {
-            if *hash == content_hash {
-                return Ok(FileOutcome::Unchanged { document_id: *document_id });
+        if let Some(stored) = &previous {
+            if stored.content_hash == content_hash {
+                self.touch(stored.document_id, modified_ns)?;
+                return Ok(FileOutcome::Unchanged { document_id: stored.document_id });
             }
         }
         let format = detect_format(path, &bytes);
@@ -138,6 +181,7 @@ impl Library {
             format,
             content_hash: &content_hash,
             size_bytes: bytes.len() as u64,
+            modified_ns,
         };
         let document_id = self.replace_document(&new_document, &chunks, &embeddings)?;
         Ok(match previous {
@@ -147,15 +191,26 @@ impl Library {
     }
 }
 
+fn modified_ns(metadata: &std::fs::Metadata) -> Option<i64> {
+    let since_epoch = metadata.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(since_epoch.as_nanos()).ok()
+}
+
 /// Adds `path` (absolute) or, for a folder, every document file below it in name order,
-/// skipping hidden entries and files of other types.
-fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), ExtractError> {
+/// skipping hidden entries and files of other types. Returns the absolute folder for a folder.
+fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<Option<PathBuf>, ExtractError> {
     let io_error = |source| ExtractError::Io { path: path.to_path_buf(), source };
     let absolute = std::fs::canonicalize(path).map_err(io_error)?;
     if !absolute.is_dir() {
         files.push(absolute);
-        return Ok(());
+        return Ok(None);
     }
+    collect_folder(&absolute, files)?;
+    Ok(Some(absolute))
+}
+
+fn collect_folder(absolute: &Path, files: &mut Vec<PathBuf>) -> Result<(), ExtractError> {
+    let io_error = |source| ExtractError::Io { path: absolute.to_path_buf(), source };
     let mut entries = std::fs::read_dir(&absolute)
         .map_err(io_error)?
         .map(|entry| entry.map(|entry| entry.path()))
@@ -168,7 +223,7 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), ExtractErr
             continue;
         }
         if entry.is_dir() {
-            collect_files(&entry, files)?;
+            collect_folder(&entry, files)?;
         } else if DocumentFormat::from_extension(&entry).is_some() {
             files.push(entry);
         }

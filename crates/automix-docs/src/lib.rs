@@ -9,8 +9,10 @@ pub mod chunk;
 pub mod embed;
 pub mod extract;
 mod ingest;
+mod pack;
 mod search;
 mod store;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -18,8 +20,10 @@ pub use chunk::{chunk_document, Chunk, ChunkingConfig, TokenCounter, WordTokenEs
 pub use embed::{default_model_dir, EmbedError, Embedder, EMBEDDING_MODEL_NAME};
 pub use extract::{DocumentFormat, ExtractError, ExtractedDocument};
 pub use ingest::{FileOutcome, FileReport, IndexOptions, IndexProgress, DEFAULT_MAX_FILE_BYTES};
-pub use search::{select_for_budget, Citation, SearchHit, SearchMode};
+pub use pack::select_for_budget;
+pub use search::{Citation, SearchHit, SearchMode};
 pub use store::{DocumentInfo, Library, LIBRARY_FILE_NAME};
+pub use watch::{FolderWatcher, WatchError};
 
 /// Errors of the document library as a whole.
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,4 @@
-//! Hybrid retrieval (FTS5 BM25 + embedding similarity, fused by reciprocal rank) and context packing.
+//! Hybrid retrieval: FTS5 BM25 and embedding similarity, fused by their scaled scores.
 
 use std::collections::{HashMap, HashSet};
 
@@ -7,15 +7,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::chunk::TokenCounter;
 use crate::embed::Embedder;
+use crate::pack::select_for_budget;
 use crate::store::Library;
 use crate::DocsError;
 
-/// Each ranking contributes weight / (RRF_K + rank); 60 is the usual constant from the RRF paper.
-const RRF_K: f64 = 60.0;
 const BM25_WEIGHT: f64 = 1.0;
-/// MiniLM alone ranks keyword-heavy questions worse than BM25 (SQuAD recall@1 0.56 against 0.79,
-/// docs/evaluation-retrieval.md), so with equal votes it drags good BM25 answers down.
-const VECTOR_WEIGHT: f64 = 0.5;
+/// MiniLM alone ranks keyword-heavy questions worse than BM25 (SQuAD recall@1 0.56 against 0.79),
+/// yet helps on multi-hop ones; 0.3 was best of 0.2–0.8 on both (docs/evaluation-retrieval.md).
+/// Reciprocal-rank fusion was tried first: it flattens BM25's clear wins, so even a small vector
+/// vote reordered the top (SQuAD recall@1 0.72 against 0.78 fused by score).
+const VECTOR_WEIGHT: f64 = 0.3;
 /// How deep each ranking is read before fusing.
 const CANDIDATES_PER_RANKING: usize = 50;
 /// Snippet length shown with a citation, in characters.
@@ -31,7 +32,7 @@ const STOPWORDS: &[&str] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SearchMode {
-    /// BM25 and vector similarity fused by reciprocal rank.
+    /// BM25 and vector similarity fused by their scaled scores.
     #[default]
     Hybrid,
     Bm25,
@@ -75,11 +76,12 @@ pub struct SearchHit {
     pub chunk_id: i64,
     /// Position of the chunk inside its document.
     pub ordinal: usize,
-    /// Fused reciprocal-rank score; higher is better.
+    /// Fused score: the weighed sum of each ranking's score scaled to 0..1; higher is better.
     pub score: f64,
     /// The chunk text as it goes into a prompt (heading line first).
     pub text: String,
-    /// Tokens of the embedder's tokenizer.
+    /// Tokens of the embedder's tokenizer; after [`select_for_budget`](crate::select_for_budget),
+    /// of the tokenizer that packed the context.
     pub token_count: usize,
     pub citation: Citation,
 }
@@ -96,10 +98,15 @@ impl Library {
             let query_vector = embedder.embed_one(query)?;
             rankings.push((VECTOR_WEIGHT, self.vector_ranking(&query_vector, depth)?));
         }
+        // Each ranking's scores are scaled to 0..1 over its own candidates, then weighed and
+        // summed; a chunk missing from a ranking gets 0 there.
         let mut fused: HashMap<i64, f64> = HashMap::new();
         for (weight, ranking) in &rankings {
-            for (rank, chunk_id) in ranking.iter().enumerate() {
-                *fused.entry(*chunk_id).or_default() += weight / (RRF_K + rank as f64 + 1.0);
+            let max = ranking.iter().map(|(_, score)| *score).fold(f64::MIN, f64::max);
+            let min = ranking.iter().map(|(_, score)| *score).fold(f64::MAX, f64::min);
+            for (chunk_id, score) in ranking {
+                let scaled = if max > min { (score - min) / (max - min) } else { 1.0 };
+                *fused.entry(*chunk_id).or_default() += weight * scaled;
             }
         }
         let mut ordered: Vec<(i64, f64)> = fused.into_iter().collect();
@@ -121,10 +128,10 @@ impl Library {
         counter: &dyn TokenCounter,
     ) -> Result<Vec<SearchHit>, DocsError> {
         let hits = self.search(embedder, question, CANDIDATES_PER_RANKING, SearchMode::Hybrid)?;
-        Ok(select_for_budget(&hits, budget_tokens, counter))
+        Ok(select_for_budget(&hits, question, budget_tokens, counter))
     }
 
-    fn bm25_ranking(&self, query: &str, depth: usize) -> Result<Vec<i64>, DocsError> {
+    fn bm25_ranking(&self, query: &str, depth: usize) -> Result<Vec<(i64, f64)>, DocsError> {
         let words = query_words(query);
         if words.is_empty() {
             return Ok(Vec::new());
@@ -133,12 +140,12 @@ impl Library {
         let expression = words.iter().map(|word| format!("\"{word}\"")).collect::<Vec<_>>().join(" OR ");
         let mut statement = self
             .connection
-            .prepare_cached("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2")?;
-        let ids = statement.query_map(rusqlite::params![expression, depth as i64], |row| row.get(0))?;
-        Ok(ids.collect::<Result<Vec<i64>, _>>()?)
+            .prepare_cached("SELECT rowid, -rank FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2")?;
+        let ids = statement.query_map(rusqlite::params![expression, depth as i64], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(ids.collect::<Result<Vec<_>, _>>()?)
     }
 
-    fn vector_ranking(&mut self, query_vector: &[f32], depth: usize) -> Result<Vec<i64>, DocsError> {
+    fn vector_ranking(&mut self, query_vector: &[f32], depth: usize) -> Result<Vec<(i64, f64)>, DocsError> {
         let index = self.vector_index()?;
         if index.chunk_ids.is_empty() {
             return Ok(Vec::new());
@@ -156,7 +163,7 @@ impl Library {
         scored.select_nth_unstable_by(depth - 1, |a, b| b.0.total_cmp(&a.0));
         scored.truncate(depth);
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        Ok(scored.into_iter().map(|(_, id)| id).collect())
+        Ok(scored.into_iter().map(|(score, id)| (id, f64::from(score))).collect())
     }
 
     fn load_hit(&self, chunk_id: i64, score: f64, query_words: &[String]) -> Result<Option<SearchHit>, DocsError> {
@@ -193,36 +200,8 @@ impl Library {
     }
 }
 
-/// Picks hits best-first while they fit `budget_tokens` (counted with `counter`), skipping
-/// duplicates and chunks already covered by a chosen one, and returns them in document order.
-pub fn select_for_budget(hits: &[SearchHit], budget_tokens: usize, counter: &dyn TokenCounter) -> Vec<SearchHit> {
-    let mut chosen: Vec<SearchHit> = Vec::new();
-    let mut seen_texts: HashSet<&str> = HashSet::new();
-    let mut used = 0;
-    for hit in hits {
-        let covered = chosen.iter().any(|kept| {
-            kept.chunk_id == hit.chunk_id
-                || (kept.citation.document_id == hit.citation.document_id
-                    && kept.citation.char_start <= hit.citation.char_start
-                    && hit.citation.char_end <= kept.citation.char_end)
-        });
-        if covered || !seen_texts.insert(hit.text.as_str()) {
-            continue;
-        }
-        let tokens = counter.count_tokens(&hit.text);
-        if used + tokens <= budget_tokens {
-            used += tokens;
-            chosen.push(hit.clone());
-        }
-    }
-    chosen.sort_by(|a, b| {
-        (a.citation.path.as_str(), a.citation.char_start).cmp(&(b.citation.path.as_str(), b.citation.char_start))
-    });
-    chosen
-}
-
 /// Lowercased query words worth matching, stopwords dropped, in first-seen order.
-fn query_words(query: &str) -> Vec<String> {
+pub(crate) fn query_words(query: &str) -> Vec<String> {
     let mut seen = HashSet::new();
     query
         .split(|c: char| !c.is_alphanumeric())
@@ -233,7 +212,7 @@ fn query_words(query: &str) -> Vec<String> {
 }
 
 /// The chunk text without its heading line.
-fn chunk_body<'a>(text: &'a str, section: Option<&str>) -> &'a str {
+pub(crate) fn chunk_body<'a>(text: &'a str, section: Option<&str>) -> &'a str {
     section
         .and_then(|section| text.strip_prefix(section))
         .and_then(|rest| rest.strip_prefix('\n'))
@@ -241,7 +220,7 @@ fn chunk_body<'a>(text: &'a str, section: Option<&str>) -> &'a str {
 }
 
 /// About SNIPPET_CHARS characters of `body`, starting a little before the first query word.
-fn snippet(body: &str, query_words: &[String]) -> String {
+pub(crate) fn snippet(body: &str, query_words: &[String]) -> String {
     let lowered = body.to_lowercase();
     // Lowercasing can change byte lengths outside ASCII; then positions are not comparable.
     let first_match = (lowered.len() == body.len())
@@ -264,42 +243,6 @@ fn snippet(body: &str, query_words: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chunk::WordTokenEstimate;
-
-    fn hit(chunk_id: i64, path: &str, char_start: usize, char_end: usize, words: usize) -> SearchHit {
-        SearchHit {
-            chunk_id,
-            ordinal: 0,
-            score: 1.0 / chunk_id as f64,
-            text: format!("chunk{chunk_id} {}", "word ".repeat(words.saturating_sub(1))),
-            token_count: words,
-            citation: Citation {
-                document_id: path.len() as i64,
-                path: path.to_string(),
-                title: path.to_string(),
-                page_start: None,
-                page_end: None,
-                section: None,
-                char_start,
-                char_end,
-                snippet: String::new(),
-            },
-        }
-    }
-
-    #[test]
-    fn budget_selection_is_best_first_deduplicated_and_in_document_order() {
-        let hits = vec![
-            hit(1, "b.txt", 500, 900, 100), // 130 estimated tokens
-            hit(2, "a.txt", 0, 300, 200),   // 260: does not fit after the first
-            hit(1, "b.txt", 500, 900, 100), // the same chunk again
-            hit(3, "b.txt", 10, 400, 50),   // 65
-            hit(4, "b.txt", 600, 800, 10),  // inside chunk 1
-        ];
-        let chosen = select_for_budget(&hits, 300, &WordTokenEstimate);
-        let ids: Vec<i64> = chosen.iter().map(|hit| hit.chunk_id).collect();
-        assert_eq!(ids, vec![3, 1]);
-    }
 
     #[test]
     fn snippet_starts_near_the_first_query_word() {

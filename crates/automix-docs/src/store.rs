@@ -11,7 +11,7 @@ use crate::DocsError;
 
 /// File name of the library inside the AutoMix data directory.
 pub const LIBRARY_FILE_NAME: &str = "library.sqlite";
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE documents (
@@ -47,6 +47,16 @@ CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
 END;
 ";
 
+/// Version 2: folders added as a whole are remembered, to be synced or watched later, and each
+/// document keeps its file's modification time, so a sync can skip unchanged files unread.
+const SCHEMA_V2: &str = "
+CREATE TABLE folders (
+    path TEXT PRIMARY KEY,
+    added_at INTEGER NOT NULL
+);
+ALTER TABLE documents ADD COLUMN modified_ns INTEGER;
+";
+
 /// One indexed document as listed to the user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocumentInfo {
@@ -68,6 +78,15 @@ pub(crate) struct NewDocument<'a> {
     pub format: DocumentFormat,
     pub content_hash: &'a str,
     pub size_bytes: u64,
+    pub modified_ns: Option<i64>,
+}
+
+/// What the library knows of an indexed file, to tell whether it changed.
+pub(crate) struct StoredFile {
+    pub document_id: i64,
+    pub content_hash: String,
+    pub size_bytes: u64,
+    pub modified_ns: Option<i64>,
 }
 
 /// All chunk embeddings in memory, for brute-force cosine search.
@@ -98,10 +117,12 @@ impl Library {
         if version > SCHEMA_VERSION {
             return Err(DocsError::SchemaTooNew { path: path.to_path_buf(), found: version, supported: SCHEMA_VERSION });
         }
-        if version < 1 {
-            connection
-                .execute_batch(&format!("BEGIN; {SCHEMA_V1} PRAGMA user_version = 1; COMMIT;"))
-                .map_err(open_error)?;
+        for (target, schema) in [(1, SCHEMA_V1), (2, SCHEMA_V2)] {
+            if version < target {
+                connection
+                    .execute_batch(&format!("BEGIN; {schema} PRAGMA user_version = {target}; COMMIT;"))
+                    .map_err(open_error)?;
+            }
         }
         Ok(Library { connection, vectors: None })
     }
@@ -153,25 +174,77 @@ impl Library {
             .optional()?)
     }
 
-    /// The stored id and content hash for a path, if indexed.
-    pub(crate) fn stored_hash(&self, path: &str) -> Result<Option<(i64, String)>, DocsError> {
+    /// What is stored for a path, if it is indexed.
+    pub(crate) fn stored_file(&self, path: &str) -> Result<Option<StoredFile>, DocsError> {
         Ok(self
             .connection
-            .query_row("SELECT id, content_hash FROM documents WHERE path = ?1", [path], |row| Ok((row.get(0)?, row.get(1)?)))
+            .query_row("SELECT id, content_hash, size_bytes, modified_ns FROM documents WHERE path = ?1", [path], |row| {
+                Ok(StoredFile {
+                    document_id: row.get(0)?,
+                    content_hash: row.get(1)?,
+                    size_bytes: row.get::<_, i64>(2)? as u64,
+                    modified_ns: row.get(3)?,
+                })
+            })
             .optional()?)
+    }
+
+    /// Records a new modification time for a file whose content did not change (a `touch`, a
+    /// copy), so the next sync skips it without reading it.
+    pub(crate) fn touch(&self, document_id: i64, modified_ns: Option<i64>) -> Result<(), DocsError> {
+        self.connection.execute("UPDATE documents SET modified_ns = ?2 WHERE id = ?1", params![document_id, modified_ns])?;
+        Ok(())
+    }
+
+    /// Folders added as a whole, in path order: what [`Library::sync`] rescans and a
+    /// [`FolderWatcher`](crate::FolderWatcher) watches.
+    pub fn folders(&self) -> Result<Vec<PathBuf>, DocsError> {
+        let mut statement = self.connection.prepare("SELECT path FROM folders ORDER BY path")?;
+        let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
+        Ok(rows.map(|row| row.map(PathBuf::from)).collect::<Result<Vec<_>, _>>()?)
+    }
+
+    pub(crate) fn remember_folder(&self, folder: &Path) -> Result<(), DocsError> {
+        self.connection.execute(
+            "INSERT OR IGNORE INTO folders (path, added_at) VALUES (?1, ?2)",
+            params![folder.to_string_lossy(), unix_seconds()],
+        )?;
+        Ok(())
+    }
+
+    /// Stops syncing a folder and removes its documents; false when it was not a library folder.
+    pub fn remove_folder(&mut self, folder: &Path) -> Result<bool, DocsError> {
+        let folder = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
+        let transaction = self.connection.transaction()?;
+        let forgotten = transaction.execute("DELETE FROM folders WHERE path = ?1", [folder.to_string_lossy()])? > 0;
+        if forgotten {
+            let inside: Vec<i64> = {
+                let mut statement = transaction.prepare("SELECT id, path FROM documents")?;
+                let rows = statement.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
+                rows.collect::<Result<Vec<_>, _>>()?
+                    .into_iter()
+                    .filter(|(_, path)| Path::new(path).starts_with(&folder))
+                    .map(|(id, _)| id)
+                    .collect()
+            };
+            for id in inside {
+                transaction.execute("DELETE FROM documents WHERE id = ?1", [id])?;
+            }
+        }
+        transaction.commit()?;
+        self.vectors = None;
+        Ok(forgotten)
     }
 
     /// Replaces any earlier version of the document in one transaction, so readers and crashes
     /// only ever see the old document or the complete new one.
     pub(crate) fn replace_document(&mut self, document: &NewDocument<'_>, chunks: &[Chunk], embeddings: &[Vec<f32>]) -> Result<i64, DocsError> {
-        let indexed_at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_secs() as i64)
-            .unwrap_or(0);
+        let indexed_at = unix_seconds();
         let transaction = self.connection.transaction()?;
         transaction.execute("DELETE FROM documents WHERE path = ?1", [document.path])?;
         transaction.execute(
-            "INSERT INTO documents (path, title, format, content_hash, size_bytes, chunk_count, indexed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO documents (path, title, format, content_hash, size_bytes, chunk_count, indexed_at, modified_ns)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 document.path,
                 document.title,
@@ -179,7 +252,8 @@ impl Library {
                 document.content_hash,
                 document.size_bytes as i64,
                 chunks.len() as i64,
-                indexed_at
+                indexed_at,
+                document.modified_ns
             ],
         )?;
         let document_id = transaction.last_insert_rowid();
@@ -250,10 +324,43 @@ fn document_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentInfo> 
     })
 }
 
+fn unix_seconds() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|elapsed| elapsed.as_secs() as i64).unwrap_or(0)
+}
+
 fn vector_to_blob(vector: &[f32]) -> Vec<u8> {
     vector.iter().flat_map(|value| value.to_le_bytes()).collect()
 }
 
 fn blob_to_vector(blob: &[u8]) -> Vec<f32> {
     blob.chunks_exact(4).map(|bytes| f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A library written by the first release (schema 1) opens, keeps its documents and gains
+    /// folders and modification times.
+    #[test]
+    fn a_version_1_library_is_migrated_in_place() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("library.sqlite");
+        {
+            let connection = Connection::open(&path).expect("create");
+            connection.execute_batch(&format!("{SCHEMA_V1} PRAGMA user_version = 1;")).expect("schema 1");
+            connection
+                .execute(
+                    "INSERT INTO documents (path, title, format, content_hash, size_bytes, chunk_count, indexed_at) VALUES ('/old.txt', 'Old', 'text', 'abc', 3, 0, 0)",
+                    [],
+                )
+                .expect("insert");
+        }
+        let library = Library::open(&path).expect("migrate");
+        let stored = library.stored_file("/old.txt").expect("query").expect("kept");
+        assert_eq!((stored.content_hash.as_str(), stored.size_bytes, stored.modified_ns), ("abc", 3, None));
+        assert!(library.folders().expect("folders").is_empty());
+        let version: i64 = library.connection.query_row("PRAGMA user_version", [], |row| row.get(0)).expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+    }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use automix_docs::{DocsError, FileOutcome, FileReport, IndexOptions, Library, SearchMode, WordTokenEstimate};
+use automix_docs::{DocsError, FileOutcome, FileReport, FolderWatcher, IndexOptions, Library, SearchMode, WordTokenEstimate};
 
 fn add(library: &mut Library, paths: &[PathBuf], options: &IndexOptions) -> Vec<FileReport> {
     library
@@ -171,6 +171,53 @@ fn re_adding_is_idempotent_changes_reindex_and_remove_forgets() {
     // Reopening sees the same state (WAL is checkpointed or replayed).
     drop(library);
     assert_eq!(Library::open(&library_path).expect("reopen").documents().expect("list").len(), 3);
+}
+
+fn sync(library: &mut Library) -> Vec<FileReport> {
+    library.sync(common::embedder(), &IndexOptions::default(), &mut |_| {}, &AtomicBool::new(false)).expect("sync runs")
+}
+
+#[test]
+fn an_added_folder_is_remembered_watched_and_synced() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let folder = dir.path().join("notes");
+    common::write(&folder, "ferry.md", b"# Ferry\n\nThe ferry to Lundy leaves at nine.\n");
+    common::write(&folder, "bees.txt", b"Beekeepers harvest heather honey in August.\n");
+    let mut library = Library::open(&dir.path().join("library.sqlite")).expect("open library");
+    add(&mut library, &[folder.clone()], &IndexOptions::default());
+    let folder = std::fs::canonicalize(&folder).expect("canonical");
+    assert_eq!(library.folders().expect("folders"), vec![folder.clone()]);
+
+    let watcher = FolderWatcher::new(&library.folders().expect("folders")).expect("watch");
+    common::write(&folder, "ferry.md", b"# Ferry\n\nFrom May the ferry to Lundy leaves at ten.\n");
+    std::fs::remove_file(folder.join("bees.txt")).expect("delete");
+    common::write(&folder, "birds/puffins.html", b"<html><body><p>Puffins nest on the west cliffs.</p></body></html>");
+    let changes = watcher.next_changes(Duration::from_millis(300), &AtomicBool::new(false)).expect("a batch of changes");
+    assert!(changes.iter().any(|path| path.ends_with("ferry.md")) && changes.iter().any(|path| path.ends_with("bees.txt")), "{changes:?}");
+
+    let reports = sync(&mut library);
+    assert!(matches!(outcome_for(&reports, "ferry.md"), FileOutcome::Updated { .. }), "{reports:#?}");
+    assert!(matches!(outcome_for(&reports, "bees.txt"), FileOutcome::Removed { .. }), "{reports:#?}");
+    assert!(matches!(outcome_for(&reports, "puffins.html"), FileOutcome::Added { .. }), "{reports:#?}");
+    let hits = library.search(common::embedder(), "When does the ferry leave?", 5, SearchMode::Hybrid).expect("search");
+    assert!(hits[0].text.contains("at ten") && hits.iter().all(|hit| !hit.text.contains("nine") && !hit.text.contains("honey")), "{hits:#?}");
+
+    // Nothing changed, or only the modification time: nothing is re-indexed.
+    common::write(&folder, "ferry.md", b"# Ferry\n\nFrom May the ferry to Lundy leaves at ten.\n");
+    let reports = sync(&mut library);
+    assert!(reports.iter().all(|report| matches!(report.outcome, FileOutcome::Unchanged { .. })), "{reports:#?}");
+
+    // A folder that went missing (an unplugged disk) keeps its documents and says so.
+    let moved = dir.path().join("moved");
+    std::fs::rename(&folder, &moved).expect("move the folder away");
+    let reports = sync(&mut library);
+    assert!(failure(&reports, "notes").contains("missing"), "{reports:#?}");
+    assert_eq!(library.documents().expect("list").len(), 2);
+
+    assert!(library.remove_folder(&folder).expect("remove folder"));
+    assert!(library.documents().expect("list").is_empty() && library.folders().expect("folders").is_empty());
+    let cancelled = AtomicBool::new(true);
+    assert!(watcher.next_changes(Duration::from_millis(100), &cancelled).is_none(), "a cancelled wait returns");
 }
 
 /// Many-paragraph text files so that indexing takes a while.

@@ -11,7 +11,7 @@ use std::time::Instant;
 use automix_eval::metrics::token_f1;
 use automix_eval::table::CORRECT_THRESHOLD;
 use automix_budget::{advise, worst_case_cost, BudgetAdvice, CostPreference, Ledger};
-use automix_docs::{Citation, Embedder, Library, SearchHit, TokenCounter};
+use automix_docs::{Citation, Embedder, Library, SearchHit};
 use automix_llm::{KvCache, LocalModel, SamplingParams};
 use automix_remote::{BlockingRemoteClient, CancelFlag, Cost, EscalationPayload, ModelPrice, PayloadChunk};
 use automix_router::SignalValues;
@@ -106,15 +106,6 @@ pub struct Assistant {
     config: AssistantConfig,
     /// Kept between questions so the shared prompt prefix (instructions, demonstrations) is computed once.
     cache: Mutex<KvCache>,
-}
-
-/// Counts tokens with the local chat model's tokenizer, so context budgets are exact.
-pub struct ModelTokens<'a>(pub &'a LocalModel);
-
-impl TokenCounter for ModelTokens<'_> {
-    fn count_tokens(&self, text: &str) -> usize {
-        self.0.count_tokens(text).unwrap_or_else(|_| text.len() / 3)
-    }
 }
 
 impl Assistant {
@@ -241,14 +232,13 @@ impl Assistant {
     }
 
     fn retrieve(&self, question: &str, scope: &Scope) -> Result<Vec<SearchHit>, AskError> {
-        let counter = ModelTokens(&self.model);
         match scope {
             Scope::Library => {
                 let mut library = self.library();
                 if library.chunk_count()? == 0 {
                     return Err(AskError::EmptyLibrary);
                 }
-                Ok(library.retrieve(&self.embedder, question, self.config.context_budget_tokens, &counter)?)
+                Ok(library.retrieve(&self.embedder, question, self.config.context_budget_tokens, &self.model)?)
             }
             Scope::Text { source, text } => {
                 let tokens = self.model.tokenizer().encode(text)?;

@@ -1,9 +1,10 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use anyhow::Result;
-use automix::assistant::ModelTokens;
-use automix::docs::{Embedder, FileOutcome, IndexOptions, Library, SearchMode, DEFAULT_MAX_FILE_BYTES};
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use automix::docs::{Embedder, FileOutcome, FileReport, FolderWatcher, IndexOptions, IndexProgress, Library, SearchMode, DEFAULT_MAX_FILE_BYTES};
 use automix_llm::LocalModel;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -18,10 +19,25 @@ pub enum DocsCommand {
         #[arg(long, default_value_t = DEFAULT_MAX_FILE_BYTES)]
         max_size: u64,
     },
-    /// The indexed documents.
+    /// The indexed documents and the library's folders.
     List,
-    /// Remove a document by id or path.
+    /// Remove a document by id or path, or a folder with all its documents.
     Remove { id_or_path: String },
+    /// Rescan the library's folders: add new files, re-index changed ones, drop deleted ones.
+    Sync {
+        /// Files larger than this many bytes are refused.
+        #[arg(long, default_value_t = DEFAULT_MAX_FILE_BYTES)]
+        max_size: u64,
+    },
+    /// Sync, then keep the library in sync with its folders as files change (Ctrl-C stops).
+    Watch {
+        /// Files larger than this many bytes are refused.
+        #[arg(long, default_value_t = DEFAULT_MAX_FILE_BYTES)]
+        max_size: u64,
+        /// Seconds without further changes before a batch of changes is indexed.
+        #[arg(long, default_value_t = 1.0)]
+        settle: f64,
+    },
 }
 
 fn open_library() -> Result<Library> {
@@ -41,43 +57,83 @@ pub fn run(command: DocsCommand) -> Result<()> {
     match command {
         DocsCommand::Add { paths, max_size } => {
             let embedder = load_embedder()?;
-            let bar = ProgressBar::new(0);
-            bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} files, {msg}").expect("valid template"));
             let options = IndexOptions { max_file_bytes: max_size, ..Default::default() };
-            let reports = library.add_paths(&embedder, &paths, &options, &mut |p| {
-                bar.set_length(p.files_total as u64);
-                bar.set_position(p.files_done as u64);
-                bar.set_message(format!("{} chunks", p.chunks_indexed));
-            }, &AtomicBool::new(false))?;
-            bar.finish_and_clear();
-            let mut failed = 0;
-            for report in reports {
-                let status = match report.outcome {
-                    FileOutcome::Added { chunks, .. } => format!("added, {chunks} chunks"),
-                    FileOutcome::Updated { chunks, .. } => format!("re-indexed, {chunks} chunks"),
-                    FileOutcome::Unchanged { .. } => "unchanged".to_string(),
-                    FileOutcome::Failed { error } => {
-                        failed += 1;
-                        format!("FAILED: {error}")
-                    }
-                };
-                println!("{}: {status}", report.path.display());
+            let reports = with_progress_bar(|progress| library.add_paths(&embedder, &paths, &options, progress, &AtomicBool::new(false)))?;
+            print_reports(&reports, true);
+        }
+        DocsCommand::Sync { max_size } => {
+            let embedder = load_embedder()?;
+            let options = IndexOptions { max_file_bytes: max_size, ..Default::default() };
+            let reports = with_progress_bar(|progress| library.sync(&embedder, &options, progress, &AtomicBool::new(false)))?;
+            print_reports(&reports, false);
+        }
+        DocsCommand::Watch { max_size, settle } => {
+            let folders = library.folders()?;
+            if folders.is_empty() {
+                bail!("the library has no folders to watch; add one with `automix docs add FOLDER`");
             }
-            if failed > 0 {
-                eprintln!("{failed} file(s) could not be indexed; the others were");
+            let embedder = load_embedder()?;
+            let options = IndexOptions { max_file_bytes: max_size, ..Default::default() };
+            let never = AtomicBool::new(false);
+            let watcher = FolderWatcher::new(&folders)?;
+            print_reports(&library.sync(&embedder, &options, &mut |_| {}, &never)?, false);
+            println!("watching {} folder(s) for changes; Ctrl-C stops", folders.len());
+            while watcher.next_changes(Duration::from_secs_f64(settle.max(0.0)), &never).is_some() {
+                print_reports(&library.sync(&embedder, &options, &mut |_| {}, &never)?, false);
             }
         }
         DocsCommand::List => {
             for doc in library.documents()? {
                 println!("{:>4}  {}  ({} chunks)", doc.id, doc.path, doc.chunk_count);
             }
+            for folder in library.folders()? {
+                println!("folder  {}", folder.display());
+            }
         }
         DocsCommand::Remove { id_or_path } => {
-            let removed = library.remove(&id_or_path)?;
-            println!("removed {}", removed.path);
+            if library.remove_folder(std::path::Path::new(&id_or_path))? {
+                println!("removed the folder {id_or_path} and its documents");
+            } else {
+                let removed = library.remove(&id_or_path)?;
+                println!("removed {}", removed.path);
+            }
         }
     }
     Ok(())
+}
+
+fn with_progress_bar<T>(run: impl FnOnce(&mut dyn FnMut(&IndexProgress)) -> T) -> T {
+    let bar = ProgressBar::new(0);
+    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} files, {msg}").expect("valid template"));
+    let result = run(&mut |progress: &IndexProgress| {
+        bar.set_length(progress.files_total as u64);
+        bar.set_position(progress.files_done as u64);
+        bar.set_message(format!("{} chunks", progress.chunks_indexed));
+    });
+    bar.finish_and_clear();
+    result
+}
+
+/// One line per file; unchanged files only when `show_unchanged`.
+fn print_reports(reports: &[FileReport], show_unchanged: bool) {
+    let mut failed = 0;
+    for report in reports {
+        let status = match &report.outcome {
+            FileOutcome::Added { chunks, .. } => format!("added, {chunks} chunks"),
+            FileOutcome::Updated { chunks, .. } => format!("re-indexed, {chunks} chunks"),
+            FileOutcome::Unchanged { .. } if !show_unchanged => continue,
+            FileOutcome::Unchanged { .. } => "unchanged".to_string(),
+            FileOutcome::Removed { .. } => "removed (the file is gone)".to_string(),
+            FileOutcome::Failed { error } => {
+                failed += 1;
+                format!("FAILED: {error}")
+            }
+        };
+        println!("{}: {status}", report.path.display());
+    }
+    if failed > 0 {
+        eprintln!("{failed} file(s) could not be indexed; the others were");
+    }
 }
 
 /// `automix search`: ranked chunks with citations, or exactly what an N-token context would hold.
@@ -87,7 +143,7 @@ pub fn search(query: &str, limit: usize, budget_tokens: Option<usize>) -> Result
     let hits = match budget_tokens {
         Some(budget) => {
             let model = LocalModel::load(&super::chat_model_path(None)?, &candle_core::Device::Cpu)?;
-            library.retrieve(&embedder, query, budget, &ModelTokens(&model))?
+            library.retrieve(&embedder, query, budget, &model)?
         }
         None => library.search(&embedder, query, limit, SearchMode::Hybrid)?,
     };
