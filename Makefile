@@ -19,6 +19,7 @@ test: build models
 
 bench: build models
 	$(AUTOMIX) bench --compare
+	$(AUTOMIX) bench --embedder --compare
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -91,11 +91,19 @@ impl Library {
     pub fn search(&mut self, embedder: &Embedder, query: &str, limit: usize, mode: SearchMode) -> Result<Vec<SearchHit>, DocsError> {
         let depth = CANDIDATES_PER_RANKING.max(limit);
         let mut rankings = Vec::new();
-        if mode != SearchMode::Vector {
-            rankings.push((BM25_WEIGHT, self.bm25_ranking(query, depth)?));
-        }
-        if mode != SearchMode::Bm25 {
-            let query_vector = embedder.embed_one(query)?;
+        // The question is embedded on another thread while SQLite runs BM25.
+        let query_vector = std::thread::scope(|scope| -> Result<Option<Vec<f32>>, DocsError> {
+            let embedding = (mode != SearchMode::Bm25).then(|| scope.spawn(|| embedder.embed_one(query)));
+            if mode != SearchMode::Vector {
+                rankings.push((BM25_WEIGHT, self.bm25_ranking(query, depth)?));
+            }
+            match embedding.map(|thread| thread.join()) {
+                Some(Ok(vector)) => Ok(Some(vector?)),
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+                None => Ok(None),
+            }
+        })?;
+        if let Some(query_vector) = query_vector {
             rankings.push((VECTOR_WEIGHT, self.vector_ranking(&query_vector, depth)?));
         }
         // Each ranking's scores are scaled to 0..1 over its own candidates, then weighed and
@@ -157,7 +165,7 @@ impl Library {
             .values
             .chunks_exact(index.dimension)
             .zip(&index.chunk_ids)
-            .map(|(vector, id)| (vector.iter().zip(query_vector).map(|(a, b)| a * b).sum(), *id))
+            .map(|(vector, id)| (dot(vector, query_vector), *id))
             .collect();
         let depth = depth.min(scored.len());
         scored.select_nth_unstable_by(depth - 1, |a, b| b.0.total_cmp(&a.0));
@@ -198,6 +206,21 @@ impl Library {
             .optional()?;
         Ok(hit)
     }
+}
+
+/// Dot product in eight independent lanes: a plain sequential float sum cannot be vectorised
+/// (its rounding order is fixed), and this scan over every chunk vector runs on each query.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const LANES: usize = 8;
+    let mut lanes = [0f32; LANES];
+    let (a_blocks, b_blocks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = a_blocks.remainder().iter().zip(b_blocks.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in a_blocks.zip(b_blocks) {
+        for lane in 0..LANES {
+            lanes[lane] += x[lane] * y[lane];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// Lowercased query words worth matching, stopwords dropped, in first-seen order.
@@ -250,6 +273,16 @@ mod tests {
         let snippet = snippet(&body, &["treaty".to_string()]);
         assert!(snippet.starts_with('…') && snippet.ends_with('…'));
         assert!(snippet.contains("treaty was signed in Paris"), "{snippet}");
+    }
+
+    #[test]
+    fn dot_product_matches_the_plain_sum_for_any_length() {
+        for length in [0, 1, 7, 8, 9, 384, 389] {
+            let a: Vec<f32> = (0..length).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..length).map(|i| (i as f32 * 0.11).cos()).collect();
+            let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert!((dot(&a, &b) - plain).abs() < 1e-4, "length {length}");
+        }
     }
 
     #[test]
