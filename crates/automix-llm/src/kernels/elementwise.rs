@@ -111,14 +111,18 @@ fn softmax_slice(values: &mut [f32]) {
         // SAFETY: available() checked the CPU features.
         unsafe { x86::softmax(values) }
     } else {
-        let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0;
-        for v in values.iter_mut() {
-            *v = (*v - max).exp();
-            sum += *v;
-        }
-        values.iter_mut().for_each(|v| *v /= sum);
+        softmax_scalar(values);
     }
+}
+
+fn softmax_scalar(values: &mut [f32]) {
+    let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in values.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    values.iter_mut().for_each(|v| *v /= sum);
 }
 
 fn gelu_scalar(x: f32) -> f32 {
@@ -255,5 +259,15 @@ mod tests {
             }
         }
         assert!(softmax_prefix_in_place(&ours, &[1, 2]).is_err(), "lengths must match the batch");
+    }
+
+    /// The fallback for CPUs without AVX-512 agrees with the vectorised path.
+    #[test]
+    fn scalar_softmax_matches_candle() {
+        let x = Tensor::randn(0f32, 4.0, 37, &Device::Cpu).unwrap();
+        let mut values = x.to_vec1::<f32>().unwrap();
+        softmax_scalar(&mut values);
+        let expected = candle_nn::ops::softmax_last_dim(&x).unwrap();
+        assert!(max_abs_difference(&Tensor::new(values, &Device::Cpu).unwrap(), &expected) < 1e-6);
     }
 }
