@@ -238,7 +238,7 @@ fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableRepo
             }
             Some(UsableRow {
                 query: RoutedQuery {
-                    signals: row.signals.to_signal_values(),
+                    signals: row.signals.clone(),
                     slm_score: row.slm.score,
                     llm_score: llm.score,
                 },

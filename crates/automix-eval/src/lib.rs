@@ -14,7 +14,7 @@ use automix_router::{select_signals, SelectionSettings};
 pub use curves::{delta_ibc, Anchors, CostModel, Curve, CurvePoint, DeltaIbc, RoutedQuery};
 pub use evaluate::{evaluate, BudgetCheck, EvalError, EvalOptions, EvalReport, NamedTable, RouterSummary, TableReport};
 pub use metrics::{auroc, choice_accuracy, exact_match, expected_calibration_error, normalize_answer, token_f1};
-pub use table::{open_lines, read_table, write_table, RoutingRow, RowSignals, ScoredAnswer, TokenCounts};
+pub use table::{open_lines, read_jsonl, read_table, write_table, JsonLinesError, RoutingRow, ScoredAnswer, TokenCounts};
 
 /// Arguments of `automix eval`.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,24 +4,25 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
 use automix_router::{LabelledSignals, SignalValues};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Scores at or above this count as correct.
 pub const CORRECT_THRESHOLD: f64 = 0.5;
 
-/// Errors reading or writing routing tables.
+/// Errors reading a JSON Lines file.
 #[derive(Debug, thiserror::Error)]
-pub enum TableError {
-    /// The file cannot be opened, read or written.
-    #[error("cannot access routing table {path}: {source}")]
+pub enum JsonLinesError {
+    /// The file cannot be opened or read.
+    #[error("cannot read {path}: {source}")]
     Io {
         /// The file.
         path: String,
         /// The cause.
         source: std::io::Error,
     },
-    /// A line is not a valid row.
-    #[error("routing table {path}, line {line}: {source}; rows must follow the format in docs/evaluation.md (rerun `automix collect` if it is from an older version)")]
+    /// A line is not valid JSON of the expected shape.
+    #[error("{path}, line {line}: {source}")]
     Parse {
         /// The file.
         path: String,
@@ -30,6 +31,22 @@ pub enum TableError {
         /// The cause.
         source: serde_json::Error,
     },
+}
+
+/// Errors reading or writing routing tables.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// The file cannot be written.
+    #[error("cannot write routing table {path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file cannot be read, or a line is not a valid row.
+    #[error("routing table: {0}; rows must follow the format in docs/evaluation.md (rerun `automix collect` if it is from an older version)")]
+    Read(#[from] JsonLinesError),
 }
 
 /// One model's answer and its score in 0..1 (token F1 or choice accuracy).
@@ -47,42 +64,6 @@ impl ScoredAnswer {
     /// Whether the score counts as correct (≥ 0.5).
     pub fn correct(&self) -> bool {
         self.score >= CORRECT_THRESHOLD
-    }
-}
-
-/// Signals measured on the small model's answer.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RowSignals {
-    /// Self-verification P(Correct), logit mode.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub v_logit: Option<f64>,
-    /// Self-verification share of Correct, sample mode.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub v_sample: Option<f64>,
-    /// Mean token log-probability of the answer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub answer_logprob: Option<f64>,
-    /// Number of answer tokens.
-    pub answer_tokens: u32,
-    /// Whether the normalised answer occurs in the context.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grounded: Option<bool>,
-    /// Best retrieval similarity of the context.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retrieval_score: Option<f64>,
-}
-
-impl RowSignals {
-    /// The router's view of these signals.
-    pub fn to_signal_values(&self) -> SignalValues {
-        SignalValues {
-            v_logit: self.v_logit,
-            v_sample: self.v_sample,
-            answer_logprob: self.answer_logprob,
-            answer_tokens: Some(f64::from(self.answer_tokens)),
-            grounded: self.grounded,
-            retrieval_score: self.retrieval_score,
-        }
     }
 }
 
@@ -108,8 +89,8 @@ pub struct RoutingRow {
     pub question: String,
     /// The small model's answer and score.
     pub slm: ScoredAnswer,
-    /// Signals on the small model's answer.
-    pub signals: RowSignals,
+    /// Signals on the small model's answer, as the router reads them.
+    pub signals: SignalValues,
     /// Token counts.
     pub tokens: TokenCounts,
     /// Recorded remote answers (may be empty).
@@ -129,7 +110,7 @@ impl RoutingRow {
 
     /// The row as a labelled calibration example.
     pub fn labelled_signals(&self) -> LabelledSignals {
-        LabelledSignals { signals: self.signals.to_signal_values(), correct: self.slm.correct() }
+        LabelledSignals { signals: self.signals.clone(), correct: self.slm.correct() }
     }
 }
 
@@ -143,27 +124,32 @@ pub fn open_lines(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
     })
 }
 
-/// Reads a JSONL routing table (optionally gzipped; blank lines skipped).
-pub fn read_table(path: &Path) -> Result<Vec<RoutingRow>, TableError> {
+/// Reads JSON Lines (gzipped when the name ends in .gz; blank lines skipped) into rows of `T`.
+pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, JsonLinesError> {
     let shown = path.display().to_string();
-    let reader = open_lines(path).map_err(|source| TableError::Io { path: shown.clone(), source })?;
+    let reader = open_lines(path).map_err(|source| JsonLinesError::Io { path: shown.clone(), source })?;
     let mut rows = Vec::new();
     for (index, line) in reader.lines().enumerate() {
-        let line = line.map_err(|source| TableError::Io { path: shown.clone(), source })?;
+        let line = line.map_err(|source| JsonLinesError::Io { path: shown.clone(), source })?;
         if line.trim().is_empty() {
             continue;
         }
         let row = serde_json::from_str(&line)
-            .map_err(|source| TableError::Parse { path: shown.clone(), line: index + 1, source })?;
+            .map_err(|source| JsonLinesError::Parse { path: shown.clone(), line: index + 1, source })?;
         rows.push(row);
     }
     Ok(rows)
 }
 
+/// Reads a JSONL routing table (optionally gzipped; blank lines skipped).
+pub fn read_table(path: &Path) -> Result<Vec<RoutingRow>, TableError> {
+    Ok(read_jsonl(path)?)
+}
+
 /// Writes rows as JSONL, one per line.
 pub fn write_table(path: &Path, rows: &[RoutingRow]) -> Result<(), TableError> {
     let shown = path.display().to_string();
-    let io_error = |source| TableError::Io { path: shown.clone(), source };
+    let io_error = |source| TableError::Write { path: shown.clone(), source };
     let mut out = BufWriter::new(std::fs::File::create(path).map_err(io_error)?);
     for row in rows {
         serde_json::to_writer(&mut out, row).map_err(|e| io_error(e.into()))?;

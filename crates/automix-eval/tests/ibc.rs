@@ -4,7 +4,7 @@
 use automix_eval::curves::{oracle_curve, policy_point, random_mixing_curve};
 use automix_eval::{
     delta_ibc, read_table, run_calibrate, run_eval, write_table, Anchors, CalibrateCommand, Calibration,
-    CalibrationOptions, CostModel, EvalCommand, Smoothing, EvalOptions, RoutedQuery, RoutingRow, RowSignals, ScoredAnswer,
+    CalibrationOptions, CostModel, EvalCommand, Smoothing, EvalOptions, RoutedQuery, RoutingRow, ScoredAnswer,
     TokenCounts,
 };
 use automix_router::{RoutingPolicy, Signal, SignalValues, ThresholdRouter};
@@ -34,12 +34,12 @@ fn synthetic_rows(count: usize, seed: u64) -> Vec<RoutingRow> {
                 dataset: "synthetic".to_owned(),
                 question: format!("question {i}?"),
                 slm: ScoredAnswer { model: "slm".to_owned(), answer: "a".to_owned(), score: f64::from(u8::from(slm_correct)) },
-                signals: RowSignals {
+                signals: SignalValues {
                     v_logit: Some((uniform.next() * 0.75 + lift).min(1.0)),
                     answer_logprob: Some(-2.0 * uniform.next() - 1.0 + lift),
-                    answer_tokens: 1 + (uniform.next() * 10.0) as u32,
+                    answer_tokens: Some(1.0 + (uniform.next() * 10.0).floor()),
                     grounded: Some(uniform.next() < 0.3 + 2.0 * lift),
-                    ..RowSignals::default()
+                    ..SignalValues::default()
                 },
                 tokens: TokenCounts { prompt: 300, generated: 5, verify: 40 },
                 llm: vec![ScoredAnswer {
@@ -55,7 +55,7 @@ fn synthetic_rows(count: usize, seed: u64) -> Vec<RoutingRow> {
 fn queries(rows: &[RoutingRow]) -> Vec<RoutedQuery> {
     rows.iter()
         .map(|r| RoutedQuery {
-            signals: r.signals.to_signal_values(),
+            signals: r.signals.clone(),
             slm_score: r.slm.score,
             llm_score: r.llm[0].score,
         })

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 
 use automix_eval::metrics::{choice_accuracy, token_f1};
-use automix_eval::table::{RoutingRow, RowSignals, ScoredAnswer, TokenCounts};
+use automix_eval::table::{RoutingRow, ScoredAnswer, TokenCounts};
+use automix_router::SignalValues;
 use automix_llm::sampling::log_softmax;
 use automix_llm::{KvCache, LlmError, LocalModel, SamplingParams};
 
@@ -71,9 +72,9 @@ pub fn collect_item(
         let logprob = generation.mean_logprob();
         (generation.text.trim().to_string(), score, logprob, generation.timings.prefill_tokens, generation.tokens.len())
     };
-    let mut signals = RowSignals {
+    let mut signals = SignalValues {
         answer_logprob: answer_logprob.is_finite().then_some(answer_logprob),
-        answer_tokens: model.count_tokens(&answer)? as u32,
+        answer_tokens: Some(model.count_tokens(&answer)? as f64),
         grounded: Some(answer_is_grounded(&answer, &context)),
         ..Default::default()
     };
