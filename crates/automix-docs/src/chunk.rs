@@ -284,7 +284,7 @@ fn push_trimmed(ranges: &mut Vec<Range<usize>>, slice: &str, local: Range<usize>
     }
 }
 
-fn word_ranges(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
+pub(crate) fn word_ranges(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
     let slice = &text[range.clone()];
     let mut words = Vec::new();
     let mut word_start = None;

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use crate::chunk::{sentence_ranges, TokenCounter};
+use crate::chunk::{sentence_ranges, word_ranges, TokenCounter};
 use crate::search::{chunk_body, query_words, snippet, SearchHit};
 
 /// Every source may use at least this share of the budget.
@@ -74,7 +74,7 @@ fn focus(hit: &SearchHit, stems: &[(String, f64)], allowance: usize, counter: &d
     let (mut first, mut last) = (best, best);
     let mut piece = match fits(sentences[best].clone()) {
         Some(piece) => piece,
-        None => return leading_words(hit, body, sentences[best].clone(), allowance, counter),
+        None => return best_words(hit, body, sentences[best].clone(), stems, allowance, counter),
     };
     // Grow one sentence at a time, after the match first: answers tend to follow the sentence
     // that repeats the question's words.
@@ -92,17 +92,33 @@ fn focus(hit: &SearchHit, stems: &[(String, f64)], allowance: usize, counter: &d
     }
 }
 
-/// The longest run of leading words of `sentence` that fits `allowance`.
-fn leading_words(hit: &SearchHit, body: &str, sentence: Range<usize>, allowance: usize, counter: &dyn TokenCounter) -> Option<SearchHit> {
-    let word_ends: Vec<usize> = body[sentence.clone()]
-        .char_indices()
-        .filter(|(_, c)| c.is_whitespace())
-        .map(|(index, _)| sentence.start + index)
-        .chain([sentence.end])
-        .collect();
-    let fitting = word_ends.partition_point(|&end| window(hit, body, sentence.start..end, counter).token_count <= allowance);
-    let piece = window(hit, body, sentence.start..*word_ends.get(fitting.checked_sub(1)?)?, counter);
-    (piece.token_count >= MIN_SOURCE_TOKENS.min(allowance)).then_some(piece)
+/// For a sentence longer than `allowance`: the run of its words that fits and holds the most of
+/// the question's weight (a signature block or a table row can be one "sentence" of hundreds of
+/// words, with the match at its end).
+fn best_words(hit: &SearchHit, body: &str, sentence: Range<usize>, stems: &[(String, f64)], allowance: usize, counter: &dyn TokenCounter) -> Option<SearchHit> {
+    let words = word_ranges(body, sentence.clone());
+    let span = |first: usize, count: usize| words[first].start..words[first + count - 1].end;
+    let fits = |first: usize, count: usize| window(hit, body, span(first, count), counter).token_count <= allowance;
+    // How many words fit is measured at the start; words elsewhere may take more tokens, which
+    // the final check below corrects.
+    let mut count = (1..=words.len()).collect::<Vec<_>>().partition_point(|&count| fits(0, count));
+    if count == 0 {
+        return None;
+    }
+    let weights: Vec<f64> = words.iter().map(|word| matches(&body[word.clone()], stems)).collect();
+    let sum = |first: usize, count: usize| weights[first..first + count].iter().sum::<f64>();
+    // Of the windows holding the most weight, the last: the most text after the match, where
+    // answers tend to be (as when whole sentences grow).
+    let best = (0..=words.len() - count).map(|start| sum(start, count)).fold(f64::MIN, f64::max);
+    let mut first = (0..=words.len() - count).rev().find(|&start| sum(start, count) >= best - 1e-9).unwrap_or(0);
+    while count > 0 && !fits(first, count) {
+        count -= 1;
+        if weights[first] <= weights[first + count] {
+            first += 1;
+        }
+    }
+    let piece = window(hit, body, span(first, count.max(1)), counter);
+    (count > 0 && piece.token_count >= MIN_SOURCE_TOKENS.min(allowance)).then_some(piece)
 }
 
 /// The part `range` (bytes of `body`) of a hit, with its heading line, citation and token count.
@@ -239,6 +255,16 @@ mod tests {
         assert!(piece.citation.char_start <= 1000 + offset && piece.citation.char_end <= long.citation.char_end);
         let body: String = text.chars().skip(piece.citation.char_start - 1000).take(piece.citation.char_end - piece.citation.char_start).collect();
         assert_eq!(body, piece.text);
+    }
+
+    #[test]
+    fn an_overlong_sentence_keeps_the_words_around_the_match() {
+        let text = format!("{} the receiving party must shred all copies within seven days", "signed } designation }".repeat(60));
+        let chosen = select_for_budget(&[hit(1, "nda.txt", 0, &text)], "When must copies be shredded?", 100, &WordTokenEstimate);
+        let [piece] = chosen.as_slice() else { panic!("one source expected, got {chosen:?}") };
+        assert!(piece.text.ends_with("shred all copies within seven days"), "{}", piece.text);
+        assert!(piece.token_count <= 50, "{}", piece.token_count);
+        assert_eq!(&text[piece.citation.char_start..piece.citation.char_end], piece.text);
     }
 
     #[test]
