@@ -205,6 +205,7 @@ mod tests {
             chunk_id,
             ordinal: 0,
             score: 1.0 / chunk_id as f64,
+            similarity: None,
             text: text.to_string(),
             token_count: text.split_whitespace().count(),
             citation: Citation {

@@ -76,8 +76,13 @@ pub struct SearchHit {
     pub chunk_id: i64,
     /// Position of the chunk inside its document.
     pub ordinal: usize,
-    /// Fused score: the weighed sum of each ranking's score scaled to 0..1; higher is better.
+    /// Fused score: the weighed sum of each ranking's score scaled to 0..1; higher is better. It
+    /// orders the hits of one question only.
     pub score: f64,
+    /// Cosine similarity of the chunk to the question, where the vector ranking scored it: unlike
+    /// `score`, comparable across questions (how well the library covers this one).
+    #[serde(default)]
+    pub similarity: Option<f64>,
     /// The chunk text as it goes into a prompt (heading line first).
     pub text: String,
     /// Tokens of the embedder's tokenizer; after [`select_for_budget`](crate::select_for_budget),
@@ -103,8 +108,11 @@ impl Library {
                 None => Ok(None),
             }
         })?;
+        let mut similarities: HashMap<i64, f64> = HashMap::new();
         if let Some(query_vector) = query_vector {
-            rankings.push((VECTOR_WEIGHT, self.vector_ranking(&query_vector, depth)?));
+            let ranking = self.vector_ranking(&query_vector, depth)?;
+            similarities.extend(ranking.iter().copied());
+            rankings.push((VECTOR_WEIGHT, ranking));
         }
         // Each ranking's scores are scaled to 0..1 over its own candidates, then weighed and
         // summed; a chunk missing from a ranking gets 0 there.
@@ -123,7 +131,7 @@ impl Library {
         let words = query_words(query);
         ordered
             .into_iter()
-            .filter_map(|(chunk_id, score)| self.load_hit(chunk_id, score, &words).transpose())
+            .filter_map(|(chunk_id, score)| self.load_hit(chunk_id, score, similarities.get(&chunk_id).copied(), &words).transpose())
             .collect()
     }
 
@@ -174,7 +182,7 @@ impl Library {
         Ok(scored.into_iter().map(|(score, id)| (id, f64::from(score))).collect())
     }
 
-    fn load_hit(&self, chunk_id: i64, score: f64, query_words: &[String]) -> Result<Option<SearchHit>, DocsError> {
+    fn load_hit(&self, chunk_id: i64, score: f64, similarity: Option<f64>, query_words: &[String]) -> Result<Option<SearchHit>, DocsError> {
         let mut statement = self.connection.prepare_cached(
             "SELECT c.ordinal, c.text, c.section, c.page_start, c.page_end, c.char_start, c.char_end, c.token_count, d.id, d.path, d.title
              FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?1",
@@ -188,6 +196,7 @@ impl Library {
                     chunk_id,
                     ordinal: row.get::<_, i64>(0)? as usize,
                     score,
+                    similarity,
                     token_count: row.get::<_, i64>(7)? as usize,
                     citation: Citation {
                         document_id: row.get(8)?,

@@ -127,6 +127,11 @@ fn retrieve_fills_the_budget_best_first_in_document_order() {
     let used: usize = chosen.iter().map(|hit| automix_docs::TokenCounter::count_tokens(&WordTokenEstimate, &hit.text)).sum();
     assert!(used <= 40, "{used} tokens chosen for a 40-token budget");
     assert!(chosen.iter().any(|hit| hit.text.contains("1868")), "{chosen:#?}");
+    // The answer's chunk is close to the question in embedding space; BM25 alone measures no similarity.
+    let answer_similarity = chosen.iter().find(|hit| hit.text.contains("1868")).and_then(|hit| hit.similarity);
+    assert!(answer_similarity.is_some_and(|similarity| similarity > 0.3 && similarity <= 1.0), "{answer_similarity:?}");
+    let bm25 = library.search(common::embedder(), "lighthouse Skerry Point", 3, SearchMode::Bm25).expect("search");
+    assert!(!bm25.is_empty() && bm25.iter().all(|hit| hit.similarity.is_none()));
     let order: Vec<(&str, usize)> = chosen.iter().map(|hit| (hit.citation.path.as_str(), hit.citation.char_start)).collect();
     let mut sorted = order.clone();
     sorted.sort();

@@ -180,7 +180,8 @@ impl Assistant {
             answer_logprob: Some(local.mean_logprob()).filter(|l| l.is_finite()),
             answer_tokens: Some(local.tokens.len() as f64),
             grounded: Some(grounded),
-            retrieval_score: hits.first().map(|h| h.score),
+            // The context's best match; hits are in document order here, not by rank.
+            retrieval_score: hits.iter().filter_map(|hit| hit.similarity).reduce(f64::max),
         };
         let payload = EscalationPayload {
             system_prompt: "Answer the question using only the provided context. Be concise.".into(),
@@ -249,6 +250,7 @@ impl Assistant {
                     chunk_id: 0,
                     ordinal: 0,
                     score: 1.0,
+                    similarity: None,
                     token_count: kept,
                     citation: Citation {
                         document_id: 0,
