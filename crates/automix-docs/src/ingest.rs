@@ -127,7 +127,10 @@ impl Library {
             .collect();
         for document in self.documents()? {
             let path = PathBuf::from(&document.path);
-            if present.iter().any(|folder| path.starts_with(folder)) && !path.exists() {
+            // Only a file known to be gone is dropped; one that cannot be checked (permissions,
+            // an I/O error, an unmounted disk inside the folder) keeps its document.
+            let gone = matches!(path.try_exists(), Ok(false));
+            if gone && present.iter().any(|folder| path.starts_with(folder)) {
                 self.remove(&document.id.to_string())?;
                 reports.push(FileReport { path, outcome: FileOutcome::Removed { document_id: document.id } });
             }
@@ -148,7 +151,7 @@ impl Library {
         let stored_path = path.to_string_lossy().into_owned();
         let previous = self.stored_file(&stored_path)?;
         let metadata = std::fs::metadata(path).ok();
-        let modified_ns = metadata.as_ref().and_then(modified_ns);
+        let modified_ns = metadata.as_ref().and_then(settled_modified_ns);
         if let (Some(stored), Some(metadata)) = (&previous, &metadata) {
             if stored.modified_ns.is_some() && stored.modified_ns == modified_ns && stored.size_bytes == metadata.len() {
                 return Ok(FileOutcome::Unchanged { document_id: stored.document_id });
@@ -191,9 +194,16 @@ impl Library {
     }
 }
 
-fn modified_ns(metadata: &std::fs::Metadata) -> Option<i64> {
-    let since_epoch = metadata.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
-    i64::try_from(since_epoch.as_nanos()).ok()
+/// The file's modification time, unless it is so recent that a same-size edit could still land
+/// within the same timestamp tick (FAT and exFAT disks count in 2 s steps): such a file is hashed
+/// again on the next sync instead of being trusted by its time.
+fn settled_modified_ns(metadata: &std::fs::Metadata) -> Option<i64> {
+    const TICK: std::time::Duration = std::time::Duration::from_secs(3);
+    let modified = metadata.modified().ok()?;
+    if std::time::SystemTime::now().duration_since(modified).map_or(true, |age| age < TICK) {
+        return None;
+    }
+    i64::try_from(modified.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos()).ok()
 }
 
 /// Adds `path` (absolute) or, for a folder, every document file below it in name order,

@@ -50,7 +50,7 @@ pub fn select_for_budget(hits: &[SearchHit], question: &str, budget_tokens: usiz
 }
 
 /// The hit itself when it fits `allowance` tokens, else its best window of whole sentences
-/// (or, for one overlong sentence, its leading words); None when nothing fits.
+/// (or, for one overlong sentence, its best run of words); None when nothing fits.
 fn focus(hit: &SearchHit, stems: &[(String, f64)], allowance: usize, counter: &dyn TokenCounter) -> Option<SearchHit> {
     let tokens = counter.count_tokens(&hit.text);
     if tokens <= allowance {
@@ -111,14 +111,18 @@ fn best_words(hit: &SearchHit, body: &str, sentence: Range<usize>, stems: &[(Str
     // answers tend to be (as when whole sentences grow).
     let best = (0..=words.len() - count).map(|start| sum(start, count)).fold(f64::MIN, f64::max);
     let mut first = (0..=words.len() - count).rev().find(|&start| sum(start, count) >= best - 1e-9).unwrap_or(0);
-    while count > 0 && !fits(first, count) {
+    while !fits(first, count) {
         count -= 1;
+        if count == 0 {
+            return None;
+        }
+        // Drop the lighter end.
         if weights[first] <= weights[first + count] {
             first += 1;
         }
     }
-    let piece = window(hit, body, span(first, count.max(1)), counter);
-    (count > 0 && piece.token_count >= MIN_SOURCE_TOKENS.min(allowance)).then_some(piece)
+    let piece = window(hit, body, span(first, count), counter);
+    (piece.token_count >= MIN_SOURCE_TOKENS.min(allowance)).then_some(piece)
 }
 
 /// The part `range` (bytes of `body`) of a hit, with its heading line, citation and token count.
@@ -266,6 +270,23 @@ mod tests {
         assert!(piece.text.ends_with("shred all copies within seven days"), "{}", piece.text);
         assert!(piece.token_count <= 50, "{}", piece.token_count);
         assert_eq!(&text[piece.citation.char_start..piece.citation.char_end], piece.text);
+    }
+
+    /// Counts a token per four characters, so that one long word can outweigh the rest.
+    struct CharTokens;
+
+    impl TokenCounter for CharTokens {
+        fn count_tokens(&self, text: &str) -> usize {
+            text.chars().count().div_ceil(4)
+        }
+    }
+
+    #[test]
+    fn words_that_never_fit_give_no_source_rather_than_a_panic() {
+        for text in ["ok https://example.org/".to_string() + &"x".repeat(400), "x".repeat(400), "深".repeat(300)] {
+            let chosen = select_for_budget(&[hit(1, "a.txt", 0, &text)], "unrelated question", 100, &CharTokens);
+            assert!(chosen.iter().all(|piece| piece.token_count <= 100), "{chosen:?}");
+        }
     }
 
     #[test]

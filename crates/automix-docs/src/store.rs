@@ -212,28 +212,30 @@ impl Library {
         Ok(())
     }
 
-    /// Stops syncing a folder and removes its documents; false when it was not a library folder.
+    /// Stops syncing a folder (and folders inside it) and removes its documents; false when it
+    /// is not a library folder. Works for a folder that no longer exists, too.
     pub fn remove_folder(&mut self, folder: &Path) -> Result<bool, DocsError> {
-        let folder = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
+        let folder = std::fs::canonicalize(folder).or_else(|_| std::path::absolute(folder)).unwrap_or_else(|_| folder.to_path_buf());
+        if !self.folders()?.iter().any(|known| *known == folder) {
+            return Ok(false);
+        }
         let transaction = self.connection.transaction()?;
-        let forgotten = transaction.execute("DELETE FROM folders WHERE path = ?1", [folder.to_string_lossy()])? > 0;
-        if forgotten {
-            let inside: Vec<i64> = {
-                let mut statement = transaction.prepare("SELECT id, path FROM documents")?;
-                let rows = statement.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
-                rows.collect::<Result<Vec<_>, _>>()?
-                    .into_iter()
-                    .filter(|(_, path)| Path::new(path).starts_with(&folder))
-                    .map(|(id, _)| id)
-                    .collect()
+        {
+            let inside = |table: &str, key: &str| -> Result<Vec<String>, rusqlite::Error> {
+                let mut statement = transaction.prepare(&format!("SELECT {key} FROM {table}"))?;
+                let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?.into_iter().filter(|path| Path::new(path).starts_with(&folder)).collect())
             };
-            for id in inside {
-                transaction.execute("DELETE FROM documents WHERE id = ?1", [id])?;
+            for path in inside("folders", "path")? {
+                transaction.execute("DELETE FROM folders WHERE path = ?1", [path])?;
+            }
+            for path in inside("documents", "path")? {
+                transaction.execute("DELETE FROM documents WHERE path = ?1", [path])?;
             }
         }
         transaction.commit()?;
         self.vectors = None;
-        Ok(forgotten)
+        Ok(true)
     }
 
     /// Replaces any earlier version of the document in one transaction, so readers and crashes

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use notify::{RecursiveMode, Watcher};
+use notify::{EventKind, RecursiveMode, Watcher};
 
 use crate::extract::DocumentFormat;
 
@@ -60,6 +60,9 @@ impl FolderWatcher {
                 return Some(changed);
             }
             match self.events.recv_timeout(CANCEL_POLL.min(settle)) {
+                // Reads are not changes: a sync opening every folder would otherwise wake the
+                // next sync, forever.
+                Ok(Ok(event)) if matches!(event.kind, EventKind::Access(_)) => {}
                 Ok(Ok(event)) => {
                     for path in event.paths.into_iter().filter(|path| may_hold_documents(path)) {
                         if !changed.contains(&path) {

@@ -3,8 +3,8 @@
 //! Unlike candle-transformers' `BertModel` (kept as the baseline of `automix bench --embedder`):
 //! - the matmuls run in int8 on CPUs with AVX-512 VNNI (the chat model's kernel);
 //! - query, key and value are one matmul, with the attention scale folded into the query weights;
-//! - on the CPU, GELU and the softmax are the chat model's vectorised, multi-threaded kernels, and
-//!   the softmax skips padding keys instead of adding a mask;
+//! - on the CPU, GELU and the softmax are the chat model's multi-threaded kernels (vectorised with
+//!   AVX-512), and the softmax skips padding keys instead of adding a mask;
 //! - layer norm is candle's fused op.
 
 use candle_core::{DType, Device, Tensor, D};

@@ -69,6 +69,9 @@ impl InplaceOp1 for SoftmaxPrefix<'_> {
             candle_core::bail!("{}: {} valid lengths do not fit the shape {dims:?}", self.name(), self.valid_columns.len());
         }
         let values = contiguous_f32(storage, layout, self.name())?;
+        if values.is_empty() {
+            return Ok(());
+        }
         let rows = values.len() / columns;
         let rows_per_batch = rows / batch;
         let rows_per_item = (ELEMENTS_PER_ITEM / columns).max(1);

@@ -109,14 +109,6 @@ impl PackedQ8 {
         Ok(Self::from_q8_0(&[(q.data()?.as_ref(), n)], k))
     }
 
-    pub fn n(&self) -> usize {
-        self.n
-    }
-
-    pub fn k(&self) -> usize {
-        self.k
-    }
-
     /// `x · wᵀ` over the last dimension of a CPU f32 tensor. Panics without the CPU kernels
     /// ([`available`]).
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {

@@ -68,18 +68,27 @@ pub fn run(command: DocsCommand) -> Result<()> {
             print_reports(&reports, false);
         }
         DocsCommand::Watch { max_size, settle } => {
-            let folders = library.folders()?;
+            let (folders, missing): (Vec<PathBuf>, Vec<PathBuf>) = library.folders()?.into_iter().partition(|folder| folder.is_dir());
+            for folder in &missing {
+                eprintln!("not watching {}: the folder is missing", folder.display());
+            }
             if folders.is_empty() {
                 bail!("the library has no folders to watch; add one with `automix docs add FOLDER`");
             }
             let embedder = load_embedder()?;
             let options = IndexOptions { max_file_bytes: max_size, ..Default::default() };
             let never = AtomicBool::new(false);
+            let settle = Duration::try_from_secs_f64(settle.clamp(0.05, 3600.0)).unwrap_or(Duration::from_secs(1));
             let watcher = FolderWatcher::new(&folders)?;
-            print_reports(&library.sync(&embedder, &options, &mut |_| {}, &never)?, false);
+            let sync = |library: &mut Library| match library.sync(&embedder, &options, &mut |_| {}, &never) {
+                Ok(reports) => print_reports(&reports, false),
+                // A failed sync (the disk full, say) is reported; the next change tries again.
+                Err(error) => eprintln!("sync failed: {error}"),
+            };
+            sync(&mut library);
             println!("watching {} folder(s) for changes; Ctrl-C stops", folders.len());
-            while watcher.next_changes(Duration::from_secs_f64(settle.max(0.0)), &never).is_some() {
-                print_reports(&library.sync(&embedder, &options, &mut |_| {}, &never)?, false);
+            while watcher.next_changes(settle, &never).is_some() {
+                sync(&mut library);
             }
         }
         DocsCommand::List => {
