@@ -290,10 +290,13 @@ struct Job {
     next: AtomicUsize,
     done: AtomicUsize,
     total: usize,
+    /// The first panic of an item, re-raised on the calling thread once every item is done.
+    panic: Mutex<Option<Box<dyn std::any::Any + Send>>>,
 }
 
 // SAFETY: `work` is only called for claimed items below `total`, and `Pool::run` does not return
-// (so the closure stays alive) until every such item is done.
+// or unwind (so the closure stays alive) until every such item is done: a panicking item is
+// caught and still counted as done.
 unsafe impl Send for Job {}
 unsafe impl Sync for Job {}
 
@@ -306,7 +309,10 @@ impl Job {
                 return;
             }
             // SAFETY: see the impl Send above.
-            unsafe { (*self.work)(item) };
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { (*self.work)(item) }));
+            if let Err(payload) = outcome {
+                self.panic.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(payload);
+            }
             self.done.fetch_add(1, Ordering::Release);
         }
     }
@@ -363,7 +369,7 @@ impl Pool {
         }
         // SAFETY: the lifetime is erased only for the duration of this call; see `Job`.
         let work: *const (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(work) };
-        let job = Arc::new(Job { work, next: AtomicUsize::new(0), done: AtomicUsize::new(0), total });
+        let job = Arc::new(Job { work, next: AtomicUsize::new(0), done: AtomicUsize::new(0), total, panic: Mutex::new(None) });
         let wake = {
             let mut slot = self.shared.slot.lock().unwrap_or_else(|e| e.into_inner());
             slot.job = Some(job.clone());
@@ -382,6 +388,10 @@ impl Pool {
             } else {
                 std::thread::yield_now();
             }
+        }
+        let panic = job.panic.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(payload) = panic {
+            std::panic::resume_unwind(payload);
         }
     }
 }
@@ -415,6 +425,27 @@ mod tests {
     use super::*;
     use candle_core::quantized::QMatMul;
     use candle_core::{Device, Module};
+
+    /// A panicking item reaches the caller, after every claimed item has finished, and the pool
+    /// keeps working (no worker thread dies, no later job waits forever).
+    #[test]
+    fn a_panicking_item_is_re_raised_on_the_caller_and_the_pool_survives() {
+        let finished = AtomicUsize::new(0);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool().run(64, &|item| {
+                assert!(item != 13, "item 13 fails");
+                finished.fetch_add(1, Ordering::Relaxed);
+            })
+        }));
+        assert!(outcome.is_err(), "the panic must reach the caller");
+        // (How many other items ran depends on whether another test held the pool.)
+        assert!(finished.load(Ordering::Relaxed) >= 13);
+        let sum = AtomicUsize::new(0);
+        pool().run(100, &|item| {
+            sum.fetch_add(item, Ordering::Relaxed);
+        });
+        assert_eq!(sum.load(Ordering::Relaxed), 4950);
+    }
 
     /// Against an f32 matmul with the dequantized weights, the only error left is the 8-bit
     /// rounding of the activations, which candle's matmul makes too: a few % of the output's rms at
