@@ -203,7 +203,7 @@ fn evaluate(library: &mut Library, embedder: &Embedder, chat_model: &LocalModel,
             let answer_in = |counter: &dyn TokenCounter| {
                 let chosen = select_for_budget(&hits, &question.text, BUDGET_TOKENS, counter);
                 let context: String = chosen.iter().map(|hit| hit.text.as_str()).collect::<Vec<_>>().join("\n\n");
-                let used: usize = chosen.iter().map(|hit| counter.count_tokens(&hit.text)).sum();
+                let used: usize = chosen.iter().map(|hit| hit.token_count).sum();
                 (question.answers.iter().any(|answer| context.contains(answer.as_str())), used)
             };
             let (found, used) = answer_in(&WordTokenEstimate);

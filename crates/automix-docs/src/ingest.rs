@@ -131,7 +131,7 @@ impl Library {
             // an I/O error, an unmounted disk inside the folder) keeps its document.
             let gone = matches!(path.try_exists(), Ok(false));
             if gone && present.iter().any(|folder| path.starts_with(folder)) {
-                self.remove(&document.id.to_string())?;
+                self.delete_document(document.id)?;
                 reports.push(FileReport { path, outcome: FileOutcome::Removed { document_id: document.id } });
             }
         }

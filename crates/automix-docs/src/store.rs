@@ -149,9 +149,15 @@ impl Library {
     /// Removes a document given its id or its path (as added, or as stored).
     pub fn remove(&mut self, id_or_path: &str) -> Result<DocumentInfo, DocsError> {
         let document = self.find_document(id_or_path)?.ok_or_else(|| DocsError::UnknownDocument(id_or_path.to_string()))?;
-        self.connection.execute("DELETE FROM documents WHERE id = ?1", [document.id])?;
-        self.vectors = None;
+        self.delete_document(document.id)?;
         Ok(document)
+    }
+
+    /// Deletes a document with its chunks (cascade) and FTS rows (trigger).
+    pub(crate) fn delete_document(&mut self, document_id: i64) -> Result<(), DocsError> {
+        self.connection.execute("DELETE FROM documents WHERE id = ?1", [document_id])?;
+        self.vectors = None;
+        Ok(())
     }
 
     fn find_document(&self, id_or_path: &str) -> Result<Option<DocumentInfo>, DocsError> {

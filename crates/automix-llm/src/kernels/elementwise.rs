@@ -37,16 +37,7 @@ impl InplaceOp1 for GeluErf {
     }
 
     fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
-        let values = contiguous_f32(storage, layout, self.name())?;
-        let ptr = SendPtr(values.as_mut_ptr());
-        let len = values.len();
-        let work = |item: usize| {
-            let start = item * ELEMENTS_PER_ITEM;
-            // SAFETY: items cover disjoint ranges inside `values`.
-            let slice = unsafe { std::slice::from_raw_parts_mut(ptr.get().add(start), ELEMENTS_PER_ITEM.min(len - start)) };
-            gelu_slice(slice);
-        };
-        pool().run(len.div_ceil(ELEMENTS_PER_ITEM), &work);
+        for_each_chunk(contiguous_f32(storage, layout, self.name())?, ELEMENTS_PER_ITEM, |_, chunk| gelu_slice(chunk));
         Ok(())
     }
 }
@@ -72,22 +63,30 @@ impl InplaceOp1 for SoftmaxPrefix<'_> {
         if values.is_empty() {
             return Ok(());
         }
-        let rows = values.len() / columns;
-        let rows_per_batch = rows / batch;
+        let rows_per_batch = values.len() / columns / batch;
         let rows_per_item = (ELEMENTS_PER_ITEM / columns).max(1);
-        let ptr = SendPtr(values.as_mut_ptr());
-        let work = |item: usize| {
-            for row in item * rows_per_item..rows.min((item + 1) * rows_per_item) {
-                // SAFETY: items cover disjoint rows inside `values`.
-                let slice = unsafe { std::slice::from_raw_parts_mut(ptr.get().add(row * columns), columns) };
-                let (real, padding) = slice.split_at_mut(self.valid_columns[row / rows_per_batch]);
+        for_each_chunk(values, rows_per_item * columns, |item, chunk| {
+            for (index, row) in chunk.chunks_exact_mut(columns).enumerate() {
+                let (real, padding) = row.split_at_mut(self.valid_columns[(item * rows_per_item + index) / rows_per_batch]);
                 softmax_slice(real);
                 padding.fill(0.0);
             }
-        };
-        pool().run(rows.div_ceil(rows_per_item), &work);
+        });
         Ok(())
     }
+}
+
+/// Calls `work(index, chunk)` for consecutive chunks of `chunk_len` values (the last may be
+/// shorter), spread over the kernel thread pool.
+fn for_each_chunk(values: &mut [f32], chunk_len: usize, work: impl Fn(usize, &mut [f32]) + Sync) {
+    let (ptr, len) = (SendPtr(values.as_mut_ptr()), values.len());
+    pool().run(len.div_ceil(chunk_len), &|item| {
+        let start = item * chunk_len;
+        // SAFETY: each item is a distinct chunk inside `values`, which the pool's `run` borrows
+        // for as long as any item runs.
+        let chunk = unsafe { std::slice::from_raw_parts_mut(ptr.get().add(start), chunk_len.min(len - start)) };
+        work(item, chunk);
+    });
 }
 
 fn contiguous_f32<'a>(storage: &'a mut CpuStorage, layout: &Layout, op: &str) -> candle_core::Result<&'a mut [f32]> {
