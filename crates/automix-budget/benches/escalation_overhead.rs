@@ -40,12 +40,13 @@ fn fixture() -> Fixture {
         system_prompt: "Answer the question from the context only; say so when it is not there.".into(),
         question: "Who signed the agreement and when did it take effect?".into(),
         chunks: (0..4).map(|index| PayloadChunk { source: format!("contract-{index}.pdf"), text: chunk_text.clone() }).collect(),
+        earlier_turns: Vec::new(),
     };
     let record = QuestionRecord {
         conversation_id: conversation,
         asked_at_ms: automix_budget::now_ms(),
         question: payload.question.clone(),
-        citations: payload.chunks.iter().map(|chunk| Citation { source: chunk.source.clone(), chunk_id: Some("c1".into()), text: chunk.text.clone(), score: 0.7 }).collect(),
+        citations: payload.chunks.iter().map(|chunk| Citation { source: chunk.source.clone(), chunk_id: Some("c1".into()), text: chunk.text.clone(), score: 0.7, location: None }).collect(),
         local: LocalAnswer { model: "smollm2-135m".into(), text: "The parties signed in 2019.".into(), verifier_value: Some(0.3), latency_ms: 800, verify_latency_ms: 200 },
         routing: Routing {
             decision: RouteDecision::Escalate,
@@ -53,6 +54,7 @@ fn fixture() -> Fixture {
             expected_utilities: BTreeMap::from([("local".into(), 0.31), ("escalate".into(), 0.58)]),
             lambda: Some(1.0),
             estimated_cost: None,
+            local_confidence: None,
         },
         escalation: Some(Escalation {
             model: "gpt-4o-mini".into(),

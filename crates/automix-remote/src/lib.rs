@@ -50,6 +50,7 @@ mod tests {
             system_prompt: "Answer from the context.".into(),
             question: "Who wrote it?".into(),
             chunks: vec![PayloadChunk { source: "a.txt".into(), text: "Ünïcödé text written by Ada.".into() }],
+            earlier_turns: Vec::new(),
         };
         let estimate: u64 = payload.to_messages().iter().map(|m| estimate_tokens(&m.content)).sum();
         assert!(payload.prompt_tokens_upper_bound() > estimate);

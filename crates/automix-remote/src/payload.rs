@@ -20,6 +20,10 @@ pub struct EscalationPayload {
     pub question: String,
     /// The retrieved chunks the local answer used, in citation order.
     pub chunks: Vec<PayloadChunk>,
+    /// Earlier turns of the conversation (user questions and the answers shown), oldest first,
+    /// so that a follow-up question makes sense to the remote model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_turns: Vec<ChatMessage>,
 }
 
 /// A chat message in the OpenAI wire format.
@@ -35,8 +39,8 @@ pub struct ChatMessage {
 pub const QUESTION_MARKER: &str = "Question: ";
 
 impl EscalationPayload {
-    /// The chat messages sent on the wire: the system prompt, then one user message with
-    /// numbered chunks followed by the question.
+    /// The chat messages sent on the wire: the system prompt, the earlier turns, then one user
+    /// message with numbered chunks followed by the question.
     pub fn to_messages(&self) -> Vec<ChatMessage> {
         let mut user = String::new();
         if !self.chunks.is_empty() {
@@ -47,10 +51,10 @@ impl EscalationPayload {
         }
         user.push_str(QUESTION_MARKER);
         user.push_str(&self.question);
-        vec![
-            ChatMessage { role: "system".into(), content: self.system_prompt.clone() },
-            ChatMessage { role: "user".into(), content: user },
-        ]
+        let mut messages = vec![ChatMessage { role: "system".into(), content: self.system_prompt.clone() }];
+        messages.extend(self.earlier_turns.iter().cloned());
+        messages.push(ChatMessage { role: "user".into(), content: user });
+        messages
     }
 
     /// An upper bound on the prompt tokens: byte-level BPE never makes a token from less than

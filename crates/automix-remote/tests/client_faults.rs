@@ -31,6 +31,7 @@ fn payload(question: &str) -> EscalationPayload {
         system_prompt: "Answer from the context only.".into(),
         question: question.into(),
         chunks: vec![PayloadChunk { source: "notes.txt".into(), text: "Some retrieved passage.".into() }],
+        earlier_turns: Vec::new(),
     }
 }
 

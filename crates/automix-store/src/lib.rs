@@ -49,6 +49,22 @@ pub struct Citation {
     pub text: String,
     /// Retrieval score.
     pub score: f32,
+    /// Where in the library the chunk is, for a citation a reader can open (absent in old rows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<CitationLocation>,
+}
+
+/// The document, pages and section a cited chunk comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CitationLocation {
+    pub document_id: i64,
+    pub path: String,
+    pub title: String,
+    pub page_start: Option<u32>,
+    pub page_end: Option<u32>,
+    pub section: Option<String>,
+    pub char_start: usize,
+    pub char_end: usize,
 }
 
 /// What the router decided.
@@ -61,6 +77,9 @@ pub enum RouteDecision {
     Escalate,
     /// The router would have escalated but the budget is spent.
     StayLocalBudget,
+    /// Kept local without asking the router to weigh a remote call: none is configured, or the
+    /// user chose never to escalate.
+    StayLocal,
 }
 
 impl RouteDecision {
@@ -69,11 +88,12 @@ impl RouteDecision {
             RouteDecision::Local => "local",
             RouteDecision::Escalate => "escalate",
             RouteDecision::StayLocalBudget => "stay_local_budget",
+            RouteDecision::StayLocal => "stay_local",
         }
     }
 
     fn parse(text: &str) -> Option<Self> {
-        [RouteDecision::Local, RouteDecision::Escalate, RouteDecision::StayLocalBudget]
+        [RouteDecision::Local, RouteDecision::Escalate, RouteDecision::StayLocalBudget, RouteDecision::StayLocal]
             .into_iter()
             .find(|decision| decision.as_str() == text)
     }
@@ -117,6 +137,9 @@ pub struct Routing {
     pub lambda: Option<f64>,
     /// The reserved worst-case cost of escalating, when it was considered.
     pub estimated_cost: Option<Cost>,
+    /// The router's P(local answer correct), as shown to the user.
+    #[serde(default)]
+    pub local_confidence: Option<f64>,
 }
 
 /// A remote call: what was sent, what came back, what it cost.
@@ -185,6 +208,14 @@ pub struct Conversation {
     pub created_at_ms: i64,
 }
 
+/// A local answer and what judged it: the remote answer it was escalated to, the user's 👍/👎.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JudgedAnswer {
+    pub local_answer: String,
+    pub remote_answer: Option<String>,
+    pub feedback: Option<Feedback>,
+}
+
 /// Remote spending over one day (`YYYY-MM-DD`) or month (`YYYY-MM`), UTC.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeriodSpend {
@@ -235,7 +266,7 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
     );
     CREATE INDEX questions_by_conversation ON questions(conversation_id, asked_at_ms);
     CREATE INDEX questions_escalated ON questions(asked_at_ms) WHERE remote_model IS NOT NULL;",
-)];
+), M::up("ALTER TABLE questions ADD COLUMN local_confidence REAL;")];
 
 /// The history database. One `History` can be shared between threads.
 #[derive(Debug)]
@@ -293,7 +324,7 @@ impl Drop for Checkpointer {
 const QUESTION_COLUMNS: &str = "id, conversation_id, asked_at_ms, question, citations_json, local_model, local_answer,
     verifier_value, local_latency_ms, verify_latency_ms, route_decision, route_reason, expected_utilities_json,
     lambda, estimated_cost_nanos, remote_model, payload_json, remote_answer, prompt_tokens, completion_tokens,
-    usage_estimated, cost_nanos, currency, remote_latency_ms, remote_error, total_latency_ms, feedback";
+    usage_estimated, cost_nanos, currency, remote_latency_ms, remote_error, total_latency_ms, feedback, local_confidence";
 
 impl History {
     /// Opens (creating and migrating as needed) the history at `path`, in WAL mode.
@@ -360,8 +391,8 @@ impl History {
             "INSERT INTO questions (conversation_id, asked_at_ms, question, citations_json, local_model, local_answer,
                 verifier_value, local_latency_ms, verify_latency_ms, route_decision, route_reason, expected_utilities_json,
                 lambda, estimated_cost_nanos, remote_model, payload_json, remote_answer, prompt_tokens, completion_tokens,
-                usage_estimated, cost_nanos, currency, remote_latency_ms, remote_error, total_latency_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+                usage_estimated, cost_nanos, currency, remote_latency_ms, remote_error, total_latency_ms, local_confidence)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
         )?;
         statement.execute(params![
             record.conversation_id,
@@ -389,6 +420,7 @@ impl History {
             escalation.map(|escalation| escalation.latency_ms as i64),
             escalation.and_then(|escalation| escalation.error.as_deref()),
             record.total_latency_ms as i64,
+            record.routing.local_confidence,
         ])?;
         let id = connection.last_insert_rowid();
         drop(statement);
@@ -427,6 +459,90 @@ impl History {
             &format!("SELECT {QUESTION_COLUMNS} FROM questions WHERE conversation_id = ?1 ORDER BY asked_at_ms, id"),
             params![conversation_id],
         )
+    }
+
+    /// Records an escalation the user asked for after the answer was recorded, with the
+    /// routing as it now stands.
+    pub fn attach_escalation(&self, question_id: i64, routing: &Routing, escalation: &Escalation) -> Result<(), StoreError> {
+        let payload = serde_json::to_string(&escalation.payload).expect("payload serializes");
+        let changed = self.lock().execute(
+            "UPDATE questions SET route_decision = ?2, route_reason = ?3, estimated_cost_nanos = ?4, remote_model = ?5,
+                payload_json = ?6, remote_answer = ?7, prompt_tokens = ?8, completion_tokens = ?9, usage_estimated = ?10,
+                cost_nanos = ?11, currency = ?12, remote_latency_ms = ?13, remote_error = ?14
+             WHERE id = ?1",
+            params![
+                question_id,
+                routing.decision.as_str(),
+                routing.reason,
+                routing.estimated_cost.map(|cost| cost.nanos),
+                escalation.model,
+                payload,
+                escalation.answer,
+                escalation.usage.map(|usage| usage.prompt_tokens as i64),
+                escalation.usage.map(|usage| usage.completion_tokens as i64),
+                escalation.usage_estimated,
+                escalation.cost.nanos,
+                escalation.currency,
+                escalation.latency_ms as i64,
+                escalation.error,
+            ],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NoSuchQuestion(question_id));
+        }
+        Ok(())
+    }
+
+    /// Questions newest first, optionally only escalated ones and only those whose question or
+    /// answers contain `search` (case-insensitive for ASCII), at most `limit`.
+    pub fn list(&self, escalated_only: bool, search: &str, limit: usize) -> Result<Vec<StoredQuestion>, StoreError> {
+        let pattern = format!("%{}%", search.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        self.query_questions(
+            &format!(
+                "SELECT {QUESTION_COLUMNS} FROM questions
+                 WHERE (?1 = 0 OR remote_model IS NOT NULL)
+                   AND (question LIKE ?2 ESCAPE '\\' OR local_answer LIKE ?2 ESCAPE '\\' OR coalesce(remote_answer, '') LIKE ?2 ESCAPE '\\')
+                 ORDER BY asked_at_ms DESC, id DESC LIMIT ?3"
+            ),
+            params![escalated_only, pattern, limit as i64],
+        )
+    }
+
+    /// Questions asked in a UTC month (`YYYY-MM`, as the budget's months), oldest first.
+    pub fn in_month(&self, month: &str) -> Result<Vec<StoredQuestion>, StoreError> {
+        self.query_questions(
+            &format!("SELECT {QUESTION_COLUMNS} FROM questions WHERE strftime('%Y-%m', asked_at_ms / 1000, 'unixepoch') = ?1 ORDER BY asked_at_ms, id"),
+            params![month],
+        )
+    }
+
+    /// How many questions were ever recorded.
+    pub fn count(&self) -> Result<u64, StoreError> {
+        Ok(self.lock().query_row("SELECT count(*) FROM questions", [], |row| row.get::<_, i64>(0))? as u64)
+    }
+
+    /// What use has shown about local answers asked after `since_ms`, oldest first, in one query:
+    /// each answer with its remote answer (if any) and the user's feedback (if any); answers with
+    /// neither are left out.
+    pub fn judged_local_answers(&self, since_ms: i64) -> Result<Vec<JudgedAnswer>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT local_answer, remote_answer, feedback FROM questions
+             WHERE asked_at_ms > ?1 AND (remote_answer IS NOT NULL OR feedback IS NOT NULL)
+             ORDER BY asked_at_ms, id",
+        )?;
+        let rows = statement.query_map([since_ms], |row| {
+            Ok(JudgedAnswer {
+                local_answer: row.get(0)?,
+                remote_answer: row.get(1)?,
+                feedback: match row.get::<_, Option<i64>>(2)? {
+                    Some(1) => Some(Feedback::Up),
+                    Some(-1) => Some(Feedback::Down),
+                    _ => None,
+                },
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Every escalated question, newest first.
@@ -498,6 +614,7 @@ struct RawQuestion {
     remote_error: Option<String>,
     total_latency_ms: i64,
     feedback: Option<i64>,
+    local_confidence: Option<f64>,
 }
 
 impl RawQuestion {
@@ -532,6 +649,7 @@ impl RawQuestion {
             remote_error: row.get(24)?,
             total_latency_ms: row.get(25)?,
             feedback: row.get(26)?,
+            local_confidence: row.get(27)?,
         })
     }
 
@@ -576,6 +694,7 @@ impl RawQuestion {
                     expected_utilities,
                     lambda: self.lambda,
                     estimated_cost: self.estimated_cost_nanos.map(Cost::from_nanos),
+                    local_confidence: self.local_confidence,
                 },
                 escalation,
                 total_latency_ms: self.total_latency_ms as u64,

@@ -14,12 +14,13 @@ fn record(conversation_id: i64, asked_at_ms: i64, question: &str, escalated_cost
         system_prompt: "Answer from the context.".into(),
         question: question.into(),
         chunks: vec![PayloadChunk { source: "a.md".into(), text: "Ada wrote the notes.".into() }],
+        earlier_turns: Vec::new(),
     };
     QuestionRecord {
         conversation_id,
         asked_at_ms,
         question: question.into(),
-        citations: vec![Citation { source: "a.md".into(), chunk_id: Some("a.md#0".into()), text: "Ada wrote the notes.".into(), score: 0.91 }],
+        citations: vec![Citation { source: "a.md".into(), chunk_id: Some("a.md#0".into()), text: "Ada wrote the notes.".into(), score: 0.91, location: None }],
         local: LocalAnswer { model: "smollm2-135m".into(), text: "Ada.".into(), verifier_value: Some(0.42), latency_ms: 900, verify_latency_ms: 300 },
         routing: Routing {
             decision: if escalated_cost.is_some() { RouteDecision::Escalate } else { RouteDecision::Local },
@@ -27,6 +28,7 @@ fn record(conversation_id: i64, asked_at_ms: i64, question: &str, escalated_cost
             expected_utilities: BTreeMap::from([("local".to_string(), 0.4), ("escalate".to_string(), 0.55)]),
             lambda: Some(1.5),
             estimated_cost: escalated_cost.map(|cost| Cost::from_nanos(cost.nanos * 3)),
+            local_confidence: None,
         },
         escalation: escalated_cost.map(|cost| Escalation {
             model: "gpt-4o-mini".into(),

@@ -53,7 +53,8 @@ pub fn collect_item(
     let context = truncate_to_tokens(model, &item.context, options.max_context_tokens)?;
     let multiple_choice = item.metric == "accuracy";
     let question = if multiple_choice { with_choices(&item.question, &item.choices) } else { item.question.clone() };
-    let prompt = model.chat_prompt(&answer_messages(&context, &question, AnswerStyle::Short), true)?;
+    let conversation = answer_messages(&context, &question, AnswerStyle::Short, &[]);
+    let prompt = model.chat_prompt(&conversation, true)?;
     let (answer, score, answer_logprob, prompt_tokens, generated) = if multiple_choice {
         let gold = item.gold_index.filter(|&g| g < item.choices.len()).ok_or_else(|| CollectError::BadItem { id: item.id.clone() })?;
         let letters: Vec<String> = (0..item.choices.len()).map(choice_letter).collect();
@@ -80,7 +81,7 @@ pub fn collect_item(
     };
     let mut verify_tokens = 0;
     for &mode in &options.verify_modes {
-        let verification = verify(model, &context, &question, &answer, AnswerStyle::Short, mode, cache, cancel)?;
+        let verification = verify(model, &conversation, &answer, mode, cache, cancel)?;
         verify_tokens += verification.tokens_processed;
         match mode {
             VerifyMode::Logit => signals.v_logit = Some(verification.v),

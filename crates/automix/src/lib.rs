@@ -16,4 +16,5 @@ pub mod assistant;
 pub mod collect;
 pub mod datasets;
 pub mod prompts;
+pub mod settings;
 pub mod verify;

@@ -67,14 +67,29 @@ fn question_turn(context: &str, question: &str, style: AnswerStyle) -> String {
     format!("Context:\n{}\n\nQuestion: {}\n{closing}", context.trim(), question.trim())
 }
 
-pub fn answer_messages(context: &str, question: &str, style: AnswerStyle) -> Vec<Message> {
-    vec![Message::system(system_prompt(style)), Message::user(question_turn(context, question, style))]
+/// An earlier question of the conversation and the answer the user was shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turn {
+    pub question: String,
+    pub answer: String,
 }
 
-/// The answer conversation followed by the request for a verdict. Render it with a generation prompt
-/// and append `VERDICT_PREFIX` (logit mode) or nothing (sample mode).
-pub fn verification_messages(context: &str, question: &str, answer: &str, style: AnswerStyle) -> Vec<Message> {
-    let mut messages = answer_messages(context, question, style);
+/// The conversation that asks for an answer: instructions, the earlier turns (so a follow-up like
+/// "and its population?" has its referent), then the context and the question.
+pub fn answer_messages(context: &str, question: &str, style: AnswerStyle, earlier: &[Turn]) -> Vec<Message> {
+    let mut messages = vec![Message::system(system_prompt(style))];
+    for turn in earlier {
+        messages.push(Message::user(format!("Question: {}", turn.question.trim())));
+        messages.push(Message::assistant(turn.answer.trim()));
+    }
+    messages.push(Message::user(question_turn(context, question, style)));
+    messages
+}
+
+/// The answer conversation followed by the answer and the request for a verdict. Render it with a
+/// generation prompt and append `VERDICT_PREFIX` (logit mode) or nothing (sample mode).
+pub fn verification_messages(answer_conversation: &[Message], answer: &str) -> Vec<Message> {
+    let mut messages = answer_conversation.to_vec();
     messages.push(Message::assistant(answer.trim()));
     messages.push(Message::user(VERIFY_INSTRUCTION));
     messages

@@ -4,10 +4,10 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use automix_eval::metrics::normalize_answer;
-use automix_llm::{KvCache, LlmError, LocalModel, SamplingParams};
+use automix_llm::{KvCache, LlmError, LocalModel, Message, SamplingParams};
 use serde::{Deserialize, Serialize};
 
-use crate::prompts::{verification_messages, AnswerStyle, VERDICT_PREFIX};
+use crate::prompts::{verification_messages, VERDICT_PREFIX};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
@@ -39,20 +39,19 @@ pub enum VerifyError {
     Model(#[from] LlmError),
 }
 
-/// Judges `answer` to `question` against `context`. Pass the cache used to produce the answer: the
-/// demonstrations, context and question are then already in it and only the verdict request is read.
+/// Judges `answer`, produced by `answer_conversation` (see `prompts::answer_messages`), against the
+/// context in it. Pass the cache used to produce the answer: the demonstrations, context and question
+/// are then already in it and only the verdict request is read.
 pub fn verify(
     model: &LocalModel,
-    context: &str,
-    question: &str,
+    answer_conversation: &[Message],
     answer: &str,
-    style: AnswerStyle,
     mode: VerifyMode,
     cache: &mut KvCache,
     cancel: &AtomicBool,
 ) -> Result<Verification, VerifyError> {
     let started = Instant::now();
-    let conversation = model.chat_prompt(&verification_messages(context, question, answer, style), true)?;
+    let conversation = model.chat_prompt(&verification_messages(answer_conversation, answer), true)?;
     let (v, tokens_processed) = match mode {
         VerifyMode::Logit => {
             let prompt = format!("{conversation}{VERDICT_PREFIX}");

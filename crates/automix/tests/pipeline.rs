@@ -1,6 +1,7 @@
 //! The whole ask pipeline on the real models against the test provider: one answer stays local
 //! (no budget), one escalates, a failing provider leaves the local answer standing uncharged, and
-//! cancellation records nothing.
+//! cancellation records nothing; follow-ups carry earlier turns, previews send nothing, and the
+//! user can escalate a local answer through the ledger.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use automix::assistant::{AnswerSource, AskError, AskEvent, Assistant, AssistantC
 use automix::budget::BudgetSettings;
 use automix::models::{Catalog, ModelKind, ModelStore};
 use automix::remote::{BlockingRemoteClient, Cost, PriceTable, RemoteClient, RemoteSettings};
+use automix::store::{Feedback, RouteDecision};
 use automix_test_remote::{default_data_dir, AnswerBook, Fault, TestServer};
 
 const FRANCE: &str = include_str!("../assets/france.md");
@@ -17,21 +19,19 @@ fn open_assistant(dir: &tempfile::TempDir, server: &TestServer) -> Assistant {
     let catalog = Catalog::bundled();
     let store = ModelStore::from_env();
     let chat = store.locate(catalog.default_for(ModelKind::Chat)).unwrap_or_else(|e| panic!("{e} (make test installs it)"));
-    let embedder = catalog.default_for(ModelKind::Embedding);
-    store.locate(embedder).unwrap_or_else(|e| panic!("{e} (make test installs it)"));
-    let paths = AssistantPaths {
-        chat_model: chat,
-        embedder_dir: store.model_dir(embedder),
-        library: dir.path().join("library.sqlite"),
-        history: dir.path().join("history.sqlite"),
-        learning_since: dir.path().join(automix::assistant::LEARNING_SINCE_FILE),
-    };
+    let mut paths = AssistantPaths::from_home(dir.path());
+    // The models stay where `make test` installed them; everything else lives in the test's folder.
+    std::os::unix::fs::symlink(store.root(), paths.home.join("models")).ok();
+    paths.learning_since = dir.path().join(automix::assistant::LEARNING_SINCE_FILE);
     let mut settings = RemoteSettings::new(server.base_url(), "gpt-4o-mini");
     settings.backoff_base_ms = 10;
     let price = settings.resolve_price(&PriceTable::bundled()).unwrap();
     let client = BlockingRemoteClient::new(RemoteClient::new(settings, None).unwrap()).unwrap();
     let remote = RemoteModel { client, model: "gpt-4o-mini".into(), price, accuracy: 0.9, max_tokens: 128 };
-    Assistant::open(&paths, Some(remote), AssistantConfig { max_answer_tokens: 24, ..Default::default() }).unwrap()
+    let assistant = Assistant::open(&paths, Some(remote), AssistantConfig { max_answer_tokens: 24, ..Default::default() }).unwrap();
+    assistant.load_embedder().unwrap();
+    assistant.load_chat_model(&chat).unwrap();
+    assistant
 }
 
 fn set_budget(assistant: &Assistant, monthly: f64) {
@@ -106,15 +106,18 @@ fn one_answer_stays_local_one_escalates_and_history_shows_both() {
     assert_eq!(status.reserved, Cost::ZERO, "every reservation is settled");
     assert!((status.settled.as_units() - cost).abs() < 1e-9);
 
-    // The escalation judged the local answer (by agreement with the remote one); a restart learns from it.
+    // The escalation judged the local answer (by agreement with the remote one): the router learned
+    // at once, a restart remembers it, and forgetting restores the calibration.
     let bundled = Router::bundled().unwrap().slm_accuracy();
-    assert_eq!(assistant.router().slm_accuracy(), bundled, "nothing was judged when it opened");
+    let learned = assistant.router_slm_accuracy();
+    assert_ne!(learned, bundled, "the escalation taught the router at once");
     drop(assistant);
     let reopened = open_assistant(&dir, &server);
-    assert_ne!(reopened.router().slm_accuracy(), bundled);
-    std::fs::write(dir.path().join(automix::assistant::LEARNING_SINCE_FILE), i64::MAX.to_string()).unwrap();
+    assert_eq!(reopened.router_slm_accuracy(), learned);
+    reopened.forget_learning().unwrap();
+    assert_eq!(reopened.router_slm_accuracy(), bundled, "forgetting restores the calibration");
     drop(reopened);
-    assert_eq!(open_assistant(&dir, &server).router().slm_accuracy(), bundled, "forgetting restores the calibration");
+    assert_eq!(open_assistant(&dir, &server).router_slm_accuracy(), bundled);
 }
 
 #[test]
@@ -140,4 +143,62 @@ fn a_failing_provider_leaves_the_local_answer_uncharged_and_cancel_records_nothi
     let err = assistant.ask("What is the capital?", &scope, conversation, &mut |_| {}, &cancelled).unwrap_err();
     assert_eq!(err.code(), "cancelled");
     assert_eq!(assistant.history().conversation(conversation).unwrap().len(), 1);
+}
+
+#[test]
+fn follow_ups_carry_earlier_turns_previews_send_nothing_and_the_user_can_escalate_a_local_answer() {
+    let server = TestServer::start_blocking(Arc::new(AnswerBook::load(&default_data_dir()).unwrap())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let assistant = open_assistant(&dir, &server);
+    set_budget(&assistant, 1.0);
+    assistant.set_config(AssistantConfig { max_answer_tokens: 24, never_escalate: true, ..Default::default() });
+    let conversation = assistant.new_conversation("France").unwrap();
+
+    let (first, events) = ask(&assistant, "What is the capital of France?", conversation);
+    let first = first.unwrap();
+    assert_eq!(routed(&events), Decision::StayLocal, "escalation is switched off");
+    assert_eq!(server.request_count(), 0);
+
+    let scope = Scope::Text { source: "france.md".into(), text: FRANCE.into() };
+    let follow_up = "Who designed its most famous tower?";
+    let preview = assistant.preview_payload(follow_up, Some(conversation), &scope).unwrap();
+    assert_eq!(preview.model.as_deref(), Some("gpt-4o-mini"));
+    assert!(preview.worst_case_cost.unwrap() > 0.0);
+    let roles: Vec<&str> = preview.messages.iter().map(|m| m.role.as_str()).collect();
+    assert_eq!(roles, ["system", "user", "assistant", "user"], "the earlier turn comes before the follow-up");
+    assert!(preview.messages[1].content.contains("capital of France") && preview.messages[3].content.ends_with(follow_up));
+    assert_eq!(server.request_count(), 0, "a preview sends nothing");
+
+    let (second, _) = ask(&assistant, follow_up, conversation);
+    let second = second.unwrap();
+    let before = assistant.router_slm_accuracy();
+    assistant.feedback(second, Some(Feedback::Down)).unwrap();
+    assert!(assistant.router_slm_accuracy() < before, "feedback teaches the router at once");
+
+    let mut streamed = String::new();
+    let view = assistant
+        .escalate(second, &mut |e| if let AskEvent::RemoteToken { text } = e { streamed.push_str(&text) }, &Arc::new(AtomicBool::new(false)))
+        .unwrap();
+    assert_eq!(view.remote_model.as_deref(), Some("gpt-4o-mini"));
+    assert_eq!(view.remote_answer.as_deref(), Some(streamed.as_str()));
+    assert_eq!(view.decision, RouteDecision::Escalate);
+    assert!(view.cost > 0.0 && view.reason.starts_with("you asked gpt-4o-mini"));
+    let sent = server.received();
+    assert_eq!(sent.len(), 1);
+    let messages = sent[0].body["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 4, "system, the earlier turn (question and answer), the follow-up");
+    assert!(messages[1]["content"].as_str().unwrap().contains("capital of France"));
+    assert!((assistant.ledger().month_status().unwrap().settled.as_units() - view.cost).abs() < 1e-9, "charged through the ledger");
+    assert_eq!(assistant.escalate(second, &mut |_| {}, &Arc::new(AtomicBool::new(false))).unwrap_err().code(), "already_escalated");
+
+    let page = assistant.history_page(true, "tower").unwrap();
+    assert_eq!((page.count, page.escalated), (1, 1));
+    assert!((page.total_cost - view.cost).abs() < 1e-9);
+    assert_eq!(assistant.history_page(false, "").unwrap().count, 2);
+    let spend = assistant.spend_report().unwrap();
+    assert_eq!((spend.answers, spend.escalated), (2, 1));
+    assert!((spend.spent - view.cost).abs() < 1e-9);
+
+    let nothing_chosen = assistant.ask("What is the capital?", &Scope::Documents(vec![]), conversation, &mut |_| {}, &Arc::new(AtomicBool::new(false)));
+    assert_eq!(nothing_chosen.unwrap_err().code(), "no_documents_chosen");
 }

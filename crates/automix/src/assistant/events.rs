@@ -20,14 +20,16 @@ pub enum Decision {
     Keep,
     /// Send the question to the remote model.
     Escalate,
-    /// The router would escalate, but the budget (or the lack of a remote model) keeps it local.
+    /// Kept local without the router's blessing: the budget is spent, no remote model is
+    /// configured, or the user switched escalation off. The reason says which.
     StayLocal,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AskEvent {
-    Retrieved { citations: Vec<Citation> },
+    /// The passages the local model reads; `passages[i]` is the text `citations[i]` points at.
+    Retrieved { citations: Vec<Citation>, passages: Vec<String> },
     LocalToken { text: String },
     /// Self-verification finished: `v` is the verifier's P(correct); `grounded` whether the answer
     /// occurs in the retrieved text.
@@ -40,6 +42,8 @@ pub enum AskEvent {
         /// Worst-case cost of escalating, in `currency`.
         estimated_cost: Option<f64>,
         currency: String,
+        /// The remote model weighed (none when none is configured).
+        remote_model: Option<String>,
     },
     RemoteToken { text: String },
     /// The remote call failed after its retries; the local answer stands.
@@ -69,24 +73,59 @@ pub enum AskError {
     Remote(#[from] automix_remote::RemoteError),
     #[error(transparent)]
     Pricing(#[from] automix_remote::PricingError),
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+    #[error(transparent)]
+    Key(#[from] automix_remote::KeyStoreError),
     #[error("router calibration: {0}")]
     Router(String),
-    #[error("the library has no documents yet: add some with `automix docs add PATH`")]
+    #[error("the library has no documents yet: add a document first (Documents, or `automix docs add PATH`)")]
     EmptyLibrary,
+    #[error("no documents are chosen for this question: choose at least one, or ask about all documents")]
+    NoDocumentsChosen,
+    #[error("{what} is still loading (or is not installed yet); try again in a moment")]
+    ModelNotReady { what: &'static str },
+    #[error("no remote model is configured: set an endpoint and a model in the settings")]
+    NoRemote,
+    #[error("question {0} already has a remote answer")]
+    AlreadyEscalated(i64),
+    #[error("cannot write {path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
 }
 
 impl AskError {
     /// A stable identifier the UI can switch on.
     pub fn code(&self) -> &'static str {
+        use automix_budget::BudgetError;
+        use automix_llm::LlmError;
+        use automix_models::ModelsError;
         match self {
-            AskError::Cancelled => "cancelled",
-            AskError::Model(automix_llm::LlmError::Cancelled) => "cancelled",
+            AskError::Cancelled | AskError::Model(LlmError::Cancelled) | AskError::Library(automix_docs::DocsError::Cancelled) => "cancelled",
+            AskError::ModelNotReady { .. } => "model_not_ready",
+            AskError::ModelFiles(ModelsError::NotInstalled { .. }) | AskError::Model(LlmError::ModelMissing { .. }) => "model_missing",
+            AskError::ModelFiles(ModelsError::HashMismatch { .. }) | AskError::Model(LlmError::ModelDamaged { .. }) => "model_damaged",
+            AskError::ModelFiles(ModelsError::Unavailable { .. }) => "model_unavailable",
+            AskError::ModelFiles(ModelsError::UnknownModel { .. }) => "unknown_model",
+            AskError::Model(LlmError::ContextOverflow { .. }) => "context_overflow",
             AskError::Model(_) | AskError::ModelFiles(_) | AskError::Verify(_) => "model",
-            AskError::Library(_) | AskError::Embedder(_) | AskError::EmptyLibrary => "library",
+            AskError::EmptyLibrary => "library_empty",
+            AskError::NoDocumentsChosen => "no_documents_chosen",
+            AskError::Library(automix_docs::DocsError::UnknownDocument(_)) => "unknown_document",
+            AskError::Library(_) | AskError::Embedder(_) => "library",
+            AskError::History(automix_store::StoreError::NoSuchQuestion(_)) => "unknown_question",
+            AskError::History(automix_store::StoreError::NoSuchConversation(_)) => "unknown_conversation",
             AskError::History(_) => "history",
+            AskError::Budget(BudgetError::WouldExceed { .. }) => "budget_exceeded",
+            AskError::Budget(BudgetError::OverAnswerCap { .. }) => "over_answer_cap",
+            AskError::Budget(BudgetError::InvalidSettings(_)) => "budget_invalid",
             AskError::Budget(_) => "budget",
             AskError::Remote(_) | AskError::Pricing(_) => "remote",
+            AskError::NoRemote => "no_remote",
+            AskError::AlreadyEscalated(_) => "already_escalated",
+            AskError::Settings(error) => error.code(),
+            AskError::Key(_) => "keychain",
             AskError::Router(_) => "router",
+            AskError::Io { .. } => "io",
         }
     }
 }

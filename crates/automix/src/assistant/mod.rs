@@ -1,33 +1,42 @@
-//! One question's journey: retrieve → answer locally → self-verify → route → (escalate) → record.
+//! The engine facade the desktop shell and the CLI hold: one question's journey
+//! (retrieve → answer locally → self-verify → route → (escalate) → record) and everything around it
+//! (settings, models, documents, history, budget).
+//!
+//! Opening is cheap and never needs the models: history, budget, settings and the document list
+//! work at once, and the models load afterwards (`load_embedder`, `load_chat_model`), so a GUI can
+//! show its window first.
 
+mod ask;
 mod events;
+mod report;
 mod routing;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+use automix_budget::{CostPreference, Ledger};
+use automix_docs::{DocumentInfo, Embedder, Library};
 use automix_eval::metrics::token_f1;
 use automix_eval::table::CORRECT_THRESHOLD;
-use automix_budget::{advise, worst_case_cost, BudgetAdvice, CostPreference, Ledger};
-use automix_docs::{Citation, Embedder, Library, SearchHit};
-use automix_llm::{KvCache, LocalModel, SamplingParams};
-use automix_remote::{BlockingRemoteClient, CancelFlag, Cost, EscalationPayload, ModelPrice, PayloadChunk};
-use automix_router::SignalValues;
-use automix_store::{Escalation, History, LocalAnswer, QuestionRecord, RouteDecision, Routing};
+use automix_llm::{KvCache, LocalModel};
+use automix_models::{Catalog, CatalogEntry, ModelKind, ModelStore};
+use automix_remote::{BlockingRemoteClient, KeyStore, ModelPrice, PriceTable, RemoteClient};
+use automix_store::{Feedback, History};
 
 pub use events::{AnswerSource, AskError, AskEvent, Decision};
+pub use report::{AnswerView, HistoryPage, PayloadPreview, SpendDay, SpendReport};
 pub use routing::{RoutePlan, Router};
 
-use crate::prompts::{answer_messages, AnswerStyle};
-use crate::verify::{answer_is_grounded, verify, VerifyMode};
+use crate::settings::Settings;
+use crate::verify::VerifyMode;
 
 /// What a question may be answered from.
 #[derive(Debug, Clone)]
 pub enum Scope {
     /// The whole document library.
     Library,
+    /// Only these documents of the library.
+    Documents(Vec<i64>),
     /// One given text (e.g. `automix ask --context FILE`).
     Text { source: String, text: String },
 }
@@ -37,28 +46,55 @@ pub struct RemoteModel {
     pub client: BlockingRemoteClient,
     pub model: String,
     pub price: ModelPrice,
-    /// Prior probability that its answers are right (refined by use later).
+    /// Prior probability that its answers are right.
     pub accuracy: f64,
     pub max_tokens: u32,
 }
 
+impl RemoteModel {
+    /// The remote model the settings describe, with the key from the keychain; `None` when no
+    /// remote model is configured.
+    pub fn from_settings(settings: &Settings, keys: &KeyStore) -> Result<Option<RemoteModel>, AskError> {
+        if !settings.has_remote() {
+            return Ok(None);
+        }
+        let remote = &settings.remote;
+        let connection = automix_remote::RemoteSettings::new(remote.endpoint.trim(), remote.model.trim());
+        let price = match settings.price_override() {
+            Some(price) => price,
+            None => connection.resolve_price(&PriceTable::bundled())?,
+        };
+        let key = keys.load()?.map(|(key, _)| key);
+        let client = BlockingRemoteClient::new(RemoteClient::new(connection, key)?)?;
+        Ok(Some(RemoteModel { client, model: remote.model.trim().to_string(), price, accuracy: remote.accuracy, max_tokens: remote.max_tokens }))
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct AssistantConfig {
-    /// Tokens of retrieved text given to the local model.
+    /// Tokens of retrieved text (and earlier turns) given to the local model.
     pub context_budget_tokens: usize,
     pub max_answer_tokens: usize,
     pub verify_mode: VerifyMode,
     pub cost_preference: CostPreference,
+    /// Keep every answer local.
+    pub never_escalate: bool,
 }
 
 impl Default for AssistantConfig {
     fn default() -> Self {
+        Self::from_settings(&Settings::default())
+    }
+}
+
+impl AssistantConfig {
+    pub fn from_settings(settings: &Settings) -> Self {
         Self {
-            context_budget_tokens: 1024,
+            context_budget_tokens: settings.context_tokens,
             max_answer_tokens: 96,
             verify_mode: VerifyMode::Logit,
-            // λ is in expected-correctness per currency unit: at the neutral λ an escalation is worth
-            // it when it is expected to fix one answer in ten for a cent or less.
-            cost_preference: CostPreference { neutral_lambda: 10.0, min_lambda: 1.0, max_lambda: 1000.0 },
+            cost_preference: settings.cost_preference(),
+            never_escalate: settings.never_escalate,
         }
     }
 }
@@ -67,73 +103,142 @@ impl Default for AssistantConfig {
 pub const LEARNING_SINCE_FILE: &str = "router-learning-since";
 
 /// Where the assistant keeps its files.
+#[derive(Debug, Clone)]
 pub struct AssistantPaths {
-    pub chat_model: PathBuf,
-    pub embedder_dir: PathBuf,
+    pub home: PathBuf,
     pub library: PathBuf,
     /// History and budget ledger share one SQLite file.
     pub history: PathBuf,
-    /// Answers asked before the time (ms) in this file do not teach the router (`automix router forget`).
+    /// Answers asked before the time (ms) in this file do not teach the router (`automix router-forget`).
     pub learning_since: PathBuf,
 }
 
 impl AssistantPaths {
-    /// The standard layout under `$AUTOMIX_HOME`, with the catalog's default models.
-    pub fn from_home(home: &Path) -> Result<Self, AskError> {
-        let catalog = automix_models::Catalog::bundled();
-        let store = automix_models::ModelStore::new(home.join("models"));
-        let chat_model = store.locate(catalog.default_for(automix_models::ModelKind::Chat))?;
-        let embedder = catalog.default_for(automix_models::ModelKind::Embedding);
-        store.locate(embedder)?;
-        Ok(Self {
-            chat_model,
-            embedder_dir: store.model_dir(embedder),
+    /// The standard layout under `$AUTOMIX_HOME`.
+    pub fn from_home(home: &Path) -> Self {
+        Self {
+            home: home.to_path_buf(),
             library: home.join(automix_docs::LIBRARY_FILE_NAME),
             history: home.join("history.sqlite"),
             learning_since: home.join(LEARNING_SINCE_FILE),
-        })
+        }
+    }
+
+    pub fn models(&self) -> ModelStore {
+        ModelStore::new(self.home.join("models"))
+    }
+
+    /// The API key's store: the OS keychain, else a private file in the home folder.
+    pub fn key_store(&self) -> KeyStore {
+        KeyStore::new("remote-api-key", self.home.join("api-key"))
+    }
+
+    /// The installed file of a catalog chat model, checked to exist.
+    pub fn chat_model_file(&self, id: &str) -> Result<PathBuf, AskError> {
+        Ok(self.models().locate(Catalog::bundled().get(id)?)?)
+    }
+
+    /// The folder of the installed default embedder, checked to exist.
+    pub fn embedder_dir(&self) -> Result<PathBuf, AskError> {
+        let models = self.models();
+        let embedder = embedder_entry();
+        models.locate(&embedder)?;
+        Ok(models.model_dir(&embedder))
     }
 }
 
+fn embedder_entry() -> CatalogEntry {
+    Catalog::bundled().default_for(ModelKind::Embedding).clone()
+}
+
 pub struct Assistant {
-    model: LocalModel,
-    embedder: Embedder,
-    library: Mutex<Library>,
+    paths: AssistantPaths,
+    model: RwLock<Option<Arc<LocalModel>>>,
+    embedder: RwLock<Option<Arc<Embedder>>>,
+    /// Questions search through this connection …
+    search: Mutex<Library>,
+    /// … and indexing writes through this one, so a long indexing run never holds up a question;
+    /// the search side sees new chunks through SQLite's data version.
+    index: Mutex<Library>,
     history: History,
     ledger: Ledger,
-    router: Router,
-    remote: Option<RemoteModel>,
-    config: AssistantConfig,
+    router: RwLock<Router>,
+    remote: RwLock<Option<Arc<RemoteModel>>>,
+    config: RwLock<AssistantConfig>,
     /// Kept between questions so the shared prompt prefix (instructions, demonstrations) is computed once.
     cache: Mutex<KvCache>,
 }
 
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl Assistant {
+    /// Opens the stores (history, budget, library) and the router; the models load separately.
     pub fn open(paths: &AssistantPaths, remote: Option<RemoteModel>, config: AssistantConfig) -> Result<Self, AskError> {
-        let device = automix_llm::default_device();
         let history = History::open(&paths.history)?;
         let mut router = Router::bundled()?;
-        let since = std::fs::read_to_string(&paths.learning_since).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(i64::MIN);
-        router.learn(&judged_local_answers(&history, since)?);
+        router.learn(&judged_local_answers(&history, learning_since(paths))?);
         Ok(Self {
-            model: LocalModel::load(&paths.chat_model, &device)?,
-            embedder: Embedder::load(&paths.embedder_dir, &device)?,
-            library: Mutex::new(Library::open(&paths.library)?),
+            paths: paths.clone(),
+            model: RwLock::new(None),
+            embedder: RwLock::new(None),
+            search: Mutex::new(Library::open(&paths.library)?),
+            index: Mutex::new(Library::open(&paths.library)?),
             history,
             ledger: Ledger::open(&paths.history)?,
-            router,
-            remote,
-            config,
+            router: RwLock::new(router),
+            remote: RwLock::new(remote.map(Arc::new)),
+            config: RwLock::new(config),
             cache: Mutex::new(KvCache::new()),
         })
     }
 
-    pub fn model(&self) -> &LocalModel {
-        &self.model
+    /// Opens with the settings file's configuration and remote model, then loads both models:
+    /// what the command line needs before answering.
+    pub fn open_from_settings(paths: &AssistantPaths, settings: &Settings) -> Result<Self, AskError> {
+        let remote = RemoteModel::from_settings(settings, &paths.key_store())?;
+        let assistant = Self::open(paths, remote, AssistantConfig::from_settings(settings))?;
+        assistant.load_embedder()?;
+        assistant.load_chat_model(&paths.chat_model_file(&settings.local_model)?)?;
+        Ok(assistant)
     }
 
-    pub fn router(&self) -> &Router {
-        &self.router
+    pub fn paths(&self) -> &AssistantPaths {
+        &self.paths
+    }
+
+    /// Loads (or replaces) the chat model; questions asked meanwhile use the previous one.
+    pub fn load_chat_model(&self, path: &Path) -> Result<(), AskError> {
+        let model = LocalModel::load(path, &automix_llm::default_device())?;
+        *write(&self.model) = Some(Arc::new(model));
+        // The cached prefix belongs to the old model's tokens.
+        *lock(&self.cache) = KvCache::new();
+        Ok(())
+    }
+
+    pub fn load_embedder(&self) -> Result<(), AskError> {
+        let embedder = Embedder::load(&self.paths.embedder_dir()?, &automix_llm::default_device())?;
+        *write(&self.embedder) = Some(Arc::new(embedder));
+        Ok(())
+    }
+
+    /// The chat model, once loaded.
+    pub fn model(&self) -> Result<Arc<LocalModel>, AskError> {
+        read(&self.model).clone().ok_or(AskError::ModelNotReady { what: "the local chat model" })
+    }
+
+    /// The document embedder, once loaded.
+    pub fn embedder(&self) -> Result<Arc<Embedder>, AskError> {
+        read(&self.embedder).clone().ok_or(AskError::ModelNotReady { what: "the document embedder" })
     }
 
     pub fn history(&self) -> &History {
@@ -144,220 +249,92 @@ impl Assistant {
         &self.ledger
     }
 
-    pub fn embedder(&self) -> &Embedder {
-        &self.embedder
+    /// The local model's prior accuracy as the router now sees it.
+    pub fn router_slm_accuracy(&self) -> f64 {
+        read(&self.router).slm_accuracy()
     }
 
-    pub fn library(&self) -> std::sync::MutexGuard<'_, Library> {
-        self.library.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The library's writing side: adding, syncing and removing documents. Held for a whole
+    /// indexing run; listings go through the reading side and never wait for it.
+    pub fn library(&self) -> MutexGuard<'_, Library> {
+        lock(&self.index)
     }
 
-    /// Answers `question`, reporting each stage through `on_event`. Checks `cancel` between stages
-    /// and while generating; a cancelled question records nothing and charges nothing.
-    pub fn ask(&self, question: &str, scope: &Scope, conversation_id: i64, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<i64, AskError> {
-        let started = Instant::now();
-        let check = || if cancel.load(Ordering::Relaxed) { Err(AskError::Cancelled) } else { Ok(()) };
-        let hits = self.retrieve(question, scope)?;
-        on_event(AskEvent::Retrieved { citations: hits.iter().map(|h| h.citation.clone()).collect() });
-        let context = hits.iter().map(|h| h.text.as_str()).collect::<Vec<_>>().join("\n\n");
-        check()?;
-
-        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let prompt = self.model.chat_prompt(&answer_messages(&context, question, AnswerStyle::Sentence), true)?;
-        let params = SamplingParams { max_tokens: self.config.max_answer_tokens, ..Default::default() };
-        let local_started = Instant::now();
-        let local = self.model.generate(&prompt, &mut cache, &params, cancel, &mut |text| on_event(AskEvent::LocalToken { text: text.to_string() }))?;
-        let local_ms = local_started.elapsed().as_millis() as u64;
-        let verification = verify(&self.model, &context, question, &local.text, AnswerStyle::Sentence, self.config.verify_mode, &mut cache, cancel)?;
-        drop(cache);
-        let grounded = answer_is_grounded(&local.text, &context);
-        on_event(AskEvent::Verified { v: verification.v, grounded });
-        check()?;
-
-        let signals = SignalValues {
-            v_logit: matches!(self.config.verify_mode, VerifyMode::Logit).then_some(verification.v),
-            v_sample: matches!(self.config.verify_mode, VerifyMode::Sample { .. }).then_some(verification.v),
-            answer_logprob: Some(local.mean_logprob()).filter(|l| l.is_finite()),
-            answer_tokens: Some(local.tokens.len() as f64),
-            grounded: Some(grounded),
-            // The context's best match; hits are in document order here, not by rank.
-            retrieval_score: hits.iter().filter_map(|hit| hit.similarity).reduce(f64::max),
-        };
-        let payload = EscalationPayload {
-            system_prompt: "Answer the question using only the provided context. Be concise.".into(),
-            question: question.to_string(),
-            chunks: hits.iter().map(|h| PayloadChunk { source: h.citation.to_string(), text: h.text.clone() }).collect(),
-        };
-        let routing = self.route(&signals, &payload)?;
-        let currency = self.ledger.settings()?.currency;
-        on_event(AskEvent::Routed {
-            decision: routing.1,
-            reason: routing.0.reason.clone(),
-            local_confidence: routing.2,
-            estimated_cost: routing.0.estimated_cost.map(|c| c.as_units()),
-            currency: currency.clone(),
-        });
-        check()?;
-
-        let mut answer = (local.text.clone(), AnswerSource::Local);
-        let escalation = match (routing.1, &self.remote, routing.0.estimated_cost) {
-            (Decision::Escalate, Some(remote), Some(worst_case)) => {
-                let escalation = self.escalate(remote, &payload, worst_case, &currency, on_event, cancel)?;
-                if let Some(text) = &escalation.answer {
-                    answer = (text.clone(), AnswerSource::Remote);
-                }
-                Some(escalation)
-            }
-            _ => None,
-        };
-        let cost = escalation.as_ref().map(|e| e.cost.as_units()).unwrap_or(0.0);
-        let record = QuestionRecord {
-            conversation_id,
-            asked_at_ms: automix_budget::now_ms(),
-            question: question.to_string(),
-            citations: hits.iter().map(to_stored_citation).collect(),
-            local: LocalAnswer {
-                model: self.model.path().file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-                text: local.text.clone(),
-                verifier_value: Some(verification.v),
-                latency_ms: local_ms,
-                verify_latency_ms: (verification.secs * 1000.0) as u64,
-            },
-            routing: routing.0,
-            escalation,
-            total_latency_ms: started.elapsed().as_millis() as u64,
-        };
-        let question_id = self.history.record(&record)?;
-        on_event(AskEvent::Done { answer: answer.0, source: answer.1, cost, currency, question_id });
-        Ok(question_id)
+    /// The documents of the library, read without waiting for an indexing run.
+    pub fn documents(&self) -> Result<Vec<DocumentInfo>, AskError> {
+        Ok(lock(&self.search).documents()?)
     }
 
-    fn retrieve(&self, question: &str, scope: &Scope) -> Result<Vec<SearchHit>, AskError> {
-        match scope {
-            Scope::Library => {
-                let mut library = self.library();
-                if library.chunk_count()? == 0 {
-                    return Err(AskError::EmptyLibrary);
-                }
-                Ok(library.retrieve(&self.embedder, question, self.config.context_budget_tokens, &self.model)?)
-            }
-            Scope::Text { source, text } => {
-                let tokens = self.model.tokenizer().encode(text)?;
-                let kept = tokens.len().min(self.config.context_budget_tokens);
-                let text = if kept < tokens.len() { self.model.tokenizer().decode(&tokens[..kept])? } else { text.clone() };
-                let char_end = text.chars().count();
-                Ok(vec![SearchHit {
-                    chunk_id: 0,
-                    ordinal: 0,
-                    score: 1.0,
-                    similarity: None,
-                    token_count: kept,
-                    citation: Citation {
-                        document_id: 0,
-                        path: source.clone(),
-                        title: source.clone(),
-                        page_start: None,
-                        page_end: None,
-                        section: None,
-                        char_start: 0,
-                        char_end,
-                        snippet: text.chars().take(160).collect(),
-                    },
-                    text,
-                }])
-            }
-        }
+    /// The folders the library keeps in step with the disk.
+    pub fn library_folders(&self) -> Result<Vec<PathBuf>, AskError> {
+        Ok(lock(&self.search).folders()?)
     }
 
-    /// The routing record and decision, and the router's confidence in the local answer.
-    fn route(&self, signals: &SignalValues, payload: &EscalationPayload) -> Result<(Routing, Decision, f64), AskError> {
-        let local_confidence = self.router.local_confidence(signals);
-        let Some(remote) = &self.remote else {
-            let reason = format!("no remote model is configured; the local answer is kept (estimated {:.0}% likely right)", local_confidence * 100.0);
-            return Ok((Routing { decision: RouteDecision::Local, reason, expected_utilities: Default::default(), lambda: None, estimated_cost: None }, Decision::Keep, local_confidence));
-        };
-        let worst_case = worst_case_cost(payload, remote.max_tokens, &remote.price);
-        let status = self.ledger.month_status()?;
-        let (lambda, budget_note) = match advise(&status, &self.config.cost_preference, worst_case) {
-            BudgetAdvice::Route { lambda, .. } => (lambda, None),
-            BudgetAdvice::StayLocal { reason } => (self.config.cost_preference.neutral_lambda, Some(reason)),
-        };
-        let plan = self.router.plan(signals, worst_case.as_units(), remote.accuracy, lambda)?;
-        let (decision, stored, reason) = match (plan.escalate, budget_note) {
-            (false, _) => (
-                Decision::Keep,
-                RouteDecision::Local,
-                format!("the local answer is estimated {:.0}% likely right; escalating would not pay off at up to {} {}", local_confidence * 100.0, worst_case, status.currency),
-            ),
-            (true, Some(note)) => (Decision::StayLocal, RouteDecision::StayLocalBudget, note),
-            (true, None) => (
-                Decision::Escalate,
-                RouteDecision::Escalate,
-                format!("the local answer is estimated only {:.0}% likely right; {} is expected to do better for at most {} {}", local_confidence * 100.0, remote.model, worst_case, status.currency),
-            ),
-        };
-        let routing = Routing { decision: stored, reason, expected_utilities: plan.expected_utilities, lambda: Some(lambda), estimated_cost: Some(worst_case) };
-        Ok((routing, decision, local_confidence))
+    /// Replaces the remote model (or removes it) without reopening.
+    pub fn set_remote(&self, remote: Option<RemoteModel>) {
+        *write(&self.remote) = remote.map(Arc::new);
     }
 
-    /// Reserves the worst case the router priced, calls the remote model, settles what it used.
-    fn escalate(&self, remote: &RemoteModel, payload: &EscalationPayload, worst_case: Cost, currency: &str, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<Escalation, AskError> {
-        let started = Instant::now();
-        let reservation = self.ledger.reserve(worst_case, &payload.question)?;
-        let outcome = remote.client.chat_stream(payload, remote.max_tokens, |text| on_event(AskEvent::RemoteToken { text: text.to_string() }), cancel);
-        let cost = reservation.settle_outcome(&outcome, &remote.price)?;
-        if cancel.load(Ordering::Relaxed) {
-            return Err(AskError::Cancelled);
-        }
-        let (answer, usage, usage_estimated, error) = match outcome {
-            Ok(answer) => (Some(answer.text), Some(answer.usage), answer.usage_estimated, None),
-            Err(error) => {
-                on_event(AskEvent::RemoteFailed { message: format!("{error}; the local answer stands") });
-                (None, None, false, Some(error.to_string()))
-            }
-        };
-        Ok(Escalation {
-            model: remote.model.clone(),
-            payload: payload.clone(),
-            answer,
-            usage,
-            usage_estimated,
-            cost,
-            currency: currency.to_string(),
-            latency_ms: started.elapsed().as_millis() as u64,
-            error,
-        })
+    pub fn remote_model_name(&self) -> Option<String> {
+        read(&self.remote).as_ref().map(|remote| remote.model.clone())
     }
+
+    pub fn set_config(&self, config: AssistantConfig) {
+        *write(&self.config) = config;
+    }
+
+    pub fn config(&self) -> AssistantConfig {
+        read(&self.config).clone()
+    }
+
+    /// Applies saved settings: configuration and remote model (the chat model is the caller's
+    /// to reload, as that takes seconds).
+    pub fn apply_settings(&self, settings: &Settings) -> Result<(), AskError> {
+        self.set_remote(RemoteModel::from_settings(settings, &self.paths.key_store())?);
+        self.set_config(AssistantConfig::from_settings(settings));
+        Ok(())
+    }
+
+    /// Starts a conversation titled after its first question.
+    pub fn new_conversation(&self, title: &str) -> Result<i64, AskError> {
+        let title: String = title.trim().chars().take(80).collect();
+        Ok(self.history.new_conversation(&title, automix_budget::now_ms())?)
+    }
+
+    /// Records the user's 👍/👎 (or clears it) and lets the router learn from it at once.
+    pub fn feedback(&self, question_id: i64, feedback: Option<Feedback>) -> Result<(), AskError> {
+        self.history.set_feedback(question_id, feedback)?;
+        self.relearn()
+    }
+
+    /// Forgets what the router learned from use (answers before now no longer teach it).
+    pub fn forget_learning(&self) -> Result<(), AskError> {
+        let now = automix_budget::now_ms();
+        std::fs::write(&self.paths.learning_since, now.to_string())
+            .map_err(|source| AskError::Io { path: self.paths.learning_since.clone(), source })?;
+        self.relearn()
+    }
+
+    fn relearn(&self) -> Result<(), AskError> {
+        let judged = judged_local_answers(&self.history, learning_since(&self.paths))?;
+        write(&self.router).learn(&judged);
+        Ok(())
+    }
+}
+
+fn learning_since(paths: &AssistantPaths) -> i64 {
+    std::fs::read_to_string(&paths.learning_since).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(i64::MIN)
 }
 
 /// Whether each past local answer was right, oldest first, as far as use has shown: the user's 👍/👎
 /// on a local answer, else agreement (token F1 ≥ 0.5) with the remote answer it was escalated to.
 fn judged_local_answers(history: &History, since_ms: i64) -> Result<Vec<bool>, AskError> {
-    let mut judged = Vec::new();
-    for conversation in history.conversations()? {
-        for question in history.conversation(conversation.id)? {
-            let record = &question.record;
-            if record.asked_at_ms <= since_ms {
-                continue;
-            }
-            let remote_answer = record.escalation.as_ref().and_then(|e| e.answer.as_ref());
-            let verdict = match (remote_answer, question.feedback) {
-                (None, Some(feedback)) => Some(feedback == automix_store::Feedback::Up),
-                (Some(remote), _) => Some(token_f1(&record.local.text, std::slice::from_ref(remote)) >= CORRECT_THRESHOLD),
-                (None, None) => None,
-            };
-            judged.extend(verdict.map(|v| (record.asked_at_ms, v)));
-        }
-    }
-    judged.sort_by_key(|(at, _)| *at);
-    Ok(judged.into_iter().map(|(_, v)| v).collect())
-}
-
-fn to_stored_citation(hit: &SearchHit) -> automix_store::Citation {
-    automix_store::Citation {
-        source: hit.citation.to_string(),
-        chunk_id: Some(hit.chunk_id.to_string()),
-        text: hit.text.clone(),
-        score: hit.score as f32,
-    }
+    Ok(history
+        .judged_local_answers(since_ms)?
+        .into_iter()
+        .map(|judged| match (judged.remote_answer, judged.feedback) {
+            (Some(remote), _) => token_f1(&judged.local_answer, std::slice::from_ref(&remote)) >= CORRECT_THRESHOLD,
+            (None, feedback) => feedback == Some(Feedback::Up),
+        })
+        .collect())
 }

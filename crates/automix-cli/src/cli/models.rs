@@ -51,7 +51,7 @@ pub fn run(command: ModelsCommand) -> Result<()> {
             let bar = ProgressBar::new(0);
             bar.set_style(ProgressStyle::with_template("{msg:40} [{bar:30}] {bytes}/{total_bytes} {eta}").expect("valid template").progress_chars("=> "));
             let path = store.pull(entry, &sources, &mut |event| match event {
-                PullEvent::Trying(source) => bar.set_message(format!("{id}: trying {source:?}")),
+                PullEvent::Trying { source } => bar.set_message(format!("{id}: trying {source:?}")),
                 PullEvent::SourceFailed { source, reason } => bar.println(format!("{source:?} unavailable: {reason}")),
                 PullEvent::Download { file, done, total } => {
                     bar.set_length(total);
@@ -64,7 +64,7 @@ pub fn run(command: ModelsCommand) -> Result<()> {
                     bar.set_position(done as u64);
                     bar.set_message("converting to Q8_0".to_string());
                 }
-            })?;
+            }, &std::sync::atomic::AtomicBool::new(false))?;
             bar.finish_and_clear();
             println!("{id} ready: {}", path.display());
         }

@@ -4,8 +4,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use automix::assistant::{AnswerSource, AskEvent, Assistant, AssistantConfig, AssistantPaths, Decision, RemoteModel, Scope};
-use automix::remote::{BlockingRemoteClient, PriceTable, RemoteClient, RemoteSettings};
+use automix::assistant::{AnswerSource, AskEvent, Assistant, AssistantPaths, Decision, Scope};
+use automix::settings::Settings;
 use clap::Args;
 
 #[derive(Args)]
@@ -15,20 +15,21 @@ pub struct AskArgs {
     /// Answer from this text file instead of the document library.
     #[arg(long)]
     context: Option<PathBuf>,
-    /// OpenAI-compatible endpoint of the remote model, up to /v1 (HTTPS unless on this machine).
+    /// OpenAI-compatible endpoint of the remote model, up to /v1 (HTTPS unless on this machine);
+    /// overrides the settings file, as do the flags below.
     #[arg(long, requires = "remote_model")]
     remote_endpoint: Option<String>,
     /// Remote model id, e.g. gpt-4o-mini.
     #[arg(long)]
     remote_model: Option<String>,
     /// Your estimate of how often the remote model answers right (0..1).
-    #[arg(long, default_value_t = 0.8)]
-    remote_accuracy: f64,
-    #[arg(long, default_value_t = 512)]
-    max_remote_tokens: u32,
+    #[arg(long)]
+    remote_accuracy: Option<f64>,
+    #[arg(long)]
+    max_remote_tokens: Option<u32>,
     /// Tokens of document text the local model reads.
-    #[arg(long, default_value_t = 1024)]
-    context_tokens: usize,
+    #[arg(long)]
+    context_tokens: Option<usize>,
     /// Conversation to add the question to (default: a new one).
     #[arg(long)]
     conversation: Option<i64>,
@@ -39,12 +40,16 @@ pub struct AskArgs {
 
 pub fn run(args: AskArgs) -> Result<()> {
     let home = automix::models::automix_home();
-    let remote = match (&args.remote_endpoint, &args.remote_model) {
-        (Some(endpoint), Some(model)) => Some(remote_model(&home, endpoint, model, args.remote_accuracy, args.max_remote_tokens)?),
-        _ => None,
-    };
-    let config = AssistantConfig { context_budget_tokens: args.context_tokens, ..Default::default() };
-    let assistant = Assistant::open(&AssistantPaths::from_home(&home)?, remote, config)?;
+    let mut settings = Settings::load(&home)?;
+    if let (Some(endpoint), Some(model)) = (&args.remote_endpoint, &args.remote_model) {
+        settings.remote.endpoint = endpoint.clone();
+        settings.remote.model = model.clone();
+    }
+    settings.remote.accuracy = args.remote_accuracy.unwrap_or(settings.remote.accuracy);
+    settings.remote.max_tokens = args.max_remote_tokens.unwrap_or(settings.remote.max_tokens);
+    settings.context_tokens = args.context_tokens.unwrap_or(settings.context_tokens);
+    settings.validate()?;
+    let assistant = Assistant::open_from_settings(&AssistantPaths::from_home(&home), &settings)?;
     let scope = match &args.context {
         Some(path) => Scope::Text {
             source: path.display().to_string(),
@@ -54,7 +59,7 @@ pub fn run(args: AskArgs) -> Result<()> {
     };
     let conversation = match args.conversation {
         Some(id) => id,
-        None => assistant.history().new_conversation(&args.question, automix::budget::now_ms())?,
+        None => assistant.new_conversation(&args.question)?,
     };
     let cancel = Arc::new(AtomicBool::new(false));
     let mut out = std::io::stdout();
@@ -64,7 +69,7 @@ pub fn run(args: AskArgs) -> Result<()> {
             return;
         }
         match event {
-            AskEvent::Retrieved { citations } => {
+            AskEvent::Retrieved { citations, .. } => {
                 for (i, c) in citations.iter().enumerate() {
                     eprintln!("[{}] {c}", i + 1);
                 }
@@ -91,12 +96,4 @@ pub fn run(args: AskArgs) -> Result<()> {
     }, &cancel)?;
     println!();
     Ok(())
-}
-
-fn remote_model(home: &std::path::Path, endpoint: &str, model: &str, accuracy: f64, max_tokens: u32) -> Result<RemoteModel> {
-    let settings = RemoteSettings::new(endpoint, model);
-    let price = settings.resolve_price(&PriceTable::bundled())?;
-    let key = super::key_store(home).load()?.map(|(key, _)| key);
-    let client = BlockingRemoteClient::new(RemoteClient::new(settings, key)?)?;
-    Ok(RemoteModel { client, model: model.to_string(), price, accuracy, max_tokens })
 }

@@ -50,7 +50,7 @@ fn history_path() -> std::path::PathBuf {
 }
 
 pub fn key(command: KeyCommand) -> Result<()> {
-    let store = super::key_store(&automix::models::automix_home());
+    let store = automix::assistant::AssistantPaths::from_home(&automix::models::automix_home()).key_store();
     match command {
         KeyCommand::Set => {
             eprintln!("paste the API key and press Enter:");
@@ -143,14 +143,13 @@ pub fn feedback(id: i64, verdict: &str) -> Result<()> {
         "none" => None,
         other => bail!("feedback must be up, down or none, not {other}"),
     };
-    History::open(&history_path())?.set_feedback(id, feedback)?;
+    super::assistant_without_models()?.feedback(id, feedback)?;
     println!("feedback on #{id} recorded");
     Ok(())
 }
 
 pub fn router_forget() -> Result<()> {
-    let marker = automix::models::automix_home().join(automix::assistant::LEARNING_SINCE_FILE);
-    std::fs::write(&marker, automix::budget::now_ms().to_string())?;
+    super::assistant_without_models()?.forget_learning()?;
     println!("the router now ignores answers before this moment; it starts again from the bundled calibration");
     Ok(())
 }

@@ -7,10 +7,12 @@ mod collect;
 mod docs;
 mod eval;
 mod models;
+mod settings;
 
 use std::path::PathBuf;
 
 use anyhow::Result;
+use automix::assistant::AssistantPaths;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -70,6 +72,11 @@ enum Command {
     RouterForget,
     /// Rate an answer: up, down or none.
     Feedback { id: i64, verdict: String },
+    /// Show or change the settings the CLI and the desktop app share ($AUTOMIX_HOME/settings.toml).
+    Settings {
+        #[command(subcommand)]
+        command: settings::SettingsCommand,
+    },
 }
 
 pub fn run() -> Result<()> {
@@ -87,19 +94,22 @@ pub fn run() -> Result<()> {
         Command::RouterForget => account::router_forget(),
         Command::Docs { command } => docs::run(command),
         Command::Search { query, limit, budget_tokens } => docs::search(&query, limit, budget_tokens),
+        Command::Settings { command } => settings::run(command),
     }
 }
 
-/// The chat model to use: an explicit GGUF path, or the catalog's default installed model.
+/// The chat model to use: an explicit GGUF path, or the one chosen in the settings.
 fn chat_model_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(path) = explicit {
         return Ok(path);
     }
-    let catalog = automix_models::Catalog::bundled();
-    let entry = catalog.default_for(automix_models::ModelKind::Chat);
-    Ok(automix_models::ModelStore::from_env().locate(entry)?)
+    let home = automix::models::automix_home();
+    let settings = automix::settings::Settings::load(&home)?;
+    Ok(AssistantPaths::from_home(&home).chat_model_file(&settings.local_model)?)
 }
 
-fn key_store(home: &std::path::Path) -> automix::remote::KeyStore {
-    automix::remote::KeyStore::new("remote-api-key", home.join("api-key"))
+/// The engine without its models, for commands about history, feedback and learning.
+fn assistant_without_models() -> Result<automix::assistant::Assistant> {
+    let paths = AssistantPaths::from_home(&automix::models::automix_home());
+    Ok(automix::assistant::Assistant::open(&paths, None, Default::default())?)
 }

@@ -148,7 +148,7 @@ fn percentile(sorted: &[f64], share: f64) -> f64 {
 /// `count` chunks of about `tokens` tokens of real prose: the bundled sample, each chunk
 /// starting at another word so that no two are alike.
 fn sample_chunks(count: usize, tokens: usize) -> Vec<String> {
-    let words: Vec<&str> = include_str!("../../../assets/france.md").split_whitespace().collect();
+    let words: Vec<&str> = include_str!("../../../../automix/assets/france.md").split_whitespace().collect();
     // MiniLM's WordPiece gives about 1.3 tokens per English word.
     let chunk_words = (tokens as f64 / 1.3) as usize;
     (0..count).map(|start| (0..chunk_words).map(|i| words[(start + i) % words.len()]).collect::<Vec<_>>().join(" ")).collect()

@@ -104,7 +104,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
 /// A prompt of exactly `tokens` tokens cut from real prose (the bundled sample, repeated).
 fn bench_prompt(model: &LocalModel, tokens: usize) -> Result<Vec<u32>> {
-    let text = include_str!("../../../assets/france.md").repeat(1 + tokens / 150);
+    let text = include_str!("../../../../automix/assets/france.md").repeat(1 + tokens / 150);
     let mut ids = model.tokenizer().encode(&text)?;
     if ids.len() < tokens {
         bail!("sample text gives only {} tokens", ids.len());

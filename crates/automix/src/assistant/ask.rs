@@ -1,0 +1,346 @@
+//! One question: retrieve → answer locally → self-verify → route → (escalate) → record; and the
+//! escalation a user asks for later, and the preview of what an escalation would send.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use automix_budget::{advise, worst_case_cost, BudgetAdvice, Cost};
+use automix_docs::{Citation, SearchHit, TokenCounter};
+use automix_llm::{LocalModel, SamplingParams};
+use automix_remote::{CancelFlag, ChatMessage, EscalationPayload, PayloadChunk};
+use automix_router::SignalValues;
+use automix_store::{CitationLocation, Escalation, LocalAnswer, QuestionRecord, RouteDecision, Routing};
+
+use super::{lock, read, AnswerSource, AnswerView, AskError, AskEvent, Assistant, Decision, PayloadPreview, RemoteModel, Scope};
+use crate::prompts::{answer_messages, AnswerStyle, Turn};
+use crate::verify::{answer_is_grounded, verify, VerifyMode};
+
+/// What the remote model is told besides the question and the passages.
+const REMOTE_SYSTEM_PROMPT: &str = "Answer the question using only the provided context. Be concise.";
+
+/// Earlier turns may take at most this share of the context budget; the documents need the rest.
+const EARLIER_TURNS_SHARE: usize = 4;
+/// And at most this many turns: older ones rarely carry the referent of a follow-up.
+const MAX_EARLIER_TURNS: usize = 3;
+
+/// What the router decided, in the forms the events, the history and the escalation need.
+struct Route {
+    routing: Routing,
+    decision: Decision,
+    remote: Option<std::sync::Arc<RemoteModel>>,
+}
+
+impl Assistant {
+    /// Answers `question`, reporting each stage through `on_event`. Checks `cancel` between stages
+    /// and while generating; a cancelled question records nothing and charges nothing.
+    pub fn ask(&self, question: &str, scope: &Scope, conversation_id: i64, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<i64, AskError> {
+        let started = Instant::now();
+        let check = || if cancel.load(Ordering::Relaxed) { Err(AskError::Cancelled) } else { Ok(()) };
+        let model = self.model()?;
+        let config = self.config();
+        let earlier = self.earlier_turns(conversation_id, None, &*model)?;
+        let hits = self.retrieve(question, scope, &model)?;
+        on_event(AskEvent::Retrieved { citations: hits.iter().map(|h| h.citation.clone()).collect(), passages: hits.iter().map(|h| h.text.clone()).collect() });
+        let context = hits.iter().map(|h| h.text.as_str()).collect::<Vec<_>>().join("\n\n");
+        check()?;
+
+        let mut cache = lock(&self.cache);
+        let conversation = answer_messages(&context, question, AnswerStyle::Sentence, &earlier);
+        let prompt = model.chat_prompt(&conversation, true)?;
+        let params = SamplingParams { max_tokens: config.max_answer_tokens, ..Default::default() };
+        let local_started = Instant::now();
+        let local = model.generate(&prompt, &mut cache, &params, cancel, &mut |text| on_event(AskEvent::LocalToken { text: text.to_string() }))?;
+        let local_ms = local_started.elapsed().as_millis() as u64;
+        let verification = verify(&model, &conversation, &local.text, config.verify_mode, &mut cache, cancel)?;
+        drop(cache);
+        let grounded = answer_is_grounded(&local.text, &context);
+        on_event(AskEvent::Verified { v: verification.v, grounded });
+        check()?;
+
+        let signals = SignalValues {
+            v_logit: matches!(config.verify_mode, VerifyMode::Logit).then_some(verification.v),
+            v_sample: matches!(config.verify_mode, VerifyMode::Sample { .. }).then_some(verification.v),
+            answer_logprob: Some(local.mean_logprob()).filter(|l| l.is_finite()),
+            answer_tokens: Some(local.tokens.len() as f64),
+            grounded: Some(grounded),
+            // The context's best match; hits are in document order here, not by rank.
+            retrieval_score: hits.iter().filter_map(|hit| hit.similarity).reduce(f64::max),
+        };
+        let payload = escalation_payload(question, hits.iter().map(|h| (h.citation.to_string(), h.text.clone())), &earlier);
+        let route = self.route(&signals, &payload)?;
+        let currency = self.ledger.settings()?.currency;
+        on_event(AskEvent::Routed {
+            decision: route.decision,
+            reason: route.routing.reason.clone(),
+            local_confidence: route.routing.local_confidence.unwrap_or_default(),
+            estimated_cost: route.routing.estimated_cost.map(|c| c.as_units()),
+            currency: currency.clone(),
+            remote_model: route.remote.as_ref().map(|remote| remote.model.clone()),
+        });
+        check()?;
+
+        let mut answer = (local.text.clone(), AnswerSource::Local);
+        let escalation = match (route.decision, &route.remote, route.routing.estimated_cost) {
+            (Decision::Escalate, Some(remote), Some(worst_case)) => {
+                let escalation = self.call_remote(remote, &payload, worst_case, &currency, on_event, cancel)?;
+                if let Some(text) = &escalation.answer {
+                    answer = (text.clone(), AnswerSource::Remote);
+                }
+                Some(escalation)
+            }
+            _ => None,
+        };
+        let cost = escalation.as_ref().map(|e| e.cost.as_units()).unwrap_or(0.0);
+        let learns = escalation.as_ref().is_some_and(|e| e.answer.is_some());
+        let record = QuestionRecord {
+            conversation_id,
+            asked_at_ms: automix_budget::now_ms(),
+            question: question.to_string(),
+            citations: hits.iter().map(to_stored_citation).collect(),
+            local: LocalAnswer {
+                model: model.path().file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+                text: local.text.clone(),
+                verifier_value: Some(verification.v),
+                latency_ms: local_ms,
+                verify_latency_ms: (verification.secs * 1000.0) as u64,
+            },
+            routing: route.routing,
+            escalation,
+            total_latency_ms: started.elapsed().as_millis() as u64,
+        };
+        let question_id = self.history.record(&record)?;
+        if learns {
+            // The remote answer judges the local one: the router learns from it now, not at the next start.
+            self.relearn()?;
+        }
+        on_event(AskEvent::Done { answer: answer.0, source: answer.1, cost, currency, question_id });
+        Ok(question_id)
+    }
+
+    /// Sends an answered question to the remote model because the user asked for it: the same
+    /// passages and earlier turns as the local answer had, reserved and settled through the ledger.
+    pub fn escalate(&self, question_id: i64, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<AnswerView, AskError> {
+        let stored = self.history.question(question_id)?;
+        if stored.record.escalation.as_ref().is_some_and(|escalation| escalation.answer.is_some()) {
+            return Err(AskError::AlreadyEscalated(question_id));
+        }
+        let remote = read(&self.remote).clone().ok_or(AskError::NoRemote)?;
+        let record = &stored.record;
+        let earlier = match self.model() {
+            Ok(model) => self.earlier_turns(record.conversation_id, Some(question_id), &*model)?,
+            Err(_) => self.earlier_turns(record.conversation_id, Some(question_id), &automix_docs::WordTokenEstimate)?,
+        };
+        let payload = escalation_payload(&record.question, record.citations.iter().map(|c| (c.source.clone(), c.text.clone())), &earlier);
+        let worst_case = worst_case_cost(&payload, remote.max_tokens, &remote.price);
+        let currency = self.ledger.settings()?.currency;
+        let escalation = self.call_remote(&remote, &payload, worst_case, &currency, on_event, cancel)?;
+        let routing = Routing {
+            decision: RouteDecision::Escalate,
+            reason: format!("you asked {} for this answer (the router had said: {})", remote.model, record.routing.reason),
+            estimated_cost: Some(worst_case),
+            ..record.routing.clone()
+        };
+        self.history.attach_escalation(question_id, &routing, &escalation)?;
+        self.relearn()?;
+        let (answer, source) = match &escalation.answer {
+            Some(text) => (text.clone(), AnswerSource::Remote),
+            None => (record.local.text.clone(), AnswerSource::Local),
+        };
+        on_event(AskEvent::Done { answer, source, cost: escalation.cost.as_units(), currency, question_id });
+        Ok(AnswerView::from_stored(&self.history.question(question_id)?))
+    }
+
+    /// Exactly what escalating `question` would send now, without sending it (or answering it).
+    pub fn preview_payload(&self, question: &str, conversation_id: Option<i64>, scope: &Scope) -> Result<PayloadPreview, AskError> {
+        let model = self.model()?;
+        let earlier = match conversation_id {
+            Some(id) => self.earlier_turns(id, None, &*model)?,
+            None => Vec::new(),
+        };
+        let hits = match self.retrieve(question, scope, &model) {
+            Ok(hits) => hits,
+            Err(AskError::EmptyLibrary) => Vec::new(),
+            Err(other) => return Err(other),
+        };
+        let payload = escalation_payload(question, hits.iter().map(|h| (h.citation.to_string(), h.text.clone())), &earlier);
+        let remote = read(&self.remote).clone();
+        Ok(PayloadPreview {
+            model: remote.as_ref().map(|remote| remote.model.clone()),
+            worst_case_cost: remote.as_ref().map(|remote| worst_case_cost(&payload, remote.max_tokens, &remote.price).as_units()),
+            currency: self.ledger.settings()?.currency,
+            messages: payload.to_messages(),
+        })
+    }
+
+    /// The conversation's turns before `before` (or all of them), newest kept first, within
+    /// their share of the context budget; oldest first in the result.
+    fn earlier_turns(&self, conversation_id: i64, before: Option<i64>, counter: &dyn TokenCounter) -> Result<Vec<Turn>, AskError> {
+        let budget = self.config().context_budget_tokens / EARLIER_TURNS_SHARE;
+        let mut used = 0;
+        let mut turns = Vec::new();
+        for stored in self.history.conversation(conversation_id)?.iter().rev() {
+            if before.is_some_and(|before| stored.id >= before) {
+                continue;
+            }
+            let record = &stored.record;
+            let answer = record.escalation.as_ref().and_then(|e| e.answer.clone()).unwrap_or_else(|| record.local.text.clone());
+            let turn = Turn { question: record.question.clone(), answer };
+            used += counter.count_tokens(&turn.question) + counter.count_tokens(&turn.answer);
+            if used > budget || turns.len() == MAX_EARLIER_TURNS {
+                break;
+            }
+            turns.push(turn);
+        }
+        turns.reverse();
+        Ok(turns)
+    }
+
+    fn retrieve(&self, question: &str, scope: &Scope, model: &LocalModel) -> Result<Vec<SearchHit>, AskError> {
+        let budget = self.config().context_budget_tokens;
+        let documents = match scope {
+            Scope::Library => None,
+            Scope::Documents(ids) if ids.is_empty() => return Err(AskError::NoDocumentsChosen),
+            Scope::Documents(ids) => Some(ids.as_slice()),
+            Scope::Text { source, text } => return Ok(vec![whole_text_hit(source, text, budget, model)?]),
+        };
+        let embedder = self.embedder()?;
+        let mut library = lock(&self.search);
+        if library.chunk_count()? == 0 {
+            return Err(AskError::EmptyLibrary);
+        }
+        Ok(library.retrieve_from(&embedder, question, budget, model, documents)?)
+    }
+
+    /// The routing record and decision, with the router's confidence in the local answer.
+    fn route(&self, signals: &SignalValues, payload: &EscalationPayload) -> Result<Route, AskError> {
+        let router = read(&self.router);
+        let local_confidence = router.local_confidence(signals);
+        let likely = format!("the local answer is estimated {:.0}% likely right", local_confidence * 100.0);
+        let remote = read(&self.remote).clone();
+        let config = self.config();
+        let stay = |reason: String, remote: Option<std::sync::Arc<RemoteModel>>| Route {
+            routing: Routing { decision: RouteDecision::StayLocal, reason, expected_utilities: Default::default(), lambda: None, estimated_cost: None, local_confidence: Some(local_confidence) },
+            decision: Decision::StayLocal,
+            remote,
+        };
+        let Some(remote) = remote else {
+            return Ok(stay(format!("no remote model is configured, so the local answer is kept; {likely}"), None));
+        };
+        if config.never_escalate {
+            return Ok(stay(format!("escalation is switched off in the settings; {likely}"), Some(remote)));
+        }
+        let worst_case = worst_case_cost(payload, remote.max_tokens, &remote.price);
+        let status = self.ledger.month_status()?;
+        let (lambda, budget_note) = match advise(&status, &config.cost_preference, worst_case) {
+            BudgetAdvice::Route { lambda, .. } => (lambda, None),
+            BudgetAdvice::StayLocal { reason } => (config.cost_preference.neutral_lambda, Some(reason)),
+        };
+        let plan = router.plan(signals, worst_case.as_units(), remote.accuracy, lambda)?;
+        let (decision, stored, reason) = match (plan.escalate, budget_note) {
+            (false, _) => (Decision::Keep, RouteDecision::Local, format!("{likely}; escalating would not pay off at up to {} {}", worst_case, status.currency)),
+            (true, Some(note)) => (Decision::StayLocal, RouteDecision::StayLocalBudget, format!("{note}; {likely}")),
+            (true, None) => (
+                Decision::Escalate,
+                RouteDecision::Escalate,
+                format!("the local answer is estimated only {:.0}% likely right; {} is expected to do better for at most {} {}", local_confidence * 100.0, remote.model, worst_case, status.currency),
+            ),
+        };
+        Ok(Route {
+            routing: Routing { decision: stored, reason, expected_utilities: plan.expected_utilities, lambda: Some(lambda), estimated_cost: Some(worst_case), local_confidence: Some(local_confidence) },
+            decision,
+            remote: Some(remote),
+        })
+    }
+
+    /// Reserves the worst case, calls the remote model, settles what it used. A failed call is
+    /// an `Escalation` with its error (the local answer stands); only a cancel is an error.
+    fn call_remote(&self, remote: &RemoteModel, payload: &EscalationPayload, worst_case: Cost, currency: &str, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<Escalation, AskError> {
+        let started = Instant::now();
+        let reservation = self.ledger.reserve(worst_case, &payload.question)?;
+        let outcome = remote.client.chat_stream(payload, remote.max_tokens, |text| on_event(AskEvent::RemoteToken { text: text.to_string() }), cancel);
+        let cost = reservation.settle_outcome(&outcome, &remote.price)?;
+        if cancel.load(Ordering::Relaxed) {
+            return Err(AskError::Cancelled);
+        }
+        let (answer, usage, usage_estimated, error) = match outcome {
+            Ok(answer) => (Some(answer.text), Some(answer.usage), answer.usage_estimated, None),
+            Err(error) => {
+                on_event(AskEvent::RemoteFailed { message: format!("{error}; the local answer stands") });
+                (None, None, false, Some(error.to_string()))
+            }
+        };
+        Ok(Escalation {
+            model: remote.model.clone(),
+            payload: payload.clone(),
+            answer,
+            usage,
+            usage_estimated,
+            cost,
+            currency: currency.to_string(),
+            latency_ms: started.elapsed().as_millis() as u64,
+            error,
+        })
+    }
+}
+
+/// Exactly what leaves the machine when a question escalates.
+fn escalation_payload(question: &str, passages: impl Iterator<Item = (String, String)>, earlier: &[Turn]) -> EscalationPayload {
+    EscalationPayload {
+        system_prompt: REMOTE_SYSTEM_PROMPT.into(),
+        question: question.to_string(),
+        chunks: passages.map(|(source, text)| PayloadChunk { source, text }).collect(),
+        earlier_turns: earlier
+            .iter()
+            .flat_map(|turn| {
+                [ChatMessage { role: "user".into(), content: turn.question.clone() }, ChatMessage { role: "assistant".into(), content: turn.answer.clone() }]
+            })
+            .collect(),
+    }
+}
+
+/// A given text as the one passage, cut to the context budget.
+fn whole_text_hit(source: &str, text: &str, budget: usize, model: &LocalModel) -> Result<SearchHit, AskError> {
+    let tokens = model.tokenizer().encode(text)?;
+    let kept = tokens.len().min(budget);
+    let text = if kept < tokens.len() { model.tokenizer().decode(&tokens[..kept])? } else { text.to_string() };
+    let char_end = text.chars().count();
+    Ok(SearchHit {
+        chunk_id: 0,
+        ordinal: 0,
+        score: 1.0,
+        similarity: None,
+        token_count: kept,
+        citation: Citation {
+            document_id: 0,
+            path: source.to_string(),
+            title: source.to_string(),
+            page_start: None,
+            page_end: None,
+            section: None,
+            char_start: 0,
+            char_end,
+            snippet: text.chars().take(160).collect(),
+        },
+        text,
+    })
+}
+
+fn to_stored_citation(hit: &SearchHit) -> automix_store::Citation {
+    let citation = &hit.citation;
+    automix_store::Citation {
+        source: citation.to_string(),
+        chunk_id: Some(hit.chunk_id.to_string()),
+        text: hit.text.clone(),
+        score: hit.score as f32,
+        location: Some(CitationLocation {
+            document_id: citation.document_id,
+            path: citation.path.clone(),
+            title: citation.title.clone(),
+            page_start: citation.page_start,
+            page_end: citation.page_end,
+            section: citation.section.clone(),
+            char_start: citation.char_start,
+            char_end: citation.char_end,
+        }),
+    }
+}

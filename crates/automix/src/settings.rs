@@ -1,0 +1,243 @@
+//! `$AUTOMIX_HOME/settings.toml`: the one settings file the CLI and the desktop app both read.
+//! The budget is not here: it lives in the ledger, next to the money it guards.
+
+use std::path::{Path, PathBuf};
+
+use automix_budget::CostPreference;
+use automix_remote::ModelPrice;
+use serde::{Deserialize, Serialize};
+
+pub const SETTINGS_FILE_NAME: &str = "settings.toml";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Catalog id of the chat model that answers locally.
+    pub local_model: String,
+    /// Tokens of document text (and earlier turns) given to the local model.
+    pub context_tokens: usize,
+    /// Keep every answer local, whatever the router thinks.
+    pub never_escalate: bool,
+    /// 0 = best quality (escalate readily) … 1 = lowest cost (escalate rarely).
+    pub quality_cost: f64,
+    pub remote: RemoteSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RemoteSettings {
+    /// OpenAI-compatible endpoint up to `/v1`; empty means no remote model.
+    pub endpoint: String,
+    pub model: String,
+    /// Price override per million tokens; `None` takes the bundled price list.
+    pub input_per_million: Option<f64>,
+    pub output_per_million: Option<f64>,
+    /// Prior probability that the remote model answers right.
+    pub accuracy: f64,
+    pub max_tokens: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            local_model: automix_models::Catalog::bundled().default_for(automix_models::ModelKind::Chat).id.clone(),
+            context_tokens: 1024,
+            never_escalate: false,
+            quality_cost: 0.5,
+            remote: RemoteSettings::default(),
+        }
+    }
+}
+
+impl Default for RemoteSettings {
+    fn default() -> Self {
+        RemoteSettings { endpoint: String::new(), model: String::new(), input_per_million: None, output_per_million: None, accuracy: 0.8, max_tokens: 512 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read the settings file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the settings file {path} is not valid ({message}); fix or delete it to start from the defaults")]
+    Parse { path: PathBuf, message: String },
+    #[error("cannot save the settings to {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("unknown setting {0:?}; known settings: {known}", known = KEYS.join(", "))]
+    UnknownKey(String),
+}
+
+impl SettingsError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SettingsError::Read { .. } | SettingsError::Write { .. } => "settings_io",
+            SettingsError::Parse { .. } => "settings_corrupt",
+            SettingsError::Invalid(_) | SettingsError::UnknownKey(_) => "settings_invalid",
+        }
+    }
+}
+
+/// The keys `automix settings set` accepts, as dotted TOML paths.
+pub const KEYS: &[&str] = &[
+    "local_model",
+    "context_tokens",
+    "never_escalate",
+    "quality_cost",
+    "remote.endpoint",
+    "remote.model",
+    "remote.input_per_million",
+    "remote.output_per_million",
+    "remote.accuracy",
+    "remote.max_tokens",
+];
+
+impl Settings {
+    pub fn path(home: &Path) -> PathBuf {
+        home.join(SETTINGS_FILE_NAME)
+    }
+
+    /// The saved settings, or the defaults when none were saved yet.
+    pub fn load(home: &Path) -> Result<Settings, SettingsError> {
+        let path = Self::path(home);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+            Err(source) => return Err(SettingsError::Read { path, source }),
+        };
+        let settings: Settings = toml::from_str(&text).map_err(|error| SettingsError::Parse { path: path.clone(), message: error.message().to_string() })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Validates, then writes to a temporary file and renames it over the old one, so a crash
+    /// leaves either the old or the new settings, never half of them.
+    pub fn save(&self, home: &Path) -> Result<(), SettingsError> {
+        self.validate()?;
+        let path = Self::path(home);
+        let write_error = |source| SettingsError::Write { path: path.clone(), source };
+        std::fs::create_dir_all(home).map_err(write_error)?;
+        let text = toml::to_string_pretty(self).map_err(|error| SettingsError::Invalid(error.to_string()))?;
+        let staging = home.join(format!(".{SETTINGS_FILE_NAME}.{}.tmp", std::process::id()));
+        std::fs::write(&staging, text).map_err(write_error)?;
+        std::fs::File::open(&staging).and_then(|file| file.sync_all()).map_err(write_error)?;
+        std::fs::rename(&staging, &path).map_err(write_error)
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |message: String| Err(SettingsError::Invalid(message));
+        if !(0.0..=1.0).contains(&self.quality_cost) {
+            return invalid(format!("the quality↔cost preference must be between 0 and 1, not {}", self.quality_cost));
+        }
+        if !(64..=32_768).contains(&self.context_tokens) {
+            return invalid(format!("context tokens must be between 64 and 32768, not {}", self.context_tokens));
+        }
+        if !(0.0..=1.0).contains(&self.remote.accuracy) {
+            return invalid(format!("the remote model's accuracy must be between 0 and 1, not {}", self.remote.accuracy));
+        }
+        if !(1..=32_768).contains(&self.remote.max_tokens) {
+            return invalid(format!("max remote tokens must be between 1 and 32768, not {}", self.remote.max_tokens));
+        }
+        for price in [self.remote.input_per_million, self.remote.output_per_million].into_iter().flatten() {
+            if !price.is_finite() || price < 0.0 {
+                return invalid(format!("a price per million tokens must be zero or more, not {price}"));
+            }
+        }
+        if self.remote.input_per_million.is_some() != self.remote.output_per_million.is_some() {
+            return invalid("give both the input and the output price, or neither".into());
+        }
+        if !self.remote.endpoint.trim().is_empty() && self.remote.model.trim().is_empty() {
+            return invalid("a remote endpoint needs a model id too".into());
+        }
+        automix_models::Catalog::bundled()
+            .get(&self.local_model)
+            .map_err(|_| SettingsError::Invalid(format!("{:?} is not a model of the catalog", self.local_model)))?;
+        Ok(())
+    }
+
+    /// Sets one key (see [`KEYS`]) from its text form; an empty value clears an optional one.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), SettingsError> {
+        let value = value.trim();
+        fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, SettingsError> {
+            value.parse().map_err(|_| SettingsError::Invalid(format!("{value:?} is not a valid value for {key}")))
+        }
+        let optional = |value: &str| if value.is_empty() { Ok(None) } else { parse(key, value).map(Some) };
+        match key {
+            "local_model" => self.local_model = value.to_string(),
+            "context_tokens" => self.context_tokens = parse(key, value)?,
+            "never_escalate" => self.never_escalate = parse(key, value)?,
+            "quality_cost" => self.quality_cost = parse(key, value)?,
+            "remote.endpoint" => self.remote.endpoint = value.to_string(),
+            "remote.model" => self.remote.model = value.to_string(),
+            "remote.input_per_million" => self.remote.input_per_million = optional(value)?,
+            "remote.output_per_million" => self.remote.output_per_million = optional(value)?,
+            "remote.accuracy" => self.remote.accuracy = parse(key, value)?,
+            "remote.max_tokens" => self.remote.max_tokens = parse(key, value)?,
+            _ => return Err(SettingsError::UnknownKey(key.to_string())),
+        }
+        self.validate()
+    }
+
+    /// Whether a remote model is configured at all.
+    pub fn has_remote(&self) -> bool {
+        !self.remote.endpoint.trim().is_empty() && !self.remote.model.trim().is_empty()
+    }
+
+    /// The user's price override, when both prices are given.
+    pub fn price_override(&self) -> Option<ModelPrice> {
+        match (self.remote.input_per_million, self.remote.output_per_million) {
+            (Some(input_per_million), Some(output_per_million)) => Some(ModelPrice { input_per_million, output_per_million }),
+            _ => None,
+        }
+    }
+
+    /// The router's cost trade-off for the slider: λ (expected correctness per currency unit)
+    /// runs from 1 at "best quality" through 10 in the middle to 100 at "lowest cost", and the
+    /// budget's pacing may move it one decade either way.
+    pub fn cost_preference(&self) -> CostPreference {
+        let neutral_lambda = 10f64.powf(2.0 * self.quality_cost);
+        CostPreference { neutral_lambda, min_lambda: neutral_lambda / 10.0, max_lambda: neutral_lambda * 100.0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_gives_defaults_and_saved_settings_round_trip() {
+        let home = tempfile::tempdir().unwrap();
+        assert_eq!(Settings::load(home.path()).unwrap(), Settings::default());
+        let mut settings = Settings::default();
+        settings.set("remote.endpoint", "http://127.0.0.1:9/v1").unwrap_err();
+        settings.set("remote.model", "gpt-4o-mini").unwrap();
+        settings.set("remote.endpoint", "http://127.0.0.1:9/v1").unwrap();
+        settings.set("quality_cost", "0.25").unwrap();
+        settings.save(home.path()).unwrap();
+        assert_eq!(Settings::load(home.path()).unwrap(), settings);
+        assert!(!home.path().read_dir().unwrap().any(|entry| entry.unwrap().file_name().to_string_lossy().ends_with(".tmp")));
+    }
+
+    #[test]
+    fn bad_values_and_corrupt_files_are_refused_with_their_reason() {
+        let mut settings = Settings::default();
+        assert!(matches!(settings.set("quality_cost", "2"), Err(SettingsError::Invalid(_))));
+        assert!(matches!(settings.set("colour", "red"), Err(SettingsError::UnknownKey(_))));
+        assert!(settings.set("remote.input_per_million", "1.0").is_err(), "one price without the other");
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(Settings::path(home.path()), "context_tokens = \"many\"").unwrap();
+        let error = Settings::load(home.path()).unwrap_err();
+        assert_eq!(error.code(), "settings_corrupt");
+        assert!(error.to_string().contains("settings.toml"));
+    }
+
+    #[test]
+    fn the_slider_moves_lambda_monotonically_from_quality_to_cost() {
+        let lambdas: Vec<f64> = [0.0, 0.5, 1.0]
+            .iter()
+            .map(|&quality_cost| Settings { quality_cost, ..Settings::default() }.cost_preference().neutral_lambda)
+            .collect();
+        assert!((lambdas[0] - 1.0).abs() < 1e-9 && (lambdas[1] - 10.0).abs() < 1e-9 && (lambdas[2] - 100.0).abs() < 1e-9);
+    }
+}

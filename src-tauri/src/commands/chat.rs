@@ -1,0 +1,76 @@
+//! Conversations and questions: ask (streamed), cancel, escalate on request, feedback, preview.
+
+use automix::assistant::{AnswerView, AskEvent, PayloadPreview, Scope};
+use automix::store::{Conversation, Feedback};
+use tauri::ipc::Channel;
+
+use super::Shared;
+use crate::error::{blocking, AppError};
+
+#[tauri::command]
+pub async fn chat_conversations(state: Shared<'_>) -> Result<Vec<Conversation>, AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(state.assistant.history().conversations()?)).await
+}
+
+#[tauri::command]
+pub async fn chat_conversation(state: Shared<'_>, conversation_id: i64) -> Result<Vec<AnswerView>, AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(state.assistant.conversation_answers(conversation_id)?)).await
+}
+
+#[tauri::command]
+pub async fn chat_new_conversation(state: Shared<'_>, title: String) -> Result<i64, AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(state.assistant.new_conversation(&title)?)).await
+}
+
+fn scope(document_ids: Option<Vec<i64>>) -> Scope {
+    document_ids.map_or(Scope::Library, Scope::Documents)
+}
+
+/// Answers a question, streaming every stage to `on_event`; resolves with the question's id.
+#[tauri::command]
+pub async fn chat_ask(state: Shared<'_>, question: String, conversation_id: i64, document_ids: Option<Vec<i64>>, on_event: Channel<AskEvent>) -> Result<i64, AppError> {
+    if question.trim().is_empty() {
+        return Err(AppError::new("empty_question", "type a question first"));
+    }
+    let state = state.inner().clone();
+    blocking(move || {
+        let guard = state.begin_question(conversation_id)?;
+        let scope = scope(document_ids);
+        // A closed window drops the channel; the answer is still recorded.
+        Ok(state.assistant.ask(question.trim(), &scope, conversation_id, &mut |event| drop(on_event.send(event)), &guard.cancel)?)
+    })
+    .await
+}
+
+#[tauri::command]
+pub fn chat_cancel(state: Shared<'_>, conversation_id: i64) {
+    state.cancel_question(conversation_id);
+}
+
+/// Sends a local answer's question to the remote model because the user asked for it.
+#[tauri::command]
+pub async fn chat_escalate(state: Shared<'_>, question_id: i64, on_event: Channel<AskEvent>) -> Result<AnswerView, AppError> {
+    let state = state.inner().clone();
+    blocking(move || {
+        let conversation_id = state.assistant.history().question(question_id)?.record.conversation_id;
+        let guard = state.begin_question(conversation_id)?;
+        Ok(state.assistant.escalate(question_id, &mut |event| drop(on_event.send(event)), &guard.cancel)?)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn chat_feedback(state: Shared<'_>, question_id: i64, verdict: Option<Feedback>) -> Result<(), AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(state.assistant.feedback(question_id, verdict)?)).await
+}
+
+/// Exactly what escalating `question` would send, without sending it.
+#[tauri::command]
+pub async fn chat_preview_payload(state: Shared<'_>, question: String, conversation_id: Option<i64>, document_ids: Option<Vec<i64>>) -> Result<PayloadPreview, AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(state.assistant.preview_payload(question.trim(), conversation_id, &scope(document_ids))?)).await
+}

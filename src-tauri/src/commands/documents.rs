@@ -1,0 +1,79 @@
+//! The document library: add files and folders with progress, remove, re-sync, cancel.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use automix::docs::{DocumentInfo, FileReport, IndexOptions, IndexProgress};
+use serde::Serialize;
+use tauri::ipc::Channel;
+
+use super::Shared;
+use crate::error::{blocking, AppError};
+
+/// Progress of an indexing run, streamed to the UI.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum IndexEvent {
+    Progress(IndexProgress),
+}
+
+#[tauri::command]
+pub async fn documents_list(state: Shared<'_>) -> Result<Vec<DocumentInfo>, AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(state.assistant.documents()?)).await
+}
+
+#[tauri::command]
+pub async fn documents_folders(state: Shared<'_>) -> Result<Vec<PathBuf>, AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(state.assistant.library_folders()?)).await
+}
+
+/// Indexes files and folders (folders are remembered and watched). A file that cannot be read
+/// gets a failed report with its reason; the others are indexed all the same.
+#[tauri::command]
+pub async fn documents_add(state: Shared<'_>, paths: Vec<PathBuf>, on_progress: Channel<IndexEvent>) -> Result<Vec<FileReport>, AppError> {
+    if paths.is_empty() {
+        return Err(AppError::new("no_paths", "choose at least one file or folder"));
+    }
+    let state = state.inner().clone();
+    blocking(move || {
+        let embedder = state.assistant.embedder()?;
+        state.indexing_cancel.store(false, Ordering::Relaxed);
+        let reports = state.assistant.library().add_paths(
+            &embedder,
+            &paths,
+            &IndexOptions::default(),
+            &mut |progress| drop(on_progress.send(IndexEvent::Progress(progress.clone()))),
+            &state.indexing_cancel,
+        )?;
+        state.watch_restart.store(true, Ordering::Relaxed);
+        Ok(reports)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn documents_remove(state: Shared<'_>, id: i64) -> Result<DocumentInfo, AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(state.assistant.library().remove(&id.to_string())?)).await
+}
+
+/// Brings the library in line with its folders now: new, changed and deleted files.
+#[tauri::command]
+pub async fn documents_sync(state: Shared<'_>, on_progress: Channel<IndexEvent>) -> Result<Vec<FileReport>, AppError> {
+    let state = state.inner().clone();
+    blocking(move || {
+        let embedder = state.assistant.embedder()?;
+        state.indexing_cancel.store(false, Ordering::Relaxed);
+        let progress = &mut |progress: &IndexProgress| drop(on_progress.send(IndexEvent::Progress(progress.clone())));
+        Ok(state.assistant.library().sync(&embedder, &IndexOptions::default(), progress, &state.indexing_cancel)?)
+    })
+    .await
+}
+
+/// Stops the indexing run in progress; files already indexed stay.
+#[tauri::command]
+pub fn documents_cancel(state: Shared<'_>) {
+    state.indexing_cancel.store(true, Ordering::Relaxed);
+}

@@ -1,0 +1,74 @@
+//! The one error every command returns: a stable `code` for the UI to switch on and a message
+//! for people. Engine errors keep their own codes.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppError {
+    pub code: String,
+    pub message: String,
+}
+
+impl AppError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        AppError { code: code.to_string(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl From<automix::assistant::AskError> for AppError {
+    fn from(error: automix::assistant::AskError) -> Self {
+        AppError::new(error.code(), error.to_string())
+    }
+}
+
+impl From<automix::settings::SettingsError> for AppError {
+    fn from(error: automix::settings::SettingsError) -> Self {
+        AppError::new(error.code(), error.to_string())
+    }
+}
+
+impl From<automix::docs::DocsError> for AppError {
+    fn from(error: automix::docs::DocsError) -> Self {
+        automix::assistant::AskError::from(error).into()
+    }
+}
+
+impl From<automix::models::ModelsError> for AppError {
+    fn from(error: automix::models::ModelsError) -> Self {
+        automix::assistant::AskError::from(error).into()
+    }
+}
+
+impl From<automix::budget::BudgetError> for AppError {
+    fn from(error: automix::budget::BudgetError) -> Self {
+        automix::assistant::AskError::from(error).into()
+    }
+}
+
+impl From<automix::remote::KeyStoreError> for AppError {
+    fn from(error: automix::remote::KeyStoreError) -> Self {
+        automix::assistant::AskError::from(error).into()
+    }
+}
+
+impl From<automix::store::StoreError> for AppError {
+    fn from(error: automix::store::StoreError) -> Self {
+        automix::assistant::AskError::from(error).into()
+    }
+}
+
+/// Runs engine work on the blocking pool: model inference, SQLite and the blocking remote client
+/// must never run on the async runtime's threads.
+pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, AppError> + Send + 'static) -> Result<T, AppError> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(|error| AppError::new("internal", format!("the operation stopped unexpectedly: {error}")))?
+}

@@ -1,0 +1,213 @@
+//! What the shell keeps between commands: the engine, where each model's loading stands, the
+//! questions in flight (one per conversation), and the background threads (loading, watching).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use automix::assistant::{AskError, Assistant, AssistantPaths};
+use automix::docs::{FolderWatcher, IndexOptions};
+use automix::remote::CancelFlag;
+use automix::settings::Settings;
+use serde::Serialize;
+use tauri::{AppHandle, Emitter};
+
+use crate::error::AppError;
+
+/// Emitted when the folder watcher changed the library.
+pub const DOCUMENTS_CHANGED_EVENT: &str = "documents-changed";
+
+/// How long the watcher waits for a burst of file changes to end before syncing.
+const WATCH_SETTLE: Duration = Duration::from_millis(800);
+
+/// Where one model's loading stands, as the UI shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ModelLoad {
+    Missing { message: String },
+    Loading { model_id: String },
+    Ready { model_id: String, load_ms: u64 },
+    Failed { message: String, code: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelLoads {
+    pub chat_model: ModelLoad,
+    pub embedder: ModelLoad,
+}
+
+pub struct AppState {
+    pub assistant: Assistant,
+    loads: Mutex<ModelLoads>,
+    /// Cancel flags of the questions in flight, by conversation.
+    questions: Mutex<HashMap<i64, CancelFlag>>,
+    pub indexing_cancel: CancelFlag,
+    pub download_cancel: CancelFlag,
+    /// Serializes read-modify-write of the settings file.
+    pub settings_lock: Mutex<()>,
+    /// Set when the library's folders changed, so the watcher starts over with the new list.
+    pub watch_restart: Arc<AtomicBool>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Clears a conversation's in-flight mark when the question ends, however it ends.
+pub struct QuestionGuard<'a> {
+    state: &'a AppState,
+    conversation_id: i64,
+    pub cancel: CancelFlag,
+}
+
+impl Drop for QuestionGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.state.questions).remove(&self.conversation_id);
+    }
+}
+
+impl AppState {
+    /// Opens the engine's stores; cheap, so the window can show at once.
+    pub fn open(home: &Path) -> Result<AppState, AppError> {
+        let paths = AssistantPaths::from_home(home);
+        let settings = Settings::load(home)?;
+        let assistant = Assistant::open(&paths, None, automix::assistant::AssistantConfig::from_settings(&settings))?;
+        // A broken remote configuration must not keep the app from opening; asking tells why.
+        if let Err(error) = assistant.apply_settings(&settings) {
+            tracing::warn!(code = error.code(), "remote model not set up: {error}");
+        }
+        let loading = |id: &str| ModelLoad::Loading { model_id: id.to_string() };
+        let embedder_id = automix::models::Catalog::bundled().default_for(automix::models::ModelKind::Embedding).id.clone();
+        Ok(AppState {
+            assistant,
+            loads: Mutex::new(ModelLoads { chat_model: loading(&settings.local_model), embedder: loading(&embedder_id) }),
+            questions: Mutex::new(HashMap::new()),
+            indexing_cancel: Arc::new(AtomicBool::new(false)),
+            download_cancel: Arc::new(AtomicBool::new(false)),
+            settings_lock: Mutex::new(()),
+            watch_restart: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    pub fn loads(&self) -> ModelLoads {
+        lock(&self.loads).clone()
+    }
+
+    /// Marks a question in flight for `conversation_id`; a second one is refused until it ends.
+    pub fn begin_question(&self, conversation_id: i64) -> Result<QuestionGuard<'_>, AppError> {
+        let mut questions = lock(&self.questions);
+        if questions.contains_key(&conversation_id) {
+            return Err(AppError::new("busy", "this conversation is still answering the previous question; wait for it or cancel it"));
+        }
+        let cancel: CancelFlag = Arc::new(AtomicBool::new(false));
+        questions.insert(conversation_id, cancel.clone());
+        Ok(QuestionGuard { state: self, conversation_id, cancel })
+    }
+
+    /// Cancels the question in flight for `conversation_id`, if any.
+    pub fn cancel_question(&self, conversation_id: i64) {
+        if let Some(cancel) = lock(&self.questions).get(&conversation_id) {
+            cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Loads the chat model chosen in the settings, replacing the current one when it is ready.
+    pub fn load_chat_model(&self) {
+        let home = &self.assistant.paths().home;
+        let model_id = Settings::load(home).map(|settings| settings.local_model).unwrap_or_else(|_| Settings::default().local_model);
+        self.set_chat_load(ModelLoad::Loading { model_id: model_id.clone() });
+        let started = Instant::now();
+        let outcome = self.assistant.paths().chat_model_file(&model_id).and_then(|path| self.assistant.load_chat_model(&path));
+        self.set_chat_load(load_outcome(model_id, started, outcome));
+    }
+
+    pub fn load_embedder(&self) {
+        let model_id = automix::models::Catalog::bundled().default_for(automix::models::ModelKind::Embedding).id.clone();
+        lock(&self.loads).embedder = ModelLoad::Loading { model_id: model_id.clone() };
+        let started = Instant::now();
+        let outcome = self.assistant.load_embedder();
+        lock(&self.loads).embedder = load_outcome(model_id, started, outcome);
+    }
+
+    fn set_chat_load(&self, load: ModelLoad) {
+        lock(&self.loads).chat_model = load;
+    }
+
+    fn chat_ready(&self) -> bool {
+        matches!(lock(&self.loads).chat_model, ModelLoad::Ready { .. })
+    }
+}
+
+fn load_outcome(model_id: String, started: Instant, outcome: Result<(), AskError>) -> ModelLoad {
+    match outcome {
+        Ok(()) => {
+            let load_ms = started.elapsed().as_millis() as u64;
+            tracing::info!(model = model_id, load_ms, "model ready");
+            ModelLoad::Ready { model_id, load_ms }
+        }
+        Err(error) if error.code() == "model_missing" => ModelLoad::Missing { message: error.to_string() },
+        Err(error) => {
+            tracing::error!(model = model_id, code = error.code(), "model failed to load: {error}");
+            ModelLoad::Failed { message: error.to_string(), code: error.code().to_string() }
+        }
+    }
+}
+
+/// Loads the models (embedder first: documents need it, and it takes a fraction of a second), then
+/// keeps the library's folders in step with the disk for as long as the app runs.
+pub fn start_background(state: Arc<AppState>, app: AppHandle) {
+    let loader = state.clone();
+    std::thread::Builder::new()
+        .name("automix-model-loader".into())
+        .spawn(move || {
+            loader.load_embedder();
+            loader.load_chat_model();
+            if !loader.chat_ready() {
+                tracing::warn!("the chat model is not ready; questions wait for a download or a fix");
+            }
+        })
+        .expect("a thread can be started");
+    std::thread::Builder::new().name("automix-folder-watcher".into()).spawn(move || watch_folders(&state, &app)).expect("a thread can be started");
+}
+
+/// Syncs the library's folders when they change on disk (and once at start, for what changed
+/// while the app was closed), telling the UI after each sync.
+fn watch_folders(state: &AppState, app: &AppHandle) {
+    let never = AtomicBool::new(false);
+    let sync = || {
+        let Ok(embedder) = state.assistant.embedder() else { return };
+        match state.assistant.library().sync(&embedder, &IndexOptions::default(), &mut |_| {}, &never) {
+            Ok(reports) if !reports.is_empty() => {
+                let _ = app.emit(DOCUMENTS_CHANGED_EVENT, ());
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!("syncing the library's folders failed: {error}"),
+        }
+    };
+    let mut synced_at_start = false;
+    loop {
+        state.watch_restart.store(false, Ordering::Relaxed);
+        let folders = state.assistant.library_folders().unwrap_or_default();
+        if !synced_at_start && state.assistant.embedder().is_ok() {
+            sync();
+            synced_at_start = true;
+        }
+        if folders.is_empty() || !synced_at_start {
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        }
+        let watcher = match FolderWatcher::new(&folders) {
+            Ok(watcher) => watcher,
+            Err(error) => {
+                tracing::warn!("cannot watch the library's folders: {error}");
+                std::thread::sleep(Duration::from_secs(5));
+                continue;
+            }
+        };
+        while watcher.next_changes(WATCH_SETTLE, &state.watch_restart).is_some() {
+            sync();
+        }
+    }
+}

@@ -1,0 +1,367 @@
+// The app end to end in its real webview, one scenario after another on the same AUTOMIX_HOME:
+// first run → documents → a local answer → remote + budget → escalation → history → zero budget
+// → remote failure → spend & settings → ending the session closes the app.
+// 02-restart.test.mjs then starts the app again on the same AUTOMIX_HOME.
+import { describe, test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import * as e2e from "./lib.mjs";
+import * as fx from "./fixtures.mjs";
+
+const { sleep, poll, shown, click, type, navigate, textOf, count, numbers, tid, sel } = e2e;
+
+const MINUTE = 60_000;
+let app; // { driver, stop, sessionStartedAt }
+let driver;
+let pid = null;
+const metrics = {};
+const state = {}; // handed to 02-restart.test.mjs through target/e2e/state.json
+
+/** Whether `a` and `b` share a run of `n` consecutive words (the passage quotes the document). */
+function sharesWords(a, b, n) {
+  const words = (text) => text.toLowerCase().match(/[\p{L}\p{N}]+/gu) || [];
+  const haystack = ` ${words(b).join(" ")} `;
+  const w = words(a);
+  for (let i = 0; i + n <= w.length; i++) if (haystack.includes(` ${w.slice(i, i + n).join(" ")} `)) return true;
+  return false;
+}
+
+async function settingsValue(id) {
+  return driver.executeScript(`const el = document.querySelector(arguments[0]); return el ? el.value : null;`, sel(id));
+}
+
+async function saveBudget(monthly) {
+  await navigate(driver, "settings");
+  await type(driver, "settings-budget-monthly", monthly);
+  await click(driver, "settings-save-budget");
+  // The spend view (re-read from the engine on every visit) must show the new limit.
+  await poll(
+    async () => {
+      await navigate(driver, "spend");
+      return numbers(await textOf(driver, "spend-limit")).includes(monthly);
+    },
+    { timeout: 15_000, interval: 300, message: `spend-limit to show the monthly budget ${monthly}` },
+  );
+}
+
+async function historyTotal({ escalatedOnly = false } = {}) {
+  await navigate(driver, "history");
+  const box = await shown(driver, "history-filter-escalated");
+  if ((await box.isSelected()) !== escalatedOnly) await box.click();
+  await poll(async () => (await box.isSelected()) === escalatedOnly, { timeout: 5_000, message: "the escalated filter to toggle" });
+  await sleep(500); // the list reloads after the filter changes
+  const text = await textOf(driver, "history-total-cost");
+  return { text, value: Math.max(0, ...numbers(text)) };
+}
+
+describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
+  before(async () => {
+    app = await e2e.startApp();
+    driver = app.driver;
+  });
+
+  after(async () => {
+    if (app) await app.stop();
+    if (pid && e2e.alive(pid)) {
+      console.error(`# the app (pid ${pid}) outlived its session; sending SIGTERM`);
+      process.kill(pid, "SIGTERM");
+    }
+    const merged = e2e.recordMetrics(metrics);
+    fs.writeFileSync(path.join(e2e.OUT, "state.json"), JSON.stringify(state, null, 2) + "\n");
+    console.log(JSON.stringify(merged));
+  });
+
+  test("1. first run finds the models", { timeout: 3 * MINUTE }, async () => {
+    await poll(() => driver.executeScript(`return document.body && document.body.dataset.ready === "true";`), {
+      timeout: 60_000,
+      interval: 20,
+      message: "body[data-ready=true]",
+    });
+    metrics.cold_start_ui_ready_ms = Date.now() - app.sessionStartedAt;
+    const modelState = () => driver.executeScript(`const el = document.querySelector(arguments[0]); return el ? el.dataset.state : null;`, sel("model-status"));
+    const seen = new Set();
+    await poll(
+      async () => {
+        const s = await modelState();
+        seen.add(s);
+        assert.notEqual(s, "failed", `model-status failed: ${await textOf(driver, "model-status")}`);
+        assert.notEqual(s, "missing", "model-status says missing: the models copied into AUTOMIX_HOME/models were not found");
+        return s === "ready";
+      },
+      { timeout: 120_000, interval: 20, message: 'model-status data-state="ready"' },
+    );
+    metrics.cold_start_model_ready_ms = Date.now() - app.sessionStartedAt;
+    metrics.model_states_seen = [...seen];
+    pid = e2e.appPid();
+    assert.ok(pid, "no automix-app process found with pgrep");
+    metrics.app_pid = pid;
+    metrics.rss_after_model_load_kb = e2e.procStatus(pid, "VmHWM");
+    assert.ok(metrics.rss_after_model_load_kb > 0, "could not read VmHWM of the app");
+    const shot = await e2e.screenshot(driver, "chat", ["view-chat", "model-status", "question-input", "ask-button", "nav-documents"]);
+    metrics.screenshots = { chat: shot.colours };
+    await e2e.dismissFirstRun(driver);
+  });
+
+  test("2. add a document", { timeout: 4 * MINUTE }, async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), "automix-e2e-docs-"));
+    const file = path.join(folder, fx.DOCUMENT_NAME);
+    fs.writeFileSync(file, fx.DOCUMENT_TEXT);
+    state.documentPath = file;
+    await navigate(driver, "documents");
+    const rowsBefore = await count(driver, "document-row");
+    await type(driver, "path-input", file);
+    await click(driver, "add-path-button");
+    const report = await poll(
+      () =>
+        driver.executeScript(
+          `const reports = [...document.querySelectorAll(arguments[0])];
+           const r = reports.find((el) => el.textContent.includes(arguments[1]) || reports.length === 1);
+           return r ? { status: r.dataset.status, text: r.textContent.trim() } : null;`,
+          sel("file-report"),
+          fx.DOCUMENT_NAME,
+        ),
+      { timeout: 180_000, interval: 250, message: "a file-report for the document" },
+    );
+    assert.equal(report.status, "added", `file-report: ${report.text}`);
+    await poll(async () => (await count(driver, "document-row")) > rowsBefore, { timeout: 15_000, message: "a new document-row" });
+    const rows = await driver.executeScript(
+      `return [...document.querySelectorAll(arguments[0])].map((el) => ({ id: el.dataset.documentId, text: el.textContent }));`,
+      sel("document-row"),
+    );
+    const row = rows.find((r) => r.text.includes("Brindlewood") || r.text.includes(fx.DOCUMENT_NAME));
+    assert.ok(row, `no document-row names the document: ${JSON.stringify(rows)}`);
+    assert.match(String(row.id), /^\d+$/, "document-row has no numeric data-document-id");
+    await e2e.screenshot(driver, "documents", ["view-documents", "document-row", "file-report", "path-input"]);
+  });
+
+  test("3. a question that stays local, with citations", { timeout: 5 * MINUTE }, async () => {
+    const { answer, firstTokenMs, firstTokenInPageMs, totalMs } = await e2e.ask(driver, fx.LOCAL_QUESTION);
+    metrics.first_local_token_ms = firstTokenMs;
+    metrics.first_local_token_in_page_ms = firstTokenInPageMs;
+    metrics.first_answer_total_ms = totalMs;
+    assert.equal(answer.state, "done", `the answer ended ${answer.state}: ${JSON.stringify(answer)}`);
+    assert.ok(firstTokenMs !== null, "answer-text never became non-empty while polling");
+    assert.equal(answer.source, "local");
+    assert.ok(["local", "stayed-local"].includes(answer.badge), `badge is ${answer.badge} with no remote configured`);
+    assert.ok(answer.text.length > 0, "answer-text is empty");
+    assert.ok(answer.question.includes("Brindlewood") || answer.question === "", `answer-question shows ${answer.question}`);
+    assert.ok(answer.citations >= 1, "no citation-chip on a question about the only document");
+    state.localAnswerText = answer.text;
+
+    await e2e.clickInLastAnswer(driver, "citation-chip");
+    const dialog = await shown(driver, "passage-dialog");
+    const passage = await poll(async () => (await dialog.getText()).trim(), { timeout: 5_000, message: "passage text" });
+    assert.ok(passage.length > 20, `passage-dialog shows only ${JSON.stringify(passage)}`);
+    assert.ok(sharesWords(passage, fx.DOCUMENT_TEXT, 6), `the passage does not come from the document: ${passage.slice(0, 200)}`);
+    await e2e.screenshot(driver, "passage", ["passage-dialog"]);
+    await click(driver, "passage-close");
+    await poll(async () => !(await dialog.isDisplayed()), { timeout: 5_000, message: "passage-dialog to close after passage-close" });
+    await e2e.screenshot(driver, "chat-answer", ["view-chat", "answer", "badge", "citation-chip"]);
+  });
+
+  test("4. remote, key, budget and quality settings; an escalated answer and its comparison", { timeout: 8 * MINUTE }, async () => {
+    await navigate(driver, "settings");
+    await type(driver, "settings-remote-endpoint", e2e.remoteEndpoint());
+    await type(driver, "settings-remote-model", "gpt-4o-mini");
+    await click(driver, "settings-save");
+    await shown(driver, "settings-saved", 10_000);
+
+    const key = "sk-e2e-0123456789abcdefghijklmnopqrstuvwxyz-WXYZ";
+    await type(driver, "settings-api-key", key);
+    await click(driver, "settings-save-key");
+    const keyText = await poll(
+      async () => {
+        const t = await textOf(driver, "key-status");
+        return /\bset\b|WXYZ|saved|stored/i.test(t) && !/not set/i.test(t) ? t : null;
+      },
+      { timeout: 10_000, message: "key-status to say the key is set" },
+    );
+    assert.ok(!keyText.includes(key), "key-status shows the full key");
+    const pageText = await driver.executeScript(`return document.body.innerText;`);
+    assert.ok(!pageText.includes(key), "the full key is visible somewhere on the page");
+    const inputValue = await settingsValue("settings-api-key");
+    assert.notEqual(inputValue, key, "the key stays in the input after saving");
+
+    await saveBudget(5);
+
+    await navigate(driver, "settings");
+    await e2e.setRange(driver, "settings-quality-cost", 0);
+    await click(driver, "settings-save");
+    await shown(driver, "settings-saved", 10_000);
+    assert.equal(Number(await settingsValue("settings-quality-cost")), 0);
+
+    const requestsBefore = await e2e.remoteRequests();
+    let result = null;
+    for (const question of fx.HARD_QUESTIONS) {
+      result = await e2e.ask(driver, question);
+      assert.equal(result.answer.state, "done", `the answer ended ${result.answer.state}: ${JSON.stringify(result.answer)}`);
+      if (result.answer.badge === "escalated") break;
+    }
+    let answer = result.answer;
+    metrics.escalation = answer.badge === "escalated" ? "router" : "ask-remote";
+    if (answer.badge !== "escalated") {
+      console.log(`# the router kept "${answer.question}" local (${answer.badge}: ${answer.reason}); asking the remote model by hand`);
+      const localText = answer.text;
+      await e2e.clickInLastAnswer(driver, "ask-remote");
+      answer = await poll(
+        async () => {
+          const a = await e2e.lastAnswer(driver);
+          return a.source === "remote" && a.state === "done" ? a : null;
+        },
+        { timeout: 120_000, interval: 200, message: "the remote answer after ask-remote" },
+      );
+      assert.notEqual(answer.text, "", "the remote answer is empty");
+      assert.notEqual(answer.text, localText, "the answer text did not change after ask-remote");
+    }
+    assert.equal(answer.source, "remote", JSON.stringify(answer));
+    assert.equal(answer.badge, "escalated", `an answer from the remote model shows badge ${answer.badge}`);
+    assert.ok(answer.reason.length > 0, "badge-reason is empty on an escalated answer");
+    assert.ok(answer.cost.length > 0 && Math.max(0, ...numbers(answer.cost)) > 0, `badge-cost shows ${JSON.stringify(answer.cost)}`);
+    assert.ok((await e2e.remoteRequests()) > requestsBefore, "the test remote server received no request");
+    metrics.escalated_cost_text = answer.cost;
+
+    await e2e.clickInLastAnswer(driver, "compare-button");
+    const local = await shown(driver, "compare-local");
+    const remote = await shown(driver, "compare-remote");
+    assert.ok((await local.getText()).trim().length > 0, "compare-local is empty");
+    assert.ok((await remote.getText()).trim().length > 0, "compare-remote is empty");
+    assert.notEqual((await local.getText()).trim(), (await remote.getText()).trim(), "compare shows the same text twice");
+    await e2e.screenshot(driver, "compare", ["compare-local", "compare-remote", "badge-cost", "badge-reason"]);
+  });
+
+  test("5. history lists every question and filters the escalated ones", { timeout: 2 * MINUTE }, async () => {
+    await navigate(driver, "history");
+    await poll(async () => (await count(driver, "history-row")) >= 2, { timeout: 10_000, message: "≥ 2 history rows" });
+    const all = await count(driver, "history-row");
+    state.historyRows = all;
+    const mixed = await driver.executeScript(`return [...document.querySelectorAll(arguments[0])].map((el) => el.dataset.escalated);`, sel("history-row"));
+    assert.ok(mixed.includes("false"), `no local row in the history: ${mixed}`);
+    assert.ok(mixed.includes("true"), `no escalated row in the history: ${mixed}`);
+
+    await click(driver, "history-filter-escalated");
+    const flags = await poll(
+      async () => {
+        const f = await driver.executeScript(`return [...document.querySelectorAll(arguments[0])].map((el) => el.dataset.escalated);`, sel("history-row"));
+        return f.length >= 1 && f.every((x) => x === "true") ? f : null;
+      },
+      { timeout: 10_000, message: "only escalated history rows" },
+    );
+    assert.ok(flags.length < all, "the filter removed no row");
+    const total = await textOf(driver, "history-total-cost");
+    assert.ok(Math.max(0, ...numbers(total)) > 0, `history-total-cost shows ${JSON.stringify(total)}`);
+    await e2e.screenshot(driver, "history", ["view-history", "history-row", "history-total-cost", "history-filter-escalated"]);
+    await click(driver, "history-filter-escalated");
+    await poll(async () => (await count(driver, "history-row")) === all, { timeout: 10_000, message: "the unfiltered list back" });
+  });
+
+  test("6. with a zero budget nothing is sent or charged", { timeout: 5 * MINUTE }, async () => {
+    const before = await historyTotal({ escalatedOnly: true });
+    const requestsBefore = await e2e.remoteRequests();
+    await saveBudget(0);
+    const { answer } = await e2e.ask(driver, fx.BUDGET_ZERO_QUESTION);
+    assert.equal(answer.state, "done");
+    assert.ok(["local", "stayed-local"].includes(answer.badge), `badge ${answer.badge} with a zero budget`);
+    assert.equal(answer.source, "local");
+    metrics.zero_budget_badge = answer.badge;
+    metrics.zero_budget_reason = answer.reason;
+
+    // Asking the remote model by hand must be refused too.
+    if (answer.hasAskRemote) {
+      const button = await (await e2e.lastAnswerElement(driver)).findElement(tid("ask-remote"));
+      if ((await button.isDisplayed()) && (await button.isEnabled())) {
+        await button.click();
+        const outcome = await poll(
+          async () => {
+            const a = await e2e.lastAnswer(driver);
+            if (a.source === "remote") return "remote";
+            if (a.remoteNote) return `remote-note: ${a.remoteNote}`;
+            const toast = await textOf(driver, "toast");
+            return toast ? `toast: ${toast}` : null;
+          },
+          { timeout: 30_000, message: "ask-remote to be refused (remote-note or toast)" },
+        );
+        assert.notEqual(outcome, "remote", "ask-remote reached the remote model with a zero budget");
+        metrics.zero_budget_ask_remote = outcome;
+      } else {
+        metrics.zero_budget_ask_remote = "disabled";
+      }
+    }
+    assert.equal(await e2e.remoteRequests(), requestsBefore, "the remote server got a request with a zero budget");
+    const after = await historyTotal({ escalatedOnly: true });
+    assert.equal(after.text, before.text, "history-total-cost changed with a zero budget");
+    await historyTotal({ escalatedOnly: false });
+  });
+
+  test("7. a failing remote keeps the local answer and says why", { timeout: 5 * MINUTE }, async () => {
+    await saveBudget(5);
+    const attempts = Number(process.env.E2E_REMOTE_ATTEMPTS || 4); // automix-remote's default max_attempts
+    const requestsBefore = await e2e.remoteRequests();
+    await e2e.queueFaults(Array(attempts).fill("server_error"));
+    const { answer } = await e2e.ask(driver, fx.FAILURE_QUESTION);
+    assert.notEqual(answer.state, "streaming");
+    let final = answer;
+    if (!answer.remoteNote) {
+      assert.ok(answer.text.length > 0, "no local answer to escalate");
+      assert.equal(answer.source, "local");
+      await e2e.clickInLastAnswer(driver, "ask-remote");
+      metrics.failure_path = "ask-remote";
+    } else {
+      metrics.failure_path = "router";
+    }
+    final = await poll(
+      async () => {
+        const a = await e2e.lastAnswer(driver);
+        return a.remoteNote && a.state !== "streaming" ? a : null;
+      },
+      { timeout: 90_000, interval: 200, message: "remote-note after the remote failed" },
+    );
+    const note = await (await e2e.lastAnswerElement(driver)).findElement(tid("remote-note"));
+    assert.ok(await note.isDisplayed(), "remote-note is not displayed");
+    assert.ok(final.text.length > 0, "the local answer text disappeared after the remote failure");
+    assert.notEqual(final.source, "remote");
+    if (metrics.failure_path === "ask-remote") assert.equal(final.text, answer.text, "the local answer text changed");
+    assert.ok((await e2e.remoteRequests()) - requestsBefore >= attempts, "the app gave up before trying every attempt (faults left queued)");
+    metrics.remote_failure_note = final.remoteNote;
+    await e2e.screenshot(driver, "remote-failure", ["remote-note", "answer-text"]);
+  });
+
+  test("8. spend view, settings view and the payload preview", { timeout: 3 * MINUTE }, async () => {
+    await navigate(driver, "spend");
+    const chart = await shown(driver, "spend-chart");
+    const bars = await driver.executeScript(
+      `const chart = document.querySelector(arguments[0]);
+       return chart.querySelectorAll('rect.bar, [data-testid="spend-bar"]').length;`,
+      sel("spend-chart"),
+    );
+    assert.ok(bars >= 1, "spend-chart has no bar");
+    assert.ok((await chart.getRect()).height > 10, "spend-chart has no height");
+    for (const id of ["spend-remaining", "spend-share"]) {
+      assert.ok((await textOf(driver, id)).length > 0, `${id} is empty`);
+    }
+    const remaining = numbers(await textOf(driver, "spend-remaining"));
+    assert.ok(remaining.some((n) => n > 4 && n <= 5), `spend-remaining ${JSON.stringify(remaining)} is not a little under the 5 budget`);
+    await e2e.screenshot(driver, "spend", ["view-spend", "spend-chart", "spend-remaining", "spend-share"]);
+
+    await navigate(driver, "settings");
+    await e2e.screenshot(driver, "settings", ["view-settings", "settings-remote-endpoint", "settings-budget-monthly", "key-status", "model-row"]);
+    await type(driver, "payload-question", fx.PAYLOAD_QUESTION);
+    await click(driver, "payload-preview-button");
+    const preview = await poll(async () => {
+      const t = await textOf(driver, "payload-preview");
+      return t.includes(fx.PAYLOAD_QUESTION) ? t : null;
+    }, { timeout: 30_000, message: "payload-preview to contain the question" });
+    assert.ok(preview.includes("gpt-4o-mini"), "the payload preview does not name the remote model");
+    assert.ok(!preview.includes("sk-e2e-"), "the payload preview shows the API key");
+  });
+
+  test("ending the session closes the app", { timeout: 2 * MINUTE }, async () => {
+    metrics.app_peak_rss_kb = e2e.procStatus(pid, "VmHWM");
+    metrics.webview_rss_kb = e2e.descendants(pid).reduce((sum, child) => sum + (e2e.procStatus(child, "VmRSS") || 0), 0);
+    assert.ok(metrics.app_peak_rss_kb >= metrics.rss_after_model_load_kb);
+    await app.stop();
+    const exitedAt = await poll(() => (!e2e.alive(pid) ? Date.now() : null), { timeout: 20_000, message: `the app (pid ${pid}) to exit` });
+    assert.ok(exitedAt);
+  });
+});

@@ -1,0 +1,45 @@
+// The one-page document the tests add, and questions about it.
+export const DOCUMENT_NAME = "brindlewood-ceramics.txt";
+
+export const DOCUMENT_TEXT = `Brindlewood Ceramics — company profile
+
+Brindlewood Ceramics is a small pottery company founded in 1987 by Ingrid Halvorsen in the
+harbour town of Vardømoen, in northern Norway. The company started in a converted boat shed
+with a single wood-fired kiln and two apprentices.
+
+Products. Brindlewood makes stoneware tableware glazed in a deep sea-green colour called
+"Fjordglass". Its best-known product is the Tidewater mug, first sold in 1993. In 2021 the company
+sold 48,000 Tidewater mugs, about a third of its total sales.
+
+People. Ingrid Halvorsen ran the company until 2015, when her nephew Tobias Lindqvist became
+managing director. The head potter since 2009 is Maren Eide, who designed the Tidewater mug's
+current handle. Brindlewood employs 34 people.
+
+Premises. In 2004 the workshop moved from the boat shed to a former herring cannery on Kaigata
+street. The cannery houses three electric kilns and the original wood-fired kiln, which is still
+lit twice a year for the midsummer and midwinter firings.
+
+Sales. About 60 percent of Brindlewood's pottery is exported, mostly to Germany and Japan. The
+company's shop in Vardømoen is open every day from May to September and on Saturdays in winter.
+
+Awards. Brindlewood won the Nordic Craft Prize in 2012 for its Fjordglass glaze, which is made
+from local clay and crushed mussel shells.
+`;
+
+/** Answerable from one sentence: should stay local (no remote configured yet anyway). */
+export const LOCAL_QUESTION = "Who founded Brindlewood Ceramics?";
+
+/** Multi-hop questions the 135M model is unlikely to get right: candidates for escalation. */
+export const HARD_QUESTIONS = [
+  "How many years after the Tidewater mug was first sold did the workshop move into the former herring cannery, and who was head potter when the Nordic Craft Prize was won?",
+  "Which relative of the founder ran the company when it sold 48,000 Tidewater mugs, and in which street was the workshop at that time?",
+];
+
+/** Asked with a zero budget: must stay local. */
+export const BUDGET_ZERO_QUESTION = "Where is Brindlewood pottery exported to, and which glaze won a prize?";
+
+/** For the remote-failure scenario. */
+export const FAILURE_QUESTION = "In which year did Tobias Lindqvist become managing director?";
+
+/** Payload preview. */
+export const PAYLOAD_QUESTION = "What is the Fjordglass glaze made from?";

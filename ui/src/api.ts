@@ -1,0 +1,239 @@
+// The typed IPC contract between the UI and the Tauri shell (src-tauri/src/*/commands.rs).
+// Every figure the UI shows comes from these calls; nothing is computed from guesses here.
+// Payload fields are snake_case, as the engine serializes them; Tauri maps the camelCase
+// argument names below to the commands' snake_case parameters.
+import { Channel, invoke } from "@tauri-apps/api/core";
+
+/** Every failed command rejects with this shape; `code` is stable, `message` is for people. */
+export interface AppError {
+  code: string;
+  message: string;
+}
+
+// ---------- app & models ----------
+export type ModelLoad =
+  | { state: "missing"; message: string } // model files not installed: offer download
+  | { state: "loading"; model_id: string }
+  | { state: "ready"; model_id: string; load_ms: number }
+  | { state: "failed"; message: string; code: string };
+
+export interface AppStatus {
+  chat_model: ModelLoad; // the local chat model (answers need it)
+  embedder: ModelLoad; // the document embedder (adding documents and library questions need it)
+  first_run: boolean; // no documents and no questions yet: show the guided start
+  documents: number;
+  questions: number;
+}
+
+export interface CatalogModel {
+  id: string;
+  name: string;
+  kind: "chat" | "embedding";
+  approx_size_mb: number;
+  quantization: string;
+  license: string;
+  installed: boolean;
+  active: boolean; // the chat model chosen in settings (or the embedder in use)
+}
+
+export type PullProgress =
+  | { kind: "trying"; source: string }
+  | { kind: "source_failed"; source: string; reason: string }
+  | { kind: "download"; file: string; done: number; total: number }
+  | { kind: "verifying"; file: string }
+  | { kind: "converting"; done: number; total: number };
+
+export const appStatus = () => invoke<AppStatus>("app_status");
+export const modelsList = () => invoke<CatalogModel[]>("models_list");
+/** Resolves when installed; rejects with code "cancelled" after modelsCancelDownload. */
+export const modelsDownload = (id: string, onProgress: Channel<PullProgress>) =>
+  invoke<void>("models_download", { id, onProgress });
+export const modelsCancelDownload = () => invoke<void>("models_cancel_download");
+/** Saves the choice in settings and loads the model in the background (watch appStatus). */
+export const modelsActivate = (id: string) => invoke<void>("models_activate", { id });
+
+// ---------- documents ----------
+export interface DocumentInfo {
+  id: number;
+  path: string;
+  title: string;
+  format: string;
+  content_hash: string;
+  size_bytes: number;
+  chunk_count: number;
+  indexed_at: number; // seconds since the epoch
+}
+
+export type FileOutcome =
+  | { status: "added"; document_id: number; chunks: number }
+  | { status: "updated"; document_id: number; chunks: number }
+  | { status: "unchanged"; document_id: number }
+  | { status: "removed"; document_id: number }
+  | { status: "failed"; error: string };
+
+export interface FileReport {
+  path: string;
+  outcome: FileOutcome;
+}
+
+export type IndexEvent =
+  | { kind: "progress"; files_done: number; files_total: number; chunks_indexed: number; current_file: string | null }
+  | { kind: "file"; report: FileReport };
+
+export const documentsList = () => invoke<DocumentInfo[]>("documents_list");
+export const documentsFolders = () => invoke<string[]>("documents_folders");
+/** Files and/or folders; folders are remembered and watched. Per-file failures come back as reports. */
+export const documentsAdd = (paths: string[], onProgress: Channel<IndexEvent>) =>
+  invoke<FileReport[]>("documents_add", { paths, onProgress });
+export const documentsRemove = (id: number) => invoke<DocumentInfo>("documents_remove", { id });
+export const documentsSync = (onProgress: Channel<IndexEvent>) => invoke<FileReport[]>("documents_sync", { onProgress });
+export const documentsCancel = () => invoke<void>("documents_cancel");
+/** Tauri event emitted (listen from "@tauri-apps/api/event") when the folder watcher changed the library. */
+export const DOCUMENTS_CHANGED_EVENT = "documents-changed";
+
+// ---------- chat ----------
+export interface Citation {
+  document_id: number;
+  path: string;
+  title: string;
+  page_start: number | null;
+  page_end: number | null;
+  section: string | null;
+  char_start: number;
+  char_end: number;
+  snippet: string;
+}
+
+export type Decision = "keep" | "escalate" | "stay_local";
+
+export type AskEvent =
+  | { kind: "retrieved"; citations: Citation[]; passages: string[] } // passages[i] is the text citations[i] points at
+  | { kind: "local_token"; text: string }
+  | { kind: "verified"; v: number; grounded: boolean }
+  | {
+      kind: "routed";
+      decision: Decision;
+      reason: string;
+      local_confidence: number; // 0..1
+      estimated_cost: number | null; // worst case, in currency
+      currency: string;
+      remote_model: string | null;
+    }
+  | { kind: "remote_token"; text: string }
+  | { kind: "remote_failed"; message: string }
+  | { kind: "done"; answer: string; source: "local" | "remote"; cost: number; currency: string; question_id: number };
+
+export interface Conversation {
+  id: number;
+  title: string;
+  created_at_ms: number;
+}
+
+/** One answered question as stored: what the chat and the history show. */
+export interface AnswerView {
+  id: number;
+  conversation_id: number;
+  asked_at_ms: number;
+  question: string;
+  citations: Citation[];
+  passages: string[];
+  local_answer: string;
+  local_model: string;
+  verifier_value: number | null;
+  local_confidence: number | null;
+  decision: "local" | "escalate" | "stay_local_budget" | "stay_local";
+  reason: string;
+  estimated_cost: number | null;
+  remote_model: string | null;
+  remote_answer: string | null;
+  remote_error: string | null;
+  cost: number;
+  currency: string;
+  feedback: "up" | "down" | null;
+  latency_ms: number;
+}
+
+export interface PayloadPreview {
+  model: string | null; // null: no remote model configured
+  messages: { role: string; content: string }[]; // exactly what would be sent
+  worst_case_cost: number | null;
+  currency: string;
+}
+
+export const chatConversations = () => invoke<Conversation[]>("chat_conversations");
+export const chatConversation = (conversationId: number) => invoke<AnswerView[]>("chat_conversation", { conversationId });
+export const chatNewConversation = (title: string) => invoke<number>("chat_new_conversation", { title });
+/** documentIds null = the whole library. Rejects with code "busy" when this conversation already has a question running. */
+export const chatAsk = (question: string, conversationId: number, documentIds: number[] | null, onEvent: Channel<AskEvent>) =>
+  invoke<number>("chat_ask", { question, conversationId, documentIds, onEvent });
+export const chatCancel = (conversationId: number) => invoke<void>("chat_cancel", { conversationId });
+/** The user asks the remote model for a local answer; charged through the budget like any escalation. */
+export const chatEscalate = (questionId: number, onEvent: Channel<AskEvent>) => invoke<AnswerView>("chat_escalate", { questionId, onEvent });
+export const chatFeedback = (questionId: number, verdict: "up" | "down" | null) => invoke<void>("chat_feedback", { questionId, verdict });
+export const chatPreviewPayload = (question: string, conversationId: number | null, documentIds: number[] | null) =>
+  invoke<PayloadPreview>("chat_preview_payload", { question, conversationId, documentIds });
+
+// ---------- history & spend ----------
+export interface HistoryPage {
+  answers: AnswerView[]; // newest first
+  total_cost: number;
+  currency: string;
+  count: number;
+  escalated: number;
+}
+export interface SpendDay {
+  day: string; // YYYY-MM-DD
+  cost: number;
+  escalations: number;
+}
+export interface SpendReport {
+  month: string; // YYYY-MM
+  currency: string;
+  limit: number;
+  spent: number; // settled this month
+  reserved: number; // held by calls in flight
+  remaining: number;
+  per_day: SpendDay[]; // this month, days with spending
+  answers: number; // this month
+  escalated: number; // this month
+  escalated_share: number; // 0..1
+  all_remote_cost: number; // estimated cost had every answer this month gone to the remote model
+  saved: number; // all_remote_cost - spent
+}
+
+export const historyList = (escalatedOnly: boolean, search: string) => invoke<HistoryPage>("history_list", { escalatedOnly, search });
+export const spendReport = () => invoke<SpendReport>("spend_report");
+
+// ---------- budget & settings ----------
+export interface Budget {
+  monthly_limit: number;
+  per_answer_cap: number | null;
+  currency: string;
+}
+export const budgetGet = () => invoke<Budget>("budget_get");
+export const budgetSet = (monthlyLimit: number, perAnswerCap: number | null) => invoke<Budget>("budget_set", { monthlyLimit, perAnswerCap });
+
+export interface RemoteSettings {
+  endpoint: string; // OpenAI-compatible, up to /v1; "" = none
+  model: string;
+  input_per_million: number | null; // price override; null = bundled price list
+  output_per_million: number | null;
+  accuracy: number; // prior P(remote answer right), 0..1
+  max_tokens: number;
+}
+export interface Settings {
+  local_model: string;
+  context_tokens: number;
+  never_escalate: boolean;
+  quality_cost: number; // 0 = best quality .. 1 = lowest cost
+  remote: RemoteSettings;
+}
+export interface KeyStatus {
+  set: boolean;
+  last4: string | null;
+}
+export const settingsGet = () => invoke<Settings>("settings_get");
+export const settingsSet = (settings: Settings) => invoke<Settings>("settings_set", { settings });
+export const keyStatus = () => invoke<KeyStatus>("key_status");
+export const keySet = (key: string) => invoke<KeyStatus>("key_set", { key });
+export const keyClear = () => invoke<KeyStatus>("key_clear");

@@ -1,0 +1,125 @@
+// @vitest-environment happy-dom
+// Boots the whole UI against a mocked IPC to catch wiring errors the pure tests cannot see.
+import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
+import { expect, it, vi } from "vitest";
+import type { Channel } from "@tauri-apps/api/core";
+import type { AnswerView, AskEvent } from "./api";
+
+const ready = { state: "ready", model_id: "m", load_ms: 1 };
+const doc = { id: 1, path: "/docs/france.md", title: "France", format: "md", content_hash: "h", size_bytes: 2048, chunk_count: 3, indexed_at: 1_700_000_000 };
+const citation = { document_id: 1, path: doc.path, title: "France", page_start: null, page_end: null, section: "Capital", char_start: 0, char_end: 20, snippet: "Paris…" };
+const stored: AnswerView = {
+  id: 11, conversation_id: 5, asked_at_ms: 1_700_000_000_000, question: "Capital of France?", citations: [citation], passages: ["Paris is the capital."],
+  local_answer: "Lyon", local_model: "smollm2", verifier_value: 0.3, local_confidence: 0.3, decision: "escalate", reason: "low confidence",
+  estimated_cost: 0.001, remote_model: "gpt-4o-mini", remote_answer: "Paris", remote_error: null, cost: 0.00045, currency: "USD", feedback: null, latency_ms: 900,
+};
+
+const calls: string[] = [];
+const handlers: Record<string, (args: any) => unknown> = {
+  app_status: () => ({ chat_model: ready, embedder: ready, first_run: false, documents: 1, questions: 0 }),
+  documents_list: () => [doc],
+  settings_get: () => ({ local_model: "m", context_tokens: 2048, never_escalate: false, quality_cost: 0.5, remote: { endpoint: "https://x/v1", model: "gpt-4o-mini", input_per_million: null, output_per_million: null, accuracy: 0.9, max_tokens: 512 } }),
+  chat_conversations: () => [{ id: 5, title: "Capital of France?", created_at_ms: 1 }],
+  chat_new_conversation: () => 5,
+  chat_conversation: () => [],
+  chat_ask: ({ onEvent }: { onEvent: Channel<AskEvent> }) => {
+    const send = (e: AskEvent) => onEvent.onmessage(e);
+    send({ kind: "retrieved", citations: [citation], passages: ["Paris is the capital."] });
+    send({ kind: "local_token", text: "Lyon" });
+    send({ kind: "verified", v: 0.3, grounded: false });
+    send({ kind: "routed", decision: "escalate", reason: "low confidence", local_confidence: 0.3, estimated_cost: 0.001, currency: "USD", remote_model: "gpt-4o-mini" });
+    send({ kind: "remote_token", text: "Paris" });
+    send({ kind: "done", answer: "Paris", source: "remote", cost: 0.00045, currency: "USD", question_id: 11 });
+    return 11;
+  },
+  history_list: () => ({ answers: [stored], total_cost: 0.00045, currency: "USD", count: 1, escalated: 1 }),
+  spend_report: () => ({ month: "2025-04", currency: "USD", limit: 3, spent: 0.5, reserved: 0, remaining: 2.5, per_day: [{ day: "2025-04-02", cost: 0.5, escalations: 2 }], answers: 4, escalated: 1, escalated_share: 0.25, all_remote_cost: 1.5, saved: 1 }),
+  models_list: () => [{ id: "m", name: "SmolLM2", kind: "chat", approx_size_mb: 270, quantization: "q8", license: "Apache-2.0", installed: true, active: true }],
+  budget_get: () => ({ monthly_limit: 3, per_answer_cap: null, currency: "USD" }),
+  key_status: () => ({ set: true, last4: "abcd" }),
+};
+
+const byId = (id: string) => document.querySelector<HTMLElement>(`[data-testid="${id}"]`)!;
+const all = (id: string) => document.querySelectorAll<HTMLElement>(`[data-testid="${id}"]`);
+
+it("boots, answers a question and shows every view", async () => {
+  mockWindows("main");
+  mockIPC((cmd, args) => {
+    calls.push(cmd);
+    const handler = handlers[cmd];
+    if (!handler) throw { code: "unknown", message: `no mock for ${cmd}` };
+    return handler(args);
+  }, { shouldMockEvents: true });
+  document.body.append(Object.assign(document.createElement("div"), { id: "app" }));
+  await import("./main");
+  await vi.waitFor(() => expect(document.body.dataset.ready).toBe("true"));
+
+  expect(byId("model-status").dataset.state).toBe("ready");
+  expect(byId("first-run").hidden).toBe(true);
+  expect(all("toast")).toHaveLength(0);
+
+  const input = byId("question-input") as HTMLTextAreaElement;
+  input.value = "Capital of France?";
+  input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+  await vi.waitFor(() => expect(byId("answer").dataset.state).toBe("done"));
+  const answer = byId("answer");
+  expect(answer.dataset.questionId).toBe("11");
+  expect(answer.dataset.source).toBe("remote");
+  expect(byId("answer-text").textContent).toBe("Paris");
+  expect(byId("badge").dataset.badge).toBe("escalated");
+  expect(byId("badge-cost").textContent).toBe("$0.00045");
+  expect(byId("badge-reason").textContent).toBe("low confidence");
+  expect(calls).toContain("chat_new_conversation");
+
+  byId("citation-chip").click();
+  expect((byId("passage-dialog") as HTMLDialogElement).open).toBe(true);
+  expect(byId("passage-dialog").textContent).toContain("Paris is the capital.");
+  byId("passage-close").click();
+
+  byId("compare-button").click();
+  expect(byId("compare-local").textContent).toContain("Lyon");
+  expect(byId("compare-remote").textContent).toContain("Paris");
+
+  // A kept local answer; asking the remote model by hand fails, and the local answer stands.
+  handlers.chat_ask = ({ onEvent }: { onEvent: Channel<AskEvent> }) => {
+    onEvent.onmessage({ kind: "local_token", text: "Bern" });
+    onEvent.onmessage({ kind: "routed", decision: "keep", reason: "confident", local_confidence: 0.91, estimated_cost: null, currency: "USD", remote_model: null });
+    onEvent.onmessage({ kind: "done", answer: "Bern", source: "local", cost: 0, currency: "USD", question_id: 12 });
+    return 12;
+  };
+  handlers.chat_escalate = () => { throw { code: "remote", message: "HTTP 500" }; };
+  input.value = "Capital of Switzerland?";
+  byId("ask-button").click();
+  await vi.waitFor(() => expect(all("answer")[1].dataset.state).toBe("done"));
+  const second = all("answer")[1];
+  const inSecond = (id: string) => second.querySelector<HTMLElement>(`[data-testid="${id}"]`)!;
+  expect(inSecond("badge").textContent).toBe("Local · 91% confident");
+  expect(inSecond("confidence").textContent).toBe("91% confident");
+  inSecond("ask-remote").click();
+  await vi.waitFor(() => expect(inSecond("remote-note")).toBeTruthy());
+  expect(inSecond("remote-note").textContent).toBe("Remote model failed: HTTP 500 — the local answer stands");
+  expect(inSecond("answer-text").textContent).toBe("Bern");
+  expect(second.dataset.source).toBe("local");
+  expect(byId("toast").dataset.code).toBe("remote");
+  byId("toast").querySelector<HTMLButtonElement>("[aria-label=Dismiss]")!.click();
+
+  byId("nav-history").click();
+  await vi.waitFor(() => expect(all("history-row")).toHaveLength(1));
+  expect(byId("history-count").textContent).toBe("1 answer");
+  expect(byId("history-row").dataset.escalated).toBe("true");
+
+  byId("nav-spend").click();
+  await vi.waitFor(() => expect(byId("spend-chart")).toBeTruthy());
+  expect(byId("spend-chart").querySelectorAll("rect")).toHaveLength(1);
+  expect(byId("spend-share").textContent).toBe("25%");
+
+  byId("nav-settings").click();
+  await vi.waitFor(() => expect(byId("key-status").textContent).toBe("Key set (…abcd)"));
+  expect((byId("settings-remote-model") as HTMLInputElement).value).toBe("gpt-4o-mini");
+
+  byId("nav-documents").click();
+  await vi.waitFor(() => expect(all("document-row")).toHaveLength(1));
+  expect(byId("view-documents").hidden).toBe(false);
+  expect(byId("view-chat").hidden).toBe(true);
+  expect(all("toast")).toHaveLength(0);
+});

@@ -1,0 +1,56 @@
+// Rendering pieces shared by several views.
+import type { CatalogModel } from "./api";
+import { h, progressBar } from "./dom";
+import { activeDownload, cancelDownload, downloadModel, onDownload, type DownloadState } from "./downloads";
+import type { BadgeModel } from "./lib/badge";
+import { formatBytes } from "./lib/format";
+
+export function renderBadge(model: BadgeModel): HTMLElement {
+  const parts: (Node | string)[] = [];
+  if (model.badge === "local") {
+    parts.push("Local");
+    if (model.confidence) parts.push(" · ", h("span", { "data-testid": "confidence" }, model.confidence));
+  } else if (model.badge === "escalated") {
+    parts.push(`Escalated to ${model.model}`);
+    if (model.cost) parts.push(" · ", h("span", { "data-testid": "badge-cost" }, model.cost));
+  } else {
+    parts.push("Stayed local");
+  }
+  return h("span", { class: `badge badge-${model.badge}`, "data-testid": "badge", "data-badge": model.badge, title: model.label }, ...parts);
+}
+
+export function renderReason(model: BadgeModel): HTMLElement {
+  return h("p", { class: "badge-reason", "data-testid": "badge-reason" }, model.reason);
+}
+
+export function emptyState(text: string): HTMLElement {
+  return h("p", { class: "empty" }, text);
+}
+
+/** Download button, or progress and cancel while this model downloads. Updates in place so focus
+ *  stays on Cancel while progress ticks. `testids` is off for the first-run copy of the control. */
+export function downloadControls(model: CatalogModel, onInstalled: () => void, testids = true): HTMLElement {
+  const id = (testid: string) => (testids ? testid : null);
+  const button = h("button", {
+    type: "button", "data-testid": id("model-download"),
+    onclick: async () => { if (await downloadModel(model.id, model.name)) onInstalled(); },
+  }, `Download ${model.name} (${formatBytes(model.approx_size_mb * 1024 * 1024)})`);
+  const bar = progressBar(null, { "data-testid": id("model-progress"), "aria-label": `Downloading ${model.name}` });
+  const label = h("span", { class: "muted small progress-label" });
+  const progress = h("div", { class: "download-progress" }, bar, label,
+    h("button", { type: "button", "data-testid": id("model-cancel"), onclick: cancelDownload }, "Cancel download"));
+  const box = h("div", { class: "download" }, button, progress);
+  const update = (state: DownloadState | null) => {
+    const mine = state?.modelId === model.id;
+    button.hidden = mine;
+    button.disabled = state !== null;
+    progress.hidden = !mine;
+    if (!mine) return;
+    if (state.progress.fraction === null) bar.removeAttribute("value");
+    else bar.value = state.progress.fraction;
+    label.textContent = state.progress.label;
+  };
+  update(activeDownload());
+  const unsubscribe = onDownload((state) => (box.isConnected ? update(state) : unsubscribe()));
+  return box;
+}

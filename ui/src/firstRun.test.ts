@@ -1,0 +1,67 @@
+// @vitest-environment happy-dom
+// First run with the models missing: the guided start downloads them with progress and can cancel.
+import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
+import { expect, it, vi } from "vitest";
+import type { Channel } from "@tauri-apps/api/core";
+import type { PullProgress } from "./api";
+
+let installed = false;
+let finishDownload: (() => void) | null = null;
+let failDownload: ((err: unknown) => void) | null = null;
+
+it("guides a first run through the model download", async () => {
+  mockWindows("main");
+  mockIPC((cmd, args: any) => {
+    switch (cmd) {
+      case "app_status": {
+        const load = installed ? { state: "ready", model_id: "m", load_ms: 1 } : { state: "missing", message: "not installed" };
+        return { chat_model: load, embedder: load, first_run: true, documents: 0, questions: 0 };
+      }
+      case "models_list":
+        return [{ id: "m", name: "SmolLM2", kind: "chat", approx_size_mb: 270, quantization: "q8", license: "Apache-2.0", installed, active: true }];
+      case "models_download": {
+        const channel = args.onProgress as Channel<PullProgress>;
+        channel.onmessage({ kind: "download", file: "model.gguf", done: 50, total: 100 });
+        return new Promise<void>((resolve, reject) => {
+          finishDownload = () => { installed = true; resolve(); };
+          failDownload = reject;
+        });
+      }
+      case "models_cancel_download":
+        failDownload!({ code: "cancelled", message: "Download cancelled" });
+        return null;
+      case "documents_list":
+      case "chat_conversations":
+        return [];
+      case "settings_get":
+        return { local_model: "m", context_tokens: 2048, never_escalate: false, quality_cost: 0.5, remote: { endpoint: "", model: "", input_per_million: null, output_per_million: null, accuracy: 0.9, max_tokens: 512 } };
+    }
+    throw { code: "unknown", message: `no mock for ${cmd}` };
+  }, { shouldMockEvents: true });
+  document.body.append(Object.assign(document.createElement("div"), { id: "app" }));
+  await import("./main");
+  await vi.waitFor(() => expect(document.body.dataset.ready).toBe("true"));
+
+  const panel = document.querySelector<HTMLElement>('[data-testid="first-run"]')!;
+  const status = document.querySelector<HTMLElement>('[data-testid="model-status"]')!;
+  expect(status.dataset.state).toBe("missing");
+  await vi.waitFor(() => expect(panel.hidden).toBe(false));
+
+  const download = () => [...panel.querySelectorAll("button")].find((b) => b.textContent?.startsWith("Download SmolLM2"))!;
+  await vi.waitFor(() => expect(download()).toBeTruthy());
+
+  download().click();
+  await vi.waitFor(() => expect(panel.querySelector("progress")?.value).toBe(0.5));
+  [...panel.querySelectorAll("button")].find((b) => b.textContent === "Cancel download")!.click();
+  await vi.waitFor(() => expect(document.querySelector('[data-testid="toast"]')?.getAttribute("data-code")).toBe("cancelled"));
+  expect(download().hidden).toBe(false);
+
+  download().click();
+  await vi.waitFor(() => expect(finishDownload).toBeTruthy());
+  finishDownload!();
+  await vi.waitFor(() => expect(status.dataset.state).toBe("ready"));
+  expect(panel.querySelector("h3")?.textContent).toBe("✓ 1. Download the local models");
+
+  document.querySelector<HTMLElement>('[data-testid="first-run-dismiss"]')!.click();
+  expect(panel.hidden).toBe(true);
+});

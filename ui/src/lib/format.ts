@@ -1,0 +1,44 @@
+// Display formatting. Every function takes an optional locale so tests are deterministic;
+// the app passes none and gets the system locale.
+
+/** Money in its currency. Sub-dime amounts keep two significant digits: a 0.00045 USD
+ *  answer must not read as "$0.00". Unknown currency codes fall back to "1.23 XYZ". */
+export function formatMoney(amount: number, currency: string, locale?: string): string {
+  const abs = Math.abs(amount);
+  const digits: Intl.NumberFormatOptions =
+    abs > 0 && abs < 0.1 ? { maximumSignificantDigits: 2 } : { minimumFractionDigits: 2, maximumFractionDigits: 2 };
+  try {
+    return new Intl.NumberFormat(locale, { style: "currency", currency, ...digits }).format(amount);
+  } catch {
+    const number = new Intl.NumberFormat(locale, digits).format(amount);
+    return currency.trim() ? `${number} ${currency.trim()}` : number;
+  }
+}
+
+/** A 0..1 share as a whole percentage. */
+export function formatPercent(share: number, locale?: string): string {
+  return new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 0 }).format(share);
+}
+
+const BYTE_UNITS = ["B", "KB", "MB", "GB", "TB"];
+
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const shown = unit === 0 || value >= 100 ? Math.round(value).toString() : value.toFixed(1).replace(/\.0$/, "");
+  return `${shown} ${BYTE_UNITS[unit]}`;
+}
+
+export function formatDateTime(ms: number, locale?: string, timeZone?: string): string {
+  return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone }).format(new Date(ms));
+}
+
+/** Pages of a citation: "p. 3", "pp. 3–5", or "" when the format has no pages. */
+export function formatPages(start: number | null, end: number | null): string {
+  if (start === null) return "";
+  return end === null || end === start ? `p. ${start}` : `pp. ${start}–${end}`;
+}

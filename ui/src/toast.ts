@@ -1,0 +1,40 @@
+import type { AppError } from "./api";
+import { h } from "./dom";
+
+const region = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
+
+export const toastRegion = () => region;
+
+interface ToastAction {
+  label: string;
+  testid: string;
+  run: () => void;
+}
+
+export function toast(message: string, opts: { code?: string; action?: ToastAction; error?: boolean } = {}) {
+  const close = () => el.remove();
+  const action = opts.action;
+  const el = h(
+    "div",
+    { class: opts.error ? "toast error" : "toast", "data-testid": "toast", "data-code": opts.code ?? "info", role: opts.error ? "alert" : null },
+    h("span", { class: "toast-message" }, message),
+    action && h("button", { type: "button", class: "link", "data-testid": action.testid, onclick: () => { close(); action.run(); } }, action.label),
+    h("button", { type: "button", class: "icon", "aria-label": "Dismiss", onclick: close }, "×"),
+  );
+  region.append(el);
+  // Errors and undo offers stay long enough to be read and used.
+  setTimeout(close, opts.error || action ? 12000 : 5000);
+}
+
+function isAppError(err: unknown): err is AppError {
+  return typeof err === "object" && err !== null && "code" in err && "message" in err;
+}
+
+export function errorCode(err: unknown): string {
+  return isAppError(err) ? err.code : "error";
+}
+
+export function showError(err: unknown) {
+  const message = isAppError(err) ? err.message : err instanceof Error ? err.message : String(err);
+  toast(message, { code: errorCode(err), error: true });
+}

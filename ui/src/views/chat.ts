@@ -1,0 +1,331 @@
+import { Channel } from "@tauri-apps/api/core";
+import {
+  chatAsk, chatCancel, chatConversation, chatConversations, chatEscalate, chatFeedback, chatNewConversation,
+  documentsList, settingsGet, type AskEvent, type Citation, type Conversation, type DocumentInfo,
+} from "../api";
+import { emptyState, renderBadge, renderReason } from "../components";
+import { fill, h } from "../dom";
+import {
+  answerFromView, cancelAnswer, failAnswer, finishAnswer, newAnswer, reduceAnswer, shownText, startEscalation, type AnswerState,
+} from "../lib/answer";
+import { badgeOf } from "../lib/badge";
+import { formatDateTime, formatPages, formatPercent } from "../lib/format";
+import { refreshStatus } from "../status";
+import { errorCode, showError, toast } from "../toast";
+import type { View } from "./view";
+
+interface Entry {
+  answer: AnswerState;
+  el: HTMLElement;
+  compare: boolean;
+  cancelRequested: boolean;
+  escalating: boolean;
+}
+
+export interface ChatView extends View {
+  focusQuestion(): void;
+}
+
+export function createChatView(): ChatView {
+  let conversations: Conversation[] = [];
+  let selected: number | null = null;
+  const threads = new Map<number, Entry[]>();
+  const running = new Set<number>(); // conversations with a question in flight
+  let documents: DocumentInfo[] = [];
+  let scopeAll = true;
+  const chosen = new Set<number>();
+  let remoteModel: string | null = null;
+
+  const conversationList = h("ul", { class: "conversation-list" });
+  const thread = h("div", { class: "thread", "aria-live": "polite" });
+  const scopeDocs = h("div", { class: "scope-docs" });
+  const question = h("textarea", {
+    id: "question", rows: 3, "data-testid": "question-input",
+    placeholder: "Ask about your documents… (Enter to send, Shift+Enter for a new line)",
+  });
+  const askButton = h("button", { type: "submit", class: "primary", "data-testid": "ask-button" }, "Ask");
+  const cancelButton = h("button", { type: "button", "data-testid": "cancel-button", hidden: true, onclick: cancel }, "Cancel");
+  const dialog = h("dialog", { class: "passage-dialog", "data-testid": "passage-dialog", "aria-labelledby": "passage-title" });
+
+  const scopeRadio = (all: boolean, testid: string, label: string) =>
+    h("label", { class: "inline" },
+      h("input", { type: "radio", name: "scope", "data-testid": testid, checked: all === scopeAll, onchange: () => { scopeAll = all; renderScope(); } }),
+      label);
+
+  question.addEventListener("keydown", (e: KeyboardEvent) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      void ask();
+    }
+  });
+
+  const root = h("section", { class: "view chat", "data-testid": "view-chat", "aria-labelledby": "chat-title" },
+    h("aside", { class: "conversations" },
+      h("h1", { id: "chat-title" }, "Chat"),
+      h("button", { type: "button", "data-testid": "new-conversation", onclick: newConversation }, "+ New conversation"),
+      h("nav", { "aria-label": "Conversations" }, conversationList)),
+    h("div", { class: "chat-main" },
+      thread,
+      h("form", { class: "composer", onsubmit: (e: Event) => { e.preventDefault(); void ask(); } },
+        h("fieldset", { class: "scope" },
+          h("legend", {}, "Search in"),
+          scopeRadio(true, "scope-all", "All documents"),
+          scopeRadio(false, "scope-chosen", "Chosen documents"),
+          scopeDocs),
+        h("label", { for: "question", class: "visually-hidden" }, "Question"),
+        question,
+        h("div", { class: "composer-actions" }, cancelButton, askButton))),
+    dialog);
+
+  function renderConversations() {
+    conversationList.replaceChildren(...conversations.map((c) =>
+      h("li", {},
+        h("button", {
+          type: "button", class: "conversation-item", "data-testid": "conversation-item", "data-conversation-id": c.id,
+          "aria-current": c.id === selected ? "true" : null, onclick: () => select(c.id),
+        }, h("span", { class: "conversation-title" }, c.title), h("span", { class: "muted small" }, formatDateTime(c.created_at_ms))))));
+  }
+
+  function renderScope() {
+    scopeDocs.hidden = scopeAll;
+    const known = new Set(documents.map((d) => d.id));
+    for (const id of chosen) if (!known.has(id)) chosen.delete(id);
+    scopeDocs.replaceChildren(documents.length === 0
+      ? emptyState("No documents yet. Add some under Documents.")
+      : h("ul", { class: "checklist", "aria-label": "Documents to search" }, ...documents.map((d) =>
+          h("li", {}, h("label", { class: "inline" },
+            h("input", {
+              type: "checkbox", "data-testid": "scope-document", "data-document-id": d.id, checked: chosen.has(d.id),
+              onchange: (e: Event) => { if ((e.target as HTMLInputElement).checked) chosen.add(d.id); else chosen.delete(d.id); },
+            }),
+            d.title)))));
+  }
+
+  function renderComposer() {
+    const busy = selected !== null && running.has(selected);
+    askButton.disabled = busy;
+    cancelButton.hidden = !busy;
+  }
+
+  function renderThread() {
+    const entries = selected === null ? [] : threads.get(selected) ?? [];
+    thread.replaceChildren(...(entries.length ? entries.map((e) => e.el) : [emptyState("Ask a question about your documents to start.")]));
+    thread.scrollTop = thread.scrollHeight;
+  }
+
+  function makeEntry(answer: AnswerState): Entry {
+    const entry: Entry = { answer, el: h("article", { class: "answer", "data-testid": "answer" }), compare: false, cancelRequested: false, escalating: false };
+    renderEntry(entry);
+    return entry;
+  }
+
+  function openPassage(c: Citation, passage: string) {
+    const where = [formatPages(c.page_start, c.page_end), c.section].filter(Boolean).join(" · ");
+    fill(dialog,
+      h("h2", { id: "passage-title" }, c.title),
+      where ? h("p", { class: "muted" }, where) : null,
+      h("p", { class: "muted small path" }, c.path),
+      h("blockquote", { class: "passage" }, passage),
+      h("div", { class: "dialog-actions" },
+        h("button", { type: "button", "data-testid": "passage-close", autofocus: true, onclick: () => dialog.close() }, "Close")));
+    dialog.showModal();
+  }
+
+  function renderEntry(entry: Entry) {
+    const a = entry.answer;
+    const el = entry.el;
+    el.dataset.state = a.phase;
+    el.dataset.source = a.source;
+    if (a.questionId !== null) el.dataset.questionId = String(a.questionId);
+    const badge = badgeOf(a.routing);
+    const done = a.phase === "done" && a.questionId !== null;
+    const textEl = h("div", { class: "answer-text", "data-testid": "answer-text" }, shownText(a) || (a.phase === "streaming" ? "…" : ""));
+    const showCompare = entry.compare && a.source === "remote";
+    const feedback = (verdict: "up" | "down", label: string, icon: string) =>
+      h("button", {
+        type: "button", class: "icon", "data-testid": `feedback-${verdict}`, "aria-label": label,
+        "aria-pressed": String(a.feedback === verdict), onclick: () => sendFeedback(entry, verdict),
+      }, icon);
+
+    fill(el,
+      h("p", { class: "answer-question", "data-testid": "answer-question" }, a.question),
+      a.citations.length ? h("ul", { class: "citations", "aria-label": "Sources" }, ...a.citations.map((c, i) =>
+        h("li", {}, h("button", {
+          type: "button", class: "chip", "data-testid": "citation-chip",
+          onclick: () => openPassage(c, a.passages[i] ?? c.snippet),
+        }, `[${i + 1}] ${c.title}${c.page_start !== null ? ` · ${formatPages(c.page_start, c.page_end)}` : ""}`)))) : null,
+      showCompare
+        ? h("div", { class: "compare" },
+            h("div", { class: "compare-col", "data-testid": "compare-local" }, h("h3", {}, "Local answer"), h("div", { class: "answer-text" }, a.localText)),
+            h("div", { class: "compare-col", "data-testid": "compare-remote" }, h("h3", {}, a.routing?.remote_model ?? "Remote answer"), textEl))
+        : textEl,
+      a.remoteError ? h("p", { class: "note warning", "data-testid": "remote-note" }, `Remote model failed: ${a.remoteError} — the local answer stands`) : null,
+      a.verified ? h("p", { class: "muted small" }, `Self-check: ${formatPercent(a.verified.v)}${a.verified.grounded === null ? "" : a.verified.grounded ? " · grounded in the sources" : " · not grounded in the sources"}`) : null,
+      badge ? h("div", { class: "answer-meta" }, renderBadge(badge), renderReason(badge))
+        : a.phase === "streaming" ? h("p", { class: "muted small" }, "Answering locally…") : null,
+      a.phase === "failed" ? h("p", { class: "note error" }, a.error) : null,
+      a.phase === "cancelled" ? h("p", { class: "note" }, "Cancelled.") : null,
+      done ? h("div", { class: "answer-actions" },
+        feedback("up", "Good answer", "👍"),
+        feedback("down", "Bad answer", "👎"),
+        a.source === "local" && remoteModel
+          ? h("button", { type: "button", "data-testid": "ask-remote", disabled: entry.escalating, onclick: () => escalate(entry) }, `Ask ${remoteModel}`) : null,
+        a.source === "remote"
+          ? h("button", {
+              type: "button", "data-testid": "compare-button", "aria-pressed": String(entry.compare),
+              onclick: () => { entry.compare = !entry.compare; renderEntry(entry); },
+            }, "Compare with local") : null) : null);
+  }
+
+  function apply(entry: Entry, event: AskEvent) {
+    entry.answer = reduceAnswer(entry.answer, event);
+    const textEl = entry.el.querySelector<HTMLElement>("[data-testid=answer-text]");
+    // Tokens arrive fast: update the text in place rather than rebuilding the card each time.
+    if ((event.kind === "local_token" || event.kind === "remote_token") && textEl && !entry.compare && entry.el.dataset.source === entry.answer.source) {
+      textEl.textContent = shownText(entry.answer);
+    } else {
+      renderEntry(entry);
+    }
+    if (entry.el.isConnected) thread.scrollTop = thread.scrollHeight;
+  }
+
+  async function ask() {
+    const text = question.value.trim();
+    if (!text || (selected !== null && running.has(selected))) return;
+    if (!scopeAll && chosen.size === 0) {
+      toast("Choose at least one document, or search all documents.", { code: "no_scope", error: true });
+      return;
+    }
+    let conversationId = selected;
+    if (conversationId === null) {
+      try {
+        conversationId = await chatNewConversation(text.slice(0, 60));
+      } catch (err) {
+        showError(err);
+        return;
+      }
+      selected = conversationId;
+      void loadConversations();
+    }
+    const entry = makeEntry(newAnswer(text));
+    if (!threads.has(conversationId)) threads.set(conversationId, []);
+    threads.get(conversationId)!.push(entry);
+    running.add(conversationId);
+    question.value = "";
+    renderThread();
+    renderComposer();
+    const channel = new Channel<AskEvent>();
+    channel.onmessage = (event) => apply(entry, event);
+    try {
+      const questionId = await chatAsk(text, conversationId, scopeAll ? null : [...chosen], channel);
+      entry.answer = entry.cancelRequested ? cancelAnswer(entry.answer) : finishAnswer(entry.answer, questionId);
+    } catch (err) {
+      if (errorCode(err) === "cancelled") {
+        entry.answer = cancelAnswer(entry.answer);
+      } else {
+        entry.answer = failAnswer(entry.answer, (err as { message?: string }).message ?? String(err));
+        showError(err);
+      }
+    } finally {
+      running.delete(conversationId);
+      renderEntry(entry);
+      renderComposer();
+      void refreshStatus();
+    }
+  }
+
+  async function cancel() {
+    if (selected === null) return;
+    const entries = threads.get(selected) ?? [];
+    entries.forEach((e) => { if (e.answer.phase === "streaming") e.cancelRequested = true; });
+    try {
+      await chatCancel(selected);
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  async function sendFeedback(entry: Entry, verdict: "up" | "down") {
+    const next = entry.answer.feedback === verdict ? null : verdict;
+    try {
+      await chatFeedback(entry.answer.questionId!, next);
+      entry.answer = { ...entry.answer, feedback: next };
+      renderEntry(entry);
+      entry.el.querySelector<HTMLElement>(`[data-testid=feedback-${verdict}]`)?.focus();
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  async function escalate(entry: Entry) {
+    const before = entry.answer;
+    entry.answer = startEscalation(before);
+    entry.escalating = true;
+    renderEntry(entry);
+    const channel = new Channel<AskEvent>();
+    channel.onmessage = (event) => apply(entry, event);
+    try {
+      entry.answer = answerFromView(await chatEscalate(before.questionId!, channel));
+    } catch (err) {
+      // Whatever went wrong, the local answer stands; say so on the answer itself, not only in a toast.
+      const message = (err as { message?: string }).message ?? String(err);
+      entry.answer = { ...before, remoteError: entry.answer.remoteError ?? message };
+      showError(err);
+    } finally {
+      entry.escalating = false;
+      renderEntry(entry);
+    }
+  }
+
+  async function select(id: number) {
+    selected = id;
+    renderConversations();
+    renderComposer();
+    // A conversation with a question in flight keeps its live cards.
+    if (!running.has(id)) {
+      try {
+        const views = await chatConversation(id);
+        if (selected !== id || running.has(id)) return;
+        threads.set(id, views.map((v) => makeEntry(answerFromView(v))));
+      } catch (err) {
+        showError(err);
+      }
+    }
+    renderThread();
+  }
+
+  function newConversation() {
+    // The conversation itself is created with the first question, so empty ones never pile up.
+    selected = null;
+    renderConversations();
+    renderThread();
+    renderComposer();
+    question.focus();
+  }
+
+  async function loadConversations() {
+    try {
+      conversations = await chatConversations();
+    } catch (err) {
+      showError(err);
+    }
+    renderConversations();
+  }
+
+  async function show() {
+    const [docs, settings] = await Promise.allSettled([documentsList(), settingsGet()]);
+    if (docs.status === "fulfilled") documents = docs.value;
+    else showError(docs.reason);
+    if (settings.status === "fulfilled") {
+      const { endpoint, model } = settings.value.remote;
+      remoteModel = endpoint.trim() && model.trim() ? model.trim() : null;
+    } else showError(settings.reason);
+    renderScope();
+    await loadConversations();
+    if (selected !== null) await select(selected);
+    else renderThread();
+    renderComposer();
+  }
+
+  return { root, show, focusQuestion: () => question.focus() };
+}

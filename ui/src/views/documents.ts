@@ -1,0 +1,193 @@
+import { Channel } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import { getCurrentWebview } from "@tauri-apps/api/webview";
+import { open } from "@tauri-apps/plugin-dialog";
+import {
+  DOCUMENTS_CHANGED_EVENT, documentsAdd, documentsCancel, documentsList, documentsRemove, documentsSync,
+  type DocumentInfo, type FileReport, type IndexEvent,
+} from "../api";
+import { emptyState } from "../components";
+import { field, h, progressBar } from "../dom";
+import { formatBytes, formatDateTime } from "../lib/format";
+import { indexProgressView } from "../lib/progress";
+import { refreshStatus } from "../status";
+import { errorCode, showError, toast } from "../toast";
+import type { AppContext, View } from "./view";
+
+function outcomeText(report: FileReport): string {
+  const o = report.outcome;
+  switch (o.status) {
+    case "added":
+    case "updated":
+      return `${o.status === "added" ? "Added" : "Updated"} · ${o.chunks} chunks`;
+    case "unchanged":
+      return "Unchanged";
+    case "removed":
+      return "Removed";
+    case "failed":
+      return `Failed: ${o.error}`;
+  }
+}
+
+export function createDocumentsView(ctx: AppContext): View {
+  let documents: DocumentInfo[] = [];
+  let indexing = false;
+
+  const pathInput = h("input", { type: "text", "data-testid": "path-input", placeholder: "/home/me/Papers or C:\\Docs\\report.pdf", autocomplete: "off", spellcheck: "false" });
+  const bar = progressBar(0, { "data-testid": "index-progress", "aria-label": "Indexing progress" });
+  const progressLabel = h("p", { class: "muted small progress-label" });
+  const progressBox = h("div", { class: "progress-box", hidden: true },
+    bar, progressLabel,
+    h("button", { type: "button", "data-testid": "index-cancel", onclick: () => documentsCancel().catch(showError) }, "Cancel"));
+  const reportList = h("ul", { class: "reports" });
+  const reportBox = h("section", { class: "report-box", hidden: true, "aria-labelledby": "report-title" },
+    h("h2", { id: "report-title" }, "Last import"), reportList);
+  const table = h("tbody");
+  const dropZone = h("div", { class: "drop-zone", "data-testid": "drop-zone" }, "Drop files or folders here to add them");
+  const actions = [
+    h("button", { type: "button", "data-testid": "add-files", onclick: pickFiles }, "Add files…"),
+    h("button", { type: "button", "data-testid": "add-folder", onclick: pickFolder }, "Add folder…"),
+    h("button", { type: "button", "data-testid": "sync-button", onclick: () => index((ch) => documentsSync(ch)) }, "Re-sync folders"),
+  ];
+  const addPathButton = h("button", { type: "submit", "data-testid": "add-path-button" }, "Add");
+
+  const root = h("section", { class: "view", "data-testid": "view-documents", "aria-labelledby": "documents-title", hidden: true },
+    h("header", { class: "view-header" }, h("h1", { id: "documents-title" }, "Documents"), h("div", { class: "toolbar" }, ...actions)),
+    dropZone,
+    h("form", { class: "path-form", onsubmit: addTypedPath }, field("File or folder path", pathInput), addPathButton),
+    progressBox,
+    reportBox,
+    h("table", { class: "documents" },
+      h("thead", {}, h("tr", {}, ...["Title", "Path", "Format", "Size", "Chunks", "Indexed", ""].map((t) => h("th", { scope: "col" }, t)))),
+      table));
+
+  function renderReports(reports: FileReport[]) {
+    reportBox.hidden = reports.length === 0;
+    reportList.replaceChildren(...reports.map((r) =>
+      h("li", { class: `report report-${r.outcome.status}`, "data-testid": "file-report", "data-status": r.outcome.status },
+        h("span", { class: "path" }, r.path), h("span", { class: "outcome" }, outcomeText(r)))));
+  }
+
+  function renderDocuments() {
+    if (documents.length === 0) {
+      table.replaceChildren(h("tr", {}, h("td", { colspan: 7 }, emptyState("No documents yet. Add files or a folder to chat with them."))));
+      return;
+    }
+    table.replaceChildren(...documents.map((d) =>
+      h("tr", { "data-testid": "document-row", "data-document-id": d.id },
+        h("td", {}, d.title),
+        h("td", { class: "path" }, d.path),
+        h("td", {}, d.format),
+        h("td", { class: "num" }, formatBytes(d.size_bytes)),
+        h("td", { class: "num" }, String(d.chunk_count)),
+        h("td", {}, formatDateTime(d.indexed_at * 1000)),
+        h("td", {}, h("button", { type: "button", "data-testid": "remove-document", "aria-label": `Remove ${d.title}`, onclick: () => remove(d) }, "Remove")))));
+  }
+
+  function setIndexing(on: boolean) {
+    indexing = on;
+    progressBox.hidden = !on;
+    [...actions, addPathButton].forEach((b) => (b.disabled = on));
+  }
+
+  async function index(run: (channel: Channel<IndexEvent>) => Promise<FileReport[]>) {
+    if (indexing) {
+      toast("Still indexing: wait for it to finish or cancel it first.", { code: "busy", error: true });
+      return;
+    }
+    setIndexing(true);
+    bar.value = 0;
+    progressLabel.textContent = "Starting…";
+    const live: FileReport[] = [];
+    renderReports(live);
+    const channel = new Channel<IndexEvent>();
+    channel.onmessage = (event) => {
+      if (event.kind === "progress") {
+        const view = indexProgressView(event);
+        if (view.fraction === null) bar.removeAttribute("value");
+        else bar.value = view.fraction;
+        progressLabel.textContent = view.label;
+      } else {
+        live.push(event.report);
+        renderReports(live);
+      }
+    };
+    try {
+      renderReports(await run(channel));
+    } catch (err) {
+      if (errorCode(err) === "cancelled") toast("Indexing cancelled.", { code: "cancelled" });
+      else showError(err);
+    } finally {
+      setIndexing(false);
+      await refresh();
+      void refreshStatus();
+    }
+  }
+
+  const add = (paths: string[]) => index((ch) => documentsAdd(paths, ch));
+
+  async function pickFiles() {
+    try {
+      const picked = await open({ multiple: true, directory: false, title: "Add files" });
+      if (picked?.length) await add(picked);
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  async function pickFolder() {
+    try {
+      const picked = await open({ multiple: true, directory: true, title: "Add folder" });
+      if (picked?.length) await add(picked);
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  function addTypedPath(e: Event) {
+    e.preventDefault();
+    const path = pathInput.value.trim();
+    if (!path) return;
+    pathInput.value = "";
+    void add([path]);
+  }
+
+  async function remove(doc: DocumentInfo) {
+    try {
+      const removed = await documentsRemove(doc.id);
+      await refresh();
+      void refreshStatus();
+      toast(`Removed “${removed.title}”.`, {
+        code: "removed",
+        action: { label: "Undo", testid: "undo-button", run: () => void add([removed.path]) },
+      });
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  async function refresh() {
+    try {
+      documents = await documentsList();
+    } catch (err) {
+      showError(err);
+    }
+    renderDocuments();
+  }
+
+  // Outside the Tauri shell (a plain browser) these subscriptions do not exist; nothing for the user to fix.
+  listen(DOCUMENTS_CHANGED_EVENT, () => void refresh()).catch((err) => console.warn("documents-changed unavailable", err));
+  try {
+    getCurrentWebview().onDragDropEvent(({ payload }) => {
+      dropZone.classList.toggle("drag-over", payload.type === "enter" || payload.type === "over");
+      if (payload.type === "drop" && payload.paths.length) {
+        void ctx.navigate("documents");
+        void add(payload.paths);
+      }
+    }).catch((err) => console.warn("drag and drop unavailable", err));
+  } catch (err) {
+    console.warn("drag and drop unavailable", err);
+  }
+
+  return { root, show: refresh };
+}

@@ -1,0 +1,258 @@
+import {
+  budgetGet, budgetSet, chatPreviewPayload, keyClear, keySet, keyStatus, modelsActivate, modelsList, settingsGet, settingsSet,
+  type Budget, type CatalogModel, type KeyStatus, type PayloadPreview, type Settings,
+} from "../api";
+import { downloadControls, emptyState } from "../components";
+import { field, h } from "../dom";
+import { formatBytes, formatMoney } from "../lib/format";
+import { readNumber } from "../lib/parse";
+import { watchStatus } from "../status";
+import { showError, toast } from "../toast";
+import type { View } from "./view";
+
+const input = (testid: string, attrs: Record<string, string | number> = {}) =>
+  h("input", { type: "text", "data-testid": testid, autocomplete: "off", spellcheck: "false", ...attrs });
+
+function keyStatusText(k: KeyStatus): string {
+  if (!k.set) return "No key";
+  return k.last4 ? `Key set (…${k.last4})` : "Key set";
+}
+
+export function createSettingsView(): View {
+  let settings: Settings | null = null;
+  let budget: Budget | null = null;
+  // Fields typed into while the view was loading keep what the user typed.
+  const edited = new Set<EventTarget>();
+  const set = (el: HTMLInputElement, value: string) => {
+    if (!edited.has(el)) el.value = value;
+  };
+
+  const modelRows = h("tbody");
+
+  const endpoint = input("settings-remote-endpoint", { type: "url", placeholder: "https://api.openai.com/v1" });
+  const remoteModel = input("settings-remote-model", { placeholder: "gpt-4o-mini" });
+  const priceIn = input("settings-price-in", { inputmode: "decimal", placeholder: "bundled price list" });
+  const priceOut = input("settings-price-out", { inputmode: "decimal", placeholder: "bundled price list" });
+  const accuracy = input("settings-remote-accuracy", { type: "number", min: 0, max: 1, step: 0.01 });
+  const maxTokens = input("settings-max-remote-tokens", { type: "number", min: 1, step: 1 });
+  const qualityCost = input("settings-quality-cost", { type: "range", min: 0, max: 1, step: 0.05 });
+  const neverEscalate = h("input", { type: "checkbox", role: "switch", "data-testid": "settings-never-escalate" });
+  const contextTokens = input("settings-context-tokens", { type: "number", min: 256, step: 1 });
+  const saved = h("span", { class: "saved", "data-testid": "settings-saved", role: "status", hidden: true }, "Saved ✓");
+
+  const apiKey = h("input", { type: "password", "data-testid": "settings-api-key", autocomplete: "off", placeholder: "sk-…" });
+  const keyStatusEl = h("span", { class: "muted", "data-testid": "key-status" });
+
+  const monthly = input("settings-budget-monthly", { inputmode: "decimal" });
+  const cap = input("settings-budget-cap", { inputmode: "decimal", placeholder: "no cap" });
+  const currencyNote = h("span", { class: "muted small" });
+
+  const payloadQuestion = input("payload-question", { placeholder: "A question to preview" });
+  const payloadOut = h("div", { class: "payload-preview", "data-testid": "payload-preview", "aria-live": "polite" });
+
+  const settingsForm = h("form", { class: "settings-form", onsubmit: saveSettings, oninput: () => (saved.hidden = true) },
+    h("h2", {}, "Remote model"),
+    h("div", { class: "grid" },
+      field("Endpoint (OpenAI-compatible, up to /v1)", endpoint),
+      field("Model", remoteModel),
+      field("Price per million input tokens", priceIn, "Empty: use the bundled price list"),
+      field("Price per million output tokens", priceOut, "Empty: use the bundled price list"),
+      field("Remote accuracy prior (0–1)", accuracy),
+      field("Max remote answer tokens", maxTokens)),
+    h("h2", {}, "Routing"),
+    h("label", { class: "field" },
+      h("span", { class: "field-label" }, "Quality ↔ cost"),
+      qualityCost,
+      h("span", { class: "range-labels", "aria-hidden": "true" }, h("span", {}, "Best quality"), h("span", {}, "Lowest cost"))),
+    h("label", { class: "inline" }, neverEscalate, "Never escalate (answer everything locally)"),
+    field("Local context tokens", contextTokens),
+    h("div", { class: "form-actions" }, h("button", { type: "submit", class: "primary", "data-testid": "settings-save" }, "Save"), saved));
+
+  const root = h("section", { class: "view settings", "data-testid": "view-settings", "aria-labelledby": "settings-title", hidden: true },
+    h("header", { class: "view-header" }, h("h1", { id: "settings-title" }, "Settings")),
+    h("section", { id: "local-models", "aria-labelledby": "models-title" },
+      h("h2", { id: "models-title" }, "Local models"),
+      h("table", {},
+        h("thead", {}, h("tr", {}, ...["Model", "Kind", "Size", "Quantization", "License", "Status", ""].map((t) => h("th", { scope: "col" }, t)))),
+        modelRows)),
+    settingsForm,
+    h("section", { "aria-labelledby": "key-title" },
+      h("h2", { id: "key-title" }, "API key"),
+      h("p", {}, keyStatusEl),
+      h("form", { class: "row", onsubmit: saveKey },
+        field("API key for the remote endpoint", apiKey, "Stored in the system keychain; never shown again."),
+        h("button", { type: "submit", "data-testid": "settings-save-key" }, "Save key"),
+        h("button", { type: "button", "data-testid": "settings-clear-key", onclick: clearKey }, "Clear"))),
+    h("section", { "aria-labelledby": "budget-title" },
+      h("h2", { id: "budget-title" }, "Budget"),
+      h("form", { class: "row", onsubmit: saveBudget },
+        field("Monthly budget", monthly),
+        field("Per-answer cap", cap, "Empty: no cap"),
+        h("button", { type: "submit", "data-testid": "settings-save-budget" }, "Save budget")),
+      currencyNote),
+    h("section", { "aria-labelledby": "preview-title" },
+      h("h2", { id: "preview-title" }, "Preview what is sent"),
+      h("form", { class: "row", onsubmit: preview },
+        field("Question", payloadQuestion),
+        h("button", { type: "submit", "data-testid": "payload-preview-button" }, "Preview")),
+      payloadOut));
+
+  function renderModels(models: CatalogModel[]) {
+    modelRows.replaceChildren(...(models.length ? models.map((m) =>
+      h("tr", { "data-testid": "model-row", "data-model-id": m.id, "data-installed": String(m.installed) },
+        h("td", {}, m.name),
+        h("td", {}, m.kind === "chat" ? "Chat" : "Embedding"),
+        h("td", { class: "num" }, formatBytes(m.approx_size_mb * 1024 * 1024)),
+        h("td", {}, m.quantization),
+        h("td", {}, m.license),
+        h("td", {}, m.active ? "Active" : m.installed ? "Installed" : "Not installed"),
+        h("td", {},
+          !m.installed ? downloadControls(m, () => void loadModels()) : null,
+          m.installed && !m.active && m.kind === "chat"
+            ? h("button", { type: "button", "data-testid": "model-activate", onclick: () => activate(m) }, "Use this model") : null)))
+      : [h("tr", {}, h("td", { colspan: 7 }, emptyState("No models in the catalog.")))]));
+  }
+
+  function fillSettings(s: Settings) {
+    settings = s;
+    set(endpoint, s.remote.endpoint);
+    set(remoteModel, s.remote.model);
+    set(priceIn, s.remote.input_per_million?.toString() ?? "");
+    set(priceOut, s.remote.output_per_million?.toString() ?? "");
+    set(accuracy, String(s.remote.accuracy));
+    set(maxTokens, String(s.remote.max_tokens));
+    set(qualityCost, String(s.quality_cost));
+    if (!edited.has(neverEscalate)) neverEscalate.checked = s.never_escalate;
+    set(contextTokens, String(s.context_tokens));
+  }
+
+  function fillBudget(b: Budget) {
+    budget = b;
+    set(monthly, String(b.monthly_limit));
+    set(cap, b.per_answer_cap?.toString() ?? "");
+    currencyNote.textContent = `Amounts in ${b.currency}. Current limit ${formatMoney(b.monthly_limit, b.currency)} a month.`;
+  }
+
+  async function loadModels() {
+    try {
+      renderModels(await modelsList());
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  async function activate(m: CatalogModel) {
+    try {
+      await modelsActivate(m.id);
+      toast(`Loading ${m.name}…`, { code: "activated" });
+      watchStatus();
+      await loadModels();
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  async function saveSettings(e: Event) {
+    e.preventDefault();
+    if (!settings) return;
+    try {
+      const next: Settings = {
+        local_model: settings.local_model,
+        context_tokens: readNumber(contextTokens.value, "Context tokens", { integer: true, min: 1 })!,
+        never_escalate: neverEscalate.checked,
+        quality_cost: Number(qualityCost.value),
+        remote: {
+          endpoint: endpoint.value.trim(),
+          model: remoteModel.value.trim(),
+          input_per_million: readNumber(priceIn.value, "Input price", { optional: true, min: 0 }),
+          output_per_million: readNumber(priceOut.value, "Output price", { optional: true, min: 0 }),
+          accuracy: readNumber(accuracy.value, "Remote accuracy", { min: 0, max: 1 })!,
+          max_tokens: readNumber(maxTokens.value, "Max remote tokens", { integer: true, min: 1 })!,
+        },
+      };
+      const stored = await settingsSet(next);
+      edited.clear();
+      fillSettings(stored);
+      saved.hidden = false;
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  async function saveKey(e: Event) {
+    e.preventDefault();
+    const key = apiKey.value.trim();
+    if (!key) return;
+    try {
+      keyStatusEl.textContent = keyStatusText(await keySet(key));
+      apiKey.value = "";
+      toast("API key saved.", { code: "key_saved" });
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  async function clearKey() {
+    try {
+      keyStatusEl.textContent = keyStatusText(await keyClear());
+      toast("API key cleared.", { code: "key_cleared" });
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  async function saveBudget(e: Event) {
+    e.preventDefault();
+    if (!budget) return;
+    try {
+      const limit = readNumber(monthly.value, "Monthly budget", { min: 0 })!;
+      const perAnswer = readNumber(cap.value, "Per-answer cap", { optional: true, min: 0 });
+      const stored = await budgetSet(limit, perAnswer);
+      edited.delete(monthly);
+      edited.delete(cap);
+      fillBudget(stored);
+      toast("Budget saved.", { code: "budget_saved" });
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  function renderPreview(p: PayloadPreview) {
+    if (p.model === null) {
+      payloadOut.replaceChildren(h("p", { class: "note" }, "No remote model configured"));
+      return;
+    }
+    const cost = p.worst_case_cost === null ? "unknown" : formatMoney(p.worst_case_cost, p.currency);
+    payloadOut.replaceChildren(
+      h("p", {}, `Model: ${p.model} · worst-case cost ${cost}`),
+      ...p.messages.map((m) => h("div", { class: "message" }, h("h3", {}, m.role), h("pre", {}, m.content))));
+  }
+
+  async function preview(e: Event) {
+    e.preventDefault();
+    const question = payloadQuestion.value.trim();
+    if (!question) return;
+    try {
+      renderPreview(await chatPreviewPayload(question, null, null));
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  root.addEventListener("input", (e) => e.target && edited.add(e.target));
+
+  async function show() {
+    saved.hidden = true;
+    apiKey.value = "";
+    edited.clear();
+    const [s, b, k] = await Promise.allSettled([settingsGet(), budgetGet(), keyStatus(), loadModels()]);
+    if (s.status === "fulfilled") fillSettings(s.value);
+    else showError(s.reason);
+    if (b.status === "fulfilled") fillBudget(b.value);
+    else showError(b.reason);
+    if (k.status === "fulfilled") keyStatusEl.textContent = keyStatusText(k.value);
+    else showError(k.reason);
+  }
+
+  return { root, show };
+}
