@@ -94,7 +94,7 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     );
     metrics.cold_start_model_ready_ms = Date.now() - app.sessionStartedAt;
     metrics.model_states_seen = [...seen];
-    pid = e2e.appPid();
+    pid = e2e.appPid(app.driverProcess.pid);
     assert.ok(pid, "no automix-app process found with pgrep");
     metrics.app_pid = pid;
     metrics.rss_after_model_load_kb = e2e.procStatus(pid, "VmHWM");

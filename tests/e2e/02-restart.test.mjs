@@ -21,13 +21,13 @@ function previousState() {
 
 describe("AutoMix after a restart", { timeout: 10 * MINUTE }, () => {
   before(async () => {
-    await poll(() => !e2e.appPid(), { timeout: 20_000, message: "the app of the previous session to exit" });
+    await poll(() => !e2e.appPid(), { timeout: 20_000, message: "the app of the previous session (same AUTOMIX_HOME) to exit" });
     app = await e2e.startApp();
     driver = app.driver;
   });
 
   after(async () => {
-    const pid = e2e.appPid();
+    const pid = app ? e2e.appPid(app.driverProcess.pid) : null;
     if (pid) metrics.restart_peak_rss_kb = e2e.procStatus(pid, "VmHWM");
     if (app) await app.stop();
     if (pid && e2e.alive(pid)) {

@@ -374,20 +374,41 @@ export async function screenshot(driver, name, keyIds) {
 
 // ---------------------------------------------------------------- processes & metrics
 
-/** Pid of the newest live automix-app process (the app WebKitWebDriver launched), or null. */
-export function appPid() {
-  for (const args of [["-x", "automix-app"], ["-f", APP]]) {
-    let pids = [];
+/**
+ * Pid of the live automix-app process of this test run: a descendant of `driverPid` (the
+ * WebKitWebDriver that launched it) when given, else the newest one whose AUTOMIX_HOME is ours
+ * (other copies of the app may be running on the machine). null when none.
+ */
+export function appPid(driverPid = null) {
+  const isApp = (pid) => {
     try {
-      pids = execFileSync("pgrep", args, { encoding: "utf8" }).trim().split("\n").filter(Boolean).map(Number);
+      return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "automix-app" && alive(pid);
     } catch {
-      // pgrep exits 1 when nothing matches
+      return false;
     }
-    // Zombies are left behind here (PID 1 does not reap), so keep live ones, newest start last.
-    const live = pids.filter((pid) => pid !== process.pid && alive(pid)).sort((a, b) => startTime(a) - startTime(b));
-    if (live.length) return live[live.length - 1];
+  };
+  if (driverPid) {
+    const found = descendants(driverPid).filter(isApp);
+    if (found.length) return found[0];
   }
-  return null;
+  let pids = [];
+  try {
+    pids = execFileSync("pgrep", ["-x", "automix-app"], { encoding: "utf8" }).trim().split("\n").filter(Boolean).map(Number);
+  } catch {
+    // pgrep exits 1 when nothing matches
+  }
+  const home = process.env.AUTOMIX_HOME;
+  const ours = (pid) => {
+    try {
+      const environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      return !home || environ.includes(`AUTOMIX_HOME=${home}`);
+    } catch {
+      return false;
+    }
+  };
+  // Zombies are left behind here (PID 1 does not reap), so keep live ones, newest start last.
+  const live = pids.filter((pid) => isApp(pid) && ours(pid)).sort((a, b) => startTime(a) - startTime(b));
+  return live.length ? live[live.length - 1] : null;
 }
 
 function startTime(pid) {

@@ -58,7 +58,7 @@ fn generic_gguf_tokenizer_would_insert_spaces_after_special_tokens() {
 #[test]
 fn answers_paris_about_france() {
     let model = smollm2();
-    let prompt = model.chat_prompt(&answer_messages(FRANCE, "What is the capital of France?", AnswerStyle::Short), true).unwrap();
+    let prompt = model.chat_prompt(&answer_messages(FRANCE, "What is the capital of France?", AnswerStyle::Short, &[]), true).unwrap();
     let params = SamplingParams { max_tokens: 24, ..Default::default() };
     let mut streamed = String::new();
     let answer = model.generate(&prompt, &mut KvCache::new(), &params, &AtomicBool::new(false), &mut |t| streamed.push_str(t)).unwrap();
@@ -74,7 +74,7 @@ fn context_prefilled_once_serves_two_questions_exactly() {
     let params = SamplingParams { max_tokens: 12, ..Default::default() };
     let mut cache = KvCache::new();
     for question in ["What is the capital of France?", "What currency does France use?"] {
-        let prompt = model.chat_prompt(&answer_messages(FRANCE, question, AnswerStyle::Short), true).unwrap();
+        let prompt = model.chat_prompt(&answer_messages(FRANCE, question, AnswerStyle::Short, &[]), true).unwrap();
         let fresh = model.generate(&prompt, &mut KvCache::new(), &params, &never, &mut |_| {}).unwrap();
         let reused = model.generate(&prompt, &mut cache, &params, &never, &mut |_| {}).unwrap();
         assert_eq!(reused.text, fresh.text);
@@ -82,7 +82,7 @@ fn context_prefilled_once_serves_two_questions_exactly() {
     }
     // The second question reuses the system prompt and the whole context from the first.
     let context_tokens = model.count_tokens(FRANCE).unwrap();
-    let second = model.chat_prompt(&answer_messages(FRANCE, "Who?", AnswerStyle::Short), true).unwrap();
+    let second = model.chat_prompt(&answer_messages(FRANCE, "Who?", AnswerStyle::Short, &[]), true).unwrap();
     let again = model.generate(&second, &mut cache, &params, &never, &mut |_| {}).unwrap();
     assert!(again.timings.reused_tokens > context_tokens, "{:?}", again.timings);
 }
