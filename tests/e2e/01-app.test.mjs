@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { By } from "selenium-webdriver";
 import * as e2e from "./lib.mjs";
 import * as fx from "./fixtures.mjs";
 
@@ -49,7 +50,7 @@ async function saveBudget(monthly) {
 async function historyTotal({ escalatedOnly = false } = {}) {
   await navigate(driver, "history");
   const box = await shown(driver, "history-filter-escalated");
-  if ((await box.isSelected()) !== escalatedOnly) await box.click();
+  if ((await box.isSelected()) !== escalatedOnly) await e2e.clickElement(driver, box, "history-filter-escalated");
   await poll(async () => (await box.isSelected()) === escalatedOnly, { timeout: 5_000, message: "the escalated filter to toggle" });
   await sleep(500); // the list reloads after the filter changes
   const text = await textOf(driver, "history-total-cost");
@@ -68,6 +69,7 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
       console.error(`# the app (pid ${pid}) outlived its session; sending SIGTERM`);
       process.kill(pid, "SIGTERM");
     }
+    if (e2e.intercepted.length) metrics.intercepted_clicks = e2e.intercepted;
     const merged = e2e.recordMetrics(metrics);
     fs.writeFileSync(path.join(e2e.OUT, "state.json"), JSON.stringify(state, null, 2) + "\n");
     console.log(JSON.stringify(merged));
@@ -105,7 +107,8 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
   });
 
   test("2. add a document", { timeout: 4 * MINUTE }, async () => {
-    const folder = fs.mkdtempSync(path.join(os.tmpdir(), "automix-e2e-docs-"));
+    // run.sh's work folder (removed after a passing run), else the system temp folder.
+    const folder = fs.mkdtempSync(path.join(process.env.E2E_WORK || os.tmpdir(), "docs-"));
     const file = path.join(folder, fx.DOCUMENT_NAME);
     fs.writeFileSync(file, fx.DOCUMENT_TEXT);
     state.documentPath = file;
@@ -183,6 +186,21 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     assert.ok(!pageText.includes(key), "the full key is visible somewhere on the page");
     const inputValue = await settingsValue("settings-api-key");
     assert.notEqual(inputValue, key, "the key stays in the input after saving");
+
+    // Headless there is no keychain: the key falls back to a private file, never settings.toml.
+    const home = process.env.AUTOMIX_HOME;
+    if (home) {
+      const settingsToml = fs.readFileSync(path.join(home, "settings.toml"), "utf8");
+      assert.ok(!settingsToml.includes(key), "the API key is written into settings.toml");
+      const keyFile = path.join(home, "api-key");
+      if (fs.existsSync(keyFile)) {
+        const mode = fs.statSync(keyFile).mode & 0o777;
+        assert.equal(mode & 0o077, 0, `the api-key file is readable by others (mode ${mode.toString(8)})`);
+        metrics.api_key_store = `file ${mode.toString(8)}`;
+      } else {
+        metrics.api_key_store = "keychain";
+      }
+    }
 
     await saveBudget(5);
 
@@ -271,16 +289,17 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     if (answer.hasAskRemote) {
       const button = await (await e2e.lastAnswerElement(driver)).findElement(tid("ask-remote"));
       if ((await button.isDisplayed()) && (await button.isEnabled())) {
-        await button.click();
+        await e2e.clickElement(driver, button, "ask-remote");
         const outcome = await poll(
           async () => {
             const a = await e2e.lastAnswer(driver);
             if (a.source === "remote") return "remote";
             if (a.remoteNote) return `remote-note: ${a.remoteNote}`;
-            const toast = await textOf(driver, "toast");
-            return toast ? `toast: ${toast}` : null;
+            // Only the budget's own refusal counts, not a leftover "Budget saved." toast.
+            const refusals = await driver.findElements(By.css('[data-testid="toast"][data-code="budget_exceeded"]'));
+            return refusals.length ? `toast: ${await refusals[0].getText()}` : null;
           },
-          { timeout: 30_000, message: "ask-remote to be refused (remote-note or toast)" },
+          { timeout: 30_000, message: "ask-remote to be refused by the budget (remote-note or a budget_exceeded toast)" },
         );
         assert.notEqual(outcome, "remote", "ask-remote reached the remote model with a zero budget");
         metrics.zero_budget_ask_remote = outcome;
@@ -332,14 +351,16 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     const chart = await shown(driver, "spend-chart");
     const bars = await driver.executeScript(
       `const chart = document.querySelector(arguments[0]);
-       return chart.querySelectorAll('rect.bar, [data-testid="spend-bar"]').length;`,
+       return [...chart.querySelectorAll('rect.bar, [data-testid="spend-bar"]')].map((el) => el.getBoundingClientRect().height);`,
       sel("spend-chart"),
     );
-    assert.ok(bars >= 1, "spend-chart has no bar");
+    metrics.spend_bar_heights_px = bars.map((h) => Number(h.toFixed(3)));
+    assert.ok(bars.length >= 1, "spend-chart has no bar although money was spent today");
     assert.ok((await chart.getRect()).height > 10, "spend-chart has no height");
     for (const id of ["spend-remaining", "spend-share"]) {
       assert.ok((await textOf(driver, id)).length > 0, `${id} is empty`);
     }
+    assert.ok(numbers(await textOf(driver, "spend-share")).some((n) => n > 0), "spend-share shows no escalation although one was paid");
     const remaining = numbers(await textOf(driver, "spend-remaining"));
     assert.ok(remaining.some((n) => n > 4 && n <= 5), `spend-remaining ${JSON.stringify(remaining)} is not a little under the 5 budget`);
     await e2e.screenshot(driver, "spend", ["view-spend", "spend-chart", "spend-remaining", "spend-share"]);
@@ -354,6 +375,19 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     }, { timeout: 30_000, message: "payload-preview to contain the question" });
     assert.ok(preview.includes("gpt-4o-mini"), "the payload preview does not name the remote model");
     assert.ok(!preview.includes("sk-e2e-"), "the payload preview shows the API key");
+  });
+
+  test("8b. the spend chart shows today's spending as a visible bar", { timeout: MINUTE }, async () => {
+    await navigate(driver, "spend");
+    await shown(driver, "spend-chart");
+    const heights = await driver.executeScript(
+      `const chart = document.querySelector(arguments[0]);
+       return [...chart.querySelectorAll('rect.bar, [data-testid="spend-bar"]')].map((el) => el.getBoundingClientRect().height);`,
+      sel("spend-chart"),
+    );
+    // A bar a person can see: at least one on-screen pixel tall, not merely present in the SVG.
+    assert.ok(heights.length >= 1, "spend-chart has no bar");
+    assert.ok(heights.some((h) => h >= 1), `spend-chart's bars are invisible: rendered heights ${JSON.stringify(heights.map((h) => Number(h.toFixed(3))))} px`);
   });
 
   test("ending the session closes the app", { timeout: 2 * MINUTE }, async () => {

@@ -144,12 +144,49 @@ export async function shown(driver, id, timeout = 15_000) {
   return element;
 }
 
+/** What covers the centre of `element` (for messages about intercepted clicks). */
+async function coveredBy(driver, element) {
+  return driver.executeScript(
+    `const r = arguments[0].getBoundingClientRect();
+     const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+     if (!top || arguments[0].contains(top)) return null;
+     const owner = top.closest("[data-testid]");
+     return top.tagName.toLowerCase() + (top.className ? "." + String(top.className).split(" ").join(".") : "") +
+       (owner ? " in [data-testid=" + owner.dataset.testid + "]" : "") + ": " + (top.textContent || "").trim().slice(0, 60);`,
+    element,
+  );
+}
+
+/** Intercepted clicks seen during the run (an overlay covering a control), for the report. */
+export const intercepted = [];
+
+/**
+ * Clicks like a person would: if something covers the element (a toast over the Ask button), it
+ * waits for it to go away, as a person would, and records what covered it.
+ */
+export async function clickElement(driver, element, name, timeout = 15_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    try {
+      await element.click();
+      return element;
+    } catch (error) {
+      if (error.name !== "ElementClickInterceptedError" || Date.now() > deadline) throw error;
+      const cover = await coveredBy(driver, element).catch(() => null);
+      if (!intercepted.some((x) => x.target === name && x.cover === cover)) {
+        intercepted.push({ target: name, cover });
+        console.log(`# click on ${name} intercepted by ${cover}; waiting for it to go away`);
+      }
+      await sleep(250);
+    }
+  }
+}
+
 /** Clicks the element with this test id once it is displayed and enabled. */
 export async function click(driver, id, timeout = 15_000) {
   const element = await shown(driver, id, timeout);
   await driver.wait(until.elementIsEnabled(element), timeout, `[data-testid=${id}] stayed disabled`);
-  await element.click();
-  return element;
+  return clickElement(driver, element, id, timeout);
 }
 
 /**
@@ -262,7 +299,7 @@ export async function clickInLastAnswer(driver, id) {
   const element = await answer.findElement(tid(id));
   await driver.wait(until.elementIsVisible(element), 10_000, `${id} in the last answer is not visible`);
   await driver.wait(until.elementIsEnabled(element), 10_000, `${id} in the last answer stays disabled`);
-  await element.click();
+  await clickElement(driver, element, id);
   return element;
 }
 
@@ -295,8 +332,15 @@ export async function ask(driver, question, { timeout = 180_000 } = {}) {
   );
   const askButton = await shown(driver, "ask-button");
   await driver.wait(until.elementIsEnabled(askButton), 30_000, "ask-button stays disabled");
+  // Wait until nothing covers the button before starting the clock.
+  const cover = await coveredBy(driver, askButton);
+  if (cover !== null) {
+    if (!intercepted.some((x) => x.target === "ask-button" && x.cover === cover)) intercepted.push({ target: "ask-button", cover });
+    console.log(`# ask-button is covered by ${cover}; waiting for it to go away`);
+    await poll(async () => (await coveredBy(driver, askButton)) === null, { timeout: 20_000, message: "ask-button to be uncovered" }).catch(() => {});
+  }
   const clickedAt = Date.now();
-  await askButton.click();
+  await clickElement(driver, askButton, "ask-button");
   let firstTokenMs = null;
   const deadline = clickedAt + timeout;
   while (Date.now() < deadline) {

@@ -79,7 +79,7 @@ PIDS+=($!)
 for _ in $(seq 100); do [ -s "$WORK/remote.out" ] && break; sleep 0.1; done
 AUTOMIX_E2E_REMOTE="$(head -n1 "$WORK/remote.out")"
 [ -n "$AUTOMIX_E2E_REMOTE" ] || { cat "$WORK/remote.err" >&2; die "the test remote server printed no URL"; }
-export AUTOMIX_E2E_REMOTE APP
+export AUTOMIX_E2E_REMOTE APP E2E_WORK="$WORK"
 say "test remote server at $AUTOMIX_E2E_REMOTE"
 
 # ---- the tests

@@ -80,14 +80,15 @@ it("boots, answers a question and shows every view", async () => {
   expect(byId("compare-local").textContent).toContain("Lyon");
   expect(byId("compare-remote").textContent).toContain("Paris");
 
-  // A kept local answer; asking the remote model by hand fails, and the local answer stands.
+  // A kept local answer; asking the remote model by hand is first refused by the budget (nothing
+  // changes but a toast), then the remote call fails (the engine returns the answer with its error).
   handlers.chat_ask = ({ onEvent }: { onEvent: Channel<AskEvent> }) => {
     onEvent.onmessage({ kind: "local_token", text: "Bern" });
     onEvent.onmessage({ kind: "routed", decision: "keep", reason: "confident", local_confidence: 0.91, estimated_cost: null, currency: "USD", remote_model: null });
     onEvent.onmessage({ kind: "done", answer: "Bern", source: "local", cost: 0, currency: "USD", question_id: 12 });
     return 12;
   };
-  handlers.chat_escalate = () => { throw { code: "remote", message: "HTTP 500" }; };
+  handlers.chat_escalate = () => { throw { code: "budget_exceeded", message: "the monthly budget does not cover this answer" }; };
   input.value = "Capital of Switzerland?";
   byId("ask-button").click();
   await vi.waitFor(() => expect(all("answer")[1].dataset.state).toBe("done"));
@@ -96,12 +97,23 @@ it("boots, answers a question and shows every view", async () => {
   expect(inSecond("badge").textContent).toBe("Local · 91% confident");
   expect(inSecond("confidence").textContent).toBe("91% confident");
   inSecond("ask-remote").click();
+  await vi.waitFor(() => expect(byId("toast").dataset.code).toBe("budget_exceeded"));
+  expect(inSecond("remote-note")).toBeNull();
+  expect(inSecond("answer-text").textContent).toBe("Bern");
+  byId("toast").querySelector<HTMLButtonElement>("[aria-label=Dismiss]")!.click();
+
+  handlers.chat_escalate = () => ({
+    id: 12, conversation_id: 1, asked_at_ms: 0, question: "Capital of Switzerland?", citations: [], passages: [], local_answer: "Bern",
+    local_model: "m", verifier_value: 0.8, local_confidence: 0.91, decision: "escalate", reason: "you asked gpt-4o-mini for this answer",
+    estimated_cost: 0.001, remote_model: "gpt-4o-mini", remote_answer: null, remote_error: "HTTP 500", cost: 0, currency: "USD",
+    feedback: null, latency_ms: 5,
+  });
+  inSecond("ask-remote").click();
   await vi.waitFor(() => expect(inSecond("remote-note")).toBeTruthy());
   expect(inSecond("remote-note").textContent).toBe("Remote model failed: HTTP 500 — the local answer stands");
   expect(inSecond("answer-text").textContent).toBe("Bern");
+  expect(inSecond("badge").dataset.badge).toBe("stayed-local");
   expect(second.dataset.source).toBe("local");
-  expect(byId("toast").dataset.code).toBe("remote");
-  byId("toast").querySelector<HTMLButtonElement>("[aria-label=Dismiss]")!.click();
 
   byId("nav-history").click();
   await vi.waitFor(() => expect(all("history-row")).toHaveLength(1));

@@ -16,6 +16,11 @@ describe("badge model", () => {
       badge: "local", label: "Local · 87% confident", reason: "confident enough", confidence: "87% confident", cost: null, model: null,
     });
   });
+  it("reads a failed escalation as stayed local, naming the failure", () => {
+    const b = badgeOfView(view({ decision: "escalate", remote_model: "gpt-4o-mini", remote_error: "HTTP 500", remote_answer: null, cost: 0, reason: "low confidence" }), "en-US");
+    expect(b).toMatchObject({ badge: "stayed-local", label: "Stayed local · gpt-4o-mini failed", cost: null, reason: "low confidence" });
+  });
+
   it("labels escalations with the model and the settled cost", () => {
     const b = badgeOfView(view({ decision: "escalate", remote_model: "gpt-4o-mini", cost: 0.00045, reason: "low confidence" }), "en-US");
     expect(b).toMatchObject({ badge: "escalated", label: "Escalated to gpt-4o-mini · $0.00045", cost: "$0.00045", reason: "low confidence" });
@@ -28,8 +33,8 @@ describe("badge model", () => {
     let s = newAnswer("Q");
     expect(badgeOf(s.routing)).toBeNull();
     s = reduceAnswer(s, { kind: "routed", decision: "escalate", reason: "r", local_confidence: 0.2, estimated_cost: 0.02, currency: "EUR", remote_model: "claude" });
-    expect(badgeOf(s.routing, "en-US")?.label).toBe("Escalated to claude · €0.02");
+    expect(badgeOf(s.routing, false, "en-US")?.label).toBe("Escalated to claude · €0.02");
     s = reduceAnswer(s, { kind: "done", answer: "x", source: "remote", cost: 0.013, currency: "EUR", question_id: 2 });
-    expect(badgeOf(s.routing, "en-US")?.cost).toBe("€0.013");
+    expect(badgeOf(s.routing, false, "en-US")?.cost).toBe("€0.013");
   });
 });

@@ -13,10 +13,15 @@ export interface BadgeModel {
   model: string | null;
 }
 
-/** null while the router has not decided yet. */
-export function badgeOf(routing: Routing | null, locale?: string): BadgeModel | null {
+/** null while the router has not decided yet. An escalation whose remote call failed charged
+ *  nothing and left the local answer in place, so it reads as stayed local, naming the failure. */
+export function badgeOf(routing: Routing | null, remoteFailed = false, locale?: string): BadgeModel | null {
   if (!routing) return null;
   const { decision, reason } = routing;
+  if (decision === "escalate" && remoteFailed) {
+    const model = routing.remote_model ?? "the remote model";
+    return { badge: "stayed-local", label: `Stayed local · ${model} failed`, reason, confidence: null, cost: null, model };
+  }
   if (decision === "keep") {
     const confidence = routing.local_confidence === null ? null : `${formatPercent(routing.local_confidence, locale)} confident`;
     return { badge: "local", label: confidence ? `Local · ${confidence}` : "Local", reason, confidence, cost: null, model: null };
@@ -30,4 +35,5 @@ export function badgeOf(routing: Routing | null, locale?: string): BadgeModel | 
   return { badge: "stayed-local", label: "Stayed local", reason, confidence: null, cost: null, model: null };
 }
 
-export const badgeOfView = (view: AnswerView, locale?: string): BadgeModel => badgeOf(answerFromView(view).routing, locale)!;
+export const badgeOfView = (view: AnswerView, locale?: string): BadgeModel =>
+  badgeOf(answerFromView(view).routing, view.remote_error !== null && view.remote_answer === null, locale)!;

@@ -30,6 +30,13 @@ describe("spend chart geometry", () => {
     expect(g.paceY).toBeCloseTo(g.plot.top);
   });
 
+  it("keeps a tiny day visible next to a large budget", () => {
+    const g = spendChartGeometry({ month: "2025-04", limit: 5, per_day: [{ day: "2025-04-02", cost: 0.000054, escalations: 1 }] }, 600, 240);
+    expect(g.bars[1].height).toBe(2);
+    expect(g.bars[1].y).toBe(g.plot.bottom - 2);
+    expect(g.bars[0].height).toBe(0);
+  });
+
   it("draws an empty month flat, without a pace line when there is no limit", () => {
     const g = spendChartGeometry({ month: "2025-01", limit: 0, per_day: [] }, 600, 240);
     expect(g.days).toBe(31);

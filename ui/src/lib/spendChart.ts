@@ -26,6 +26,7 @@ export function daysInMonth(month: string): number {
 }
 
 const MARGIN = { left: 64, top: 12, right: 12, bottom: 28 };
+const MIN_VISIBLE_BAR = 2;
 
 /** Every day of the month gets a slot; bars are scaled so the taller of the busiest day and the pace line fills the plot. */
 export function spendChartGeometry(report: Pick<SpendReport, "month" | "limit" | "per_day">, width: number, height: number): ChartGeometry {
@@ -39,7 +40,8 @@ export function spendChartGeometry(report: Pick<SpendReport, "month" | "limit" |
   const scale = (v: number) => (yMax > 0 ? (v / yMax) * plotHeight : 0);
   const bars = Array.from({ length: days }, (_, i) => {
     const cost = costByDay.get(i + 1) ?? 0;
-    const h = scale(cost);
+    // A day with any spending stays visible next to a large budget's pace line.
+    const h = cost > 0 ? Math.max(scale(cost), MIN_VISIBLE_BAR) : 0;
     return { day: i + 1, cost, x: plot.left + i * slot + slot * 0.15, y: plot.bottom - h, width: slot * 0.7, height: h };
   });
   return { width, height, plot, days, bars, yMax, pace, paceY: pace > 0 ? plot.bottom - scale(pace) : null };

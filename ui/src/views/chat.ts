@@ -4,7 +4,7 @@ import {
   documentsList, settingsGet, type AskEvent, type Citation, type Conversation, type DocumentInfo,
 } from "../api";
 import { emptyState, renderBadge, renderReason } from "../components";
-import { fill, h } from "../dom";
+import { fill, h, s } from "../dom";
 import {
   answerFromView, cancelAnswer, failAnswer, finishAnswer, newAnswer, reduceAnswer, shownText, startEscalation, type AnswerState,
 } from "../lib/answer";
@@ -137,15 +137,15 @@ export function createChatView(): ChatView {
     el.dataset.state = a.phase;
     el.dataset.source = a.source;
     if (a.questionId !== null) el.dataset.questionId = String(a.questionId);
-    const badge = badgeOf(a.routing);
+    const badge = badgeOf(a.routing, a.remoteError !== null && !a.remoteText);
     const done = a.phase === "done" && a.questionId !== null;
     const textEl = h("div", { class: "answer-text", "data-testid": "answer-text" }, shownText(a) || (a.phase === "streaming" ? "…" : ""));
     const showCompare = entry.compare && a.source === "remote";
-    const feedback = (verdict: "up" | "down", label: string, icon: string) =>
+    const feedback = (verdict: "up" | "down", label: string) =>
       h("button", {
-        type: "button", class: "icon", "data-testid": `feedback-${verdict}`, "aria-label": label,
+        type: "button", class: "icon", "data-testid": `feedback-${verdict}`, "aria-label": label, title: label,
         "aria-pressed": String(a.feedback === verdict), onclick: () => sendFeedback(entry, verdict),
-      }, icon);
+      }, thumb(verdict));
 
     fill(el,
       h("p", { class: "answer-question", "data-testid": "answer-question" }, a.question),
@@ -166,8 +166,8 @@ export function createChatView(): ChatView {
       a.phase === "failed" ? h("p", { class: "note error" }, a.error) : null,
       a.phase === "cancelled" ? h("p", { class: "note" }, "Cancelled.") : null,
       done ? h("div", { class: "answer-actions" },
-        feedback("up", "Good answer", "👍"),
-        feedback("down", "Bad answer", "👎"),
+        feedback("up", "Good answer"),
+        feedback("down", "Bad answer"),
         a.source === "local" && remoteModel
           ? h("button", { type: "button", "data-testid": "ask-remote", disabled: entry.escalating, onclick: () => escalate(entry) }, `Ask ${remoteModel}`) : null,
         a.source === "remote"
@@ -267,9 +267,10 @@ export function createChatView(): ChatView {
     try {
       entry.answer = answerFromView(await chatEscalate(before.questionId!, channel));
     } catch (err) {
-      // Whatever went wrong, the local answer stands; say so on the answer itself, not only in a toast.
-      const message = (err as { message?: string }).message ?? String(err);
-      entry.answer = { ...before, remoteError: entry.answer.remoteError ?? message };
+      // A failed remote call comes back as an answer with its error (shown on the answer); what
+      // is thrown is a refusal before anything was sent (budget, no remote, busy): the answer is
+      // left as it was and the toast says why.
+      entry.answer = before;
       showError(err);
     } finally {
       entry.escalating = false;
@@ -328,4 +329,11 @@ export function createChatView(): ChatView {
   }
 
   return { root, show, focusQuestion: () => question.focus() };
+}
+
+/** A thumb drawn as SVG: emoji fonts are missing on many Linux desktops, where 👍 shows as a box. */
+function thumb(verdict: "up" | "down"): SVGSVGElement {
+  const icon = s("svg", { viewBox: "0 0 24 24", width: 18, height: 18, "aria-hidden": "true", class: verdict === "down" ? "thumb flipped" : "thumb" },
+    s("path", { d: "M7 10v11H3V10h4zm2 11h8.5a2 2 0 0 0 2-1.6l1.4-7A2 2 0 0 0 19 10h-5.5l.9-4.2a1.5 1.5 0 0 0-2.6-1.3L9 9v12z" }));
+  return icon;
 }

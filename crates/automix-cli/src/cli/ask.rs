@@ -87,7 +87,7 @@ pub fn run(args: AskArgs) -> Result<()> {
                 let _ = write!(out, "{text}");
                 let _ = out.flush();
             }
-            AskEvent::RemoteFailed { message } => eprintln!("\n(remote model failed: {message})"),
+            AskEvent::RemoteFailed { message } => eprintln!("\n(remote model failed: {message}; the local answer stands)"),
             AskEvent::Done { source, cost, currency, question_id, .. } => {
                 let source = match source { AnswerSource::Local => "local model", AnswerSource::Remote => "remote model" };
                 eprintln!("\n(answer #{question_id} from the {source}; cost {cost:.6} {currency})");

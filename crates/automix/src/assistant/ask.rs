@@ -265,7 +265,7 @@ impl Assistant {
         let (answer, usage, usage_estimated, error) = match outcome {
             Ok(answer) => (Some(answer.text), Some(answer.usage), answer.usage_estimated, None),
             Err(error) => {
-                on_event(AskEvent::RemoteFailed { message: format!("{error}; the local answer stands") });
+                on_event(AskEvent::RemoteFailed { message: error.to_string() });
                 (None, None, false, Some(error.to_string()))
             }
         };
