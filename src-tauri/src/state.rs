@@ -211,3 +211,39 @@ fn watch_folders(state: &AppState, app: &AppHandle) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_question_per_conversation_and_cancel_reaches_it() {
+        let home = tempfile::tempdir().unwrap();
+        let state = AppState::open(home.path()).unwrap();
+        let first = state.begin_question(1).unwrap();
+        assert_eq!(state.begin_question(1).err().map(|e| e.code), Some("busy".to_string()));
+        let other = state.begin_question(2).expect("another conversation may ask meanwhile");
+        state.cancel_question(1);
+        assert!(first.cancel.load(Ordering::Relaxed));
+        assert!(!other.cancel.load(Ordering::Relaxed));
+        drop(first);
+        let again = state.begin_question(1).expect("free again once the question ended");
+        assert!(!again.cancel.load(Ordering::Relaxed), "a new question starts uncancelled");
+    }
+
+    #[test]
+    fn a_missing_model_is_reported_as_missing_not_failed() {
+        let home = tempfile::tempdir().unwrap();
+        let state = AppState::open(home.path()).unwrap();
+        state.load_embedder();
+        state.load_chat_model();
+        let loads = state.loads();
+        assert!(matches!(loads.embedder, ModelLoad::Missing { .. }), "{loads:?}");
+        match loads.chat_model {
+            ModelLoad::Missing { message } => assert!(message.contains("smollm2-135m-instruct") && message.contains("settings"), "{message}"),
+            other => panic!("expected missing, got {other:?}"),
+        }
+        let json = serde_json::to_value(state.loads().embedder).unwrap();
+        assert_eq!(json["state"], "missing");
+    }
+}

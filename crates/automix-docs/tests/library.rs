@@ -424,3 +424,26 @@ fn missing_or_damaged_model_files_are_named() {
     let error = automix_docs::Embedder::load(dir.path(), &candle_core::Device::Cpu).err().expect("damaged weights must fail");
     assert!(matches!(error, automix_docs::EmbedError::DamagedFile { ref path, .. } if path.ends_with("model.safetensors")), "{error}");
 }
+
+#[test]
+fn a_search_connection_sees_what_another_connection_indexes_and_removes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let library_path = dir.path().join("library.sqlite");
+    let mut writer = Library::open(&library_path).expect("open the writing side");
+    let mut reader = Library::open(&library_path).expect("open the searching side");
+    let first = common::write(dir.path(), "first.md", b"# Kites\n\nBox kites fly steadily in strong wind.\n");
+    add(&mut writer, &[first], &IndexOptions::default());
+    // The reader loads its vectors now, then must notice the writer's commits without reopening.
+    let hits = reader.retrieve_from(common::embedder(), "kites in wind", 256, &WordTokenEstimate, None).expect("retrieve");
+    assert!(hits.iter().any(|hit| hit.text.contains("Box kites")));
+    let second = common::write(dir.path(), "second.md", b"# Bees\n\nHoneybees dance to show where the clover grows.\n");
+    add(&mut writer, &[second], &IndexOptions::default());
+    let hits = reader.search(common::embedder(), "where does clover grow for honeybees", 1, SearchMode::Vector).expect("search");
+    assert!(hits[0].text.contains("Honeybees"), "the new chunk is not seen by the vector search: {hits:#?}");
+    let bees = hits[0].citation.document_id;
+    let kites_only = reader.retrieve_from(common::embedder(), "honeybees clover", 256, &WordTokenEstimate, Some(&[bees + 1000])).expect("retrieve");
+    assert!(kites_only.is_empty(), "a scope of unknown documents retrieves nothing");
+    writer.remove(&bees.to_string()).expect("remove");
+    let hits = reader.search(common::embedder(), "honeybees clover", 5, SearchMode::Vector).expect("search");
+    assert!(hits.iter().all(|hit| !hit.text.contains("Honeybees")), "a removed chunk is still found: {hits:#?}");
+}

