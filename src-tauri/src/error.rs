@@ -35,35 +35,24 @@ impl From<automix::settings::SettingsError> for AppError {
     }
 }
 
-impl From<automix::docs::DocsError> for AppError {
-    fn from(error: automix::docs::DocsError) -> Self {
-        automix::assistant::AskError::from(error).into()
-    }
+/// Errors of the domain crates reach the UI with the facade's codes.
+macro_rules! through_the_facade {
+    ($($error:ty),*) => {$(
+        impl From<$error> for AppError {
+            fn from(error: $error) -> Self {
+                automix::assistant::AskError::from(error).into()
+            }
+        }
+    )*};
 }
 
-impl From<automix::models::ModelsError> for AppError {
-    fn from(error: automix::models::ModelsError) -> Self {
-        automix::assistant::AskError::from(error).into()
-    }
-}
-
-impl From<automix::budget::BudgetError> for AppError {
-    fn from(error: automix::budget::BudgetError) -> Self {
-        automix::assistant::AskError::from(error).into()
-    }
-}
-
-impl From<automix::remote::KeyStoreError> for AppError {
-    fn from(error: automix::remote::KeyStoreError) -> Self {
-        automix::assistant::AskError::from(error).into()
-    }
-}
-
-impl From<automix::store::StoreError> for AppError {
-    fn from(error: automix::store::StoreError) -> Self {
-        automix::assistant::AskError::from(error).into()
-    }
-}
+through_the_facade!(
+    automix::docs::DocsError,
+    automix::models::ModelsError,
+    automix::budget::BudgetError,
+    automix::remote::KeyStoreError,
+    automix::store::StoreError
+);
 
 /// Runs engine work on the blocking pool: model inference, SQLite and the blocking remote client
 /// must never run on the async runtime's threads.

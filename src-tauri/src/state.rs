@@ -49,6 +49,8 @@ pub struct AppState {
     pub settings_lock: Mutex<()>,
     /// Set when the library's folders changed, so the watcher starts over with the new list.
     pub watch_restart: Arc<AtomicBool>,
+    /// Held for a whole chat-model load, so loads finish in the order they were asked for.
+    chat_load: Mutex<()>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -72,7 +74,12 @@ impl AppState {
     /// Opens the engine's stores; cheap, so the window can show at once.
     pub fn open(home: &Path) -> Result<AppState, AppError> {
         let paths = AssistantPaths::from_home(home);
-        let settings = Settings::load(home)?;
+        // A damaged settings file must not keep the window from opening: the defaults apply
+        // until the user saves, and the settings view shows the error.
+        let settings = Settings::load(home).unwrap_or_else(|error| {
+            tracing::warn!(code = error.code(), "using the default settings: {error}");
+            Settings::default()
+        });
         let assistant = Assistant::open(&paths, None, automix::assistant::AssistantConfig::from_settings(&settings))?;
         // A broken remote configuration must not keep the app from opening; asking tells why.
         if let Err(error) = assistant.apply_settings(&settings) {
@@ -88,6 +95,7 @@ impl AppState {
             download_cancel: Arc::new(AtomicBool::new(false)),
             settings_lock: Mutex::new(()),
             watch_restart: Arc::new(AtomicBool::new(false)),
+            chat_load: Mutex::new(()),
         })
     }
 
@@ -115,6 +123,7 @@ impl AppState {
 
     /// Loads the chat model chosen in the settings, replacing the current one when it is ready.
     pub fn load_chat_model(&self) {
+        let _one_at_a_time = lock(&self.chat_load);
         let home = &self.assistant.paths().home;
         let model_id = Settings::load(home).map(|settings| settings.local_model).unwrap_or_else(|_| Settings::default().local_model);
         self.set_chat_load(ModelLoad::Loading { model_id: model_id.clone() });
@@ -175,14 +184,17 @@ pub fn start_background(state: Arc<AppState>, app: AppHandle) {
 /// Syncs the library's folders when they change on disk (and once at start, for what changed
 /// while the app was closed), telling the UI after each sync.
 fn watch_folders(state: &AppState, app: &AppHandle) {
-    let never = AtomicBool::new(false);
     let sync = || {
         let Ok(embedder) = state.assistant.embedder() else { return };
-        match state.assistant.library().sync(&embedder, &IndexOptions::default(), &mut |_| {}, &never) {
+        let mut library = state.assistant.library();
+        // Cancel in the Documents view stops a watcher's sync too; a new sync starts afresh.
+        state.indexing_cancel.store(false, Ordering::Relaxed);
+        match library.sync(&embedder, &IndexOptions::default(), &mut |_| {}, &state.indexing_cancel) {
             Ok(reports) if !reports.is_empty() => {
                 let _ = app.emit(DOCUMENTS_CHANGED_EVENT, ());
             }
             Ok(_) => {}
+            Err(automix::docs::DocsError::Cancelled) => tracing::info!("a folder sync was cancelled"),
             Err(error) => tracing::warn!("syncing the library's folders failed: {error}"),
         }
     };

@@ -139,6 +139,25 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     await e2e.screenshot(driver, "documents", ["view-documents", "document-row", "file-report", "path-input"]);
   });
 
+  test("2b. an added folder is watched: a new file appears without a click", { timeout: 3 * MINUTE }, async () => {
+    const folder = path.dirname(state.documentPath);
+    await type(driver, "path-input", folder);
+    await click(driver, "add-path-button");
+    await poll(
+      () => driver.executeScript(`return [...document.querySelectorAll(arguments[0])].some((el) => el.dataset.status === "unchanged");`, sel("file-report")),
+      { timeout: 60_000, interval: 250, message: "the folder's known file reported unchanged" },
+    );
+    const rowsBefore = await count(driver, "document-row");
+    fs.writeFileSync(path.join(folder, "harbour-notes.md"), "# Harbour notes\n\nThe harbour master logs every ferry that docks after dusk.\n");
+    await poll(async () => (await count(driver, "document-row")) === rowsBefore + 1, {
+      timeout: 60_000,
+      interval: 250,
+      message: "the watcher to index the new file and the list to update on its own",
+    });
+    const names = await driver.executeScript(`return [...document.querySelectorAll(arguments[0])].map((el) => el.textContent);`, sel("document-row"));
+    assert.ok(names.some((text) => text.includes("harbour-notes") || text.includes("Harbour notes")), JSON.stringify(names));
+  });
+
   test("3. a question that stays local, with citations", { timeout: 5 * MINUTE }, async () => {
     const { answer, firstTokenMs, firstTokenInPageMs, totalMs } = await e2e.ask(driver, fx.LOCAL_QUESTION);
     metrics.first_local_token_ms = firstTokenMs;
@@ -375,6 +394,22 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     }, { timeout: 30_000, message: "payload-preview to contain the question" });
     assert.ok(preview.includes("gpt-4o-mini"), "the payload preview does not name the remote model");
     assert.ok(!preview.includes("sk-e2e-"), "the payload preview shows the API key");
+  });
+
+  test("8c. the chat's preview of a follow-up shows the earlier turns it would send", { timeout: 2 * MINUTE }, async () => {
+    const requestsBefore = await e2e.remoteRequests();
+    await navigate(driver, "chat");
+    await type(driver, "question-input", fx.PAYLOAD_QUESTION);
+    await click(driver, "chat-preview-button");
+    const preview = await poll(async () => {
+      const t = await textOf(driver, "chat-payload-preview");
+      return t && t.includes(fx.PAYLOAD_QUESTION) ? t : null;
+    }, { timeout: 30_000, message: "chat-payload-preview to contain the question" });
+    assert.ok(preview.includes("assistant"), `no earlier answer in the preview: ${preview.slice(0, 400)}`);
+    assert.ok(preview.includes(fx.LOCAL_QUESTION) || preview.includes("Brindlewood"), "no earlier question in the preview");
+    assert.equal(await e2e.remoteRequests(), requestsBefore, "a preview sends nothing");
+    await click(driver, "passage-close");
+    await driver.executeScript(`document.querySelector(arguments[0]).value = "";`, sel("question-input"));
   });
 
   test("8b. the spend chart shows today's spending as a visible bar", { timeout: MINUTE }, async () => {

@@ -367,6 +367,11 @@ export async function ask(driver, question, { timeout = 180_000 } = {}) {
     },
     { timeout: Math.max(1_000, deadline - Date.now()), interval: 200, message: `the answer to "${question}" to finish` },
   );
+  // The conversation is free for the next question (or an "Ask <model>") once Ask is enabled again.
+  await poll(() => driver.executeScript(`const b = document.querySelector(arguments[0]); return b && !b.disabled;`, sel("ask-button")), {
+    timeout: 30_000,
+    message: "ask-button to be enabled after the answer",
+  });
   const inPage = await driver.executeScript(`const e = window.__e2e || {}; return e.click && e.token ? e.token - e.click : null;`);
   return { answer, firstTokenMs, firstTokenInPageMs: inPage === null ? null : Math.round(inPage), totalMs: Date.now() - clickedAt };
 }

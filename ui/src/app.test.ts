@@ -96,6 +96,8 @@ it("boots, answers a question and shows every view", async () => {
   const inSecond = (id: string) => second.querySelector<HTMLElement>(`[data-testid="${id}"]`)!;
   expect(inSecond("badge").textContent).toBe("Local · 91% confident");
   expect(inSecond("confidence").textContent).toBe("91% confident");
+  // The conversation is free again once the question has fully ended.
+  await vi.waitFor(() => expect((byId("ask-button") as HTMLButtonElement).disabled).toBe(false));
   inSecond("ask-remote").click();
   await vi.waitFor(() => expect(byId("toast").dataset.code).toBe("budget_exceeded"));
   expect(inSecond("remote-note")).toBeNull();

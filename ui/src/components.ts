@@ -1,9 +1,9 @@
 // Rendering pieces shared by several views.
-import type { CatalogModel } from "./api";
+import type { CatalogModel, PayloadPreview } from "./api";
 import { h, progressBar } from "./dom";
 import { activeDownload, cancelDownload, downloadModel, onDownload, type DownloadState } from "./downloads";
 import type { BadgeModel } from "./lib/badge";
-import { formatBytes } from "./lib/format";
+import { formatBytes, formatMoney } from "./lib/format";
 
 export function renderBadge(model: BadgeModel): HTMLElement {
   const parts: (Node | string)[] = [];
@@ -53,4 +53,14 @@ export function downloadControls(model: CatalogModel, onInstalled: () => void, t
   update(activeDownload());
   const unsubscribe = onDownload((state) => (box.isConnected ? update(state) : unsubscribe()));
   return box;
+}
+
+/** Exactly what an escalation would send: the model, its worst-case price, every message. */
+export function payloadPreview(p: PayloadPreview): HTMLElement[] {
+  if (p.model === null) return [h("p", { class: "note" }, "No remote model configured")];
+  const cost = p.worst_case_cost === null ? "unknown" : formatMoney(p.worst_case_cost, p.currency);
+  return [
+    h("p", {}, `Model: ${p.model} · worst-case cost ${cost}`),
+    ...p.messages.map((m) => h("div", { class: "message" }, h("h3", {}, m.role), h("pre", {}, m.content))),
+  ];
 }

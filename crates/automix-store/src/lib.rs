@@ -208,6 +208,22 @@ pub struct Conversation {
     pub created_at_ms: i64,
 }
 
+/// The filter of [`History::list`] and [`History::totals`]: ?1 escalated only, ?2 a LIKE pattern.
+const LIST_FILTER: &str = "(?1 = 0 OR remote_answer IS NOT NULL)
+    AND (question LIKE ?2 ESCAPE '\\' OR local_answer LIKE ?2 ESCAPE '\\' OR coalesce(remote_answer, '') LIKE ?2 ESCAPE '\\')";
+
+fn like_pattern(search: &str) -> String {
+    format!("%{}%", search.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+}
+
+/// Totals over the questions a history listing matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListTotals {
+    pub answers: u64,
+    pub escalated: u64,
+    pub cost: Cost,
+}
+
 /// A local answer and what judged it: the remote answer it was escalated to, the user's 👍/👎.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JudgedAnswer {
@@ -493,19 +509,24 @@ impl History {
         Ok(())
     }
 
-    /// Questions newest first, optionally only escalated ones and only those whose question or
-    /// answers contain `search` (case-insensitive for ASCII), at most `limit`.
+    /// Questions newest first, optionally only those the remote model answered and only those
+    /// whose question or answers contain `search` (case-insensitive for ASCII), at most `limit`.
     pub fn list(&self, escalated_only: bool, search: &str, limit: usize) -> Result<Vec<StoredQuestion>, StoreError> {
-        let pattern = format!("%{}%", search.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
         self.query_questions(
-            &format!(
-                "SELECT {QUESTION_COLUMNS} FROM questions
-                 WHERE (?1 = 0 OR remote_model IS NOT NULL)
-                   AND (question LIKE ?2 ESCAPE '\\' OR local_answer LIKE ?2 ESCAPE '\\' OR coalesce(remote_answer, '') LIKE ?2 ESCAPE '\\')
-                 ORDER BY asked_at_ms DESC, id DESC LIMIT ?3"
-            ),
-            params![escalated_only, pattern, limit as i64],
+            &format!("SELECT {QUESTION_COLUMNS} FROM questions WHERE {LIST_FILTER} ORDER BY asked_at_ms DESC, id DESC LIMIT ?3"),
+            params![escalated_only, like_pattern(search), limit as i64],
         )
+    }
+
+    /// How many questions [`History::list`] would find without its limit, how many of them the
+    /// remote model answered, and what they cost.
+    pub fn totals(&self, escalated_only: bool, search: &str) -> Result<ListTotals, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare_cached(&format!("SELECT count(*), count(remote_answer), coalesce(sum(cost_nanos), 0) FROM questions WHERE {LIST_FILTER}"))?;
+        Ok(statement.query_row(params![escalated_only, like_pattern(search)], |row| {
+            Ok(ListTotals { answers: row.get::<_, i64>(0)? as u64, escalated: row.get::<_, i64>(1)? as u64, cost: Cost::from_nanos(row.get(2)?) })
+        })?)
     }
 
     /// Questions asked in a UTC month (`YYYY-MM`, as the budget's months), oldest first.
@@ -566,7 +587,7 @@ impl History {
     fn spend_by(&self, period_format: &str) -> Result<Vec<PeriodSpend>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare_cached(
-            "SELECT strftime(?1, asked_at_ms / 1000, 'unixepoch') AS period, currency, SUM(cost_nanos), COUNT(*)
+            "SELECT strftime(?1, asked_at_ms / 1000, 'unixepoch') AS period, currency, SUM(cost_nanos), COUNT(remote_answer)
              FROM questions WHERE remote_model IS NOT NULL
              GROUP BY period, currency ORDER BY period, currency",
         )?;

@@ -87,8 +87,7 @@ pub const KEYS: &[&str] = &[
     "quality_cost",
     "remote.endpoint",
     "remote.model",
-    "remote.input_per_million",
-    "remote.output_per_million",
+    "remote.price",
     "remote.accuracy",
     "remote.max_tokens",
 ];
@@ -156,27 +155,37 @@ impl Settings {
         Ok(())
     }
 
-    /// Sets one key (see [`KEYS`]) from its text form; an empty value clears an optional one.
+    /// Sets one key (see [`KEYS`]) from its text form. `remote.price` takes the input and the
+    /// output price per million tokens together ("0.15 0.60"); empty clears them.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), SettingsError> {
+        // Changed on a copy: a refused value leaves the settings as they were.
+        let mut changed = self.clone();
         let value = value.trim();
         fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, SettingsError> {
             value.parse().map_err(|_| SettingsError::Invalid(format!("{value:?} is not a valid value for {key}")))
         }
-        let optional = |value: &str| if value.is_empty() { Ok(None) } else { parse(key, value).map(Some) };
         match key {
-            "local_model" => self.local_model = value.to_string(),
-            "context_tokens" => self.context_tokens = parse(key, value)?,
-            "never_escalate" => self.never_escalate = parse(key, value)?,
-            "quality_cost" => self.quality_cost = parse(key, value)?,
-            "remote.endpoint" => self.remote.endpoint = value.to_string(),
-            "remote.model" => self.remote.model = value.to_string(),
-            "remote.input_per_million" => self.remote.input_per_million = optional(value)?,
-            "remote.output_per_million" => self.remote.output_per_million = optional(value)?,
-            "remote.accuracy" => self.remote.accuracy = parse(key, value)?,
-            "remote.max_tokens" => self.remote.max_tokens = parse(key, value)?,
+            "local_model" => changed.local_model = value.to_string(),
+            "context_tokens" => changed.context_tokens = parse(key, value)?,
+            "never_escalate" => changed.never_escalate = parse(key, value)?,
+            "quality_cost" => changed.quality_cost = parse(key, value)?,
+            "remote.endpoint" => changed.remote.endpoint = value.to_string(),
+            "remote.model" => changed.remote.model = value.to_string(),
+            "remote.price" => {
+                let prices: Vec<&str> = value.split_whitespace().collect();
+                (changed.remote.input_per_million, changed.remote.output_per_million) = match prices.as_slice() {
+                    [] => (None, None),
+                    [input, output] => (Some(parse(key, input)?), Some(parse(key, output)?)),
+                    _ => return Err(SettingsError::Invalid(format!("{key} takes two prices, input and output per million tokens, e.g. \"0.15 0.60\""))),
+                };
+            }
+            "remote.accuracy" => changed.remote.accuracy = parse(key, value)?,
+            "remote.max_tokens" => changed.remote.max_tokens = parse(key, value)?,
             _ => return Err(SettingsError::UnknownKey(key.to_string())),
         }
-        self.validate()
+        changed.validate()?;
+        *self = changed;
+        Ok(())
     }
 
     /// Whether a remote model is configured at all.
@@ -223,8 +232,13 @@ mod tests {
     fn bad_values_and_corrupt_files_are_refused_with_their_reason() {
         let mut settings = Settings::default();
         assert!(matches!(settings.set("quality_cost", "2"), Err(SettingsError::Invalid(_))));
+        assert_eq!(settings, Settings::default(), "a refused value changes nothing");
         assert!(matches!(settings.set("colour", "red"), Err(SettingsError::UnknownKey(_))));
-        assert!(settings.set("remote.input_per_million", "1.0").is_err(), "one price without the other");
+        assert!(settings.set("remote.price", "1.0").is_err(), "one price without the other");
+        settings.set("remote.price", "0.15 0.60").unwrap();
+        assert_eq!(settings.price_override(), Some(ModelPrice { input_per_million: 0.15, output_per_million: 0.60 }));
+        settings.set("remote.price", "").unwrap();
+        assert_eq!(settings.price_override(), None);
         let home = tempfile::tempdir().unwrap();
         std::fs::write(Settings::path(home.path()), "context_tokens = \"many\"").unwrap();
         let error = Settings::load(home.path()).unwrap_err();

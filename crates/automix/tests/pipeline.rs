@@ -155,7 +155,7 @@ fn follow_ups_carry_earlier_turns_previews_send_nothing_and_the_user_can_escalat
     let conversation = assistant.new_conversation("France").unwrap();
 
     let (first, events) = ask(&assistant, "What is the capital of France?", conversation);
-    let first = first.unwrap();
+    first.unwrap();
     assert_eq!(routed(&events), Decision::StayLocal, "escalation is switched off");
     assert_eq!(server.request_count(), 0);
 

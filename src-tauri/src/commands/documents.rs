@@ -39,14 +39,17 @@ pub async fn documents_add(state: Shared<'_>, paths: Vec<PathBuf>, on_progress: 
     let state = state.inner().clone();
     blocking(move || {
         let embedder = state.assistant.embedder()?;
+        let mut library = state.assistant.library();
+        // Reset only once the library is ours: a cancel meant for the run before must not be lost.
         state.indexing_cancel.store(false, Ordering::Relaxed);
-        let reports = state.assistant.library().add_paths(
+        let reports = library.add_paths(
             &embedder,
             &paths,
             &IndexOptions::default(),
             &mut |progress| drop(on_progress.send(IndexEvent::Progress(progress.clone()))),
             &state.indexing_cancel,
         )?;
+        drop(library);
         state.watch_restart.store(true, Ordering::Relaxed);
         Ok(reports)
     })
@@ -65,9 +68,10 @@ pub async fn documents_sync(state: Shared<'_>, on_progress: Channel<IndexEvent>)
     let state = state.inner().clone();
     blocking(move || {
         let embedder = state.assistant.embedder()?;
+        let mut library = state.assistant.library();
         state.indexing_cancel.store(false, Ordering::Relaxed);
         let progress = &mut |progress: &IndexProgress| drop(on_progress.send(IndexEvent::Progress(progress.clone())));
-        Ok(state.assistant.library().sync(&embedder, &IndexOptions::default(), progress, &state.indexing_cancel)?)
+        Ok(library.sync(&embedder, &IndexOptions::default(), progress, &state.indexing_cancel)?)
     })
     .await
 }

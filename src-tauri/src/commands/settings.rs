@@ -36,18 +36,16 @@ pub async fn settings_get(state: Shared<'_>) -> Result<Settings, AppError> {
 pub async fn settings_set(state: Shared<'_>, settings: Settings) -> Result<Settings, AppError> {
     let state = state.inner().clone();
     blocking(move || {
-        let model_changed = {
-            let _lock = state.settings_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let home = &state.assistant.paths().home;
-            let previous = Settings::load(home).unwrap_or_default();
-            settings.save(home)?;
-            previous.local_model != settings.local_model
-        };
-        state.assistant.apply_settings(&settings)?;
-        if model_changed {
+        let _lock = state.settings_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let home = &state.assistant.paths().home;
+        let previous = Settings::load(home).unwrap_or_default();
+        settings.save(home)?;
+        if previous.local_model != settings.local_model {
             let loader = state.clone();
             std::thread::spawn(move || loader.load_chat_model());
         }
+        // Applied under the lock, so two saves take effect in the order they were written.
+        state.assistant.apply_settings(&settings)?;
         Ok(settings)
     })
     .await

@@ -1,9 +1,9 @@
 import { Channel } from "@tauri-apps/api/core";
 import {
-  chatAsk, chatCancel, chatConversation, chatConversations, chatEscalate, chatFeedback, chatNewConversation,
+  chatAsk, chatCancel, chatConversation, chatConversations, chatEscalate, chatFeedback, chatNewConversation, chatPreviewPayload,
   documentsList, settingsGet, type AskEvent, type Citation, type Conversation, type DocumentInfo,
 } from "../api";
-import { emptyState, renderBadge, renderReason } from "../components";
+import { emptyState, payloadPreview, renderBadge, renderReason } from "../components";
 import { fill, h, s } from "../dom";
 import {
   answerFromView, cancelAnswer, failAnswer, finishAnswer, newAnswer, reduceAnswer, shownText, startEscalation, type AnswerState,
@@ -45,6 +45,7 @@ export function createChatView(): ChatView {
   });
   const askButton = h("button", { type: "submit", class: "primary", "data-testid": "ask-button" }, "Ask");
   const cancelButton = h("button", { type: "button", "data-testid": "cancel-button", hidden: true, onclick: cancel }, "Cancel");
+  const previewButton = h("button", { type: "button", "data-testid": "chat-preview-button", onclick: () => void previewPayload() }, "Preview what is sent");
   const dialog = h("dialog", { class: "passage-dialog", "data-testid": "passage-dialog", "aria-labelledby": "passage-title" });
 
   const scopeRadio = (all: boolean, testid: string, label: string) =>
@@ -74,7 +75,7 @@ export function createChatView(): ChatView {
           scopeDocs),
         h("label", { for: "question", class: "visually-hidden" }, "Question"),
         question,
-        h("div", { class: "composer-actions" }, cancelButton, askButton))),
+        h("div", { class: "composer-actions" }, previewButton, cancelButton, askButton))),
     dialog);
 
   function renderConversations() {
@@ -129,6 +130,26 @@ export function createChatView(): ChatView {
       h("div", { class: "dialog-actions" },
         h("button", { type: "button", "data-testid": "passage-close", autofocus: true, onclick: () => dialog.close() }, "Close")));
     dialog.showModal();
+  }
+
+  /** What escalating the typed question would send, earlier turns of this conversation included. */
+  async function previewPayload() {
+    const text = question.value.trim();
+    if (!text) {
+      toast("Type a question to preview what would be sent.", { code: "empty_question" });
+      return;
+    }
+    try {
+      const preview = await chatPreviewPayload(text, selected, scopeAll ? null : [...chosen]);
+      fill(dialog,
+        h("h2", { id: "passage-title" }, "What escalating this question would send"),
+        h("div", { class: "payload-preview", "data-testid": "chat-payload-preview" }, ...payloadPreview(preview)),
+        h("div", { class: "dialog-actions" },
+          h("button", { type: "button", "data-testid": "passage-close", autofocus: true, onclick: () => dialog.close() }, "Close")));
+      dialog.showModal();
+    } catch (err) {
+      showError(err);
+    }
   }
 
   function renderEntry(entry: Entry) {
@@ -258,6 +279,11 @@ export function createChatView(): ChatView {
   }
 
   async function escalate(entry: Entry) {
+    // One question at a time per conversation, an escalation included; Cancel stops it.
+    const conversationId = selected;
+    if (conversationId === null || running.has(conversationId)) return;
+    running.add(conversationId);
+    renderComposer();
     const before = entry.answer;
     entry.answer = startEscalation(before);
     entry.escalating = true;
@@ -268,11 +294,13 @@ export function createChatView(): ChatView {
       entry.answer = answerFromView(await chatEscalate(before.questionId!, channel));
     } catch (err) {
       // A failed remote call comes back as an answer with its error (shown on the answer); what
-      // is thrown is a refusal before anything was sent (budget, no remote, busy): the answer is
-      // left as it was and the toast says why.
+      // is thrown is a cancel, or a refusal before anything was sent (budget, no remote): the
+      // answer is left as it was and a refusal's toast says why.
       entry.answer = before;
-      showError(err);
+      if (errorCode(err) !== "cancelled") showError(err);
     } finally {
+      running.delete(conversationId);
+      renderComposer();
       entry.escalating = false;
       renderEntry(entry);
     }

@@ -1,8 +1,8 @@
 import {
   budgetGet, budgetSet, chatPreviewPayload, keyClear, keySet, keyStatus, modelsActivate, modelsList, settingsGet, settingsSet,
-  type Budget, type CatalogModel, type KeyStatus, type PayloadPreview, type Settings,
+  type Budget, type CatalogModel, type KeyStatus, type Settings,
 } from "../api";
-import { downloadControls, emptyState } from "../components";
+import { downloadControls, emptyState, payloadPreview } from "../components";
 import { field, h } from "../dom";
 import { formatBytes, formatMoney } from "../lib/format";
 import { readNumber } from "../lib/parse";
@@ -144,6 +144,8 @@ export function createSettingsView(): View {
   async function activate(m: CatalogModel) {
     try {
       await modelsActivate(m.id);
+      // Saving the form later must keep this choice, not the model the view opened with.
+      if (settings) settings = { ...settings, local_model: m.id };
       toast(`Loading ${m.name}…`, { code: "activated" });
       watchStatus();
       await loadModels();
@@ -217,23 +219,12 @@ export function createSettingsView(): View {
     }
   }
 
-  function renderPreview(p: PayloadPreview) {
-    if (p.model === null) {
-      payloadOut.replaceChildren(h("p", { class: "note" }, "No remote model configured"));
-      return;
-    }
-    const cost = p.worst_case_cost === null ? "unknown" : formatMoney(p.worst_case_cost, p.currency);
-    payloadOut.replaceChildren(
-      h("p", {}, `Model: ${p.model} · worst-case cost ${cost}`),
-      ...p.messages.map((m) => h("div", { class: "message" }, h("h3", {}, m.role), h("pre", {}, m.content))));
-  }
-
   async function preview(e: Event) {
     e.preventDefault();
     const question = payloadQuestion.value.trim();
     if (!question) return;
     try {
-      renderPreview(await chatPreviewPayload(question, null, null));
+      payloadOut.replaceChildren(...payloadPreview(await chatPreviewPayload(question, null, null)));
     } catch (err) {
       showError(err);
     }

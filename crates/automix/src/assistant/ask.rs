@@ -7,7 +7,7 @@ use std::time::Instant;
 use automix_budget::{advise, worst_case_cost, BudgetAdvice, Cost};
 use automix_docs::{Citation, SearchHit, TokenCounter};
 use automix_llm::{LocalModel, SamplingParams};
-use automix_remote::{CancelFlag, ChatMessage, EscalationPayload, PayloadChunk};
+use automix_remote::{CancelFlag, ChatMessage, EscalationPayload, PayloadChunk, RemoteError};
 use automix_router::SignalValues;
 use automix_store::{CitationLocation, Escalation, LocalAnswer, QuestionRecord, RouteDecision, Routing};
 
@@ -38,8 +38,8 @@ impl Assistant {
         let check = || if cancel.load(Ordering::Relaxed) { Err(AskError::Cancelled) } else { Ok(()) };
         let model = self.model()?;
         let config = self.config();
-        let earlier = self.earlier_turns(conversation_id, None, &*model)?;
-        let hits = self.retrieve(question, scope, &model)?;
+        let (earlier, earlier_tokens) = self.earlier_turns(conversation_id, None, &*model)?;
+        let hits = self.retrieve(question, scope, &model, config.context_budget_tokens.saturating_sub(earlier_tokens))?;
         on_event(AskEvent::Retrieved { citations: hits.iter().map(|h| h.citation.clone()).collect(), passages: hits.iter().map(|h| h.text.clone()).collect() });
         let context = hits.iter().map(|h| h.text.as_str()).collect::<Vec<_>>().join("\n\n");
         check()?;
@@ -126,7 +126,7 @@ impl Assistant {
         }
         let remote = read(&self.remote).clone().ok_or(AskError::NoRemote)?;
         let record = &stored.record;
-        let earlier = match self.model() {
+        let (earlier, _) = match self.model() {
             Ok(model) => self.earlier_turns(record.conversation_id, Some(question_id), &*model)?,
             Err(_) => self.earlier_turns(record.conversation_id, Some(question_id), &automix_docs::WordTokenEstimate)?,
         };
@@ -153,11 +153,12 @@ impl Assistant {
     /// Exactly what escalating `question` would send now, without sending it (or answering it).
     pub fn preview_payload(&self, question: &str, conversation_id: Option<i64>, scope: &Scope) -> Result<PayloadPreview, AskError> {
         let model = self.model()?;
-        let earlier = match conversation_id {
+        let (earlier, earlier_tokens) = match conversation_id {
             Some(id) => self.earlier_turns(id, None, &*model)?,
-            None => Vec::new(),
+            None => (Vec::new(), 0),
         };
-        let hits = match self.retrieve(question, scope, &model) {
+        let budget = self.config().context_budget_tokens.saturating_sub(earlier_tokens);
+        let hits = match self.retrieve(question, scope, &model, budget) {
             Ok(hits) => hits,
             Err(AskError::EmptyLibrary) => Vec::new(),
             Err(other) => return Err(other),
@@ -173,8 +174,9 @@ impl Assistant {
     }
 
     /// The conversation's turns before `before` (or all of them), newest kept first, within
-    /// their share of the context budget; oldest first in the result.
-    fn earlier_turns(&self, conversation_id: i64, before: Option<i64>, counter: &dyn TokenCounter) -> Result<Vec<Turn>, AskError> {
+    /// their share of the context budget; oldest first in the result, with the tokens they take
+    /// (which the documents then do not get).
+    fn earlier_turns(&self, conversation_id: i64, before: Option<i64>, counter: &dyn TokenCounter) -> Result<(Vec<Turn>, usize), AskError> {
         let budget = self.config().context_budget_tokens / EARLIER_TURNS_SHARE;
         let mut used = 0;
         let mut turns = Vec::new();
@@ -185,18 +187,18 @@ impl Assistant {
             let record = &stored.record;
             let answer = record.escalation.as_ref().and_then(|e| e.answer.clone()).unwrap_or_else(|| record.local.text.clone());
             let turn = Turn { question: record.question.clone(), answer };
-            used += counter.count_tokens(&turn.question) + counter.count_tokens(&turn.answer);
-            if used > budget || turns.len() == MAX_EARLIER_TURNS {
+            let tokens = counter.count_tokens(&turn.question) + counter.count_tokens(&turn.answer);
+            if used + tokens > budget || turns.len() == MAX_EARLIER_TURNS {
                 break;
             }
+            used += tokens;
             turns.push(turn);
         }
         turns.reverse();
-        Ok(turns)
+        Ok((turns, used))
     }
 
-    fn retrieve(&self, question: &str, scope: &Scope, model: &LocalModel) -> Result<Vec<SearchHit>, AskError> {
-        let budget = self.config().context_budget_tokens;
+    fn retrieve(&self, question: &str, scope: &Scope, model: &LocalModel, budget: usize) -> Result<Vec<SearchHit>, AskError> {
         let documents = match scope {
             Scope::Library => None,
             Scope::Documents(ids) if ids.is_empty() => return Err(AskError::NoDocumentsChosen),
@@ -218,8 +220,17 @@ impl Assistant {
         let likely = format!("the local answer is estimated {:.0}% likely right", local_confidence * 100.0);
         let remote = read(&self.remote).clone();
         let config = self.config();
+        // The price of escalating is recorded even when it is not weighed: the spend report
+        // counts what sending everything to the remote model would have cost.
         let stay = |reason: String, remote: Option<std::sync::Arc<RemoteModel>>| Route {
-            routing: Routing { decision: RouteDecision::StayLocal, reason, expected_utilities: Default::default(), lambda: None, estimated_cost: None, local_confidence: Some(local_confidence) },
+            routing: Routing {
+                decision: RouteDecision::StayLocal,
+                reason,
+                expected_utilities: Default::default(),
+                lambda: None,
+                estimated_cost: remote.as_ref().map(|remote| worst_case_cost(payload, remote.max_tokens, &remote.price)),
+                local_confidence: Some(local_confidence),
+            },
             decision: Decision::StayLocal,
             remote,
         };
@@ -259,7 +270,9 @@ impl Assistant {
         let reservation = self.ledger.reserve(worst_case, &payload.question)?;
         let outcome = remote.client.chat_stream(payload, remote.max_tokens, |text| on_event(AskEvent::RemoteToken { text: text.to_string() }), cancel);
         let cost = reservation.settle_outcome(&outcome, &remote.price)?;
-        if cancel.load(Ordering::Relaxed) {
+        // Only a call the cancel actually stopped is a cancel; an answer that arrived (and was
+        // paid for) just before is recorded.
+        if matches!(outcome, Err(RemoteError::Cancelled { .. })) {
             return Err(AskError::Cancelled);
         }
         let (answer, usage, usage_estimated, error) = match outcome {

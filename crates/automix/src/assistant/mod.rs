@@ -219,9 +219,11 @@ impl Assistant {
     /// Loads (or replaces) the chat model; questions asked meanwhile use the previous one.
     pub fn load_chat_model(&self, path: &Path) -> Result<(), AskError> {
         let model = LocalModel::load(path, &automix_llm::default_device())?;
+        // The cached prefix holds the old model's keys and values: the swap happens under the
+        // cache's lock, so no question can pair the new model with the old cache.
+        let mut cache = lock(&self.cache);
+        *cache = KvCache::new();
         *write(&self.model) = Some(Arc::new(model));
-        // The cached prefix belongs to the old model's tokens.
-        *lock(&self.cache) = KvCache::new();
         Ok(())
     }
 
@@ -289,10 +291,20 @@ impl Assistant {
 
     /// Applies saved settings: configuration and remote model (the chat model is the caller's
     /// to reload, as that takes seconds).
+    /// A remote model that cannot be set up (an unknown price, say) is removed, so that no
+    /// question goes to a model the user no longer configured; the error says why.
     pub fn apply_settings(&self, settings: &Settings) -> Result<(), AskError> {
-        self.set_remote(RemoteModel::from_settings(settings, &self.paths.key_store())?);
         self.set_config(AssistantConfig::from_settings(settings));
-        Ok(())
+        match RemoteModel::from_settings(settings, &self.paths.key_store()) {
+            Ok(remote) => {
+                self.set_remote(remote);
+                Ok(())
+            }
+            Err(error) => {
+                self.set_remote(None);
+                Err(error)
+            }
+        }
     }
 
     /// Starts a conversation titled after its first question.

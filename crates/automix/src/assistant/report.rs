@@ -129,7 +129,7 @@ pub struct SpendReport {
     pub per_day: Vec<SpendDay>,
     /// Questions asked this month.
     pub answers: usize,
-    /// Of which sent to the remote model.
+    /// Of which answered by the remote model (failed calls are not counted).
     pub escalated: usize,
     pub escalated_share: f64,
     /// What the month would have cost had every answer gone to the remote model: the real cost
@@ -150,7 +150,7 @@ pub struct PayloadPreview {
     pub currency: String,
 }
 
-/// At most this many answers are listed (and totalled) at once.
+/// At most this many answers are listed at once.
 const HISTORY_PAGE_LIMIT: usize = 500;
 
 impl Assistant {
@@ -159,14 +159,16 @@ impl Assistant {
         Ok(self.history.conversation(conversation_id)?.iter().map(AnswerView::from_stored).collect())
     }
 
-    /// Past answers, newest first, optionally escalated ones only and matching `search`.
+    /// Past answers, newest first, optionally escalated ones only and matching `search`; the
+    /// totals count every match, not only the answers listed.
     pub fn history_page(&self, escalated_only: bool, search: &str) -> Result<HistoryPage, AskError> {
         let answers: Vec<AnswerView> = self.history.list(escalated_only, search, HISTORY_PAGE_LIMIT)?.iter().map(AnswerView::from_stored).collect();
+        let totals = self.history.totals(escalated_only, search)?;
         Ok(HistoryPage {
-            total_cost: answers.iter().map(|answer| answer.cost).sum(),
+            total_cost: totals.cost.as_units(),
             currency: self.ledger.settings()?.currency,
-            count: answers.len(),
-            escalated: answers.iter().filter(|answer| answer.remote_model.is_some()).count(),
+            count: totals.answers as usize,
+            escalated: totals.escalated as usize,
             answers,
         })
     }
@@ -174,12 +176,13 @@ impl Assistant {
     pub fn spend_report(&self) -> Result<SpendReport, AskError> {
         let status = self.ledger.month_status()?;
         let questions = self.history.in_month(&status.month)?;
-        let escalated = questions.iter().filter(|question| question.record.escalation.is_some()).count();
+        let answered_remotely = |question: &&StoredQuestion| question.record.escalation.as_ref().is_some_and(|e| e.answer.is_some());
+        let escalated = questions.iter().filter(answered_remotely).count();
         let all_remote_cost: f64 = questions
             .iter()
             .map(|question| match &question.record.escalation {
-                Some(escalation) => escalation.cost.as_units(),
-                None => question.record.routing.estimated_cost.map_or(0.0, |cost| cost.as_units()),
+                Some(escalation) if escalation.answer.is_some() => escalation.cost.as_units(),
+                _ => question.record.routing.estimated_cost.map_or(0.0, |cost| cost.as_units()),
             })
             .sum();
         let spent = status.settled.as_units();
