@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use automix::assistant::{AskError, Assistant, AssistantPaths};
-use automix::docs::{FolderWatcher, IndexOptions};
+use automix::docs::{FileOutcome, FolderWatcher, IndexOptions};
 use automix::remote::CancelFlag;
 use automix::settings::Settings;
 use serde::Serialize;
@@ -181,8 +181,9 @@ pub fn start_background(state: Arc<AppState>, app: AppHandle) {
     std::thread::Builder::new().name("automix-folder-watcher".into()).spawn(move || watch_folders(&state, &app)).expect("a thread can be started");
 }
 
-/// Syncs the library's folders when they change on disk (and once at start, for what changed
-/// while the app was closed), telling the UI after each sync.
+/// Syncs the library's folders when they change on disk, telling the UI after each sync that
+/// changed something. Each (re)start of the watch begins with a sync, which catches what changed
+/// while the app was closed or between a folder being added and its watch beginning.
 fn watch_folders(state: &AppState, app: &AppHandle) {
     let sync = || {
         let Ok(embedder) = state.assistant.embedder() else { return };
@@ -190,7 +191,8 @@ fn watch_folders(state: &AppState, app: &AppHandle) {
         // Cancel in the Documents view stops a watcher's sync too; a new sync starts afresh.
         state.indexing_cancel.store(false, Ordering::Relaxed);
         match library.sync(&embedder, &IndexOptions::default(), &mut |_| {}, &state.indexing_cancel) {
-            Ok(reports) if !reports.is_empty() => {
+            Ok(reports) if reports.iter().any(|report| !matches!(report.outcome, FileOutcome::Unchanged { .. })) => {
+                drop(library);
                 let _ = app.emit(DOCUMENTS_CHANGED_EVENT, ());
             }
             Ok(_) => {}
@@ -198,15 +200,10 @@ fn watch_folders(state: &AppState, app: &AppHandle) {
             Err(error) => tracing::warn!("syncing the library's folders failed: {error}"),
         }
     };
-    let mut synced_at_start = false;
     loop {
         state.watch_restart.store(false, Ordering::Relaxed);
         let folders = state.assistant.library_folders().unwrap_or_default();
-        if !synced_at_start && state.assistant.embedder().is_ok() {
-            sync();
-            synced_at_start = true;
-        }
-        if folders.is_empty() || !synced_at_start {
+        if folders.is_empty() || state.assistant.embedder().is_err() {
             std::thread::sleep(Duration::from_millis(500));
             continue;
         }
@@ -218,6 +215,7 @@ fn watch_folders(state: &AppState, app: &AppHandle) {
                 continue;
             }
         };
+        sync();
         while watcher.next_changes(WATCH_SETTLE, &state.watch_restart).is_some() {
             sync();
         }

