@@ -67,6 +67,12 @@ fn question_turn(context: &str, question: &str, style: AnswerStyle) -> String {
     format!("Context:\n{}\n\nQuestion: {}\n{closing}", context.trim(), question.trim())
 }
 
+/// The part of every answer conversation that never changes (instructions and demonstrations):
+/// prefilled once when a model loads, so the first question reads only its own tokens.
+pub fn shared_prefix(style: AnswerStyle) -> Vec<Message> {
+    vec![Message::system(system_prompt(style))]
+}
+
 /// An earlier question of the conversation and the answer the user was shown.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Turn {
@@ -77,7 +83,7 @@ pub struct Turn {
 /// The conversation that asks for an answer: instructions, the earlier turns (so a follow-up like
 /// "and its population?" has its referent), then the context and the question.
 pub fn answer_messages(context: &str, question: &str, style: AnswerStyle, earlier: &[Turn]) -> Vec<Message> {
-    let mut messages = vec![Message::system(system_prompt(style))];
+    let mut messages = shared_prefix(style);
     for turn in earlier {
         messages.push(Message::user(format!("Question: {}", turn.question.trim())));
         messages.push(Message::assistant(turn.answer.trim()));

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 
 use automix::llm::{KvCache, LocalModel, SamplingParams};
 use automix::models::{Catalog, ModelKind, ModelStore};
-use automix::prompts::{answer_messages, AnswerStyle};
+use automix::prompts::{answer_messages, shared_prefix, AnswerStyle, Turn};
 use candle_core::quantized::tokenizer::TokenizerFromGguf;
 use candle_core::Device;
 
@@ -85,4 +85,18 @@ fn context_prefilled_once_serves_two_questions_exactly() {
     let second = model.chat_prompt(&answer_messages(FRANCE, "Who?", AnswerStyle::Short, &[]), true).unwrap();
     let again = model.generate(&second, &mut cache, &params, &never, &mut |_| {}).unwrap();
     assert!(again.timings.reused_tokens > context_tokens, "{:?}", again.timings);
+}
+
+#[test]
+fn the_prefix_prefilled_at_load_is_reused_by_every_question() {
+    let model = smollm2();
+    let prefix = model.chat_prompt(&shared_prefix(AnswerStyle::Sentence), false).unwrap();
+    let prefix_tokens = model.tokenizer().encode(&prefix).unwrap();
+    let mut cache = KvCache::new();
+    model.prefill(&prefix_tokens, &mut cache, &AtomicBool::new(false)).unwrap();
+    let earlier = [Turn { question: "What is France?".into(), answer: "A country in Europe.".into() }];
+    let prompt = model.chat_prompt(&answer_messages(FRANCE, "What is its capital?", AnswerStyle::Sentence, &earlier), true).unwrap();
+    let params = SamplingParams { max_tokens: 4, ..Default::default() };
+    let answer = model.generate(&prompt, &mut cache, &params, &AtomicBool::new(false), &mut |_| {}).unwrap();
+    assert_eq!(answer.timings.reused_tokens, prefix_tokens.len(), "{:?}", answer.timings);
 }

@@ -27,6 +27,7 @@ pub use events::{AnswerSource, AskError, AskEvent, Decision};
 pub use report::{AnswerView, HistoryPage, PayloadPreview, SpendDay, SpendReport};
 pub use routing::{RoutePlan, Router};
 
+use crate::prompts::{shared_prefix, AnswerStyle};
 use crate::settings::Settings;
 use crate::verify::VerifyMode;
 
@@ -219,10 +220,15 @@ impl Assistant {
     /// Loads (or replaces) the chat model; questions asked meanwhile use the previous one.
     pub fn load_chat_model(&self, path: &Path) -> Result<(), AskError> {
         let model = LocalModel::load(path, &automix_llm::default_device())?;
+        // The instructions and demonstrations every question starts with are computed now, not
+        // on the first question.
+        let mut warm = KvCache::new();
+        let prefix = model.chat_prompt(&shared_prefix(AnswerStyle::Sentence), false)?;
+        model.prefill(&model.tokenizer().encode(&prefix)?, &mut warm, &std::sync::atomic::AtomicBool::new(false))?;
         // The cached prefix holds the old model's keys and values: the swap happens under the
         // cache's lock, so no question can pair the new model with the old cache.
         let mut cache = lock(&self.cache);
-        *cache = KvCache::new();
+        *cache = warm;
         *write(&self.model) = Some(Arc::new(model));
         Ok(())
     }
