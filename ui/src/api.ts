@@ -76,9 +76,8 @@ export interface FileReport {
   outcome: FileOutcome;
 }
 
-export type IndexEvent =
-  | { kind: "progress"; files_done: number; files_total: number; chunks_indexed: number; current_file: string | null }
-  | { kind: "file"; report: FileReport };
+/** Progress of an indexing run; the per-file outcomes come back when it ends. */
+export type IndexEvent = { kind: "progress"; files_done: number; files_total: number; chunks_indexed: number; current_file: string | null };
 
 export const documentsList = () => invoke<DocumentInfo[]>("documents_list");
 export const documentsFolders = () => invoke<string[]>("documents_folders");

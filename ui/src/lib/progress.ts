@@ -23,7 +23,7 @@ export function pullProgressView(p: PullProgress): ProgressView {
   }
 }
 
-export function indexProgressView(p: Extract<IndexEvent, { kind: "progress" }>): ProgressView {
+export function indexProgressView(p: IndexEvent): ProgressView {
   const file = p.current_file ? ` — ${p.current_file}` : "";
   return {
     fraction: ratio(p.files_done, p.files_total),

@@ -98,19 +98,13 @@ export function createDocumentsView(ctx: AppContext): View {
     setIndexing(true);
     bar.value = 0;
     progressLabel.textContent = "Starting…";
-    const live: FileReport[] = [];
-    renderReports(live);
+    renderReports([]);
     const channel = new Channel<IndexEvent>();
     channel.onmessage = (event) => {
-      if (event.kind === "progress") {
-        const view = indexProgressView(event);
-        if (view.fraction === null) bar.removeAttribute("value");
-        else bar.value = view.fraction;
-        progressLabel.textContent = view.label;
-      } else {
-        live.push(event.report);
-        renderReports(live);
-      }
+      const view = indexProgressView(event);
+      if (view.fraction === null) bar.removeAttribute("value");
+      else bar.value = view.fraction;
+      progressLabel.textContent = view.label;
     };
     try {
       renderReports(await run(channel));
