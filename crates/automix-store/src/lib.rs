@@ -282,7 +282,10 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
     );
     CREATE INDEX questions_by_conversation ON questions(conversation_id, asked_at_ms);
     CREATE INDEX questions_escalated ON questions(asked_at_ms) WHERE remote_model IS NOT NULL;",
-), M::up("ALTER TABLE questions ADD COLUMN local_confidence REAL;")];
+), M::up("ALTER TABLE questions ADD COLUMN local_confidence REAL;"),
+// When the remote call was made: a question escalated on request days later is charged then.
+M::up("ALTER TABLE questions ADD COLUMN escalated_at_ms INTEGER;
+       UPDATE questions SET escalated_at_ms = asked_at_ms WHERE remote_model IS NOT NULL;")];
 
 /// The history database. One `History` can be shared between threads.
 #[derive(Debug)]
@@ -407,8 +410,8 @@ impl History {
             "INSERT INTO questions (conversation_id, asked_at_ms, question, citations_json, local_model, local_answer,
                 verifier_value, local_latency_ms, verify_latency_ms, route_decision, route_reason, expected_utilities_json,
                 lambda, estimated_cost_nanos, remote_model, payload_json, remote_answer, prompt_tokens, completion_tokens,
-                usage_estimated, cost_nanos, currency, remote_latency_ms, remote_error, total_latency_ms, local_confidence)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+                usage_estimated, cost_nanos, currency, remote_latency_ms, remote_error, total_latency_ms, local_confidence, escalated_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
         )?;
         statement.execute(params![
             record.conversation_id,
@@ -437,6 +440,7 @@ impl History {
             escalation.and_then(|escalation| escalation.error.as_deref()),
             record.total_latency_ms as i64,
             record.routing.local_confidence,
+            escalation.map(|_| record.asked_at_ms),
         ])?;
         let id = connection.last_insert_rowid();
         drop(statement);
@@ -479,12 +483,12 @@ impl History {
 
     /// Records an escalation the user asked for after the answer was recorded, with the
     /// routing as it now stands.
-    pub fn attach_escalation(&self, question_id: i64, routing: &Routing, escalation: &Escalation) -> Result<(), StoreError> {
+    pub fn attach_escalation(&self, question_id: i64, routing: &Routing, escalation: &Escalation, escalated_at_ms: i64) -> Result<(), StoreError> {
         let payload = serde_json::to_string(&escalation.payload).expect("payload serializes");
         let changed = self.lock().execute(
             "UPDATE questions SET route_decision = ?2, route_reason = ?3, estimated_cost_nanos = ?4, remote_model = ?5,
                 payload_json = ?6, remote_answer = ?7, prompt_tokens = ?8, completion_tokens = ?9, usage_estimated = ?10,
-                cost_nanos = ?11, currency = ?12, remote_latency_ms = ?13, remote_error = ?14
+                cost_nanos = ?11, currency = ?12, remote_latency_ms = ?13, remote_error = ?14, escalated_at_ms = ?15
              WHERE id = ?1",
             params![
                 question_id,
@@ -501,6 +505,7 @@ impl History {
                 escalation.currency,
                 escalation.latency_ms as i64,
                 escalation.error,
+                escalated_at_ms,
             ],
         )?;
         if changed == 0 {
@@ -574,7 +579,7 @@ impl History {
         )
     }
 
-    /// Remote spending per UTC day, oldest first.
+    /// Remote spending per UTC day of the remote call, oldest first.
     pub fn spend_per_day(&self) -> Result<Vec<PeriodSpend>, StoreError> {
         self.spend_by("%Y-%m-%d")
     }
@@ -587,7 +592,7 @@ impl History {
     fn spend_by(&self, period_format: &str) -> Result<Vec<PeriodSpend>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare_cached(
-            "SELECT strftime(?1, asked_at_ms / 1000, 'unixepoch') AS period, currency, SUM(cost_nanos), COUNT(remote_answer)
+            "SELECT strftime(?1, coalesce(escalated_at_ms, asked_at_ms) / 1000, 'unixepoch') AS period, currency, SUM(cost_nanos), COUNT(remote_answer)
              FROM questions WHERE remote_model IS NOT NULL
              GROUP BY period, currency ORDER BY period, currency",
         )?;

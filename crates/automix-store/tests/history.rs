@@ -106,3 +106,23 @@ fn the_database_runs_in_wal_mode() {
     let mode: String = probe.query_row("PRAGMA journal_mode", [], |row| row.get(0)).unwrap();
     assert_eq!(mode, "wal");
 }
+
+#[test]
+fn an_escalation_asked_for_later_is_spent_on_its_own_day_and_counted_once() {
+    let history = History::open_in_memory().unwrap();
+    let conversation = history.new_conversation("c", 0).unwrap();
+    let id = history.record(&record(conversation, JAN_31_NOON, "kept local", None)).unwrap();
+    assert_eq!(history.totals(true, "").unwrap().escalated, 0);
+    let later = record(conversation, JAN_31_NOON, "kept local", Some(Cost::from_nanos(700)));
+    history.attach_escalation(id, &later.routing, later.escalation.as_ref().unwrap(), JAN_31_NOON + 3 * DAY_MS).unwrap();
+
+    let days: Vec<(String, i64, u64)> = history.spend_per_day().unwrap().into_iter().map(|s| (s.period, s.cost.nanos, s.escalations)).collect();
+    assert_eq!(days, vec![("2025-02-03".to_string(), 700, 1)], "charged on the day of the remote call");
+    let stored = history.question(id).unwrap();
+    assert_eq!(stored.record.asked_at_ms, JAN_31_NOON, "the question keeps its own time");
+    assert_eq!(stored.record.routing.decision, RouteDecision::Escalate);
+    let totals = history.totals(true, "kept").unwrap();
+    assert_eq!((totals.answers, totals.escalated, totals.cost.nanos), (1, 1, 700));
+    assert_eq!(history.totals(false, "no such words").unwrap().answers, 0);
+    assert!(matches!(history.attach_escalation(id + 1, &later.routing, later.escalation.as_ref().unwrap(), 0), Err(StoreError::NoSuchQuestion(_))));
+}

@@ -140,7 +140,7 @@ impl Assistant {
             estimated_cost: Some(worst_case),
             ..record.routing.clone()
         };
-        self.history.attach_escalation(question_id, &routing, &escalation)?;
+        self.history.attach_escalation(question_id, &routing, &escalation, automix_budget::now_ms())?;
         self.relearn()?;
         let (answer, source) = match &escalation.answer {
             Some(text) => (text.clone(), AnswerSource::Remote),
