@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use automix::assistant::{AskError, Assistant, AssistantPaths};
+use automix::assistant::{embedder_entry, AskError, Assistant, AssistantPaths};
 use automix::docs::{FileOutcome, FolderWatcher, IndexOptions};
 use automix::remote::CancelFlag;
 use automix::settings::Settings;
@@ -86,7 +86,7 @@ impl AppState {
             tracing::warn!(code = error.code(), "remote model not set up: {error}");
         }
         let loading = |id: &str| ModelLoad::Loading { model_id: id.to_string() };
-        let embedder_id = automix::models::Catalog::bundled().default_for(automix::models::ModelKind::Embedding).id.clone();
+        let embedder_id = embedder_entry().id;
         Ok(AppState {
             assistant,
             loads: Mutex::new(ModelLoads { chat_model: loading(&settings.local_model), embedder: loading(&embedder_id) }),
@@ -133,7 +133,7 @@ impl AppState {
     }
 
     pub fn load_embedder(&self) {
-        let model_id = automix::models::Catalog::bundled().default_for(automix::models::ModelKind::Embedding).id.clone();
+        let model_id = embedder_entry().id;
         lock(&self.loads).embedder = ModelLoad::Loading { model_id: model_id.clone() };
         let started = Instant::now();
         let outcome = self.assistant.load_embedder();

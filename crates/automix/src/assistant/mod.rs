@@ -148,7 +148,8 @@ impl AssistantPaths {
     }
 }
 
-fn embedder_entry() -> CatalogEntry {
+/// The catalog entry of the document embedder the library is built with.
+pub fn embedder_entry() -> CatalogEntry {
     Catalog::bundled().default_for(ModelKind::Embedding).clone()
 }
 
