@@ -109,6 +109,17 @@ pub enum Feedback {
     Down,
 }
 
+impl Feedback {
+    /// The `feedback` column's value (1 or -1; anything else is no feedback).
+    fn from_column(value: Option<i64>) -> Option<Feedback> {
+        match value {
+            Some(1) => Some(Feedback::Up),
+            Some(-1) => Some(Feedback::Down),
+            _ => None,
+        }
+    }
+}
+
 /// The local model's answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LocalAnswer {
@@ -561,11 +572,7 @@ impl History {
             Ok(JudgedAnswer {
                 local_answer: row.get(0)?,
                 remote_answer: row.get(1)?,
-                feedback: match row.get::<_, Option<i64>>(2)? {
-                    Some(1) => Some(Feedback::Up),
-                    Some(-1) => Some(Feedback::Down),
-                    _ => None,
-                },
+                feedback: Feedback::from_column(row.get(2)?),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -725,11 +732,7 @@ impl RawQuestion {
                 escalation,
                 total_latency_ms: self.total_latency_ms as u64,
             },
-            feedback: match self.feedback {
-                Some(1) => Some(Feedback::Up),
-                Some(-1) => Some(Feedback::Down),
-                _ => None,
-            },
+            feedback: Feedback::from_column(self.feedback),
         })
     }
 }

@@ -5,12 +5,13 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use automix_budget::{advise, worst_case_cost, BudgetAdvice, Cost};
-use automix_docs::{Citation, SearchHit, TokenCounter};
+use automix_docs::{SearchHit, TokenCounter};
 use automix_llm::{LocalModel, SamplingParams};
 use automix_remote::{CancelFlag, ChatMessage, EscalationPayload, PayloadChunk, RemoteError};
 use automix_router::SignalValues;
 use automix_store::{CitationLocation, Escalation, LocalAnswer, QuestionRecord, RouteDecision, Routing};
 
+use super::report::text_citation;
 use super::{lock, read, AnswerSource, AnswerView, AskError, AskEvent, Assistant, Decision, PayloadPreview, RemoteModel, Scope};
 use crate::prompts::{answer_messages, AnswerStyle, Turn};
 use crate::verify::{answer_is_grounded, verify, VerifyMode};
@@ -316,24 +317,13 @@ fn whole_text_hit(source: &str, text: &str, budget: usize, model: &LocalModel) -
     let tokens = model.tokenizer().encode(text)?;
     let kept = tokens.len().min(budget);
     let text = if kept < tokens.len() { model.tokenizer().decode(&tokens[..kept])? } else { text.to_string() };
-    let char_end = text.chars().count();
     Ok(SearchHit {
         chunk_id: 0,
         ordinal: 0,
         score: 1.0,
         similarity: None,
         token_count: kept,
-        citation: Citation {
-            document_id: 0,
-            path: source.to_string(),
-            title: source.to_string(),
-            page_start: None,
-            page_end: None,
-            section: None,
-            char_start: 0,
-            char_end,
-            snippet: text.chars().take(160).collect(),
-        },
+        citation: text_citation(source, &text),
         text,
     })
 }

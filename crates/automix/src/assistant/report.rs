@@ -55,17 +55,7 @@ impl AnswerView {
                     snippet: citation.text.chars().take(160).collect(),
                 },
                 // Rows recorded before locations were kept know only the citation's text form.
-                None => Citation {
-                    document_id: 0,
-                    path: citation.source.clone(),
-                    title: citation.source.clone(),
-                    page_start: None,
-                    page_end: None,
-                    section: None,
-                    char_start: 0,
-                    char_end: citation.text.chars().count(),
-                    snippet: citation.text.chars().take(160).collect(),
-                },
+                None => text_citation(&citation.source, &citation.text),
             })
             .collect();
         AnswerView {
@@ -90,6 +80,21 @@ impl AnswerView {
             feedback: stored.feedback,
             latency_ms: record.total_latency_ms,
         }
+    }
+}
+
+/// A citation of a whole text known only by its name (a `--context` file, an old history row).
+pub(super) fn text_citation(source: &str, text: &str) -> Citation {
+    Citation {
+        document_id: 0,
+        path: source.to_string(),
+        title: source.to_string(),
+        page_start: None,
+        page_end: None,
+        section: None,
+        char_start: 0,
+        char_end: text.chars().count(),
+        snippet: text.chars().take(160).collect(),
     }
 }
 
