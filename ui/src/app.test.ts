@@ -115,6 +115,7 @@ it("boots, answers a question and shows every view", async () => {
   expect(inSecond("remote-note").textContent).toBe("Remote model failed: HTTP 500 — the local answer stands");
   expect(inSecond("answer-text").textContent).toBe("Bern");
   expect(inSecond("badge").dataset.badge).toBe("stayed-local");
+  expect(inSecond("badge").textContent).toBe("Stayed local · gpt-4o-mini failed");
   expect(second.dataset.source).toBe("local");
 
   byId("nav-history").click();

@@ -14,7 +14,8 @@ export function renderBadge(model: BadgeModel): HTMLElement {
     parts.push(`Escalated to ${model.model}`);
     if (model.cost) parts.push(" · ", h("span", { "data-testid": "badge-cost" }, model.cost));
   } else {
-    parts.push("Stayed local");
+    // The badge model's label: plain "Stayed local", or naming the remote model that failed.
+    parts.push(model.label);
   }
   return h("span", { class: `badge badge-${model.badge}`, "data-testid": "badge", "data-badge": model.badge, title: model.label }, ...parts);
 }
