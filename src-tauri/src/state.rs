@@ -128,7 +128,7 @@ impl AppState {
         let model_id = Settings::load(home).map(|settings| settings.local_model).unwrap_or_else(|_| Settings::default().local_model);
         self.set_chat_load(ModelLoad::Loading { model_id: model_id.clone() });
         let started = Instant::now();
-        let outcome = self.assistant.paths().chat_model_file(&model_id).and_then(|path| self.assistant.load_chat_model(&path));
+        let outcome = self.assistant.load_chat_model(&model_id);
         self.set_chat_load(load_outcome(model_id, started, outcome));
     }
 

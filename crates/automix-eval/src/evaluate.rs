@@ -195,8 +195,47 @@ pub struct TableReport {
     pub verify_token_share: Option<f64>,
     /// Test-split AUROC of AutoMix-P's P(SLM correct | selected signals) over the seeds.
     pub combined_auroc: Option<RouterSummary>,
+    /// Test-split expected calibration error (10 bins) of that posterior over the seeds.
+    pub combined_ece: Option<RouterSummary>,
+    /// That posterior against the observed rate of right answers, pooled over the seeds' test splits.
+    pub reliability: Reliability,
+    /// Whether the rows carry the remote model's answers; without them only the local answer's
+    /// confidence is evaluated (no routing curves, ΔIBC or budget checks).
+    pub remote_answers: bool,
     /// Signals AutoMix-P used, with the number of seeds that selected each.
     pub selected_signals: Vec<(Signal, usize)>,
+}
+
+/// Bins of a reliability diagram and of the expected calibration error.
+pub const RELIABILITY_BINS: usize = 10;
+
+/// A reliability diagram: per bin of predicted P(correct), the mean prediction, the observed share
+/// of right answers and the number of answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reliability {
+    /// `(sum of predictions, right answers, answers)` per bin.
+    pub bins: Vec<(f64, f64, usize)>,
+}
+
+impl Reliability {
+    fn new(bins: usize) -> Self {
+        Self { bins: vec![(0.0, 0.0, 0); bins] }
+    }
+
+    fn add(&mut self, predictions: &[f64], labels: &[bool]) {
+        let count = self.bins.len();
+        for (p, label) in predictions.iter().zip(labels) {
+            let bin = &mut self.bins[((p.clamp(0.0, 1.0) * count as f64) as usize).min(count - 1)];
+            bin.0 += p;
+            bin.1 += f64::from(u8::from(*label));
+            bin.2 += 1;
+        }
+    }
+
+    /// `(mean prediction, observed rate, answers)` of each non-empty bin.
+    pub fn points(&self) -> Vec<(f64, f64, usize)> {
+        self.bins.iter().filter(|(_, _, n)| *n > 0).map(|&(p, y, n)| (p / n as f64, y / n as f64, n)).collect()
+    }
 }
 
 /// Everything `automix eval` reports.
@@ -228,12 +267,15 @@ struct UsableRow {
 
 fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableReport, EvalError> {
     let mut llm_models: Vec<String> = Vec::new();
+    // Without any remote answer the table still tells how good the local answer's confidence is.
+    let remote_answers = table.rows.iter().any(|row| !row.llm.is_empty());
+    let no_remote = crate::table::ScoredAnswer { model: String::new(), answer: String::new(), score: 0.0 };
     let usable: Vec<UsableRow> = table
         .rows
         .iter()
         .filter_map(|row| {
-            let llm = row.llm_answer(&options.llm_model)?;
-            if !llm_models.contains(&llm.model) {
+            let llm = if remote_answers { row.llm_answer(&options.llm_model)? } else { &no_remote };
+            if remote_answers && !llm_models.contains(&llm.model) {
                 llm_models.push(llm.model.clone());
             }
             Some(UsableRow {
@@ -268,6 +310,8 @@ fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableRepo
     let mut first_seed_anchors = all_anchors;
     let mut selected: Vec<(Signal, usize)> = Vec::new();
     let mut combined_auroc: Vec<f64> = Vec::new();
+    let mut combined_ece: Vec<f64> = Vec::new();
+    let mut reliability = Reliability::new(RELIABILITY_BINS);
     let mut budget: Vec<BudgetCheck> =
         BUDGET_TARGETS.iter().map(|&target| BudgetCheck { target, predicted: 0.0, realized: 0.0 }).collect();
     for seed in 0..options.seeds {
@@ -285,10 +329,15 @@ fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableRepo
                 None => selected.push((*signal, 1)),
             }
         }
-        let curves = seed_curves(&train, &test, &anchors, &costs, verifier, &signals, options)?;
-        if let Some(value) = posterior_auroc(&labelled, &signals, &test, options) {
-            combined_auroc.push(value);
+        if let Some((posteriors, labels)) = test_posteriors(&labelled, &signals, &test, options) {
+            combined_auroc.extend(auroc(&posteriors, &labels));
+            combined_ece.extend(expected_calibration_error(&posteriors, &labels, RELIABILITY_BINS));
+            reliability.add(&posteriors, &labels);
         }
+        if !remote_answers {
+            continue;
+        }
+        let curves = seed_curves(&train, &test, &anchors, &costs, verifier, &signals, options)?;
         let pomdp = fit_pomdp(&train, &labelled, signals, &costs, options)?;
         for (sum, check) in budget.iter_mut().zip(budget_checks(&pomdp, &test)?) {
             sum.predicted += check.predicted / options.seeds as f64;
@@ -309,6 +358,9 @@ fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableRepo
         }
     }
     let labels: Vec<bool> = usable.iter().map(|u| u.labelled.correct).collect();
+    if !remote_answers {
+        budget.clear();
+    }
     Ok(TableReport {
         table: table.name.clone(),
         rows: table.rows.len(),
@@ -317,10 +369,13 @@ fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableRepo
         slm_performance: all_anchors.slm.performance,
         llm_performance: all_anchors.llm.performance,
         slm_accuracy: labels.iter().filter(|c| **c).count() as f64 / labels.len() as f64,
-        llm_accuracy_given_slm: llm_accuracy_given_slm(&usable),
+        llm_accuracy_given_slm: if remote_answers { llm_accuracy_given_slm(&usable) } else { [None, None] },
         verify_token_share: verify_token_share(&table.rows),
         combined_auroc: (!combined_auroc.is_empty())
             .then(|| summarise("AutoMix-P posterior".to_owned(), combined_auroc)),
+        combined_ece: (!combined_ece.is_empty()).then(|| summarise("AutoMix-P posterior".to_owned(), combined_ece)),
+        reliability,
+        remote_answers,
         routers: per_router.into_iter().map(|(router, values)| summarise(router, values)).collect(),
         signals: signal_quality(&usable),
         first_seed_curves,
@@ -419,30 +474,14 @@ fn llm_accuracy_given_slm(usable: &[UsableRow]) -> [Option<f64>; 2] {
 }
 
 /// AUROC on the test split of the naive-Bayes P(SLM correct | `signals`) fitted on the training rows.
-fn posterior_auroc(
-    labelled: &[LabelledSignals],
-    signals: &[Signal],
-    test: &[RoutedQuery],
-    options: &EvalOptions,
-) -> Option<f64> {
-    let calibration_options = CalibrationOptions {
-        signals: signals.to_vec(),
-        bins_per_signal: options.bins_per_signal,
-        ..CalibrationOptions::default()
-    };
+/// AutoMix-P's P(SLM correct | signals) on the test rows, fitted on the training rows exactly as
+/// `automix calibrate` fits the app's router, with each test row's label.
+fn test_posteriors(labelled: &[LabelledSignals], signals: &[Signal], test: &[RoutedQuery], options: &EvalOptions) -> Option<(Vec<f64>, Vec<bool>)> {
+    let calibration_options = CalibrationOptions { signals: signals.to_vec(), bins_per_signal: options.bins_per_signal, ..CalibrationOptions::default() };
     let calibration = fit_calibration(labelled, &calibration_options).ok()?;
     let model = ObservationModel::from_calibration(&calibration, &options.smoothing);
     let prior = calibration.slm_accuracy();
-    let (scores, labels): (Vec<f64>, Vec<bool>) = test
-        .iter()
-        .map(|q| {
-            let [incorrect, correct] = model.likelihoods(&q.signals);
-            let evidence = prior * correct + (1.0 - prior) * incorrect;
-            let posterior = if evidence > 0.0 { prior * correct / evidence } else { prior };
-            (posterior, q.slm_score >= crate::table::CORRECT_THRESHOLD)
-        })
-        .unzip();
-    auroc(&scores, &labels)
+    Some(test.iter().map(|q| (model.posterior(prior, &q.signals), q.slm_score >= crate::table::CORRECT_THRESHOLD)).unzip())
 }
 
 /// Folds for choosing AutoMix-P's signals on a training split.

@@ -62,22 +62,24 @@ pub struct CalibrateCommand {
 ///
 /// Rows are taken round-robin from the tables so that cross-validation folds mix datasets.
 pub fn run_calibrate(command: &CalibrateCommand) -> Result<Calibration, EvalError> {
-    let tables = read_named_tables(&command.tables)?;
-    let longest = tables.iter().map(|t| t.rows.len()).max().unwrap_or(0);
-    let rows: Vec<_> = (0..longest)
-        .flat_map(|i| tables.iter().filter_map(move |t| t.rows.get(i)))
-        .map(RoutingRow::labelled_signals)
-        .collect();
-    let mut options = command.options.clone();
-    if command.select_signals {
-        let settings =
-            SelectionSettings { bins_per_signal: options.bins_per_signal, smoothing: command.smoothing, folds: 5 };
-        // Rows are interleaved across tables so every fold sees every dataset.
-        options.signals = select_signals(&rows, &options.signals, &settings);
-    }
-    let calibration = automix_router::fit_calibration(&rows, &options)?;
+    let tables: Vec<Vec<RoutingRow>> = read_named_tables(&command.tables)?.into_iter().map(|table| table.rows).collect();
+    let calibration = fit_tables(&tables, &command.options, command.select_signals, &command.smoothing)?;
     calibration.save(&command.out)?;
     Ok(calibration)
+}
+
+/// Fits a calibration on the rows of several tables, optionally keeping only the signals that
+/// improve 5-fold cross-validated log-loss.
+pub fn fit_tables(tables: &[Vec<RoutingRow>], options: &CalibrationOptions, select: bool, smoothing: &Smoothing) -> Result<Calibration, EvalError> {
+    let longest = tables.iter().map(Vec::len).max().unwrap_or(0);
+    // Rows are interleaved across tables so every fold sees every dataset.
+    let rows: Vec<_> = (0..longest).flat_map(|i| tables.iter().filter_map(move |t| t.get(i))).map(RoutingRow::labelled_signals).collect();
+    let mut options = options.clone();
+    if select {
+        let settings = SelectionSettings { bins_per_signal: options.bins_per_signal, smoothing: *smoothing, folds: 5 };
+        options.signals = select_signals(&rows, &options.signals, &settings);
+    }
+    Ok(automix_router::fit_calibration(&rows, &options)?)
 }
 
 fn read_named_tables(paths: &[PathBuf]) -> Result<Vec<NamedTable>, EvalError> {

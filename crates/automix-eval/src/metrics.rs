@@ -41,6 +41,19 @@ pub fn token_f1(prediction: &str, gold_answers: &[String]) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// Whether a gold answer occurs, as whole normalised words, in the prediction: a sentence answer
+/// ("Paris is the capital of France.") is right when it contains the short gold answer ("Paris").
+pub fn contains_answer(prediction: &str, gold_answers: &[String]) -> bool {
+    let predicted = format!(" {} ", normalize_answer(prediction));
+    gold_answers.iter().map(|gold| normalize_answer(gold)).any(|gold| !gold.is_empty() && predicted.contains(&format!(" {gold} ")))
+}
+
+/// Score of a free-text answer: 1 when it contains a gold answer, else its token F1, so a
+/// partly right answer keeps a fractional (soft) label.
+pub fn answer_score(prediction: &str, gold_answers: &[String]) -> f64 {
+    if contains_answer(prediction, gold_answers) { 1.0 } else { token_f1(prediction, gold_answers) }
+}
+
 fn pair_f1(predicted: &[&str], gold: &[&str]) -> f64 {
     if predicted.is_empty() || gold.is_empty() {
         return f64::from(u8::from(predicted == gold));
@@ -64,8 +77,9 @@ fn pair_f1(predicted: &[&str], gold: &[&str]) -> f64 {
     2.0 * precision * recall / (precision + recall)
 }
 
-/// The choice a free-text answer picks: a leading letter ("B", "(B)", "B. text") or a choice's
-/// normalised text.
+/// The choice a free-text answer picks: a leading letter ("B", "(B)", "B. text"), a choice's
+/// normalised text, or in a sentence the one letter written as "B)" or the one choice named
+/// ("Yes, it does." picks "yes").
 pub fn parse_choice(prediction: &str, choices: &[String]) -> Option<usize> {
     let trimmed = prediction.trim().trim_start_matches(['(', '[']);
     let mut chars = trimmed.chars();
@@ -79,7 +93,12 @@ pub fn parse_choice(prediction: &str, choices: &[String]) -> Option<usize> {
         }
     }
     let predicted = normalize_answer(prediction);
-    choices.iter().position(|c| normalize_answer(c) == predicted)
+    if let Some(exact) = choices.iter().position(|c| normalize_answer(c) == predicted) {
+        return Some(exact);
+    }
+    let only = |found: Vec<usize>| if found.len() == 1 { Some(found[0]) } else { None };
+    let lettered: Vec<usize> = (0..choices.len().min(26)).filter(|&i| prediction.contains(&format!("{})", char::from(b'A' + i as u8)))).collect();
+    only(lettered).or_else(|| only((0..choices.len()).filter(|&i| contains_answer(prediction, std::slice::from_ref(&choices[i]))).collect()))
 }
 
 /// 1 when the prediction picks the gold choice, else 0.
@@ -133,4 +152,29 @@ pub fn expected_calibration_error(probabilities: &[f64], labels: &[bool], bins: 
             .map(|(p, y, _)| (p - y).abs() / total)
             .sum(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sentence_contains_the_gold_answer_only_as_whole_words() {
+        let gold = vec!["lute".to_string()];
+        assert!(contains_answer("He played the lute.", &gold));
+        assert!(!contains_answer("Luther used hymns.", &gold), "a word that merely starts with the answer does not count");
+        assert_eq!(answer_score("The capital is Paris.", &["Paris".into()]), 1.0);
+        let partial = answer_score("San Joaquin", &["San Joaquin Valley Railroad".into()]);
+        assert!(partial > 0.0 && partial < 1.0, "a partial answer keeps a soft label: {partial}");
+    }
+
+    #[test]
+    fn a_sentence_picks_the_one_choice_it_names() {
+        let yes_no = vec!["yes".to_string(), "no".to_string()];
+        assert_eq!(parse_choice("Yes, ethanol does.", &yes_no), Some(0));
+        assert_eq!(parse_choice("No.", &yes_no), Some(1));
+        assert_eq!(parse_choice("Yes and no.", &yes_no), None, "naming both picks neither");
+        let options = vec!["red".to_string(), "blue".to_string(), "green".to_string()];
+        assert_eq!(parse_choice("The answer is B) blue.", &options), Some(1));
+    }
 }

@@ -28,15 +28,18 @@ impl EvalReport {
         out
     }
 
-    /// Writes the first seed's test curves as an SVG, one panel per table.
+    /// Writes, per table, the first seed's test curves and the reliability diagram of AutoMix-P's
+    /// posterior (pooled over the seeds' test splits) as an SVG.
     pub fn write_svg(&self, path: &Path) -> Result<(), EvalError> {
         let shown = path.display().to_string();
         let fail = |detail: String| EvalError::Output { path: shown.clone(), detail };
         let panels = self.tables.len().max(1);
-        let root = SVGBackend::new(path, (900, 480 * panels as u32)).into_drawing_area();
+        let root = SVGBackend::new(path, (1360, 460 * panels as u32)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
-        for (table, area) in self.tables.iter().zip(root.split_evenly((panels, 1))) {
-            draw_panel(table, &area, self.options.cost_ratio).map_err(|e| fail(e.to_string()))?;
+        for (table, row) in self.tables.iter().zip(root.split_evenly((panels, 1))) {
+            let (curves, reliability) = row.split_horizontally(900);
+            draw_panel(table, &curves, self.options.cost_ratio).map_err(|e| fail(e.to_string()))?;
+            draw_reliability(table, &reliability).map_err(|e| fail(e.to_string()))?;
         }
         root.present().map_err(|e| fail(e.to_string()))
     }
@@ -54,7 +57,9 @@ fn table_markdown(table: &TableReport, out: &mut String) {
         table.slm_accuracy * 100.0,
         table.llm_performance
     );
-    if table.routers.is_empty() {
+    if !table.remote_answers {
+        let _ = writeln!(out, "No remote answers are recorded for this set: only the local answer's confidence is evaluated.\n");
+    } else if table.routers.is_empty() {
         let _ = writeln!(out, "The LLM is not better than the SLM on this table: ΔIBC is undefined.\n");
     } else {
         let _ = writeln!(out, "| router | ΔIBC % (test, mean ± std) | seeds |\n|---|---|---|");
@@ -66,11 +71,13 @@ fn table_markdown(table: &TableReport, out: &mut String) {
     let selected: Vec<String> =
         table.selected_signals.iter().map(|(signal, seeds)| format!("{signal} ({seeds})")).collect();
     let _ = writeln!(out, "AutoMix-P signals (seeds that chose them): {}.\n", selected.join(", "));
-    let _ = writeln!(out, "| AutoMix-P escalation target | expected on train fit | realized on test |\n|---|---|---|");
-    for check in &table.budget {
-        let _ = writeln!(out, "| {:.2} | {:.3} | {:.3} |", check.target, check.predicted, check.realized);
+    if !table.budget.is_empty() {
+        let _ = writeln!(out, "| AutoMix-P escalation target | expected on train fit | realized on test |\n|---|---|---|");
+        for check in &table.budget {
+            let _ = writeln!(out, "| {:.2} | {:.3} | {:.3} |", check.target, check.predicted, check.realized);
+        }
+        out.push('\n');
     }
-    out.push('\n');
     let [when_wrong, when_right] = table.llm_accuracy_given_slm;
     let _ = writeln!(
         out,
@@ -81,7 +88,8 @@ fn table_markdown(table: &TableReport, out: &mut String) {
     );
     let _ = writeln!(out, "| signal | rows | AUROC vs SLM correct | ECE |\n|---|---|---|---|");
     if let Some(combined) = &table.combined_auroc {
-        let _ = writeln!(out, "| AutoMix-P posterior (test split) | – | {:.3} ± {:.3} | – |", combined.mean, combined.std);
+        let ece = table.combined_ece.as_ref().map_or_else(|| "–".to_owned(), |e| format!("{:.3} ± {:.3}", e.mean, e.std));
+        let _ = writeln!(out, "| AutoMix-P posterior (test split) | – | {:.3} ± {:.3} | {ece} |", combined.mean, combined.std);
     }
     for signal in &table.signals {
         let _ = writeln!(out, "| {} | {} | {} | {} |", signal.signal, signal.rows, fmt_option(signal.auroc), fmt_option(signal.ece));
@@ -124,5 +132,23 @@ fn draw_panel(table: &TableReport, area: &DrawingArea<SVGBackend<'_>, plotters::
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
     }
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    Ok(())
+}
+
+/// Predicted P(local answer right) against the observed share, one dot per bin sized by its answers.
+fn draw_reliability(table: &TableReport, area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> PanelResult {
+    let ece = table.combined_ece.as_ref().map_or_else(|| "–".to_owned(), |e| format!("{:.3}", e.mean));
+    let mut chart = ChartBuilder::on(area)
+        .caption(format!("{}: confidence vs right (ECE {ece})", table.table), ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..1.0, 0.0..1.0)?;
+    chart.configure_mesh().x_desc("predicted P(local answer right)").y_desc("share right").draw()?;
+    chart.draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.4)))?;
+    let points = table.reliability.points();
+    let most = points.iter().map(|p| p.2).max().unwrap_or(1) as f64;
+    chart.draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), BLUE.stroke_width(2)))?;
+    chart.draw_series(points.iter().map(|&(x, y, n)| Circle::new((x, y), (3.0 + 9.0 * (n as f64 / most).sqrt()) as i32, BLUE.filled())))?;
     Ok(())
 }

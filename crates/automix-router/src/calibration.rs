@@ -17,7 +17,7 @@ pub enum CalibrationError {
     #[error("no labelled rows to fit the calibration on; pass at least one routing table with rows")]
     NoRows,
     /// No signal to fit was selected.
-    #[error("no signals selected for calibration; choose at least one of v_logit, v_sample, answer_logprob, answer_tokens, grounded, retrieval_score")]
+    #[error("no signals selected for calibration; choose at least one of the signals the rows carry (see automix_router::Signal)")]
     NoSignals,
     /// Reading or writing the file failed.
     #[error("cannot access calibration file {path}: {source}")]

@@ -216,6 +216,13 @@ impl ObservationModel {
         })
     }
 
+    /// P(correct | values) by Bayes' rule from the prior P(correct).
+    pub fn posterior(&self, prior: f64, values: &SignalValues) -> f64 {
+        let [incorrect, correct] = self.likelihoods(values);
+        let evidence = prior * correct + (1.0 - prior) * incorrect;
+        if evidence > 0.0 { prior * correct / evidence } else { prior }
+    }
+
     /// Whether any signal needs the self-verification prompt.
     pub fn needs_verifier(&self) -> bool {
         self.binnings.iter().any(|b| b.signal.needs_verifier())

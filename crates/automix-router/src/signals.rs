@@ -12,23 +12,36 @@ pub enum Signal {
     VSample,
     /// Mean token log-probability of the answer.
     AnswerLogprob,
+    /// Lowest token log-probability of the answer: one guessed word drags it down.
+    AnswerMinLogprob,
     /// Number of answer tokens.
     AnswerTokens,
-    /// Whether the normalised answer occurs in the context (1 or 0).
+    /// Whether the answer's own words (those not taken from the question) all occur in the context (1 or 0).
     Grounded,
     /// Retrieval similarity of the best context chunk.
     RetrievalScore,
+    /// Best cosine similarity between the answer and one sentence of the context (embedder).
+    ContextSimilarity,
+    /// Whether the answer says the context does not answer the question (1 or 0).
+    Refusal,
+    /// Whether the answer has the form the question asks for (a date for "when"…; 1 or 0;
+    /// missing when the question's form is not one of those checked).
+    TypeMatch,
 }
 
 impl Signal {
     /// Every signal, in a fixed order.
-    pub const ALL: [Signal; 6] = [
+    pub const ALL: [Signal; 10] = [
         Signal::VLogit,
         Signal::VSample,
         Signal::AnswerLogprob,
+        Signal::AnswerMinLogprob,
         Signal::AnswerTokens,
         Signal::Grounded,
         Signal::RetrievalScore,
+        Signal::ContextSimilarity,
+        Signal::Refusal,
+        Signal::TypeMatch,
     ];
 
     /// Whether reading this signal requires running the self-verification prompt.
@@ -42,9 +55,13 @@ impl Signal {
             Signal::VLogit => "v_logit",
             Signal::VSample => "v_sample",
             Signal::AnswerLogprob => "answer_logprob",
+            Signal::AnswerMinLogprob => "answer_min_logprob",
             Signal::AnswerTokens => "answer_tokens",
             Signal::Grounded => "grounded",
             Signal::RetrievalScore => "retrieval_score",
+            Signal::ContextSimilarity => "context_similarity",
+            Signal::Refusal => "refusal",
+            Signal::TypeMatch => "type_match",
         }
     }
 
@@ -54,12 +71,20 @@ impl Signal {
             Signal::VLogit => values.v_logit,
             Signal::VSample => values.v_sample,
             Signal::AnswerLogprob => values.answer_logprob,
+            Signal::AnswerMinLogprob => values.answer_min_logprob,
             Signal::AnswerTokens => values.answer_tokens,
-            Signal::Grounded => values.grounded.map(|g| if g { 1.0 } else { 0.0 }),
+            Signal::Grounded => values.grounded.map(flag),
             Signal::RetrievalScore => values.retrieval_score,
+            Signal::ContextSimilarity => values.context_similarity,
+            Signal::Refusal => values.refusal.map(flag),
+            Signal::TypeMatch => values.type_match.map(flag),
         };
         value.filter(|v| v.is_finite())
     }
+}
+
+fn flag(value: bool) -> f64 {
+    if value { 1.0 } else { 0.0 }
 }
 
 impl std::fmt::Display for Signal {
@@ -80,6 +105,9 @@ pub struct SignalValues {
     /// See [`Signal::AnswerLogprob`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer_logprob: Option<f64>,
+    /// See [`Signal::AnswerMinLogprob`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_min_logprob: Option<f64>,
     /// See [`Signal::AnswerTokens`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer_tokens: Option<f64>,
@@ -89,6 +117,15 @@ pub struct SignalValues {
     /// See [`Signal::RetrievalScore`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retrieval_score: Option<f64>,
+    /// See [`Signal::ContextSimilarity`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_similarity: Option<f64>,
+    /// See [`Signal::Refusal`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<bool>,
+    /// See [`Signal::TypeMatch`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_match: Option<bool>,
 }
 
 /// Maps one signal's value to a bin: `edges.len() + 1` value bins, then one bin for "missing".

@@ -1,132 +1,169 @@
-//! Building routing tables: the local model answers and verifies each item of a QA set, and each
-//! row records the answer, its score, the signals and the tokens spent (see `automix_eval::table`).
+//! Routing tables from the app's own pipeline: a QA set's contexts go into a document library, and
+//! each question is asked about its document through `Assistant::observe`, exactly as a user's
+//! question would be (retrieval, prompt, answer, verification, signals). Each row records the
+//! answer, its score against the gold answers, the signals and the tokens spent (see
+//! `automix_eval::table`).
 
-use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use automix_eval::metrics::{choice_accuracy, token_f1};
-use automix_eval::table::{RoutingRow, ScoredAnswer, TokenCounts};
-use automix_router::SignalValues;
-use automix_llm::sampling::log_softmax;
-use automix_llm::{KvCache, LlmError, LocalModel, SamplingParams};
+use automix_docs::IndexOptions;
+use automix_eval::metrics::{answer_score, choice_accuracy};
+use automix_eval::table::{read_table, RoutingRow, ScoredAnswer, TokenCounts};
+use automix_remote::CancelFlag;
 
+use crate::answer_checks::is_refusal;
+use crate::assistant::{AskError, Assistant, AssistantConfig, AssistantPaths, Scope};
 use crate::datasets::{QaItem, RecordedAnswer};
-use crate::prompts::{answer_messages, AnswerStyle};
-use crate::verify::{answer_is_grounded, verify, VerifyError, VerifyMode};
 
-#[derive(Debug, Clone)]
-pub struct CollectOptions {
-    /// Verification modes to run; the first fills `v_logit`/`v_sample` accordingly, as does each other.
-    pub verify_modes: Vec<VerifyMode>,
-    /// Contexts longer than this many tokens are cut (question-independent, so cut contexts are shared
-    /// by all questions on the same document and stay in the KV cache).
-    pub max_context_tokens: usize,
-    pub max_answer_tokens: usize,
+/// Where a collection is in its run, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum CollectProgress {
+    /// Putting the contexts into the scratch library.
+    Indexing { files_done: usize, files_total: usize },
+    /// Answering: `done` of `total` items (rows already in the table count as done).
+    Answering { done: usize, total: usize, correct: usize },
 }
 
-impl Default for CollectOptions {
-    fn default() -> Self {
-        Self { verify_modes: vec![VerifyMode::Logit], max_context_tokens: 3500, max_answer_tokens: 32 }
+/// An assistant for collecting: the models of `home` and the settings' configuration, but its own
+/// library and history under `work_dir`, so the user's documents and history are never touched.
+pub fn scratch_assistant(home: &Path, work_dir: &Path, config: AssistantConfig, model_id: &str) -> Result<Assistant, AskError> {
+    let mut paths = AssistantPaths::from_home(home);
+    paths.library = work_dir.join(automix_docs::LIBRARY_FILE_NAME);
+    paths.history = work_dir.join("history.sqlite");
+    paths.learning_since = work_dir.join(crate::assistant::LEARNING_SINCE_FILE);
+    std::fs::create_dir_all(work_dir).map_err(|source| AskError::Io { path: work_dir.to_path_buf(), source })?;
+    let assistant = Assistant::open(&paths, None, config)?;
+    assistant.load_embedder()?;
+    assistant.load_chat_model(model_id)?;
+    Ok(assistant)
+}
+
+/// Answers every item not yet in the table at `out` and appends its row, one flushed line per
+/// item: a kill or a cancel loses at most the item in progress, and the next run resumes.
+pub fn collect_table(
+    assistant: &Assistant,
+    items: &[QaItem],
+    recorded: &HashMap<String, Vec<RecordedAnswer>>,
+    out: &Path,
+    work_dir: &Path,
+    progress: &mut dyn FnMut(CollectProgress),
+    cancel: &CancelFlag,
+) -> Result<Vec<RoutingRow>, AskError> {
+    let io_error = |source| AskError::Io { path: out.to_path_buf(), source };
+    let mut rows = if out.exists() { read_table(out)? } else { Vec::new() };
+    let done: HashSet<String> = rows.iter().map(|row| row.id.clone()).collect();
+    let todo: Vec<&QaItem> = items.iter().filter(|item| !done.contains(&item.id)).collect();
+    let documents = index_contexts(assistant, items, work_dir, &mut |files_done, files_total| progress(CollectProgress::Indexing { files_done, files_total }), cancel)?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io_error)?;
     }
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(out).map_err(io_error)?;
+    let total = rows.len() + todo.len();
+    let mut correct = rows.iter().filter(|row| row.slm.correct()).count();
+    progress(CollectProgress::Answering { done: rows.len(), total, correct });
+    let no_answers = Vec::new();
+    for item in todo {
+        let Some(&document_id) = documents.get(&item.context) else {
+            return Err(AskError::Dataset(format!("item {}: its context could not be indexed (empty?)", item.id)));
+        };
+        let row = collect_item(assistant, item, document_id, recorded.get(&item.id).unwrap_or(&no_answers), cancel)?;
+        let line = serde_json::to_string(&row).map_err(|e| io_error(std::io::Error::other(e)))?;
+        writeln!(file, "{line}").and_then(|()| file.flush()).map_err(io_error)?;
+        correct += usize::from(row.slm.correct());
+        rows.push(row);
+        progress(CollectProgress::Answering { done: rows.len(), total, correct });
+    }
+    Ok(rows)
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum CollectError {
-    #[error(transparent)]
-    Model(#[from] LlmError),
-    #[error(transparent)]
-    Verify(#[from] VerifyError),
-    #[error("item {id}: multiple-choice item without choices or gold index")]
-    BadItem { id: String },
-}
-
-/// Answers, scores and verifies one item. `cache` should be reused across items: items that share a
-/// context then share its prefill.
-pub fn collect_item(
-    model: &LocalModel,
-    item: &QaItem,
-    recorded: &[RecordedAnswer],
-    options: &CollectOptions,
-    cache: &mut KvCache,
-    cancel: &AtomicBool,
-) -> Result<RoutingRow, CollectError> {
-    let context = truncate_to_tokens(model, &item.context, options.max_context_tokens)?;
-    let multiple_choice = item.metric == "accuracy";
-    let question = if multiple_choice { with_choices(&item.question, &item.choices) } else { item.question.clone() };
-    let conversation = answer_messages(&context, &question, AnswerStyle::Short, &[]);
-    let prompt = model.chat_prompt(&conversation, true)?;
-    let (answer, score, answer_logprob, prompt_tokens, generated) = if multiple_choice {
-        let gold = item.gold_index.filter(|&g| g < item.choices.len()).ok_or_else(|| CollectError::BadItem { id: item.id.clone() })?;
-        let letters: Vec<String> = (0..item.choices.len()).map(choice_letter).collect();
-        let letter_refs: Vec<&str> = letters.iter().map(String::as_str).collect();
-        let new_tokens = new_prompt_tokens(model, &prompt, cache)?;
-        let probabilities = model.score(&prompt, &letter_refs, cache, cancel)?;
-        let log_probs = log_softmax(&probabilities.iter().map(|p| p.max(1e-30).ln() as f32).collect::<Vec<_>>(), 1.0);
-        let best = automix_llm::sampling::argmax(&log_probs) as usize;
-        let answer = format!("{}) {}", letters[best], item.choices[best]);
-        let score = choice_accuracy(&letters[best], &item.choices, gold);
-        (answer, score, log_probs[best] as f64, new_tokens, 1)
-    } else {
-        let params = SamplingParams { max_tokens: options.max_answer_tokens, stop: vec!["\n".into()], ..Default::default() };
-        let generation = model.generate(&prompt, cache, &params, cancel, &mut |_| {})?;
-        let score = token_f1(&generation.text, &item.answers);
-        let logprob = generation.mean_logprob();
-        (generation.text.trim().to_string(), score, logprob, generation.timings.prefill_tokens, generation.tokens.len())
-    };
-    let mut signals = SignalValues {
-        answer_logprob: answer_logprob.is_finite().then_some(answer_logprob),
-        answer_tokens: Some(model.count_tokens(&answer)? as f64),
-        grounded: Some(answer_is_grounded(&answer, &context)),
-        ..Default::default()
-    };
-    let mut verify_tokens = 0;
-    for &mode in &options.verify_modes {
-        let verification = verify(model, &conversation, &answer, mode, cache, cancel)?;
-        verify_tokens += verification.tokens_processed;
-        match mode {
-            VerifyMode::Logit => signals.v_logit = Some(verification.v),
-            VerifyMode::Sample { .. } => signals.v_sample = Some(verification.v),
+/// Puts the distinct contexts of `items` into the assistant's library, one text file each under
+/// `work_dir`, and returns the document id of each context. Files already indexed are skipped, so
+/// a resumed run indexes only what is new.
+pub fn index_contexts(
+    assistant: &Assistant,
+    items: &[QaItem],
+    work_dir: &Path,
+    progress: &mut dyn FnMut(usize, usize),
+    cancel: &CancelFlag,
+) -> Result<HashMap<String, i64>, AskError> {
+    let folder = work_dir.join("contexts");
+    std::fs::create_dir_all(&folder).map_err(|source| AskError::Io { path: folder.clone(), source })?;
+    let mut files: HashMap<String, PathBuf> = HashMap::new();
+    for item in items {
+        if files.contains_key(&item.context) {
+            continue;
         }
+        // Named after the first item that reads it, so a resumed run maps it to the same document.
+        let name: String = item.id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let path = folder.join(format!("{name}.txt"));
+        if !path.exists() {
+            std::fs::write(&path, &item.context).map_err(|source| AskError::Io { path: path.clone(), source })?;
+        }
+        files.insert(item.context.clone(), path);
     }
-    let slm_name = model.path().file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let paths: Vec<PathBuf> = files.values().cloned().collect();
+    let embedder = assistant.embedder()?;
+    assistant.library().add_paths(&embedder, &paths, &IndexOptions::default(), &mut |state| progress(state.files_done, state.files_total), cancel)?;
+    let ids: HashMap<String, i64> = assistant.documents()?.into_iter().map(|document| (document.path, document.id)).collect();
+    Ok(files
+        .into_iter()
+        .filter_map(|(context, path)| {
+            let key = std::fs::canonicalize(&path).unwrap_or(path).to_string_lossy().into_owned();
+            ids.get(&key).map(|&id| (context, id))
+        })
+        .collect())
+}
+
+/// Asks one item's question about its document and scores the answer.
+pub fn collect_item(assistant: &Assistant, item: &QaItem, document_id: i64, recorded: &[RecordedAnswer], cancel: &CancelFlag) -> Result<RoutingRow, AskError> {
+    // A yes/no question is asked as it is, as a user would; other choices are listed.
+    let yes_no = item.choices.iter().map(|c| c.to_lowercase()).eq(["yes", "no"]);
+    let question = if item.metric == "accuracy" && !yes_no { with_choices(&item.question, &item.choices) } else { item.question.clone() };
+    let observation = assistant.observe(&question, &Scope::Documents(vec![document_id]), None, &mut |_| {}, cancel)?;
+    let answer = observation.answer.text.trim().to_string();
+    let slm_model = assistant.model()?.path().file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     Ok(RoutingRow {
         id: item.id.clone(),
         dataset: item.dataset.clone(),
         question: item.question.clone(),
-        slm: ScoredAnswer { model: slm_name, answer, score },
-        signals,
-        tokens: TokenCounts { prompt: prompt_tokens as u32, generated: generated as u32, verify: verify_tokens as u32 },
-        // Recorded flags are exact match for F1 datasets; score remote answers exactly like the local one.
+        slm: ScoredAnswer { model: slm_model, score: score_answer(item, &answer), answer },
+        signals: observation.signals,
+        tokens: TokenCounts {
+            prompt: observation.answer.timings.prefill_tokens as u32,
+            generated: observation.answer.tokens.len() as u32,
+            verify: observation.verification.tokens_processed as u32,
+        },
+        // Remote answers are scored exactly like the local one.
         llm: recorded
             .iter()
-            .map(|r| {
-                let score = if multiple_choice { f64::from(u8::from(r.correct)) } else { token_f1(&r.answer, &item.answers) };
-                ScoredAnswer { model: r.model.clone(), answer: r.answer.clone(), score }
-            })
+            .map(|r| ScoredAnswer { model: r.model.clone(), answer: r.answer.clone(), score: if item.metric == "accuracy" { f64::from(u8::from(r.correct)) } else { score_answer(item, &r.answer) } })
             .collect(),
     })
 }
 
-fn choice_letter(index: usize) -> String {
-    char::from(b'A' + index as u8).to_string()
+/// How right a free-text answer is: the chosen option for multiple choice; for an unanswerable
+/// question (no gold answer), whether it declines; else 1 when it contains a gold answer, or its
+/// token F1 (a soft label).
+pub fn score_answer(item: &QaItem, answer: &str) -> f64 {
+    if item.metric == "accuracy" {
+        return item.gold_index.map_or(0.0, |gold| choice_accuracy(answer, &item.choices, gold));
+    }
+    if item.answers.is_empty() {
+        return f64::from(u8::from(is_refusal(answer)));
+    }
+    answer_score(answer, &item.answers)
+}
+
+fn choice_letter(index: usize) -> char {
+    char::from(b'A' + index as u8)
 }
 
 fn with_choices(question: &str, choices: &[String]) -> String {
     let listed: Vec<String> = choices.iter().enumerate().map(|(i, c)| format!("{}) {}", choice_letter(i), c.trim())).collect();
-    format!("{}\n{}\nReply with the letter of the right choice.", question.trim(), listed.join("\n"))
-}
-
-fn new_prompt_tokens(model: &LocalModel, prompt: &str, cache: &KvCache) -> Result<usize, LlmError> {
-    let tokens = model.tokenizer().encode(prompt)?;
-    Ok(tokens.len() - cache.reusable_prefix(&tokens))
-}
-
-fn truncate_to_tokens(model: &LocalModel, text: &str, max_tokens: usize) -> Result<String, LlmError> {
-    let tokens = model.tokenizer().encode(text)?;
-    if tokens.len() <= max_tokens {
-        return Ok(text.to_string());
-    }
-    model.tokenizer().decode(&tokens[..max_tokens])
+    format!("{}\n{}\nName the letter of the right choice.", question.trim(), listed.join("\n"))
 }
 
 /// Orders items so those sharing a context are adjacent (their prefill is then shared).

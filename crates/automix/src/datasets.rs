@@ -34,6 +34,15 @@ pub fn read_items(path: &Path) -> Result<Vec<QaItem>, JsonLinesError> {
     read_jsonl(path)
 }
 
+/// Items from JSONL text (one item per non-empty line); the error names the line.
+pub fn parse_items(text: &str) -> Result<Vec<QaItem>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| serde_json::from_str(line).map_err(|e| format!("line {}: {e}", index + 1)))
+        .collect()
+}
+
 /// Recorded answers grouped by item id.
 pub fn read_recorded_answers(path: &Path) -> Result<HashMap<String, Vec<RecordedAnswer>>, JsonLinesError> {
     let mut by_id: HashMap<String, Vec<RecordedAnswer>> = HashMap::new();

@@ -11,7 +11,9 @@ pub use automix_remote as remote;
 pub use automix_router as router;
 pub use automix_store as store;
 
+pub mod answer_checks;
 pub mod assistant;
+pub mod calibrate;
 
 pub mod collect;
 pub mod datasets;

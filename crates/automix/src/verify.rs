@@ -3,7 +3,6 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use automix_eval::metrics::normalize_answer;
 use automix_llm::{KvCache, LlmError, LocalModel, Message, SamplingParams};
 use serde::{Deserialize, Serialize};
 
@@ -87,24 +86,4 @@ pub fn verify(
         }
     };
     Ok(Verification { v, mode, tokens_processed, secs: started.elapsed().as_secs_f64() })
-}
-
-/// Whether the normalised answer occurs in the normalised context: a cheap grounding signal that
-/// separates right from wrong better than self-verification does for very small models.
-pub fn answer_is_grounded(answer: &str, context: &str) -> bool {
-    let answer = normalize_answer(answer);
-    !answer.is_empty() && normalize_answer(context).contains(&answer)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::answer_is_grounded;
-
-    #[test]
-    fn grounding_ignores_case_punctuation_and_articles() {
-        assert!(answer_is_grounded("The Seine.", "Paris lies on the river Seine, in France."));
-        assert!(answer_is_grounded("river seine", "Paris lies on the River  Seine."));
-        assert!(!answer_is_grounded("the Loire", "Paris lies on the river Seine."));
-        assert!(!answer_is_grounded("the", "the river"), "an answer of only articles is not grounded");
-    }
 }

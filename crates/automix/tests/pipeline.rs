@@ -18,7 +18,8 @@ const FRANCE: &str = include_str!("../assets/france.md");
 fn open_assistant(dir: &tempfile::TempDir, server: &TestServer) -> Assistant {
     let catalog = Catalog::bundled();
     let store = ModelStore::from_env();
-    let chat = store.locate(catalog.default_for(ModelKind::Chat)).unwrap_or_else(|e| panic!("{e} (make test installs it)"));
+    let chat = catalog.default_for(ModelKind::Chat);
+    store.locate(chat).unwrap_or_else(|e| panic!("{e} (make test installs it)"));
     let mut paths = AssistantPaths::from_home(dir.path());
     // The models stay where `make test` installed them; everything else lives in the test's folder.
     std::os::unix::fs::symlink(store.root(), paths.home.join("models")).ok();
@@ -30,7 +31,7 @@ fn open_assistant(dir: &tempfile::TempDir, server: &TestServer) -> Assistant {
     let remote = RemoteModel { client, model: "gpt-4o-mini".into(), price, accuracy: 0.9, max_tokens: 128 };
     let assistant = Assistant::open(&paths, Some(remote), AssistantConfig { max_answer_tokens: 24, ..Default::default() }).unwrap();
     assistant.load_embedder().unwrap();
-    assistant.load_chat_model(&chat).unwrap();
+    assistant.load_chat_model(&chat.id).unwrap();
     assistant
 }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 
 use automix::llm::{KvCache, LocalModel, SamplingParams};
 use automix::models::{Catalog, ModelKind, ModelStore};
-use automix::prompts::{answer_messages, shared_prefix, AnswerStyle, Turn};
+use automix::prompts::{answer_messages, shared_prefix, Turn};
 use candle_core::quantized::tokenizer::TokenizerFromGguf;
 use candle_core::Device;
 
@@ -58,7 +58,7 @@ fn generic_gguf_tokenizer_would_insert_spaces_after_special_tokens() {
 #[test]
 fn answers_paris_about_france() {
     let model = smollm2();
-    let prompt = model.chat_prompt(&answer_messages(FRANCE, "What is the capital of France?", AnswerStyle::Short, &[]), true).unwrap();
+    let prompt = model.chat_prompt(&answer_messages(FRANCE, "What is the capital of France?", &[]), true).unwrap();
     let params = SamplingParams { max_tokens: 24, ..Default::default() };
     let mut streamed = String::new();
     let answer = model.generate(&prompt, &mut KvCache::new(), &params, &AtomicBool::new(false), &mut |t| streamed.push_str(t)).unwrap();
@@ -74,7 +74,7 @@ fn context_prefilled_once_serves_two_questions_exactly() {
     let params = SamplingParams { max_tokens: 12, ..Default::default() };
     let mut cache = KvCache::new();
     for question in ["What is the capital of France?", "What currency does France use?"] {
-        let prompt = model.chat_prompt(&answer_messages(FRANCE, question, AnswerStyle::Short, &[]), true).unwrap();
+        let prompt = model.chat_prompt(&answer_messages(FRANCE, question, &[]), true).unwrap();
         let fresh = model.generate(&prompt, &mut KvCache::new(), &params, &never, &mut |_| {}).unwrap();
         let reused = model.generate(&prompt, &mut cache, &params, &never, &mut |_| {}).unwrap();
         assert_eq!(reused.text, fresh.text);
@@ -82,7 +82,7 @@ fn context_prefilled_once_serves_two_questions_exactly() {
     }
     // The second question reuses the system prompt and the whole context from the first.
     let context_tokens = model.count_tokens(FRANCE).unwrap();
-    let second = model.chat_prompt(&answer_messages(FRANCE, "Who?", AnswerStyle::Short, &[]), true).unwrap();
+    let second = model.chat_prompt(&answer_messages(FRANCE, "Who?", &[]), true).unwrap();
     let again = model.generate(&second, &mut cache, &params, &never, &mut |_| {}).unwrap();
     assert!(again.timings.reused_tokens > context_tokens, "{:?}", again.timings);
 }
@@ -90,12 +90,12 @@ fn context_prefilled_once_serves_two_questions_exactly() {
 #[test]
 fn the_prefix_prefilled_at_load_is_reused_by_every_question() {
     let model = smollm2();
-    let prefix = model.chat_prompt(&shared_prefix(AnswerStyle::Sentence), false).unwrap();
+    let prefix = model.chat_prompt(&shared_prefix(), false).unwrap();
     let prefix_tokens = model.tokenizer().encode(&prefix).unwrap();
     let mut cache = KvCache::new();
     model.prefill(&prefix_tokens, &mut cache, &AtomicBool::new(false)).unwrap();
     let earlier = [Turn { question: "What is France?".into(), answer: "A country in Europe.".into() }];
-    let prompt = model.chat_prompt(&answer_messages(FRANCE, "What is its capital?", AnswerStyle::Sentence, &earlier), true).unwrap();
+    let prompt = model.chat_prompt(&answer_messages(FRANCE, "What is its capital?", &earlier), true).unwrap();
     let params = SamplingParams { max_tokens: 4, ..Default::default() };
     let answer = model.generate(&prompt, &mut cache, &params, &AtomicBool::new(false), &mut |_| {}).unwrap();
     assert_eq!(answer.timings.reused_tokens, prefix_tokens.len(), "{:?}", answer.timings);

@@ -1,14 +1,11 @@
-use std::collections::HashSet;
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 
-use anyhow::{Context, Result};
-use automix::collect::{collect_item, group_by_context, CollectOptions};
+use anyhow::Result;
+use automix::assistant::AssistantConfig;
+use automix::collect::{collect_table, group_by_context, scratch_assistant, CollectProgress};
 use automix::datasets::{read_items, read_recorded_answers};
-use automix::eval::read_table;
+use automix::settings::Settings;
 use automix::verify::VerifyMode;
-use automix_llm::{default_device, KvCache, LocalModel};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
@@ -28,16 +25,23 @@ pub struct CollectArgs {
     /// At most this many items, drawn with --seed.
     #[arg(long)]
     limit: Option<usize>,
+    /// Leave these items out (e.g. a calibration set: one id per line, or a JSONL file with "id").
+    #[arg(long)]
+    exclude: Option<PathBuf>,
     #[arg(long, default_value_t = 17)]
     seed: u64,
-    /// Verification modes: logit (one forward pass) and/or sample (k=8 at T=1, as in the paper).
-    #[arg(long, value_delimiter = ',', default_value = "logit")]
-    verify: Vec<VerifyArg>,
-    #[arg(long, default_value_t = 3500)]
-    max_context_tokens: usize,
-    /// A GGUF chat model (default: the catalog's default).
+    /// Verification: logit (one forward pass, as the app) or sample (k=8 at T=1, as in the paper).
+    #[arg(long, default_value = "logit")]
+    verify: VerifyArg,
+    /// Tokens of document text the local model reads (default: the settings').
     #[arg(long)]
-    model: Option<PathBuf>,
+    context_tokens: Option<usize>,
+    /// Catalog id of the chat model (default: the settings').
+    #[arg(long)]
+    model: Option<String>,
+    /// Scratch library and history (default: next to --out).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -52,40 +56,56 @@ pub fn run(args: CollectArgs) -> Result<()> {
         Some(path) => read_recorded_answers(path)?,
         None => Default::default(),
     };
+    if let Some(path) = &args.exclude {
+        let text = std::fs::read_to_string(path)?;
+        let excluded: std::collections::HashSet<String> = text
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v["id"].as_str().map(String::from)).unwrap_or_else(|| line.trim().to_string()))
+            .collect();
+        items.retain(|item| !excluded.contains(&item.id));
+    }
     items.shuffle(&mut rand::rngs::StdRng::seed_from_u64(args.seed));
     items.truncate(args.limit.unwrap_or(items.len()));
-    items.retain(|item| item.metric == "accuracy" || !item.answers.is_empty());
+    items.retain(|item| item.metric == "accuracy" || !item.answers.is_empty() || item.dataset.contains("v2"));
     group_by_context(&mut items);
-    let done: HashSet<String> = if args.out.exists() { read_table(&args.out)?.into_iter().map(|r| r.id).collect() } else { HashSet::new() };
-    let todo: Vec<_> = items.into_iter().filter(|item| !done.contains(&item.id)).collect();
-    if let Some(parent) = args.out.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut out = std::fs::OpenOptions::new().create(true).append(true).open(&args.out)
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
-    let model = LocalModel::load(&super::chat_model_path(args.model)?, &default_device())?;
-    let options = CollectOptions {
-        verify_modes: args.verify.iter().map(|v| match v { VerifyArg::Logit => VerifyMode::Logit, VerifyArg::Sample => VerifyMode::PAPER }).collect(),
-        max_context_tokens: args.max_context_tokens,
-        ..Default::default()
+
+    let home = automix::models::automix_home();
+    let settings = Settings::load(&home)?;
+    let mut config = AssistantConfig::from_settings(&settings);
+    config.verify_mode = match args.verify {
+        VerifyArg::Logit => VerifyMode::Logit,
+        VerifyArg::Sample => VerifyMode::PAPER,
     };
-    eprintln!("{} rows already in {}, {} to go", done.len(), args.out.display(), todo.len());
-    let bar = ProgressBar::new(todo.len() as u64);
+    config.context_budget_tokens = args.context_tokens.unwrap_or(config.context_budget_tokens);
+    let work_dir = args.work_dir.clone().unwrap_or_else(|| args.out.with_extension("work"));
+    let assistant = scratch_assistant(&home, &work_dir, config, args.model.as_deref().unwrap_or(&settings.local_model))?;
+
+    let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed}<{eta} {msg}").expect("valid template"));
-    let mut cache = KvCache::new();
-    let never = AtomicBool::new(false);
-    let (mut correct, mut total) = (0usize, 0usize);
-    for item in &todo {
-        let no_answers = Vec::new();
-        let row = collect_item(&model, item, recorded.get(&item.id).unwrap_or(&no_answers), &options, &mut cache, &never)?;
-        total += 1;
-        correct += usize::from(row.slm.correct());
-        // One complete line per item, flushed: a kill loses at most the item in progress.
-        writeln!(out, "{}", serde_json::to_string(&row)?)?;
-        out.flush()?;
-        bar.set_message(format!("SLM correct {correct}/{total}"));
-        bar.inc(1);
-    }
+    let cancel = super::cancel_on_ctrl_c();
+    let rows = collect_table(&assistant, &items, &recorded, &args.out, &work_dir, &mut |progress| match progress {
+        CollectProgress::Indexing { files_done, files_total } => {
+            bar.set_length(files_total as u64);
+            bar.set_position(files_done as u64);
+            bar.set_message("indexing the contexts");
+        }
+        CollectProgress::Answering { done, total, correct } => {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.set_message(format!("local answers right {correct}/{done}"));
+        }
+    }, &cancel);
+    let rows = match rows {
+        Err(error) if error.code() == "cancelled" => {
+            bar.abandon();
+            println!("stopped; the rows so far are kept in {} and the next run goes on from there", args.out.display());
+            return Ok(());
+        }
+        other => other?,
+    };
     bar.finish();
+    let correct = rows.iter().filter(|row| row.slm.correct()).count();
+    println!("{} rows in {} (local answers right: {correct}, {:.3})", rows.len(), args.out.display(), correct as f64 / rows.len().max(1) as f64);
     Ok(())
 }

@@ -1,7 +1,10 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use automix::calibrate::{calibrate_model, calibration_set, CalibrationFiles};
+use automix::collect::CollectProgress;
 use automix::eval::{run_calibrate, run_eval, CalibrateCommand, CalibrationOptions, EvalCommand, EvalOptions, RemotePrior};
+use indicatif::{ProgressBar, ProgressStyle};
 use clap::Args;
 
 #[derive(Args)]
@@ -41,11 +44,19 @@ pub fn run_eval_command(args: EvalArgs) -> Result<()> {
 
 #[derive(Args)]
 pub struct CalibrateArgs {
+    /// Calibrate for this catalog chat model on this machine: it answers the bundled calibration
+    /// set through the app's pipeline (resumable: run again to go on), and the router uses the
+    /// result from then on. Without it, fit from --table files instead.
+    #[arg(long, conflicts_with_all = ["tables", "out"])]
+    model: Option<String>,
+    /// With --model: only the first N items of the calibration set (a quick, rougher calibration).
+    #[arg(long, requires = "model")]
+    limit: Option<usize>,
     /// Routing tables with gold-scored small-model answers, pooled.
-    #[arg(long = "table", required = true)]
+    #[arg(long = "table", required_unless_present = "model")]
     tables: Vec<PathBuf>,
-    #[arg(long, default_value = "models/router/smollm2-135m-instruct.json")]
-    out: PathBuf,
+    #[arg(long)]
+    out: Option<PathBuf>,
     #[arg(long, default_value = "smollm2-135m-instruct")]
     slm_model: String,
     /// Prior accuracy of remote models, e.g. --remote-prior gpt-4o=0.85
@@ -63,20 +74,53 @@ fn parse_prior(raw: &str) -> Result<RemotePrior, String> {
 }
 
 pub fn run_calibrate_command(args: CalibrateArgs) -> Result<()> {
+    if let Some(model) = &args.model {
+        return calibrate_model_command(model, args.limit);
+    }
+    let out = args.out.unwrap_or_else(|| PathBuf::from("models/router/smollm2-135m-instruct.json"));
     let options = CalibrationOptions { slm_model: args.slm_model, remote_priors: args.remote_priors, ..Default::default() };
-    let calibration = run_calibrate(&CalibrateCommand {
-        tables: args.tables,
-        out: args.out.clone(),
-        options,
-        select_signals: true,
-        smoothing: Default::default(),
-    })?;
+    let calibration = run_calibrate(&CalibrateCommand { tables: args.tables, out: out.clone(), options, select_signals: true, smoothing: Default::default() })?;
+    print_calibration(&out, &calibration);
+    Ok(())
+}
+
+fn print_calibration(path: &std::path::Path, calibration: &automix::eval::Calibration) {
+    let signals: Vec<&str> = calibration.histograms.iter().map(|h| h.binning.signal.name()).collect();
     println!(
-        "wrote {} ({} rows, small-model accuracy {:.3}, {} signals)",
-        args.out.display(),
+        "wrote {} ({} rows, local answers right {:.3}, signals: {})",
+        path.display(),
         calibration.rows,
         calibration.slm_accuracy(),
-        calibration.histograms.len()
+        signals.join(", ")
     );
-    Ok(())
+}
+
+fn calibrate_model_command(model: &str, limit: Option<usize>) -> Result<()> {
+    let home = automix::models::automix_home();
+    let settings = automix::settings::Settings::load(&home)?;
+    let mut items = calibration_set()?;
+    items.truncate(limit.unwrap_or(items.len()));
+    let bar = ProgressBar::new(items.len() as u64);
+    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed}<{eta} {msg}").expect("valid template"));
+    let cancel = super::cancel_on_ctrl_c();
+    let outcome = calibrate_model(&home, &settings, model, &items, &mut |progress| match progress {
+        CollectProgress::Indexing { files_done, files_total } => bar.set_message(format!("indexing the calibration texts {files_done}/{files_total}")),
+        CollectProgress::Answering { done, correct, .. } => {
+            bar.set_position(done as u64);
+            bar.set_message(format!("local answers right {correct}/{done}"));
+        }
+    }, &cancel);
+    bar.finish_and_clear();
+    let files = CalibrationFiles::new(&home, model);
+    match outcome {
+        Ok(calibration) => {
+            print_calibration(&files.calibration, &calibration);
+            Ok(())
+        }
+        Err(error) if error.code() == "cancelled" => {
+            println!("stopped; the answers so far are kept in {} and the next run goes on from there", files.rows.display());
+            Ok(())
+        }
+        Err(error) => Err(error.into()),
+    }
 }

@@ -113,3 +113,19 @@ fn assistant_without_models() -> Result<automix::assistant::Assistant> {
     let paths = AssistantPaths::from_home(&automix::models::automix_home());
     Ok(automix::assistant::Assistant::open(&paths, None, Default::default())?)
 }
+
+/// A cancel flag that Ctrl-C sets (once; a second Ctrl-C ends the process as usual), so a long
+/// run stops between items and keeps what it finished.
+fn cancel_on_ctrl_c() -> automix::remote::CancelFlag {
+    let cancel = automix::remote::CancelFlag::default();
+    let flag = cancel.clone();
+    let handler = ctrlc::set_handler(move || {
+        if flag.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+    });
+    if let Err(error) = handler {
+        eprintln!("note: Ctrl-C will end the run without saving the item in progress ({error})");
+    }
+    cancel
+}

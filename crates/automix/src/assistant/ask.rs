@@ -6,15 +6,15 @@ use std::time::Instant;
 
 use automix_budget::{advise, worst_case_cost, BudgetAdvice, Cost};
 use automix_docs::{SearchHit, TokenCounter};
-use automix_llm::{LocalModel, SamplingParams};
+use automix_llm::LocalModel;
 use automix_remote::{CancelFlag, ChatMessage, EscalationPayload, PayloadChunk, RemoteError};
 use automix_router::SignalValues;
 use automix_store::{CitationLocation, Escalation, LocalAnswer, QuestionRecord, RouteDecision, Routing};
 
 use super::report::text_citation;
+use super::observe::Observation;
 use super::{lock, read, AnswerSource, AnswerView, AskError, AskEvent, Assistant, Decision, PayloadPreview, RemoteModel, Scope};
-use crate::prompts::{answer_messages, AnswerStyle, Turn};
-use crate::verify::{answer_is_grounded, verify, VerifyMode};
+use crate::prompts::Turn;
 
 /// What the remote model is told besides the question and the passages.
 const REMOTE_SYSTEM_PROMPT: &str = "Answer the question using only the provided context. Be concise.";
@@ -37,38 +37,12 @@ impl Assistant {
     pub fn ask(&self, question: &str, scope: &Scope, conversation_id: i64, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<i64, AskError> {
         let started = Instant::now();
         let check = || if cancel.load(Ordering::Relaxed) { Err(AskError::Cancelled) } else { Ok(()) };
+        let observation = self.observe(question, scope, Some(conversation_id), on_event, cancel)?;
+        let Observation { hits, earlier, answer: local, answer_ms: local_ms, verification, signals } = observation;
         let model = self.model()?;
-        let config = self.config();
-        let (earlier, earlier_tokens) = self.earlier_turns(conversation_id, None, &*model)?;
-        let hits = self.retrieve(question, scope, &model, config.context_budget_tokens.saturating_sub(earlier_tokens))?;
-        on_event(AskEvent::Retrieved { citations: hits.iter().map(|h| h.citation.clone()).collect(), passages: hits.iter().map(|h| h.text.clone()).collect() });
-        let context = hits.iter().map(|h| h.text.as_str()).collect::<Vec<_>>().join("\n\n");
-        check()?;
-
-        let mut cache = lock(&self.cache);
-        let conversation = answer_messages(&context, question, AnswerStyle::Sentence, &earlier);
-        let prompt = model.chat_prompt(&conversation, true)?;
-        let params = SamplingParams { max_tokens: config.max_answer_tokens, ..Default::default() };
-        let local_started = Instant::now();
-        let local = model.generate(&prompt, &mut cache, &params, cancel, &mut |text| on_event(AskEvent::LocalToken { text: text.to_string() }))?;
-        let local_ms = local_started.elapsed().as_millis() as u64;
-        let verification = verify(&model, &conversation, &local.text, config.verify_mode, &mut cache, cancel)?;
-        drop(cache);
-        let grounded = answer_is_grounded(&local.text, &context);
-        on_event(AskEvent::Verified { v: verification.v, grounded });
-        check()?;
-
-        let signals = SignalValues {
-            v_logit: matches!(config.verify_mode, VerifyMode::Logit).then_some(verification.v),
-            v_sample: matches!(config.verify_mode, VerifyMode::Sample { .. }).then_some(verification.v),
-            answer_logprob: Some(local.mean_logprob()).filter(|l| l.is_finite()),
-            answer_tokens: Some(local.tokens.len() as f64),
-            grounded: Some(grounded),
-            // The context's best match; hits are in document order here, not by rank.
-            retrieval_score: hits.iter().filter_map(|hit| hit.similarity).reduce(f64::max),
-        };
         let payload = escalation_payload(question, hits.iter().map(|h| (h.citation.to_string(), h.text.clone())), &earlier);
         let route = self.route(&signals, &payload)?;
+        let calibrated = read(&self.router).calibrated();
         let currency = self.ledger.settings()?.currency;
         on_event(AskEvent::Routed {
             decision: route.decision,
@@ -77,6 +51,8 @@ impl Assistant {
             estimated_cost: route.routing.estimated_cost.map(|c| c.as_units()),
             currency: currency.clone(),
             remote_model: route.remote.as_ref().map(|remote| remote.model.clone()),
+            signals: signals.clone(),
+            calibrated,
         });
         check()?;
 
@@ -177,7 +153,7 @@ impl Assistant {
     /// The conversation's turns before `before` (or all of them), newest kept first, within
     /// their share of the context budget; oldest first in the result, with the tokens they take
     /// (which the documents then do not get).
-    fn earlier_turns(&self, conversation_id: i64, before: Option<i64>, counter: &dyn TokenCounter) -> Result<(Vec<Turn>, usize), AskError> {
+    pub(super) fn earlier_turns(&self, conversation_id: i64, before: Option<i64>, counter: &dyn TokenCounter) -> Result<(Vec<Turn>, usize), AskError> {
         let budget = self.config().context_budget_tokens / EARLIER_TURNS_SHARE;
         let mut used = 0;
         let mut turns = Vec::new();
@@ -199,7 +175,7 @@ impl Assistant {
         Ok((turns, used))
     }
 
-    fn retrieve(&self, question: &str, scope: &Scope, model: &LocalModel, budget: usize) -> Result<Vec<SearchHit>, AskError> {
+    pub(super) fn retrieve(&self, question: &str, scope: &Scope, model: &LocalModel, budget: usize) -> Result<Vec<SearchHit>, AskError> {
         let documents = match scope {
             Scope::Library => None,
             Scope::Documents(ids) if ids.is_empty() => return Err(AskError::NoDocumentsChosen),

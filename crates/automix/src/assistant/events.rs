@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use automix_docs::Citation;
+use automix_router::SignalValues;
 
 /// Where the final answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -31,8 +32,8 @@ pub enum AskEvent {
     /// The passages the local model reads; `passages[i]` is the text `citations[i]` points at.
     Retrieved { citations: Vec<Citation>, passages: Vec<String> },
     LocalToken { text: String },
-    /// Self-verification finished: `v` is the verifier's P(correct); `grounded` whether the answer
-    /// occurs in the retrieved text.
+    /// Self-verification finished: `v` is the verifier's P(correct); `grounded` whether the
+    /// answer's own words (beyond the question's) all occur in the retrieved text.
     Verified { v: f64, grounded: bool },
     Routed {
         decision: Decision,
@@ -44,6 +45,11 @@ pub enum AskEvent {
         currency: String,
         /// The remote model weighed (none when none is configured).
         remote_model: Option<String>,
+        /// Everything the router read about the local answer.
+        signals: SignalValues,
+        /// Whether the router is calibrated for the local model in use; when not, it routes on
+        /// another model's calibration, which underrates a stronger model (escalates more).
+        calibrated: bool,
     },
     RemoteToken { text: String },
     /// The remote call failed after its retries; the local answer stands.
@@ -89,6 +95,10 @@ pub enum AskError {
     NoRemote,
     #[error("question {0} already has a remote answer")]
     AlreadyEscalated(i64),
+    #[error(transparent)]
+    Table(#[from] automix_eval::table::TableError),
+    #[error("dataset: {0}")]
+    Dataset(String),
     #[error("cannot write {path}: {source}")]
     Io { path: std::path::PathBuf, source: std::io::Error },
 }
@@ -126,6 +136,8 @@ impl AskError {
             AskError::Key(_) => "keychain",
             AskError::Router(_) => "router",
             AskError::Io { .. } => "io",
+            AskError::Table(_) => "table",
+            AskError::Dataset(_) => "dataset",
         }
     }
 }

@@ -8,6 +8,7 @@
 
 mod ask;
 mod events;
+mod observe;
 mod report;
 mod routing;
 
@@ -25,9 +26,10 @@ use automix_store::{Feedback, History};
 
 pub use events::{AnswerSource, AskError, AskEvent, Decision};
 pub use report::{AnswerView, HistoryPage, PayloadPreview, SpendDay, SpendReport};
-pub use routing::{RoutePlan, Router};
+pub use observe::Observation;
+pub use routing::{calibration_path, RoutePlan, Router, CALIBRATIONS_DIR};
 
-use crate::prompts::{shared_prefix, AnswerStyle};
+use crate::prompts::shared_prefix;
 use crate::settings::Settings;
 use crate::verify::VerifyMode;
 
@@ -210,7 +212,7 @@ impl Assistant {
         let remote = RemoteModel::from_settings(settings, &paths.key_store())?;
         let assistant = Self::open(paths, remote, AssistantConfig::from_settings(settings))?;
         assistant.load_embedder()?;
-        assistant.load_chat_model(&paths.chat_model_file(&settings.local_model)?)?;
+        assistant.load_chat_model(&settings.local_model)?;
         Ok(assistant)
     }
 
@@ -218,19 +220,23 @@ impl Assistant {
         &self.paths
     }
 
-    /// Loads (or replaces) the chat model; questions asked meanwhile use the previous one.
-    pub fn load_chat_model(&self, path: &Path) -> Result<(), AskError> {
-        let model = LocalModel::load(path, &automix_llm::default_device())?;
-        // The instructions and demonstrations every question starts with are computed now, not
+    /// Loads (or replaces) the catalog chat model `model_id` and the router calibrated for it;
+    /// questions asked meanwhile use the previous one.
+    pub fn load_chat_model(&self, model_id: &str) -> Result<(), AskError> {
+        let model = LocalModel::load(&self.paths.chat_model_file(model_id)?, &automix_llm::default_device())?;
+        let mut router = Router::for_model(model_id, &self.paths.home)?;
+        router.learn(&judged_local_answers(&self.history, learning_since(&self.paths))?);
+        // The instructions every question starts with are computed now, not
         // on the first question.
         let mut warm = KvCache::new();
-        let prefix = model.chat_prompt(&shared_prefix(AnswerStyle::Sentence), false)?;
+        let prefix = model.chat_prompt(&shared_prefix(), false)?;
         model.prefill(&model.tokenizer().encode(&prefix)?, &mut warm, &std::sync::atomic::AtomicBool::new(false))?;
         // The cached prefix holds the old model's keys and values: the swap happens under the
         // cache's lock, so no question can pair the new model with the old cache.
         let mut cache = lock(&self.cache);
         *cache = warm;
         *write(&self.model) = Some(Arc::new(model));
+        *write(&self.router) = router;
         Ok(())
     }
 

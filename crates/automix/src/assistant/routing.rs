@@ -2,6 +2,7 @@
 //! model's prior accuracy, λ from the budget, and the exact two-model POMDP solved for this question.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use automix_router::{Action, Calibration, JointPrior, ModelSpec, ObservationModel, Pomdp, SignalValues, Smoothing};
 
@@ -15,8 +16,13 @@ const BUNDLED_CALIBRATION: &str = include_str!("../../../../models/router/smollm
 /// overturn what the calibration rows established.
 pub const MAX_LEARNED_ANSWERS: usize = 200;
 
+/// Folder under `$AUTOMIX_HOME` with calibrations fitted on this machine (`automix calibrate --model`).
+pub const CALIBRATIONS_DIR: &str = "router";
+
 pub struct Router {
     calibration: Calibration,
+    /// Whether `calibration` describes the model in use (else it is the bundled SmolLM2 one).
+    calibrated: bool,
     observations: ObservationModel,
     /// Answers judged in use (by agreement with the remote answer or by the user): (judged, correct).
     learned: (usize, usize),
@@ -35,12 +41,32 @@ pub struct RoutePlan {
 impl Router {
     pub fn bundled() -> Result<Self, AskError> {
         let calibration: Calibration = serde_json::from_str(BUNDLED_CALIBRATION).map_err(|e| AskError::Router(e.to_string()))?;
-        Ok(Self::new(calibration))
+        Ok(Self::new(calibration, true))
     }
 
-    pub fn new(calibration: Calibration) -> Self {
+    /// The router for chat model `model_id`: its calibration fitted on this machine, else the
+    /// bundled one when it is the bundled model's. A model with neither routes on the bundled
+    /// SmolLM2 calibration, marked uncalibrated: that conservative default rates any stronger
+    /// model's answers as a 135M model's and so escalates more than it needs to, never less.
+    pub fn for_model(model_id: &str, home: &Path) -> Result<Self, AskError> {
+        let fitted = calibration_path(home, model_id);
+        if fitted.exists() {
+            let calibration = Calibration::load(&fitted).map_err(|e| AskError::Router(e.to_string()))?;
+            return Ok(Self::new(calibration, true));
+        }
+        let mut router = Self::bundled()?;
+        router.calibrated = router.calibration.slm_model == model_id;
+        Ok(router)
+    }
+
+    pub fn new(calibration: Calibration, calibrated: bool) -> Self {
         let observations = ObservationModel::from_calibration(&calibration, &Smoothing::default());
-        Self { calibration, observations, learned: (0, 0) }
+        Self { calibration, calibrated, observations, learned: (0, 0) }
+    }
+
+    /// Whether the calibration describes the model in use.
+    pub fn calibrated(&self) -> bool {
+        self.calibrated
     }
 
     /// Refines the local model's prior accuracy with answers judged in use, oldest first; only the
@@ -59,10 +85,7 @@ impl Router {
 
     /// P(local answer correct | signals) by Bayes' rule over the calibrated likelihoods.
     pub fn local_confidence(&self, signals: &SignalValues) -> f64 {
-        let [wrong, right] = self.observations.likelihoods(signals);
-        let prior = self.slm_accuracy();
-        let evidence = prior * right + (1.0 - prior) * wrong;
-        if evidence > 0.0 { prior * right / evidence } else { prior }
+        self.observations.posterior(self.slm_accuracy(), signals)
     }
 
     /// Solves the POMDP for this question's remote cost and λ, then looks the signals up in the policy.
@@ -80,6 +103,11 @@ impl Router {
         ]);
         Ok(RoutePlan { escalate: policy.decide_first(signals) != Action::Keep, local_confidence, expected_utilities })
     }
+}
+
+/// Where `automix calibrate --model ID` writes the calibration of `model_id`.
+pub fn calibration_path(home: &Path, model_id: &str) -> PathBuf {
+    home.join(CALIBRATIONS_DIR).join(format!("{model_id}.json"))
 }
 
 #[cfg(test)]

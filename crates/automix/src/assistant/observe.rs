@@ -1,0 +1,98 @@
+//! One observation of a question: retrieve, answer locally, self-verify, read every router signal.
+//! `Assistant::ask` routes on it and `automix collect` / `automix calibrate` record it: the same
+//! prompts, context packing and token counting, so the calibration describes what the app does.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use automix_docs::{Embedder, SearchHit};
+use automix_llm::{Generation, SamplingParams};
+use automix_remote::CancelFlag;
+use automix_router::SignalValues;
+
+use super::{lock, AskError, AskEvent, Assistant, Scope};
+use crate::answer_checks::{answer_is_grounded, answer_matches_question_type, is_refusal, sentences};
+use crate::prompts::{answer_messages, Turn};
+use crate::verify::{verify, Verification, VerifyMode};
+
+/// Context sentences compared with the answer: enough for a page, bounded for a long one.
+const MAX_SIMILARITY_SENTENCES: usize = 48;
+
+/// What the local model made of one question, and everything the router reads about it.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// The passages the model read, in the order it read them.
+    pub hits: Vec<SearchHit>,
+    pub earlier: Vec<Turn>,
+    pub answer: Generation,
+    pub answer_ms: u64,
+    pub verification: Verification,
+    pub signals: SignalValues,
+}
+
+impl Assistant {
+    /// Retrieves the passages for `question`, answers it with the local model (streaming its
+    /// tokens), verifies the answer and reads the router's signals. Reports `Retrieved`,
+    /// `LocalToken` and `Verified` through `on_event`.
+    pub fn observe(&self, question: &str, scope: &Scope, conversation_id: Option<i64>, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<Observation, AskError> {
+        let check = || if cancel.load(Ordering::Relaxed) { Err(AskError::Cancelled) } else { Ok(()) };
+        let model = self.model()?;
+        let config = self.config();
+        let (earlier, earlier_tokens) = match conversation_id {
+            Some(id) => self.earlier_turns(id, None, &*model)?,
+            None => (Vec::new(), 0),
+        };
+        let hits = self.retrieve(question, scope, &model, config.context_budget_tokens.saturating_sub(earlier_tokens))?;
+        on_event(AskEvent::Retrieved { citations: hits.iter().map(|h| h.citation.clone()).collect(), passages: hits.iter().map(|h| h.text.clone()).collect() });
+        let context = hits.iter().map(|h| h.text.as_str()).collect::<Vec<_>>().join("\n\n");
+        check()?;
+
+        let mut cache = lock(&self.cache);
+        let conversation = answer_messages(&context, question, &earlier);
+        let prompt = model.chat_prompt(&conversation, true)?;
+        let params = SamplingParams { max_tokens: config.max_answer_tokens, ..Default::default() };
+        let started = Instant::now();
+        let answer = model.generate(&prompt, &mut cache, &params, cancel, &mut |text| on_event(AskEvent::LocalToken { text: text.to_string() }))?;
+        let answer_ms = started.elapsed().as_millis() as u64;
+        let verification = verify(&model, &conversation, &answer.text, config.verify_mode, &mut cache, cancel)?;
+        drop(cache);
+        let grounded = answer_is_grounded(&answer.text, question, &context);
+        on_event(AskEvent::Verified { v: verification.v, grounded });
+        check()?;
+
+        let embedder = self.embedder().ok();
+        let signals = SignalValues {
+            v_logit: matches!(config.verify_mode, VerifyMode::Logit).then_some(verification.v),
+            v_sample: matches!(config.verify_mode, VerifyMode::Sample { .. }).then_some(verification.v),
+            answer_logprob: Some(answer.mean_logprob()).filter(|l| l.is_finite()),
+            answer_min_logprob: answer.token_logprobs.iter().copied().reduce(f32::min).map(f64::from).filter(|l| l.is_finite()),
+            answer_tokens: Some(answer.tokens.len() as f64),
+            grounded: Some(grounded),
+            // The context's best match; hits are in document order here, not by rank.
+            retrieval_score: hits.iter().filter_map(|hit| hit.similarity).reduce(f64::max),
+            context_similarity: match embedder {
+                Some(embedder) => context_similarity(&embedder, &answer.text, &context)?,
+                None => None,
+            },
+            refusal: Some(is_refusal(&answer.text)),
+            type_match: answer_matches_question_type(question, &answer.text),
+        };
+        Ok(Observation { hits, earlier, answer, answer_ms, verification, signals })
+    }
+}
+
+/// The best cosine similarity between the answer and one sentence of the context: a sentence
+/// answer taken from the text lies close to the sentence it came from.
+fn context_similarity(embedder: &Embedder, answer: &str, context: &str) -> Result<Option<f64>, AskError> {
+    let candidates: Vec<&str> = sentences(context).into_iter().take(MAX_SIMILARITY_SENTENCES).collect();
+    if answer.trim().is_empty() || candidates.is_empty() {
+        return Ok(None);
+    }
+    let vectors = embedder.embed(&[&[answer], candidates.as_slice()].concat())?;
+    let (answer_vector, sentence_vectors) = vectors.split_first().expect("the answer was embedded");
+    let best = sentence_vectors
+        .iter()
+        .map(|sentence| sentence.iter().zip(answer_vector).map(|(a, b)| f64::from(a * b)).sum::<f64>())
+        .reduce(f64::max);
+    Ok(best)
+}

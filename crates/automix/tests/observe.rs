@@ -1,0 +1,189 @@
+//! The one observation path on the real models: `ask` and `collect` read identical signals for the
+//! same question, the France questions get "Paris" with a confidence the router keeps, and a
+//! calibration run for a model is resumable, cancellable and used by the router afterwards.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use automix::assistant::{calibration_path, AskEvent, Assistant, AssistantConfig, AssistantPaths, Decision, RemoteModel, Router, Scope};
+use automix::budget::BudgetSettings;
+use automix::calibrate::{calibrate_model, calibration_set, CalibrationFiles};
+use automix::collect::{collect_item, index_contexts, CollectProgress};
+use automix::datasets::QaItem;
+use automix::models::{Catalog, ModelKind, ModelStore};
+use automix::remote::{BlockingRemoteClient, Cost, PriceTable, RemoteClient, RemoteSettings};
+use automix::router::{fit_calibration, CalibrationOptions, LabelledSignals, SignalValues};
+use automix::settings::Settings;
+use automix_test_remote::{default_data_dir, AnswerBook, TestServer};
+
+const FRANCE_PAGE: &str = include_str!("../assets/france.md");
+const FRANCE_SENTENCE: &str = "France is a country in Western Europe. Its capital and largest city is Paris, on the Seine.";
+
+fn chat_model_id() -> String {
+    let catalog = Catalog::bundled();
+    let entry = catalog.default_for(ModelKind::Chat);
+    ModelStore::from_env().locate(entry).unwrap_or_else(|e| panic!("{e} (make test installs it)"));
+    entry.id.clone()
+}
+
+/// A home in `dir` whose models are the installed ones.
+fn home_with_models(dir: &tempfile::TempDir) -> AssistantPaths {
+    let mut paths = AssistantPaths::from_home(dir.path());
+    std::os::unix::fs::symlink(ModelStore::from_env().root(), paths.home.join("models")).ok();
+    paths.learning_since = dir.path().join(automix::assistant::LEARNING_SINCE_FILE);
+    paths
+}
+
+fn open(paths: &AssistantPaths, remote: Option<RemoteModel>) -> Assistant {
+    let assistant = Assistant::open(paths, remote, AssistantConfig::default()).unwrap();
+    assistant.load_embedder().unwrap();
+    assistant.load_chat_model(&chat_model_id()).unwrap();
+    assistant
+}
+
+fn item(id: &str, context: &str, question: &str, answer: &str) -> QaItem {
+    QaItem {
+        id: id.into(),
+        dataset: "france".into(),
+        context: context.into(),
+        question: question.into(),
+        answers: vec![answer.into()],
+        metric: "f1".into(),
+        choices: Vec::new(),
+        gold_index: None,
+    }
+}
+
+fn routed_signals(events: &[AskEvent]) -> (SignalValues, f64, Decision, bool) {
+    events
+        .iter()
+        .find_map(|event| match event {
+            AskEvent::Routed { signals, local_confidence, decision, calibrated, .. } => Some((signals.clone(), *local_confidence, *decision, *calibrated)),
+            _ => None,
+        })
+        .expect("a Routed event")
+}
+
+fn assert_same_signals(asked: &SignalValues, collected: &SignalValues) {
+    let close = |a: Option<f64>, b: Option<f64>, what: &str| match (a, b) {
+        (Some(a), Some(b)) => assert!((a - b).abs() < 1e-3, "{what}: ask {a} vs collect {b}"),
+        (a, b) => assert_eq!(a, b, "{what}"),
+    };
+    close(asked.v_logit, collected.v_logit, "v_logit");
+    close(asked.answer_logprob, collected.answer_logprob, "answer_logprob");
+    close(asked.answer_min_logprob, collected.answer_min_logprob, "answer_min_logprob");
+    close(asked.retrieval_score, collected.retrieval_score, "retrieval_score");
+    close(asked.context_similarity, collected.context_similarity, "context_similarity");
+    assert_eq!(asked.answer_tokens, collected.answer_tokens);
+    assert_eq!((asked.grounded, asked.refusal, asked.type_match), (collected.grounded, collected.refusal, collected.type_match));
+}
+
+#[test]
+fn ask_and_collect_read_the_same_signals_for_the_same_question() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = home_with_models(&dir);
+    let assistant = open(&paths, None);
+    let question = item("france-1", FRANCE_PAGE, "Which river does Paris lie on?", "Seine");
+    let never = Arc::new(AtomicBool::new(false));
+    let documents = index_contexts(&assistant, std::slice::from_ref(&question), &dir.path().join("work"), &mut |_, _| {}, &never).unwrap();
+    let document = documents[FRANCE_PAGE];
+
+    let conversation = assistant.new_conversation("signals").unwrap();
+    let mut events = Vec::new();
+    assistant.ask(&question.question, &Scope::Documents(vec![document]), conversation, &mut |e| events.push(e), &never).unwrap();
+    let (asked, ..) = routed_signals(&events);
+    let row = collect_item(&assistant, &question, document, &[], &never).unwrap();
+    assert_same_signals(&asked, &row.signals);
+    assert!(asked.retrieval_score.is_some() && asked.context_similarity.is_some(), "the library's signals are read: {asked:?}");
+    let Some(AskEvent::Done { answer, .. }) = events.last() else { panic!("no answer") };
+    assert_eq!(answer.trim(), row.slm.answer, "the same answer, so the same row");
+}
+
+#[test]
+fn the_france_questions_answer_paris_with_a_confidence_the_router_keeps() {
+    let server = TestServer::start_blocking(Arc::new(AnswerBook::load(&default_data_dir()).unwrap())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let paths = home_with_models(&dir);
+    let settings = RemoteSettings::new(server.base_url(), "gpt-4o-mini");
+    let price = settings.resolve_price(&PriceTable::bundled()).unwrap();
+    let client = BlockingRemoteClient::new(RemoteClient::new(settings, None).unwrap()).unwrap();
+    // The settings' default accuracy for a remote model, at the slider's neutral λ.
+    let accuracy = Settings::default().remote.accuracy;
+    let remote = RemoteModel { client, model: "gpt-4o-mini".into(), price, accuracy, max_tokens: 512 };
+    let assistant = open(&paths, Some(remote));
+    assistant.ledger().set_settings(&BudgetSettings { monthly_limit: Cost::from_units(10.0), currency: "USD".into(), per_answer_cap: None }).unwrap();
+    for (source, text) in [("france.md", FRANCE_PAGE), ("france.txt", FRANCE_SENTENCE)] {
+        let conversation = assistant.new_conversation("France").unwrap();
+        let mut events = Vec::new();
+        let scope = Scope::Text { source: source.into(), text: text.into() };
+        assistant.ask("What is the capital of France?", &scope, conversation, &mut |e| events.push(e), &Arc::new(AtomicBool::new(false))).unwrap();
+        let (signals, confidence, decision, calibrated) = routed_signals(&events);
+        let Some(AskEvent::Done { answer, .. }) = events.last() else { panic!("no answer") };
+        assert!(answer.contains("Paris"), "{source}: {answer:?}");
+        assert!(calibrated, "the bundled model has its calibration");
+        assert_eq!(decision, Decision::Keep, "{source}: a right, grounded answer is kept (confidence {confidence:.2}, signals {signals:?})");
+    }
+    assert_eq!(server.request_count(), 0);
+}
+
+#[test]
+fn calibrating_a_model_resumes_after_a_cancel_and_the_router_then_uses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = home_with_models(&dir);
+    let model = chat_model_id();
+    let mut items: Vec<QaItem> = calibration_set().unwrap();
+    assert!(items.len() >= 200, "the shipped calibration set has a few hundred items");
+    items.truncate(4);
+    let settings = Settings::default();
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    let mut answered = 0;
+    let stopped = calibrate_model(&paths.home, &settings, &model, &items, &mut |progress| {
+        if let CollectProgress::Answering { done, .. } = progress {
+            answered = done;
+            if done == 2 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        }
+    }, &cancel);
+    assert_eq!(stopped.unwrap_err().code(), "cancelled");
+    let files = CalibrationFiles::new(&paths.home, &model);
+    let kept = std::fs::read_to_string(&files.rows).unwrap().lines().count();
+    assert_eq!((answered, kept), (2, 2), "the rows answered before the cancel are kept");
+    assert!(!files.calibration.exists(), "no calibration from a cancelled run");
+
+    let mut first_progress = None;
+    let calibration = calibrate_model(&paths.home, &settings, &model, &items, &mut |progress| {
+        if let CollectProgress::Answering { done, .. } = progress {
+            first_progress.get_or_insert(done);
+        }
+    }, &Arc::new(AtomicBool::new(false)))
+    .unwrap();
+    assert_eq!(first_progress, Some(2), "the rerun starts after the kept rows");
+    assert_eq!(calibration.rows, 4);
+    assert_eq!(calibration.slm_model, model);
+    let router = Router::for_model(&model, &paths.home).unwrap();
+    assert!(router.calibrated());
+    assert_eq!(router.slm_accuracy(), calibration.slm_accuracy(), "the router loads the fitted file");
+}
+
+#[test]
+fn a_second_model_routes_on_its_own_calibration_or_says_it_has_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = "qwen2.5-1.5b-instruct";
+    let uncalibrated = Router::for_model(other, dir.path()).unwrap();
+    assert!(!uncalibrated.calibrated(), "no calibration yet: the conservative default, and it says so");
+    assert_eq!(uncalibrated.slm_accuracy(), Router::bundled().unwrap().slm_accuracy());
+
+    let rows: Vec<LabelledSignals> = (0..40)
+        .map(|i| LabelledSignals { signals: SignalValues { answer_logprob: Some(-(i % 10) as f64 / 5.0), ..Default::default() }, correct: i % 10 < 8 })
+        .collect();
+    let options = CalibrationOptions { slm_model: other.into(), signals: vec![automix::router::Signal::AnswerLogprob], ..Default::default() };
+    fit_calibration(&rows, &options).unwrap().save(&calibration_path(dir.path(), other)).unwrap();
+    let router = Router::for_model(other, dir.path()).unwrap();
+    assert!(router.calibrated());
+    assert!((router.slm_accuracy() - 0.8).abs() < 1e-9, "its own prior accuracy");
+    let sure = router.local_confidence(&SignalValues { answer_logprob: Some(0.0), ..Default::default() });
+    let unsure = router.local_confidence(&SignalValues { answer_logprob: Some(-1.8), ..Default::default() });
+    assert!(sure > unsure, "its own histograms: {sure} vs {unsure}");
+}
