@@ -91,6 +91,9 @@ pub struct EvalOptions {
     pub pomdp_signals: Vec<Signal>,
     /// Quantile bins per continuous signal in AutoMix-P.
     pub bins_per_signal: usize,
+    /// AutoMix-P observes one logistic combination of its signals (as the app's calibration
+    /// does) instead of a naive-Bayes product of each.
+    pub combine: bool,
     /// How AutoMix-P's histograms become likelihoods.
     pub smoothing: Smoothing,
     /// Choose AutoMix-P's signals by cross-validation on each training split (else use all).
@@ -111,7 +114,8 @@ impl Default for EvalOptions {
             seeds: 10,
             regions: 5,
             pomdp_signals: Signal::ALL.to_vec(),
-            bins_per_signal: 32,
+            bins_per_signal: automix_router::DEFAULT_BINS_PER_SIGNAL,
+            combine: true,
             smoothing: Smoothing::default(),
             select_signals: true,
             verifier_signal: None,
@@ -477,7 +481,7 @@ fn llm_accuracy_given_slm(usable: &[UsableRow]) -> [Option<f64>; 2] {
 /// AutoMix-P's P(SLM correct | signals) on the test rows, fitted on the training rows exactly as
 /// `automix calibrate` fits the app's router, with each test row's label.
 fn test_posteriors(labelled: &[LabelledSignals], signals: &[Signal], test: &[RoutedQuery], options: &EvalOptions) -> Option<(Vec<f64>, Vec<bool>)> {
-    let calibration_options = CalibrationOptions { signals: signals.to_vec(), bins_per_signal: options.bins_per_signal, ..CalibrationOptions::default() };
+    let calibration_options = CalibrationOptions { signals: signals.to_vec(), bins_per_signal: options.bins_per_signal, combine: options.combine, ..CalibrationOptions::default() };
     let calibration = fit_calibration(labelled, &calibration_options).ok()?;
     let model = ObservationModel::from_calibration(&calibration, &options.smoothing);
     let prior = calibration.slm_accuracy();
@@ -489,7 +493,8 @@ const SELECTION_FOLDS: usize = 5;
 
 /// AutoMix-P's signals for one training split: all allowed ones, or those chosen by cross-validation.
 fn pomdp_signals(labelled: &[LabelledSignals], options: &EvalOptions) -> Vec<Signal> {
-    if !options.select_signals {
+    // A combination weighs its signals itself (regularised), as the app's calibration does.
+    if !options.select_signals || options.combine {
         return options.pomdp_signals.clone();
     }
     let settings = SelectionSettings {
@@ -524,7 +529,7 @@ fn fit_pomdp(
 ) -> Result<Pomdp, EvalError> {
     let calibration = fit_calibration(
         labelled,
-        &CalibrationOptions { signals, bins_per_signal: options.bins_per_signal, ..CalibrationOptions::default() },
+        &CalibrationOptions { signals, bins_per_signal: options.bins_per_signal, combine: options.combine, ..CalibrationOptions::default() },
     )?;
     let n = train.len() as f64;
     let llm_accuracy = train.iter().filter(|u| u.llm_correct).count() as f64 / n;

@@ -75,7 +75,7 @@ pub fn fit_tables(tables: &[Vec<RoutingRow>], options: &CalibrationOptions, sele
     // Rows are interleaved across tables so every fold sees every dataset.
     let rows: Vec<_> = (0..longest).flat_map(|i| tables.iter().filter_map(move |t| t.get(i))).map(RoutingRow::labelled_signals).collect();
     let mut options = options.clone();
-    if select {
+    if select && !options.combine {
         let settings = SelectionSettings { bins_per_signal: options.bins_per_signal, smoothing: *smoothing, folds: 5 };
         options.signals = select_signals(&rows, &options.signals, &settings);
     }

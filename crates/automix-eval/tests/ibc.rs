@@ -154,9 +154,9 @@ fn table_round_trips_and_eval_runs_end_to_end() {
     .unwrap();
     assert_eq!(Calibration::load(&out).unwrap(), calibration);
     assert_eq!(calibration.rows, 400);
-    let kept: Vec<Signal> = calibration.histograms.iter().map(|h| h.binning.signal).collect();
-    assert!(kept.contains(&Signal::VLogit), "the informative verifier is kept: {kept:?}");
-    assert!(!kept.contains(&Signal::AnswerTokens), "answer length is noise here: {kept:?}");
+    let combiner = calibration.histograms[0].binning.combiner.as_ref().expect("the app's calibration combines its signals");
+    let weight = |signal: Signal| combiner.weights[combiner.features.iter().position(|&s| s == signal).unwrap()];
+    assert!(weight(Signal::VLogit) > 3.0 * weight(Signal::AnswerTokens).abs(), "the informative verifier outweighs noise: {combiner:?}");
 }
 
 #[test]

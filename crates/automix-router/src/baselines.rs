@@ -29,11 +29,16 @@ impl ThresholdRouter {
 
 /// FrugalGPT-like scorer: logistic regression of small-model correctness on cheap features.
 ///
-/// Features are standardised with the training mean and spread; a missing feature counts as the mean.
+/// Features are standardised with the training mean and spread; a missing feature counts as the
+/// mean, plus an indicator of its absence where training rows lacked it (an answer with no word of
+/// its own has no key-word probability, and that absence says something).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogisticScorer {
     /// Input features.
     pub features: Vec<Signal>,
+    /// Per feature, whether its absence has its own weight (the last weights, in feature order).
+    #[serde(default)]
+    pub missing_indicators: Vec<bool>,
     /// Training mean per feature.
     pub means: Vec<f64>,
     /// Training standard deviation per feature (1 where constant).
@@ -60,7 +65,15 @@ impl LogisticScorer {
             means[f] = mean;
             scales[f] = if variance > 1e-12 { variance.sqrt() } else { 1.0 };
         }
-        let mut scorer = Self { features: features.to_vec(), means, scales, weights: vec![0.0; k], bias: 0.0 };
+        let missing_indicators: Vec<bool> = features
+            .iter()
+            .map(|signal| {
+                let present = rows.iter().filter(|r| signal.value(&r.signals).is_some()).count();
+                present > 0 && present < rows.len()
+            })
+            .collect();
+        let k = k + missing_indicators.iter().filter(|m| **m).count();
+        let mut scorer = Self { features: features.to_vec(), missing_indicators, means, scales, weights: vec![0.0; k], bias: 0.0 };
         let design: Vec<Vec<f64>> = rows.iter().map(|r| scorer.design_row(&r.signals)).collect();
         let labels: Vec<f64> = rows.iter().map(|r| f64::from(u8::from(r.correct))).collect();
         let dim = k + 1;
@@ -106,12 +119,10 @@ impl LogisticScorer {
     }
 
     fn design_row(&self, signals: &SignalValues) -> Vec<f64> {
-        let mut row: Vec<f64> = self
-            .features
-            .iter()
-            .enumerate()
-            .map(|(f, s)| s.value(signals).map_or(0.0, |v| (v - self.means[f]) / self.scales[f]))
-            .collect();
+        let values: Vec<Option<f64>> = self.features.iter().map(|s| s.value(signals)).collect();
+        let mut row: Vec<f64> = values.iter().enumerate().map(|(f, v)| v.map_or(0.0, |v| (v - self.means[f]) / self.scales[f])).collect();
+        let indicators = values.iter().zip(&self.missing_indicators).filter(|(_, has)| **has).map(|(v, _)| if v.is_none() { 1.0 } else { 0.0 });
+        row.extend(indicators);
         row.push(1.0);
         row
     }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::baselines::LogisticScorer;
 use crate::signals::{Signal, SignalBinning, SignalValues};
 
 /// Version written into new calibration files; `load` refuses other versions.
@@ -107,16 +108,29 @@ pub struct CalibrationOptions {
     /// Cap on the joint observation space (product of all signals' bins); bins are halved until
     /// it fits, so the exact solve stays fast.
     pub max_joint_observations: usize,
+    /// Observe one logistic combination of the signals instead of each signal on its own.
+    /// Naive Bayes multiplies correlated signals as if independent, which makes the posterior
+    /// overconfident; one combined score, binned, keeps P(correct | bin) what the rows show.
+    #[serde(default)]
+    pub combine: bool,
 }
+
+/// Value bins per signal (and of the combined score) unless set otherwise.
+pub const DEFAULT_BINS_PER_SIGNAL: usize = 10;
+/// L2 penalty of the combining logistic regression, on standardised signals.
+const COMBINER_L2: f64 = 30.0;
+/// Folds for the combined score's out-of-fold values.
+const COMBINER_FOLDS: usize = 5;
 
 impl Default for CalibrationOptions {
     fn default() -> Self {
         Self {
             slm_model: "smollm2-135m-instruct".to_owned(),
             signals: Signal::ALL.to_vec(),
-            bins_per_signal: 5,
+            bins_per_signal: DEFAULT_BINS_PER_SIGNAL,
             remote_priors: Vec::new(),
             max_joint_observations: 1 << 16,
+            combine: true,
         }
     }
 }
@@ -146,6 +160,9 @@ pub fn fit_calibration(
     if rows.is_empty() {
         return Err(CalibrationError::NoRows);
     }
+    if options.combine {
+        return fit_combined(rows, options);
+    }
     let mut bins = options.bins_per_signal;
     let histograms = loop {
         let histograms: Vec<SignalHistogram> = options
@@ -172,6 +189,45 @@ pub fn fit_calibration(
         rows: rows.len(),
         correct_rows: rows.iter().filter(|r| r.correct).count(),
         histograms,
+        remote_priors: options.remote_priors.clone(),
+    })
+}
+
+/// One histogram of the rows' combined score. The counts come from out-of-fold scores (each row
+/// scored by a combiner fitted without it), so they describe how the combiner does on answers it
+/// has not seen; the stored combiner is then fitted on all rows.
+fn fit_combined(rows: &[LabelledSignals], options: &CalibrationOptions) -> Result<Calibration, CalibrationError> {
+    let features: Vec<Signal> = options
+        .signals
+        .iter()
+        .copied()
+        .filter(|&signal| signal != Signal::Combined && rows.iter().any(|row| signal.value(&row.signals).is_some()))
+        .collect();
+    if features.is_empty() {
+        return Err(CalibrationError::NoSignals);
+    }
+    let folds = COMBINER_FOLDS.min(rows.len());
+    let mut held_out = vec![0.0; rows.len()];
+    for fold in 0..folds {
+        let training: Vec<LabelledSignals> = rows.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, row)| row.clone()).collect();
+        let scorer = LogisticScorer::fit(if training.is_empty() { rows } else { &training }, &features, COMBINER_L2);
+        for (i, row) in rows.iter().enumerate().filter(|(i, _)| i % folds == fold) {
+            held_out[i] = scorer.probability(&row.signals);
+        }
+    }
+    let binning = SignalBinning::combined(LogisticScorer::fit(rows, &features, COMBINER_L2), &held_out, options.bins_per_signal);
+    let mut incorrect = vec![0.0; binning.bin_count()];
+    let mut correct = vec![0.0; binning.bin_count()];
+    for (row, &score) in rows.iter().zip(&held_out) {
+        let bin = binning.bin_of(Some(score));
+        if row.correct { correct[bin] += 1.0 } else { incorrect[bin] += 1.0 }
+    }
+    Ok(Calibration {
+        format_version: CALIBRATION_FORMAT_VERSION,
+        slm_model: options.slm_model.clone(),
+        rows: rows.len(),
+        correct_rows: rows.iter().filter(|r| r.correct).count(),
+        histograms: vec![SignalHistogram { binning, incorrect, correct }],
         remote_priors: options.remote_priors.clone(),
     })
 }

@@ -17,7 +17,7 @@ pub mod signals;
 
 pub use baselines::{LogisticScorer, RoutingPolicy, ScoreRouter, ThresholdRouter};
 pub use calibration::{
-    fit_calibration, Calibration, CalibrationError, CalibrationOptions, LabelledSignals, RemotePrior,
+    fit_calibration, Calibration, DEFAULT_BINS_PER_SIGNAL, CalibrationError, CalibrationOptions, LabelledSignals, RemotePrior,
     SignalHistogram,
 };
 pub use pomdp::{

@@ -37,6 +37,7 @@ pub fn cross_validated_log_loss(rows: &[LabelledSignals], signals: &[Signal], se
         let options = CalibrationOptions {
             signals: signals.to_vec(),
             bins_per_signal: settings.bins_per_signal,
+            combine: false,
             ..CalibrationOptions::default()
         };
         let model = fit_calibration(&fitted, &options)

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::baselines::LogisticScorer;
+
 /// One observable signal about a model's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -14,6 +16,11 @@ pub enum Signal {
     AnswerLogprob,
     /// Lowest token log-probability of the answer: one guessed word drags it down.
     AnswerMinLogprob,
+    /// Mean token log-probability of the answer's own words (not those restating the question).
+    KeyLogprob,
+    /// How much more likely the context makes the answer: mean token log-probability with the
+    /// context minus without it. An answer read from the context gains; a guess does not.
+    ContextLift,
     /// Number of answer tokens.
     AnswerTokens,
     /// Whether the answer's own words (those not taken from the question) all occur in the context (1 or 0).
@@ -27,15 +34,20 @@ pub enum Signal {
     /// Whether the answer has the form the question asks for (a date for "when"…; 1 or 0;
     /// missing when the question's form is not one of those checked).
     TypeMatch,
+    /// A calibration's logistic combination of the other signals: read through the binning that
+    /// carries the combiner (see [`SignalBinning::combined`]), never measured directly.
+    Combined,
 }
 
 impl Signal {
-    /// Every signal, in a fixed order.
-    pub const ALL: [Signal; 10] = [
+    /// Every measured signal, in a fixed order ([`Signal::Combined`] is derived from them).
+    pub const ALL: [Signal; 12] = [
         Signal::VLogit,
         Signal::VSample,
         Signal::AnswerLogprob,
         Signal::AnswerMinLogprob,
+        Signal::KeyLogprob,
+        Signal::ContextLift,
         Signal::AnswerTokens,
         Signal::Grounded,
         Signal::RetrievalScore,
@@ -56,12 +68,15 @@ impl Signal {
             Signal::VSample => "v_sample",
             Signal::AnswerLogprob => "answer_logprob",
             Signal::AnswerMinLogprob => "answer_min_logprob",
+            Signal::KeyLogprob => "key_logprob",
+            Signal::ContextLift => "context_lift",
             Signal::AnswerTokens => "answer_tokens",
             Signal::Grounded => "grounded",
             Signal::RetrievalScore => "retrieval_score",
             Signal::ContextSimilarity => "context_similarity",
             Signal::Refusal => "refusal",
             Signal::TypeMatch => "type_match",
+            Signal::Combined => "combined",
         }
     }
 
@@ -72,12 +87,15 @@ impl Signal {
             Signal::VSample => values.v_sample,
             Signal::AnswerLogprob => values.answer_logprob,
             Signal::AnswerMinLogprob => values.answer_min_logprob,
+            Signal::KeyLogprob => values.key_logprob,
+            Signal::ContextLift => values.context_lift,
             Signal::AnswerTokens => values.answer_tokens,
             Signal::Grounded => values.grounded.map(flag),
             Signal::RetrievalScore => values.retrieval_score,
             Signal::ContextSimilarity => values.context_similarity,
             Signal::Refusal => values.refusal.map(flag),
             Signal::TypeMatch => values.type_match.map(flag),
+            Signal::Combined => None,
         };
         value.filter(|v| v.is_finite())
     }
@@ -108,6 +126,12 @@ pub struct SignalValues {
     /// See [`Signal::AnswerMinLogprob`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer_min_logprob: Option<f64>,
+    /// See [`Signal::KeyLogprob`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_logprob: Option<f64>,
+    /// See [`Signal::ContextLift`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_lift: Option<f64>,
     /// See [`Signal::AnswerTokens`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer_tokens: Option<f64>,
@@ -137,6 +161,9 @@ pub struct SignalBinning {
     pub signal: Signal,
     /// Strictly increasing bin edges.
     pub edges: Vec<f64>,
+    /// For [`Signal::Combined`]: the logistic combination whose P(correct) is binned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub combiner: Option<LogisticScorer>,
 }
 
 impl SignalBinning {
@@ -155,7 +182,7 @@ impl SignalBinning {
                 }
             }
         }
-        Self { signal, edges }
+        Self { signal, edges, combiner: None }
     }
 
     /// Edges at explicit cut points (sorted and deduplicated here).
@@ -163,7 +190,28 @@ impl SignalBinning {
         edges.retain(|e| e.is_finite());
         edges.sort_by(f64::total_cmp);
         edges.dedup();
-        Self { signal, edges }
+        Self { signal, edges, combiner: None }
+    }
+
+    /// Bins of `combiner`'s P(correct), with edges at the quantiles of `probabilities`.
+    pub fn combined(combiner: LogisticScorer, probabilities: &[f64], max_bins: usize) -> Self {
+        Self { combiner: Some(combiner), ..Self::from_quantiles(Signal::Combined, probabilities, max_bins) }
+    }
+
+    /// The value this binning reads from `values`: the signal's, or the combiner's P(correct).
+    pub fn reading(&self, values: &SignalValues) -> Option<f64> {
+        match &self.combiner {
+            Some(combiner) => Some(combiner.probability(values)),
+            None => self.signal.value(values),
+        }
+    }
+
+    /// The bin of a value read by [`Self::reading`].
+    pub fn bin_of(&self, reading: Option<f64>) -> usize {
+        match reading.filter(|v| v.is_finite()) {
+            Some(x) => self.edges.partition_point(|e| *e <= x),
+            None => self.missing_bin(),
+        }
     }
 
     /// Number of bins including the trailing "missing" bin.
@@ -179,9 +227,6 @@ impl SignalBinning {
     /// The bin of `values`' reading of this signal.
     #[inline]
     pub fn bin(&self, values: &SignalValues) -> usize {
-        match self.signal.value(values) {
-            Some(x) => self.edges.partition_point(|e| *e <= x),
-            None => self.missing_bin(),
-        }
+        self.bin_of(self.reading(values))
     }
 }

@@ -169,6 +169,7 @@ proptest! {
         let options = CalibrationOptions {
             signals: vec![Signal::VLogit],
             bins_per_signal: bins,
+            combine: false,
             ..CalibrationOptions::default()
         };
         let calibration = fit_calibration(&labelled, &options).unwrap();

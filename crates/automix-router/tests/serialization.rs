@@ -2,7 +2,7 @@
 
 use automix_router::{
     fit_calibration, two_model_pomdp, Calibration, CalibrationOptions, LabelledSignals, LogisticScorer,
-    ModelSpec, RemotePrior, Smoothing, RoutingPolicy, ScoreRouter, Signal, SignalValues, ThresholdRouter,
+    ModelSpec, ObservationModel, RemotePrior, Smoothing, RoutingPolicy, ScoreRouter, Signal, SignalValues, ThresholdRouter,
 };
 
 fn rows() -> Vec<LabelledSignals> {
@@ -23,17 +23,37 @@ fn rows() -> Vec<LabelledSignals> {
         .collect()
 }
 
-fn calibration() -> Calibration {
+fn calibration(combine: bool) -> Calibration {
     let options = CalibrationOptions {
         remote_priors: vec![RemotePrior { model: "gpt-4".to_owned(), accuracy: 0.85 }],
+        combine,
         ..CalibrationOptions::default()
     };
     fit_calibration(&rows(), &options).unwrap()
 }
 
 #[test]
+fn a_combined_calibration_round_trips_with_its_combiner() {
+    let calibration = calibration(true);
+    assert_eq!(calibration.histograms.len(), 1, "one combined observation");
+    let binning = &calibration.histograms[0].binning;
+    assert_eq!(binning.signal, Signal::Combined);
+    assert_eq!(binning.combiner.as_ref().unwrap().features.len(), 4, "signals absent from the rows are left out");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("models/router/other-model.json");
+    calibration.save(&path).unwrap();
+    let loaded = Calibration::load(&path).unwrap();
+    assert_eq!(loaded, calibration);
+    let model = ObservationModel::from_calibration(&loaded, &Smoothing::default());
+    let confident = SignalValues { v_logit: Some(0.95), answer_logprob: Some(-0.1), grounded: Some(true), ..SignalValues::default() };
+    let doubtful = SignalValues { v_logit: Some(0.05), answer_logprob: Some(-3.0), grounded: Some(false), ..SignalValues::default() };
+    let prior = loaded.slm_accuracy();
+    assert!(model.posterior(prior, &confident) > model.posterior(prior, &doubtful));
+}
+
+#[test]
 fn calibration_file_round_trips() {
-    let calibration = calibration();
+    let calibration = calibration(false);
     assert_eq!(calibration.histograms.len(), 4, "signals absent from the rows are dropped");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("models/router/smollm2-135m-instruct.json");
@@ -53,7 +73,7 @@ fn calibration_load_names_the_file_on_errors() {
 
 #[test]
 fn every_routing_policy_round_trips_with_identical_decisions() {
-    let calibration = calibration();
+    let calibration = calibration(false);
     let spec = |name: &str, cost: f64| ModelSpec { name: name.to_owned(), call_cost: cost, verify_cost: 1.0 };
     let pomdp = two_model_pomdp(&calibration, &Smoothing::default(), spec("slm", 1.0), spec("gpt-4", 100.0), 0.85).unwrap();
     let scorer = LogisticScorer::fit(&rows(), &[Signal::AnswerLogprob, Signal::Grounded], 1.0);
@@ -88,6 +108,7 @@ fn calibration_halves_bins_to_fit_the_joint_observation_cap() {
         signals: vec![Signal::VLogit, Signal::AnswerLogprob, Signal::AnswerTokens],
         bins_per_signal: 16,
         max_joint_observations: 400,
+        combine: false,
         ..CalibrationOptions::default()
     };
     let calibration = fit_calibration(&rows(), &options).unwrap();

@@ -54,6 +54,19 @@ fn key_words(answer: &str, question: &str) -> Vec<String> {
         .collect()
 }
 
+/// Which of the answer's tokens (given as their text pieces) belong to its own words rather than
+/// to a restatement of the question or to filler: the tokens whose letters lie inside a key word.
+pub fn key_token_mask(pieces: &[String], answer: &str, question: &str) -> Vec<bool> {
+    let keys = key_words(answer, question);
+    pieces
+        .iter()
+        .map(|piece| {
+            let letters: String = piece.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect();
+            !letters.is_empty() && keys.iter().any(|key| key.contains(&letters) && (letters.len() > 1 || key.len() == 1))
+        })
+        .collect()
+}
+
 /// Whether the answer's own words all occur in the context: the key span of a sentence answer is
 /// grounded even when the sentence around it is not a quote. An answer that adds no word of its
 /// own is not grounded.
@@ -167,6 +180,13 @@ mod tests {
         assert!(answer_is_grounded("Paris", question, CONTEXT));
         assert!(!answer_is_grounded("The capital of France is Lyon.", question, CONTEXT));
         assert!(!answer_is_grounded("The capital of France.", question, CONTEXT), "repeating the question adds nothing");
+    }
+
+    #[test]
+    fn key_tokens_are_those_of_the_answers_own_words() {
+        let pieces: Vec<String> = ["The", " capital", " of", " France", " is", " Par", "is", "."].map(String::from).to_vec();
+        let mask = key_token_mask(&pieces, "The capital of France is Paris.", "What is the capital of France?");
+        assert_eq!(mask, [false, false, false, false, false, true, true, false]);
     }
 
     #[test]

@@ -6,12 +6,12 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use automix_docs::{Embedder, SearchHit};
-use automix_llm::{Generation, SamplingParams};
+use automix_llm::{Generation, KvCache, LocalModel, SamplingParams};
 use automix_remote::CancelFlag;
 use automix_router::SignalValues;
 
 use super::{lock, AskError, AskEvent, Assistant, Scope};
-use crate::answer_checks::{answer_is_grounded, answer_matches_question_type, is_refusal, sentences};
+use crate::answer_checks::{answer_is_grounded, answer_matches_question_type, is_refusal, key_token_mask, sentences};
 use crate::prompts::{answer_messages, Turn};
 use crate::verify::{verify, Verification, VerifyMode};
 
@@ -55,6 +55,7 @@ impl Assistant {
         let answer = model.generate(&prompt, &mut cache, &params, cancel, &mut |text| on_event(AskEvent::LocalToken { text: text.to_string() }))?;
         let answer_ms = started.elapsed().as_millis() as u64;
         let verification = verify(&model, &conversation, &answer.text, config.verify_mode, &mut cache, cancel)?;
+        let context_lift = context_lift(&model, &answer, question, &earlier, &mut cache, cancel)?;
         drop(cache);
         let grounded = answer_is_grounded(&answer.text, question, &context);
         on_event(AskEvent::Verified { v: verification.v, grounded });
@@ -66,6 +67,8 @@ impl Assistant {
             v_sample: matches!(config.verify_mode, VerifyMode::Sample { .. }).then_some(verification.v),
             answer_logprob: Some(answer.mean_logprob()).filter(|l| l.is_finite()),
             answer_min_logprob: answer.token_logprobs.iter().copied().reduce(f32::min).map(f64::from).filter(|l| l.is_finite()),
+            key_logprob: key_logprob(&model, &answer, question)?,
+            context_lift,
             answer_tokens: Some(answer.tokens.len() as f64),
             grounded: Some(grounded),
             // The context's best match; hits are in document order here, not by rank.
@@ -79,6 +82,30 @@ impl Assistant {
         };
         Ok(Observation { hits, earlier, answer, answer_ms, verification, signals })
     }
+}
+
+/// Mean log-probability of the answer's tokens with the context (as generated) minus without it
+/// (the same conversation with an empty context). Reads only the question and the answer again:
+/// the shared instructions stay in the cache, and the next question needs nothing else from it.
+fn context_lift(model: &LocalModel, answer: &Generation, question: &str, earlier: &[Turn], cache: &mut KvCache, cancel: &CancelFlag) -> Result<Option<f64>, AskError> {
+    let text = answer.text.trim();
+    if text.is_empty() || answer.tokens.is_empty() {
+        return Ok(None);
+    }
+    let without_context = model.chat_prompt(&answer_messages("", question, earlier), true)?;
+    let probability = model.score(&without_context, &[text], cache, cancel)?[0];
+    let tokens = model.tokenizer().encode(text)?.len().max(1) as f64;
+    let without = probability.max(f64::MIN_POSITIVE).ln() / tokens;
+    Ok(Some(answer.mean_logprob() - without).filter(|lift| lift.is_finite()))
+}
+
+/// Mean log-probability of the answer's key tokens (see `key_token_mask`); `None` when the answer
+/// has no word of its own.
+fn key_logprob(model: &LocalModel, answer: &Generation, question: &str) -> Result<Option<f64>, AskError> {
+    let pieces = answer.tokens.iter().map(|&token| model.tokenizer().decode(&[token])).collect::<Result<Vec<_>, _>>()?;
+    let mask = key_token_mask(&pieces, &answer.text, question);
+    let key: Vec<f64> = answer.token_logprobs.iter().zip(mask).filter(|(_, key)| *key).map(|(&logprob, _)| f64::from(logprob)).collect();
+    Ok((!key.is_empty()).then(|| key.iter().sum::<f64>() / key.len() as f64))
 }
 
 /// The best cosine similarity between the answer and one sentence of the context: a sentence
