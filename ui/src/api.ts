@@ -117,6 +117,8 @@ export type AskEvent =
       estimated_cost: number | null; // worst case, in currency
       currency: string;
       remote_model: string | null;
+      signals: Record<string, number | boolean>; // everything the router read about the local answer
+      calibrated: boolean; // false: the router rates this model like SmolLM2 (the reason says so)
     }
   | { kind: "remote_token"; text: string }
   | { kind: "remote_failed"; message: string }

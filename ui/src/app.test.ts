@@ -27,7 +27,7 @@ const handlers: Record<string, (args: any) => unknown> = {
     send({ kind: "retrieved", citations: [citation], passages: ["Paris is the capital."] });
     send({ kind: "local_token", text: "Lyon" });
     send({ kind: "verified", v: 0.3, grounded: false });
-    send({ kind: "routed", decision: "escalate", reason: "low confidence", local_confidence: 0.3, estimated_cost: 0.001, currency: "USD", remote_model: "gpt-4o-mini" });
+    send({ kind: "routed", decision: "escalate", reason: "low confidence", local_confidence: 0.3, estimated_cost: 0.001, currency: "USD", remote_model: "gpt-4o-mini", signals: { grounded: false }, calibrated: true });
     send({ kind: "remote_token", text: "Paris" });
     send({ kind: "done", answer: "Paris", source: "remote", cost: 0.00045, currency: "USD", question_id: 11 });
     return 11;
@@ -84,7 +84,7 @@ it("boots, answers a question and shows every view", async () => {
   // changes but a toast), then the remote call fails (the engine returns the answer with its error).
   handlers.chat_ask = ({ onEvent }: { onEvent: Channel<AskEvent> }) => {
     onEvent.onmessage({ kind: "local_token", text: "Bern" });
-    onEvent.onmessage({ kind: "routed", decision: "keep", reason: "confident", local_confidence: 0.91, estimated_cost: null, currency: "USD", remote_model: null });
+    onEvent.onmessage({ kind: "routed", decision: "keep", reason: "confident", local_confidence: 0.91, estimated_cost: null, currency: "USD", remote_model: null, signals: {}, calibrated: true });
     onEvent.onmessage({ kind: "done", answer: "Bern", source: "local", cost: 0, currency: "USD", question_id: 12 });
     return 12;
   };

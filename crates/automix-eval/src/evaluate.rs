@@ -102,6 +102,10 @@ pub struct EvalOptions {
     pub verifier_signal: Option<Signal>,
     /// Features of the learned scorer.
     pub scorer_features: Vec<Signal>,
+    /// Fit the routers of each table on its training split plus every row of the other tables,
+    /// as the app's calibration is fitted on many sets and then meets a new one.
+    #[serde(default)]
+    pub pooled: bool,
 }
 
 impl Default for EvalOptions {
@@ -119,6 +123,7 @@ impl Default for EvalOptions {
             smoothing: Smoothing::default(),
             select_signals: true,
             verifier_signal: None,
+            pooled: false,
             scorer_features: vec![
                 Signal::AnswerLogprob,
                 Signal::AnswerTokens,
@@ -259,7 +264,17 @@ pub fn evaluate(tables: &[NamedTable], options: &EvalOptions) -> Result<EvalRepo
     if options.seeds == 0 || options.cost_ratio <= 1.0 {
         return Err(EvalError::Options("need seeds ≥ 1 and a cost ratio above 1".to_owned()));
     }
-    let reports = tables.iter().map(|t| evaluate_table(t, options)).collect::<Result<_, _>>()?;
+    let reports = tables
+        .iter()
+        .map(|table| {
+            let pool: Vec<LabelledSignals> = if options.pooled {
+                tables.iter().filter(|other| other.name != table.name).flat_map(|other| other.rows.iter().map(RoutingRow::labelled_signals)).collect()
+            } else {
+                Vec::new()
+            };
+            evaluate_table(table, &pool, options)
+        })
+        .collect::<Result<_, _>>()?;
     Ok(EvalReport { options: options.clone(), tables: reports })
 }
 
@@ -269,7 +284,7 @@ struct UsableRow {
     llm_correct: bool,
 }
 
-fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableReport, EvalError> {
+fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOptions) -> Result<TableReport, EvalError> {
     let mut llm_models: Vec<String> = Vec::new();
     // Without any remote answer the table still tells how good the local answer's confidence is.
     let remote_answers = table.rows.iter().any(|row| !row.llm.is_empty());
@@ -325,7 +340,7 @@ fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableRepo
         let train: Vec<&UsableRow> = order[..train_len].iter().map(|&i| &usable[i]).collect();
         let test: Vec<RoutedQuery> = order[train_len..].iter().map(|&i| usable[i].query.clone()).collect();
         let anchors = Anchors::new(&test, &costs);
-        let labelled: Vec<LabelledSignals> = train.iter().map(|u| u.labelled.clone()).collect();
+        let labelled: Vec<LabelledSignals> = train.iter().map(|u| u.labelled.clone()).chain(pool.iter().cloned()).collect();
         let signals = pomdp_signals(&labelled, options);
         for signal in &signals {
             match selected.iter_mut().find(|(s, _)| s == signal) {
@@ -341,7 +356,7 @@ fn evaluate_table(table: &NamedTable, options: &EvalOptions) -> Result<TableRepo
         if !remote_answers {
             continue;
         }
-        let curves = seed_curves(&train, &test, &anchors, &costs, verifier, &signals, options)?;
+        let curves = seed_curves(&train, &labelled, &test, &anchors, &costs, verifier, &signals, options)?;
         let pomdp = fit_pomdp(&train, &labelled, signals, &costs, options)?;
         for (sum, check) in budget.iter_mut().zip(budget_checks(&pomdp, &test)?) {
             sum.predicted += check.predicted / options.seeds as f64;
@@ -426,8 +441,10 @@ fn signal_quality(usable: &[UsableRow]) -> Vec<SignalQuality> {
 }
 
 /// Every router's test curve for one split.
+#[allow(clippy::too_many_arguments)]
 fn seed_curves(
     train: &[&UsableRow],
+    labelled: &[LabelledSignals],
     test: &[RoutedQuery],
     anchors: &Anchors,
     costs: &CostModel,
@@ -435,10 +452,9 @@ fn seed_curves(
     pomdp_signals: &[Signal],
     options: &EvalOptions,
 ) -> Result<Vec<Curve>, EvalError> {
-    let labelled: Vec<LabelledSignals> = train.iter().map(|u| u.labelled.clone()).collect();
     let mut curves = Vec::new();
     let pomdp_curve = |signals: Vec<Signal>, name: &str| -> Result<Curve, EvalError> {
-        let pomdp = fit_pomdp(train, &labelled, signals, costs, options)?;
+        let pomdp = fit_pomdp(train, labelled, signals, costs, options)?;
         Ok(sweep(name, &lambda_sweep(&pomdp), test, costs))
     };
     curves.push(pomdp_curve(pomdp_signals.to_vec(), AUTOMIX_P)?);
@@ -451,7 +467,7 @@ fn seed_curves(
             .collect();
         curves.push(sweep(AUTOMIX_T, &policies, test, costs));
     }
-    let scorer = LogisticScorer::fit(&labelled, &options.scorer_features, 1.0);
+    let scorer = LogisticScorer::fit(labelled, &options.scorer_features, 1.0);
     let thresholds = candidate_thresholds(labelled.iter().map(|r| scorer.probability(&r.signals)));
     let policies: Vec<RoutingPolicy> = thresholds
         .into_iter()

@@ -9,7 +9,7 @@ const citation: Citation = {
 
 const routed = (decision: "keep" | "escalate" | "stay_local"): AskEvent => ({
   kind: "routed", decision, reason: "because", local_confidence: 0.4, estimated_cost: 0.002, currency: "USD",
-  remote_model: decision === "escalate" ? "gpt-4o" : null,
+  remote_model: decision === "escalate" ? "gpt-4o" : null, signals: {}, calibrated: true,
 });
 
 const run = (events: AskEvent[]) => events.reduce(reduceAnswer, newAnswer("Capital of France?"));

@@ -32,7 +32,7 @@ describe("badge model", () => {
   it("follows the stream: none until routed, the estimate until done", () => {
     let s = newAnswer("Q");
     expect(badgeOf(s.routing)).toBeNull();
-    s = reduceAnswer(s, { kind: "routed", decision: "escalate", reason: "r", local_confidence: 0.2, estimated_cost: 0.02, currency: "EUR", remote_model: "claude" });
+    s = reduceAnswer(s, { kind: "routed", decision: "escalate", reason: "r", local_confidence: 0.2, estimated_cost: 0.02, currency: "EUR", remote_model: "claude", signals: {}, calibrated: true });
     expect(badgeOf(s.routing, false, "en-US")?.label).toBe("Escalated to claude · €0.02");
     s = reduceAnswer(s, { kind: "done", answer: "x", source: "remote", cost: 0.013, currency: "EUR", question_id: 2 });
     expect(badgeOf(s.routing, false, "en-US")?.cost).toBe("€0.013");

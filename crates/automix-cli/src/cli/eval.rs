@@ -23,6 +23,17 @@ pub struct EvalArgs {
     /// Number of random train/test splits.
     #[arg(long, default_value_t = 10)]
     seeds: u64,
+    /// Fit each table's routers on its training split plus all rows of the other tables (as the
+    /// app's calibration is fitted on many sets); the test split stays the table's own.
+    #[arg(long)]
+    pooled: bool,
+    /// Value bins of each observed signal (of the combined score by default).
+    #[arg(long)]
+    bins: Option<usize>,
+    /// Observe each signal on its own (naive Bayes over signals chosen by cross-validation)
+    /// instead of one logistic combination of them.
+    #[arg(long)]
+    naive_bayes: bool,
     #[arg(long)]
     svg: Option<PathBuf>,
     #[arg(long)]
@@ -35,6 +46,9 @@ pub fn run_eval_command(args: EvalArgs) -> Result<()> {
         llm_model: args.llm_model,
         train_fraction: args.train_fraction,
         seeds: args.seeds,
+        pooled: args.pooled,
+        combine: !args.naive_bayes,
+        bins_per_signal: args.bins.unwrap_or(automix::router::DEFAULT_BINS_PER_SIGNAL),
         ..Default::default()
     };
     let report = run_eval(&EvalCommand { tables: args.tables, options, svg: args.svg, markdown: args.markdown })?;

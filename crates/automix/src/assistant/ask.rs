@@ -38,7 +38,7 @@ impl Assistant {
         let started = Instant::now();
         let check = || if cancel.load(Ordering::Relaxed) { Err(AskError::Cancelled) } else { Ok(()) };
         let observation = self.observe(question, scope, Some(conversation_id), on_event, cancel)?;
-        let Observation { hits, earlier, answer: local, answer_ms: local_ms, verification, signals } = observation;
+        let Observation { hits, earlier, answer: local, answer_ms: local_ms, verification, signals, checks_ms } = observation;
         let model = self.model()?;
         let payload = escalation_payload(question, hits.iter().map(|h| (h.citation.to_string(), h.text.clone())), &earlier);
         let route = self.route(&signals, &payload)?;
@@ -79,7 +79,7 @@ impl Assistant {
                 text: local.text.clone(),
                 verifier_value: Some(verification.v),
                 latency_ms: local_ms,
-                verify_latency_ms: (verification.secs * 1000.0) as u64,
+                verify_latency_ms: checks_ms,
             },
             routing: route.routing,
             escalation,
@@ -194,7 +194,10 @@ impl Assistant {
     fn route(&self, signals: &SignalValues, payload: &EscalationPayload) -> Result<Route, AskError> {
         let router = read(&self.router);
         let local_confidence = router.local_confidence(signals);
-        let likely = format!("the local answer is estimated {:.0}% likely right", local_confidence * 100.0);
+        let mut likely = format!("the local answer is estimated {:.0}% likely right", local_confidence * 100.0);
+        if !router.calibrated() {
+            likely.push_str(" (the router is not calibrated for this model yet and rates it like SmolLM2-135M, so it escalates more than needed; `automix calibrate --model ID` fits it)");
+        }
         let remote = read(&self.remote).clone();
         let config = self.config();
         // The price of escalating is recorded even when it is not weighed: the spend report

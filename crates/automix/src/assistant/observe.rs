@@ -28,6 +28,8 @@ pub struct Observation {
     pub answer_ms: u64,
     pub verification: Verification,
     pub signals: SignalValues,
+    /// Time spent after the answer: self-verification and every other signal.
+    pub checks_ms: u64,
 }
 
 impl Assistant {
@@ -54,6 +56,7 @@ impl Assistant {
         let started = Instant::now();
         let answer = model.generate(&prompt, &mut cache, &params, cancel, &mut |text| on_event(AskEvent::LocalToken { text: text.to_string() }))?;
         let answer_ms = started.elapsed().as_millis() as u64;
+        let checks_started = Instant::now();
         let verification = verify(&model, &conversation, &answer.text, config.verify_mode, &mut cache, cancel)?;
         let context_lift = context_lift(&model, &answer, question, &earlier, &mut cache, cancel)?;
         drop(cache);
@@ -80,7 +83,8 @@ impl Assistant {
             refusal: Some(is_refusal(&answer.text)),
             type_match: answer_matches_question_type(question, &answer.text),
         };
-        Ok(Observation { hits, earlier, answer, answer_ms, verification, signals })
+        let checks_ms = checks_started.elapsed().as_millis() as u64;
+        Ok(Observation { hits, earlier, answer, answer_ms, verification, signals, checks_ms })
     }
 }
 
