@@ -348,7 +348,10 @@ fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOp
                 None => selected.push((*signal, 1)),
             }
         }
-        if let Some((posteriors, labels)) = test_posteriors(&labelled, &signals, &test, options) {
+        // The prior is this set's own rate of right answers on its training split: the app's
+        // router likewise moves its prior to the rate the user's judged answers show.
+        let own_accuracy = train.iter().filter(|u| u.labelled.correct).count() as f64 / train.len() as f64;
+        if let Some((posteriors, labels)) = test_posteriors(&labelled, &signals, &test, own_accuracy, options) {
             combined_auroc.extend(auroc(&posteriors, &labels));
             combined_ece.extend(expected_calibration_error(&posteriors, &labels, RELIABILITY_BINS));
             reliability.add(&posteriors, &labels);
@@ -494,13 +497,12 @@ fn llm_accuracy_given_slm(usable: &[UsableRow]) -> [Option<f64>; 2] {
 }
 
 /// AUROC on the test split of the naive-Bayes P(SLM correct | `signals`) fitted on the training rows.
-/// AutoMix-P's P(SLM correct | signals) on the test rows, fitted on the training rows exactly as
-/// `automix calibrate` fits the app's router, with each test row's label.
-fn test_posteriors(labelled: &[LabelledSignals], signals: &[Signal], test: &[RoutedQuery], options: &EvalOptions) -> Option<(Vec<f64>, Vec<bool>)> {
+/// AutoMix-P's P(SLM correct | signals) on the test rows from `prior`, with likelihoods fitted on
+/// the training rows exactly as `automix calibrate` fits the app's router; with each test row's label.
+fn test_posteriors(labelled: &[LabelledSignals], signals: &[Signal], test: &[RoutedQuery], prior: f64, options: &EvalOptions) -> Option<(Vec<f64>, Vec<bool>)> {
     let calibration_options = CalibrationOptions { signals: signals.to_vec(), bins_per_signal: options.bins_per_signal, combine: options.combine, ..CalibrationOptions::default() };
     let calibration = fit_calibration(labelled, &calibration_options).ok()?;
     let model = ObservationModel::from_calibration(&calibration, &options.smoothing);
-    let prior = calibration.slm_accuracy();
     Some(test.iter().map(|q| (model.posterior(prior, &q.signals), q.slm_score >= crate::table::CORRECT_THRESHOLD)).unzip())
 }
 

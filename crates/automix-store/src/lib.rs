@@ -131,7 +131,7 @@ pub struct LocalAnswer {
     pub verifier_value: Option<f64>,
     /// Time to generate the answer.
     pub latency_ms: u64,
-    /// Time the verifier took.
+    /// Time of the checks after the answer: self-verification and the router's other signals.
     pub verify_latency_ms: u64,
 }
 

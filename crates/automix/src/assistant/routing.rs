@@ -16,6 +16,12 @@ const BUNDLED_CALIBRATION: &str = include_str!("../../../../models/router/smollm
 /// overturn what the calibration rows established.
 pub const MAX_LEARNED_ANSWERS: usize = 200;
 
+/// The calibration's accuracy counts as this many judged answers at most: how often the local
+/// model is right depends on the user's documents and questions (SmolLM2 is right on half of
+/// SQuAD v1.1 and a quarter of SQuAD v2.0), so after a few dozen judged answers their rate leads.
+/// The calibration's histograms, which say which answers are the right ones, stay as fitted.
+pub const CALIBRATION_PRIOR_WEIGHT: usize = 50;
+
 /// Folder under `$AUTOMIX_HOME` with calibrations fitted on this machine (`automix calibrate --model`).
 pub const CALIBRATIONS_DIR: &str = "router";
 
@@ -70,7 +76,7 @@ impl Router {
     }
 
     /// Refines the local model's prior accuracy with answers judged in use, oldest first; only the
-    /// most recent `MAX_LEARNED_ANSWERS` count, weighed against the calibration's own rows.
+    /// most recent `MAX_LEARNED_ANSWERS` count, weighed against `CALIBRATION_PRIOR_WEIGHT` rows.
     pub fn learn(&mut self, local_correct: &[bool]) {
         let recent = &local_correct[local_correct.len().saturating_sub(MAX_LEARNED_ANSWERS)..];
         self.learned = (recent.len(), recent.iter().filter(|&&c| c).count());
@@ -79,7 +85,7 @@ impl Router {
     /// The local model's prior accuracy: the calibration's, moved by what use has shown.
     pub fn slm_accuracy(&self) -> f64 {
         let (judged, correct) = self.learned;
-        let weight = self.calibration.rows as f64;
+        let weight = self.calibration.rows.min(CALIBRATION_PRIOR_WEIGHT) as f64;
         (self.calibration.slm_accuracy() * weight + correct as f64) / (weight + judged as f64)
     }
 
@@ -122,7 +128,8 @@ mod tests {
         let after_good = router.slm_accuracy();
         assert!(after_good > calibrated && after_good < 1.0);
         router.learn(&vec![false; 10_000]);
-        let floor = calibrated * router.calibration.rows as f64 / (router.calibration.rows + MAX_LEARNED_ANSWERS) as f64;
+        let weight = router.calibration.rows.min(CALIBRATION_PRIOR_WEIGHT) as f64;
+        let floor = calibrated * weight / (weight + MAX_LEARNED_ANSWERS as f64);
         assert!((router.slm_accuracy() - floor).abs() < 1e-12, "only the last {MAX_LEARNED_ANSWERS} answers count");
         router.learn(&[]);
         assert_eq!(router.slm_accuracy(), calibrated, "forgetting restores the calibration");
