@@ -2,6 +2,7 @@
 //! and signal quality (AUROC, calibration error) against small-model correctness.
 
 use automix_router::{
+    Calibration,
     fit_calibration, select_signals, Action, CalibrationOptions, CostTarget, JointPrior, LabelledSignals, LogisticScorer, ModelSpec,
     ObservationModel, Pomdp, RoutingPolicy, ScoreRouter, SelectionSettings, Signal, Smoothing,
     ThresholdRouter,
@@ -213,6 +214,35 @@ pub struct TableReport {
     pub remote_answers: bool,
     /// Signals AutoMix-P used, with the number of seeds that selected each.
     pub selected_signals: Vec<(Signal, usize)>,
+    /// A given calibration (e.g. the bundled one) on every row of the table, fitted on nothing here.
+    pub given_calibration: Option<GivenCalibration>,
+}
+
+/// How a calibration fitted elsewhere does on a table: its posterior with its own prior, as the
+/// app computes `local_confidence` before it has learned anything from use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GivenCalibration {
+    /// The calibration's model id.
+    pub model: String,
+    /// AUROC of its posterior for right answers.
+    pub auroc: Option<f64>,
+    /// Expected calibration error (10 bins) of its posterior.
+    pub ece: Option<f64>,
+    /// Mean posterior against the table's rate of right answers.
+    pub mean_confidence: f64,
+}
+
+/// Scores `calibration`'s posterior on `rows`.
+pub fn given_calibration(calibration: &Calibration, rows: &[RoutingRow], smoothing: &Smoothing) -> GivenCalibration {
+    let model = ObservationModel::from_calibration(calibration, smoothing);
+    let prior = calibration.slm_accuracy();
+    let (posteriors, labels): (Vec<f64>, Vec<bool>) = rows.iter().map(|row| (model.posterior(prior, &row.signals), row.slm.correct())).unzip();
+    GivenCalibration {
+        model: calibration.slm_model.clone(),
+        auroc: auroc(&posteriors, &labels),
+        ece: expected_calibration_error(&posteriors, &labels, RELIABILITY_BINS),
+        mean_confidence: posteriors.iter().sum::<f64>() / posteriors.len().max(1) as f64,
+    }
 }
 
 /// Bins of a reliability diagram and of the expected calibration error.
@@ -404,6 +434,7 @@ fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOp
         first_seed_anchors,
         budget,
         selected_signals: selected,
+        given_calibration: None,
     })
 }
 
@@ -512,7 +543,10 @@ const SELECTION_FOLDS: usize = 5;
 /// AutoMix-P's signals for one training split: all allowed ones, or those chosen by cross-validation.
 fn pomdp_signals(labelled: &[LabelledSignals], options: &EvalOptions) -> Vec<Signal> {
     // A combination weighs its signals itself (regularised), as the app's calibration does.
-    if !options.select_signals || options.combine {
+    if options.combine {
+        return options.pomdp_signals.iter().copied().filter(|s| labelled.iter().any(|r| s.value(&r.signals).is_some())).collect();
+    }
+    if !options.select_signals {
         return options.pomdp_signals.clone();
     }
     let settings = SelectionSettings {

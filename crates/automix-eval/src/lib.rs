@@ -27,12 +27,20 @@ pub struct EvalCommand {
     pub svg: Option<PathBuf>,
     /// Where to write the markdown report, if anywhere.
     pub markdown: Option<PathBuf>,
+    /// A calibration file to score as it is on every row of each table (e.g. the bundled one).
+    pub calibration: Option<PathBuf>,
 }
 
 /// Runs `automix eval`: reads the tables, evaluates, writes the requested outputs.
 pub fn run_eval(command: &EvalCommand) -> Result<EvalReport, EvalError> {
     let tables = read_named_tables(&command.tables)?;
-    let report = evaluate(&tables, &command.options)?;
+    let mut report = evaluate(&tables, &command.options)?;
+    if let Some(path) = &command.calibration {
+        let calibration = Calibration::load(path)?;
+        for (table, named) in report.tables.iter_mut().zip(&tables) {
+            table.given_calibration = Some(evaluate::given_calibration(&calibration, &named.rows, &command.options.smoothing));
+        }
+    }
     if let Some(path) = &command.svg {
         report.write_svg(path)?;
     }

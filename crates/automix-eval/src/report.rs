@@ -47,16 +47,20 @@ impl EvalReport {
 
 fn table_markdown(table: &TableReport, out: &mut String) {
     let _ = writeln!(out, "### {}\n", table.table);
-    let _ = writeln!(
-        out,
-        "{} rows, {} with a `{}` answer; SLM score {:.3} (correct {:.1}%), LLM score {:.3}.\n",
-        table.rows,
-        table.usable_rows,
-        table.llm_models.join("`, `"),
-        table.slm_performance,
-        table.slm_accuracy * 100.0,
-        table.llm_performance
-    );
+    if table.remote_answers {
+        let _ = writeln!(
+            out,
+            "{} rows, {} with a `{}` answer; SLM score {:.3} (correct {:.1}%), LLM score {:.3}.\n",
+            table.rows,
+            table.usable_rows,
+            table.llm_models.join("`, `"),
+            table.slm_performance,
+            table.slm_accuracy * 100.0,
+            table.llm_performance
+        );
+    } else {
+        let _ = writeln!(out, "{} rows; SLM score {:.3} (correct {:.1}%).\n", table.rows, table.slm_performance, table.slm_accuracy * 100.0);
+    }
     if !table.remote_answers {
         let _ = writeln!(out, "No remote answers are recorded for this set: only the local answer's confidence is evaluated.\n");
     } else if table.routers.is_empty() {
@@ -70,7 +74,7 @@ fn table_markdown(table: &TableReport, out: &mut String) {
     }
     let selected: Vec<String> =
         table.selected_signals.iter().map(|(signal, seeds)| format!("{signal} ({seeds})")).collect();
-    let _ = writeln!(out, "AutoMix-P signals (seeds that chose them): {}.\n", selected.join(", "));
+    let _ = writeln!(out, "AutoMix-P signals (seeds that used them): {}.\n", selected.join(", "));
     if !table.budget.is_empty() {
         let _ = writeln!(out, "| AutoMix-P escalation target | expected on train fit | realized on test |\n|---|---|---|");
         for check in &table.budget {
@@ -79,22 +83,25 @@ fn table_markdown(table: &TableReport, out: &mut String) {
         out.push('\n');
     }
     let [when_wrong, when_right] = table.llm_accuracy_given_slm;
-    let _ = writeln!(
-        out,
-        "LLM accuracy when the SLM is wrong {}, when it is right {}. Verification tokens per answer-call token: {}.\n",
-        fmt_option(when_wrong),
-        fmt_option(when_right),
-        fmt_option(table.verify_token_share)
-    );
+    if table.remote_answers {
+        let _ = writeln!(out, "LLM accuracy when the SLM is wrong {}, when it is right {}.", fmt_option(when_wrong), fmt_option(when_right));
+    }
+    let _ = writeln!(out, "Verification tokens per answer-call token: {}.\n", fmt_option(table.verify_token_share));
     let _ = writeln!(out, "| signal | rows | AUROC vs SLM correct | ECE |\n|---|---|---|---|");
     if let Some(combined) = &table.combined_auroc {
         let ece = table.combined_ece.as_ref().map_or_else(|| "–".to_owned(), |e| format!("{:.3} ± {:.3}", e.mean, e.std));
         let _ = writeln!(out, "| AutoMix-P posterior (test split) | – | {:.3} ± {:.3} | {ece} |", combined.mean, combined.std);
     }
+    if let Some(given) = &table.given_calibration {
+        let _ = writeln!(out, "| calibration `{}` as given (all rows) | {} | {} | {} |", given.model, table.rows, fmt_option(given.auroc), fmt_option(given.ece));
+    }
     for signal in &table.signals {
         let _ = writeln!(out, "| {} | {} | {} | {} |", signal.signal, signal.rows, fmt_option(signal.auroc), fmt_option(signal.ece));
     }
     out.push('\n');
+    if let Some(given) = &table.given_calibration {
+        let _ = writeln!(out, "Calibration `{}` as given: mean confidence {:.3} against {:.3} right.\n", given.model, given.mean_confidence, table.slm_accuracy);
+    }
 }
 
 type PanelResult = Result<(), Box<dyn std::error::Error>>;

@@ -124,6 +124,7 @@ fn table_round_trips_and_eval_runs_end_to_end() {
         options: EvalOptions { seeds: 3, ..EvalOptions::default() },
         svg: Some(dir.path().join("curves.svg")),
         markdown: Some(dir.path().join("eval.md")),
+        calibration: None,
     };
     let report = run_eval(&command).unwrap();
     let table_report = &report.tables[0];
@@ -169,6 +170,7 @@ fn unknown_remote_model_is_reported_with_the_models_seen() {
         options: EvalOptions { llm_model: "claude".to_owned(), ..EvalOptions::default() },
         svg: None,
         markdown: None,
+        calibration: None,
     };
     let message = run_eval(&command).unwrap_err().to_string();
     assert!(message.contains("gpt-4-0613") && message.contains("--llm-model"), "{message}");

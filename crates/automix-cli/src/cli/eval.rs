@@ -34,6 +34,9 @@ pub struct EvalArgs {
     /// instead of one logistic combination of them.
     #[arg(long)]
     naive_bayes: bool,
+    /// Also score this calibration file as it is on every row (e.g. the bundled one on new rows).
+    #[arg(long)]
+    calibration: Option<PathBuf>,
     #[arg(long)]
     svg: Option<PathBuf>,
     #[arg(long)]
@@ -51,7 +54,7 @@ pub fn run_eval_command(args: EvalArgs) -> Result<()> {
         bins_per_signal: args.bins.unwrap_or(automix::router::DEFAULT_BINS_PER_SIGNAL),
         ..Default::default()
     };
-    let report = run_eval(&EvalCommand { tables: args.tables, options, svg: args.svg, markdown: args.markdown })?;
+    let report = run_eval(&EvalCommand { tables: args.tables, options, svg: args.svg, markdown: args.markdown, calibration: args.calibration })?;
     print!("{}", report.to_markdown());
     Ok(())
 }
