@@ -31,8 +31,8 @@ fn home_with_models(dir: &tempfile::TempDir) -> AssistantPaths {
     paths
 }
 
-fn open(paths: &AssistantPaths, remote: Option<RemoteModel>) -> Assistant {
-    let assistant = Assistant::open(paths, remote, AssistantConfig::default()).unwrap();
+fn open(paths: &AssistantPaths) -> Assistant {
+    let assistant = Assistant::open(paths, None, AssistantConfig::default()).unwrap();
     assistant.load_embedder().unwrap();
     assistant.load_chat_model(&chat_model_id()).unwrap();
     assistant
@@ -79,7 +79,7 @@ fn assert_same_signals(asked: &SignalValues, collected: &SignalValues) {
 fn ask_and_collect_read_the_same_signals_for_the_same_question() {
     let dir = tempfile::tempdir().unwrap();
     let paths = home_with_models(&dir);
-    let assistant = open(&paths, None);
+    let assistant = open(&paths);
     let question = item("france-1", FRANCE_PAGE, "Which river does Paris lie on?", "Seine");
     let never = Arc::new(AtomicBool::new(false));
     let documents = index_contexts(&assistant, std::slice::from_ref(&question), &dir.path().join("work"), &mut |_, _| {}, &never).unwrap();
@@ -105,7 +105,7 @@ fn ask_and_collect_read_the_same_signals_for_the_same_question() {
 fn the_france_questions_answer_paris_rated_above_an_average_answer() {
     let dir = tempfile::tempdir().unwrap();
     let paths = home_with_models(&dir);
-    let assistant = open(&paths, None);
+    let assistant = open(&paths);
     let average = Router::bundled().unwrap().slm_accuracy();
     for (source, text) in [("france.md", FRANCE_PAGE), ("france.txt", FRANCE_SENTENCE)] {
         let conversation = assistant.new_conversation("France").unwrap();
@@ -172,15 +172,15 @@ fn a_second_model_routes_on_its_own_calibration_or_says_it_has_none() {
     assert!(!uncalibrated.calibrated(), "no calibration yet: the conservative default, and it says so");
     assert_eq!(uncalibrated.slm_accuracy(), Router::bundled().unwrap().slm_accuracy());
 
-    let rows: Vec<LabelledSignals> = (0..40)
-        .map(|i| LabelledSignals { signals: SignalValues { answer_logprob: Some(-(i % 10) as f64 / 5.0), ..Default::default() }, correct: i % 10 < 8 })
+    let rows: Vec<LabelledSignals> = (0..70)
+        .map(|i| LabelledSignals { signals: SignalValues { answer_logprob: Some(-(i % 7) as f64 / 3.0), ..Default::default() }, correct: i % 7 < 5 })
         .collect();
     let options = CalibrationOptions { slm_model: other.into(), signals: vec![automix::router::Signal::AnswerLogprob], ..Default::default() };
     fit_calibration(&rows, &options).unwrap().save(&calibration_path(dir.path(), other)).unwrap();
     let router = Router::for_model(other, dir.path()).unwrap();
     assert!(router.calibrated());
-    assert!((router.slm_accuracy() - 0.8).abs() < 1e-9, "its own prior accuracy");
+    assert!((router.slm_accuracy() - 5.0 / 7.0).abs() < 1e-9, "its own prior accuracy");
     let sure = router.local_confidence(&SignalValues { answer_logprob: Some(0.0), ..Default::default() });
-    let unsure = router.local_confidence(&SignalValues { answer_logprob: Some(-1.8), ..Default::default() });
+    let unsure = router.local_confidence(&SignalValues { answer_logprob: Some(-2.0), ..Default::default() });
     assert!(sure > unsure, "its own histograms: {sure} vs {unsure}");
 }
