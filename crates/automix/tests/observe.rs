@@ -98,9 +98,9 @@ fn ask_and_collect_read_the_same_signals_for_the_same_question() {
 
 /// Not checked, because it does not hold: a confidence above the escalation point at the slider's
 /// neutral λ (about 0.8 for a remote model rated 0.8). SmolLM2's best-rated answers are right only
-/// 60–80% of the time, so an honest calibration does not say 0.8 for any of them; and the terse
-/// "The answer is: Paris." from the one-sentence context is rated about average (see
-/// docs/evaluation.md). Checked: both answers are right, and the page's is rated above average.
+/// 60–80% of the time, so an honest calibration does not say 0.8 for any of them (measured: 0.50
+/// for the page, 0.36 for the one-sentence context, against 0.34 for an average answer; see
+/// docs/evaluation.md). Checked: both answers are right and rated above the average answer.
 #[test]
 fn the_france_questions_answer_paris_rated_above_an_average_answer() {
     let dir = tempfile::tempdir().unwrap();
@@ -117,9 +117,7 @@ fn the_france_questions_answer_paris_rated_above_an_average_answer() {
         assert!(answer.contains("Paris"), "{source}: {answer:?}");
         assert!(calibrated, "the bundled model has its calibration");
         eprintln!("{source}: {answer:?} rated {confidence:.3} (average answer {average:.3})");
-        if source == "france.md" {
-            assert!(confidence > average, "{source}: a right, grounded sentence is rated above the average {average:.2}: {confidence:.2} from {signals:?}");
-        }
+        assert!(confidence > average, "{source}: a right, grounded answer is rated above the average {average:.2}: {confidence:.2} from {signals:?}");
     }
 }
 
