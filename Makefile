@@ -14,7 +14,7 @@ APT_PACKAGES := build-essential pkg-config python3 python3-pip ca-certificates c
 QUESTION ?= What is the capital of France?
 CONTEXT ?= crates/automix/assets/france.md
 
-.PHONY: run demo test e2e deps ui build models bench package clean-models
+.PHONY: run demo test e2e deps ui build models bench package clean-models gpu
 
 # The desktop app where there is a display; the command-line demo where there is none.
 run: build models
@@ -57,6 +57,12 @@ models: build
 bench: build models
 	$(AUTOMIX) bench --compare
 	$(AUTOMIX) bench --embedder --compare
+
+# The `automix` CLI with CUDA (target/gpu-build/bundle/), built from PyPI's CUDA 13.0 wheels: no GPU
+# or CUDA toolkit needed here. CUDA_COMPUTE_CAP=89 builds for another GPU (docs/gpu.md). Not part of
+# `make test`.
+gpu:
+	tools/gpu-build.sh
 
 # A Debian package of the app under target/release/bundle/deb/.
 package: build

@@ -227,6 +227,7 @@ export interface Settings {
   context_tokens: number;
   never_escalate: boolean;
   quality_cost: number; // 0 = best quality .. 1 = lowest cost
+  device: string; // where the local models run: "auto", "cpu", "cuda" or "cuda:N" (set with the CLI)
   remote: RemoteSettings;
 }
 export interface KeyStatus {

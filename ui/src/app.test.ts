@@ -18,7 +18,7 @@ const calls: string[] = [];
 const handlers: Record<string, (args: any) => unknown> = {
   app_status: () => ({ chat_model: ready, embedder: ready, first_run: false, documents: 1, questions: 0 }),
   documents_list: () => [doc],
-  settings_get: () => ({ local_model: "m", context_tokens: 2048, never_escalate: false, quality_cost: 0.5, remote: { endpoint: "https://x/v1", model: "gpt-4o-mini", input_per_million: null, output_per_million: null, accuracy: 0.9, max_tokens: 512 } }),
+  settings_get: () => ({ local_model: "m", context_tokens: 2048, never_escalate: false, quality_cost: 0.5, device: "auto", remote: { endpoint: "https://x/v1", model: "gpt-4o-mini", input_per_million: null, output_per_million: null, accuracy: 0.9, max_tokens: 512 } }),
   chat_conversations: () => [{ id: 5, title: "Capital of France?", created_at_ms: 1 }],
   chat_new_conversation: () => 5,
   chat_conversation: () => [],

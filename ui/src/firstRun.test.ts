@@ -34,7 +34,7 @@ it("guides a first run through the model download", async () => {
       case "chat_conversations":
         return [];
       case "settings_get":
-        return { local_model: "m", context_tokens: 2048, never_escalate: false, quality_cost: 0.5, remote: { endpoint: "", model: "", input_per_million: null, output_per_million: null, accuracy: 0.9, max_tokens: 512 } };
+        return { local_model: "m", context_tokens: 2048, never_escalate: false, quality_cost: 0.5, device: "auto", remote: { endpoint: "", model: "", input_per_million: null, output_per_million: null, accuracy: 0.9, max_tokens: 512 } };
     }
     throw { code: "unknown", message: `no mock for ${cmd}` };
   }, { shouldMockEvents: true });

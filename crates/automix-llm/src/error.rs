@@ -21,8 +21,17 @@ pub enum LlmError {
     Cancelled,
     #[error("I/O error on {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    /// Boxed: its texts would otherwise make every `Result` of the crate larger.
+    #[error(transparent)]
+    Device(Box<crate::device::DeviceError>),
     #[error("tensor computation failed: {0}")]
     Candle(#[from] candle_core::Error),
+}
+
+impl From<crate::device::DeviceError> for LlmError {
+    fn from(error: crate::device::DeviceError) -> Self {
+        Self::Device(Box::new(error))
+    }
 }
 
 pub type Result<T> = std::result::Result<T, LlmError>;

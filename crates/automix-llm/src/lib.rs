@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod convert;
+pub mod device;
 pub mod error;
 pub mod gguf;
 pub mod kernels;
@@ -15,6 +16,7 @@ pub mod tokenizer;
 pub mod transformer;
 
 pub use config::{Architecture, ModelConfig};
+pub use device::{DeviceChoice, DeviceError};
 pub use error::{LlmError, Result};
 pub use kv_cache::KvCache;
 pub use model::{Generation, LocalModel, StopReason, Timings};
@@ -22,15 +24,3 @@ pub use sampling::SamplingParams;
 pub use template::{Message, Role};
 pub use transformer::Logits;
 
-/// The best device compiled in: CUDA or Metal when built with that feature and present, else CPU.
-pub fn default_device() -> candle_core::Device {
-    #[cfg(feature = "cuda")]
-    if let Ok(device) = candle_core::Device::new_cuda(0) {
-        return device;
-    }
-    #[cfg(feature = "metal")]
-    if let Ok(device) = candle_core::Device::new_metal(0) {
-        return device;
-    }
-    candle_core::Device::Cpu
-}

@@ -178,6 +178,7 @@ impl LocalModel {
             if cancel.load(Ordering::Relaxed) {
                 return Err(LlmError::Cancelled);
             }
+            // Sampling runs on the host: the one copy per token is this row of logits.
             let (token, logprob) = sampler.sample(&logits.to_vec1::<f32>()?);
             if self.end_of_turn.contains(&token) {
                 stop_reason = StopReason::EndOfTurn;
@@ -214,9 +215,10 @@ impl LocalModel {
             };
             let mut logprob = first_logits[first as usize] as f64;
             if !rest.is_empty() {
-                let logits = self.transformer.forward(&ids[..ids.len() - 1], cache, Logits::All)?;
-                for (row, &next) in rest.iter().enumerate() {
-                    logprob += log_softmax(&logits.get(row)?.to_vec1::<f32>()?, 1.0)[next as usize] as f64;
+                // One copy of all rows, not one per row: on a GPU each copy waits for the device.
+                let rows = self.transformer.forward(&ids[..ids.len() - 1], cache, Logits::All)?.to_vec2::<f32>()?;
+                for (row, &next) in rows.iter().zip(rest) {
+                    logprob += log_softmax(row, 1.0)[next as usize] as f64;
                 }
                 cache.restore(&after_prompt);
             }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use automix_budget::CostPreference;
+use automix_llm::{DeviceChoice, DeviceError};
 use automix_remote::ModelPrice;
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,8 @@ pub struct Settings {
     pub never_escalate: bool,
     /// 0 = best quality (escalate readily) … 1 = lowest cost (escalate rarely).
     pub quality_cost: f64,
+    /// Where the local models run: auto (the GPU where the CUDA build finds one), cpu, cuda or cuda:N.
+    pub device: DeviceChoice,
     pub remote: RemoteSettings,
 }
 
@@ -44,6 +47,7 @@ impl Default for Settings {
             context_tokens: 1024,
             never_escalate: false,
             quality_cost: 0.5,
+            device: DeviceChoice::Auto,
             remote: RemoteSettings::default(),
         }
     }
@@ -85,6 +89,7 @@ pub const KEYS: &[&str] = &[
     "context_tokens",
     "never_escalate",
     "quality_cost",
+    "device",
     "remote.endpoint",
     "remote.model",
     "remote.price",
@@ -169,6 +174,7 @@ impl Settings {
             "context_tokens" => changed.context_tokens = parse(key, value)?,
             "never_escalate" => changed.never_escalate = parse(key, value)?,
             "quality_cost" => changed.quality_cost = parse(key, value)?,
+            "device" => changed.device = value.parse().map_err(|error: DeviceError| SettingsError::Invalid(error.to_string()))?,
             "remote.endpoint" => changed.remote.endpoint = value.to_string(),
             "remote.model" => changed.remote.model = value.to_string(),
             "remote.price" => {
@@ -244,6 +250,29 @@ mod tests {
         let error = Settings::load(home.path()).unwrap_err();
         assert_eq!(error.code(), "settings_corrupt");
         assert!(error.to_string().contains("settings.toml"));
+    }
+
+    #[test]
+    fn the_device_is_set_saved_and_refused_like_the_other_keys() {
+        let home = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default();
+        assert_eq!(settings.device, DeviceChoice::Auto);
+        settings.set("device", "cuda:1").unwrap();
+        assert_eq!(settings.device, DeviceChoice::Cuda(1));
+        settings.save(home.path()).unwrap();
+        assert!(std::fs::read_to_string(Settings::path(home.path())).unwrap().contains("device = \"cuda:1\""));
+        assert_eq!(Settings::load(home.path()).unwrap().device, DeviceChoice::Cuda(1));
+        let error = settings.set("device", "gpu").unwrap_err();
+        assert_eq!(error.code(), "settings_invalid");
+        assert!(error.to_string().contains("auto, cpu, cuda or cuda:N"), "{error}");
+        assert_eq!(settings.device, DeviceChoice::Cuda(1), "a refused value changes nothing");
+        std::fs::write(Settings::path(home.path()), "device = \"tpu\"").unwrap();
+        let error = Settings::load(home.path()).unwrap_err();
+        assert_eq!(error.code(), "settings_corrupt");
+        assert!(error.to_string().contains("auto, cpu, cuda or cuda:N"), "{error}");
+        // Files written before the key existed still load, on the default device.
+        std::fs::write(Settings::path(home.path()), "quality_cost = 0.25").unwrap();
+        assert_eq!(Settings::load(home.path()).unwrap().device, DeviceChoice::Auto);
     }
 
     #[test]

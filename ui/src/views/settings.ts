@@ -160,6 +160,7 @@ export function createSettingsView(): View {
     try {
       const next: Settings = {
         local_model: settings.local_model,
+        device: settings.device, // no control yet: saving keeps what the CLI set
         context_tokens: readNumber(contextTokens.value, "Context tokens", { integer: true, min: 1 })!,
         never_escalate: neverEscalate.checked,
         quality_cost: Number(qualityCost.value),

@@ -36,6 +36,8 @@ pub struct AskArgs {
     /// Print events as JSON lines instead of text.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    device: super::DeviceArg,
 }
 
 pub fn run(args: AskArgs) -> Result<()> {
@@ -48,8 +50,11 @@ pub fn run(args: AskArgs) -> Result<()> {
     settings.remote.accuracy = args.remote_accuracy.unwrap_or(settings.remote.accuracy);
     settings.remote.max_tokens = args.max_remote_tokens.unwrap_or(settings.remote.max_tokens);
     settings.context_tokens = args.context_tokens.unwrap_or(settings.context_tokens);
+    settings.device = args.device.or_settings(&settings);
     settings.validate()?;
     let assistant = Assistant::open_from_settings(&AssistantPaths::from_home(&home), &settings)?;
+    // On stderr, so `--json` output stays one event per line.
+    eprintln!("(local model on {})", automix::llm::device::label(assistant.model()?.device()));
     let scope = match &args.context {
         Some(path) => Scope::Text {
             source: path.display().to_string(),

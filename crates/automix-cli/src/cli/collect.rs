@@ -42,6 +42,8 @@ pub struct CollectArgs {
     /// Scratch library and history (default: next to --out).
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    #[command(flatten)]
+    device: super::DeviceArg,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -78,6 +80,7 @@ pub fn run(args: CollectArgs) -> Result<()> {
         VerifyArg::Sample => VerifyMode::PAPER,
     };
     config.context_budget_tokens = args.context_tokens.unwrap_or(config.context_budget_tokens);
+    config.device = args.device.or_settings(&settings);
     let work_dir = args.work_dir.clone().unwrap_or_else(|| args.out.with_extension("work"));
     let assistant = scratch_assistant(&home, &work_dir, config, args.model.as_deref().unwrap_or(&settings.local_model))?;
 

@@ -13,6 +13,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use automix::assistant::AssistantPaths;
+use automix::llm::DeviceChoice;
+use automix::settings::Settings;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -98,13 +100,35 @@ pub fn run() -> Result<()> {
     }
 }
 
+/// `--device`, for the commands that run the local models.
+#[derive(clap::Args, Clone, Copy)]
+struct DeviceArg {
+    /// Where the local models run: auto (the GPU where this CUDA build finds one), cpu, cuda or
+    /// cuda:N [default: the settings' `device`]
+    #[arg(long, value_name = "DEVICE")]
+    device: Option<DeviceChoice>,
+}
+
+impl DeviceArg {
+    /// The flag's choice, else the settings'.
+    fn or_settings(self, settings: &Settings) -> DeviceChoice {
+        self.device.unwrap_or(settings.device)
+    }
+
+    /// The device itself, for commands that load models without the engine.
+    fn select(self) -> Result<candle_core::Device> {
+        let settings = Settings::load(&automix::models::automix_home())?;
+        Ok(automix::llm::device::select(self.or_settings(&settings))?)
+    }
+}
+
 /// The chat model to use: an explicit GGUF path, or the one chosen in the settings.
 fn chat_model_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(path) = explicit {
         return Ok(path);
     }
     let home = automix::models::automix_home();
-    let settings = automix::settings::Settings::load(&home)?;
+    let settings = Settings::load(&home)?;
     Ok(AssistantPaths::from_home(&home).chat_model_file(&settings.local_model)?)
 }
 

@@ -13,7 +13,7 @@ use super::{available, pool, SendPtr};
 const ELEMENTS_PER_ITEM: usize = 1 << 14;
 
 /// `ln(2)^k / k!` for k = 0..=6: the Taylor series of 2^f = e^(f·ln 2) for |f| ≤ 0.5.
-const EXP2_TAYLOR: [f32; 7] = [1.0, 0.693_147_2, 0.240_226_5, 0.055_504_11, 0.009_618_129, 0.001_333_356, 0.000_154_035_3];
+const EXP2_TAYLOR: [f32; 7] = [1.0, std::f32::consts::LN_2, 0.240_226_5, 0.055_504_11, 0.009_618_129, 0.001_333_356, 0.000_154_035_3];
 /// Abramowitz & Stegun 7.1.26: erf(z) ≈ 1 − t·(a1 + t·(a2 + t·(a3 + t·(a4 + t·a5))))·e^(−z²), t = 1/(1 + p·z).
 const ERF_P: f32 = 0.327_591_1;
 const ERF_A: [f32; 5] = [0.254_829_6, -0.284_496_74, 1.421_413_8, -1.453_152_1, 1.061_405_4];

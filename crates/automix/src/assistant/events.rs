@@ -117,6 +117,7 @@ impl AskError {
             AskError::ModelFiles(ModelsError::Unavailable { .. }) => "model_unavailable",
             AskError::ModelFiles(ModelsError::UnknownModel { .. }) => "unknown_model",
             AskError::Model(LlmError::ContextOverflow { .. }) => "context_overflow",
+            AskError::Model(LlmError::Device(error)) => error.code(),
             AskError::Model(_) | AskError::ModelFiles(_) | AskError::Verify(_) => "model",
             AskError::EmptyLibrary => "library_empty",
             AskError::NoDocumentsChosen => "no_documents_chosen",

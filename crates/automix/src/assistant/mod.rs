@@ -82,6 +82,8 @@ pub struct AssistantConfig {
     pub cost_preference: CostPreference,
     /// Keep every answer local.
     pub never_escalate: bool,
+    /// Where the chat model and the embedder run.
+    pub device: automix_llm::DeviceChoice,
 }
 
 impl Default for AssistantConfig {
@@ -98,6 +100,7 @@ impl AssistantConfig {
             verify_mode: VerifyMode::Logit,
             cost_preference: settings.cost_preference(),
             never_escalate: settings.never_escalate,
+            device: settings.device,
         }
     }
 }
@@ -223,7 +226,8 @@ impl Assistant {
     /// Loads (or replaces) the catalog chat model `model_id` and the router calibrated for it;
     /// questions asked meanwhile use the previous one.
     pub fn load_chat_model(&self, model_id: &str) -> Result<(), AskError> {
-        let model = LocalModel::load(&self.paths.chat_model_file(model_id)?, &automix_llm::default_device())?;
+        let device = automix_llm::device::select(read(&self.config).device).map_err(automix_llm::LlmError::from)?;
+        let model = LocalModel::load(&self.paths.chat_model_file(model_id)?, &device)?;
         let mut router = Router::for_model(model_id, &self.paths.home)?;
         router.learn(&judged_local_answers(&self.history, learning_since(&self.paths))?);
         // The instructions every question starts with are computed now, not
@@ -241,7 +245,8 @@ impl Assistant {
     }
 
     pub fn load_embedder(&self) -> Result<(), AskError> {
-        let embedder = Embedder::load(&self.paths.embedder_dir()?, &automix_llm::default_device())?;
+        let device = automix_llm::device::select(read(&self.config).device).map_err(automix_llm::LlmError::from)?;
+        let embedder = Embedder::load(&self.paths.embedder_dir()?, &device)?;
         *write(&self.embedder) = Some(Arc::new(embedder));
         Ok(())
     }

@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 use automix_docs::embed::mean_pool_normalized;
 use automix_docs::embed::MAX_INPUT_TOKENS;
 use automix_docs::{default_model_dir, Embedder, TokenCounter};
+use automix_llm::device::label;
 use candle_core::Device;
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
@@ -34,8 +35,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         bail!("--chunks must be at least 1");
     }
     let dir = default_model_dir();
+    let device = args.device.select()?;
     let started = Instant::now();
-    let embedder = Embedder::load(&dir, &Device::Cpu)?;
+    let embedder = Embedder::load(&dir, &device)?;
     let load_secs = started.elapsed().as_secs_f64();
     let chunks = sample_chunks(args.chunks, args.tokens.min(MAX_INPUT_TOKENS));
     let chunk_refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
@@ -51,6 +53,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let ours = figures("automix (int8 where AVX-512 VNNI)", load_secs, chunk_refs.len(), tokens, chunk_secs, &ours_query);
     let mut report = serde_json::json!({
         "model": dir.display().to_string(),
+        "device": label(&device),
         "threads": candle_core::utils::get_num_threads(),
         "chunks": chunk_refs.len(),
         "mean_tokens_per_chunk": tokens as f64 / chunk_refs.len() as f64,
@@ -58,7 +61,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     });
     if args.compare {
         let started = Instant::now();
-        let stock = load_stock(&dir)?;
+        let stock = load_stock(&dir, &device)?;
         let load_secs = started.elapsed().as_secs_f64();
         let stock_embed = |texts: &[&str]| -> Result<Vec<Vec<f32>>> {
             let mut vectors = Vec::with_capacity(texts.len());
@@ -101,10 +104,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-fn load_stock(dir: &std::path::Path) -> Result<BertModel> {
+fn load_stock(dir: &std::path::Path, device: &Device) -> Result<BertModel> {
     let config: Config = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json"))?)?;
-    let tensors = candle_core::safetensors::load(dir.join("model.safetensors"), &Device::Cpu)?;
-    Ok(BertModel::load(VarBuilder::from_tensors(tensors, candle_core::DType::F32, &Device::Cpu), &config)?)
+    let tensors = candle_core::safetensors::load(dir.join("model.safetensors"), device)?;
+    Ok(BertModel::load(VarBuilder::from_tensors(tensors, candle_core::DType::F32, device), &config)?)
 }
 
 fn figures(engine: &'static str, load_secs: f64, chunks: usize, tokens: usize, secs: f64, query_ms: &[f64]) -> EmbedFigures {

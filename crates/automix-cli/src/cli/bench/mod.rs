@@ -4,7 +4,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use automix_llm::sampling::argmax;
-use automix_llm::{default_device, KvCache, Logits, LocalModel};
+use automix_llm::device::label;
+use automix_llm::{KvCache, Logits, LocalModel};
 use candle_core::{Device, Tensor};
 use clap::Args;
 use serde::Serialize;
@@ -35,6 +36,8 @@ pub struct BenchArgs {
     /// same inputs, in the same process.
     #[arg(long)]
     compare: bool,
+    #[command(flatten)]
+    device: super::DeviceArg,
 }
 
 #[derive(Serialize, Clone)]
@@ -52,7 +55,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         return embedder::run(&args);
     }
     let path = super::chat_model_path(args.model.clone())?;
-    let device = default_device();
+    let device = args.device.select()?;
     let started = Instant::now();
     let model = LocalModel::load(&path, &device)?;
     let load_secs = started.elapsed().as_secs_f64();
@@ -83,7 +86,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     };
     let mut report = serde_json::json!({
         "model": path.display().to_string(),
-        "device": format!("{device:?}"),
+        "device": label(&device),
         "threads": candle_core::utils::get_num_threads(),
         "prompt_tokens": args.tokens,
         "decode_tokens": args.decode,
