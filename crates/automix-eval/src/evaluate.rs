@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::curves::{
     delta_ibc, oracle_curve, policy_point, random_mixing_curve, Anchors, CostModel, Curve, RoutedQuery,
 };
-use crate::metrics::{auroc, expected_calibration_error};
+use crate::metrics::{auroc, expected_calibration_error, Reliability};
 use crate::table::RoutingRow;
 
 /// Router names as they appear in reports.
@@ -247,35 +247,6 @@ pub fn given_calibration(calibration: &Calibration, rows: &[RoutingRow], smoothi
 
 /// Bins of a reliability diagram and of the expected calibration error.
 pub const RELIABILITY_BINS: usize = 10;
-
-/// A reliability diagram: per bin of predicted P(correct), the mean prediction, the observed share
-/// of right answers and the number of answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Reliability {
-    /// `(sum of predictions, right answers, answers)` per bin.
-    pub bins: Vec<(f64, f64, usize)>,
-}
-
-impl Reliability {
-    fn new(bins: usize) -> Self {
-        Self { bins: vec![(0.0, 0.0, 0); bins] }
-    }
-
-    fn add(&mut self, predictions: &[f64], labels: &[bool]) {
-        let count = self.bins.len();
-        for (p, label) in predictions.iter().zip(labels) {
-            let bin = &mut self.bins[((p.clamp(0.0, 1.0) * count as f64) as usize).min(count - 1)];
-            bin.0 += p;
-            bin.1 += f64::from(u8::from(*label));
-            bin.2 += 1;
-        }
-    }
-
-    /// `(mean prediction, observed rate, answers)` of each non-empty bin.
-    pub fn points(&self) -> Vec<(f64, f64, usize)> {
-        self.bins.iter().filter(|(_, _, n)| *n > 0).map(|&(p, y, n)| (p / n as f64, y / n as f64, n)).collect()
-    }
-}
 
 /// Everything `automix eval` reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -132,26 +132,52 @@ pub fn auroc(scores: &[f64], labels: &[bool]) -> Option<f64> {
     Some((rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives as f64))
 }
 
-/// Expected calibration error of probabilities in [0, 1] over `bins` equal-width bins.
+/// Predicted probabilities against outcomes in equal-width bins: per bin the sum of predictions,
+/// the right answers and the count. A reliability diagram plots it; the calibration error sums it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Reliability {
+    /// `(sum of predictions, right answers, answers)` per bin.
+    pub bins: Vec<(f64, f64, usize)>,
+}
+
+impl Reliability {
+    /// Empty bins; `bins` must be at least 1.
+    pub fn new(bins: usize) -> Self {
+        Self { bins: vec![(0.0, 0.0, 0); bins] }
+    }
+
+    /// Counts each prediction with its outcome.
+    pub fn add(&mut self, probabilities: &[f64], labels: &[bool]) {
+        let count = self.bins.len();
+        for (p, label) in probabilities.iter().zip(labels) {
+            let bin = &mut self.bins[((p.clamp(0.0, 1.0) * count as f64) as usize).min(count - 1)];
+            bin.0 += p;
+            bin.1 += f64::from(u8::from(*label));
+            bin.2 += 1;
+        }
+    }
+
+    /// `(mean prediction, observed rate, answers)` of each non-empty bin.
+    pub fn points(&self) -> Vec<(f64, f64, usize)> {
+        self.bins.iter().filter(|(_, _, n)| *n > 0).map(|&(p, y, n)| (p / n as f64, y / n as f64, n)).collect()
+    }
+
+    /// Expected calibration error: Σ_b n_b/N · |mean p − mean y| = Σ_b |Σp − Σy| / N; `None`
+    /// when nothing was counted.
+    pub fn calibration_error(&self) -> Option<f64> {
+        let total: usize = self.bins.iter().map(|(_, _, n)| n).sum();
+        (total > 0).then(|| self.bins.iter().map(|(p, y, _)| (p - y).abs()).sum::<f64>() / total as f64)
+    }
+}
+
+/// Expected calibration error over `bins` equal-width bins; `None` without probabilities or bins.
 pub fn expected_calibration_error(probabilities: &[f64], labels: &[bool], bins: usize) -> Option<f64> {
-    if probabilities.is_empty() || bins == 0 {
+    if bins == 0 {
         return None;
     }
-    let mut sums = vec![(0.0, 0.0, 0usize); bins];
-    for (p, label) in probabilities.iter().zip(labels) {
-        let bin = ((p.clamp(0.0, 1.0) * bins as f64) as usize).min(bins - 1);
-        sums[bin].0 += p;
-        sums[bin].1 += f64::from(u8::from(*label));
-        sums[bin].2 += 1;
-    }
-    let total = probabilities.len() as f64;
-    Some(
-        sums.iter()
-            .filter(|(_, _, n)| *n > 0)
-            // n_b/N · |mean p − mean y| = |Σp − Σy| / N.
-            .map(|(p, y, _)| (p - y).abs() / total)
-            .sum(),
-    )
+    let mut reliability = Reliability::new(bins);
+    reliability.add(probabilities, labels);
+    reliability.calibration_error()
 }
 
 #[cfg(test)]

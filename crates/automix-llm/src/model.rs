@@ -105,6 +105,11 @@ impl LocalModel {
         &self.path
     }
 
+    /// The model's name as the history and routing tables record it: its file's stem.
+    pub fn name(&self) -> String {
+        self.path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
     pub fn load_secs(&self) -> f64 {
         self.load_secs
     }

@@ -124,12 +124,11 @@ pub fn collect_item(assistant: &Assistant, item: &QaItem, document_id: i64, reco
     let question = if item.metric == "accuracy" && !yes_no { with_choices(&item.question, &item.choices) } else { item.question.clone() };
     let observation = assistant.observe(&question, &Scope::Documents(vec![document_id]), None, &mut |_| {}, cancel)?;
     let answer = observation.answer.text.trim().to_string();
-    let slm_model = assistant.model()?.path().file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     Ok(RoutingRow {
         id: item.id.clone(),
         dataset: item.dataset.clone(),
         question: item.question.clone(),
-        slm: ScoredAnswer { model: slm_model, score: score_answer(item, &answer), answer },
+        slm: ScoredAnswer { model: observation.model_name, score: score_answer(item, &answer), answer },
         signals: observation.signals,
         tokens: TokenCounts {
             prompt: observation.answer.timings.prefill_tokens as u32,

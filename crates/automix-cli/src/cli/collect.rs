@@ -7,7 +7,6 @@ use automix::datasets::{read_items, read_recorded_answers};
 use automix::settings::Settings;
 use automix::verify::VerifyMode;
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
@@ -84,8 +83,7 @@ pub fn run(args: CollectArgs) -> Result<()> {
     let work_dir = args.work_dir.clone().unwrap_or_else(|| args.out.with_extension("work"));
     let assistant = scratch_assistant(&home, &work_dir, config, args.model.as_deref().unwrap_or(&settings.local_model))?;
 
-    let bar = ProgressBar::new(0);
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed}<{eta} {msg}").expect("valid template"));
+    let bar = super::items_bar(0);
     let cancel = super::cancel_on_ctrl_c();
     let rows = collect_table(&assistant, &items, &recorded, &args.out, &work_dir, &mut |progress| match progress {
         CollectProgress::Indexing { files_done, files_total } => {

@@ -4,7 +4,6 @@ use anyhow::Result;
 use automix::calibrate::{calibrate_model, calibration_set, CalibrationFiles};
 use automix::collect::CollectProgress;
 use automix::eval::{run_calibrate, run_eval, CalibrateCommand, CalibrationOptions, EvalCommand, EvalOptions, RemotePrior};
-use indicatif::{ProgressBar, ProgressStyle};
 use clap::Args;
 
 #[derive(Args)]
@@ -117,8 +116,7 @@ fn calibrate_model_command(model: &str, limit: Option<usize>) -> Result<()> {
     let settings = automix::settings::Settings::load(&home)?;
     let mut items = calibration_set()?;
     items.truncate(limit.unwrap_or(items.len()));
-    let bar = ProgressBar::new(items.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed}<{eta} {msg}").expect("valid template"));
+    let bar = super::items_bar(items.len() as u64);
     let cancel = super::cancel_on_ctrl_c();
     let outcome = calibrate_model(&home, &settings, model, &items, &mut |progress| match progress {
         CollectProgress::Indexing { files_done, files_total } => bar.set_message(format!("indexing the calibration texts {files_done}/{files_total}")),

@@ -153,3 +153,10 @@ fn cancel_on_ctrl_c() -> automix::remote::CancelFlag {
     }
     cancel
 }
+
+/// A progress bar over items with elapsed time, ETA and a message, for the long runs.
+fn items_bar(len: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed}<{eta} {msg}").expect("valid template"));
+    bar
+}

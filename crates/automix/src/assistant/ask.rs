@@ -1,7 +1,6 @@
 //! One question: retrieve → answer locally → self-verify → route → (escalate) → record; and the
 //! escalation a user asks for later, and the preview of what an escalation would send.
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use automix_budget::{advise, worst_case_cost, BudgetAdvice, Cost};
@@ -13,7 +12,7 @@ use automix_store::{CitationLocation, Escalation, LocalAnswer, QuestionRecord, R
 
 use super::report::text_citation;
 use super::observe::Observation;
-use super::{lock, read, AnswerSource, AnswerView, AskError, AskEvent, Assistant, Decision, PayloadPreview, RemoteModel, Scope};
+use super::{ensure_not_cancelled, lock, read, AnswerSource, AnswerView, AskError, AskEvent, Assistant, Decision, PayloadPreview, RemoteModel, Scope};
 use crate::prompts::Turn;
 
 /// What the remote model is told besides the question and the passages.
@@ -29,6 +28,8 @@ struct Route {
     routing: Routing,
     decision: Decision,
     remote: Option<std::sync::Arc<RemoteModel>>,
+    /// Whether the router that decided is calibrated for the model in use.
+    calibrated: bool,
 }
 
 impl Assistant {
@@ -36,13 +37,10 @@ impl Assistant {
     /// and while generating; a cancelled question records nothing and charges nothing.
     pub fn ask(&self, question: &str, scope: &Scope, conversation_id: i64, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<i64, AskError> {
         let started = Instant::now();
-        let check = || if cancel.load(Ordering::Relaxed) { Err(AskError::Cancelled) } else { Ok(()) };
         let observation = self.observe(question, scope, Some(conversation_id), on_event, cancel)?;
-        let Observation { hits, earlier, answer: local, answer_ms: local_ms, verification, signals, checks_ms } = observation;
-        let model = self.model()?;
+        let Observation { hits, model_name, earlier, answer: local, answer_ms: local_ms, verification, signals, checks_ms } = observation;
         let payload = escalation_payload(question, hits.iter().map(|h| (h.citation.to_string(), h.text.clone())), &earlier);
         let route = self.route(&signals, &payload)?;
-        let calibrated = read(&self.router).calibrated();
         let currency = self.ledger.settings()?.currency;
         on_event(AskEvent::Routed {
             decision: route.decision,
@@ -52,9 +50,9 @@ impl Assistant {
             currency: currency.clone(),
             remote_model: route.remote.as_ref().map(|remote| remote.model.clone()),
             signals: signals.clone(),
-            calibrated,
+            calibrated: route.calibrated,
         });
-        check()?;
+        ensure_not_cancelled(cancel)?;
 
         let mut answer = (local.text.clone(), AnswerSource::Local);
         let escalation = match (route.decision, &route.remote, route.routing.estimated_cost) {
@@ -75,7 +73,7 @@ impl Assistant {
             question: question.to_string(),
             citations: hits.iter().map(to_stored_citation).collect(),
             local: LocalAnswer {
-                model: model.path().file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+                model: model_name,
                 text: local.text.clone(),
                 verifier_value: Some(verification.v),
                 latency_ms: local_ms,
@@ -213,6 +211,7 @@ impl Assistant {
             },
             decision: Decision::StayLocal,
             remote,
+            calibrated: router.calibrated(),
         };
         let Some(remote) = remote else {
             return Ok(stay(format!("no remote model is configured, so the local answer is kept; {likely}"), None));
@@ -240,6 +239,7 @@ impl Assistant {
             routing: Routing { decision: stored, reason, expected_utilities: plan.expected_utilities, lambda: Some(lambda), estimated_cost: Some(worst_case), local_confidence: Some(local_confidence) },
             decision,
             remote: Some(remote),
+            calibrated: router.calibrated(),
         })
     }
 

@@ -184,6 +184,11 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// `Err(Cancelled)` once the user has cancelled: checked between the stages of a question.
+fn ensure_not_cancelled(cancel: &automix_remote::CancelFlag) -> Result<(), AskError> {
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) { Err(AskError::Cancelled) } else { Ok(()) }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -2,7 +2,6 @@
 //! `Assistant::ask` routes on it and `automix collect` / `automix calibrate` record it: the same
 //! prompts, context packing and token counting, so the calibration describes what the app does.
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use automix_docs::{Embedder, SearchHit};
@@ -10,7 +9,7 @@ use automix_llm::{Generation, KvCache, LocalModel, SamplingParams};
 use automix_remote::CancelFlag;
 use automix_router::SignalValues;
 
-use super::{lock, AskError, AskEvent, Assistant, Scope};
+use super::{ensure_not_cancelled, lock, AskError, AskEvent, Assistant, Scope};
 use crate::answer_checks::{answer_is_grounded, answer_matches_question_type, is_refusal, key_token_mask, sentences};
 use crate::prompts::{answer_messages, Turn};
 use crate::verify::{verify, Verification, VerifyMode};
@@ -23,6 +22,8 @@ const MAX_SIMILARITY_SENTENCES: usize = 48;
 pub struct Observation {
     /// The passages the model read, in the order it read them.
     pub hits: Vec<SearchHit>,
+    /// The chat model that answered (see `LocalModel::name`).
+    pub model_name: String,
     pub earlier: Vec<Turn>,
     pub answer: Generation,
     pub answer_ms: u64,
@@ -37,7 +38,6 @@ impl Assistant {
     /// tokens), verifies the answer and reads the router's signals. Reports `Retrieved`,
     /// `LocalToken` and `Verified` through `on_event`.
     pub fn observe(&self, question: &str, scope: &Scope, conversation_id: Option<i64>, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<Observation, AskError> {
-        let check = || if cancel.load(Ordering::Relaxed) { Err(AskError::Cancelled) } else { Ok(()) };
         let model = self.model()?;
         let config = self.config();
         let (earlier, earlier_tokens) = match conversation_id {
@@ -47,7 +47,7 @@ impl Assistant {
         let hits = self.retrieve(question, scope, &model, config.context_budget_tokens.saturating_sub(earlier_tokens))?;
         on_event(AskEvent::Retrieved { citations: hits.iter().map(|h| h.citation.clone()).collect(), passages: hits.iter().map(|h| h.text.clone()).collect() });
         let context = hits.iter().map(|h| h.text.as_str()).collect::<Vec<_>>().join("\n\n");
-        check()?;
+        ensure_not_cancelled(cancel)?;
 
         let mut cache = lock(&self.cache);
         let conversation = answer_messages(&context, question, &earlier);
@@ -62,7 +62,7 @@ impl Assistant {
         drop(cache);
         let grounded = answer_is_grounded(&answer.text, question, &context);
         on_event(AskEvent::Verified { v: verification.v, grounded });
-        check()?;
+        ensure_not_cancelled(cancel)?;
 
         let embedder = self.embedder().ok();
         let signals = SignalValues {
@@ -84,7 +84,7 @@ impl Assistant {
             type_match: answer_matches_question_type(question, &answer.text),
         };
         let checks_ms = checks_started.elapsed().as_millis() as u64;
-        Ok(Observation { hits, earlier, answer, answer_ms, verification, signals, checks_ms })
+        Ok(Observation { hits, model_name: model.name(), earlier, answer, answer_ms, verification, signals, checks_ms })
     }
 }
 
