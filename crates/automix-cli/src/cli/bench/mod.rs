@@ -3,6 +3,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
+use automix::settings::Settings;
 use automix_llm::sampling::argmax;
 use automix_llm::device::label;
 use automix_llm::{KvCache, Logits, LocalModel};
@@ -11,6 +12,7 @@ use clap::Args;
 use serde::Serialize;
 
 mod embedder;
+mod pipeline;
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -36,6 +38,10 @@ pub struct BenchArgs {
     /// same inputs, in the same process.
     #[arg(long)]
     compare: bool,
+    /// Also time the whole `automix ask` pipeline on a one-page document in a scratch library:
+    /// question to first streamed token, answer, and the checks after the answer.
+    #[arg(long, conflicts_with_all = ["embedder", "model"])]
+    pipeline: bool,
     #[command(flatten)]
     device: super::DeviceArg,
 }
@@ -54,6 +60,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if args.embedder {
         return embedder::run(&args);
     }
+    println!("{}", serde_json::to_string_pretty(&chat_model_report(&args)?)?);
+    Ok(())
+}
+
+/// The chat model's figures (and, with `--pipeline`, the pipeline's) as the JSON `run` prints.
+fn chat_model_report(args: &BenchArgs) -> Result<serde_json::Value> {
     let path = super::chat_model_path(args.model.clone())?;
     let device = args.device.select()?;
     let started = Instant::now();
@@ -101,8 +113,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
             "time_to_first_token": stock.time_to_first_token_secs / ours.time_to_first_token_secs,
         });
     }
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(())
+    if args.pipeline {
+        // The engine loads its own copy of the model; this one is not needed any more.
+        drop(model);
+        let home = automix::models::automix_home();
+        let mut settings = Settings::load(&home)?;
+        settings.device = args.device.or_settings(&settings);
+        report["pipeline"] = serde_json::to_value(pipeline::measure(&home, &settings, pipeline::QUESTIONS)?)?;
+    }
+    Ok(report)
 }
 
 /// A prompt of exactly `tokens` tokens cut from real prose (the bundled sample, repeated).
@@ -155,4 +174,35 @@ fn peak_rss_mb() -> f64 {
         .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{chat_model_report, BenchArgs};
+
+    #[derive(Parser)]
+    struct Bench {
+        #[command(flatten)]
+        args: BenchArgs,
+    }
+
+    /// `automix bench --pipeline` on the installed models (`make test` installs them): the
+    /// pipeline's figures are in the report and each is a positive time.
+    #[test]
+    fn pipeline_figures_are_reported_and_positive() {
+        let bench = Bench::parse_from(["bench", "--pipeline", "--tokens", "64", "--decode", "4", "--repeats", "1"]);
+        let report = chat_model_report(&bench.args).unwrap_or_else(|e| panic!("{e:#} (make test installs the models)"));
+        let pipeline = &report["pipeline"];
+        assert_eq!(pipeline["questions"], super::pipeline::QUESTIONS.len(), "{report:#}");
+        for figure in ["retrieval_secs", "question_to_first_token_secs", "answer_secs", "checks_secs", "checks_to_answer_ratio"] {
+            let value = pipeline[figure].as_f64().unwrap_or_else(|| panic!("no {figure} in {pipeline:#}"));
+            assert!(value > 0.0 && value.is_finite(), "{figure} = {value}");
+        }
+        // The passages are streamed before the first token of the answer.
+        let secs = |figure: &str| pipeline[figure].as_f64().unwrap();
+        assert!(secs("retrieval_secs") < secs("question_to_first_token_secs"), "{pipeline:#}");
+        assert!(pipeline["document_tokens"].as_u64().unwrap() > 300, "the page is a page: {pipeline:#}");
+    }
 }

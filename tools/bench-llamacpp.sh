@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Side by side: llama.cpp's llama-bench and `automix bench` on the same GGUF, the same threads and
+# the same prompt and decode lengths, run in interleaved pairs so that a change in machine load
+# hits both engines alike. Prints one JSON object (docs/benchmarks.md). Not part of `make test`:
+# it downloads and builds llama.cpp (about 15 minutes per build on 2 cores, cached afterwards).
+#
+#   --model PATH     the GGUF (default: the chat model `automix models` installed)
+#   --automix PATH   the automix binary (default target/release/automix, built if absent)
+#   --threads N      threads for both engines (default 2)
+#   --prompt N       prompt tokens (default 512)
+#   --decode N       decoded tokens (default 128)
+#   --pairs N        interleaved pairs (default 3)
+#   --avx2           llama.cpp built for AVX2 only, against AUTOMIX_CPU_KERNELS=avx2 automix
+#   --build-only     build llama-bench (both flavours) and stop
+#
+# llama.cpp comes from the sources vendored in the llama-cpp-python sdist on PyPI, cached with its
+# builds under target/llamacpp/ (LLAMACPP_CACHE to move it).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+version=0.3.36
+cache=${LLAMACPP_CACHE:-$root/target/llamacpp}
+
+die() {
+	echo "bench-llamacpp: $*" >&2
+	exit 1
+}
+
+model='' automix=$root/target/release/automix threads=2 prompt=512 decode=128 pairs=3
+flavour=native build_only=false
+while (($#)); do
+	case $1 in
+	--model) model=${2:?--model needs a path}; shift 2 ;;
+	--automix) automix=${2:?--automix needs a path}; shift 2 ;;
+	--threads) threads=${2:?--threads needs a number}; shift 2 ;;
+	--prompt) prompt=${2:?--prompt needs a number}; shift 2 ;;
+	--decode) decode=${2:?--decode needs a number}; shift 2 ;;
+	--pairs) pairs=${2:?--pairs needs a number}; shift 2 ;;
+	--avx2) flavour=avx2; shift ;;
+	--build-only) build_only=true; shift ;;
+	-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) die "unknown option $1 (--help lists them)" ;;
+	esac
+done
+for n in "$threads" "$prompt" "$decode" "$pairs"; do
+	[[ $n =~ ^[1-9][0-9]*$ ]] || die "--threads, --prompt, --decode and --pairs take positive whole numbers, not \"$n\""
+done
+
+# Both flavours' cmake flags. The AVX2 one matches what AUTOMIX_CPU_KERNELS=avx2 leaves automix:
+# AVX2, FMA and F16C, nothing of AVX-512. Tests, examples, the server and HTTPS are off: only
+# llama-bench is built, and it needs none of them.
+common_flags=(-DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DLLAMA_OPENSSL=OFF
+	-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF)
+native_flags=(-DGGML_NATIVE=ON)
+avx2_flags=(-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=OFF -DGGML_FMA=ON -DGGML_F16C=ON)
+
+sources() {
+	local src=$cache/src-$version
+	if [[ ! -f $src/.complete ]]; then
+		python3 -m pip --version >/dev/null 2>&1 || die "pip is missing (python3 -m pip): install python3-pip"
+		mkdir -p "$cache/download"
+		# `pip download` of an sdist prepares its metadata, which needs the build backend
+		# (scikit-build-core): pip installs it in an isolated environment; nothing is compiled.
+		python3 -m pip download --quiet --no-deps --no-binary llama-cpp-python \
+			-d "$cache/download" "llama-cpp-python==$version" >"$cache/download/pip.log" 2>&1 ||
+			die "downloading the llama-cpp-python $version sdist from PyPI failed (log: $cache/download/pip.log)"
+		rm -rf "$src" && mkdir -p "$src"
+		tar -xzf "$cache/download/llama_cpp_python-$version.tar.gz" -C "$src" --strip-components=3 \
+			"llama_cpp_python-$version/vendor/llama.cpp" ||
+			die "unpacking llama.cpp from $cache/download/llama_cpp_python-$version.tar.gz failed"
+		touch "$src/.complete"
+	fi
+	echo "$src"
+}
+
+ensure_cmake() {
+	command -v cmake >/dev/null && return
+	local sudo=''
+	((EUID == 0)) || sudo=sudo
+	echo "bench-llamacpp: installing cmake (apt-get)" >&2
+	$sudo apt-get install -y -q cmake >&2 || die "cmake is missing and apt-get could not install it"
+}
+
+# Path of llama-bench for a flavour, built unless a build with the same version and flags exists.
+llama_bench() {
+	local name=$1 flags
+	if [[ $name == avx2 ]]; then flags=("${common_flags[@]}" "${avx2_flags[@]}"); else flags=("${common_flags[@]}" "${native_flags[@]}"); fi
+	local key
+	key=$(printf '%s\n' "$version" "${flags[@]}" | sha256sum | cut -c1-12)
+	local dir=$cache/$version-$name-$key
+	local bin=$dir/bin/llama-bench
+	if [[ ! -x $bin ]]; then
+		ensure_cmake
+		mkdir -p "$cache"
+		local src
+		src=$(sources)
+		echo "bench-llamacpp: building llama-bench ($name) in $dir, about 15 minutes on 2 cores" >&2
+		{
+			nice -n 19 cmake -S "$src" -B "$dir" "${flags[@]}" &&
+				nice -n 19 cmake --build "$dir" --target llama-bench -j "$(nproc)"
+		} >"$dir.log" 2>&1 || die "building llama-bench ($name) failed (log: $dir.log)"
+		[[ -x $bin ]] || die "the $name build finished without $bin (log: $dir.log)"
+	fi
+	echo "$bin"
+}
+
+if $build_only; then
+	llama_bench native && llama_bench avx2
+	exit 0
+fi
+
+if [[ -z $model ]]; then
+	models=${AUTOMIX_HOME:-$HOME/.local/share/automix}/models
+	model=$(find "$models" -name '*.gguf' -print -quit 2>/dev/null || true)
+	[[ -n $model ]] || die "no GGUF model under $models: run \`automix models pull smollm2-135m-instruct\`, or pass --model PATH"
+fi
+[[ -f $model ]] || die "model $model does not exist"
+
+if [[ ! -x $automix ]]; then
+	[[ $automix == "$root/target/release/automix" ]] || die "automix binary $automix does not exist"
+	echo "bench-llamacpp: building $automix" >&2
+	(cd "$root" && CARGO_TARGET_DIR=$root/target nice -n 19 cargo build --release -p automix-cli >&2) ||
+		die "building automix (cargo build --release -p automix-cli) failed"
+fi
+
+bench=$(llama_bench "$flavour")
+automix_env=(RAYON_NUM_THREADS="$threads")
+[[ $flavour == avx2 ]] && automix_env+=(AUTOMIX_CPU_KERNELS=avx2)
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for ((i = 1; i <= pairs; i++)); do
+	echo "bench-llamacpp: pair $i of $pairs" >&2
+	cut -d' ' -f1-3 /proc/loadavg >"$work/load-$i"
+	# One repetition per pair: the pairs are the repetitions, interleaved with automix's.
+	"$bench" -m "$model" -t "$threads" -p "$prompt" -n "$decode" -r 1 -o json \
+		>"$work/llama-$i.json" 2>"$work/llama-$i.log" ||
+		die "llama-bench failed: $(tail -n 3 "$work/llama-$i.log" | tr '\n' ' ')"
+	env "${automix_env[@]}" "$automix" bench --model "$model" --tokens "$prompt" --decode "$decode" --repeats 1 \
+		>"$work/automix-$i.json" 2>"$work/automix-$i.log" ||
+		die "automix bench failed: $(tail -n 3 "$work/automix-$i.log" | tr '\n' ' ')"
+done
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+python3 - "$work" "$pairs" "$flavour" "$model" "$threads" "$prompt" "$decode" "$cpu" "$version" <<'EOF'
+import json, statistics, sys
+work, pairs, flavour, model, threads, prompt, decode, cpu, version = sys.argv[1:]
+rows = []
+for i in range(1, int(pairs) + 1):
+    llama = json.load(open(f"{work}/llama-{i}.json"))
+    # llama-bench reports one entry per test: n_prompt>0 is prefill (pp), n_gen>0 is decode (tg).
+    pp = next(t["avg_ts"] for t in llama if t["n_prompt"] > 0)
+    tg = next(t["avg_ts"] for t in llama if t["n_gen"] > 0)
+    ours = json.load(open(f"{work}/automix-{i}.json"))["automix"]
+    load = open(f"{work}/load-{i}").read().split()
+    rows.append({
+        "pair": i,
+        "loadavg": [float(x) for x in load],
+        "llama_cpp": {"prefill_tokens_per_sec": pp, "decode_tokens_per_sec": tg},
+        "automix": {"prefill_tokens_per_sec": ours["prefill_tokens_per_sec"],
+                    "decode_tokens_per_sec": ours["decode_tokens_per_sec"]},
+        "prefill_ratio": ours["prefill_tokens_per_sec"] / pp,
+        "decode_ratio": ours["decode_tokens_per_sec"] / tg,
+    })
+med = lambda engine, key: statistics.median(r[engine][key] for r in rows)
+print(json.dumps({
+    "cpu": cpu,
+    "kernels": flavour,
+    "llama_cpp": f"llama-cpp-python {version} sdist",
+    "model": model,
+    "threads": int(threads),
+    "prompt_tokens": int(prompt),
+    "decode_tokens": int(decode),
+    "pairs": rows,
+    "median": {
+        engine: {key: med(engine, key) for key in ("prefill_tokens_per_sec", "decode_tokens_per_sec")}
+        for engine in ("llama_cpp", "automix")
+    },
+    "prefill_ratio": statistics.median(r["prefill_ratio"] for r in rows),
+    "decode_ratio": statistics.median(r["decode_ratio"] for r in rows),
+}, indent=2))
+EOF
