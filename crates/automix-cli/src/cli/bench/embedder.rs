@@ -13,7 +13,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use serde::Serialize;
 
-use super::{peak_rss_mb, BenchArgs};
+use super::{peak_rss_mb, percentile, BenchArgs};
 
 /// Texts per model call, as the indexer sends them.
 const BATCH: usize = 16;
@@ -142,10 +142,6 @@ fn query_latency(queries: &[String], mut embed: impl FnMut(&str) -> Result<()>) 
     }
     times.sort_by(f64::total_cmp);
     Ok(times)
-}
-
-fn percentile(sorted: &[f64], share: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * share).round() as usize]
 }
 
 /// `count` chunks of about `tokens` tokens of real prose: the bundled sample, each chunk

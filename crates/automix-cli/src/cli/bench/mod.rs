@@ -167,6 +167,11 @@ fn bench_stock(path: &Path, device: &Device, prompt: &[u32], decode: usize, repe
     })
 }
 
+/// The value at `share` (0..=1) of `sorted`, nearest rank.
+fn percentile(sorted: &[f64], share: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * share).round() as usize]
+}
+
 /// High-water mark of resident memory of this process (Linux; 0 elsewhere).
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")

@@ -23,13 +23,12 @@ const PAGE: &str = include_str!("page.md");
 /// kernels' first calls, the library's first read) that a user pays once per session.
 const WARM_UP: &str = "When is the library open on Saturdays?";
 
-/// The timed questions, each answered somewhere on the page.
+/// The timed questions, each answered somewhere on the page; an odd number, so the median is one of them.
 pub(super) const QUESTIONS: &[&str] = &[
     "How much does membership cost for adults?",
     "How long can books be borrowed?",
     "When does story time take place?",
     "Who is the head librarian?",
-    "How much does colour printing cost?",
     "How long is a reserved item kept on the reservation shelf?",
 ];
 
@@ -91,7 +90,11 @@ pub fn measure(home: &Path, settings: &Settings, questions: &[&str]) -> Result<P
     for question in questions {
         timings.push(time_question(&assistant, question)?);
     }
-    let median_of = |figure: fn(&Timing) -> f64| median(timings.iter().map(figure).collect());
+    let median_of = |figure: fn(&Timing) -> f64| {
+        let mut values: Vec<f64> = timings.iter().map(figure).collect();
+        values.sort_by(f64::total_cmp);
+        super::percentile(&values, 0.5)
+    };
     Ok(PipelineFigures {
         questions: questions.len(),
         document_tokens,
@@ -137,21 +140,4 @@ fn time_question(assistant: &Assistant, question: &str) -> Result<Timing> {
         answer_secs: local.latency_ms as f64 / 1000.0,
         checks_secs: local.verify_latency_ms as f64 / 1000.0,
     })
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let middle = values.len() / 2;
-    if values.len() % 2 == 0 { (values[middle - 1] + values[middle]) / 2.0 } else { values[middle] }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::median;
-
-    #[test]
-    fn median_of_odd_and_even_counts() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
-    }
 }
