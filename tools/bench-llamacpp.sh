@@ -132,6 +132,11 @@ trap 'rm -rf "$work"' EXIT
 for ((i = 1; i <= pairs; i++)); do
 	echo "bench-llamacpp: pair $i of $pairs" >&2
 	cut -d' ' -f1-3 /proc/loadavg >"$work/load-$i"
+	# llama.cpp's threads spin at a barrier after each operation: on a busy machine one
+	# descheduled thread stalls the others, and its figures collapse rather than just slow down.
+	read -r load1 _ <"$work/load-$i"
+	awk -v l="$load1" -v n="$(nproc)" 'BEGIN { exit !(l >= n / 2) }' &&
+		echo "bench-llamacpp: warning: load $load1 on $(nproc) CPUs; the figures of this pair are not those of an idle machine" >&2
 	# One repetition per pair: the pairs are the repetitions, interleaved with automix's.
 	"$bench" -m "$model" -t "$threads" -p "$prompt" -n "$decode" -r 1 -o json \
 		>"$work/llama-$i.json" 2>"$work/llama-$i.log" ||
@@ -151,7 +156,10 @@ for i in range(1, int(pairs) + 1):
     # llama-bench reports one entry per test: n_prompt>0 is prefill (pp), n_gen>0 is decode (tg).
     pp = next(t["avg_ts"] for t in llama if t["n_prompt"] > 0)
     tg = next(t["avg_ts"] for t in llama if t["n_gen"] > 0)
-    ours = json.load(open(f"{work}/automix-{i}.json"))["automix"]
+    report = json.load(open(f"{work}/automix-{i}.json"))
+    if report["threads"] != int(threads):
+        sys.exit(f"bench-llamacpp: automix ran {report['threads']} threads, not {threads}")
+    ours = report["automix"]
     load = open(f"{work}/load-{i}").read().split()
     rows.append({
         "pair": i,
@@ -166,7 +174,7 @@ med = lambda engine, key: statistics.median(r[engine][key] for r in rows)
 print(json.dumps({
     "cpu": cpu,
     "kernels": flavour,
-    "llama_cpp": f"llama-cpp-python {version} sdist",
+    "llama_cpp": f"vendored in the llama-cpp-python {version} sdist",
     "model": model,
     "threads": int(threads),
     "prompt_tokens": int(prompt),
