@@ -16,6 +16,8 @@
 # llama.cpp comes from the sources vendored in the llama-cpp-python sdist on PyPI, cached with its
 # builds under target/llamacpp/ (LLAMACPP_CACHE to move it).
 set -euo pipefail
+# Failures inside $(…) end the script too (the functions below run in command substitutions).
+shopt -s inherit_errexit
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 version=0.3.36
@@ -46,9 +48,9 @@ for n in "$threads" "$prompt" "$decode" "$pairs"; do
 	[[ $n =~ ^[1-9][0-9]*$ ]] || die "--threads, --prompt, --decode and --pairs take positive whole numbers, not \"$n\""
 done
 
-# Both flavours' cmake flags. The AVX2 one matches what AUTOMIX_CPU_KERNELS=avx2 leaves automix:
-# AVX2, FMA and F16C, nothing of AVX-512. Tests, examples, the server and HTTPS are off: only
-# llama-bench is built, and it needs none of them.
+# Both flavours' cmake flags. The AVX2 one keeps llama.cpp off AVX-512 as AUTOMIX_CPU_KERNELS=avx2
+# keeps automix (AVX2 and FMA; llama.cpp also uses F16C, BMI2 and SSE4.2, which AVX2 CPUs have).
+# Tests, examples, the server and HTTPS are off: llama-bench needs none of them.
 common_flags=(-DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DLLAMA_OPENSSL=OFF
 	-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF)
 native_flags=(-DGGML_NATIVE=ON)
@@ -93,7 +95,7 @@ llama_bench() {
 		ensure_cmake
 		mkdir -p "$cache"
 		local src
-		src=$(sources)
+		src=$(sources) || exit
 		echo "bench-llamacpp: building llama-bench ($name) in $dir, about 15 minutes on 2 cores" >&2
 		{
 			nice -n 19 cmake -S "$src" -B "$dir" "${flags[@]}" &&
@@ -105,7 +107,8 @@ llama_bench() {
 }
 
 if $build_only; then
-	llama_bench native && llama_bench avx2
+	llama_bench native
+	llama_bench avx2
 	exit 0
 fi
 
@@ -123,9 +126,15 @@ if [[ ! -x $automix ]]; then
 		die "building automix (cargo build --release -p automix-cli) failed"
 fi
 
-bench=$(llama_bench "$flavour")
 automix_env=(RAYON_NUM_THREADS="$threads")
-[[ $flavour == avx2 ]] && automix_env+=(AUTOMIX_CPU_KERNELS=avx2)
+if [[ $flavour == avx2 ]]; then
+	# An automix that never reads the variable would run its best kernels against an AVX2-only
+	# llama.cpp; the variable's name is in every binary that reads it.
+	grep -qa AUTOMIX_CPU_KERNELS "$automix" ||
+		die "$automix does not read AUTOMIX_CPU_KERNELS (built before the AVX2 kernel path?), so --avx2 cannot hold it to AVX2"
+	automix_env+=(AUTOMIX_CPU_KERNELS=avx2)
+fi
+bench=$(llama_bench "$flavour") || exit
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
