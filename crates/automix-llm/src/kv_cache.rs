@@ -1,14 +1,21 @@
 //! A key/value cache the caller owns, so a prompt prefix can be prefilled once and reused.
 
+use std::sync::Arc;
+
 use candle_core::{Result, Tensor};
 
-/// Per-layer keys and values in preallocated buffers of shape (1, n_kv_head, capacity, head_dim).
+use crate::kernels::{AttentionShape, KvLayer};
+
+/// Per-layer keys and values in preallocated buffers: candle tensors of shape (1, n_kv_head,
+/// capacity, head_dim), or, for the CPU kernels' forward pass, host buffers in the attention
+/// kernel's layout. A cache is filled by one model, so only one of the two is used.
 ///
-/// `snapshot` is cheap (reference-counted tensors); buffers shared with a snapshot are copied before
+/// `snapshot` is cheap (reference-counted buffers); buffers shared with a snapshot are copied before
 /// the next write, so restoring a snapshot after other work is always exact.
 #[derive(Debug, Default)]
 pub struct KvCache {
     layers: Vec<(Tensor, Tensor)>,
+    host: Vec<Arc<KvLayer>>,
     /// The token ids whose keys and values are cached, in order.
     tokens: Vec<u32>,
     shared: bool,
@@ -58,7 +65,7 @@ impl KvCache {
     }
 
     fn share(&self) -> KvCache {
-        KvCache { layers: self.layers.clone(), tokens: self.tokens.clone(), shared: true }
+        KvCache { layers: self.layers.clone(), host: self.host.clone(), tokens: self.tokens.clone(), shared: true }
     }
 
     /// Drops positions from `len` on; later tokens are computed again.
@@ -89,6 +96,25 @@ impl KvCache {
         k_buf.slice_set(&k.contiguous()?, 2, len)?;
         v_buf.slice_set(&v.contiguous()?, 2, len)?;
         Ok((k_buf.narrow(2, 0, needed)?, v_buf.narrow(2, 0, needed)?))
+    }
+
+    /// The host buffers of `layer`, grown to hold `needed` positions, for the CPU forward pass to
+    /// write the new positions into (copied first while a snapshot shares them).
+    pub(crate) fn host_layer_mut(&mut self, layer: usize, shape: AttentionShape, needed: usize, context_limit: usize) -> &mut KvLayer {
+        if layer == self.host.len() {
+            self.host.push(Arc::new(KvLayer::new(shape)));
+        }
+        let buffers = Arc::make_mut(&mut self.host[layer]);
+        let capacity = buffers.capacity();
+        if needed > capacity {
+            buffers.reserve((needed + GROWTH).max(capacity * 2).min(context_limit.max(needed)));
+        }
+        buffers
+    }
+
+    /// The host buffers of `layer`, as the last `host_layer_mut` left them.
+    pub(crate) fn host_layer(&self, layer: usize) -> &KvLayer {
+        &self.host[layer]
     }
 
     /// Records `tokens` as written by every layer.

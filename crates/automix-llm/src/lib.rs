@@ -6,6 +6,7 @@ pub mod convert;
 pub mod device;
 pub mod error;
 pub mod gguf;
+mod host;
 pub mod kernels;
 pub mod kv_cache;
 pub mod model;

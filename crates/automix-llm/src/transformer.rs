@@ -1,13 +1,15 @@
-//! The decoder forward pass, written with candle ops so the cache and the logits are ours to control.
+//! The decoder forward pass: candle ops (any device; the cache and the logits are ours to control),
+//! or, on a CPU with the kernels and a Q8_0 model, the kernels' own loop in [`crate::host`].
 
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 use std::sync::Arc;
 
 use crate::config::{Architecture, ModelConfig};
 use crate::error::Result;
 use crate::gguf::GgufFile;
-use crate::kernels::{self, PackedQ8};
+use crate::host::{pack_q8_0, HostModel};
+use crate::kernels::{self, Isa, PackedQ8};
 use crate::kv_cache::KvCache;
 
 /// Which positions' logits a forward pass returns.
@@ -34,32 +36,16 @@ impl Linear {
     }
 }
 
-/// Loads weight matrices stacked along their output rows: repacked into one matrix when `packed`,
-/// else one candle matmul each.
-fn load_linear(gguf: &mut GgufFile, names: &[String], device: &Device, packed: bool) -> Result<Vec<Linear>> {
+/// Loads weight matrices stacked along their output rows: repacked into one matrix for the
+/// kernels of `isa` where they fit, else one candle matmul each.
+fn load_linear(gguf: &mut GgufFile, names: &[String], device: &Device, isa: Isa) -> Result<Vec<Linear>> {
     let tensors = names.iter().map(|name| gguf.tensor(name, device)).collect::<Result<Vec<QTensor>>>()?;
-    if packed {
-        if let Some(w) = pack(&tensors)? {
+    if isa > Isa::Generic {
+        if let Some(w) = pack_q8_0(isa, &tensors.iter().collect::<Vec<_>>())? {
             return Ok(vec![Linear::Packed(w)]);
         }
     }
     tensors.into_iter().map(|t| Ok(Linear::Candle(QMatMul::from_qtensor(t)?))).collect()
-}
-
-/// Repacks Q8_0 matrices with a common input size; None when any does not fit the kernels.
-fn pack(tensors: &[QTensor]) -> Result<Option<PackedQ8>> {
-    let mut parts = Vec::with_capacity(tensors.len());
-    let mut k = None;
-    for t in tensors {
-        let (n, tk) = t.shape().dims2()?;
-        if t.dtype() != GgmlDType::Q8_0 || k.is_some_and(|k| k != tk) {
-            return Ok(None);
-        }
-        k = Some(tk);
-        parts.push((t.data()?, n));
-    }
-    let parts: Vec<(&[u8], usize)> = parts.iter().map(|(bytes, n)| (bytes.as_ref(), *n)).collect();
-    Ok(k.and_then(|k| PackedQ8::from_q8_0(&parts, k)))
 }
 
 /// Splits the last dimension of `x` into consecutive pieces of the given sizes.
@@ -93,10 +79,8 @@ struct Block {
     down: Linear,
 }
 
-pub struct Transformer {
-    pub config: ModelConfig,
-    device: Device,
-    embedding: Arc<QTensor>,
+/// The layers as candle tensors, with the Q8_0 matrices the kernels fit repacked for them.
+struct CandleLayers {
     blocks: Vec<Block>,
     output_norm: Tensor,
     lm_head: Linear,
@@ -104,17 +88,38 @@ pub struct Transformer {
     sin: Tensor,
 }
 
+enum Backend {
+    Candle(CandleLayers),
+    /// Boxed: far larger than the candle variant.
+    Host(Box<HostModel>),
+}
+
+pub struct Transformer {
+    pub config: ModelConfig,
+    device: Device,
+    embedding: Arc<QTensor>,
+    backend: Backend,
+}
+
 impl Transformer {
     pub fn load(gguf: &mut GgufFile, device: &Device) -> Result<Self> {
-        Self::load_with(gguf, device, device.is_cpu() && kernels::available())
+        Self::load_with(gguf, device, if device.is_cpu() { kernels::isa() } else { Isa::Generic })
     }
 
-    /// `packed`: use the CPU kernels for the Q8_0 matrices they fit.
-    fn load_with(gguf: &mut GgufFile, device: &Device, packed: bool) -> Result<Self> {
+    /// `isa`: the CPU kernels to use (`Generic`: candle's alone). With kernels, a Q8_0 model runs
+    /// the kernels' own loop; other models use the kernels for the Q8_0 matrices they fit.
+    fn load_with(gguf: &mut GgufFile, device: &Device, isa: Isa) -> Result<Self> {
         let config = ModelConfig::from_gguf(gguf)?;
         let embedding = Arc::new(gguf.tensor("token_embd.weight", device)?);
+        let (cos, sin) = rope_tables(&config, device)?;
+        if isa > Isa::Generic && device.is_cpu() {
+            let table = |t: &Tensor| -> Result<Vec<f32>> { Ok(t.flatten_all()?.to_vec1()?) };
+            if let Some(host) = HostModel::load(gguf, &config, isa, &embedding, table(&cos)?, table(&sin)?)? {
+                return Ok(Self { config, device: device.clone(), embedding, backend: Backend::Host(Box::new(host)) });
+            }
+        }
         let head_name = if gguf.has_tensor("output.weight") { "output.weight" } else { "token_embd.weight" };
-        let lm_head = match load_linear(gguf, &[head_name.to_string()], device, packed)?.pop() {
+        let lm_head = match load_linear(gguf, &[head_name.to_string()], device, isa)?.pop() {
             Some(Linear::Packed(w)) => Linear::Packed(w),
             _ if head_name == "output.weight" => Linear::Candle(QMatMul::from_qtensor(gguf.tensor(head_name, device)?)?),
             _ => Linear::Candle(QMatMul::from_arc(embedding.clone())?),
@@ -123,7 +128,7 @@ impl Transformer {
         for layer in 0..config.n_layer {
             let mut matmuls = |names: &[&str]| -> Result<Vec<Linear>> {
                 let names: Vec<String> = names.iter().map(|name| format!("blk.{layer}.{name}.weight")).collect();
-                load_linear(gguf, &names, device, packed)
+                load_linear(gguf, &names, device, isa)
             };
             let qkv = matmuls(&["attn_q", "attn_k", "attn_v"])?;
             let gate_up = matmuls(&["ffn_gate", "ffn_up"])?;
@@ -150,8 +155,8 @@ impl Transformer {
             });
         }
         let output_norm = gguf.tensor("output_norm.weight", device)?.dequantize(device)?;
-        let (cos, sin) = rope_tables(&config, device)?;
-        Ok(Self { config, device: device.clone(), embedding, blocks, output_norm, lm_head, cos, sin })
+        let layers = CandleLayers { blocks, output_norm, lm_head, cos, sin };
+        Ok(Self { config, device: device.clone(), embedding, backend: Backend::Candle(layers) })
     }
 
     pub fn device(&self) -> &Device {
@@ -160,15 +165,33 @@ impl Transformer {
 
     /// Runs `tokens` after whatever `cache` holds, appends them to the cache, and returns logits.
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache, logits: Logits) -> Result<Tensor> {
+        if tokens.is_empty() {
+            return Err(candle_core::Error::Msg("a forward pass needs at least one token".into()).into());
+        }
+        let ids = Tensor::new(tokens, &self.device)?;
+        let x = self.embedding.embedding(&ids)?;
+        match &self.backend {
+            Backend::Candle(layers) => self.forward_candle(layers, x, tokens, cache, logits),
+            Backend::Host(host) => {
+                let out = host.forward(x.flatten_all()?.to_vec1()?, cache, logits == Logits::All);
+                cache.advance(tokens);
+                Ok(match logits {
+                    Logits::Last => Tensor::from_vec(out, self.config.vocab_size, &self.device)?,
+                    Logits::All => Tensor::from_vec(out, (tokens.len(), self.config.vocab_size), &self.device)?,
+                })
+            }
+        }
+    }
+
+    fn forward_candle(&self, layers: &CandleLayers, x: Tensor, tokens: &[u32], cache: &mut KvCache, logits: Logits) -> Result<Tensor> {
         let seq_len = tokens.len();
         let start = cache.len();
-        let ids = Tensor::new(tokens, &self.device)?;
-        let mut x = self.embedding.embedding(&ids)?.unsqueeze(0)?;
+        let mut x = x.unsqueeze(0)?;
         let group = self.config.n_head / self.config.n_kv_head;
         let mask = causal_mask(seq_len, start, group, &self.device)?;
-        let cos = self.cos.narrow(0, start, seq_len)?;
-        let sin = self.sin.narrow(0, start, seq_len)?;
-        for (layer, block) in self.blocks.iter().enumerate() {
+        let cos = layers.cos.narrow(0, start, seq_len)?;
+        let sin = layers.sin.narrow(0, start, seq_len)?;
+        for (layer, block) in layers.blocks.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &block.attn_norm, self.config.rms_eps as f32)?;
             let h = self.attention(layer, &block.attn, &h, cache, mask.as_ref(), &cos, &sin)?;
             x = (x + h)?;
@@ -192,8 +215,8 @@ impl Transformer {
             Logits::Last => x.narrow(0, seq_len - 1, 1)?,
             Logits::All => x,
         };
-        let x = candle_nn::ops::rms_norm(&x, &self.output_norm, self.config.rms_eps as f32)?;
-        let out = self.lm_head.forward(&x)?.to_dtype(DType::F32)?;
+        let x = candle_nn::ops::rms_norm(&x, &layers.output_norm, self.config.rms_eps as f32)?;
+        let out = layers.lm_head.forward(&x)?.to_dtype(DType::F32)?;
         Ok(match logits {
             Logits::Last => out.squeeze(0)?,
             Logits::All => out,
@@ -294,33 +317,46 @@ mod tests {
     use super::*;
     use crate::tiny::{write_tiny_llama, TinySpec};
 
-    /// The CPU kernels must give the logits of candle's own quantized matmuls, prefill and decode, up
-    /// to the rounding of activations to 8 bits (candle rounds in blocks of 256 where it repacks).
+    /// Every CPU kernel set must give the logits of candle's own quantized matmuls, prefill and
+    /// decode, up to the rounding of activations to 8 bits (candle rounds in blocks of 256 where it
+    /// repacks), for llama's interleaved RoPE and Qwen's NeoX one, and across a snapshot restore.
     #[test]
     fn cpu_kernels_match_candle_ops() {
-        if !kernels::available() {
-            eprintln!("CPU kernels unavailable on this machine; only candle's path runs here");
-            return;
-        }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tiny.gguf");
         write_tiny_llama(&path, &TinySpec { n_embd: 128, n_ff: 256, ..TinySpec::default() }).unwrap();
-        let load = |packed| Transformer::load_with(&mut GgufFile::open(&path).unwrap(), &Device::Cpu, packed).unwrap();
-        let (fast, reference) = (load(true), load(false));
-        assert!(matches!(fast.lm_head, Linear::Packed(_)) && matches!(fast.blocks[0].down, Linear::Packed(_)));
-        let prompt: Vec<u32> = (0..37).map(|i| (i * 7 + 3) % fast.config.vocab_size as u32).collect();
-        let (mut fast_cache, mut reference_cache) = (KvCache::new(), KvCache::new());
-        let mut compare = |tokens: &[u32], logits: Logits| {
-            let a: Vec<f32> = fast.forward(tokens, &mut fast_cache, logits).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-            let b: Vec<f32> =
-                reference.forward(tokens, &mut reference_cache, logits).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-            let scale = b.iter().fold(0f32, |m, x| m.max(x.abs()));
-            let diff = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
-            assert!(diff <= 0.02 * scale.max(1.0), "kernels differ from candle by {diff} (logit scale {scale})");
-        };
-        compare(&prompt, Logits::All);
-        for token in [5, 9, 11] {
-            compare(&[token], Logits::Last);
+        let load = |isa| Transformer::load_with(&mut GgufFile::open(&path).unwrap(), &Device::Cpu, isa).unwrap();
+        let reference = load(Isa::Generic);
+        assert!(matches!(reference.backend, Backend::Candle(_)));
+        let kernel_sets: Vec<Isa> = Isa::all_supported().into_iter().filter(|&isa| isa > Isa::Generic).collect();
+        if kernel_sets.is_empty() {
+            eprintln!("no CPU kernels on this machine; only candle's path runs here");
+        }
+        for isa in kernel_sets {
+            let fast = load(isa);
+            assert!(matches!(fast.backend, Backend::Host(_)), "{isa:?}: a Q8_0 model runs the kernels' loop");
+            let prompt: Vec<u32> = (0..37).map(|i| (i * 7 + 3) % fast.config.vocab_size as u32).collect();
+            let (mut fast_cache, mut reference_cache) = (KvCache::new(), KvCache::new());
+            let mut compare = |tokens: &[u32], logits: Logits, fast_cache: &mut KvCache| {
+                let a: Vec<f32> = fast.forward(tokens, fast_cache, logits).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+                let b: Vec<f32> =
+                    reference.forward(tokens, &mut reference_cache, logits).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+                assert_eq!(a.len(), b.len());
+                let scale = b.iter().fold(0f32, |m, x| m.max(x.abs()));
+                let diff = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+                assert!(diff <= 0.02 * scale.max(1.0), "{isa:?}: kernels differ from candle by {diff} (logit scale {scale})");
+                a
+            };
+            compare(&prompt, Logits::All, &mut fast_cache);
+            let snapshot = fast_cache.snapshot();
+            let first: Vec<Vec<f32>> = [5, 9, 11].iter().map(|&t| compare(&[t], Logits::Last, &mut fast_cache)).collect();
+            // Back to the snapshot: the same tokens give the same logits (the writes after it did
+            // not reach the buffers it shares).
+            fast_cache.restore(&snapshot);
+            for (&token, expected) in [5, 9, 11].iter().zip(&first) {
+                let again: Vec<f32> = fast.forward(&[token], &mut fast_cache, Logits::Last).unwrap().to_vec1().unwrap();
+                assert_eq!(&again, expected, "{isa:?}: restoring a snapshot must be exact");
+            }
         }
     }
 }

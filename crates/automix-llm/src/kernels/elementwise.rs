@@ -3,17 +3,17 @@
 //!
 //! candle 0.11 runs these one element at a time on one thread with libm's `erf` and `exp`; in a
 //! BERT encoder they took more time than all its matmuls. Here `exp` is a degree-6 polynomial of
-//! 2^f scaled by `vscalefps` (AVX-512) and erf is Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7).
+//! 2^f (scaled by `vscalefps` on AVX-512; elsewhere the vectorised plain-Rust kernels of
+//! [`super::vector`]) and erf is Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7).
 
 use candle_core::{CpuStorage, InplaceOp1, Layout, Tensor};
 
-use super::{available, pool, SendPtr};
+use super::vector::{exp, softmax_row, EXP2_TAYLOR};
+use super::{isa, multiversion, pool, Isa, SendPtr};
 
 /// Elements per work item: large enough to amortise handing it out, small enough to balance.
 const ELEMENTS_PER_ITEM: usize = 1 << 14;
 
-/// `ln(2)^k / k!` for k = 0..=6: the Taylor series of 2^f = e^(f·ln 2) for |f| ≤ 0.5.
-const EXP2_TAYLOR: [f32; 7] = [1.0, std::f32::consts::LN_2, 0.240_226_5, 0.055_504_11, 0.009_618_129, 0.001_333_356, 0.000_154_035_3];
 /// Abramowitz & Stegun 7.1.26: erf(z) ≈ 1 − t·(a1 + t·(a2 + t·(a3 + t·(a4 + t·a5))))·e^(−z²), t = 1/(1 + p·z).
 const ERF_P: f32 = 0.327_591_1;
 const ERF_A: [f32; 5] = [0.254_829_6, -0.284_496_74, 1.421_413_8, -1.453_152_1, 1.061_405_4];
@@ -100,38 +100,33 @@ fn contiguous_f32<'a>(storage: &'a mut CpuStorage, layout: &Layout, op: &str) ->
 }
 
 fn gelu_slice(values: &mut [f32]) {
-    if available() {
-        // SAFETY: available() checked the CPU features.
-        unsafe { x86::gelu(values) }
-    } else {
-        values.iter_mut().for_each(|v| *v = gelu_scalar(*v));
+    match isa() {
+        // SAFETY: isa() only names sets the CPU has.
+        Isa::Avx512 => unsafe { x86::gelu(values) },
+        other => gelu_plain(other, values),
+    }
+}
+
+multiversion! {
+    fn gelu_plain(values: &mut [f32]) {
+        values.iter_mut().for_each(|v| *v = gelu(*v))
     }
 }
 
 fn softmax_slice(values: &mut [f32]) {
-    if available() {
-        // SAFETY: available() checked the CPU features.
-        unsafe { x86::softmax(values) }
-    } else {
-        softmax_scalar(values);
+    match isa() {
+        // SAFETY: isa() only names sets the CPU has.
+        Isa::Avx512 => unsafe { x86::softmax(values) },
+        other => softmax_row(other, values),
     }
 }
 
-fn softmax_scalar(values: &mut [f32]) {
-    let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for v in values.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v;
-    }
-    values.iter_mut().for_each(|v| *v /= sum);
-}
-
-fn gelu_scalar(x: f32) -> f32 {
+#[inline(always)]
+fn gelu(x: f32) -> f32 {
     let z = x.abs() * std::f32::consts::FRAC_1_SQRT_2;
     let t = 1.0 / (1.0 + ERF_P * z);
     let poly = ERF_A.iter().rev().fold(0.0, |acc, &a| (acc + a) * t);
-    let erf = (1.0 - poly * (-z * z).exp()).copysign(x);
+    let erf = (1.0 - poly * exp(-z * z)).copysign(x);
     0.5 * x * (1.0 + erf)
 }
 
@@ -239,7 +234,7 @@ mod tests {
         let ours = x.copy().unwrap();
         gelu_erf_in_place(&ours).unwrap();
         assert!(max_abs_difference(&ours, &expected) < 1e-5, "max difference {}", max_abs_difference(&ours, &expected));
-        let scalar: Vec<f32> = x.flatten_all().unwrap().to_vec1::<f32>().unwrap().into_iter().map(gelu_scalar).collect();
+        let scalar: Vec<f32> = x.flatten_all().unwrap().to_vec1::<f32>().unwrap().into_iter().map(gelu).collect();
         let scalar = Tensor::from_vec(scalar, x.shape(), &Device::Cpu).unwrap();
         assert!(max_abs_difference(&scalar, &expected) < 1e-5);
     }
@@ -263,13 +258,15 @@ mod tests {
         assert!(softmax_prefix_in_place(&ours, &[1, 2]).is_err(), "lengths must match the batch");
     }
 
-    /// The fallback for CPUs without AVX-512 agrees with the vectorised path.
+    /// The plain-Rust softmax (every set but AVX-512, and the attention kernel) agrees with candle.
     #[test]
-    fn scalar_softmax_matches_candle() {
-        let x = Tensor::randn(0f32, 4.0, 37, &Device::Cpu).unwrap();
-        let mut values = x.to_vec1::<f32>().unwrap();
-        softmax_scalar(&mut values);
-        let expected = candle_nn::ops::softmax_last_dim(&x).unwrap();
-        assert!(max_abs_difference(&Tensor::new(values, &Device::Cpu).unwrap(), &expected) < 1e-6);
+    fn plain_softmax_matches_candle() {
+        for len in [1, 16, 37] {
+            let x = Tensor::randn(0f32, 4.0, len, &Device::Cpu).unwrap();
+            let mut values = x.to_vec1::<f32>().unwrap();
+            softmax_row(Isa::Generic, &mut values);
+            let expected = candle_nn::ops::softmax_last_dim(&x).unwrap();
+            assert!(max_abs_difference(&Tensor::new(values, &Device::Cpu).unwrap(), &expected) < 1e-6);
+        }
     }
 }
