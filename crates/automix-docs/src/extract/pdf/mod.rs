@@ -1,0 +1,117 @@
+//! PDF text through PDFium, one page at a time, so every block knows its physical page and the
+//! page label a reader sees.
+//!
+//! PDFium (Chromium's PDF engine) was chosen by measurement against poppler's pdftotext on real
+//! PDFs (docs/pdf-extraction.md): it reads /ToUnicode before the font encoding, ships the Adobe
+//! CJK CMaps, handles Type 3 fonts and form XObjects, places word spaces from glyph positions and
+//! drops overprinted duplicates. What stays here: turning its lines into paragraphs (`layout`),
+//! page labels, and a clear error for each way a file cannot be read.
+
+mod engine;
+mod layout;
+
+use std::path::Path;
+
+use pdfium_render::prelude::{
+    PdfDocument, PdfDocumentMetadataTagType, PdfPage, PdfiumError, PdfiumInternalError,
+};
+
+use self::layout::Line;
+use super::{DocumentBuilder, DocumentFormat, ExtractError, ExtractedDocument};
+
+pub(crate) fn extract(path: &Path, bytes: &[u8]) -> Result<ExtractedDocument, ExtractError> {
+    let corrupt = |reason: String| ExtractError::Corrupt { path: path.to_path_buf(), format: DocumentFormat::Pdf, reason };
+    let declares_encryption = bytes.windows(8).any(|window| window == b"/Encrypt");
+    let pdfium = engine::lock().map_err(|reason| ExtractError::PdfEngineMissing { path: path.to_path_buf(), reason })?;
+    let document = match pdfium.load_pdf_from_byte_slice(bytes, None) {
+        Ok(document) => document,
+        Err(PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::PasswordError)) => {
+            return Err(ExtractError::EncryptedPdf { path: path.to_path_buf() })
+        }
+        Err(_) if declares_encryption => return Err(ExtractError::EncryptedPdf { path: path.to_path_buf() }),
+        Err(error) => return Err(corrupt(describe(&error))),
+    };
+    let page_count = document.pages().len();
+    if page_count == 0 {
+        return Err(corrupt("it has no pages".to_string()));
+    }
+    let mut builder = DocumentBuilder::new();
+    for (index, page) in document.pages().iter().enumerate() {
+        let physical = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        let label = page_label(&page, physical);
+        let lines = page_lines(&page).map_err(|error| corrupt(format!("page {physical}: {}", describe(&error))))?;
+        for paragraph in layout::paragraphs(&lines) {
+            builder.push_page(&paragraph, physical, label.as_deref());
+        }
+    }
+    let title = document_title(&document);
+    builder.finish(path, DocumentFormat::Pdf, title).map_err(|error| match error {
+        ExtractError::NoText { path } if declares_encryption => ExtractError::EncryptedPdf { path },
+        ExtractError::NoText { path } => ExtractError::NoTextLayer { path },
+        other => other,
+    })
+}
+
+/// The page's label from the document's /PageLabels ("iv", "19", "A-3") when it differs from
+/// the physical page number, which the block already carries.
+fn page_label(page: &PdfPage<'_>, physical: u32) -> Option<String> {
+    let label = page.label()?.trim();
+    (!label.is_empty() && label != physical.to_string()).then(|| label.to_string())
+}
+
+/// The page's characters in PDFium's reading order, cut into lines at the line breaks PDFium
+/// generates, each with the baseline and size of its first glyph.
+fn page_lines(page: &PdfPage<'_>) -> Result<Vec<Line>, PdfiumError> {
+    let text = page.text()?;
+    let chars = text.chars();
+    let mut lines = Vec::new();
+    let mut line = Line { text: String::new(), baseline: None, font_size: 0.0 };
+    let mut pending_high_surrogate: Option<u32> = None;
+    for index in 0..chars.len() {
+        let ch = chars.get(index)?;
+        let value = ch.unicode_value();
+        let decoded = match value {
+            0xD800..=0xDBFF => {
+                pending_high_surrogate = Some(value);
+                continue;
+            }
+            0xDC00..=0xDFFF => pending_high_surrogate
+                .take()
+                .and_then(|high| char::from_u32(0x10000 + ((high - 0xD800) << 10) + (value - 0xDC00))),
+            _ => char::from_u32(value),
+        };
+        let Some(decoded) = decoded else { continue };
+        match decoded {
+            '\r' => {}
+            '\n' => lines.push(std::mem::replace(&mut line, Line { text: String::new(), baseline: None, font_size: 0.0 })),
+            layout::HYPHENATION_MARK => line.text.push(decoded),
+            // Other control characters are glyphs without a Unicode value; they carry no text.
+            control if control.is_control() && control != '\t' => {}
+            _ => {
+                if line.baseline.is_none() && !decoded.is_whitespace() && !ch.is_generated().unwrap_or(true) {
+                    line.baseline = ch.origin_y().ok().map(|y| y.value);
+                    line.font_size = ch.scaled_font_size().value.abs();
+                }
+                line.text.push(decoded);
+            }
+        }
+    }
+    lines.push(line);
+    Ok(lines)
+}
+
+fn document_title(document: &PdfDocument<'_>) -> Option<String> {
+    document.metadata().get(PdfDocumentMetadataTagType::Title).map(|tag| tag.value().to_string())
+}
+
+fn describe(error: &PdfiumError) -> String {
+    match error {
+        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::FormatError) => {
+            "PDFium cannot parse it (damaged or not a PDF)".to_string()
+        }
+        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::SecurityError) => {
+            "it uses an unsupported security handler".to_string()
+        }
+        other => other.to_string(),
+    }
+}
