@@ -155,7 +155,9 @@ for ((i = 1; i <= pairs; i++)); do
 		die "automix bench failed: $(tail -n 3 "$work/automix-$i.log" | tr '\n' ' ')"
 done
 
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+# A virtual machine may name its CPU no better than "AMD EPYC": the family and model tell which.
+cpu_field() { sed -n "s/^$1[[:space:]]*: //p" /proc/cpuinfo | head -n 1; }
+cpu="$(cpu_field 'model name') (family $(cpu_field 'cpu family'), model $(cpu_field model), $(nproc) CPUs)"
 python3 - "$work" "$pairs" "$flavour" "$model" "$threads" "$prompt" "$decode" "$cpu" "$version" <<'EOF'
 import json, statistics, sys
 work, pairs, flavour, model, threads, prompt, decode, cpu, version = sys.argv[1:]
