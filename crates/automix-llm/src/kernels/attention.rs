@@ -20,13 +20,12 @@ pub struct AttentionShape {
 }
 
 impl AttentionShape {
-    /// Whether the kernel handles this shape: whole lane blocks per head, whole groups of query heads.
+    /// Whether the kernel handles this shape: 1 to 8 whole lane blocks per head, whole groups of
+    /// query heads.
     pub fn supported(&self) -> bool {
-        self.head_dim > 0 && self.head_dim.is_multiple_of(KEYS_PER_BLOCK) && self.n_kv_head > 0 && self.n_head.is_multiple_of(self.n_kv_head)
-    }
-
-    fn kv_width(&self) -> usize {
-        self.n_kv_head * self.head_dim
+        (KEYS_PER_BLOCK..=8 * KEYS_PER_BLOCK).contains(&self.head_dim)
+            && self.head_dim.is_multiple_of(KEYS_PER_BLOCK)
+            && self.n_kv_head > 0 && self.n_head.is_multiple_of(self.n_kv_head)
     }
 }
 
@@ -35,60 +34,74 @@ thread_local! {
     static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// One layer's cached keys and values. Keys: [position block][kv head][head_dim][16 positions];
-/// values: [position][kv head][head_dim]. Both grow by whole key blocks.
+/// One layer's cached keys and values, head-major so that a head's attention streams through
+/// contiguous memory. Keys: [kv head][position block][head_dim][16 positions]; values: [kv
+/// head][position][head_dim]. Both grow by whole key blocks.
 #[derive(Debug, Clone)]
 pub struct KvLayer {
     shape: AttentionShape,
+    /// Positions each head's part holds.
+    capacity: usize,
     keys: Vec<f32>,
     values: Vec<f32>,
 }
 
 impl KvLayer {
     pub fn new(shape: AttentionShape) -> Self {
-        Self { shape, keys: Vec::new(), values: Vec::new() }
+        Self { shape, capacity: 0, keys: Vec::new(), values: Vec::new() }
     }
 
     /// Positions it can hold without growing.
     pub fn capacity(&self) -> usize {
-        self.values.len() / self.shape.kv_width()
+        self.capacity
     }
 
     /// Grows to hold at least `positions` (rounded up to a whole key block); keeps what it holds.
     pub fn reserve(&mut self, positions: usize) {
         let positions = positions.next_multiple_of(KEYS_PER_BLOCK);
-        if positions > self.capacity() {
-            let width = self.shape.kv_width();
-            // Exact sizes: the caller decides how far ahead to grow.
-            self.keys.reserve_exact(positions * width - self.keys.len());
-            self.values.reserve_exact(positions * width - self.values.len());
-            self.keys.resize(positions * width, 0.0);
-            self.values.resize(positions * width, 0.0);
+        if positions <= self.capacity {
+            return;
         }
+        let head_size = self.shape.head_dim * positions;
+        let mut keys = vec![0f32; self.shape.n_kv_head * head_size];
+        let mut values = vec![0f32; self.shape.n_kv_head * head_size];
+        let old_size = self.shape.head_dim * self.capacity;
+        if old_size > 0 {
+            // Both layouts put a head's positions first to last, so each head's part moves whole.
+            for (new, old) in [(&mut keys, &self.keys), (&mut values, &self.values)] {
+                for (dst, src) in new.chunks_exact_mut(head_size).zip(old.chunks_exact(old_size)) {
+                    dst[..old_size].copy_from_slice(src);
+                }
+            }
+        }
+        (self.keys, self.values, self.capacity) = (keys, values, positions);
     }
 
     /// Writes one position's keys and values (each `n_kv_head × head_dim`, head-major). Panics past
     /// the capacity.
     pub fn write(&mut self, position: usize, keys: &[f32], values: &[f32]) {
-        let width = self.shape.kv_width();
+        assert!(position < self.capacity, "KV cache written past its capacity");
         let head_dim = self.shape.head_dim;
-        self.values[position * width..(position + 1) * width].copy_from_slice(values);
+        let head_size = head_dim * self.capacity;
         let (block, lane) = (position / KEYS_PER_BLOCK, position % KEYS_PER_BLOCK);
-        let block_keys = &mut self.keys[block * width * KEYS_PER_BLOCK..(block + 1) * width * KEYS_PER_BLOCK];
-        for (head_keys, src) in block_keys.chunks_exact_mut(head_dim * KEYS_PER_BLOCK).zip(keys.chunks_exact(head_dim)) {
-            for (d, &k) in src.iter().enumerate() {
-                head_keys[d * KEYS_PER_BLOCK + lane] = k;
+        for (head, (k, v)) in keys.chunks_exact(head_dim).zip(values.chunks_exact(head_dim)).enumerate() {
+            self.values[head * head_size + position * head_dim..][..head_dim].copy_from_slice(v);
+            let block_keys = &mut self.keys[head * head_size + block * head_dim * KEYS_PER_BLOCK..][..head_dim * KEYS_PER_BLOCK];
+            for (d, &k) in k.iter().enumerate() {
+                block_keys[d * KEYS_PER_BLOCK + lane] = k;
             }
         }
     }
 
     fn head_keys(&self, block: usize, head: usize) -> &[f32] {
         let size = self.shape.head_dim * KEYS_PER_BLOCK;
-        &self.keys[(block * self.shape.n_kv_head + head) * size..][..size]
+        &self.keys[head * self.shape.head_dim * self.capacity + block * size..][..size]
     }
 
-    fn head_value(&self, position: usize, head: usize) -> &[f32] {
-        &self.values[(position * self.shape.n_kv_head + head) * self.shape.head_dim..][..self.shape.head_dim]
+    /// Head `head`'s values, position-major.
+    fn head_values(&self, head: usize) -> &[f32] {
+        let head_size = self.shape.head_dim * self.capacity;
+        &self.values[head * head_size..][..head_size]
     }
 }
 
@@ -150,37 +163,59 @@ fn attend(kv: &KvLayer, q: &[f32], q_stride: usize, first_position: usize, head:
                 if block * KEYS_PER_BLOCK >= visible {
                     continue;
                 }
-                let mut lanes = [0f32; KEYS_PER_BLOCK];
-                for (&qd, k) in query.iter().zip(keys.chunks_exact(KEYS_PER_BLOCK)) {
-                    for (lane, &kd) in lanes.iter_mut().zip(k) {
-                        *lane = kd.mul_add(qd, *lane);
+                // Four partial sums over d: one chain of multiply-adds would wait on each
+                // instruction's latency.
+                let mut lanes = [[0f32; KEYS_PER_BLOCK]; 4];
+                for (q4, k4) in query.chunks_exact(4).zip(keys.chunks_exact(4 * KEYS_PER_BLOCK)) {
+                    for ((lanes, &qd), k) in lanes.iter_mut().zip(q4).zip(k4.chunks_exact(KEYS_PER_BLOCK)) {
+                        for i in 0..KEYS_PER_BLOCK {
+                            lanes[i] = k[i].mul_add(qd, lanes[i]);
+                        }
                     }
                 }
-                for (s, lane) in scores[r * stride + block * KEYS_PER_BLOCK..][..KEYS_PER_BLOCK].iter_mut().zip(lanes) {
-                    *s = lane * scale;
+                for (i, s) in scores[r * stride + block * KEYS_PER_BLOCK..][..KEYS_PER_BLOCK].iter_mut().enumerate() {
+                    *s = (lanes[0][i] + lanes[1][i] + (lanes[2][i] + lanes[3][i])) * scale;
                 }
             }
         }
-        // softmax, then ·V with head_dim/16 register accumulators per row.
+        // softmax, then ·V.
         for (r, row) in rows.clone().enumerate() {
             let (_, visible, at) = row_info(row);
             let weights = &mut scores[r * stride..][..visible];
             softmax(weights);
             // SAFETY: each row's output slice belongs to this item alone, inside `out`.
             let out = unsafe { std::slice::from_raw_parts_mut(out.get().add(at), head_dim) };
-            for (chunk, dst) in out.chunks_exact_mut(KEYS_PER_BLOCK).enumerate() {
-                let mut lanes = [0f32; KEYS_PER_BLOCK];
-                for (position, &w) in weights.iter().enumerate() {
-                    let value = &kv.head_value(position, head)[chunk * KEYS_PER_BLOCK..][..KEYS_PER_BLOCK];
-                    for (lane, &v) in lanes.iter_mut().zip(value) {
-                        *lane = v.mul_add(w, *lane);
-                    }
-                }
-                dst.copy_from_slice(&lanes);
+            match head_dim / KEYS_PER_BLOCK {
+                1 => weighted_sum::<1>(kv, head, weights, out),
+                2 => weighted_sum::<2>(kv, head, weights, out),
+                3 => weighted_sum::<3>(kv, head, weights, out),
+                4 => weighted_sum::<4>(kv, head, weights, out),
+                5 => weighted_sum::<5>(kv, head, weights, out),
+                6 => weighted_sum::<6>(kv, head, weights, out),
+                7 => weighted_sum::<7>(kv, head, weights, out),
+                8 => weighted_sum::<8>(kv, head, weights, out),
+                _ => unreachable!("AttentionShape::supported limits head_dim to 128"),
             }
         }
     }
 }
+}
+
+/// `out = Σ_j weights[j] · V[j]` for key/value head `head`, with the `C` lane blocks of a head in
+/// registers (independent chains, and each value row read once).
+#[inline(always)]
+fn weighted_sum<const C: usize>(kv: &KvLayer, head: usize, weights: &[f32], out: &mut [f32]) {
+    let mut lanes = [[0f32; KEYS_PER_BLOCK]; C];
+    for (&w, value) in weights.iter().zip(kv.head_values(head).chunks_exact(C * KEYS_PER_BLOCK)) {
+        for (lanes, v) in lanes.iter_mut().zip(value.chunks_exact(KEYS_PER_BLOCK)) {
+            for i in 0..KEYS_PER_BLOCK {
+                lanes[i] = v[i].mul_add(w, lanes[i]);
+            }
+        }
+    }
+    for (dst, lanes) in out.chunks_exact_mut(KEYS_PER_BLOCK).zip(&lanes) {
+        dst.copy_from_slice(lanes);
+    }
 }
 
 #[cfg(test)]
@@ -210,9 +245,13 @@ mod tests {
                 let values: Vec<f32> = (0..total * kv_width).map(|_| random()).collect();
                 let q_stride = q_width + 3;
                 let q: Vec<f32> = (0..new * q_stride).map(|_| random()).collect();
+                // Grown after the cached positions, as decoding does: what was written moves along.
                 let mut kv = KvLayer::new(shape);
-                kv.reserve(total);
+                kv.reserve(cached.max(1));
                 for p in 0..total {
+                    if p == cached {
+                        kv.reserve(total + KEYS_PER_BLOCK);
+                    }
                     kv.write(p, &keys[p * kv_width..][..kv_width], &values[p * kv_width..][..kv_width]);
                 }
                 let mut out = vec![0f32; new * q_width];
