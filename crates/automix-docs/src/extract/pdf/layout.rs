@@ -84,6 +84,112 @@ fn is_unspaced_script(ch: char) -> bool {
         | 0xFF00..=0xFF60 | 0x20000..=0x3FFFF)
 }
 
+/// A glyph of a right-to-left line, with its horizontal extent on the page.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Glyph {
+    pub ch: char,
+    pub left: f32,
+    pub right: f32,
+    pub bottom: f32,
+    pub top: f32,
+    pub font_size: f32,
+}
+
+/// A gap between glyphs wider than this many font sizes is a word space. Arabic-script words
+/// joined by a zero-width non-joiner (Persian می‌کند) sit closer than that.
+const RTL_WORD_GAP_IN_FONT_SIZES: f32 = 0.1;
+
+/// Whether a line is mostly Arabic or Hebrew, by its letters.
+pub(super) fn is_right_to_left(text: &str) -> bool {
+    let (rtl, ltr) = text.chars().fold((0, 0), |(rtl, ltr), ch| {
+        if is_rtl_letter(ch) {
+            (rtl + 1, ltr)
+        } else if ch.is_alphabetic() {
+            (rtl, ltr + 1)
+        } else {
+            (rtl, ltr)
+        }
+    });
+    rtl > ltr
+}
+
+/// A right-to-left line in logical (reading) order, rebuilt from where its glyphs sit: PDF
+/// producers may draw Arabic in visual order, which PDFium then returns reversed and unspaced.
+/// Glyphs go right to left, a wide gap is a word space, combining marks stay on their letter,
+/// and runs of Latin letters and digits read left to right again. None when the glyphs are not
+/// on one baseline (PDFium joined two printed lines), where position says nothing about order.
+pub(super) fn logical_rtl_line(glyphs: &[Glyph]) -> Option<String> {
+    let first = glyphs.iter().find(|glyph| !is_combining_mark(glyph.ch))?;
+    let middle = |glyph: &Glyph| (glyph.bottom + glyph.top) / 2.0;
+    let off_line = |glyph: &&Glyph| (middle(glyph) - middle(first)).abs() > 0.6 * first.font_size.max(glyph.font_size);
+    if glyphs.iter().filter(|glyph| !is_combining_mark(glyph.ch)).any(|glyph| off_line(&glyph)) {
+        return None;
+    }
+    // Clusters: a base glyph and the combining marks drawn over or under it (by position: in a
+    // visual-order stream the mark need not follow its letter).
+    let (marks, bases): (Vec<&Glyph>, Vec<&Glyph>) = glyphs.iter().partition(|glyph| is_combining_mark(glyph.ch));
+    let mut clusters: Vec<(String, Glyph)> = bases.iter().map(|glyph| (glyph.ch.to_string(), **glyph)).collect();
+    clusters.sort_by(|(_, a), (_, b)| (b.left + b.right).total_cmp(&(a.left + a.right)));
+    for mark in marks {
+        let centre = (mark.left + mark.right) / 2.0;
+        let distance = |glyph: &Glyph| (centre - (glyph.left + glyph.right) / 2.0).abs();
+        if let Some((text, _)) = clusters.iter_mut().min_by(|(_, a), (_, b)| distance(a).total_cmp(&distance(b))) {
+            text.push(mark.ch);
+        }
+    }
+    // Right to left, with spaces at the gaps; left-to-right runs are collected and flipped.
+    let mut words: Vec<(String, bool)> = Vec::new();
+    let mut previous: Option<Glyph> = None;
+    for (text, glyph) in clusters {
+        let spaced = previous.is_some_and(|previous| {
+            previous.left - glyph.right > RTL_WORD_GAP_IN_FONT_SIZES * previous.font_size.max(glyph.font_size)
+        });
+        let left_to_right = text.chars().next().is_some_and(|ch| !is_rtl_letter(ch) && ch.is_alphanumeric());
+        match words.last_mut() {
+            Some((word, ltr)) if !spaced && *ltr == left_to_right => word.push_str(&text),
+            _ => words.push((text, left_to_right)),
+        }
+        if spaced {
+            words.last_mut().expect("just pushed").0.insert(0, ' ');
+        }
+        previous = Some(glyph);
+    }
+    let mut line = String::new();
+    let mut index = 0;
+    while index < words.len() {
+        if words[index].1 {
+            // A run of left-to-right words, collected right to left, reads the other way. Each
+            // word's leading space is the gap on its right: the first one goes before the run,
+            // the others between the words they separate.
+            let end = words[index..].iter().position(|(_, ltr)| !ltr).map_or(words.len(), |offset| index + offset);
+            let run = &words[index..end];
+            if run[0].0.starts_with(' ') {
+                line.push(' ');
+            }
+            for (position, (word, _)) in run.iter().enumerate().rev() {
+                line.extend(word.trim_start().chars().rev());
+                if position > 0 && word.starts_with(' ') {
+                    line.push(' ');
+                }
+            }
+            index = end;
+        } else {
+            line.push_str(&words[index].0);
+            index += 1;
+        }
+    }
+    Some(line.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+fn is_rtl_letter(ch: char) -> bool {
+    matches!(ch as u32, 0x0590..=0x05FF | 0x0600..=0x06FF | 0x0750..=0x077F | 0x08A0..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF)
+        && ch.is_alphabetic()
+}
+
+fn is_combining_mark(ch: char) -> bool {
+    matches!(ch as u32, 0x0300..=0x036F | 0x0591..=0x05C7 | 0x0610..=0x061A | 0x064B..=0x065F | 0x0670 | 0x06D6..=0x06ED)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +214,36 @@ mod tests {
     fn chinese_and_japanese_lines_join_without_a_space() {
         let lines = [line("日本語の文", 700.0), line("章です。English", 688.0), line("text", 676.0)];
         assert_eq!(paragraphs(&lines), vec!["日本語の文章です。English text"]);
+    }
+
+    fn glyphs(spec: &[(char, f32)]) -> Vec<Glyph> {
+        spec.iter()
+            .map(|&(ch, left)| Glyph { ch, left, right: left + 5.0, bottom: 100.0, top: 110.0, font_size: 10.0 })
+            .collect()
+    }
+
+    #[test]
+    fn arabic_drawn_in_visual_order_reads_right_to_left_with_its_spaces() {
+        // "في بيت 12" drawn left to right as a LuaTeX page shows it: "12", then بيت, then في.
+        let drawn = glyphs(&[('1', 0.0), ('2', 5.0), ('ت', 20.0), ('ي', 25.0), ('ب', 30.0), ('ي', 45.0), ('ف', 50.0)]);
+        assert_eq!(logical_rtl_line(&drawn).as_deref(), Some("في بيت 12"));
+    }
+
+    #[test]
+    fn close_glyphs_stay_one_word_and_marks_stay_on_their_letter() {
+        // می‌کند: a half-point non-joiner gap is not a word space; the hamza below stays after its alef.
+        let mut drawn = glyphs(&[('د', 0.0), ('ن', 5.0), ('ک', 10.0), ('ی', 15.5), ('م', 20.5), ('ا', 40.0)]);
+        drawn.push(Glyph { ch: '\u{655}', left: 40.0, right: 44.0, bottom: 95.0, top: 100.0, font_size: 10.0 });
+        assert_eq!(logical_rtl_line(&drawn).as_deref(), Some("ا\u{655} میکند"));
+    }
+
+    #[test]
+    fn glyphs_from_two_printed_lines_are_left_alone() {
+        let mut drawn = glyphs(&[('ب', 0.0), ('ت', 5.0)]);
+        drawn[1].bottom -= 30.0;
+        drawn[1].top -= 30.0;
+        assert_eq!(logical_rtl_line(&drawn), None);
+        assert!(is_right_to_left("في بيت 12 abc") && !is_right_to_left("a page with one ب"));
     }
 
     #[test]

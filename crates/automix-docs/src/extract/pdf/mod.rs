@@ -13,10 +13,10 @@ mod layout;
 use std::path::Path;
 
 use pdfium_render::prelude::{
-    PdfDocument, PdfDocumentMetadataTagType, PdfPage, PdfiumError, PdfiumInternalError,
+    PdfDocument, PdfDocumentMetadataTagType, PdfPage, PdfPageTextChars, PdfiumError, PdfiumInternalError,
 };
 
-use self::layout::Line;
+use self::layout::{Glyph, Line};
 use super::{DocumentBuilder, DocumentFormat, ExtractError, ExtractedDocument};
 
 pub(crate) fn extract(path: &Path, bytes: &[u8]) -> Result<ExtractedDocument, ExtractError> {
@@ -60,12 +60,15 @@ fn page_label(page: &PdfPage<'_>, physical: u32) -> Option<String> {
 }
 
 /// The page's characters in PDFium's reading order, cut into lines at the line breaks PDFium
-/// generates, each with the baseline and size of its first glyph.
+/// generates, each with the baseline and size of its first glyph. Right-to-left lines are
+/// rebuilt from glyph positions (`layout::logical_rtl_line`).
 fn page_lines(page: &PdfPage<'_>) -> Result<Vec<Line>, PdfiumError> {
     let text = page.text()?;
     let chars = text.chars();
     let mut lines = Vec::new();
     let mut line = Line { text: String::new(), baseline: None, font_size: 0.0 };
+    // Character indices of the current line's printed glyphs, for right-to-left lines.
+    let mut glyph_indices = Vec::new();
     let mut pending_high_surrogate: Option<u32> = None;
     for index in 0..chars.len() {
         let ch = chars.get(index)?;
@@ -83,21 +86,54 @@ fn page_lines(page: &PdfPage<'_>) -> Result<Vec<Line>, PdfiumError> {
         let Some(decoded) = decoded else { continue };
         match decoded {
             '\r' => {}
-            '\n' => lines.push(std::mem::replace(&mut line, Line { text: String::new(), baseline: None, font_size: 0.0 })),
+            '\n' => {
+                let mut finished = std::mem::replace(&mut line, Line { text: String::new(), baseline: None, font_size: 0.0 });
+                reorder_right_to_left(&chars, &mut finished, &std::mem::take(&mut glyph_indices));
+                lines.push(finished);
+            }
             layout::HYPHENATION_MARK => line.text.push(decoded),
             // Other control characters are glyphs without a Unicode value; they carry no text.
             control if control.is_control() && control != '\t' => {}
             _ => {
-                if line.baseline.is_none() && !decoded.is_whitespace() && !ch.is_generated().unwrap_or(true) {
-                    line.baseline = ch.origin_y().ok().map(|y| y.value);
-                    line.font_size = ch.scaled_font_size().value.abs();
+                if !decoded.is_whitespace() && !ch.is_generated().unwrap_or(true) {
+                    if line.baseline.is_none() {
+                        line.baseline = ch.origin_y().ok().map(|y| y.value);
+                        line.font_size = ch.scaled_font_size().value.abs();
+                    }
+                    glyph_indices.push((decoded, index));
                 }
                 line.text.push(decoded);
             }
         }
     }
+    reorder_right_to_left(&chars, &mut line, &glyph_indices);
     lines.push(line);
     Ok(lines)
+}
+
+/// Replaces a mostly Arabic or Hebrew line's text by its glyphs in reading order.
+fn reorder_right_to_left(chars: &PdfPageTextChars<'_>, line: &mut Line, glyph_indices: &[(char, usize)]) {
+    if !layout::is_right_to_left(&line.text) {
+        return;
+    }
+    let glyphs: Option<Vec<Glyph>> = glyph_indices
+        .iter()
+        .map(|&(ch, index)| {
+            let glyph = chars.get(index).ok()?;
+            let bounds = glyph.loose_bounds().ok()?;
+            Some(Glyph {
+                ch,
+                left: bounds.left().value,
+                right: bounds.right().value,
+                bottom: bounds.bottom().value,
+                top: bounds.top().value,
+                font_size: glyph.scaled_font_size().value.abs(),
+            })
+        })
+        .collect();
+    if let Some(text) = glyphs.as_deref().and_then(layout::logical_rtl_line) {
+        line.text = text;
+    }
 }
 
 fn document_title(document: &PdfDocument<'_>) -> Option<String> {
