@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use automix_docs::extract::{detect_format, extract, read_document_bytes};
+use automix_docs::extract::{detect_format, extract, read_document_bytes, Block};
 use automix_docs::{DocumentFormat, ExtractError, ExtractedDocument};
 
 fn extract_bytes(name: &str, bytes: &[u8]) -> Result<ExtractedDocument, ExtractError> {
@@ -84,6 +84,17 @@ fn japanese_cid_fonts_without_tounicode_read_through_the_adobe_japan1_map() {
         assert!(text.contains(phrase), "{phrase:?} missing from the pLaTeX sample: {text}");
     }
     assert!(!text.contains('\u{fffd}'), "unmapped glyphs in the pLaTeX sample");
+}
+
+#[test]
+fn a_real_pdfs_page_labels_follow_its_physical_pages() {
+    let document = fixture_pdf("xiaoshan-sample-zh.pdf");
+    let page_three: Vec<&Block> = document.blocks.iter().filter(|block| block.page == Some(3)).collect();
+    assert!(!page_three.is_empty());
+    assert!(page_three.iter().all(|block| block.page_label.as_deref() == Some("2")), "{page_three:?}");
+    let text: String = page_three.iter().map(|block| document.block_text(block)).collect::<Vec<_>>().join(" ");
+    assert!(text.contains("其实是 Metropolis 主题的魔改"), "{text}");
+    assert!(document.blocks.iter().filter(|block| block.page == Some(1)).all(|block| block.page_label.is_none()));
 }
 
 #[test]
