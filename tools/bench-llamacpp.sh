@@ -2,7 +2,7 @@
 # Side by side: llama.cpp's llama-bench and `automix bench` on the same GGUF, the same threads and
 # the same prompt and decode lengths, run in interleaved pairs so that a change in machine load
 # hits both engines alike. Prints one JSON object (docs/benchmarks.md). Not part of `make test`:
-# it downloads and builds llama.cpp (about 15 minutes per build on 2 cores, cached afterwards).
+# it downloads and builds llama.cpp (15 to 25 minutes per build on 2 cores, cached afterwards).
 #
 #   --model PATH     the GGUF (default: the chat model `automix models` installed)
 #   --automix PATH   the automix binary (default target/release/automix, built if absent)
@@ -96,7 +96,7 @@ llama_bench() {
 		mkdir -p "$cache"
 		local src
 		src=$(sources) || exit
-		echo "bench-llamacpp: building llama-bench ($name) in $dir, about 15 minutes on 2 cores" >&2
+		echo "bench-llamacpp: building llama-bench ($name) in $dir, 15 to 25 minutes on 2 cores" >&2
 		{
 			nice -n 19 cmake -S "$src" -B "$dir" "${flags[@]}" &&
 				nice -n 19 cmake --build "$dir" --target llama-bench -j "$(nproc)"
@@ -170,6 +170,9 @@ for i in range(1, int(pairs) + 1):
     report = json.load(open(f"{work}/automix-{i}.json"))
     if report["threads"] != int(threads):
         sys.exit(f"bench-llamacpp: automix ran {report['threads']} threads, not {threads}")
+    if flavour == "avx2" and report.get("cpu_kernels") != "avx2":
+        sys.exit(f"bench-llamacpp: automix ran its {report.get('cpu_kernels', 'unreported')} kernels, not avx2")
+    automix_kernels = report.get("cpu_kernels", "unreported")
     ours = report["automix"]
     load = open(f"{work}/load-{i}").read().split()
     rows.append({
@@ -185,6 +188,7 @@ med = lambda engine, key: statistics.median(r[engine][key] for r in rows)
 print(json.dumps({
     "cpu": cpu,
     "kernels": flavour,
+    "automix_kernels": automix_kernels,
     "llama_cpp": f"vendored in the llama-cpp-python {version} sdist",
     "model": model,
     "threads": int(threads),

@@ -99,6 +99,8 @@ fn chat_model_report(args: &BenchArgs) -> Result<serde_json::Value> {
     let mut report = serde_json::json!({
         "model": path.display().to_string(),
         "device": label(&device),
+        // Named as AUTOMIX_CPU_KERNELS names them, so a run can be checked against what it asked for.
+        "cpu_kernels": format!("{:?}", automix_llm::kernels::isa()).to_lowercase(),
         "threads": candle_core::utils::get_num_threads(),
         "prompt_tokens": args.tokens,
         "decode_tokens": args.decode,
