@@ -82,7 +82,11 @@ pub fn measure(home: &Path, settings: &Settings, questions: &[&str]) -> Result<P
     let page = scratch.0.join("harbour-lane-library.md");
     std::fs::write(&page, PAGE).with_context(|| format!("cannot write {}", page.display()))?;
     let never = AtomicBool::new(false);
-    assistant.library().add_paths(&*assistant.embedder()?, &[page], &IndexOptions::default(), &mut |_| {}, &never)?;
+    assistant.library().add_paths(&*assistant.embedder()?, std::slice::from_ref(&page), &IndexOptions::default(), &mut |_| {}, &never)?;
+    // A file that fails to index is reported, not an error; questions about nothing would time nothing.
+    if assistant.documents()?.is_empty() {
+        bail!("the benchmark page {} could not be indexed", page.display());
+    }
     let document_tokens = assistant.model()?.tokenizer().encode(PAGE)?.len();
 
     time_question(&assistant, WARM_UP)?;
