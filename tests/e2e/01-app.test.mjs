@@ -158,6 +158,51 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     assert.ok(names.some((text) => text.includes("harbour-notes") || text.includes("Harbour notes")), JSON.stringify(names));
   });
 
+  test("2c. the document pane shows the text read from a PDF, page by page with printed page labels", { timeout: 3 * MINUTE }, async () => {
+    const folder = fs.mkdtempSync(path.join(process.env.E2E_WORK || os.tmpdir(), "pdf-"));
+    const file = path.join(folder, "lighthouse-log.pdf");
+    fs.writeFileSync(file, fx.labelledPdf());
+    await navigate(driver, "documents");
+    await type(driver, "path-input", file);
+    await click(driver, "add-path-button");
+    const rowId = await poll(
+      () =>
+        driver.executeScript(
+          `const row = [...document.querySelectorAll(arguments[0])].find((el) => el.textContent.includes("lighthouse-log"));
+           return row ? row.dataset.documentId : null;`,
+          sel("document-row"),
+        ),
+      { timeout: 120_000, interval: 250, message: "a document-row for the PDF" },
+    );
+    const button = await driver.findElement(By.css(`[data-testid="document-row"][data-document-id="${rowId}"] [data-testid="show-text"]`));
+    await e2e.clickElement(driver, button, "show-text");
+    await shown(driver, "document-text-dialog");
+    const pages = await poll(
+      async () => {
+        const found = await driver.executeScript(
+          `return [...document.querySelectorAll(arguments[0])].map((el) => ({ page: el.dataset.page, text: el.textContent }));`,
+          sel("document-page"),
+        );
+        return found.length === 2 ? found : null;
+      },
+      { timeout: 15_000, interval: 250, message: "two document-page sections" },
+    );
+    assert.equal(pages[0].page, "1");
+    assert.match(pages[0].text, /Page 1 · printed vii/);
+    assert.match(pages[0].text, /lighthouse keeper logs the weather at dawn/);
+    assert.match(pages[1].text, /Page 2 · printed viii/);
+    assert.match(pages[1].text, /Storm warnings are raised on the east mast/);
+    await e2e.screenshot(driver, "document-text", ["document-text-dialog", "document-page"]);
+    await click(driver, "document-text-close");
+    // Out of the library again, so the chat scenarios below retrieve from the company profile only.
+    const remove = await driver.findElement(By.css(`[data-testid="document-row"][data-document-id="${rowId}"] [data-testid="remove-document"]`));
+    await e2e.clickElement(driver, remove, "remove-document");
+    await poll(
+      async () => !(await driver.executeScript(`return [...document.querySelectorAll(arguments[0])].some((el) => el.textContent.includes("lighthouse-log"));`, sel("document-row"))),
+      { timeout: 15_000, interval: 250, message: "the PDF's document-row to go" },
+    );
+  });
+
   test("3. a question that stays local, with citations", { timeout: 5 * MINUTE }, async () => {
     const { answer, firstTokenMs, firstTokenInPageMs, totalMs } = await e2e.ask(driver, fx.LOCAL_QUESTION);
     metrics.first_local_token_ms = firstTokenMs;

@@ -43,3 +43,32 @@ export const FAILURE_QUESTION = "In which year did Tobias Lindqvist become manag
 
 /** Payload preview. */
 export const PAYLOAD_QUESTION = "What is the Fjordglass glaze made from?";
+
+/**
+ * A two-page PDF whose pages are printed "vii" and "viii" (a book's front matter), written by hand
+ * with a correct cross-reference table: the document pane must show the physical page numbers
+ * with those printed labels.
+ */
+export function labelledPdf(pages = ["The lighthouse keeper logs the weather at dawn.", "Storm warnings are raised on the east mast."]) {
+  const objects = [
+    "<< /Type /Catalog /Pages 2 0 R /PageLabels << /Nums [0 << /S /r /St 7 >>] >> >>",
+    `<< /Type /Pages /Kids [${pages.map((_, i) => `${4 + 2 * i} 0 R`).join(" ")}] /Count ${pages.length} >>`,
+    "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+  ];
+  pages.forEach((text, i) => {
+    const content = `BT /F1 12 Tf 72 720 Td (${text}) Tj ET`;
+    objects.push(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${5 + 2 * i} 0 R >>`);
+    objects.push(`<< /Length ${content.length} >>\nstream\n${content}\nendstream`);
+  });
+  let pdf = "%PDF-1.4\n";
+  const offsets = objects.map((body, i) => {
+    const offset = pdf.length;
+    pdf += `${i + 1} 0 obj\n${body}\nendobj\n`;
+    return offset;
+  });
+  const xref = pdf.length;
+  pdf += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  pdf += offsets.map((offset) => `${String(offset).padStart(10, "0")} 00000 n \n`).join("");
+  pdf += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(pdf, "latin1");
+}

@@ -81,6 +81,22 @@ export type IndexEvent = { kind: "progress"; files_done: number; files_total: nu
 
 export const documentsList = () => invoke<DocumentInfo[]>("documents_list");
 export const documentsFolders = () => invoke<string[]>("documents_folders");
+
+/** One physical page of a document as the library read it, with its printed label if different. */
+export interface PageText {
+  number: number;
+  label: string | null;
+  text: string;
+}
+
+/** The text the library holds for a document; `pages` is empty for formats without pages. */
+export interface DocumentText {
+  document: DocumentInfo;
+  pages: PageText[];
+  text: string;
+}
+
+export const documentsText = (id: number) => invoke<DocumentText>("documents_text", { id });
 /** Files and/or folders; folders are remembered and watched. Per-file failures come back as reports. */
 export const documentsAdd = (paths: string[], onProgress: Channel<IndexEvent>) =>
   invoke<FileReport[]>("documents_add", { paths, onProgress });
@@ -97,6 +113,8 @@ export interface Citation {
   title: string;
   page_start: number | null;
   page_end: number | null;
+  page_label_start?: string | null;
+  page_label_end?: string | null;
   section: string | null;
   char_start: number;
   char_end: number;

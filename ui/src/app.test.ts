@@ -18,6 +18,11 @@ const calls: string[] = [];
 const handlers: Record<string, (args: any) => unknown> = {
   app_status: () => ({ chat_model: ready, embedder: ready, first_run: false, documents: 1, questions: 0 }),
   documents_list: () => [doc],
+  documents_text: ({ id }: { id: number }) => ({
+    document: { ...doc, id },
+    pages: [{ number: 1, label: "vii", text: "Front matter." }, { number: 2, label: null, text: "Paris is the capital." }],
+    text: "Front matter.\n\nParis is the capital.",
+  }),
   settings_get: () => ({ local_model: "m", context_tokens: 2048, never_escalate: false, quality_cost: 0.5, device: "auto", remote: { endpoint: "https://x/v1", model: "gpt-4o-mini", input_per_million: null, output_per_million: null, accuracy: 0.9, max_tokens: 512 } }),
   chat_conversations: () => [{ id: 5, title: "Capital of France?", created_at_ms: 1 }],
   chat_new_conversation: () => 5,
@@ -137,4 +142,11 @@ it("boots, answers a question and shows every view", async () => {
   expect(byId("view-documents").hidden).toBe(false);
   expect(byId("view-chat").hidden).toBe(true);
   expect(all("toast")).toHaveLength(0);
+
+  byId("show-text").click();
+  await vi.waitFor(() => expect((byId("document-text-dialog") as HTMLDialogElement).open).toBe(true));
+  const pages = [...all("document-page")].map((page) => page.textContent);
+  expect(pages).toEqual(["Page 1 · printed viiFront matter.", "Page 2Paris is the capital."]);
+  byId("document-text-close").click();
+  expect((byId("document-text-dialog") as HTMLDialogElement).open).toBe(false);
 });

@@ -5,6 +5,7 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::extract::ExtractedDocument;
+use crate::segment::{sentence_ranges, word_ranges};
 
 /// Counts tokens the way some model will see them.
 pub trait TokenCounter {
@@ -247,63 +248,6 @@ impl CharOffsets {
     }
 }
 
-/// Sentence byte ranges inside `range`: a sentence ends after . ! ? (and closing quotes) before whitespace.
-pub(crate) fn sentence_ranges(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
-    let slice = &text[range.clone()];
-    let mut sentences = Vec::new();
-    let mut start = 0;
-    let mut characters = slice.char_indices().peekable();
-    while let Some((index, character)) = characters.next() {
-        if !matches!(character, '.' | '!' | '?') {
-            continue;
-        }
-        let mut end = index + character.len_utf8();
-        while let Some(&(next_index, next)) = characters.peek() {
-            if matches!(next, '"' | '\'' | ')' | '”' | '’') {
-                end = next_index + next.len_utf8();
-                characters.next();
-            } else {
-                break;
-            }
-        }
-        if characters.peek().is_some_and(|(_, next)| next.is_whitespace()) {
-            push_trimmed(&mut sentences, slice, start..end, range.start);
-            start = end;
-        }
-    }
-    push_trimmed(&mut sentences, slice, start..slice.len(), range.start);
-    sentences
-}
-
-fn push_trimmed(ranges: &mut Vec<Range<usize>>, slice: &str, local: Range<usize>, base: usize) {
-    let part = &slice[local.clone()];
-    let leading = part.len() - part.trim_start().len();
-    let trailing = part.len() - part.trim_end().len();
-    if leading + trailing < part.len() {
-        ranges.push(base + local.start + leading..base + local.end - trailing);
-    }
-}
-
-pub(crate) fn word_ranges(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
-    let slice = &text[range.clone()];
-    let mut words = Vec::new();
-    let mut word_start = None;
-    for (index, character) in slice.char_indices() {
-        match (character.is_whitespace(), word_start) {
-            (true, Some(start)) => {
-                words.push(range.start + start..range.start + index);
-                word_start = None;
-            }
-            (false, None) => word_start = Some(index),
-            _ => {}
-        }
-    }
-    if let Some(start) = word_start {
-        words.push(range.start + start..range.end);
-    }
-    words
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,16 +262,9 @@ mod tests {
             }
             let start = text.len();
             text.push_str(block);
-            parsed.push(Block { heading_level: *heading_level, page: Some(1), byte_range: start..text.len() });
+            parsed.push(Block { heading_level: *heading_level, page: Some(1), page_label: None, byte_range: start..text.len() });
         }
         ExtractedDocument { title: "t".into(), format: DocumentFormat::Text, text, blocks: parsed }
-    }
-
-    #[test]
-    fn sentences_split_after_terminal_punctuation_only_before_whitespace() {
-        let text = "Pi is 3.14 exactly. \"Really?\" Yes! End";
-        let sentences: Vec<&str> = sentence_ranges(text, 0..text.len()).into_iter().map(|r| &text[r]).collect();
-        assert_eq!(sentences, vec!["Pi is 3.14 exactly.", "\"Really?\"", "Yes!", "End"]);
     }
 
     #[test]

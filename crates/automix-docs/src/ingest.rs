@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 
 use crate::chunk::{chunk_document, ChunkingConfig};
 use crate::embed::Embedder;
-use crate::extract::{detect_format, extract, read_document_bytes, DocumentFormat, ExtractError};
-use crate::store::{Library, NewDocument};
+use crate::extract::{detect_format, extract, read_document_bytes, DocumentFormat, ExtractError, ExtractedDocument};
+use crate::store::{Library, NewDocument, PageSpan};
 use crate::DocsError;
 
 /// Files over 200 MB are refused unless the limit is raised.
@@ -78,7 +78,7 @@ impl Library {
         let mut reports = Vec::new();
         let mut files = Vec::new();
         for path in paths {
-            match collect_files(path, &mut files) {
+            match collect_files(path, &mut files, &mut reports) {
                 Ok(Some(folder)) => self.remember_folder(&folder)?,
                 Ok(None) => {}
                 Err(error) => reports.push(FileReport { path: path.clone(), outcome: FileOutcome::Failed { error: error.to_string() } }),
@@ -178,8 +178,11 @@ impl Library {
             state.chunks_indexed += step.len();
             progress(state);
         }
+        let pages = page_spans(&document);
         let new_document = NewDocument {
             path: &stored_path,
+            text: &document.text,
+            pages: &pages,
             title: &document.title,
             format,
             content_hash: &content_hash,
@@ -192,6 +195,27 @@ impl Library {
             None => FileOutcome::Added { document_id, chunks: chunks.len() },
         })
     }
+}
+
+/// Each page with text: its character range in the document's text (from its first block to its
+/// last) and its printed label. Empty for formats without pages.
+fn page_spans(document: &ExtractedDocument) -> Vec<PageSpan> {
+    let mut spans: Vec<PageSpan> = Vec::new();
+    let mut chars_before = 0;
+    let mut bytes_counted = 0;
+    for block in &document.blocks {
+        let Some(number) = block.page else { continue };
+        chars_before += document.text[bytes_counted..block.byte_range.start].chars().count();
+        let char_start = chars_before;
+        let char_end = char_start + document.block_text(block).chars().count();
+        chars_before = char_end;
+        bytes_counted = block.byte_range.end;
+        match spans.last_mut() {
+            Some(span) if span.number == number => span.char_end = char_end,
+            _ => spans.push(PageSpan { number, label: block.page_label.clone(), char_start, char_end }),
+        }
+    }
+    spans
 }
 
 /// The file's modification time, unless it is so recent that a same-size edit could still land
@@ -207,36 +231,51 @@ fn settled_modified_ns(metadata: &std::fs::Metadata) -> Option<i64> {
 }
 
 /// Adds `path` (absolute) or, for a folder, every document file below it in name order,
-/// skipping hidden entries and files of other types. Returns the absolute folder for a folder.
-fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<Option<PathBuf>, ExtractError> {
-    let io_error = |source| ExtractError::Io { path: path.to_path_buf(), source };
-    let absolute = std::fs::canonicalize(path).map_err(io_error)?;
+/// skipping hidden entries and files of other types. Links are followed; a link back into a
+/// folder it sits in, a broken link and a subfolder that cannot be read are each reported in
+/// `problems` and skipped, and the rest of the folder is still collected. Returns the absolute
+/// folder for a folder.
+fn collect_files(path: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<FileReport>) -> Result<Option<PathBuf>, ExtractError> {
+    let absolute = std::fs::canonicalize(path).map_err(|source| ExtractError::Io { path: path.to_path_buf(), source })?;
     if !absolute.is_dir() {
         files.push(absolute);
         return Ok(None);
     }
-    collect_folder(&absolute, files)?;
+    let entries = walkdir::WalkDir::new(&absolute)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|entry| entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.'));
+    for entry in entries {
+        match entry {
+            Ok(entry) if entry.file_type().is_file() && DocumentFormat::from_extension(entry.path()).is_some() => {
+                files.push(entry.into_path());
+            }
+            Ok(_) => {}
+            Err(error) => {
+                let path = error.path().unwrap_or(&absolute).to_path_buf();
+                let error = walk_problem(&path, &error);
+                problems.push(FileReport { path, outcome: FileOutcome::Failed { error } });
+            }
+        }
+    }
     Ok(Some(absolute))
 }
 
-fn collect_folder(absolute: &Path, files: &mut Vec<PathBuf>) -> Result<(), ExtractError> {
-    let io_error = |source| ExtractError::Io { path: absolute.to_path_buf(), source };
-    let mut entries = std::fs::read_dir(&absolute)
-        .map_err(io_error)?
-        .map(|entry| entry.map(|entry| entry.path()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(io_error)?;
-    entries.sort();
-    for entry in entries {
-        let hidden = entry.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.'));
-        if hidden {
-            continue;
-        }
-        if entry.is_dir() {
-            collect_folder(&entry, files)?;
-        } else if DocumentFormat::from_extension(&entry).is_some() {
-            files.push(entry);
-        }
+/// What went wrong at one entry of a folder walk, in words a user can act on.
+fn walk_problem(path: &Path, error: &walkdir::Error) -> String {
+    if let Some(ancestor) = error.loop_ancestor() {
+        return format!(
+            "{} links back to {}, a folder it is inside; skipped so the folder is not read forever",
+            path.display(),
+            ancestor.display()
+        );
     }
-    Ok(())
+    match error.io_error().map(std::io::Error::kind) {
+        Some(std::io::ErrorKind::NotFound) => format!("{} is a link to something that does not exist; skipped", path.display()),
+        Some(std::io::ErrorKind::PermissionDenied) => {
+            format!("cannot read {}: permission denied; skipped, the rest of the folder was indexed", path.display())
+        }
+        _ => format!("cannot read {}: {error}; skipped, the rest of the folder was indexed", path.display()),
+    }
 }

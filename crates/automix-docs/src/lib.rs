@@ -11,6 +11,7 @@ pub mod extract;
 mod ingest;
 mod pack;
 mod search;
+mod segment;
 mod store;
 mod watch;
 
@@ -22,7 +23,8 @@ pub use extract::{DocumentFormat, ExtractError, ExtractedDocument};
 pub use ingest::{FileOutcome, FileReport, IndexOptions, IndexProgress, DEFAULT_MAX_FILE_BYTES};
 pub use pack::select_for_budget;
 pub use search::{Citation, SearchHit, SearchMode};
-pub use store::{DocumentInfo, Library, LIBRARY_FILE_NAME};
+pub use segment::{index_text, sentences};
+pub use store::{DocumentInfo, DocumentText, Library, PageSpan, PageText, LIBRARY_FILE_NAME};
 pub use watch::{FolderWatcher, WatchError};
 
 /// Errors of the document library as a whole.
@@ -44,6 +46,8 @@ pub enum DocsError {
     Embed(#[from] EmbedError),
     #[error("no document in the library matches {0:?}; `automix docs list` shows ids and paths")]
     UnknownDocument(String),
+    #[error("{path} was indexed by an earlier AutoMix that did not keep its text; add it again (`automix docs add`) or sync its folder to read it anew")]
+    TextNotKept { path: String },
     #[error("indexing was cancelled")]
     Cancelled,
 }

@@ -9,7 +9,8 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use crate::chunk::{sentence_ranges, word_ranges, TokenCounter};
+use crate::chunk::TokenCounter;
+use crate::segment::{sentence_ranges, word_ranges};
 use crate::search::{chunk_body, query_words, snippet, SearchHit};
 
 /// Every source may use at least this share of the budget.
@@ -218,6 +219,8 @@ mod tests {
                 title: path.to_string(),
                 page_start: None,
                 page_end: None,
+                page_label_start: None,
+                page_label_end: None,
                 section: None,
                 char_start,
                 char_end: char_start + text.chars().count(),

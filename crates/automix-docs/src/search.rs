@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::chunk::TokenCounter;
 use crate::embed::Embedder;
 use crate::pack::select_for_budget;
+use crate::segment::query_terms;
 use crate::store::Library;
 use crate::DocsError;
 
@@ -45,8 +46,15 @@ pub struct Citation {
     pub document_id: i64,
     pub path: String,
     pub title: String,
+    /// Physical page numbers (1-based), as a PDF viewer counts them.
     pub page_start: Option<u32>,
     pub page_end: Option<u32>,
+    /// The page labels printed on those pages ("xii", "19"), where the document defines labels
+    /// that differ from the physical numbers.
+    #[serde(default)]
+    pub page_label_start: Option<String>,
+    #[serde(default)]
+    pub page_label_end: Option<String>,
     pub section: Option<String>,
     /// Character range of the chunk body in the document's extracted text.
     pub char_start: usize,
@@ -58,15 +66,32 @@ pub struct Citation {
 impl std::fmt::Display for Citation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.title)?;
-        match (self.page_start, self.page_end) {
-            (Some(start), Some(end)) if end > start => write!(f, ", pp. {start}–{end}")?,
-            (Some(page), _) => write!(f, ", p. {page}")?,
-            _ => {}
+        if let Some(pages) = self.pages() {
+            write!(f, ", {pages}")?;
         }
         if let Some(section) = &self.section {
             write!(f, ", § {section}")?;
         }
         write!(f, " ({}, chars {}–{})", self.path, self.char_start, self.char_end)
+    }
+}
+
+impl Citation {
+    /// "p. 19 (PDF page 26)", "pp. 3–4": the pages as printed, with the physical page numbers
+    /// where the printed labels differ from them; None for formats without pages.
+    pub fn pages(&self) -> Option<String> {
+        let start = self.page_start?;
+        let end = self.page_end.unwrap_or(start).max(start);
+        let physical = if end > start { format!("{start}–{end}") } else { start.to_string() };
+        let (plural, label_start, label_end) = match (&self.page_label_start, &self.page_label_end) {
+            (None, None) => return Some(if end > start { format!("pp. {physical}") } else { format!("p. {physical}") }),
+            (label_start, label_end) => (end > start, label_start.clone().unwrap_or_else(|| start.to_string()), label_end.clone().unwrap_or_else(|| end.to_string())),
+        };
+        Some(if plural {
+            format!("pp. {label_start}–{label_end} (PDF pages {physical})")
+        } else {
+            format!("p. {label_start} (PDF page {physical})")
+        })
     }
 }
 
@@ -206,7 +231,9 @@ impl Library {
 
     fn load_hit(&self, chunk_id: i64, score: f64, similarity: Option<f64>, query_words: &[String]) -> Result<Option<SearchHit>, DocsError> {
         let mut statement = self.connection.prepare_cached(
-            "SELECT c.ordinal, c.text, c.section, c.page_start, c.page_end, c.char_start, c.char_end, c.token_count, d.id, d.path, d.title
+            "SELECT c.ordinal, c.text, c.section, c.page_start, c.page_end, c.char_start, c.char_end, c.token_count, d.id, d.path, d.title,
+                    (SELECT label FROM pages p WHERE p.document_id = d.id AND p.number = c.page_start),
+                    (SELECT label FROM pages p WHERE p.document_id = d.id AND p.number = c.page_end)
              FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?1",
         )?;
         let hit = statement
@@ -226,6 +253,8 @@ impl Library {
                         title: row.get(10)?,
                         page_start: row.get(3)?,
                         page_end: row.get(4)?,
+                        page_label_start: row.get(11)?,
+                        page_label_end: row.get(12)?,
                         section,
                         char_start: row.get::<_, i64>(5)? as usize,
                         char_end: row.get::<_, i64>(6)? as usize,
@@ -254,12 +283,14 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
-/// Lowercased query words worth matching, stopwords dropped, in first-seen order.
+/// Lowercased query terms worth matching, stopwords dropped, in first-seen order: words, and
+/// Chinese, Japanese or Korean runs as the character pairs the index holds.
 pub(crate) fn query_words(query: &str) -> Vec<String> {
     let mut seen = HashSet::new();
     query
         .split(|c: char| !c.is_alphanumeric())
-        .map(str::to_lowercase)
+        .flat_map(query_terms)
+        .map(|term| term.to_lowercase())
         .filter(|word| !word.is_empty() && !STOPWORDS.contains(&word.as_str()))
         .filter(|word| seen.insert(word.clone()))
         .collect()
@@ -307,6 +338,29 @@ mod tests {
     }
 
     #[test]
+    fn citations_name_printed_page_labels_next_to_physical_pages() {
+        let citation = |start, end, label_start: Option<&str>, label_end: Option<&str>| Citation {
+            document_id: 1,
+            path: "/a.pdf".into(),
+            title: "A".into(),
+            page_start: start,
+            page_end: end,
+            page_label_start: label_start.map(str::to_string),
+            page_label_end: label_end.map(str::to_string),
+            section: None,
+            char_start: 0,
+            char_end: 1,
+            snippet: String::new(),
+        };
+        assert_eq!(citation(Some(26), Some(26), Some("19"), Some("19")).pages().as_deref(), Some("p. 19 (PDF page 26)"));
+        assert_eq!(citation(Some(3), Some(4), Some("iii"), Some("iv")).pages().as_deref(), Some("pp. iii–iv (PDF pages 3–4)"));
+        assert_eq!(citation(Some(5), Some(5), None, None).pages().as_deref(), Some("p. 5"));
+        assert_eq!(citation(Some(5), Some(6), None, None).pages().as_deref(), Some("pp. 5–6"));
+        assert_eq!(citation(None, None, None, None).pages(), None);
+        assert_eq!(citation(Some(26), Some(26), Some("19"), Some("19")).to_string(), "A, p. 19 (PDF page 26) (/a.pdf, chars 0–1)");
+    }
+
+    #[test]
     fn dot_product_matches_the_plain_sum_for_any_length() {
         for length in [0, 1, 7, 8, 9, 384, 389] {
             let a: Vec<f32> = (0..length).map(|i| (i as f32 * 0.37).sin()).collect();
@@ -319,5 +373,6 @@ mod tests {
     #[test]
     fn query_words_drop_stopwords_and_fts_syntax() {
         assert_eq!(query_words("What is the \"NEAR\" OR-clause of C++?"), vec!["near", "clause", "c"]);
+        assert_eq!(query_words("東京都の人口は？"), vec!["東京", "京都", "都の", "の人", "人口", "口は"]);
     }
 }

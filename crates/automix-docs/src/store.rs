@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::chunk::Chunk;
 use crate::extract::DocumentFormat;
+use crate::segment::index_text;
 use crate::DocsError;
 
 /// File name of the library inside the AutoMix data directory.
 pub const LIBRARY_FILE_NAME: &str = "library.sqlite";
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE documents (
@@ -57,6 +58,35 @@ CREATE TABLE folders (
 ALTER TABLE documents ADD COLUMN modified_ns INTEGER;
 ";
 
+/// Version 3: the word index reads a folded copy of each chunk (`index_text`: ligatures and
+/// full-width forms folded, Chinese, Japanese and Korean cut into character pairs), and each
+/// document keeps the text it was read as, with the physical pages and their printed labels.
+/// Documents indexed before keep their chunks but lose their hash, so the next sync or add reads
+/// them again and stores their text.
+const SCHEMA_V3: &str = "
+DROP TRIGGER chunks_fts_insert;
+DROP TRIGGER chunks_fts_delete;
+DROP TABLE chunks_fts;
+ALTER TABLE chunks ADD COLUMN index_text TEXT NOT NULL DEFAULT '';
+ALTER TABLE documents ADD COLUMN text TEXT;
+CREATE TABLE pages (
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    label TEXT,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    PRIMARY KEY (document_id, number)
+);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(index_text, content='chunks', content_rowid='id', tokenize='porter unicode61');
+CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, index_text) VALUES (new.id, new.index_text);
+END;
+CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, index_text) VALUES ('delete', old.id, old.index_text);
+END;
+UPDATE documents SET content_hash = '', modified_ns = NULL;
+";
+
 /// One indexed document as listed to the user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocumentInfo {
@@ -71,9 +101,39 @@ pub struct DocumentInfo {
     pub indexed_at: i64,
 }
 
+/// One physical page of a document: its number, the label printed on it when that differs, and
+/// its character range in the document's text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageSpan {
+    pub number: u32,
+    pub label: Option<String>,
+    pub char_start: usize,
+    pub char_end: usize,
+}
+
+/// The text the library holds for one document, page by page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentText {
+    pub document: DocumentInfo,
+    /// Empty for formats without pages: then `text` is the whole document.
+    pub pages: Vec<PageText>,
+    pub text: String,
+}
+
+/// One page's text with its number and printed label.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageText {
+    pub number: u32,
+    pub label: Option<String>,
+    pub text: String,
+}
+
 /// What is written for one document; its chunks and embeddings travel alongside.
 pub(crate) struct NewDocument<'a> {
     pub path: &'a str,
+    /// The extracted text the chunks' character offsets refer to.
+    pub text: &'a str,
+    pub pages: &'a [PageSpan],
     pub title: &'a str,
     pub format: DocumentFormat,
     pub content_hash: &'a str,
@@ -120,14 +180,36 @@ impl Library {
         if version > SCHEMA_VERSION {
             return Err(DocsError::SchemaTooNew { path: path.to_path_buf(), found: version, supported: SCHEMA_VERSION });
         }
-        for (target, schema) in [(1, SCHEMA_V1), (2, SCHEMA_V2)] {
+        for (target, schema) in [(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3)] {
             if version < target {
-                connection
-                    .execute_batch(&format!("BEGIN; {schema} PRAGMA user_version = {target}; COMMIT;"))
-                    .map_err(open_error)?;
+                migrate(&connection, schema, target).map_err(open_error)?;
             }
         }
         Ok(Library { connection, vectors: None, vectors_version: 0 })
+    }
+
+    /// The text the library holds for a document (given by id or path), page by page.
+    pub fn document_text(&self, id_or_path: &str) -> Result<DocumentText, DocsError> {
+        let document = self.find_document(id_or_path)?.ok_or_else(|| DocsError::UnknownDocument(id_or_path.to_string()))?;
+        let text: Option<String> = self.connection.query_row("SELECT text FROM documents WHERE id = ?1", [document.id], |row| row.get(0))?;
+        let text = text.ok_or_else(|| DocsError::TextNotKept { path: document.path.clone() })?;
+        let mut statement =
+            self.connection.prepare("SELECT number, label, char_start, char_end FROM pages WHERE document_id = ?1 ORDER BY number")?;
+        let spans = statement.query_map([document.id], |row| {
+            Ok(PageSpan {
+                number: row.get(0)?,
+                label: row.get(1)?,
+                char_start: row.get::<_, i64>(2)? as usize,
+                char_end: row.get::<_, i64>(3)? as usize,
+            })
+        })?;
+        let spans = spans.collect::<Result<Vec<_>, _>>()?;
+        let pages = char_slices(&text, spans.iter().map(|span| span.char_start..span.char_end))
+            .into_iter()
+            .zip(spans)
+            .map(|(page_text, span)| PageText { number: span.number, label: span.label, text: page_text.to_string() })
+            .collect();
+        Ok(DocumentText { document, pages, text })
     }
 
     /// `<AUTOMIX_HOME>/library.sqlite`.
@@ -254,8 +336,8 @@ impl Library {
         let transaction = self.connection.transaction()?;
         transaction.execute("DELETE FROM documents WHERE path = ?1", [document.path])?;
         transaction.execute(
-            "INSERT INTO documents (path, title, format, content_hash, size_bytes, chunk_count, indexed_at, modified_ns)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO documents (path, title, format, content_hash, size_bytes, chunk_count, indexed_at, modified_ns, text)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 document.path,
                 document.title,
@@ -264,14 +346,22 @@ impl Library {
                 document.size_bytes as i64,
                 chunks.len() as i64,
                 indexed_at,
-                document.modified_ns
+                document.modified_ns,
+                document.text
             ],
         )?;
         let document_id = transaction.last_insert_rowid();
         {
+            let mut insert =
+                transaction.prepare("INSERT INTO pages (document_id, number, label, char_start, char_end) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+            for page in document.pages {
+                insert.execute(params![document_id, page.number, page.label, page.char_start as i64, page.char_end as i64])?;
+            }
+        }
+        {
             let mut insert = transaction.prepare(
-                "INSERT INTO chunks (document_id, ordinal, text, section, page_start, page_end, char_start, char_end, token_count, embedding)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO chunks (document_id, ordinal, text, section, page_start, page_end, char_start, char_end, token_count, embedding, index_text)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             for (ordinal, (chunk, embedding)) in chunks.iter().zip(embeddings).enumerate() {
                 insert.execute(params![
@@ -285,6 +375,7 @@ impl Library {
                     chunk.char_end as i64,
                     chunk.token_count as i64,
                     vector_to_blob(embedding),
+                    index_text(&chunk.text),
                 ])?;
             }
         }
@@ -323,6 +414,38 @@ impl Library {
     }
 }
 
+/// Runs one schema step in a transaction. Version 3 also folds the chunks already stored into
+/// the new index, which needs Rust, not SQL.
+fn migrate(connection: &Connection, schema: &str, target: i64) -> rusqlite::Result<()> {
+    connection.execute_batch("BEGIN")?;
+    let result = (|| {
+        connection.execute_batch(schema)?;
+        if target == 3 {
+            let chunks: Vec<(i64, String)> = connection
+                .prepare("SELECT id, text FROM chunks")?
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let mut update = connection.prepare("UPDATE chunks SET index_text = ?2 WHERE id = ?1")?;
+            for (id, text) in chunks {
+                update.execute(params![id, index_text(&text)])?;
+            }
+            connection.execute_batch("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');")?;
+        }
+        connection.execute_batch(&format!("PRAGMA user_version = {target}; COMMIT;"))
+    })();
+    if result.is_err() {
+        let _ = connection.execute_batch("ROLLBACK");
+    }
+    result
+}
+
+/// Slices `text` at character (not byte) ranges given in ascending order.
+fn char_slices(text: &str, ranges: impl Iterator<Item = std::ops::Range<usize>>) -> Vec<&str> {
+    let boundaries: Vec<usize> = text.char_indices().map(|(byte, _)| byte).chain(std::iter::once(text.len())).collect();
+    let byte = |char_index: usize| boundaries[char_index.min(boundaries.len() - 1)];
+    ranges.map(|range| &text[byte(range.start)..byte(range.end.max(range.start))]).collect()
+}
+
 fn document_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentInfo> {
     let format: String = row.get(3)?;
     Ok(DocumentInfo {
@@ -354,7 +477,8 @@ mod tests {
     use super::*;
 
     /// A library written by the first release (schema 1) opens, keeps its documents and gains
-    /// folders and modification times.
+    /// folders, modification times, the folded word index and kept text; its documents lose
+    /// their hash so the next add or sync reads them again.
     #[test]
     fn a_version_1_library_is_migrated_in_place() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -364,15 +488,30 @@ mod tests {
             connection.execute_batch(&format!("{SCHEMA_V1} PRAGMA user_version = 1;")).expect("schema 1");
             connection
                 .execute(
-                    "INSERT INTO documents (path, title, format, content_hash, size_bytes, chunk_count, indexed_at) VALUES ('/old.txt', 'Old', 'text', 'abc', 3, 0, 0)",
+                    "INSERT INTO documents (path, title, format, content_hash, size_bytes, chunk_count, indexed_at) VALUES ('/old.txt', 'Old', 'text', 'abc', 3, 1, 0)",
                     [],
                 )
                 .expect("insert");
+            connection
+                .execute(
+                    "INSERT INTO chunks (document_id, ordinal, text, page_start, page_end, char_start, char_end, token_count, embedding)
+                     VALUES (1, 0, 'The ﬁle lists 東京都 sights.', NULL, NULL, 0, 10, 5, x'')",
+                    [],
+                )
+                .expect("insert chunk");
         }
         let library = Library::open(&path).expect("migrate");
         let stored = library.stored_file("/old.txt").expect("query").expect("kept");
-        assert_eq!((stored.content_hash.as_str(), stored.size_bytes, stored.modified_ns), ("abc", 3, None));
+        assert_eq!((stored.content_hash.as_str(), stored.size_bytes, stored.modified_ns), ("", 3, None));
         assert!(library.folders().expect("folders").is_empty());
+        for term in ["\"file\"", "\"京都\""] {
+            let found: i64 = library
+                .connection
+                .query_row("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1", [term], |row| row.get(0))
+                .expect("match");
+            assert_eq!(found, 1, "{term} not found after the migration");
+        }
+        assert!(matches!(library.document_text("/old.txt"), Err(DocsError::TextNotKept { .. })));
         let version: i64 = library.connection.query_row("PRAGMA user_version", [], |row| row.get(0)).expect("version");
         assert_eq!(version, SCHEMA_VERSION);
     }

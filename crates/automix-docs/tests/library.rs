@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use automix_docs::{DocsError, FileOutcome, FileReport, FolderWatcher, IndexOptions, Library, SearchMode, WordTokenEstimate};
+use automix_docs::{ChunkingConfig, DocsError, FileOutcome, FileReport, FolderWatcher, IndexOptions, Library, SearchMode, WordTokenEstimate};
 
 fn add(library: &mut Library, paths: &[PathBuf], options: &IndexOptions) -> Vec<FileReport> {
     library
@@ -446,4 +446,105 @@ fn a_search_connection_sees_what_another_connection_indexes_and_removes() {
     writer.remove(&bees.to_string()).expect("remove");
     let hits = reader.search(common::embedder(), "honeybees clover", 5, SearchMode::Vector).expect("search");
     assert!(hits.iter().all(|hit| !hit.text.contains("Honeybees")), "a removed chunk is still found: {hits:#?}");
+}
+
+/// A link back into the folder it sits in and a broken link are each reported and skipped; the
+/// rest of the folder is indexed. (An unreadable subfolder is checked too where the tests do not
+/// run as root, for whom every folder is readable.)
+#[test]
+fn a_folder_walk_survives_link_loops_broken_links_and_unreadable_subfolders() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let folder = dir.path().join("papers");
+    common::write(&folder, "a.txt", b"The first note is about herons.\n");
+    common::write(&folder, "inner/b.md", b"# Second\n\nThe second note is about otters.\n");
+    common::write(&folder, "locked/c.txt", b"The third note is about badgers.\n");
+    std::os::unix::fs::symlink(&folder, folder.join("inner/back-up")).expect("loop link");
+    std::os::unix::fs::symlink(folder.join("missing.txt"), folder.join("broken.txt")).expect("broken link");
+    let locked = folder.join("locked");
+    let enforced = std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).is_ok()
+        && std::fs::read_dir(&locked).is_err();
+    let mut library = Library::open(&dir.path().join("library.sqlite")).expect("open");
+    let reports = add(&mut library, &[folder.clone()], &IndexOptions::default());
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("unlock");
+
+    assert!(matches!(outcome_for(&reports, "a.txt"), FileOutcome::Added { .. }), "{reports:?}");
+    assert!(matches!(outcome_for(&reports, "inner/b.md"), FileOutcome::Added { .. }), "{reports:?}");
+    let loop_error = failure(&reports, "inner/back-up");
+    assert!(loop_error.contains("links back to") && loop_error.contains("papers"), "{loop_error}");
+    let broken_error = failure(&reports, "broken.txt");
+    assert!(broken_error.contains("does not exist"), "{broken_error}");
+    if enforced {
+        let locked_error = failure(&reports, "locked");
+        assert!(locked_error.contains("permission denied"), "{locked_error}");
+    } else {
+        assert!(matches!(outcome_for(&reports, "locked/c.txt"), FileOutcome::Added { .. }), "{reports:?}");
+        println!("the unreadable-folder case did not run: running as root, every folder is readable");
+    }
+    // The walk stopped at the loop: every document is in the library once.
+    assert_eq!(library.documents().expect("list").len(), if enforced { 2 } else { 3 });
+}
+
+/// Chinese and Japanese text has no spaces between words; the word index still finds passages
+/// for a question in the same script, and a ligature in the text matches the plain letters.
+#[test]
+fn searches_find_chinese_japanese_and_ligature_text_by_its_words() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let folder = dir.path().join("docs");
+    common::write(&folder, "tokyo.txt", "東京都の人口は約千四百万人です。日本の首都であり、政治と経済の中心です。".as_bytes());
+    common::write(&folder, "beijing.txt", "北京是中华人民共和国的首都，有三千多年的建城史。长城位于北京的北部。".as_bytes());
+    common::write(&folder, "report.txt", "The annual report lists every ﬁle the auditors reviewed.".as_bytes());
+    common::write(&folder, "english.txt", b"The capital of France is Paris, on the Seine.");
+    let mut library = Library::open(&dir.path().join("library.sqlite")).expect("open");
+    add(&mut library, &[folder], &IndexOptions::default());
+    for (question, expected) in [("東京の人口は？", "tokyo.txt"), ("长城在哪里？", "beijing.txt"), ("Which file did the auditors review?", "report.txt")] {
+        let hits = library.search(common::embedder(), question, 3, SearchMode::Bm25).expect("search");
+        assert!(hits.first().is_some_and(|hit| hit.citation.path.ends_with(expected)), "{question}: {hits:?}");
+        // Citations keep the text as printed.
+        if expected == "report.txt" {
+            assert!(hits[0].text.contains("ﬁle"), "{}", hits[0].text);
+        }
+    }
+}
+
+/// The library keeps the text it read, page by page with printed labels, and cites pages by the
+/// label a reader sees next to the physical page.
+#[test]
+fn document_text_and_citations_carry_printed_page_labels() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pdf = common::write(
+        dir.path(),
+        "book.pdf",
+        &common::labelled_pdf_bytes(
+            &[
+                &["The preface tells how this book about pumps came to be written."],
+                &["The contents list every chapter and the people the author thanks."],
+                &["Chapter one explains how the zorblax valve keeps the pressure steady."],
+                &["Chapter two covers the repairs an owner can make at home."],
+            ],
+            2,
+        ),
+    );
+    let notes = common::write(dir.path(), "notes.md", b"# Notes\n\nNo pages here, only a note on valves.\n");
+    let mut library = Library::open(&dir.path().join("library.sqlite")).expect("open");
+    // Chunks of a page each, so a citation names one page.
+    let one_page_chunks = IndexOptions { chunking: ChunkingConfig { max_tokens: 20, overlap_tokens: 0 }, ..IndexOptions::default() };
+    add(&mut library, &[pdf.clone(), notes.clone()], &one_page_chunks);
+
+    let text = library.document_text(&pdf.to_string_lossy()).expect("text of the pdf");
+    let pages: Vec<(u32, Option<&str>, &str)> = text.pages.iter().map(|page| (page.number, page.label.as_deref(), page.text.as_str())).collect();
+    assert_eq!(
+        pages,
+        vec![
+            (1, Some("i"), "The preface tells how this book about pumps came to be written."),
+            (2, Some("ii"), "The contents list every chapter and the people the author thanks."),
+            (3, Some("1"), "Chapter one explains how the zorblax valve keeps the pressure steady."),
+            (4, Some("2"), "Chapter two covers the repairs an owner can make at home."),
+        ]
+    );
+    let notes_text = library.document_text(&notes.to_string_lossy()).expect("text of the notes");
+    assert!(notes_text.pages.is_empty() && notes_text.text.contains("only a note on valves"), "{notes_text:?}");
+    assert!(matches!(library.document_text("/nowhere.pdf"), Err(DocsError::UnknownDocument(_))));
+
+    let hits = library.search(common::embedder(), "zorblax valve", 1, SearchMode::Bm25).expect("search");
+    assert_eq!(hits[0].citation.pages().as_deref(), Some("p. 1 (PDF page 3)"), "{:?}", hits[0].citation);
 }

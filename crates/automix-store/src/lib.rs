@@ -62,6 +62,11 @@ pub struct CitationLocation {
     pub title: String,
     pub page_start: Option<u32>,
     pub page_end: Option<u32>,
+    /// Printed page labels, where they differ from the physical numbers (absent in old rows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_label_start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_label_end: Option<String>,
     pub section: Option<String>,
     pub char_start: usize,
     pub char_end: usize,

@@ -144,31 +144,6 @@ pub fn answer_matches_question_type(question: &str, answer: &str) -> Option<bool
     })
 }
 
-/// Splits text into sentences for the answer–context similarity: at ., ! or ? followed by a space,
-/// at CJK full stops, and at line breaks. Good enough to find the sentence an answer came from.
-pub fn sentences(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    for (i, &(at, c)) in chars.iter().enumerate() {
-        let next_is_space = chars.get(i + 1).is_none_or(|(_, n)| n.is_whitespace());
-        let ends = matches!(c, '\n' | '。' | '！' | '？') || (matches!(c, '.' | '!' | '?') && next_is_space);
-        if ends {
-            let end = at + c.len_utf8();
-            let sentence = text[start..end].trim();
-            if !sentence.is_empty() {
-                out.push(sentence);
-            }
-            start = end;
-        }
-    }
-    let tail = text[start..].trim();
-    if !tail.is_empty() {
-        out.push(tail);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,10 +187,5 @@ mod tests {
         assert_eq!(answer_matches_question_type("Is Paris the capital of France?", "Yes, it is."), Some(true));
         assert_eq!(answer_matches_question_type("Is Paris the capital of France?", "Paris is a city."), Some(false));
         assert_eq!(answer_matches_question_type("Why is the sky blue?", "Because of scattering."), None);
-    }
-
-    #[test]
-    fn sentences_split_at_stops_but_not_inside_numbers() {
-        assert_eq!(sentences("It costs 3.5 euros. Really! 東京です。次"), vec!["It costs 3.5 euros.", "Really!", "東京です。", "次"]);
     }
 }

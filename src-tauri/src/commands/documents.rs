@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use automix::docs::{DocumentInfo, FileReport, IndexOptions, IndexProgress};
+use automix::docs::{DocumentInfo, DocumentText, FileReport, IndexOptions, IndexProgress};
 use serde::Serialize;
 use tauri::ipc::Channel;
 
@@ -21,6 +21,13 @@ pub enum IndexEvent {
 pub async fn documents_list(state: Shared<'_>) -> Result<Vec<DocumentInfo>, AppError> {
     let state = state.inner().clone();
     blocking(move || Ok(state.assistant.documents()?)).await
+}
+
+/// The text the library read from a document, page by page, for the document pane.
+#[tauri::command]
+pub async fn documents_text(state: Shared<'_>, id: i64) -> Result<DocumentText, AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(state.assistant.document_text(&id.to_string())?)).await
 }
 
 #[tauri::command]

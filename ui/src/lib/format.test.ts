@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatBytes, formatDateTime, formatMoney, formatPages, formatPercent } from "./format";
+import { formatBytes, formatDateTime, formatMoney, formatPages, formatPercent, pageHeading } from "./format";
 
 describe("formatMoney", () => {
   it("shows ordinary amounts with two decimals in the currency", () => {
@@ -37,9 +37,13 @@ describe("other formats", () => {
     expect(formatDateTime(Date.UTC(2025, 0, 31, 14, 5), "en-US", "UTC")).toBe("Jan 31, 2025, 2:05 PM");
   });
   it("formats pages", () => {
-    expect(formatPages(null, null)).toBe("");
-    expect(formatPages(3, 3)).toBe("p. 3");
-    expect(formatPages(3, null)).toBe("p. 3");
-    expect(formatPages(3, 5)).toBe("pp. 3–5");
+    expect(pageHeading({ number: 26, label: "19" })).toBe("Page 26 · printed 19");
+    expect(pageHeading({ number: 2, label: null })).toBe("Page 2");
+    expect(formatPages({ page_start: null, page_end: null })).toBe("");
+    expect(formatPages({ page_start: 3, page_end: 3 })).toBe("p. 3");
+    expect(formatPages({ page_start: 3, page_end: null })).toBe("p. 3");
+    expect(formatPages({ page_start: 3, page_end: 5 })).toBe("pp. 3–5");
+    expect(formatPages({ page_start: 26, page_end: 26, page_label_start: "19", page_label_end: "19" })).toBe("p. 19 (PDF page 26)");
+    expect(formatPages({ page_start: 3, page_end: 4, page_label_start: "iii", page_label_end: "iv" })).toBe("pp. iii–iv (PDF pages 3–4)");
   });
 });

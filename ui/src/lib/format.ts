@@ -38,7 +38,27 @@ export function formatDateTime(ms: number, locale?: string, timeZone?: string): 
 }
 
 /** Pages of a citation: "p. 3", "pp. 3–5", or "" when the format has no pages. */
-export function formatPages(start: number | null, end: number | null): string {
+export interface PageRange {
+  page_start: number | null;
+  page_end: number | null;
+  /** Printed page labels, where the document's differ from the physical page numbers. */
+  page_label_start?: string | null;
+  page_label_end?: string | null;
+}
+
+/** "Page 26 · printed 19": a page of the document pane, with its printed label when it differs. */
+export function pageHeading(page: { number: number; label: string | null }): string {
+  return page.label ? `Page ${page.number} · printed ${page.label}` : `Page ${page.number}`;
+}
+
+/** "p. 3", "pp. 3–5", or with printed labels "p. 19 (PDF page 26)". */
+export function formatPages(range: PageRange): string {
+  const { page_start: start, page_label_start: labelStart, page_label_end: labelEnd } = range;
   if (start === null) return "";
-  return end === null || end === start ? `p. ${start}` : `pp. ${start}–${end}`;
+  const end = range.page_end === null || range.page_end < start ? start : range.page_end;
+  const physical = end === start ? `${start}` : `${start}–${end}`;
+  if (!labelStart && !labelEnd) return end === start ? `p. ${physical}` : `pp. ${physical}`;
+  const first = labelStart ?? String(start);
+  const last = labelEnd ?? String(end);
+  return end === start ? `p. ${first} (PDF page ${physical})` : `pp. ${first}–${last} (PDF pages ${physical})`;
 }

@@ -121,7 +121,7 @@ export function createChatView(): ChatView {
   }
 
   function openPassage(c: Citation, passage: string) {
-    const where = [formatPages(c.page_start, c.page_end), c.section].filter(Boolean).join(" · ");
+    const where = [formatPages(c), c.section].filter(Boolean).join(" · ");
     fill(dialog,
       h("h2", { id: "passage-title" }, c.title),
       where ? h("p", { class: "muted" }, where) : null,
@@ -174,7 +174,7 @@ export function createChatView(): ChatView {
         h("li", {}, h("button", {
           type: "button", class: "chip", "data-testid": "citation-chip",
           onclick: () => openPassage(c, a.passages[i] ?? c.snippet),
-        }, `[${i + 1}] ${c.title}${c.page_start !== null ? ` · ${formatPages(c.page_start, c.page_end)}` : ""}`)))) : null,
+        }, `[${i + 1}] ${c.title}${c.page_start !== null ? ` · ${formatPages(c)}` : ""}`)))) : null,
       showCompare
         ? h("div", { class: "compare" },
             h("div", { class: "compare-col", "data-testid": "compare-local" }, h("h3", {}, "Local answer"), h("div", { class: "answer-text" }, a.localText)),

@@ -3,12 +3,12 @@ import { listen } from "@tauri-apps/api/event";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { open } from "@tauri-apps/plugin-dialog";
 import {
-  DOCUMENTS_CHANGED_EVENT, documentsAdd, documentsCancel, documentsList, documentsRemove, documentsSync,
+  DOCUMENTS_CHANGED_EVENT, documentsAdd, documentsCancel, documentsList, documentsRemove, documentsSync, documentsText,
   type DocumentInfo, type FileReport, type IndexEvent,
 } from "../api";
 import { emptyState } from "../components";
-import { field, h, progressBar } from "../dom";
-import { formatBytes, formatDateTime } from "../lib/format";
+import { field, fill, h, progressBar } from "../dom";
+import { formatBytes, formatDateTime, pageHeading } from "../lib/format";
 import { indexProgressView } from "../lib/progress";
 import { refreshStatus } from "../status";
 import { errorCode, showError, toast } from "../toast";
@@ -50,6 +50,7 @@ export function createDocumentsView(ctx: AppContext): View {
     h("button", { type: "button", "data-testid": "sync-button", onclick: () => index((ch) => documentsSync(ch)) }, "Re-sync folders"),
   ];
   const addPathButton = h("button", { type: "submit", "data-testid": "add-path-button" }, "Add");
+  const textDialog = h("dialog", { class: "document-text-dialog", "data-testid": "document-text-dialog", "aria-labelledby": "document-text-title" });
 
   const root = h("section", { class: "view", "data-testid": "view-documents", "aria-labelledby": "documents-title", hidden: true },
     h("header", { class: "view-header" }, h("h1", { id: "documents-title" }, "Documents"), h("div", { class: "toolbar" }, ...actions)),
@@ -59,7 +60,8 @@ export function createDocumentsView(ctx: AppContext): View {
     reportBox,
     h("table", { class: "documents" },
       h("thead", {}, h("tr", {}, ...["Title", "Path", "Format", "Size", "Chunks", "Indexed", ""].map((t) => h("th", { scope: "col" }, t)))),
-      table));
+      table),
+    textDialog);
 
   function renderReports(reports: FileReport[]) {
     reportBox.hidden = reports.length === 0;
@@ -81,7 +83,29 @@ export function createDocumentsView(ctx: AppContext): View {
         h("td", { class: "num" }, formatBytes(d.size_bytes)),
         h("td", { class: "num" }, String(d.chunk_count)),
         h("td", {}, formatDateTime(d.indexed_at * 1000)),
-        h("td", {}, h("button", { type: "button", "data-testid": "remove-document", "aria-label": `Remove ${d.title}`, onclick: () => remove(d) }, "Remove")))));
+        h("td", { class: "row-actions" },
+          h("button", { type: "button", "data-testid": "show-text", "aria-label": `Show the text read from ${d.title}`, onclick: () => showText(d) }, "Text"),
+          h("button", { type: "button", "data-testid": "remove-document", "aria-label": `Remove ${d.title}`, onclick: () => remove(d) }, "Remove")))));
+  }
+
+  /** What the library read from a document, page by page: for checking a PDF came through right. */
+  async function showText(doc: DocumentInfo) {
+    try {
+      const read = await documentsText(doc.id);
+      const pages = read.pages.length
+        ? read.pages.map((page) => h("section", { class: "document-page", "data-testid": "document-page", "data-page": page.number },
+            h("h3", {}, pageHeading(page)), h("p", { class: "page-text" }, page.text)))
+        : [h("section", { class: "document-page", "data-testid": "document-page" }, h("p", { class: "page-text" }, read.text))];
+      fill(textDialog,
+        h("h2", { id: "document-text-title" }, doc.title),
+        h("p", { class: "muted small path" }, `${doc.path} · ${read.pages.length ? `${read.pages.length} pages with text` : doc.format}`),
+        h("div", { class: "document-pages" }, ...pages),
+        h("div", { class: "dialog-actions" },
+          h("button", { type: "button", "data-testid": "document-text-close", autofocus: true, onclick: () => textDialog.close() }, "Close")));
+      textDialog.showModal();
+    } catch (err) {
+      showError(err);
+    }
   }
 
   function setIndexing(on: boolean) {

@@ -4,7 +4,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use automix::docs::{Embedder, FileOutcome, FileReport, FolderWatcher, IndexOptions, IndexProgress, Library, SearchMode, DEFAULT_MAX_FILE_BYTES};
+use automix::docs::{DocumentText, Embedder, FileOutcome, FileReport, FolderWatcher, IndexOptions, IndexProgress, Library, SearchMode, DEFAULT_MAX_FILE_BYTES};
 use automix_llm::LocalModel;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -21,6 +21,9 @@ pub enum DocsCommand {
     },
     /// The indexed documents and the library's folders.
     List,
+    /// Print the text the library holds for a document (by id or path), page by page with each
+    /// page's number and printed label: what was read from it.
+    Text { id_or_path: String },
     /// Remove a document by id or path, or a folder with all its documents.
     Remove { id_or_path: String },
     /// Rescan the library's folders: add new files, re-index changed ones, drop deleted ones.
@@ -99,6 +102,7 @@ pub fn run(command: DocsCommand) -> Result<()> {
                 println!("folder  {}", folder.display());
             }
         }
+        DocsCommand::Text { id_or_path } => print_document_text(&library.document_text(&id_or_path)?),
         DocsCommand::Remove { id_or_path } => {
             if library.remove_folder(std::path::Path::new(&id_or_path))? {
                 println!("removed the folder {id_or_path} and its documents");
@@ -109,6 +113,20 @@ pub fn run(command: DocsCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn print_document_text(text: &DocumentText) {
+    println!("{} ({}, {})", text.document.title, text.document.format, text.document.path);
+    if text.pages.is_empty() {
+        println!("\n{}", text.text);
+    }
+    for page in &text.pages {
+        match &page.label {
+            Some(label) => println!("\n--- page {} (printed page {label}) ---", page.number),
+            None => println!("\n--- page {} ---", page.number),
+        }
+        println!("{}", page.text);
+    }
 }
 
 fn with_progress_bar<T>(run: impl FnOnce(&mut dyn FnMut(&IndexProgress)) -> T) -> T {
@@ -146,7 +164,7 @@ fn print_reports(reports: &[FileReport], show_unchanged: bool) {
 }
 
 /// `automix search`: ranked chunks with citations, or exactly what an N-token context would hold.
-pub fn search(query: &str, limit: usize, budget_tokens: Option<usize>) -> Result<()> {
+pub fn search(query: &str, limit: usize, budget_tokens: Option<usize>, json: bool) -> Result<()> {
     let mut library = open_library()?;
     let embedder = load_embedder()?;
     let hits = match budget_tokens {
@@ -156,6 +174,10 @@ pub fn search(query: &str, limit: usize, budget_tokens: Option<usize>) -> Result
         }
         None => library.search(&embedder, query, limit, SearchMode::Hybrid)?,
     };
+    if json {
+        println!("{}", serde_json::to_string(&hits)?);
+        return Ok(());
+    }
     for (rank, hit) in hits.iter().enumerate() {
         println!("{:>2}. score {:.4}  {}", rank + 1, hit.score, hit.citation);
         if budget_tokens.is_some() {

@@ -69,6 +69,9 @@ enum Command {
         /// Print exactly the chunks the pipeline would give a local model with this many tokens.
         #[arg(long)]
         budget_tokens: Option<usize>,
+        /// Print the hits as one JSON array (scores, texts and citations with pages and labels).
+        #[arg(long)]
+        json: bool,
     },
     /// Make the router forget what it learned from your past answers (back to the bundled calibration).
     RouterForget,
@@ -95,7 +98,7 @@ pub fn run() -> Result<()> {
         Command::Feedback { id, verdict } => account::feedback(id, &verdict),
         Command::RouterForget => account::router_forget(),
         Command::Docs { command } => docs::run(command),
-        Command::Search { query, limit, budget_tokens } => docs::search(&query, limit, budget_tokens),
+        Command::Search { query, limit, budget_tokens, json } => docs::search(&query, limit, budget_tokens, json),
         Command::Settings { command } => settings::run(command),
     }
 }

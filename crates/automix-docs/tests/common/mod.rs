@@ -51,6 +51,20 @@ pub fn pdf_bytes(pages: &[&[&str]], title: Option<&str>) -> Vec<u8> {
     finish_pdf(document, pages_id, resources_id, kids, title)
 }
 
+/// [`pdf_bytes`] whose catalog gives page labels as a printed book numbers its pages: the first
+/// `front_matter` pages in lower-case roman numerals, the rest from 1.
+pub fn labelled_pdf_bytes(pages: &[&[&str]], front_matter: i64) -> Vec<u8> {
+    let mut document = Document::load_mem(&pdf_bytes(pages, None)).expect("reload sample pdf");
+    let labels = dictionary! {
+        "Nums" => vec![0.into(), dictionary! { "S" => "r" }.into(), front_matter.into(), dictionary! { "S" => "D" }.into()],
+    };
+    let catalog_id = document.trailer.get(b"Root").and_then(Object::as_reference).expect("catalog");
+    document.get_dictionary_mut(catalog_id).expect("catalog dictionary").set("PageLabels", labels);
+    let mut bytes = Vec::new();
+    document.save_to(&mut bytes).expect("write labelled pdf");
+    bytes
+}
+
 /// A PDF whose only page draws a filled rectangle, as a scan would carry an image.
 pub fn image_only_pdf_bytes() -> Vec<u8> {
     let mut document = Document::with_version("1.5");

@@ -320,6 +320,8 @@ fn to_stored_citation(hit: &SearchHit) -> automix_store::Citation {
             title: citation.title.clone(),
             page_start: citation.page_start,
             page_end: citation.page_end,
+            page_label_start: citation.page_label_start.clone(),
+            page_label_end: citation.page_label_end.clone(),
             section: citation.section.clone(),
             char_start: citation.char_start,
             char_end: citation.char_end,

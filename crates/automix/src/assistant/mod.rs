@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use automix_budget::{CostPreference, Ledger};
-use automix_docs::{DocumentInfo, Embedder, Library};
+use automix_docs::{DocumentInfo, DocumentText, Embedder, Library};
 use automix_eval::metrics::token_f1;
 use automix_eval::table::CORRECT_THRESHOLD;
 use automix_llm::{KvCache, LocalModel};
@@ -288,6 +288,12 @@ impl Assistant {
     /// The documents of the library, read without waiting for an indexing run.
     pub fn documents(&self) -> Result<Vec<DocumentInfo>, AskError> {
         Ok(lock(&self.search).documents()?)
+    }
+
+    /// The text the library holds for a document (by id or path), page by page with labels: what
+    /// was read, for a user to check.
+    pub fn document_text(&self, id_or_path: &str) -> Result<DocumentText, AskError> {
+        Ok(lock(&self.search).document_text(id_or_path)?)
     }
 
     /// The folders the library keeps in step with the disk.

@@ -10,7 +10,7 @@ use automix_remote::CancelFlag;
 use automix_router::SignalValues;
 
 use super::{ensure_not_cancelled, lock, AskError, AskEvent, Assistant, Scope};
-use crate::answer_checks::{answer_is_grounded, answer_matches_question_type, is_refusal, key_token_mask, sentences};
+use crate::answer_checks::{answer_is_grounded, answer_matches_question_type, is_refusal, key_token_mask};
 use crate::prompts::{answer_messages, Turn};
 use crate::verify::{verify, Verification, VerifyMode};
 
@@ -115,7 +115,8 @@ fn key_logprob(model: &LocalModel, answer: &Generation, question: &str) -> Resul
 /// The best cosine similarity between the answer and one sentence of the context: a sentence
 /// answer taken from the text lies close to the sentence it came from.
 fn context_similarity(embedder: &Embedder, answer: &str, context: &str) -> Result<Option<f64>, AskError> {
-    let candidates: Vec<&str> = sentences(context).into_iter().take(MAX_SIMILARITY_SENTENCES).collect();
+    // Lines first: the context's source headers stand on lines of their own.
+    let candidates: Vec<&str> = context.lines().flat_map(automix_docs::sentences).take(MAX_SIMILARITY_SENTENCES).collect();
     if answer.trim().is_empty() || candidates.is_empty() {
         return Ok(None);
     }
