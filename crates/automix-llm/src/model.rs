@@ -184,7 +184,8 @@ impl LocalModel {
                 return Err(LlmError::Cancelled);
             }
             // Sampling runs on the host: the one copy per token is this row of logits.
-            let (token, logprob) = sampler.sample(&logits.to_vec1::<f32>()?);
+            let excluded = if tokens.is_empty() { params.never_first.as_slice() } else { &[] };
+            let (token, logprob) = sampler.sample_excluding(&logits.to_vec1::<f32>()?, excluded);
             if self.end_of_turn.contains(&token) {
                 stop_reason = StopReason::EndOfTurn;
                 break;

@@ -13,11 +13,15 @@ pub struct SamplingParams {
     pub max_tokens: usize,
     /// Generation ends when the text ends with any of these; the stop string is not returned.
     pub stop: Vec<String>,
+    /// Tokens the first generated token may not be (an answer that must not open with a heading,
+    /// say). Log-probabilities stay those of the model's own distribution.
+    #[serde(default)]
+    pub never_first: Vec<u32>,
 }
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        Self { temperature: 0.0, top_p: 1.0, seed: 299_792_458, max_tokens: 256, stop: Vec::new() }
+        Self { temperature: 0.0, top_p: 1.0, seed: 299_792_458, max_tokens: 256, stop: Vec::new(), never_first: Vec::new() }
     }
 }
 
@@ -34,11 +38,21 @@ impl Sampler {
 
     /// Returns the chosen token and its log-probability under the model's (temperature 1) distribution.
     pub fn sample(&mut self, logits: &[f32]) -> (u32, f32) {
+        self.sample_excluding(logits, &[])
+    }
+
+    /// [`Sampler::sample`] that never picks one of `excluded`; the log-probability is still the
+    /// one the model gave the chosen token among all tokens.
+    pub fn sample_excluding(&mut self, logits: &[f32], excluded: &[u32]) -> (u32, f32) {
         let log_probs = log_softmax(logits, 1.0);
+        let mut allowed = std::borrow::Cow::Borrowed(logits);
+        for &token in excluded.iter().filter(|&&token| (token as usize) < logits.len()) {
+            allowed.to_mut()[token as usize] = f32::NEG_INFINITY;
+        }
         let token = if self.temperature <= 0.0 {
-            argmax(logits)
+            argmax(&allowed)
         } else {
-            self.nucleus(&log_softmax(logits, self.temperature))
+            self.nucleus(&log_softmax(&allowed, self.temperature))
         };
         (token, log_probs[token as usize])
     }

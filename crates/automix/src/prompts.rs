@@ -9,7 +9,7 @@
 //! verification examples in the system turn cost a third of the right answers (0.32 against 0.44
 //! containing the gold answer), so the verdict is asked without them.
 
-use automix_llm::Message;
+use automix_llm::{LocalModel, Message, SamplingParams};
 
 const ANSWER_INSTRUCTION: &str =
     "Answer the question using only the context. Reply in one or two sentences. If the context does not contain the answer, say that it does not.";
@@ -22,6 +22,24 @@ pub const VERDICT_PREFIX: &str = "Verification Decision: The AI generated answer
 
 fn question_turn(context: &str, question: &str) -> String {
     format!("Context:\n{}\n\nQuestion: {}\nAnswer:", context.trim(), question.trim())
+}
+
+/// Markdown heading markers: an answer is one or two sentences shown as text, never a heading.
+/// SmolLM2 sometimes opens with one when the document starts with a heading ("# France"); on the
+/// France page the greedy choice between "#" and "The" is a near-tie (27.3 against 27.1) that the
+/// rounding of one kernel or another decides.
+const HEADING_MARKERS: &[&str] = &["#", " #", "##", " ##", "###", " ###", "\n#"];
+
+/// How an answer is generated: greedy, at most `max_tokens`, and not opening with a heading.
+pub fn answer_sampling(model: &LocalModel, max_tokens: usize) -> SamplingParams {
+    let never_first = HEADING_MARKERS
+        .iter()
+        .filter_map(|marker| match model.tokenizer().encode(marker).ok()?.as_slice() {
+            [token] => Some(*token),
+            _ => None,
+        })
+        .collect();
+    SamplingParams { max_tokens, never_first, ..Default::default() }
 }
 
 /// The part of every answer conversation that never changes (the instructions): prefilled once

@@ -70,6 +70,7 @@ pub fn verify(
                     seed: seed.wrapping_add(i as u64),
                     max_tokens: 64,
                     stop: vec!["---".into(), "\n\n".into()],
+                    never_first: Vec::new(),
                 };
                 let judgement = model.generate(&conversation, cache, &params, cancel, &mut |_| {})?;
                 processed += judgement.timings.prefill_tokens + judgement.timings.decode_tokens;

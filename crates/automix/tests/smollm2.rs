@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 
 use automix::llm::{KvCache, LocalModel, SamplingParams};
 use automix::models::{Catalog, ModelKind, ModelStore};
-use automix::prompts::{answer_messages, shared_prefix, Turn};
+use automix::prompts::{answer_messages, answer_sampling, shared_prefix, Turn};
 use candle_core::quantized::tokenizer::TokenizerFromGguf;
 use candle_core::Device;
 
@@ -59,7 +59,7 @@ fn generic_gguf_tokenizer_would_insert_spaces_after_special_tokens() {
 fn answers_paris_about_france() {
     let model = smollm2();
     let prompt = model.chat_prompt(&answer_messages(FRANCE, "What is the capital of France?", &[]), true).unwrap();
-    let params = SamplingParams { max_tokens: 24, ..Default::default() };
+    let params = answer_sampling(&model, 24);
     let mut streamed = String::new();
     let answer = model.generate(&prompt, &mut KvCache::new(), &params, &AtomicBool::new(false), &mut |t| streamed.push_str(t)).unwrap();
     assert!(answer.text.contains("Paris"), "answer was {:?}", answer.text);

@@ -5,13 +5,13 @@
 use std::time::Instant;
 
 use automix_docs::{Embedder, SearchHit};
-use automix_llm::{Generation, KvCache, LocalModel, SamplingParams};
+use automix_llm::{Generation, KvCache, LocalModel};
 use automix_remote::CancelFlag;
 use automix_router::SignalValues;
 
 use super::{ensure_not_cancelled, lock, AskError, AskEvent, Assistant, Scope};
 use crate::answer_checks::{answer_is_grounded, answer_matches_question_type, is_refusal, key_token_mask};
-use crate::prompts::{answer_messages, Turn};
+use crate::prompts::{answer_messages, answer_sampling, Turn};
 use crate::verify::{verify, Verification, VerifyMode};
 
 /// Context sentences compared with the answer: enough for a page, bounded for a long one.
@@ -52,7 +52,7 @@ impl Assistant {
         let mut cache = lock(&self.cache);
         let conversation = answer_messages(&context, question, &earlier);
         let prompt = model.chat_prompt(&conversation, true)?;
-        let params = SamplingParams { max_tokens: config.max_answer_tokens, ..Default::default() };
+        let params = answer_sampling(&model, config.max_answer_tokens);
         let started = Instant::now();
         let answer = model.generate(&prompt, &mut cache, &params, cancel, &mut |text| on_event(AskEvent::LocalToken { text: text.to_string() }))?;
         let answer_ms = started.elapsed().as_millis() as u64;
