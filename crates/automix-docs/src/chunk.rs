@@ -231,13 +231,13 @@ impl Chunker<'_> {
 
 /// Converts byte offsets to character offsets, walking from the last answer.
 #[derive(Default)]
-struct CharOffsets {
+pub(crate) struct CharOffsets {
     byte: usize,
     char: usize,
 }
 
 impl CharOffsets {
-    fn char_index(&mut self, text: &str, byte: usize) -> usize {
+    pub(crate) fn char_index(&mut self, text: &str, byte: usize) -> usize {
         if byte >= self.byte {
             self.char += text[self.byte..byte].chars().count();
         } else {

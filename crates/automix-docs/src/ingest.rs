@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::chunk::{chunk_document, ChunkingConfig};
+use crate::chunk::{chunk_document, CharOffsets, ChunkingConfig};
 use crate::embed::Embedder;
 use crate::extract::{detect_format, extract, read_document_bytes, DocumentFormat, ExtractError, ExtractedDocument};
 use crate::store::{Library, NewDocument, PageSpan};
@@ -201,15 +201,11 @@ impl Library {
 /// last) and its printed label. Empty for formats without pages.
 fn page_spans(document: &ExtractedDocument) -> Vec<PageSpan> {
     let mut spans: Vec<PageSpan> = Vec::new();
-    let mut chars_before = 0;
-    let mut bytes_counted = 0;
+    let mut offsets = CharOffsets::default();
     for block in &document.blocks {
         let Some(number) = block.page else { continue };
-        chars_before += document.text[bytes_counted..block.byte_range.start].chars().count();
-        let char_start = chars_before;
-        let char_end = char_start + document.block_text(block).chars().count();
-        chars_before = char_end;
-        bytes_counted = block.byte_range.end;
+        let char_start = offsets.char_index(&document.text, block.byte_range.start);
+        let char_end = offsets.char_index(&document.text, block.byte_range.end);
         match spans.last_mut() {
             Some(span) if span.number == number => span.char_end = char_end,
             _ => spans.push(PageSpan { number, label: block.page_label.clone(), char_start, char_end }),

@@ -82,16 +82,18 @@ impl Citation {
     pub fn pages(&self) -> Option<String> {
         let start = self.page_start?;
         let end = self.page_end.unwrap_or(start).max(start);
-        let physical = if end > start { format!("{start}–{end}") } else { start.to_string() };
-        let (plural, label_start, label_end) = match (&self.page_label_start, &self.page_label_end) {
-            (None, None) => return Some(if end > start { format!("pp. {physical}") } else { format!("p. {physical}") }),
-            (label_start, label_end) => (end > start, label_start.clone().unwrap_or_else(|| start.to_string()), label_end.clone().unwrap_or_else(|| end.to_string())),
-        };
-        Some(if plural {
-            format!("pp. {label_start}–{label_end} (PDF pages {physical})")
+        let (prefix, physical) = if end > start { ("pp.", format!("{start}–{end}")) } else { ("p.", start.to_string()) };
+        if self.page_label_start.is_none() && self.page_label_end.is_none() {
+            return Some(format!("{prefix} {physical}"));
+        }
+        let label = |label: &Option<String>, page: u32| label.clone().unwrap_or_else(|| page.to_string());
+        let printed = if end > start {
+            format!("{}–{}", label(&self.page_label_start, start), label(&self.page_label_end, end))
         } else {
-            format!("p. {label_start} (PDF page {physical})")
-        })
+            label(&self.page_label_start, start)
+        };
+        let pdf_pages = if end > start { "PDF pages" } else { "PDF page" };
+        Some(format!("{prefix} {printed} ({pdf_pages} {physical})"))
     }
 }
 

@@ -32,7 +32,7 @@ fn closes_sentence(character: char) -> bool {
 }
 
 /// Characters of scripts written without spaces between words (Han, kana, Hangul).
-pub(crate) fn is_cjk(character: char) -> bool {
+fn is_cjk(character: char) -> bool {
     matches!(character as u32,
         0x3040..=0x30FF      // Hiragana, Katakana
         | 0x31F0..=0x31FF    // Katakana phonetic extensions
@@ -139,74 +139,39 @@ pub(crate) fn word_ranges(text: &str, range: Range<usize>) -> Vec<Range<usize>> 
 /// its single characters and its overlapping pairs, separated by spaces, so the index's word
 /// tokenizer sees them as terms. Citations keep the text as printed; only the index reads this.
 pub fn index_text(text: &str) -> String {
+    spaced_cjk_terms(text, true)
+}
+
+/// The index terms of a query word: folded like [`index_text`], and a Chinese, Japanese or Korean
+/// run as its overlapping pairs (a single character alone), which is what the index holds for it.
+pub(crate) fn query_terms(word: &str) -> Vec<String> {
+    spaced_cjk_terms(word, false).split_whitespace().map(str::to_string).collect()
+}
+
+/// `text` NFKC-folded, with each CJK run replaced by its terms between spaces: its pairs, plus its
+/// single characters when `with_singles` (the index holds both, so a one-character question word
+/// still finds its passages; a query asks for pairs, which rank better).
+fn spaced_cjk_terms(text: &str, with_singles: bool) -> String {
     let folded: String = text.nfkc().collect();
     let mut out = String::with_capacity(folded.len() * 2);
     let mut run: Vec<char> = Vec::new();
-    for character in folded.chars() {
-        if is_cjk(character) {
-            run.push(character);
-            continue;
-        }
-        write_cjk_terms(&mut out, &run, true);
-        run.clear();
-        out.push(character);
-    }
-    write_cjk_terms(&mut out, &run, true);
-    out
-}
-
-/// The index terms of the words in `query`: folded like [`index_text`], and a Chinese, Japanese
-/// or Korean run as its overlapping pairs (a single character alone), which is what the index
-/// holds for it.
-pub(crate) fn query_terms(word: &str) -> Vec<String> {
-    let folded: String = word.nfkc().collect();
-    let mut terms = Vec::new();
-    let mut run: Vec<char> = Vec::new();
-    let mut other = String::new();
     for character in folded.chars().chain(std::iter::once(' ')) {
         if is_cjk(character) {
-            if !other.is_empty() {
-                terms.push(std::mem::take(&mut other));
-            }
             run.push(character);
             continue;
         }
         if !run.is_empty() {
-            let mut written = String::new();
-            write_cjk_terms(&mut written, &run, false);
-            terms.extend(written.split_whitespace().map(str::to_string));
+            out.push(' ');
+            if run.len() == 1 || with_singles {
+                run.iter().for_each(|single| out.extend([*single, ' ']));
+            }
+            run.windows(2).for_each(|pair| out.extend([pair[0], pair[1], ' ']));
             run.clear();
         }
-        if character.is_whitespace() {
-            if !other.is_empty() {
-                terms.push(std::mem::take(&mut other));
-            }
-        } else {
-            other.push(character);
-        }
+        out.push(character);
     }
-    terms
-}
-
-/// Writes a run's terms, space-separated and with a space on each side: its pairs, plus its
-/// single characters when `with_singles` (the index holds both, so a one-character question word
-/// still finds its passages; a query asks for pairs, which rank better).
-fn write_cjk_terms(out: &mut String, run: &[char], with_singles: bool) {
-    if run.is_empty() {
-        return;
-    }
-    out.push(' ');
-    if run.len() == 1 || with_singles {
-        for character in run {
-            out.push(*character);
-            out.push(' ');
-        }
-    }
-    for pair in run.windows(2) {
-        out.push(pair[0]);
-        out.push(pair[1]);
-        out.push(' ');
-    }
+    out.pop();
+    out
 }
 
 #[cfg(test)]
