@@ -128,7 +128,7 @@ pub fn attention(isa: Isa, kv: &KvLayer, q: &[f32], q_stride: usize, first_posit
         for item in items {
             let (head, block) = (item / items_per_head, item % items_per_head);
             let rows = block * rows_per_item..(positions * group).min((block + 1) * rows_per_item);
-            SCORES.with(|scores| attend(isa, kv, q, q_stride, first_position, head, rows.start, rows.end, scale, out_ptr, q_width, &mut scores.borrow_mut()));
+            SCORES.with(|scores| attend(isa, isa, kv, q, q_stride, first_position, head, rows.start, rows.end, scale, out_ptr, q_width, &mut scores.borrow_mut()));
         }
     };
     let parallel = n_kv_head * items_per_head > 1;
@@ -138,7 +138,7 @@ pub fn attention(isa: Isa, kv: &KvLayer, q: &[f32], q_stride: usize, first_posit
 multiversion! {
 /// Attention for query rows `first_row..end_row` (position × group member, flattened) of key/value
 /// head `head`.
-fn attend(kv: &KvLayer, q: &[f32], q_stride: usize, first_position: usize, head: usize, first_row: usize, end_row: usize, scale: f32, out: SendPtr<f32>, q_width: usize, scores: &mut Vec<f32>) {
+fn attend(kernels: Isa, kv: &KvLayer, q: &[f32], q_stride: usize, first_position: usize, head: usize, first_row: usize, end_row: usize, scale: f32, out: SendPtr<f32>, q_width: usize, scores: &mut Vec<f32>) {
     let rows = first_row..end_row;
     let AttentionShape { n_head, n_kv_head, head_dim } = kv.shape;
     let group = n_head / n_kv_head;
@@ -185,36 +185,91 @@ fn attend(kv: &KvLayer, q: &[f32], q_stride: usize, first_position: usize, head:
             softmax(weights);
             // SAFETY: each row's output slice belongs to this item alone, inside `out`.
             let out = unsafe { std::slice::from_raw_parts_mut(out.get().add(at), head_dim) };
-            match head_dim / KEYS_PER_BLOCK {
-                1 => weighted_sum::<1>(kv, head, weights, out),
-                2 => weighted_sum::<2>(kv, head, weights, out),
-                3 => weighted_sum::<3>(kv, head, weights, out),
-                4 => weighted_sum::<4>(kv, head, weights, out),
-                5 => weighted_sum::<5>(kv, head, weights, out),
-                6 => weighted_sum::<6>(kv, head, weights, out),
-                7 => weighted_sum::<7>(kv, head, weights, out),
-                8 => weighted_sum::<8>(kv, head, weights, out),
-                _ => unreachable!("AttentionShape::supported limits head_dim to 128"),
-            }
+            weighted_sum(kernels, kv, head, weights, out);
         }
     }
 }
 }
 
-/// `out = Σ_j weights[j] · V[j]` for key/value head `head`, with the `C` lane blocks of a head in
-/// registers (independent chains, and each value row read once).
-#[inline(always)]
-fn weighted_sum<const C: usize>(kv: &KvLayer, head: usize, weights: &[f32], out: &mut [f32]) {
-    let mut lanes = [[0f32; KEYS_PER_BLOCK]; C];
-    for (&w, value) in weights.iter().zip(kv.head_values(head).chunks_exact(C * KEYS_PER_BLOCK)) {
-        for (lanes, v) in lanes.iter_mut().zip(value.chunks_exact(KEYS_PER_BLOCK)) {
-            for i in 0..KEYS_PER_BLOCK {
-                lanes[i] = v[i].mul_add(w, lanes[i]);
+/// `out = Σ_j weights[j] · V[j]` for key/value head `head`, in explicit registers of the width of `kernels`
+/// (see [`super::lanes`] for why not plain loops).
+fn weighted_sum(kernels: Isa, kv: &KvLayer, head: usize, weights: &[f32], out: &mut [f32]) {
+    let values = kv.head_values(head);
+    let head_dim = kv.shape.head_dim;
+    assert!(out.len() == head_dim && values.len() >= weights.len() * head_dim, "weighted_sum: slices do not match the shape");
+    match kernels {
+        // SAFETY: `kernels` is at most the detected set (attention's multiversion checked it), and
+        // the assertion above bounds every load and store.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { x86::weighted_sum_avx512(values.as_ptr(), head_dim, weights, out.as_mut_ptr()) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { x86::weighted_sum_avx2(values.as_ptr(), head_dim, weights, out.as_mut_ptr()) },
+        _ => {
+            out.fill(0.0);
+            for (&w, value) in weights.iter().zip(values.chunks_exact(head_dim)) {
+                for (o, &v) in out.iter_mut().zip(value) {
+                    *o = v.mul_add(w, *o);
+                }
             }
         }
     }
-    for (dst, lanes) in out.chunks_exact_mut(KEYS_PER_BLOCK).zip(&lanes) {
-        dst.copy_from_slice(lanes);
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::super::lanes::F32Lanes;
+    use std::arch::x86_64::{__m256, __m512};
+
+    /// Accumulator registers per pass over the positions: a head of up to 8 registers is summed in
+    /// one pass, with every value row read once.
+    const MAX_REGISTERS: usize = 8;
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn weighted_sum_avx512(values: *const f32, head_dim: usize, weights: &[f32], out: *mut f32) {
+        weighted_sum::<__m512>(values, head_dim, weights, out)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn weighted_sum_avx2(values: *const f32, head_dim: usize, weights: &[f32], out: *mut f32) {
+        weighted_sum::<__m256>(values, head_dim, weights, out)
+    }
+
+    /// Passes over the positions, each summing up to `MAX_REGISTERS` registers of the head's columns.
+    #[inline(always)]
+    unsafe fn weighted_sum<L: F32Lanes>(values: *const f32, head_dim: usize, weights: &[f32], out: *mut f32) {
+        let mut column = 0;
+        while column < head_dim {
+            let registers = ((head_dim - column) / L::WIDTH).min(MAX_REGISTERS);
+            let (values, out) = (values.add(column), out.add(column));
+            match registers {
+                8 => columns::<L, 8>(values, head_dim, weights, out),
+                7 => columns::<L, 7>(values, head_dim, weights, out),
+                6 => columns::<L, 6>(values, head_dim, weights, out),
+                5 => columns::<L, 5>(values, head_dim, weights, out),
+                4 => columns::<L, 4>(values, head_dim, weights, out),
+                3 => columns::<L, 3>(values, head_dim, weights, out),
+                2 => columns::<L, 2>(values, head_dim, weights, out),
+                1 => columns::<L, 1>(values, head_dim, weights, out),
+                _ => unreachable!("head_dim is a multiple of 16, so of every register width"),
+            }
+            column += registers * L::WIDTH;
+        }
+    }
+
+    /// `N` registers of columns, summed over every position (rows `head_dim` apart).
+    #[inline(always)]
+    unsafe fn columns<L: F32Lanes, const N: usize>(values: *const f32, head_dim: usize, weights: &[f32], out: *mut f32) {
+        let mut acc = [L::zero(); N];
+        for (position, &w) in weights.iter().enumerate() {
+            let w = L::splat(w);
+            let row = values.add(position * head_dim);
+            for (n, acc) in acc.iter_mut().enumerate() {
+                *acc = L::load(row.add(n * L::WIDTH)).mul_add(w, *acc);
+            }
+        }
+        for (n, acc) in acc.iter().enumerate() {
+            acc.store(out.add(n * L::WIDTH));
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 
 mod attention;
 mod elementwise;
+mod lanes;
 mod pool;
 mod q8;
 mod vector;
