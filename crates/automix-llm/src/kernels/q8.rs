@@ -13,7 +13,7 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Tensor};
 use half::f16;
 
-use super::{for_each_range, isa, multiversion, Isa, SendPtr};
+use super::{for_each_range, isa, Isa, SendPtr};
 
 /// Weights in a Q8_0 block: 32 values sharing one scale.
 const BLOCK: usize = 32;
@@ -24,6 +24,8 @@ const ROWS_PER_ITEM: usize = 64;
 /// Below this many multiply-adds a matmul runs on the calling thread alone: handing out work to a
 /// worker costs a microsecond or two.
 const MIN_PARALLEL_WORK: usize = 1 << 16;
+/// Below this many activations quantizing runs on the calling thread alone (a decode step's row).
+const MIN_PARALLEL_QUANTIZE: usize = 1 << 14;
 
 /// One block of 32 inputs for the columns of a tile, interleaved [input quad (8)][column][4 inputs]
 /// so one register-wide row of bytes feeds one multiply-add instruction.
@@ -218,7 +220,7 @@ pub fn matmul(x: &[f32], w: &PackedQ8, out: &mut [f32]) {
                 let tiles = tile * blocks_per_row..(tile + 1) * blocks_per_row;
                 let out = out_ptr.get().wrapping_add(tile * cols);
                 let width = cols.min(n - tile * cols);
-                // SAFETY: w.isa() is at most the detected set (checked by quantize's multiversion), and
+                // SAFETY: w.isa() is at most the detected set (asserted in quantize), and
                 // each (tile, row chunk) item writes a disjoint part of `out`, inside its bounds.
                 unsafe {
                     match &w.tiles {
@@ -232,17 +234,39 @@ pub fn matmul(x: &[f32], w: &PackedQ8, out: &mut [f32]) {
     });
 }
 
-multiversion! {
-/// Quantizes `x` to Q8_0 blocks (round to nearest even, as `vcvtps2dq` does).
-fn quantize(x: &[f32], qs: &mut [i8], scales: &mut [f32], offsets: &mut [i32]) {
-    for (((src, dst), scale), offset) in x.chunks_exact(BLOCK).zip(qs.chunks_exact_mut(BLOCK)).zip(scales.iter_mut()).zip(offsets.iter_mut()) {
-        let mut lanes = [0f32; 8];
-        for chunk in src.chunks_exact(8) {
-            for (lane, v) in lanes.iter_mut().zip(chunk) {
-                *lane = lane.max(v.abs());
-            }
+/// Quantizes `x` to Q8_0 blocks (round to nearest even, as `vcvtps2dq` does) with the kernel of
+/// `isa`, over the pool when there are prefill rows.
+fn quantize(isa: Isa, x: &[f32], qs: &mut [i8], scales: &mut [f32], offsets: &mut [i32]) {
+    let blocks = scales.len();
+    assert!(x.len() == blocks * BLOCK && qs.len() == x.len() && offsets.len() == blocks, "quantize: slices do not match");
+    assert!(isa <= Isa::detected(), "{isa:?} kernels called on a CPU without them");
+    let (qs, scales, offsets) = (SendPtr(qs.as_mut_ptr()), SendPtr(scales.as_mut_ptr()), SendPtr(offsets.as_mut_ptr()));
+    let work = |range: std::ops::Range<usize>| {
+        let x = &x[range.start * BLOCK..range.end * BLOCK];
+        // SAFETY: the ranges of blocks are disjoint and inside the slices (asserted above).
+        let (qs, scales, offsets) = unsafe {
+            (
+                std::slice::from_raw_parts_mut(qs.get().add(range.start * BLOCK), range.len() * BLOCK),
+                std::slice::from_raw_parts_mut(scales.get().add(range.start), range.len()),
+                std::slice::from_raw_parts_mut(offsets.get().add(range.start), range.len()),
+            )
+        };
+        match isa {
+            // SAFETY: the CPU has the set (asserted above); the slices match (asserted above).
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { x86::quantize_avx512(x, qs, scales, offsets) },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { x86::quantize_avx2(x, qs, scales, offsets) },
+            _ => quantize_plain(x, qs, scales, offsets),
         }
-        let amax = lanes.iter().fold(0f32, |m, &v| m.max(v));
+    };
+    for_each_range(blocks, 1, x.len() >= MIN_PARALLEL_QUANTIZE, work);
+}
+
+/// The same in plain Rust: the reference the kernels are tested against.
+fn quantize_plain(x: &[f32], qs: &mut [i8], scales: &mut [f32], offsets: &mut [i32]) {
+    for (((src, dst), scale), offset) in x.chunks_exact(BLOCK).zip(qs.chunks_exact_mut(BLOCK)).zip(scales.iter_mut()).zip(offsets.iter_mut()) {
+        let amax = src.iter().fold(0f32, |m, &v| m.max(v.abs()));
         let inverse = if amax > 0.0 { 127.0 / amax } else { 0.0 };
         let mut sum = 0i32;
         for (d, &v) in dst.iter_mut().zip(src) {
@@ -254,12 +278,55 @@ fn quantize(x: &[f32], qs: &mut [i8], scales: &mut [f32], offsets: &mut [i32]) {
         *offset = 128 * sum;
     }
 }
-}
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{QuantizedRows, Tile, Tile16, Tile8, BLOCK};
     use std::arch::x86_64::*;
+
+    /// Q8_0 blocks of `x`, 32 floats in two registers per block.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) unsafe fn quantize_avx512(x: &[f32], qs: &mut [i8], scales: &mut [f32], offsets: &mut [i32]) {
+        for (block, (scale, offset)) in scales.iter_mut().zip(offsets.iter_mut()).enumerate() {
+            let src = x.as_ptr().add(block * BLOCK);
+            let (low, high) = (_mm512_loadu_ps(src), _mm512_loadu_ps(src.add(16)));
+            let amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(low), _mm512_abs_ps(high)));
+            let inverse = _mm512_set1_ps(if amax > 0.0 { 127.0 / amax } else { 0.0 });
+            let (low, high) = (_mm512_cvtps_epi32(_mm512_mul_ps(low, inverse)), _mm512_cvtps_epi32(_mm512_mul_ps(high, inverse)));
+            let dst = qs.as_mut_ptr().add(block * BLOCK) as *mut __m128i;
+            _mm_storeu_si128(dst, _mm512_cvtepi32_epi8(low));
+            _mm_storeu_si128(dst.add(1), _mm512_cvtepi32_epi8(high));
+            *scale = amax / 127.0;
+            *offset = 128 * _mm512_reduce_add_epi32(_mm512_add_epi32(low, high));
+        }
+    }
+
+    /// Q8_0 blocks of `x`, 32 floats in four registers per block.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn quantize_avx2(x: &[f32], qs: &mut [i8], scales: &mut [f32], offsets: &mut [i32]) {
+        let sign = _mm256_set1_ps(-0.0);
+        // packs_epi32 then packs_epi16 leave the four registers' 4-byte groups interleaved by lane.
+        let in_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        for (block, (scale, offset)) in scales.iter_mut().zip(offsets.iter_mut()).enumerate() {
+            let src = x.as_ptr().add(block * BLOCK);
+            let v: [__m256; 4] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(8 * i)));
+            let abs = |v: __m256| _mm256_andnot_ps(sign, v);
+            let max8 = _mm256_max_ps(_mm256_max_ps(abs(v[0]), abs(v[1])), _mm256_max_ps(abs(v[2]), abs(v[3])));
+            let max4 = _mm_max_ps(_mm256_castps256_ps128(max8), _mm256_extractf128_ps(max8, 1));
+            let max2 = _mm_max_ps(max4, _mm_movehl_ps(max4, max4));
+            let amax = _mm_cvtss_f32(_mm_max_ss(max2, _mm_movehdup_ps(max2)));
+            let inverse = _mm256_set1_ps(if amax > 0.0 { 127.0 / amax } else { 0.0 });
+            let q: [__m256i; 4] = std::array::from_fn(|i| _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inverse)));
+            let sum8 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            let sum4 = _mm_add_epi32(_mm256_castsi256_si128(sum8), _mm256_extracti128_si256(sum8, 1));
+            let sum2 = _mm_add_epi32(sum4, _mm_unpackhi_epi64(sum4, sum4));
+            let sum = _mm_cvtsi128_si32(_mm_add_epi32(sum2, _mm_shuffle_epi32(sum2, 1)));
+            let bytes = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+            _mm256_storeu_si256(qs.as_mut_ptr().add(block * BLOCK) as *mut __m256i, _mm256_permutevar8x32_epi32(bytes, in_order));
+            *scale = amax / 127.0;
+            *offset = 128 * sum;
+        }
+    }
 
     /// Activation rows the AVX-512 kernel keeps in registers while it reuses one tile of weights.
     const ROWS_512: usize = 8;
@@ -430,6 +497,28 @@ mod tests {
     use super::*;
     use candle_core::quantized::QMatMul;
     use candle_core::{Device, Module};
+
+    /// Each kernel quantizes exactly as the plain loop: the same bytes, scales and sums, ties and
+    /// all-zero blocks included.
+    #[test]
+    fn quantize_kernels_match_the_plain_loop() {
+        let blocks = 300;
+        let mut x: Vec<f32> = Tensor::randn(0f32, 3.0, blocks * BLOCK, &Device::Cpu).unwrap().to_vec1().unwrap();
+        x[..BLOCK].fill(0.0);
+        // A block whose products land on .5: 127 / 127 · (k + 0.5).
+        for (i, v) in x[BLOCK..2 * BLOCK].iter_mut().enumerate() {
+            *v = if i == 0 { 127.0 } else { (i % 7) as f32 + 0.5 };
+        }
+        let run = |f: &dyn Fn(&[f32], &mut [i8], &mut [f32], &mut [i32])| {
+            let (mut qs, mut scales, mut offsets) = (vec![0i8; x.len()], vec![0f32; blocks], vec![0i32; blocks]);
+            f(&x, &mut qs, &mut scales, &mut offsets);
+            (qs, scales, offsets)
+        };
+        let expected = run(&quantize_plain);
+        for isa in Isa::all_supported() {
+            assert_eq!(run(&|x, qs, scales, offsets| quantize(isa, x, qs, scales, offsets)), expected, "{isa:?}");
+        }
+    }
 
     /// Against an f32 matmul with the dequantized weights (plain loops), the only error left is the
     /// 8-bit rounding of the activations, which candle's matmul makes too: a few % of the output's
