@@ -124,6 +124,41 @@ impl KvCache {
     }
 }
 
+/// The working cache, plus a snapshot of the last answered prompt kept aside: a question about the
+/// same document as the one before shares that prompt's instructions and passages, and continues
+/// from them instead of reading the document again (the checks after an answer rewind the working
+/// cache to other prompts). Costs one more copy of the cached keys and values.
+#[derive(Debug, Default)]
+pub struct PromptCache {
+    working: KvCache,
+    kept: Option<KvCache>,
+}
+
+impl PromptCache {
+    pub fn new(working: KvCache) -> Self {
+        Self { working, kept: None }
+    }
+
+    /// The cache every generation and scoring reads and writes.
+    pub fn working(&mut self) -> &mut KvCache {
+        &mut self.working
+    }
+
+    /// Before reading `prompt`: continues from the kept snapshot when it holds more of it.
+    pub fn continue_longest(&mut self, prompt: &[u32]) {
+        if let Some(kept) = &self.kept {
+            if kept.common_prefix(prompt) > self.working.common_prefix(prompt) {
+                self.working.restore(kept);
+            }
+        }
+    }
+
+    /// Keeps the working cache as it is now (a prompt and its answer) for the next question.
+    pub fn keep(&mut self) {
+        self.kept = Some(self.working.snapshot());
+    }
+}
+
 fn grow(buffer: &Tensor, len: usize, capacity: usize) -> Result<Tensor> {
     let (b, h, _, d) = buffer.dims4()?;
     let fresh = Tensor::zeros((b, h, capacity, d), buffer.dtype(), buffer.device())?;

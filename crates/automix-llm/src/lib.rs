@@ -19,7 +19,7 @@ pub mod transformer;
 pub use config::{Architecture, ModelConfig};
 pub use device::{DeviceChoice, DeviceError};
 pub use error::{LlmError, Result};
-pub use kv_cache::KvCache;
+pub use kv_cache::{KvCache, PromptCache};
 pub use model::{Generation, LocalModel, StopReason, Timings};
 pub use sampling::SamplingParams;
 pub use template::{Message, Role};

@@ -1,5 +1,6 @@
 //! The one observation path on the real models: `ask` and `collect` read identical signals for the
-//! same question, the France questions get "Paris" rated above an average answer, and a
+//! same question, a question about the document of the one before continues from its passages,
+//! the France questions get "Paris" rated above an average answer, and a
 //! calibration run for a model is resumable, cancellable and used by the router afterwards.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -94,6 +95,27 @@ fn ask_and_collect_read_the_same_signals_for_the_same_question() {
     assert!(asked.retrieval_score.is_some() && asked.context_similarity.is_some(), "the library's signals are read: {asked:?}");
     let Some(AskEvent::Done { answer, .. }) = events.last() else { panic!("no answer") };
     assert_eq!(answer.trim(), row.slm.answer, "the same answer, so the same row");
+}
+
+/// A question about the document of the question before continues from the kept instructions and
+/// passages, reading only its own words, and answers exactly as an engine that read everything.
+#[test]
+fn a_second_question_about_the_same_document_reads_only_its_own_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = home_with_models(&dir);
+    let assistant = open(&paths);
+    let scope = Scope::Text { source: "france.md".into(), text: FRANCE_PAGE.into() };
+    let never = Arc::new(AtomicBool::new(false));
+    let observe = |assistant: &Assistant, question: &str| assistant.observe(question, &scope, None, &mut |_| {}, &never).unwrap().answer;
+    let page_tokens = assistant.model().unwrap().count_tokens(FRANCE_PAGE).unwrap();
+    let first = observe(&assistant, "What is the capital of France?");
+    assert!(first.timings.reused_tokens < page_tokens / 2, "the first question reads the page: {:?}", first.timings);
+    let second = observe(&assistant, "Which river does Paris lie on?");
+    assert!(second.timings.reused_tokens > page_tokens, "the second continues from the page: {:?}", second.timings);
+    assert!(second.timings.prefill_tokens < 40, "and reads its own question only: {:?}", second.timings);
+    let fresh = observe(&open(&paths), "Which river does Paris lie on?");
+    assert_eq!(fresh.timings.reused_tokens, first.timings.reused_tokens, "a fresh engine has only the instructions");
+    assert_eq!((&second.tokens, &second.token_logprobs), (&fresh.tokens, &fresh.token_logprobs), "{:?} against {:?}", second.text, fresh.text);
 }
 
 /// Not checked, because it does not hold: a confidence above the escalation point at the slider's

@@ -19,7 +19,7 @@ use automix_budget::{CostPreference, Ledger};
 use automix_docs::{DocumentInfo, DocumentText, Embedder, Library};
 use automix_eval::metrics::token_f1;
 use automix_eval::table::CORRECT_THRESHOLD;
-use automix_llm::{KvCache, LocalModel};
+use automix_llm::{KvCache, LocalModel, PromptCache};
 use automix_models::{Catalog, CatalogEntry, ModelKind, ModelStore};
 use automix_remote::{BlockingRemoteClient, KeyStore, ModelPrice, PriceTable, RemoteClient};
 use automix_store::{Feedback, History};
@@ -172,8 +172,9 @@ pub struct Assistant {
     router: RwLock<Router>,
     remote: RwLock<Option<Arc<RemoteModel>>>,
     config: RwLock<AssistantConfig>,
-    /// Kept between questions so the shared prompt prefix (instructions, demonstrations) is computed once.
-    cache: Mutex<KvCache>,
+    /// Kept between questions so the instructions are computed once, and a question about the
+    /// document of the one before continues from its passages.
+    cache: Mutex<PromptCache>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -210,7 +211,7 @@ impl Assistant {
             router: RwLock::new(router),
             remote: RwLock::new(remote.map(Arc::new)),
             config: RwLock::new(config),
-            cache: Mutex::new(KvCache::new()),
+            cache: Mutex::new(PromptCache::default()),
         })
     }
 
@@ -243,7 +244,7 @@ impl Assistant {
         // The cached prefix holds the old model's keys and values: the swap happens under the
         // cache's lock, so no question can pair the new model with the old cache.
         let mut cache = lock(&self.cache);
-        *cache = warm;
+        *cache = PromptCache::new(warm);
         *write(&self.model) = Some(Arc::new(model));
         *write(&self.router) = router;
         Ok(())

@@ -49,17 +49,19 @@ impl Assistant {
         let context = hits.iter().map(|h| h.text.as_str()).collect::<Vec<_>>().join("\n\n");
         ensure_not_cancelled(cancel)?;
 
-        let mut cache = lock(&self.cache);
+        let mut caches = lock(&self.cache);
         let conversation = answer_messages(&context, question, &earlier);
         let prompt = model.chat_prompt(&conversation, true)?;
         let params = answer_sampling(&model, config.max_answer_tokens);
         let started = Instant::now();
-        let answer = model.generate(&prompt, &mut cache, &params, cancel, &mut |text| on_event(AskEvent::LocalToken { text: text.to_string() }))?;
+        caches.continue_longest(&model.tokenizer().encode(&prompt)?);
+        let answer = model.generate(&prompt, caches.working(), &params, cancel, &mut |text| on_event(AskEvent::LocalToken { text: text.to_string() }))?;
+        caches.keep();
         let answer_ms = started.elapsed().as_millis() as u64;
         let checks_started = Instant::now();
-        let verification = verify(&model, &conversation, &answer.text, config.verify_mode, &mut cache, cancel)?;
-        let context_lift = context_lift(&model, &answer, question, &earlier, &mut cache, cancel)?;
-        drop(cache);
+        let verification = verify(&model, &conversation, &answer.text, config.verify_mode, caches.working(), cancel)?;
+        let context_lift = context_lift(&model, &answer, question, &earlier, caches.working(), cancel)?;
+        drop(caches);
         let grounded = answer_is_grounded(&answer.text, question, &context);
         on_event(AskEvent::Verified { v: verification.v, grounded });
         ensure_not_cancelled(cancel)?;

@@ -42,8 +42,15 @@ pub struct PipelineFigures {
     /// question, searching the library, packing the context).
     pub retrieval_secs: f64,
     /// From handing the question to the engine to its first streamed answer token: retrieval,
-    /// building the prompt and prefilling it.
+    /// building the prompt and prefilling it. Each question is about the document of the one
+    /// before, as when a user asks several things of one document: the prompt continues from the
+    /// instructions and passages the engine kept.
     pub question_to_first_token_secs: f64,
+    /// The same for a question whose passages are not those of the question before (the first
+    /// question about a document): only the instructions are kept, the page is read again. Median
+    /// over the same questions, asked of the page alternately as a given text (`automix ask
+    /// --context`) and as the library's document.
+    pub new_document_question_to_first_token_secs: f64,
     /// The answer as the engine records it: prefill and decoding.
     pub answer_secs: f64,
     /// Everything the engine does after the answer before routing: self-verification, context
@@ -89,12 +96,15 @@ pub fn measure(home: &Path, settings: &Settings, questions: &[&str]) -> Result<P
     }
     let document_tokens = assistant.model()?.tokenizer().encode(PAGE)?.len();
 
-    time_question(&assistant, WARM_UP)?;
-    let mut timings = Vec::with_capacity(questions.len());
-    for question in questions {
-        timings.push(time_question(&assistant, question)?);
-    }
-    let median_of = |figure: fn(&Timing) -> f64| {
+    time_question(&assistant, WARM_UP, &Scope::Library)?;
+    let same_document = questions.iter().map(|question| time_question(&assistant, question, &Scope::Library)).collect::<Result<Vec<_>>>()?;
+    let as_text = Scope::Text { source: page.display().to_string(), text: PAGE.to_string() };
+    let new_document = questions
+        .iter()
+        .enumerate()
+        .map(|(i, question)| time_question(&assistant, question, if i % 2 == 0 { &as_text } else { &Scope::Library }))
+        .collect::<Result<Vec<_>>>()?;
+    let median_of = |timings: &[Timing], figure: fn(&Timing) -> f64| {
         let mut values: Vec<f64> = timings.iter().map(figure).collect();
         values.sort_by(f64::total_cmp);
         super::percentile(&values, 0.5)
@@ -102,11 +112,12 @@ pub fn measure(home: &Path, settings: &Settings, questions: &[&str]) -> Result<P
     Ok(PipelineFigures {
         questions: questions.len(),
         document_tokens,
-        retrieval_secs: median_of(|t| t.retrieval_secs),
-        question_to_first_token_secs: median_of(|t| t.first_token_secs),
-        answer_secs: median_of(|t| t.answer_secs),
-        checks_secs: median_of(|t| t.checks_secs),
-        checks_to_answer_ratio: median_of(|t| t.checks_secs / t.answer_secs),
+        retrieval_secs: median_of(&same_document, |t| t.retrieval_secs),
+        question_to_first_token_secs: median_of(&same_document, |t| t.first_token_secs),
+        new_document_question_to_first_token_secs: median_of(&new_document, |t| t.first_token_secs),
+        answer_secs: median_of(&same_document, |t| t.answer_secs),
+        checks_secs: median_of(&same_document, |t| t.checks_secs),
+        checks_to_answer_ratio: median_of(&same_document, |t| t.checks_secs / t.answer_secs),
     })
 }
 
@@ -119,13 +130,13 @@ struct Timing {
 
 /// One question through `Assistant::ask`, in a conversation of its own so no earlier turn lengthens
 /// the prompt. The answer and checks times are the ones the engine records in its history.
-fn time_question(assistant: &Assistant, question: &str) -> Result<Timing> {
+fn time_question(assistant: &Assistant, question: &str, scope: &Scope) -> Result<Timing> {
     let conversation = assistant.new_conversation(question)?;
     let (mut retrieved, mut first_token) = (None, None);
     let started = Instant::now();
     let question_id = assistant.ask(
         question,
-        &Scope::Library,
+        scope,
         conversation,
         &mut |event| match event {
             AskEvent::Retrieved { .. } => retrieved = retrieved.or(Some(started.elapsed())),
