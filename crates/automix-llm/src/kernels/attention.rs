@@ -137,80 +137,84 @@ pub fn attention(isa: Isa, kv: &KvLayer, q: &[f32], q_stride: usize, first_posit
 
 multiversion! {
 /// Attention for query rows `first_row..end_row` (position × group member, flattened) of key/value
-/// head `head`.
+/// head `head`. The multiply-adds run in explicit registers of `kernels` (see [`super::lanes`] for
+/// why not plain loops), a few rows at a time so each key and value read from memory serves all of
+/// them; softmax is plain Rust, vectorised by `multiversion!`.
 fn attend(kernels: Isa, kv: &KvLayer, q: &[f32], q_stride: usize, first_position: usize, head: usize, first_row: usize, end_row: usize, scale: f32, out: SendPtr<f32>, q_width: usize, scores: &mut Vec<f32>) {
     let rows = first_row..end_row;
     let AttentionShape { n_head, n_kv_head, head_dim } = kv.shape;
     let group = n_head / n_kv_head;
     let row_count = rows.len();
-    let last_position = first_position + (rows.end - 1) / group;
-    let stride = (last_position + 1).next_multiple_of(KEYS_PER_BLOCK);
-    {
-        scores.resize(row_count * stride, 0.0);
-        // (query, keys it may see, output offset) per row.
-        let row_info = |row: usize| {
-            let (position, member) = (row / group, row % group);
-            let query_head = head * group + member;
-            let query = &q[position * q_stride + query_head * head_dim..][..head_dim];
-            (query, first_position + position + 1, position * q_width + query_head * head_dim)
-        };
-        // q·K: one key block at a time, every row against it while it is in L1.
-        let blocks = (last_position + 1).div_ceil(KEYS_PER_BLOCK);
-        for block in 0..blocks {
-            let keys = kv.head_keys(block, head);
-            for (r, row) in rows.clone().enumerate() {
-                let (query, visible, _) = row_info(row);
-                if block * KEYS_PER_BLOCK >= visible {
-                    continue;
-                }
-                // Four partial sums over d: one chain of multiply-adds would wait on each
-                // instruction's latency.
-                let mut lanes = [[0f32; KEYS_PER_BLOCK]; 4];
-                for (q4, k4) in query.chunks_exact(4).zip(keys.chunks_exact(4 * KEYS_PER_BLOCK)) {
-                    for ((lanes, &qd), k) in lanes.iter_mut().zip(q4).zip(k4.chunks_exact(KEYS_PER_BLOCK)) {
-                        for i in 0..KEYS_PER_BLOCK {
-                            lanes[i] = k[i].mul_add(qd, lanes[i]);
-                        }
-                    }
-                }
-                for (i, s) in scores[r * stride + block * KEYS_PER_BLOCK..][..KEYS_PER_BLOCK].iter_mut().enumerate() {
-                    *s = (lanes[0][i] + lanes[1][i] + (lanes[2][i] + lanes[3][i])) * scale;
-                }
-            }
-        }
-        // softmax, then ·V.
-        for (r, row) in rows.clone().enumerate() {
-            let (_, visible, at) = row_info(row);
-            let weights = &mut scores[r * stride..][..visible];
-            softmax(weights);
-            // SAFETY: each row's output slice belongs to this item alone, inside `out`.
-            let out = unsafe { std::slice::from_raw_parts_mut(out.get().add(at), head_dim) };
-            weighted_sum(kernels, kv, head, weights, out);
-        }
+    // Positions the last row sees; earlier rows see fewer, and their weights past that are zero.
+    let seen = first_position + (rows.end - 1) / group + 1;
+    let stride = seen.next_multiple_of(KEYS_PER_BLOCK);
+    scores.resize(row_count * stride, 0.0);
+    let position_of = |row: usize| row / group;
+    let query_head = |row: usize| head * group + row % group;
+    let queries: Vec<*const f32> = rows.clone().map(|row| q[position_of(row) * q_stride + query_head(row) * head_dim..][..head_dim].as_ptr()).collect();
+    // SAFETY: each row's output belongs to this item alone, inside `out`.
+    let outs: Vec<*mut f32> = rows.clone().map(|row| unsafe { out.get().add(position_of(row) * q_width + query_head(row) * head_dim) }).collect();
+    let visible = |row: usize| first_position + position_of(row) + 1;
+    let dot = Dot { kv, head, queries: &queries, scale, scores: scores.as_mut_ptr(), stride, blocks: seen.div_ceil(KEYS_PER_BLOCK) };
+    dot.run(kernels);
+    for (r, row) in rows.clone().enumerate() {
+        let weights = &mut scores[r * stride..][..seen];
+        let (visible, hidden) = weights.split_at_mut(visible(row));
+        softmax(visible);
+        hidden.fill(0.0);
     }
+    let values = kv.head_values(head);
+    assert!(values.len() >= seen * head_dim, "attention: the values do not hold the positions seen");
+    WeightedSum { values: values.as_ptr(), head_dim, weights: scores.as_ptr(), stride, positions: seen, outs: &outs }.run(kernels);
 }
 }
 
-/// `out = Σ_j weights[j] · V[j]` for key/value head `head`, in explicit registers of the width of `kernels`
-/// (see [`super::lanes`] for why not plain loops).
-fn weighted_sum(kernels: Isa, kv: &KvLayer, head: usize, weights: &[f32], out: &mut [f32]) {
-    let values = kv.head_values(head);
-    let head_dim = kv.shape.head_dim;
-    assert!(out.len() == head_dim && values.len() >= weights.len() * head_dim, "weighted_sum: slices do not match the shape");
-    match kernels {
-        // SAFETY: `kernels` is at most the detected set (attention's multiversion checked it), and
-        // the assertion above bounds every load and store.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { x86::weighted_sum_avx512(values.as_ptr(), head_dim, weights, out.as_mut_ptr()) },
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { x86::weighted_sum_avx2(values.as_ptr(), head_dim, weights, out.as_mut_ptr()) },
-        _ => {
-            out.fill(0.0);
-            for (&w, value) in weights.iter().zip(values.chunks_exact(head_dim)) {
-                for (o, &v) in out.iter_mut().zip(value) {
-                    *o = v.mul_add(w, *o);
-                }
-            }
+/// Scores `q·K/√d` of some query rows against one key/value head's keys, `blocks` key blocks of
+/// `KEYS_PER_BLOCK` positions, into `scores` (rows `stride` apart).
+struct Dot<'a> {
+    kv: &'a KvLayer,
+    head: usize,
+    queries: &'a [*const f32],
+    scale: f32,
+    scores: *mut f32,
+    stride: usize,
+    blocks: usize,
+}
+
+impl Dot<'_> {
+    fn run(&self, kernels: Isa) {
+        match kernels {
+            // SAFETY: `kernels` is at most the detected set (the multiversion of `attend` checked
+            // it); queries are `head_dim` long, scores `blocks` key blocks wide, keys hold the blocks.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { x86::dot_avx512(self) },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { x86::dot_avx2(self) },
+            _ => unreachable!("the attention kernels run only where the x86 kernels do (kernels::available)"),
+        }
+    }
+}
+
+/// `out_r = Σ_j weights_r[j] · V[j]` over `positions` value rows (`head_dim` apart) for some rows
+/// of weights (`stride` apart), each into its own `head_dim` floats.
+struct WeightedSum<'a> {
+    values: *const f32,
+    head_dim: usize,
+    weights: *const f32,
+    stride: usize,
+    positions: usize,
+    outs: &'a [*mut f32],
+}
+
+impl WeightedSum<'_> {
+    fn run(&self, kernels: Isa) {
+        match kernels {
+            // SAFETY: as for `Dot::run`; values hold `positions` rows, weights `positions` per row.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { x86::weighted_sum_avx512(self) },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { x86::weighted_sum_avx2(self) },
+            _ => unreachable!("the attention kernels run only where the x86 kernels do (kernels::available)"),
         }
     }
 }
@@ -218,57 +222,137 @@ fn weighted_sum(kernels: Isa, kv: &KvLayer, head: usize, weights: &[f32], out: &
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::super::lanes::F32Lanes;
+    use super::{Dot, WeightedSum, KEYS_PER_BLOCK};
     use std::arch::x86_64::{__m256, __m512};
 
-    /// Accumulator registers per pass over the positions: a head of up to 8 registers is summed in
-    /// one pass, with every value row read once.
-    const MAX_REGISTERS: usize = 8;
+    /// Registers of columns per pass of the weighted sum, per row.
+    const COLUMN_REGISTERS: usize = 4;
 
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn weighted_sum_avx512(values: *const f32, head_dim: usize, weights: &[f32], out: *mut f32) {
-        weighted_sum::<__m512>(values, head_dim, weights, out)
+    pub(super) unsafe fn dot_avx512(dot: &Dot) {
+        dot_rows::<__m512, 4>(dot)
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn weighted_sum_avx2(values: *const f32, head_dim: usize, weights: &[f32], out: *mut f32) {
-        weighted_sum::<__m256>(values, head_dim, weights, out)
+    pub(super) unsafe fn dot_avx2(dot: &Dot) {
+        dot_rows::<__m256, 4>(dot)
     }
 
-    /// Passes over the positions, each summing up to `MAX_REGISTERS` registers of the head's columns.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn weighted_sum_avx512(sum: &WeightedSum) {
+        weighted_rows::<__m512, 4>(sum)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn weighted_sum_avx2(sum: &WeightedSum) {
+        weighted_rows::<__m256, 2>(sum)
+    }
+
+    /// Every key block against up to `ROWS` query rows at a time: each block stays in L1 for all
+    /// rows, and the rows' sums are independent chains that keep the multiply-add units busy.
     #[inline(always)]
-    unsafe fn weighted_sum<L: F32Lanes>(values: *const f32, head_dim: usize, weights: &[f32], out: *mut f32) {
-        let mut column = 0;
-        while column < head_dim {
-            let registers = ((head_dim - column) / L::WIDTH).min(MAX_REGISTERS);
-            let (values, out) = (values.add(column), out.add(column));
-            match registers {
-                8 => columns::<L, 8>(values, head_dim, weights, out),
-                7 => columns::<L, 7>(values, head_dim, weights, out),
-                6 => columns::<L, 6>(values, head_dim, weights, out),
-                5 => columns::<L, 5>(values, head_dim, weights, out),
-                4 => columns::<L, 4>(values, head_dim, weights, out),
-                3 => columns::<L, 3>(values, head_dim, weights, out),
-                2 => columns::<L, 2>(values, head_dim, weights, out),
-                1 => columns::<L, 1>(values, head_dim, weights, out),
-                _ => unreachable!("head_dim is a multiple of 16, so of every register width"),
+    unsafe fn dot_rows<L: F32Lanes, const ROWS: usize>(dot: &Dot) {
+        for block in 0..dot.blocks {
+            let keys = dot.kv.head_keys(block, dot.head).as_ptr();
+            for (chunk, queries) in dot.queries.chunks(ROWS).enumerate() {
+                let scores = dot.scores.add(chunk * ROWS * dot.stride + block * KEYS_PER_BLOCK);
+                match queries.len() {
+                    4 => dot_block::<L, 4>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
+                    3 => dot_block::<L, 3>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
+                    2 => dot_block::<L, 2>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
+                    _ => dot_block::<L, 1>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
+                }
             }
-            column += registers * L::WIDTH;
+        }
+    }
+
+    /// `R` rows' scores for one key block (keys `[head_dim][KEYS_PER_BLOCK]`).
+    #[inline(always)]
+    unsafe fn dot_block<L: F32Lanes, const R: usize>(keys: *const f32, head_dim: usize, queries: &[*const f32], scale: f32, scores: *mut f32, stride: usize) {
+        // A key block is one AVX-512 register or two AVX2 ones: arrays of two, of which AVX-512
+        // uses the first (its second load repeats the first and is optimised away).
+        let registers = KEYS_PER_BLOCK / L::WIDTH;
+        let mut acc = [[L::zero(); 2]; R];
+        for d in 0..head_dim {
+            let k = [L::load(keys.add(d * KEYS_PER_BLOCK)), L::load(keys.add(d * KEYS_PER_BLOCK + L::WIDTH % KEYS_PER_BLOCK))];
+            for (acc, &query) in acc.iter_mut().zip(queries) {
+                let q = L::splat(*query.add(d));
+                for i in 0..registers {
+                    acc[i] = k[i].mul_add(q, acc[i]);
+                }
+            }
+        }
+        let scale = L::splat(scale);
+        for (r, acc) in acc.iter().enumerate() {
+            for (i, acc) in acc.iter().enumerate().take(registers) {
+                acc.mul_add(scale, L::zero()).store(scores.add(r * stride + i * L::WIDTH));
+            }
         }
     }
 
-    /// `N` registers of columns, summed over every position (rows `head_dim` apart).
+    /// Up to `ROWS` rows at a time, in passes of up to `COLUMN_REGISTERS` registers of columns:
+    /// each value row read from memory serves every row of the pass.
     #[inline(always)]
-    unsafe fn columns<L: F32Lanes, const N: usize>(values: *const f32, head_dim: usize, weights: &[f32], out: *mut f32) {
-        let mut acc = [L::zero(); N];
-        for (position, &w) in weights.iter().enumerate() {
-            let w = L::splat(w);
-            let row = values.add(position * head_dim);
-            for (n, acc) in acc.iter_mut().enumerate() {
-                *acc = L::load(row.add(n * L::WIDTH)).mul_add(w, *acc);
+    unsafe fn weighted_rows<L: F32Lanes, const ROWS: usize>(sum: &WeightedSum) {
+        for (chunk, outs) in sum.outs.chunks(ROWS).enumerate() {
+            let weights = sum.weights.add(chunk * ROWS * sum.stride);
+            let mut column = 0;
+            while column < sum.head_dim {
+                let registers = ((sum.head_dim - column) / L::WIDTH).min(COLUMN_REGISTERS);
+                let pass = Pass { values: sum.values.add(column), head_dim: sum.head_dim, weights, stride: sum.stride, positions: sum.positions, outs, column };
+                match (outs.len(), registers) {
+                    (4, 4) => pass.run::<L, 4, 4>(),
+                    (4, 3) => pass.run::<L, 4, 3>(),
+                    (4, 2) => pass.run::<L, 4, 2>(),
+                    (4, _) => pass.run::<L, 4, 1>(),
+                    (3, 4) => pass.run::<L, 3, 4>(),
+                    (3, 3) => pass.run::<L, 3, 3>(),
+                    (3, 2) => pass.run::<L, 3, 2>(),
+                    (3, _) => pass.run::<L, 3, 1>(),
+                    (2, 4) => pass.run::<L, 2, 4>(),
+                    (2, 3) => pass.run::<L, 2, 3>(),
+                    (2, 2) => pass.run::<L, 2, 2>(),
+                    (2, _) => pass.run::<L, 2, 1>(),
+                    (_, 4) => pass.run::<L, 1, 4>(),
+                    (_, 3) => pass.run::<L, 1, 3>(),
+                    (_, 2) => pass.run::<L, 1, 2>(),
+                    (_, _) => pass.run::<L, 1, 1>(),
+                }
+                column += registers * L::WIDTH;
             }
         }
-        for (n, acc) in acc.iter().enumerate() {
-            acc.store(out.add(n * L::WIDTH));
+    }
+
+    /// One pass: `N` registers of columns from `column` on, for the rows of `outs`.
+    struct Pass<'a> {
+        values: *const f32,
+        head_dim: usize,
+        weights: *const f32,
+        stride: usize,
+        positions: usize,
+        outs: &'a [*mut f32],
+        column: usize,
+    }
+
+    impl Pass<'_> {
+        #[inline(always)]
+        unsafe fn run<L: F32Lanes, const R: usize, const N: usize>(&self) {
+            let mut acc = [[L::zero(); N]; R];
+            for j in 0..self.positions {
+                let row = self.values.add(j * self.head_dim);
+                let v: [L; N] = std::array::from_fn(|n| L::load(row.add(n * L::WIDTH)));
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let w = L::splat(*self.weights.add(r * self.stride + j));
+                    for n in 0..N {
+                        acc[n] = v[n].mul_add(w, acc[n]);
+                    }
+                }
+            }
+            for (acc, &out) in acc.iter().zip(self.outs) {
+                for (n, acc) in acc.iter().enumerate() {
+                    acc.store(out.add(self.column + n * L::WIDTH));
+                }
+            }
         }
     }
 }
