@@ -126,7 +126,9 @@ pub fn attention(isa: Isa, kv: &KvLayer, q: &[f32], q_stride: usize, first_posit
     let out_ptr = SendPtr(out.as_mut_ptr());
     let work = |items: std::ops::Range<usize>| {
         for item in items {
-            let (head, block) = (item / items_per_head, item % items_per_head);
+            // Latest rows first: they see the most positions, so the threads' last items are the
+            // cheapest and finish together.
+            let (head, block) = (item % n_kv_head, items_per_head - 1 - item / n_kv_head);
             let rows = block * rows_per_item..(positions * group).min((block + 1) * rows_per_item);
             SCORES.with(|scores| attend(isa, isa, kv, q, q_stride, first_position, head, rows.start, rows.end, scale, out_ptr, q_width, &mut scores.borrow_mut()));
         }
