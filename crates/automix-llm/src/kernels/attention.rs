@@ -191,7 +191,7 @@ impl Dot<'_> {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => unsafe { x86::dot_avx512(self) },
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => unsafe { x86::dot_avx2(self) },
+            Isa::Avx2 | Isa::AvxVnni => unsafe { x86::dot_avx2(self) },
             _ => unreachable!("the attention kernels run only where the x86 kernels do (kernels::available)"),
         }
     }
@@ -215,7 +215,7 @@ impl WeightedSum<'_> {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => unsafe { x86::weighted_sum_avx512(self) },
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => unsafe { x86::weighted_sum_avx2(self) },
+            Isa::Avx2 | Isa::AvxVnni => unsafe { x86::weighted_sum_avx2(self) },
             _ => unreachable!("the attention kernels run only where the x86 kernels do (kernels::available)"),
         }
     }

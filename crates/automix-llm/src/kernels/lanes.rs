@@ -3,7 +3,8 @@
 //! `#[target_feature]` function per instruction set (the trait's methods are `#[inline(always)]`, so
 //! they compile with the features of the function they land in).
 //!
-//! The weighted sum of attention's values was the case that needed it: with its accumulators in a
+//! The int8 matmul uses it for its float side too. The weighted sum of attention's values was the case
+//! that needed it: with its accumulators in a
 //! `[[f32; 16]; C]`, LLVM kept all 64 lanes as scalars and spilled them (a third of prefill time).
 
 #[cfg(target_arch = "x86_64")]
@@ -17,6 +18,7 @@ pub(super) trait F32Lanes: Copy {
     unsafe fn splat(value: f32) -> Self;
     unsafe fn load(src: *const f32) -> Self;
     unsafe fn store(self, dst: *mut f32);
+    unsafe fn mul(self, other: Self) -> Self;
     /// `self · a + b`, fused.
     unsafe fn mul_add(self, a: Self, b: Self) -> Self;
 }
@@ -39,6 +41,10 @@ impl F32Lanes for __m256 {
     #[inline(always)]
     unsafe fn store(self, dst: *mut f32) {
         _mm256_storeu_ps(dst, self)
+    }
+    #[inline(always)]
+    unsafe fn mul(self, other: Self) -> Self {
+        _mm256_mul_ps(self, other)
     }
     #[inline(always)]
     unsafe fn mul_add(self, a: Self, b: Self) -> Self {
@@ -64,6 +70,10 @@ impl F32Lanes for __m512 {
     #[inline(always)]
     unsafe fn store(self, dst: *mut f32) {
         _mm512_storeu_ps(dst, self)
+    }
+    #[inline(always)]
+    unsafe fn mul(self, other: Self) -> Self {
+        _mm512_mul_ps(self, other)
     }
     #[inline(always)]
     unsafe fn mul_add(self, a: Self, b: Self) -> Self {

@@ -2,12 +2,13 @@
 //! element-wise and attention kernels for the decoder's own CPU loop, and a small thread pool in
 //! which the calling thread works too.
 //!
-//! Two instruction sets are served: AVX-512 VNNI (server CPUs) and AVX2 + FMA (laptops). The
-//! matmul has a hand-written kernel per set; the element-wise and attention kernels are plain Rust
+//! Three instruction sets are served: AVX-512 VNNI (servers, AMD Zen 4 and later), AVX-VNNI (Intel
+//! laptops since Alder Lake) and AVX2 + FMA (older laptops). The matmul has a hand-written kernel per
+//! set (one generic kernel for both VNNI sets); the element-wise and attention kernels are plain Rust
 //! written so the compiler vectorises them, compiled once per set through `multiversion!`. Elsewhere
 //! (aarch64, old x86) [`available`] is false and callers keep candle's own kernels.
 //!
-//! `AUTOMIX_CPU_KERNELS=avx512|avx2|generic` forces a lower set than the CPU has (never a higher
+//! `AUTOMIX_CPU_KERNELS=avx512|avxvnni|avx2|generic` forces a lower set than the CPU has (never a higher
 //! one), so each path can be measured on one machine; `generic` turns the kernels off.
 
 
@@ -34,6 +35,9 @@ pub enum Isa {
     Generic,
     /// AVX2 + FMA: 256-bit registers, `vpmaddubsw` for the int8 dot products.
     Avx2,
+    /// AVX2 + FMA + AVX-VNNI: 256-bit `vpdpbusd`. A CPU with AVX-512 VNNI runs it too, with that
+    /// set's encoding of the same instruction, so it is always below `Avx512`.
+    AvxVnni,
     /// AVX-512 F/BW/VL + VNNI: 512-bit registers, `vpdpbusd`.
     Avx512,
 }
@@ -59,6 +63,9 @@ impl Isa {
             ]) {
                 return Isa::Avx512;
             }
+            if has(&[is_x86_feature_detected!("avx2"), is_x86_feature_detected!("fma"), is_x86_feature_detected!("avxvnni")]) {
+                return Isa::AvxVnni;
+            }
             if has(&[is_x86_feature_detected!("avx2"), is_x86_feature_detected!("fma")]) {
                 return Isa::Avx2;
             }
@@ -68,13 +75,14 @@ impl Isa {
 
     /// Every set this CPU can run, lowest first: what tests compare.
     pub fn all_supported() -> Vec<Isa> {
-        [Isa::Generic, Isa::Avx2, Isa::Avx512].into_iter().filter(|&isa| isa <= Isa::detected()).collect()
+        [Isa::Generic, Isa::Avx2, Isa::AvxVnni, Isa::Avx512].into_iter().filter(|&isa| isa <= Isa::detected()).collect()
     }
 
     fn from_name(name: &str) -> Option<Isa> {
         match name.trim().to_ascii_lowercase().as_str() {
             "avx512" => Some(Isa::Avx512),
             "avx2" => Some(Isa::Avx2),
+            "avxvnni" => Some(Isa::AvxVnni),
             "generic" => Some(Isa::Generic),
             _ => None,
         }
@@ -97,7 +105,7 @@ pub fn isa() -> Isa {
                 detected
             }
             None => {
-                tracing::warn!(%requested, "AUTOMIX_CPU_KERNELS is not avx512, avx2 or generic; ignored");
+                tracing::warn!(%requested, "AUTOMIX_CPU_KERNELS is not avx512, avxvnni, avx2 or generic; ignored");
                 detected
             }
         }
@@ -137,7 +145,7 @@ macro_rules! multiversion {
                 $crate::kernels::Isa::Generic => body($($arg),*),
                 // SAFETY: the assertion above checked the CPU features.
                 #[cfg(target_arch = "x86_64")]
-                $crate::kernels::Isa::Avx2 => unsafe { avx2($($arg),*) },
+                $crate::kernels::Isa::Avx2 | $crate::kernels::Isa::AvxVnni => unsafe { avx2($($arg),*) },
                 // SAFETY: as above.
                 #[cfg(target_arch = "x86_64")]
                 $crate::kernels::Isa::Avx512 => unsafe { avx512($($arg),*) },
@@ -189,7 +197,8 @@ mod tests {
         assert_eq!(Isa::from_name("avx512"), Some(Isa::Avx512));
         assert_eq!(Isa::from_name("generic"), Some(Isa::Generic));
         assert_eq!(Isa::from_name("sse"), None);
-        assert!(Isa::Generic < Isa::Avx2 && Isa::Avx2 < Isa::Avx512);
+        assert_eq!(Isa::from_name("avxvnni"), Some(Isa::AvxVnni));
+        assert!(Isa::Generic < Isa::Avx2 && Isa::Avx2 < Isa::AvxVnni && Isa::AvxVnni < Isa::Avx512);
         assert!(isa() <= Isa::detected());
         assert_eq!(Isa::all_supported().last(), Some(&Isa::detected()));
     }

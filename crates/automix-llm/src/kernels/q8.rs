@@ -4,8 +4,11 @@
 //! 576), so most of its matmuls fell back to one dot product per (row, column) pair. Here the
 //! output columns of a tile are interleaved so one instruction multiplies 4 inputs into every
 //! column of the tile at once, and activations are quantized to Q8_0 blocks of 32 as llama.cpp does:
-//! - AVX-512: 16 columns per tile, weights stored +128 as u8 for `vpdpbusd` (u8 × i8); the +128 is
-//!   taken back out with each activation block's sum.
+//! - AVX-512 VNNI: 16 columns per tile, weights stored +128 as u8 for `vpdpbusd` (u8 × i8); the +128
+//!   is taken back out with each activation block's sum.
+//! - AVX-VNNI (Intel laptops since Alder Lake): the same kernel on 256-bit registers, 8 columns per
+//!   tile. It is one generic kernel ([`x86::Vnni`]); on a CPU with AVX-512 VNNI but not AVX-VNNI the
+//!   256-bit form runs with the EVEX encoding of the same instruction, which is how it is tested here.
 //! - AVX2: 8 columns per tile, weights kept as i8; `vpmaddubsw` needs one unsigned operand, so it
 //!   multiplies |w| by the activation carrying w's sign (llama.cpp's trick), which cannot saturate.
 
@@ -35,6 +38,8 @@ trait Tile: Sized {
     const FLIP: u8;
     fn zero() -> Self;
     fn parts(&mut self) -> (&mut [u8], &mut [f32]);
+    fn qs(&self) -> &[u8];
+    fn scales(&self) -> &[f32];
 }
 
 #[repr(C, align(64))]
@@ -49,6 +54,13 @@ struct Tile8 {
     scales: [f32; 8],
 }
 
+/// [`Tile8`] with the weights stored +128 as u8, for 256-bit `vpdpbusd`.
+#[repr(C, align(32))]
+struct Tile8Unsigned {
+    qs: [u8; BLOCK * 8],
+    scales: [f32; 8],
+}
+
 impl Tile for Tile16 {
     const COLS: usize = 16;
     const FLIP: u8 = 0x80;
@@ -57,6 +69,12 @@ impl Tile for Tile16 {
     }
     fn parts(&mut self) -> (&mut [u8], &mut [f32]) {
         (&mut self.qs, &mut self.scales)
+    }
+    fn qs(&self) -> &[u8] {
+        &self.qs
+    }
+    fn scales(&self) -> &[f32] {
+        &self.scales
     }
 }
 
@@ -69,11 +87,35 @@ impl Tile for Tile8 {
     fn parts(&mut self) -> (&mut [u8], &mut [f32]) {
         (&mut self.qs, &mut self.scales)
     }
+    fn qs(&self) -> &[u8] {
+        &self.qs
+    }
+    fn scales(&self) -> &[f32] {
+        &self.scales
+    }
+}
+
+impl Tile for Tile8Unsigned {
+    const COLS: usize = 8;
+    const FLIP: u8 = 0x80;
+    fn zero() -> Self {
+        Self { qs: [Self::FLIP; BLOCK * 8], scales: [0.0; 8] }
+    }
+    fn parts(&mut self) -> (&mut [u8], &mut [f32]) {
+        (&mut self.qs, &mut self.scales)
+    }
+    fn qs(&self) -> &[u8] {
+        &self.qs
+    }
+    fn scales(&self) -> &[f32] {
+        &self.scales
+    }
 }
 
 /// Tile-major: tile `t` holds blocks `t * k / 32 ..`.
 enum Tiles {
     Avx512(Vec<Tile16>),
+    AvxVnni(Vec<Tile8Unsigned>),
     Avx2(Vec<Tile8>),
 }
 
@@ -105,6 +147,7 @@ impl PackedQ8 {
         let tiles = match isa {
             Isa::Generic => return None,
             Isa::Avx2 => Tiles::Avx2(pack(&rows, k / BLOCK)),
+            Isa::AvxVnni => Tiles::AvxVnni(pack(&rows, k / BLOCK)),
             Isa::Avx512 => Tiles::Avx512(pack(&rows, k / BLOCK)),
         };
         Some(Self { n: rows.len(), k, tiles })
@@ -146,6 +189,7 @@ impl PackedQ8 {
     fn isa(&self) -> Isa {
         match self.tiles {
             Tiles::Avx512(_) => Isa::Avx512,
+            Tiles::AvxVnni(_) => Isa::AvxVnni,
             Tiles::Avx2(_) => Isa::Avx2,
         }
     }
@@ -153,6 +197,7 @@ impl PackedQ8 {
     fn tile_cols(&self) -> usize {
         match self.tiles {
             Tiles::Avx512(_) => Tile16::COLS,
+            Tiles::AvxVnni(_) => Tile8Unsigned::COLS,
             Tiles::Avx2(_) => Tile8::COLS,
         }
     }
@@ -180,7 +225,7 @@ fn pack<T: Tile>(rows: &[&[u8]], blocks_per_row: usize) -> Vec<T> {
     tiles
 }
 
-/// Activations quantized to Q8_0 blocks, with each block's sum times 128 so the AVX-512 kernel can
+/// Activations quantized to Q8_0 blocks, with each block's sum times 128 so the VNNI kernel can
 /// undo the +128 offset of the weights.
 #[derive(Default)]
 struct QuantizedRows {
@@ -212,6 +257,8 @@ pub fn matmul(x: &[f32], w: &PackedQ8, out: &mut [f32]) {
         let blocks_per_row = k / BLOCK;
         let row_chunks = m.div_ceil(ROWS_PER_ITEM);
         let out_ptr = SendPtr(out.as_mut_ptr());
+        #[cfg(target_arch = "x86_64")]
+        let vex_vnni = std::arch::is_x86_feature_detected!("avxvnni");
         // Items are (row chunk, range of tiles) pairs, flattened row chunk first.
         let work = |items: std::ops::Range<usize>| {
             for item in items {
@@ -225,6 +272,10 @@ pub fn matmul(x: &[f32], w: &PackedQ8, out: &mut [f32]) {
                 unsafe {
                     match &w.tiles {
                         Tiles::Avx512(t) => x86::avx512_rows(&t[tiles], a, k, rows, out, n, width),
+                        // The AvxVnni set runs where AVX-VNNI is, or AVX-512 VNNI (Isa::detect).
+                        #[cfg(target_arch = "x86_64")]
+                        Tiles::AvxVnni(t) if vex_vnni => x86::avxvnni_rows(&t[tiles], a, k, rows, out, n, width),
+                        Tiles::AvxVnni(t) => x86::avxvnni_rows_evex(&t[tiles], a, k, rows, out, n, width),
                         Tiles::Avx2(t) => x86::avx2_rows(&t[tiles], a, k, rows, out, n, width),
                     }
                 }
@@ -256,7 +307,7 @@ fn quantize(isa: Isa, x: &[f32], qs: &mut [i8], scales: &mut [f32], offsets: &mu
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => unsafe { x86::quantize_avx512(x, qs, scales, offsets) },
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => unsafe { x86::quantize_avx2(x, qs, scales, offsets) },
+            Isa::Avx2 | Isa::AvxVnni => unsafe { x86::quantize_avx2(x, qs, scales, offsets) },
             _ => quantize_plain(x, qs, scales, offsets),
         }
     };
@@ -281,7 +332,8 @@ fn quantize_plain(x: &[f32], qs: &mut [i8], scales: &mut [f32], offsets: &mut [i
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{QuantizedRows, Tile, Tile16, Tile8, BLOCK};
+    use super::super::lanes::F32Lanes;
+    use super::{QuantizedRows, Tile, Tile16, Tile8, Tile8Unsigned, BLOCK};
     use std::arch::x86_64::*;
 
     /// Q8_0 blocks of `x`, 32 floats in two registers per block.
@@ -328,78 +380,166 @@ mod x86 {
         }
     }
 
-    /// Activation rows the AVX-512 kernel keeps in registers while it reuses one tile of weights.
-    const ROWS_512: usize = 8;
-    /// The same for AVX2, which has half the registers.
-    const ROWS_256: usize = 4;
+    /// A register of the `vpdpbusd` kernel: `COLS` i32 lanes, one output column each.
+    pub(super) trait Vnni: Copy {
+        const COLS: usize;
+        /// Activation rows kept in registers while one tile of weights is reused.
+        const ROWS: usize;
+        type Float: F32Lanes;
+        unsafe fn load(src: *const u8) -> Self;
+        unsafe fn splat(value: i32) -> Self;
+        /// Per i32 lane, `self` plus the four products of the u8 `weights` and i8 `activations`.
+        unsafe fn dpbusd(self, weights: Self, activations: Self) -> Self;
+        unsafe fn to_float(self) -> Self::Float;
+    }
 
-    /// Computes the columns of one tile for `rows`, `ROWS_512` rows at a time.
+    #[derive(Clone, Copy)]
+    pub(super) struct Zmm(__m512i);
+    /// 256-bit, AVX-VNNI's VEX encoding.
+    #[derive(Clone, Copy)]
+    pub(super) struct Ymm(__m256i);
+    /// 256-bit, AVX-512 VNNI's EVEX encoding of the same instruction.
+    #[derive(Clone, Copy)]
+    pub(super) struct YmmEvex(__m256i);
+
+    impl Vnni for Zmm {
+        const COLS: usize = 16;
+        const ROWS: usize = 8;
+        type Float = __m512;
+        #[inline(always)]
+        unsafe fn load(src: *const u8) -> Self {
+            Self(_mm512_load_si512(src as *const _))
+        }
+        #[inline(always)]
+        unsafe fn splat(value: i32) -> Self {
+            Self(_mm512_set1_epi32(value))
+        }
+        #[inline(always)]
+        unsafe fn dpbusd(self, weights: Self, activations: Self) -> Self {
+            Self(_mm512_dpbusd_epi32(self.0, weights.0, activations.0))
+        }
+        #[inline(always)]
+        unsafe fn to_float(self) -> __m512 {
+            _mm512_cvtepi32_ps(self.0)
+        }
+    }
+
+    impl Vnni for Ymm {
+        const COLS: usize = 8;
+        /// 16 registers without AVX-512: 8 of weights, 4 accumulators, the rest for the sums.
+        const ROWS: usize = 4;
+        type Float = __m256;
+        #[inline(always)]
+        unsafe fn load(src: *const u8) -> Self {
+            Self(_mm256_load_si256(src as *const __m256i))
+        }
+        #[inline(always)]
+        unsafe fn splat(value: i32) -> Self {
+            Self(_mm256_set1_epi32(value))
+        }
+        #[inline(always)]
+        unsafe fn dpbusd(self, weights: Self, activations: Self) -> Self {
+            Self(_mm256_dpbusd_avx_epi32(self.0, weights.0, activations.0))
+        }
+        #[inline(always)]
+        unsafe fn to_float(self) -> __m256 {
+            _mm256_cvtepi32_ps(self.0)
+        }
+    }
+
+    impl Vnni for YmmEvex {
+        const COLS: usize = 8;
+        const ROWS: usize = Ymm::ROWS;
+        type Float = __m256;
+        #[inline(always)]
+        unsafe fn load(src: *const u8) -> Self {
+            Self(_mm256_load_si256(src as *const __m256i))
+        }
+        #[inline(always)]
+        unsafe fn splat(value: i32) -> Self {
+            Self(_mm256_set1_epi32(value))
+        }
+        #[inline(always)]
+        unsafe fn dpbusd(self, weights: Self, activations: Self) -> Self {
+            Self(_mm256_dpbusd_epi32(self.0, weights.0, activations.0))
+        }
+        #[inline(always)]
+        unsafe fn to_float(self) -> __m256 {
+            _mm256_cvtepi32_ps(self.0)
+        }
+    }
+
+    /// Computes the columns of one tile for `rows`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) unsafe fn avx512_rows(
-        weights: &[Tile16],
-        a: &QuantizedRows,
-        k: usize,
-        rows: std::ops::Range<usize>,
-        out: *mut f32,
-        out_stride: usize,
-        cols: usize,
-    ) {
+    pub(super) unsafe fn avx512_rows(weights: &[Tile16], a: &QuantizedRows, k: usize, rows: std::ops::Range<usize>, out: *mut f32, out_stride: usize, cols: usize) {
+        vnni_rows::<Zmm, _>(weights, a, k, rows, out, out_stride, cols)
+    }
+
+    /// The same with AVX-VNNI.
+    #[target_feature(enable = "avx2,fma,avxvnni")]
+    pub(super) unsafe fn avxvnni_rows(weights: &[Tile8Unsigned], a: &QuantizedRows, k: usize, rows: std::ops::Range<usize>, out: *mut f32, out_stride: usize, cols: usize) {
+        vnni_rows::<Ymm, _>(weights, a, k, rows, out, out_stride, cols)
+    }
+
+    /// The same 256-bit kernel with AVX-512 VNNI's encoding.
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
+    pub(super) unsafe fn avxvnni_rows_evex(weights: &[Tile8Unsigned], a: &QuantizedRows, k: usize, rows: std::ops::Range<usize>, out: *mut f32, out_stride: usize, cols: usize) {
+        vnni_rows::<YmmEvex, _>(weights, a, k, rows, out, out_stride, cols)
+    }
+
+    #[inline(always)]
+    unsafe fn vnni_rows<V: Vnni, T: Tile>(weights: &[T], a: &QuantizedRows, k: usize, rows: std::ops::Range<usize>, out: *mut f32, out_stride: usize, cols: usize) {
         let mut row = rows.start;
         while row < rows.end {
             let step = match rows.end - row {
-                ROWS_512.. => {
-                    rows_512::<ROWS_512>(weights, a, k, row, out, out_stride, cols);
-                    ROWS_512
-                }
-                4.. => {
-                    rows_512::<4>(weights, a, k, row, out, out_stride, cols);
-                    4
-                }
-                2.. => {
-                    rows_512::<2>(weights, a, k, row, out, out_stride, cols);
-                    2
-                }
-                _ => {
-                    rows_512::<1>(weights, a, k, row, out, out_stride, cols);
-                    1
-                }
+                left if left >= 8 && V::ROWS >= 8 => 8,
+                left if left >= 4 => 4,
+                left if left >= 2 => 2,
+                _ => 1,
             };
+            match step {
+                8 => vnni_block::<V, T, 8>(weights, a, k, row, out, out_stride, cols),
+                4 => vnni_block::<V, T, 4>(weights, a, k, row, out, out_stride, cols),
+                2 => vnni_block::<V, T, 2>(weights, a, k, row, out, out_stride, cols),
+                _ => vnni_block::<V, T, 1>(weights, a, k, row, out, out_stride, cols),
+            }
             row += step;
         }
     }
 
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    unsafe fn rows_512<const R: usize>(
-        weights: &[Tile16],
-        a: &QuantizedRows,
-        k: usize,
-        row0: usize,
-        out: *mut f32,
-        out_stride: usize,
-        cols: usize,
-    ) {
+    /// `R` activation rows against one tile of columns, over every block of k.
+    #[inline(always)]
+    unsafe fn vnni_block<V: Vnni, T: Tile, const R: usize>(weights: &[T], a: &QuantizedRows, k: usize, row0: usize, out: *mut f32, out_stride: usize, cols: usize) {
         let blocks_per_row = k / BLOCK;
-        let mut acc = [_mm512_setzero_ps(); R];
+        let mut acc = [<V::Float as F32Lanes>::zero(); R];
         for (b, tile) in weights.iter().enumerate() {
-            let w: [__m512i; 8] = std::array::from_fn(|g| _mm512_load_si512(tile.qs.as_ptr().add(g * 64) as *const _));
-            let w_scales = _mm512_load_ps(tile.scales.as_ptr());
+            let w: [V; 8] = std::array::from_fn(|g| V::load(tile.qs().as_ptr().add(g * 4 * V::COLS)));
+            let w_scales = <V::Float as F32Lanes>::load(tile.scales().as_ptr());
             for (r, acc) in acc.iter_mut().enumerate() {
                 let block = (row0 + r) * blocks_per_row + b;
                 let act = a.qs.as_ptr().add(block * BLOCK) as *const i32;
-                let mut dot = _mm512_set1_epi32(-*a.offsets.get_unchecked(block));
+                let mut dot = V::splat(-*a.offsets.get_unchecked(block));
                 for (g, w) in w.iter().enumerate() {
-                    dot = _mm512_dpbusd_epi32(dot, *w, _mm512_set1_epi32(act.add(g).read_unaligned()));
+                    dot = dot.dpbusd(*w, V::splat(act.add(g).read_unaligned()));
                 }
-                let scale = _mm512_mul_ps(w_scales, _mm512_set1_ps(*a.scales.get_unchecked(block)));
-                *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, *acc);
+                let scale = w_scales.mul(<V::Float as F32Lanes>::splat(*a.scales.get_unchecked(block)));
+                *acc = dot.to_float().mul_add(scale, *acc);
             }
         }
-        let mask: __mmask16 = if cols == Tile16::COLS { 0xffff } else { (1u16 << cols) - 1 };
         for (r, acc) in acc.iter().enumerate() {
-            _mm512_mask_storeu_ps(out.add((row0 + r) * out_stride), mask, *acc);
+            let dst = out.add((row0 + r) * out_stride);
+            if cols == V::COLS {
+                acc.store(dst);
+            } else {
+                let mut lanes = [0f32; 16];
+                acc.store(lanes.as_mut_ptr());
+                std::ptr::copy_nonoverlapping(lanes.as_ptr(), dst, cols);
+            }
         }
     }
+
+    /// Activation rows the AVX2 kernel keeps in registers while it reuses one tile of weights.
+    const ROWS_256: usize = 4;
 
     /// Computes the columns of one tile for `rows`, `ROWS_256` rows at a time.
     #[target_feature(enable = "avx2,fma")]
@@ -481,9 +621,13 @@ mod x86 {
 
 #[cfg(not(target_arch = "x86_64"))]
 mod x86 {
-    use super::{QuantizedRows, Tile16, Tile8};
+    use super::{QuantizedRows, Tile16, Tile8, Tile8Unsigned};
 
     pub(super) unsafe fn avx512_rows(_: &[Tile16], _: &QuantizedRows, _: usize, _: std::ops::Range<usize>, _: *mut f32, _: usize, _: usize) {
+        unreachable!("x86 weights are only packed on x86-64")
+    }
+
+    pub(super) unsafe fn avxvnni_rows_evex(_: &[Tile8Unsigned], _: &QuantizedRows, _: usize, _: std::ops::Range<usize>, _: *mut f32, _: usize, _: usize) {
         unreachable!("x86 weights are only packed on x86-64")
     }
 
