@@ -232,7 +232,7 @@ mod x86 {
 
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn dot_avx512(dot: &Dot) {
-        dot_rows::<__m512, 4>(dot)
+        dot_rows::<__m512, 8>(dot)
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -259,6 +259,10 @@ mod x86 {
             for (chunk, queries) in dot.queries.chunks(ROWS).enumerate() {
                 let scores = dot.scores.add(chunk * ROWS * dot.stride + block * KEYS_PER_BLOCK);
                 match queries.len() {
+                    8 => dot_block::<L, 8>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
+                    7 => dot_block::<L, 7>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
+                    6 => dot_block::<L, 6>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
+                    5 => dot_block::<L, 5>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
                     4 => dot_block::<L, 4>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
                     3 => dot_block::<L, 3>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
                     2 => dot_block::<L, 2>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
