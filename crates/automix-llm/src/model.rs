@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::config::ModelConfig;
 use crate::error::{LlmError, Result};
 use crate::gguf::GgufFile;
+use crate::kernels::{self, Isa};
 use crate::kv_cache::KvCache;
 use crate::sampling::{log_softmax, Sampler, SamplingParams};
 use crate::template::{ChatTemplate, Message};
@@ -81,11 +82,17 @@ impl Generation {
 
 impl LocalModel {
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        Self::load_with_kernels(path, device, if device.is_cpu() { kernels::isa() } else { Isa::Generic })
+    }
+
+    /// Loads with the given CPU kernel set (`Generic`: candle's own kernels alone), so the sets can
+    /// be compared on one machine; it must be one this CPU has ([`Isa::all_supported`]).
+    pub fn load_with_kernels(path: &Path, device: &Device, kernels: Isa) -> Result<Self> {
         let started = Instant::now();
         let mut gguf = GgufFile::open(path)?;
         let tokenizer = TextTokenizer::load(&gguf)?;
         let template = ChatTemplate::load(&gguf, &tokenizer);
-        let transformer = Transformer::load(&mut gguf, device)?;
+        let transformer = Transformer::load_with(&mut gguf, device, kernels)?;
         let mut end_of_turn: Vec<u32> = END_OF_TURN_TOKENS.iter().filter_map(|t| tokenizer.token_id(t)).collect();
         if let Ok(eos) = gguf.usize("tokenizer.ggml.eos_token_id") {
             end_of_turn.push(eos as u32);

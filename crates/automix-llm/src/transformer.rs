@@ -9,7 +9,7 @@ use crate::config::{Architecture, ModelConfig};
 use crate::error::Result;
 use crate::gguf::GgufFile;
 use crate::host::{pack_q8_0, HostModel};
-use crate::kernels::{self, Isa, PackedQ8};
+use crate::kernels::{Isa, PackedQ8};
 use crate::kv_cache::KvCache;
 
 /// Which positions' logits a forward pass returns.
@@ -102,13 +102,9 @@ pub struct Transformer {
 }
 
 impl Transformer {
-    pub fn load(gguf: &mut GgufFile, device: &Device) -> Result<Self> {
-        Self::load_with(gguf, device, if device.is_cpu() { kernels::isa() } else { Isa::Generic })
-    }
-
     /// `isa`: the CPU kernels to use (`Generic`: candle's alone). With kernels, a Q8_0 model runs
     /// the kernels' own loop; other models use the kernels for the Q8_0 matrices they fit.
-    fn load_with(gguf: &mut GgufFile, device: &Device, isa: Isa) -> Result<Self> {
+    pub fn load_with(gguf: &mut GgufFile, device: &Device, isa: Isa) -> Result<Self> {
         let config = ModelConfig::from_gguf(gguf)?;
         let embedding = Arc::new(gguf.tensor("token_embd.weight", device)?);
         let (cos, sin) = rope_tables(&config, device)?;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
+use automix::llm::kernels::Isa;
 use automix::llm::{KvCache, LocalModel, SamplingParams};
 use automix::models::{Catalog, ModelKind, ModelStore};
 use automix::prompts::{answer_messages, answer_sampling, shared_prefix, Turn};
@@ -65,6 +66,24 @@ fn answers_paris_about_france() {
     assert!(answer.text.contains("Paris"), "answer was {:?}", answer.text);
     assert_eq!(streamed, answer.text);
     assert!(answer.mean_logprob() < 0.0 && answer.mean_logprob() > -5.0);
+}
+
+/// The greedy answer is the same on every CPU kernel set this machine has as with candle's own
+/// kernels (`Generic`), token for token: the kernels change speed, not answers. (The answer opens
+/// with "# France" on all of them; `answer_sampling` is what keeps headings out of the app's answers.)
+#[test]
+fn every_cpu_kernel_set_gives_candles_greedy_answer() {
+    let prompt_of = |model: &LocalModel| model.chat_prompt(&answer_messages(FRANCE, "What is the capital of France?", &[]), true).unwrap();
+    let params = SamplingParams { max_tokens: 24, ..Default::default() };
+    let answer = |kernels: Isa| {
+        let model = LocalModel::load_with_kernels(&smollm2_path(), &Device::Cpu, kernels).unwrap();
+        model.generate(&prompt_of(&model), &mut KvCache::new(), &params, &AtomicBool::new(false), &mut |_| {}).unwrap()
+    };
+    let reference = answer(Isa::Generic);
+    assert!(reference.text.contains("Paris"), "candle's answer: {:?}", reference.text);
+    for kernels in Isa::all_supported().into_iter().filter(|&isa| isa > Isa::Generic) {
+        assert_eq!(answer(kernels).tokens, reference.tokens, "{kernels:?} against candle's {:?}", reference.text);
+    }
 }
 
 #[test]

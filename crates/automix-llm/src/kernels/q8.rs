@@ -653,7 +653,8 @@ mod tests {
         for (i, v) in x[BLOCK..2 * BLOCK].iter_mut().enumerate() {
             *v = if i == 0 { 127.0 } else { (i % 7) as f32 + 0.5 };
         }
-        let run = |f: &dyn Fn(&[f32], &mut [i8], &mut [f32], &mut [i32])| {
+        type Quantizer<'a> = &'a dyn Fn(&[f32], &mut [i8], &mut [f32], &mut [i32]);
+        let run = |f: Quantizer| {
             let (mut qs, mut scales, mut offsets) = (vec![0i8; x.len()], vec![0f32; blocks], vec![0i32; blocks]);
             f(&x, &mut qs, &mut scales, &mut offsets);
             (qs, scales, offsets)
