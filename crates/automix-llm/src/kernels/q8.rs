@@ -395,12 +395,34 @@ mod x86 {
 
     #[derive(Clone, Copy)]
     pub(super) struct Zmm(__m512i);
-    /// 256-bit, AVX-VNNI's VEX encoding.
+    /// 256-bit, with `E`'s encoding of `vpdpbusd`.
     #[derive(Clone, Copy)]
-    pub(super) struct Ymm(__m256i);
-    /// 256-bit, AVX-512 VNNI's EVEX encoding of the same instruction.
+    pub(super) struct Ymm<E>(__m256i, std::marker::PhantomData<E>);
+
+    /// An encoding of 256-bit `vpdpbusd`.
+    pub(super) trait Dpbusd256: Copy {
+        unsafe fn dpbusd(acc: __m256i, weights: __m256i, activations: __m256i) -> __m256i;
+    }
+    /// AVX-VNNI's VEX encoding.
     #[derive(Clone, Copy)]
-    pub(super) struct YmmEvex(__m256i);
+    pub(super) struct Vex;
+    /// AVX-512 VNNI's EVEX encoding, where AVX-VNNI itself is missing.
+    #[derive(Clone, Copy)]
+    pub(super) struct Evex;
+
+    impl Dpbusd256 for Vex {
+        #[inline(always)]
+        unsafe fn dpbusd(acc: __m256i, weights: __m256i, activations: __m256i) -> __m256i {
+            _mm256_dpbusd_avx_epi32(acc, weights, activations)
+        }
+    }
+
+    impl Dpbusd256 for Evex {
+        #[inline(always)]
+        unsafe fn dpbusd(acc: __m256i, weights: __m256i, activations: __m256i) -> __m256i {
+            _mm256_dpbusd_epi32(acc, weights, activations)
+        }
+    }
 
     impl Vnni for Zmm {
         const COLS: usize = 16;
@@ -424,44 +446,22 @@ mod x86 {
         }
     }
 
-    impl Vnni for Ymm {
+    impl<E: Dpbusd256> Vnni for Ymm<E> {
         const COLS: usize = 8;
         /// 16 registers without AVX-512: 8 of weights, 4 accumulators, the rest for the sums.
         const ROWS: usize = 4;
         type Float = __m256;
         #[inline(always)]
         unsafe fn load(src: *const u8) -> Self {
-            Self(_mm256_load_si256(src as *const __m256i))
+            Self(_mm256_load_si256(src as *const __m256i), std::marker::PhantomData)
         }
         #[inline(always)]
         unsafe fn splat(value: i32) -> Self {
-            Self(_mm256_set1_epi32(value))
+            Self(_mm256_set1_epi32(value), std::marker::PhantomData)
         }
         #[inline(always)]
         unsafe fn dpbusd(self, weights: Self, activations: Self) -> Self {
-            Self(_mm256_dpbusd_avx_epi32(self.0, weights.0, activations.0))
-        }
-        #[inline(always)]
-        unsafe fn to_float(self) -> __m256 {
-            _mm256_cvtepi32_ps(self.0)
-        }
-    }
-
-    impl Vnni for YmmEvex {
-        const COLS: usize = 8;
-        const ROWS: usize = Ymm::ROWS;
-        type Float = __m256;
-        #[inline(always)]
-        unsafe fn load(src: *const u8) -> Self {
-            Self(_mm256_load_si256(src as *const __m256i))
-        }
-        #[inline(always)]
-        unsafe fn splat(value: i32) -> Self {
-            Self(_mm256_set1_epi32(value))
-        }
-        #[inline(always)]
-        unsafe fn dpbusd(self, weights: Self, activations: Self) -> Self {
-            Self(_mm256_dpbusd_epi32(self.0, weights.0, activations.0))
+            Self(E::dpbusd(self.0, weights.0, activations.0), std::marker::PhantomData)
         }
         #[inline(always)]
         unsafe fn to_float(self) -> __m256 {
@@ -478,13 +478,13 @@ mod x86 {
     /// The same with AVX-VNNI.
     #[target_feature(enable = "avx2,fma,avxvnni")]
     pub(super) unsafe fn avxvnni_rows(weights: &[Tile8Unsigned], a: &QuantizedRows, k: usize, rows: std::ops::Range<usize>, out: *mut f32, out_stride: usize, cols: usize) {
-        vnni_rows::<Ymm, _>(weights, a, k, rows, out, out_stride, cols)
+        vnni_rows::<Ymm<Vex>, _>(weights, a, k, rows, out, out_stride, cols)
     }
 
     /// The same 256-bit kernel with AVX-512 VNNI's encoding.
     #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
     pub(super) unsafe fn avxvnni_rows_evex(weights: &[Tile8Unsigned], a: &QuantizedRows, k: usize, rows: std::ops::Range<usize>, out: *mut f32, out_stride: usize, cols: usize) {
-        vnni_rows::<YmmEvex, _>(weights, a, k, rows, out, out_stride, cols)
+        vnni_rows::<Ymm<Evex>, _>(weights, a, k, rows, out, out_stride, cols)
     }
 
     #[inline(always)]
