@@ -42,75 +42,48 @@ trait Tile: Sized {
     fn scales(&self) -> &[f32];
 }
 
-#[repr(C, align(64))]
-struct Tile16 {
-    qs: [u8; BLOCK * 16],
-    scales: [f32; 16],
+/// Defines a tile type of `cols` columns, weights XORed with `flip`, aligned to `align` bytes (a
+/// register's width, so an 8-column tile is not padded to 64).
+macro_rules! tile {
+    ($(#[$doc:meta])* $name:ident, $cols:literal, $flip:literal, $align:literal) => {
+        $(#[$doc])*
+        #[repr(C, align($align))]
+        struct $name {
+            qs: [u8; BLOCK * $cols],
+            scales: [f32; $cols],
+        }
+
+        impl Tile for $name {
+            const COLS: usize = $cols;
+            const FLIP: u8 = $flip;
+            fn zero() -> Self {
+                Self { qs: [Self::FLIP; BLOCK * $cols], scales: [0.0; $cols] }
+            }
+            fn parts(&mut self) -> (&mut [u8], &mut [f32]) {
+                (&mut self.qs, &mut self.scales)
+            }
+            fn qs(&self) -> &[u8] {
+                &self.qs
+            }
+            fn scales(&self) -> &[f32] {
+                &self.scales
+            }
+        }
+    };
 }
 
-#[repr(C, align(32))]
-struct Tile8 {
-    qs: [u8; BLOCK * 8],
-    scales: [f32; 8],
-}
-
-/// [`Tile8`] with the weights stored +128 as u8, for 256-bit `vpdpbusd`.
-#[repr(C, align(32))]
-struct Tile8Unsigned {
-    qs: [u8; BLOCK * 8],
-    scales: [f32; 8],
-}
-
-impl Tile for Tile16 {
-    const COLS: usize = 16;
-    const FLIP: u8 = 0x80;
-    fn zero() -> Self {
-        Self { qs: [Self::FLIP; BLOCK * 16], scales: [0.0; 16] }
-    }
-    fn parts(&mut self) -> (&mut [u8], &mut [f32]) {
-        (&mut self.qs, &mut self.scales)
-    }
-    fn qs(&self) -> &[u8] {
-        &self.qs
-    }
-    fn scales(&self) -> &[f32] {
-        &self.scales
-    }
-}
-
-impl Tile for Tile8 {
-    const COLS: usize = 8;
-    const FLIP: u8 = 0;
-    fn zero() -> Self {
-        Self { qs: [Self::FLIP; BLOCK * 8], scales: [0.0; 8] }
-    }
-    fn parts(&mut self) -> (&mut [u8], &mut [f32]) {
-        (&mut self.qs, &mut self.scales)
-    }
-    fn qs(&self) -> &[u8] {
-        &self.qs
-    }
-    fn scales(&self) -> &[f32] {
-        &self.scales
-    }
-}
-
-impl Tile for Tile8Unsigned {
-    const COLS: usize = 8;
-    const FLIP: u8 = 0x80;
-    fn zero() -> Self {
-        Self { qs: [Self::FLIP; BLOCK * 8], scales: [0.0; 8] }
-    }
-    fn parts(&mut self) -> (&mut [u8], &mut [f32]) {
-        (&mut self.qs, &mut self.scales)
-    }
-    fn qs(&self) -> &[u8] {
-        &self.qs
-    }
-    fn scales(&self) -> &[f32] {
-        &self.scales
-    }
-}
+tile!(
+    /// AVX-512 VNNI: weights +128 as u8.
+    Tile16, 16, 0x80, 64
+);
+tile!(
+    /// AVX2: weights as i8.
+    Tile8, 8, 0, 32
+);
+tile!(
+    /// 256-bit VNNI: weights +128 as u8.
+    Tile8Unsigned, 8, 0x80, 32
+);
 
 /// Tile-major: tile `t` holds blocks `t * k / 32 ..`.
 enum Tiles {
