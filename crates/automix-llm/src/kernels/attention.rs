@@ -156,12 +156,12 @@ fn attend(kernels: Isa, kv: &KvLayer, q: &[f32], q_stride: usize, first_position
     let queries: Vec<*const f32> = rows.clone().map(|row| q[position_of(row) * q_stride + query_head(row) * head_dim..][..head_dim].as_ptr()).collect();
     // SAFETY: each row's output belongs to this item alone, inside `out`.
     let outs: Vec<*mut f32> = rows.clone().map(|row| unsafe { out.get().add(position_of(row) * q_width + query_head(row) * head_dim) }).collect();
-    let visible = |row: usize| first_position + position_of(row) + 1;
+    let seen_by = |row: usize| first_position + position_of(row) + 1;
     let dot = Dot { kv, head, queries: &queries, scale, scores: scores.as_mut_ptr(), stride, blocks: seen.div_ceil(KEYS_PER_BLOCK) };
     dot.run(kernels);
     for (r, row) in rows.clone().enumerate() {
         let weights = &mut scores[r * stride..][..seen];
-        let (visible, hidden) = weights.split_at_mut(visible(row));
+        let (visible, hidden) = weights.split_at_mut(seen_by(row));
         softmax(visible);
         hidden.fill(0.0);
     }

@@ -50,6 +50,8 @@ impl Assistant {
         ensure_not_cancelled(cancel)?;
 
         let mut caches = lock(&self.cache);
+        // The model whose keys and values the cache holds: a model swap happens under this lock.
+        let model = self.model()?;
         let conversation = answer_messages(&context, question, &earlier);
         let prompt = model.chat_prompt(&conversation, true)?;
         let params = answer_sampling(&model, config.max_answer_tokens);
