@@ -368,7 +368,7 @@ mod tests {
     use super::*;
 
     /// Against plain loops over (position, head) in f64: decode and prefill rows, several GQA
-    /// groupings, a cache filled before the new rows, on every instruction set this CPU has.
+    /// groupings and head widths, a cache filled before the new rows, on every instruction set this CPU has.
     #[test]
     fn attention_matches_plain_loops_on_every_path() {
         let mut seed = 11u32;
@@ -382,6 +382,9 @@ mod tests {
                 (AttentionShape { n_head: 9, n_kv_head: 3, head_dim: 64 }, 37, 1),
                 (AttentionShape { n_head: 4, n_kv_head: 4, head_dim: 16 }, 5, 20),
                 (AttentionShape { n_head: 8, n_kv_head: 2, head_dim: 32 }, 17, 1),
+                // Llama 3 and Qwen heads: 128 wide, more than one pass of the weighted sum.
+                (AttentionShape { n_head: 8, n_kv_head: 2, head_dim: 128 }, 21, 19),
+                (AttentionShape { n_head: 14, n_kv_head: 2, head_dim: 128 }, 40, 1),
             ] {
                 let total = cached + new;
                 let kv_width = shape.n_kv_head * shape.head_dim;
