@@ -170,10 +170,21 @@ impl LocalModel {
         cancel: &AtomicBool,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Generation> {
-        let prompt_tokens = self.tokenizer.encode(prompt)?;
+        self.generate_tokens(&self.tokenizer.encode(prompt)?, cache, params, cancel, on_text)
+    }
+
+    /// [`generate`](Self::generate) for a prompt already encoded.
+    pub fn generate_tokens(
+        &self,
+        prompt_tokens: &[u32],
+        cache: &mut KvCache,
+        params: &SamplingParams,
+        cancel: &AtomicBool,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Generation> {
         let prefill_started = Instant::now();
-        let reused = cache.reusable_prefix(&prompt_tokens);
-        let mut logits = self.prefill(&prompt_tokens, cache, cancel)?;
+        let reused = cache.reusable_prefix(prompt_tokens);
+        let mut logits = self.prefill(prompt_tokens, cache, cancel)?;
         let mut timings = Timings {
             reused_tokens: reused,
             prefill_tokens: prompt_tokens.len() - reused,

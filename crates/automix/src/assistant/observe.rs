@@ -56,8 +56,9 @@ impl Assistant {
         let prompt = model.chat_prompt(&conversation, true)?;
         let params = answer_sampling(&model, config.max_answer_tokens);
         let started = Instant::now();
-        caches.continue_longest(&model.tokenizer().encode(&prompt)?);
-        let answer = model.generate(&prompt, caches.working(), &params, cancel, &mut |text| on_event(AskEvent::LocalToken { text: text.to_string() }))?;
+        let prompt_tokens = model.tokenizer().encode(&prompt)?;
+        caches.continue_longest(&prompt_tokens);
+        let answer = model.generate_tokens(&prompt_tokens, caches.working(), &params, cancel, &mut |text| on_event(AskEvent::LocalToken { text: text.to_string() }))?;
         caches.keep();
         let answer_ms = started.elapsed().as_millis() as u64;
         let checks_started = Instant::now();
