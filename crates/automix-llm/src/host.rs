@@ -1,4 +1,5 @@
-//! The decoder's forward pass on the CPU kernels, for Q8_0 models: no candle ops and no allocation
+//! The decoder's forward pass on the CPU kernels, for models whose matrices the kernels pack (Q8_0,
+//! and the Q4_K, Q5_0, Q6_K and Q8_0 of Q4_K_M files): no candle ops and no allocation
 //! per step. Buffers are reused from one call to the next; RMSNorm, RoPE, SiLU·up and the residual
 //! adds run in place; q, k and v come from one fused matmul and gate/up from another; attention
 //! reads the key/value cache where it lies; every matmul, the 49152-row lm_head included, is spread
@@ -9,28 +10,28 @@
 
 use std::sync::Mutex;
 
-use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::quantized::QTensor;
 use candle_core::Device;
 
 use crate::config::{Architecture, ModelConfig};
 use crate::error::Result;
 use crate::gguf::GgufFile;
-use crate::kernels::{add_in_place, attention, matmul, rms_norm_rows, rope_rows, silu_mul_rows, AttentionShape, Isa, PackedQ8, RopeStyle};
+use crate::kernels::{add_in_place, attention, matmul, rms_norm_rows, rope_rows, silu_mul_rows, AttentionShape, GgmlMatrix, Isa, PackedMatrix, RopeStyle};
 use crate::kv_cache::KvCache;
 
 struct HostLayer {
     attn_norm: Vec<f32>,
     /// q ‖ k ‖ v stacked along the output rows.
-    qkv: PackedQ8,
+    qkv: PackedMatrix,
     /// Qwen2's q ‖ k ‖ v biases.
     qkv_bias: Option<Vec<f32>>,
     /// Qwen3's per-head RMSNorm weights of q and k.
     qk_norm: Option<[Vec<f32>; 2]>,
-    o: PackedQ8,
+    o: PackedMatrix,
     ffn_norm: Vec<f32>,
     /// gate ‖ up stacked along the output rows.
-    gate_up: PackedQ8,
-    down: PackedQ8,
+    gate_up: PackedMatrix,
+    down: PackedMatrix,
 }
 
 /// Buffers of one forward pass, sized for the longest chunk seen so far.
@@ -58,7 +59,7 @@ pub(crate) struct HostModel {
     sin: Vec<f32>,
     layers: Vec<HostLayer>,
     output_norm: Vec<f32>,
-    lm_head: PackedQ8,
+    lm_head: PackedMatrix,
     /// Taken by one forward pass at a time; a concurrent one uses fresh buffers.
     scratch: Mutex<Scratch>,
 }
@@ -68,44 +69,39 @@ fn dense(gguf: &mut GgufFile, name: &str) -> Result<Vec<f32>> {
     Ok(gguf.tensor(name, &Device::Cpu)?.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1()?)
 }
 
-/// Packs Q8_0 matrices stacked along their output rows; None when any is another type or the
-/// shapes do not fit the kernel.
-pub(crate) fn pack_q8_0(isa: Isa, tensors: &[&QTensor]) -> Result<Option<PackedQ8>> {
+/// Packs matrices stacked along their output rows; None when a type has no kernel or the shapes do
+/// not fit.
+pub(crate) fn pack_matrices(isa: Isa, tensors: &[&QTensor]) -> Result<Option<PackedMatrix>> {
     let mut parts = Vec::with_capacity(tensors.len());
-    let mut k = None;
     for t in tensors {
-        let (n, tk) = t.shape().dims2()?;
-        if t.dtype() != GgmlDType::Q8_0 || k.is_some_and(|k| k != tk) {
-            return Ok(None);
-        }
-        k = Some(tk);
-        parts.push((t.data()?, n));
+        let (rows, k) = t.shape().dims2()?;
+        parts.push((t.dtype(), t.data()?, rows, k));
     }
-    let parts: Vec<(&[u8], usize)> = parts.iter().map(|(bytes, n)| (bytes.as_ref(), *n)).collect();
-    Ok(k.and_then(|k| PackedQ8::from_q8_0_for(isa, &parts, k)))
+    let matrices: Vec<GgmlMatrix> = parts.iter().map(|(dtype, data, rows, k)| GgmlMatrix { dtype: *dtype, data: data.as_ref(), rows: *rows, k: *k }).collect();
+    Ok(PackedMatrix::from_ggml(isa, &matrices))
 }
 
 impl HostModel {
-    /// Loads the layers for the kernels of `isa`; None when a matrix is not Q8_0 or a shape does not
-    /// fit the kernels (candle's forward pass then runs instead). `cos`/`sin`: the RoPE tables.
+    /// Loads the layers for the kernels of `isa`; None when a matrix's type has no kernel or a shape
+    /// does not fit the kernels (candle's forward pass then runs instead). `cos`/`sin`: the RoPE tables.
     pub(crate) fn load(gguf: &mut GgufFile, config: &ModelConfig, isa: Isa, embedding: &QTensor, cos: Vec<f32>, sin: Vec<f32>) -> Result<Option<Self>> {
         let shape = AttentionShape { n_head: config.n_head, n_kv_head: config.n_kv_head, head_dim: config.head_dim };
         if isa == Isa::Generic || !shape.supported() || !config.head_dim.is_multiple_of(2) {
             return Ok(None);
         }
         let lm_head = if gguf.has_tensor("output.weight") {
-            pack_q8_0(isa, &[&gguf.tensor("output.weight", &Device::Cpu)?])?
+            pack_matrices(isa, &[&gguf.tensor("output.weight", &Device::Cpu)?])?
         } else {
-            pack_q8_0(isa, &[embedding])?
+            pack_matrices(isa, &[embedding])?
         };
         let Some(lm_head) = lm_head else { return Ok(None) };
         let mut layers = Vec::with_capacity(config.n_layer);
         for layer in 0..config.n_layer {
             let name = |suffix: &str| format!("blk.{layer}.{suffix}");
             let weights = |names: &[&str]| names.iter().map(|n| name(&format!("{n}.weight"))).collect::<Vec<_>>();
-            let mut matrix = |names: &[&str]| -> Result<Option<PackedQ8>> {
+            let mut matrix = |names: &[&str]| -> Result<Option<PackedMatrix>> {
                 let tensors = weights(names).iter().map(|name| gguf.tensor(name, &Device::Cpu)).collect::<Result<Vec<QTensor>>>()?;
-                pack_q8_0(isa, &tensors.iter().collect::<Vec<_>>())
+                pack_matrices(isa, &tensors.iter().collect::<Vec<_>>())
             };
             let (Some(qkv), Some(o), Some(gate_up), Some(down)) =
                 (matrix(&["attn_q", "attn_k", "attn_v"])?, matrix(&["attn_output"])?, matrix(&["ffn_gate", "ffn_up"])?, matrix(&["ffn_down"])?)

@@ -38,6 +38,26 @@ pub enum StopReason {
     EndOfTurn,
     StopString,
     MaxTokens,
+    /// The answer began to say again, token for token, what it had said: it was cut where the
+    /// repetition began.
+    Repetition,
+}
+
+/// An answer that says again, token for token, this many tokens it already said is looping: greedy
+/// decoding of small models falls into such loops (the same two sentences until the token limit).
+/// Long enough that a repeated name or phrase in a right answer does not trip it.
+const REPEATED_SPAN_TOKENS: usize = 20;
+
+/// Where the repetition began when the last [`REPEATED_SPAN_TOKENS`] tokens already occurred
+/// earlier (overlapping allowed, so a loop of any period is caught once the span is covered).
+fn repetition_start(tokens: &[u32]) -> Option<usize> {
+    let len = tokens.len();
+    let span = REPEATED_SPAN_TOKENS;
+    if len <= span {
+        return None;
+    }
+    let tail = &tokens[len - span..];
+    tokens[..len - 1].windows(span).any(|earlier| earlier == tail).then_some(len - span)
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -210,6 +230,13 @@ impl LocalModel {
             }
             tokens.push(token);
             token_logprobs.push(logprob);
+            if let Some(start) = repetition_start(&tokens) {
+                tokens.truncate(start);
+                token_logprobs.truncate(start);
+                stream.cut_to(&self.tokenizer.decode(&tokens)?);
+                stop_reason = StopReason::Repetition;
+                break;
+            }
             if stream.push(&self.tokenizer.decode(&tokens)?, on_text) {
                 stop_reason = StopReason::StopString;
                 break;
@@ -297,6 +324,20 @@ impl<'a> StopScanner<'a> {
         }
     }
 
+    /// Ends the text at `decoded` (a prefix of what was pushed, the repetition left out): what was
+    /// streamed past it stays streamed, and the final text, which callers keep, ends there.
+    fn cut_to(&mut self, decoded: &str) {
+        self.text = decoded.to_string();
+        self.emitted = self.emitted.min(self.text.len());
+        if !self.text.is_char_boundary(self.emitted) {
+            self.emitted = self.text.len();
+        }
+        // Whatever a stop string held back ends the text too.
+        if let Some(cut) = self.stops.iter().filter_map(|s| self.text.find(s.as_str())).min() {
+            self.text.truncate(cut);
+        }
+    }
+
     fn finish(mut self, on_text: &mut dyn FnMut(&str)) -> String {
         let end = self.text.len();
         self.release(end, on_text);
@@ -306,7 +347,34 @@ impl<'a> StopScanner<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::StopScanner;
+    use super::{repetition_start, StopScanner, REPEATED_SPAN_TOKENS};
+
+    #[test]
+    fn a_looping_answer_is_cut_where_the_loop_began_and_a_varied_one_is_not() {
+        // Two sentences said three times, as SmolLM2 did about /var/tmp.
+        let sentences: Vec<u32> = (100..130).collect();
+        let mut answer: Vec<u32> = vec![1, 2, 3];
+        let mut cut = None;
+        for round in 0..3 {
+            for &token in &sentences {
+                answer.push(token);
+                if cut.is_none() {
+                    cut = repetition_start(&answer);
+                    if cut.is_some() {
+                        assert_eq!(round, 1, "caught in the second saying");
+                    }
+                }
+            }
+        }
+        assert_eq!(cut, Some(3 + sentences.len()), "cut where the second saying began");
+        // One token looping.
+        let looping = vec![7u32; REPEATED_SPAN_TOKENS + 1];
+        assert_eq!(repetition_start(&looping), Some(1));
+        // A phrase said twice, shorter than the span, and a long answer without a repeat.
+        let mut phrase_twice: Vec<u32> = (0..40).collect();
+        phrase_twice.extend(5..5 + REPEATED_SPAN_TOKENS as u32 - 1);
+        assert!((1..=phrase_twice.len()).all(|n| repetition_start(&phrase_twice[..n]).is_none()));
+    }
 
     fn run(stops: &[&str], steps: &[&str]) -> (Vec<String>, String, bool) {
         let stops: Vec<String> = stops.iter().map(|s| s.to_string()).collect();

@@ -1,5 +1,6 @@
-//! A tiny random llama GGUF with a real byte-level BPE tokenizer, for fast tests of the whole
-//! load → tokenize → generate path without downloading a model.
+//! A tiny random llama or Qwen2 GGUF with a real byte-level BPE tokenizer, for fast tests of the
+//! whole load → tokenize → generate path without downloading a model, in any of the quant types the
+//! kernels run.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -8,6 +9,7 @@ use std::path::Path;
 use candle_core::quantized::{gguf_file::Value, GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 
+use crate::config::Architecture;
 use crate::error::{LlmError, Result};
 
 pub const TINY_CHAT_TEMPLATE: &str = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
@@ -21,11 +23,25 @@ pub struct TinySpec {
     pub n_ff: usize,
     pub context_length: usize,
     pub seed: u64,
+    /// Llama, or Qwen2 (q/k/v biases, NeoX RoPE); the embedding is tied to the output either way.
+    pub architecture: Architecture,
+    /// The type of every weight matrix (the K-quants need n_embd and n_ff multiples of 256).
+    pub weights: GgmlDType,
 }
 
 impl Default for TinySpec {
     fn default() -> Self {
-        Self { n_layer: 2, n_embd: 64, n_head: 4, n_kv_head: 2, n_ff: 128, context_length: 512, seed: 7 }
+        Self {
+            n_layer: 2,
+            n_embd: 64,
+            n_head: 4,
+            n_kv_head: 2,
+            n_ff: 128,
+            context_length: 512,
+            seed: 7,
+            architecture: Architecture::Llama,
+            weights: GgmlDType::Q8_0,
+        }
     }
 }
 
@@ -63,7 +79,7 @@ pub fn write_tiny_llama(path: &Path, spec: &TinySpec) -> Result<()> {
         rng_seed += 1;
         let values = deterministic_noise(rng_seed, rows * cols, 0.5 / (cols as f32).sqrt());
         let tensor = Tensor::from_vec(values, (rows, cols), &device)?;
-        Ok(QTensor::quantize(&tensor, GgmlDType::Q8_0)?)
+        Ok(QTensor::quantize(&tensor, spec.weights)?)
     };
     let ones = |n: usize| -> Result<QTensor> { Ok(QTensor::quantize(&Tensor::ones(n, candle_core::DType::F32, &device)?, GgmlDType::F32)?) };
     let mut tensors: Vec<(String, QTensor)> = vec![
@@ -83,22 +99,42 @@ pub fn write_tiny_llama(path: &Path, spec: &TinySpec) -> Result<()> {
         ] {
             tensors.push((format!("blk.{layer}.{name}.weight"), random(rows, cols)?));
         }
+        if spec.architecture == Architecture::Qwen2 {
+            for (name, n) in [("attn_q", spec.n_embd), ("attn_k", kv), ("attn_v", kv)] {
+                let bias = Tensor::from_vec(deterministic_noise(spec.seed ^ (1000 + layer as u64 * 3 + n as u64), n, 0.5), n, &device)?;
+                tensors.push((format!("blk.{layer}.{name}.bias"), QTensor::quantize(&bias, GgmlDType::F32)?));
+            }
+        }
         tensors.push((format!("blk.{layer}.attn_norm.weight"), ones(spec.n_embd)?));
         tensors.push((format!("blk.{layer}.ffn_norm.weight"), ones(spec.n_embd)?));
     }
     let strings = |v: Vec<String>| Value::Array(v.into_iter().map(Value::String).collect());
+    let arch = spec.architecture.gguf_name();
+    let key = |suffix: &str| format!("{arch}.{suffix}");
+    let keys = [
+        "block_count",
+        "context_length",
+        "embedding_length",
+        "feed_forward_length",
+        "attention.head_count",
+        "attention.head_count_kv",
+        "rope.freq_base",
+        "attention.layer_norm_rms_epsilon",
+        "vocab_size",
+    ]
+    .map(key);
     let metadata: Vec<(&str, Value)> = vec![
-        ("general.architecture", Value::String("llama".into())),
+        ("general.architecture", Value::String(arch.into())),
         ("general.name", Value::String("automix-tiny-random".into())),
-        ("llama.block_count", Value::U32(spec.n_layer as u32)),
-        ("llama.context_length", Value::U32(spec.context_length as u32)),
-        ("llama.embedding_length", Value::U32(spec.n_embd as u32)),
-        ("llama.feed_forward_length", Value::U32(spec.n_ff as u32)),
-        ("llama.attention.head_count", Value::U32(spec.n_head as u32)),
-        ("llama.attention.head_count_kv", Value::U32(spec.n_kv_head as u32)),
-        ("llama.rope.freq_base", Value::F32(10_000.0)),
-        ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
-        ("llama.vocab_size", Value::U32(vocab as u32)),
+        (&keys[0], Value::U32(spec.n_layer as u32)),
+        (&keys[1], Value::U32(spec.context_length as u32)),
+        (&keys[2], Value::U32(spec.n_embd as u32)),
+        (&keys[3], Value::U32(spec.n_ff as u32)),
+        (&keys[4], Value::U32(spec.n_head as u32)),
+        (&keys[5], Value::U32(spec.n_kv_head as u32)),
+        (&keys[6], Value::F32(10_000.0)),
+        (&keys[7], Value::F32(1e-5)),
+        (&keys[8], Value::U32(vocab as u32)),
         ("tokenizer.ggml.model", Value::String("gpt2".into())),
         ("tokenizer.ggml.pre", Value::String("smollm".into())),
         ("tokenizer.ggml.tokens", strings(tokens)),

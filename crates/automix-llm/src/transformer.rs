@@ -1,5 +1,6 @@
 //! The decoder forward pass: candle ops (any device; the cache and the logits are ours to control),
-//! or, on a CPU with the kernels and a Q8_0 model, the kernels' own loop in [`crate::host`].
+//! or, on a CPU with the kernels and a model of the types they pack, the kernels' own loop in
+//! [`crate::host`].
 
 use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
@@ -8,8 +9,8 @@ use std::sync::Arc;
 use crate::config::{Architecture, ModelConfig};
 use crate::error::Result;
 use crate::gguf::GgufFile;
-use crate::host::{pack_q8_0, HostModel};
-use crate::kernels::{Isa, PackedQ8};
+use crate::host::{pack_matrices, HostModel};
+use crate::kernels::{Isa, PackedMatrix};
 use crate::kv_cache::KvCache;
 
 /// Which positions' logits a forward pass returns.
@@ -23,7 +24,7 @@ pub enum Logits {
 
 /// A weight matrix: repacked for the CPU kernels where they apply, else candle's quantized matmul.
 enum Linear {
-    Packed(PackedQ8),
+    Packed(PackedMatrix),
     Candle(QMatMul),
 }
 
@@ -41,7 +42,7 @@ impl Linear {
 fn load_linear(gguf: &mut GgufFile, names: &[String], device: &Device, isa: Isa) -> Result<Vec<Linear>> {
     let tensors = names.iter().map(|name| gguf.tensor(name, device)).collect::<Result<Vec<QTensor>>>()?;
     if isa > Isa::Generic {
-        if let Some(w) = pack_q8_0(isa, &tensors.iter().collect::<Vec<_>>())? {
+        if let Some(w) = pack_matrices(isa, &tensors.iter().collect::<Vec<_>>())? {
             return Ok(vec![Linear::Packed(w)]);
         }
     }
@@ -79,7 +80,7 @@ struct Block {
     down: Linear,
 }
 
-/// The layers as candle tensors, with the Q8_0 matrices the kernels fit repacked for them.
+/// The layers as candle tensors, with the matrices the kernels fit repacked for them.
 struct CandleLayers {
     blocks: Vec<Block>,
     output_norm: Tensor,
@@ -102,8 +103,8 @@ pub struct Transformer {
 }
 
 impl Transformer {
-    /// `isa`: the CPU kernels to use (`Generic`: candle's alone). With kernels, a Q8_0 model runs
-    /// the kernels' own loop; other models use the kernels for the Q8_0 matrices they fit.
+    /// `isa`: the CPU kernels to use (`Generic`: candle's alone). With kernels, a model whose matrices they all pack runs
+    /// the kernels' own loop; other models use the kernels for the matrices they fit.
     pub fn load_with(gguf: &mut GgufFile, device: &Device, isa: Isa) -> Result<Self> {
         let config = ModelConfig::from_gguf(gguf)?;
         let embedding = Arc::new(gguf.tensor("token_embd.weight", device)?);
@@ -312,15 +313,30 @@ fn rope_tables(cfg: &ModelConfig, device: &Device) -> Result<(Tensor, Tensor)> {
 mod tests {
     use super::*;
     use crate::tiny::{write_tiny_llama, TinySpec};
+    use candle_core::quantized::GgmlDType;
 
     /// Every CPU kernel set must give the logits of candle's own quantized matmuls, prefill and
     /// decode, up to the rounding of activations to 8 bits (candle rounds in blocks of 256 where it
     /// repacks), for llama's interleaved RoPE and Qwen's NeoX one, and across a snapshot restore.
     #[test]
     fn cpu_kernels_match_candle_ops() {
+        assert_kernels_match_candle(&TinySpec { n_embd: 128, n_ff: 256, ..TinySpec::default() });
+    }
+
+    /// The same for a tiny Qwen2 (q/k/v biases, NeoX RoPE, tied embeddings) in each type of a
+    /// Q4_K_M file (stacks mixing them: kernels::matrix).
+    #[test]
+    fn cpu_kernels_match_candle_on_qwen2_in_every_quant_type() {
+        for weights in [GgmlDType::Q4K, GgmlDType::Q5_0, GgmlDType::Q6K, GgmlDType::Q8_0] {
+            let spec = TinySpec { n_embd: 256, n_ff: 512, n_head: 4, n_kv_head: 2, architecture: Architecture::Qwen2, weights, ..TinySpec::default() };
+            assert_kernels_match_candle(&spec);
+        }
+    }
+
+    fn assert_kernels_match_candle(spec: &TinySpec) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tiny.gguf");
-        write_tiny_llama(&path, &TinySpec { n_embd: 128, n_ff: 256, ..TinySpec::default() }).unwrap();
+        write_tiny_llama(&path, spec).unwrap();
         let load = |isa| Transformer::load_with(&mut GgufFile::open(&path).unwrap(), &Device::Cpu, isa).unwrap();
         let reference = load(Isa::Generic);
         assert!(matches!(reference.backend, Backend::Candle(_)));
@@ -330,7 +346,7 @@ mod tests {
         }
         for isa in kernel_sets {
             let fast = load(isa);
-            assert!(matches!(fast.backend, Backend::Host(_)), "{isa:?}: a Q8_0 model runs the kernels' loop");
+            assert!(matches!(fast.backend, Backend::Host(_)), "{isa:?}: a {:?} model runs the kernels' loop", spec.weights);
             let prompt: Vec<u32> = (0..37).map(|i| (i * 7 + 3) % fast.config.vocab_size as u32).collect();
             let (mut fast_cache, mut reference_cache) = (KvCache::new(), KvCache::new());
             let mut compare = |tokens: &[u32], logits: Logits, fast_cache: &mut KvCache| {
@@ -340,7 +356,7 @@ mod tests {
                 assert_eq!(a.len(), b.len());
                 let scale = b.iter().fold(0f32, |m, x| m.max(x.abs()));
                 let diff = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
-                assert!(diff <= 0.02 * scale.max(1.0), "{isa:?}: kernels differ from candle by {diff} (logit scale {scale})");
+                assert!(diff <= 0.02 * scale.max(1.0), "{isa:?} {:?}: kernels differ from candle by {diff} (logit scale {scale})", spec.weights);
                 a
             };
             compare(&prompt, Logits::All, &mut fast_cache);

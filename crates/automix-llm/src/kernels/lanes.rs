@@ -17,6 +17,8 @@ pub(super) trait F32Lanes: Copy {
     unsafe fn zero() -> Self;
     unsafe fn splat(value: f32) -> Self;
     unsafe fn load(src: *const f32) -> Self;
+    /// `WIDTH` f16 values widened to f32; needs F16C besides the set.
+    unsafe fn load_f16(src: *const u16) -> Self;
     unsafe fn store(self, dst: *mut f32);
     unsafe fn mul(self, other: Self) -> Self;
     /// `self · a + b`, fused.
@@ -37,6 +39,10 @@ impl F32Lanes for __m256 {
     #[inline(always)]
     unsafe fn load(src: *const f32) -> Self {
         _mm256_loadu_ps(src)
+    }
+    #[inline(always)]
+    unsafe fn load_f16(src: *const u16) -> Self {
+        _mm256_cvtph_ps(_mm_loadu_si128(src as *const __m128i))
     }
     #[inline(always)]
     unsafe fn store(self, dst: *mut f32) {
@@ -66,6 +72,10 @@ impl F32Lanes for __m512 {
     #[inline(always)]
     unsafe fn load(src: *const f32) -> Self {
         _mm512_loadu_ps(src)
+    }
+    #[inline(always)]
+    unsafe fn load_f16(src: *const u16) -> Self {
+        _mm512_cvtph_ps(_mm256_loadu_si256(src as *const __m256i))
     }
     #[inline(always)]
     unsafe fn store(self, dst: *mut f32) {

@@ -1,4 +1,5 @@
-//! CPU kernels for the forward pass: a Q8_0 matrix multiply over weights repacked at load time,
+//! CPU kernels for the forward pass: int8 and 4-bit matrix multiplies over weights repacked at load
+//! time (Q8_0, Q5_0 and Q6_K as int8, Q4_K as nibbles: every type of a Q4_K_M file),
 //! element-wise and attention kernels for the decoder's own CPU loop, and a small thread pool in
 //! which the calling thread works too.
 //!
@@ -14,14 +15,20 @@
 
 mod attention;
 mod elementwise;
+mod ggml;
+mod int8;
 mod lanes;
+mod matrix;
 mod pool;
+mod q4;
 mod q8;
 mod vector;
 
 pub use attention::{attention, AttentionShape, KvLayer, KEYS_PER_BLOCK};
 pub use elementwise::{gelu_erf_in_place, softmax_prefix_in_place};
-pub use q8::{matmul, PackedQ8};
+pub use matrix::{matmul, GgmlMatrix, PackedMatrix};
+pub use q4::PackedQ4;
+pub use q8::PackedQ8;
 pub use vector::{add_in_place, rms_norm_rows, rope_rows, silu_mul_rows, RopeStyle};
 
 pub(crate) use pool::pool;
@@ -33,7 +40,8 @@ use std::sync::OnceLock;
 pub enum Isa {
     /// No kernels of ours: candle's.
     Generic,
-    /// AVX2 + FMA: 256-bit registers, `vpmaddubsw` for the int8 dot products.
+    /// AVX2 + FMA (+ F16C, which every AVX2 CPU has): 256-bit registers, `vpmaddubsw` for the int8
+    /// dot products.
     Avx2,
     /// AVX2 + FMA + AVX-VNNI: 256-bit `vpdpbusd`. A CPU with AVX-512 VNNI runs it too, with that
     /// set's encoding of the same instruction, so it is always below `Avx512`.
@@ -60,13 +68,14 @@ impl Isa {
                 is_x86_feature_detected!("avx512vnni"),
                 is_x86_feature_detected!("avx2"),
                 is_x86_feature_detected!("fma"),
+                is_x86_feature_detected!("f16c"),
             ]) {
                 return Isa::Avx512;
             }
-            if has(&[is_x86_feature_detected!("avx2"), is_x86_feature_detected!("fma"), is_x86_feature_detected!("avxvnni")]) {
+            if has(&[is_x86_feature_detected!("avx2"), is_x86_feature_detected!("fma"), is_x86_feature_detected!("f16c"), is_x86_feature_detected!("avxvnni")]) {
                 return Isa::AvxVnni;
             }
-            if has(&[is_x86_feature_detected!("avx2"), is_x86_feature_detected!("fma")]) {
+            if has(&[is_x86_feature_detected!("avx2"), is_x86_feature_detected!("fma"), is_x86_feature_detected!("f16c")]) {
                 return Isa::Avx2;
             }
         }

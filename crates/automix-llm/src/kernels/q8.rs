@@ -14,14 +14,10 @@
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Tensor};
-use half::f16;
 
 use super::{for_each_range, isa, Isa, SendPtr};
 
-/// Weights in a Q8_0 block: 32 values sharing one scale.
-const BLOCK: usize = 32;
-/// Bytes of one GGUF Q8_0 block: an f16 scale, then 32 signed bytes.
-const Q8_0_BLOCK_BYTES: usize = 2 + BLOCK;
+use super::ggml::BLOCK;
 /// Activation rows per work item in prefill: enough to amortise the weight tile, small enough to balance.
 const ROWS_PER_ITEM: usize = 64;
 /// Below this many multiply-adds a matmul runs on the calling thread alone: handing out work to a
@@ -112,18 +108,28 @@ impl PackedQ8 {
         if k == 0 || !k.is_multiple_of(BLOCK) {
             return None;
         }
-        let row_bytes = k / BLOCK * Q8_0_BLOCK_BYTES;
+        let row_bytes = k / BLOCK * super::ggml::Q8_0_BLOCK_BYTES;
         if parts.iter().any(|(bytes, rows)| bytes.len() != rows * row_bytes) {
             return None;
         }
         let rows: Vec<&[u8]> = parts.iter().flat_map(|(bytes, _)| bytes.chunks_exact(row_bytes)).collect();
+        Self::from_blocks_for(isa, rows.len(), k, |row, block| super::ggml::q8_0_block(rows[row], block))
+    }
+
+    /// Packs an `n × k` matrix given block by block: `block(row, b)` is the scale and the 32 int8
+    /// values of inputs `32b..32b + 32` of output row `row`. None when k is not a multiple of 32 or
+    /// `isa` has no kernels.
+    pub(crate) fn from_blocks_for(isa: Isa, n: usize, k: usize, block: impl Fn(usize, usize) -> (f32, [i8; BLOCK])) -> Option<Self> {
+        if k == 0 || !k.is_multiple_of(BLOCK) {
+            return None;
+        }
         let tiles = match isa {
             Isa::Generic => return None,
-            Isa::Avx2 => Tiles::Avx2(pack(&rows, k / BLOCK)),
-            Isa::AvxVnni => Tiles::AvxVnni(pack(&rows, k / BLOCK)),
-            Isa::Avx512 => Tiles::Avx512(pack(&rows, k / BLOCK)),
+            Isa::Avx2 => Tiles::Avx2(pack(n, k / BLOCK, block)),
+            Isa::AvxVnni => Tiles::AvxVnni(pack(n, k / BLOCK, block)),
+            Isa::Avx512 => Tiles::Avx512(pack(n, k / BLOCK, block)),
         };
-        Some(Self { n: rows.len(), k, tiles })
+        Some(Self { n, k, tiles })
     }
 
     /// Quantizes an f32 matrix of shape (n, k) to Q8_0 and packs it; None when k is not a
@@ -176,20 +182,19 @@ impl PackedQ8 {
     }
 }
 
-fn pack<T: Tile>(rows: &[&[u8]], blocks_per_row: usize) -> Vec<T> {
-    let n_tiles = rows.len().div_ceil(T::COLS);
+fn pack<T: Tile>(n: usize, blocks_per_row: usize, block: impl Fn(usize, usize) -> (f32, [i8; BLOCK])) -> Vec<T> {
+    let n_tiles = n.div_ceil(T::COLS);
     let mut tiles = Vec::with_capacity(n_tiles * blocks_per_row);
     for tile in 0..n_tiles {
-        for block in 0..blocks_per_row {
+        for b in 0..blocks_per_row {
             // Padding columns past `n` stay zero: their results are never stored.
             let mut packed = T::zero();
             let (qs, scales) = packed.parts();
-            for col in 0..T::COLS {
-                let Some(row) = rows.get(tile * T::COLS + col) else { break };
-                let src = &row[block * Q8_0_BLOCK_BYTES..(block + 1) * Q8_0_BLOCK_BYTES];
-                scales[col] = f16::from_le_bytes([src[0], src[1]]).to_f32();
-                for (i, &q) in src[2..].iter().enumerate() {
-                    qs[(i / 4) * T::COLS * 4 + col * 4 + i % 4] = q ^ T::FLIP;
+            for col in 0..T::COLS.min(n - tile * T::COLS) {
+                let (scale, values) = block(tile * T::COLS + col, b);
+                scales[col] = scale;
+                for (i, &q) in values.iter().enumerate() {
+                    qs[(i / 4) * T::COLS * 4 + col * 4 + i % 4] = q as u8 ^ T::FLIP;
                 }
             }
             tiles.push(packed);
@@ -199,12 +204,31 @@ fn pack<T: Tile>(rows: &[&[u8]], blocks_per_row: usize) -> Vec<T> {
 }
 
 /// Activations quantized to Q8_0 blocks, with each block's sum times 128 so the VNNI kernel can
-/// undo the +128 offset of the weights.
+/// undo the +128 offset of the weights (and the 4-bit kernel apply its weights' minimums).
 #[derive(Default)]
-struct QuantizedRows {
-    qs: Vec<i8>,
-    scales: Vec<f32>,
-    offsets: Vec<i32>,
+pub(super) struct QuantizedRows {
+    pub(super) qs: Vec<i8>,
+    pub(super) scales: Vec<f32>,
+    pub(super) offsets: Vec<i32>,
+}
+
+/// Runs `f` with the rows `x` (of `k` inputs each) quantized by the kernel of `isa`, in a buffer
+/// kept per thread.
+pub(super) fn with_quantized<R>(isa: Isa, x: &[f32], k: usize, f: impl FnOnce(&QuantizedRows) -> R) -> R {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<QuantizedRows> = std::cell::RefCell::new(QuantizedRows::default());
+    }
+    SCRATCH.with(|scratch| {
+        let mut a = scratch.borrow_mut();
+        let blocks = x.len() / BLOCK;
+        assert_eq!(x.len() % k, 0, "activation length is not a multiple of k");
+        a.qs.resize(x.len(), 0);
+        a.scales.resize(blocks, 0.0);
+        a.offsets.resize(blocks, 0);
+        let QuantizedRows { qs, scales, offsets } = &mut *a;
+        quantize(isa, x, qs, scales, offsets);
+        f(&a)
+    })
 }
 
 /// `out[m × n] = x[m × k] · wᵀ`. Panics if the slices do not match the shapes (a caller bug).
@@ -213,49 +237,55 @@ pub fn matmul(x: &[f32], w: &PackedQ8, out: &mut [f32]) {
     let m = x.len() / k;
     assert_eq!(x.len(), m * k, "activation length is not a multiple of k");
     assert_eq!(out.len(), m * n, "output length does not match m × n");
-    thread_local! {
-        static SCRATCH: std::cell::RefCell<QuantizedRows> = std::cell::RefCell::new(QuantizedRows::default());
-    }
-    SCRATCH.with(|scratch| {
-        let mut a = scratch.borrow_mut();
-        let blocks = m * k / BLOCK;
-        a.qs.resize(m * k, 0);
-        a.scales.resize(blocks, 0.0);
-        a.offsets.resize(blocks, 0);
-        let QuantizedRows { qs, scales, offsets } = &mut *a;
-        quantize(w.isa(), x, qs, scales, offsets);
-        let a = &*a;
-        let cols = w.tile_cols();
-        let n_tiles = n.div_ceil(cols);
-        let blocks_per_row = k / BLOCK;
-        let row_chunks = m.div_ceil(ROWS_PER_ITEM);
-        let out_ptr = SendPtr(out.as_mut_ptr());
-        #[cfg(target_arch = "x86_64")]
-        let vex_vnni = std::arch::is_x86_feature_detected!("avxvnni");
-        // Items are (row chunk, range of tiles) pairs, flattened row chunk first.
-        let work = |items: std::ops::Range<usize>| {
-            for item in items {
-                let (tile, chunk) = (item % n_tiles, item / n_tiles);
-                let rows = chunk * ROWS_PER_ITEM..m.min((chunk + 1) * ROWS_PER_ITEM);
-                let tiles = tile * blocks_per_row..(tile + 1) * blocks_per_row;
-                let out = out_ptr.get().wrapping_add(tile * cols);
-                let width = cols.min(n - tile * cols);
-                // SAFETY: w.isa() is at most the detected set (asserted in quantize), and
-                // each (tile, row chunk) item writes a disjoint part of `out`, inside its bounds.
-                unsafe {
-                    match &w.tiles {
-                        Tiles::Avx512(t) => x86::avx512_rows(&t[tiles], a, k, rows, out, n, width),
-                        // The AvxVnni set runs where AVX-VNNI is, or AVX-512 VNNI (Isa::detect).
-                        #[cfg(target_arch = "x86_64")]
-                        Tiles::AvxVnni(t) if vex_vnni => x86::avxvnni_rows(&t[tiles], a, k, rows, out, n, width),
-                        Tiles::AvxVnni(t) => x86::avxvnni_rows_evex(&t[tiles], a, k, rows, out, n, width),
-                        Tiles::Avx2(t) => x86::avx2_rows(&t[tiles], a, k, rows, out, n, width),
-                    }
-                }
+    // SAFETY: `out` holds m rows of n, checked above.
+    with_quantized(w.isa(), x, k, |a| unsafe { matmul_quantized(a, w, m, SendPtr(out.as_mut_ptr()), n) });
+}
+
+/// Writes columns `0..w.n` of the `m` rows of `out` (rows `out_stride` apart) from the quantized
+/// rows `a`.
+///
+/// # Safety
+/// `out` must be valid for `m` rows of `out_stride ≥ w.n` floats, and `a` hold `m` rows of `w.k`.
+pub(super) unsafe fn matmul_quantized(a: &QuantizedRows, w: &PackedQ8, m: usize, out: SendPtr<f32>, out_stride: usize) {
+    let (n, k) = (w.n, w.k);
+    debug_assert!(a.qs.len() >= m * k && out_stride >= n);
+    let cols = w.tile_cols();
+    let blocks_per_row = k / BLOCK;
+    #[cfg(target_arch = "x86_64")]
+    let vex_vnni = std::arch::is_x86_feature_detected!("avxvnni");
+    for_each_tile(n, k, m, cols, |tile, rows| {
+        let tiles = tile * blocks_per_row..(tile + 1) * blocks_per_row;
+        let out = out.get().wrapping_add(tile * cols);
+        let width = cols.min(n - tile * cols);
+        // SAFETY: w.isa() is at most the detected set (asserted when a was quantized), and
+        // each (tile, row chunk) item writes a disjoint part of `out`, inside its bounds.
+        unsafe {
+            match &w.tiles {
+                Tiles::Avx512(t) => x86::avx512_rows(&t[tiles], a, k, rows, out, out_stride, width),
+                // The AvxVnni set runs where AVX-VNNI is, or AVX-512 VNNI (Isa::detect).
+                #[cfg(target_arch = "x86_64")]
+                Tiles::AvxVnni(t) if vex_vnni => x86::avxvnni_rows(&t[tiles], a, k, rows, out, out_stride, width),
+                Tiles::AvxVnni(t) => x86::avxvnni_rows_evex(&t[tiles], a, k, rows, out, out_stride, width),
+                Tiles::Avx2(t) => x86::avx2_rows(&t[tiles], a, k, rows, out, out_stride, width),
             }
-        };
-        for_each_range(n_tiles * row_chunks, 1, m * n * k >= MIN_PARALLEL_WORK, work);
+        }
     });
+}
+
+/// Runs `work(tile, rows)` for every tile of `cols` output columns (of `n`) and chunk of the `m`
+/// activation rows, over the pool where the matmul is large enough to pay for it. Each item owns
+/// the output of its tile's columns in its rows.
+pub(super) fn for_each_tile(n: usize, k: usize, m: usize, cols: usize, work: impl Fn(usize, std::ops::Range<usize>) + Sync) {
+    let n_tiles = n.div_ceil(cols);
+    let row_chunks = m.div_ceil(ROWS_PER_ITEM);
+    // Items are (row chunk, tile) pairs, flattened row chunk first.
+    let items = |items: std::ops::Range<usize>| {
+        for item in items {
+            let (tile, chunk) = (item % n_tiles, item / n_tiles);
+            work(tile, chunk * ROWS_PER_ITEM..m.min((chunk + 1) * ROWS_PER_ITEM));
+        }
+    };
+    for_each_range(n_tiles * row_chunks, 1, m * n * k >= MIN_PARALLEL_WORK, items);
 }
 
 /// Quantizes `x` to Q8_0 blocks (round to nearest even, as `vcvtps2dq` does) with the kernel of
@@ -305,6 +335,7 @@ fn quantize_plain(x: &[f32], qs: &mut [i8], scales: &mut [f32], offsets: &mut [i
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use super::super::int8::{Evex, Vex, Vnni, Ymm, Zmm};
     use super::super::lanes::F32Lanes;
     use super::{QuantizedRows, Tile, Tile16, Tile8, Tile8Unsigned, BLOCK};
     use std::arch::x86_64::*;
@@ -350,95 +381,6 @@ mod x86 {
             _mm256_storeu_si256(qs.as_mut_ptr().add(block * BLOCK) as *mut __m256i, _mm256_permutevar8x32_epi32(bytes, in_order));
             *scale = amax / 127.0;
             *offset = 128 * sum;
-        }
-    }
-
-    /// A register of the `vpdpbusd` kernel: `COLS` i32 lanes, one output column each.
-    pub(super) trait Vnni: Copy {
-        const COLS: usize;
-        /// Activation rows kept in registers while one tile of weights is reused.
-        const ROWS: usize;
-        type Float: F32Lanes;
-        unsafe fn load(src: *const u8) -> Self;
-        unsafe fn splat(value: i32) -> Self;
-        /// Per i32 lane, `self` plus the four products of the u8 `weights` and i8 `activations`.
-        unsafe fn dpbusd(self, weights: Self, activations: Self) -> Self;
-        unsafe fn to_float(self) -> Self::Float;
-    }
-
-    #[derive(Clone, Copy)]
-    pub(super) struct Zmm(__m512i);
-    /// 256-bit, with `E`'s encoding of `vpdpbusd`.
-    #[derive(Clone, Copy)]
-    pub(super) struct Ymm<E>(__m256i, std::marker::PhantomData<E>);
-
-    /// An encoding of 256-bit `vpdpbusd`.
-    pub(super) trait Dpbusd256: Copy {
-        unsafe fn dpbusd(acc: __m256i, weights: __m256i, activations: __m256i) -> __m256i;
-    }
-    /// AVX-VNNI's VEX encoding.
-    #[derive(Clone, Copy)]
-    pub(super) struct Vex;
-    /// AVX-512 VNNI's EVEX encoding, where AVX-VNNI itself is missing.
-    #[derive(Clone, Copy)]
-    pub(super) struct Evex;
-
-    impl Dpbusd256 for Vex {
-        #[inline(always)]
-        unsafe fn dpbusd(acc: __m256i, weights: __m256i, activations: __m256i) -> __m256i {
-            _mm256_dpbusd_avx_epi32(acc, weights, activations)
-        }
-    }
-
-    impl Dpbusd256 for Evex {
-        #[inline(always)]
-        unsafe fn dpbusd(acc: __m256i, weights: __m256i, activations: __m256i) -> __m256i {
-            _mm256_dpbusd_epi32(acc, weights, activations)
-        }
-    }
-
-    impl Vnni for Zmm {
-        const COLS: usize = 16;
-        const ROWS: usize = 8;
-        type Float = __m512;
-        #[inline(always)]
-        unsafe fn load(src: *const u8) -> Self {
-            Self(_mm512_load_si512(src as *const _))
-        }
-        #[inline(always)]
-        unsafe fn splat(value: i32) -> Self {
-            Self(_mm512_set1_epi32(value))
-        }
-        #[inline(always)]
-        unsafe fn dpbusd(self, weights: Self, activations: Self) -> Self {
-            Self(_mm512_dpbusd_epi32(self.0, weights.0, activations.0))
-        }
-        #[inline(always)]
-        unsafe fn to_float(self) -> __m512 {
-            _mm512_cvtepi32_ps(self.0)
-        }
-    }
-
-    impl<E: Dpbusd256> Vnni for Ymm<E> {
-        const COLS: usize = 8;
-        /// 16 registers without AVX-512: 8 of weights, 4 accumulators, the rest for the sums.
-        const ROWS: usize = 4;
-        type Float = __m256;
-        #[inline(always)]
-        unsafe fn load(src: *const u8) -> Self {
-            Self(_mm256_load_si256(src as *const __m256i), std::marker::PhantomData)
-        }
-        #[inline(always)]
-        unsafe fn splat(value: i32) -> Self {
-            Self(_mm256_set1_epi32(value), std::marker::PhantomData)
-        }
-        #[inline(always)]
-        unsafe fn dpbusd(self, weights: Self, activations: Self) -> Self {
-            Self(E::dpbusd(self.0, weights.0, activations.0), std::marker::PhantomData)
-        }
-        #[inline(always)]
-        unsafe fn to_float(self) -> __m256 {
-            _mm256_cvtepi32_ps(self.0)
         }
     }
 
