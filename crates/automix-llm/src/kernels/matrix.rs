@@ -196,3 +196,4 @@ mod tests {
         assert!(PackedMatrix::from_ggml(Isa::detected(), &[other]).is_none());
     }
 }
+

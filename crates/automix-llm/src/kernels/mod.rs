@@ -167,8 +167,14 @@ macro_rules! multiversion {
 pub(crate) use multiversion;
 
 /// A raw pointer that parallel items write through, each to its own disjoint part.
-#[derive(Clone, Copy)]
 pub(crate) struct SendPtr<T>(pub(crate) *mut T);
+// By hand: derived impls would ask T to be Copy too.
+impl<T> Clone for SendPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for SendPtr<T> {}
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
 
@@ -176,6 +182,41 @@ impl<T> SendPtr<T> {
     pub(crate) fn get(self) -> *mut T {
         self.0
     }
+}
+
+/// `make(0)`, …, `make(count − 1)` built over the pool: packing a model's matrices at load time.
+pub(crate) fn build_parallel<T: Send>(count: usize, make: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let mut items: Vec<T> = Vec::with_capacity(count);
+    ask_for_huge_pages(items.as_mut_ptr() as *mut u8, count * std::mem::size_of::<T>());
+    let dst = SendPtr(items.as_mut_ptr());
+    for_each_range(count, 1, true, |range| {
+        for i in range {
+            // SAFETY: i < count, inside the capacity; each index is written once, by one item.
+            unsafe { dst.get().add(i).write(make(i)) };
+        }
+    });
+    // SAFETY: every index in 0..count was written above (a panic in `make` is re-raised by the pool
+    // before this line, leaking what was written and never exposing what was not).
+    unsafe { items.set_len(count) };
+    items
+}
+
+/// Asks Linux to back the 2 MiB-aligned part of a fresh allocation with huge pages (where
+/// transparent huge pages are on "madvise", the default of many distributions): decode streams every
+/// weight once per token, and with 4 KiB pages it paid a TLB miss every 4 KiB.
+fn ask_for_huge_pages(start: *mut u8, len: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let first = (start as usize).next_multiple_of(HUGE);
+        let end = (start as usize + len) / HUGE * HUGE;
+        if end > first {
+            // SAFETY: the range lies inside the caller's allocation; MADV_HUGEPAGE only advises.
+            let _ = unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (start, len);
 }
 
 /// Splits `0..total` into about `per_thread` items per pool thread (at least `min_len` each) and

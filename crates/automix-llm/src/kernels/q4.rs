@@ -18,10 +18,10 @@ use super::ggml::BLOCK;
 use super::q8::{for_each_tile, QuantizedRows};
 #[cfg(test)]
 use super::q8::with_quantized;
-use super::{Isa, SendPtr};
+use super::{build_parallel, Isa, SendPtr};
 
 /// One block of 32 inputs for the columns of a tile.
-trait Q4Tile: Sized {
+trait Q4Tile: Sized + Send {
     const COLS: usize;
     fn zero() -> Self;
     fn parts(&mut self) -> (&mut [u8], &mut [u16], &mut [u16]);
@@ -90,7 +90,7 @@ impl PackedQ4 {
     /// Packs an `n × k` matrix given block by block: `block(row, b)` is the scale, the minimum and
     /// the 32 nibbles of inputs `32b..32b + 32` of row `row`. None when k is not a multiple of 32
     /// or `isa` has no kernels.
-    pub(crate) fn from_blocks_for(isa: Isa, n: usize, k: usize, block: impl Fn(usize, usize) -> (f32, f32, [u8; BLOCK])) -> Option<Self> {
+    pub(crate) fn from_blocks_for(isa: Isa, n: usize, k: usize, block: impl Fn(usize, usize) -> (f32, f32, [u8; BLOCK]) + Sync) -> Option<Self> {
         if k == 0 || !k.is_multiple_of(BLOCK) {
             return None;
         }
@@ -128,27 +128,23 @@ impl PackedQ4 {
     }
 }
 
-fn pack<T: Q4Tile>(n: usize, blocks_per_row: usize, block: impl Fn(usize, usize) -> (f32, f32, [u8; BLOCK])) -> Vec<T> {
-    let n_tiles = n.div_ceil(T::COLS);
-    let mut tiles = Vec::with_capacity(n_tiles * blocks_per_row);
-    for tile in 0..n_tiles {
-        for b in 0..blocks_per_row {
-            // Padding columns past `n` stay zero: their results are never stored.
-            let mut packed = T::zero();
-            let (qs, scales, mins) = packed.parts();
-            for col in 0..T::COLS.min(n - tile * T::COLS) {
-                let (scale, min, nibbles) = block(tile * T::COLS + col, b);
-                scales[col] = f16::from_f32(scale).to_bits();
-                mins[col] = f16::from_f32(min).to_bits();
-                for i in 0..BLOCK / 2 {
-                    debug_assert!(nibbles[i] < 16 && nibbles[i + 16] < 16);
-                    qs[(i / 4) * T::COLS * 4 + col * 4 + i % 4] = nibbles[i] | (nibbles[i + 16] << 4);
-                }
+fn pack<T: Q4Tile>(n: usize, blocks_per_row: usize, block: impl Fn(usize, usize) -> (f32, f32, [u8; BLOCK]) + Sync) -> Vec<T> {
+    build_parallel(n.div_ceil(T::COLS) * blocks_per_row, |index| {
+        let (tile, b) = (index / blocks_per_row, index % blocks_per_row);
+        // Padding columns past `n` stay zero: their results are never stored.
+        let mut packed = T::zero();
+        let (qs, scales, mins) = packed.parts();
+        for col in 0..T::COLS.min(n - tile * T::COLS) {
+            let (scale, min, nibbles) = block(tile * T::COLS + col, b);
+            scales[col] = f16::from_f32(scale).to_bits();
+            mins[col] = f16::from_f32(min).to_bits();
+            for i in 0..BLOCK / 2 {
+                debug_assert!(nibbles[i] < 16 && nibbles[i + 16] < 16);
+                qs[(i / 4) * T::COLS * 4 + col * 4 + i % 4] = nibbles[i] | (nibbles[i + 16] << 4);
             }
-            tiles.push(packed);
         }
-    }
-    tiles
+        packed
+    })
 }
 
 /// `out[m × n] = x[m × k] · wᵀ` for one 4-bit matrix alone (the forward pass goes through
@@ -200,7 +196,7 @@ pub(super) unsafe fn matmul_quantized(a: &QuantizedRows, w: &PackedQ4, m: usize,
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::super::int8::{Evex, Maddubs, Vex, Vnni, Ymm, Zmm};
+    use super::super::int8::{prefetch_ahead, Evex, Maddubs, Vex, Vnni, Ymm, Zmm};
     use super::super::lanes::F32Lanes;
     use super::{Q4Tile, Q4Tile16, Q4Tile8, QuantizedRows, BLOCK};
     use std::ops::Range;
@@ -251,6 +247,7 @@ mod x86 {
         let blocks_per_row = k / BLOCK;
         let mut acc = [<V::Float as F32Lanes>::zero(); R];
         for (b, tile) in weights.iter().enumerate() {
+            prefetch_ahead(weights, b);
             let mut w = [V::splat(0); 8];
             for p in 0..4 {
                 (w[p], w[p + 4]) = V::load(tile.qs().as_ptr().add(p * 4 * V::COLS)).nibbles();
@@ -260,10 +257,14 @@ mod x86 {
             for (r, acc) in acc.iter_mut().enumerate() {
                 let block = (row0 + r) * blocks_per_row + b;
                 let act = a.qs.as_ptr().add(block * BLOCK) as *const i32;
-                let mut dot = V::splat(0);
-                for (g, w) in w.iter().enumerate() {
-                    dot = dot.dpbusd(*w, V::splat(act.add(g).read_unaligned()));
+                // Two chains of four: eight dependent dpbusd per block were the critical path
+                // when one row (decode) gives the core nothing else to overlap them with.
+                let (mut even, mut odd) = (V::splat(0), V::splat(0));
+                for g in (0..8).step_by(2) {
+                    even = even.dpbusd(w[g], V::splat(act.add(g).read_unaligned()));
+                    odd = odd.dpbusd(w[g + 1], V::splat(act.add(g + 1).read_unaligned()));
                 }
+                let dot = even.add(odd);
                 let a_scale = *a.scales.get_unchecked(block);
                 // offsets hold 128 · Σ a: scale · Σ a is what the minimums multiply.
                 let a_sum = *a.offsets.get_unchecked(block) as f32 * (a_scale / 128.0);

@@ -15,7 +15,7 @@
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Tensor};
 
-use super::{for_each_range, isa, Isa, SendPtr};
+use super::{build_parallel, for_each_range, isa, Isa, SendPtr};
 
 use super::ggml::BLOCK;
 /// Activation rows per work item in prefill: enough to amortise the weight tile, small enough to balance.
@@ -28,7 +28,7 @@ const MIN_PARALLEL_QUANTIZE: usize = 1 << 14;
 
 /// One block of 32 inputs for the columns of a tile, interleaved [input quad (8)][column][4 inputs]
 /// so one register-wide row of bytes feeds one multiply-add instruction.
-trait Tile: Sized {
+trait Tile: Sized + Send {
     const COLS: usize;
     /// XORed into each weight byte: 0x80 stores it +128 as u8, 0 keeps it i8.
     const FLIP: u8;
@@ -119,7 +119,7 @@ impl PackedQ8 {
     /// Packs an `n × k` matrix given block by block: `block(row, b)` is the scale and the 32 int8
     /// values of inputs `32b..32b + 32` of output row `row`. None when k is not a multiple of 32 or
     /// `isa` has no kernels.
-    pub(crate) fn from_blocks_for(isa: Isa, n: usize, k: usize, block: impl Fn(usize, usize) -> (f32, [i8; BLOCK])) -> Option<Self> {
+    pub(crate) fn from_blocks_for(isa: Isa, n: usize, k: usize, block: impl Fn(usize, usize) -> (f32, [i8; BLOCK]) + Sync) -> Option<Self> {
         if k == 0 || !k.is_multiple_of(BLOCK) {
             return None;
         }
@@ -182,25 +182,21 @@ impl PackedQ8 {
     }
 }
 
-fn pack<T: Tile>(n: usize, blocks_per_row: usize, block: impl Fn(usize, usize) -> (f32, [i8; BLOCK])) -> Vec<T> {
-    let n_tiles = n.div_ceil(T::COLS);
-    let mut tiles = Vec::with_capacity(n_tiles * blocks_per_row);
-    for tile in 0..n_tiles {
-        for b in 0..blocks_per_row {
-            // Padding columns past `n` stay zero: their results are never stored.
-            let mut packed = T::zero();
-            let (qs, scales) = packed.parts();
-            for col in 0..T::COLS.min(n - tile * T::COLS) {
-                let (scale, values) = block(tile * T::COLS + col, b);
-                scales[col] = scale;
-                for (i, &q) in values.iter().enumerate() {
-                    qs[(i / 4) * T::COLS * 4 + col * 4 + i % 4] = q as u8 ^ T::FLIP;
-                }
+fn pack<T: Tile>(n: usize, blocks_per_row: usize, block: impl Fn(usize, usize) -> (f32, [i8; BLOCK]) + Sync) -> Vec<T> {
+    build_parallel(n.div_ceil(T::COLS) * blocks_per_row, |index| {
+        let (tile, b) = (index / blocks_per_row, index % blocks_per_row);
+        // Padding columns past `n` stay zero: their results are never stored.
+        let mut packed = T::zero();
+        let (qs, scales) = packed.parts();
+        for col in 0..T::COLS.min(n - tile * T::COLS) {
+            let (scale, values) = block(tile * T::COLS + col, b);
+            scales[col] = scale;
+            for (i, &q) in values.iter().enumerate() {
+                qs[(i / 4) * T::COLS * 4 + col * 4 + i % 4] = q as u8 ^ T::FLIP;
             }
-            tiles.push(packed);
         }
-    }
-    tiles
+        packed
+    })
 }
 
 /// Activations quantized to Q8_0 blocks, with each block's sum times 128 so the VNNI kernel can
@@ -335,7 +331,7 @@ fn quantize_plain(x: &[f32], qs: &mut [i8], scales: &mut [f32], offsets: &mut [i
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::super::int8::{Evex, Vex, Vnni, Ymm, Zmm};
+    use super::super::int8::{prefetch_ahead, Evex, Vex, Vnni, Ymm, Zmm};
     use super::super::lanes::F32Lanes;
     use super::{QuantizedRows, Tile, Tile16, Tile8, Tile8Unsigned, BLOCK};
     use std::arch::x86_64::*;
@@ -428,6 +424,7 @@ mod x86 {
         let blocks_per_row = k / BLOCK;
         let mut acc = [<V::Float as F32Lanes>::zero(); R];
         for (b, tile) in weights.iter().enumerate() {
+            prefetch_ahead(weights, b);
             let w: [V; 8] = std::array::from_fn(|g| V::load(tile.qs().as_ptr().add(g * 4 * V::COLS)));
             let w_scales = <V::Float as F32Lanes>::load(tile.scales().as_ptr());
             for (r, acc) in acc.iter_mut().enumerate() {
@@ -502,6 +499,7 @@ mod x86 {
         let ones = _mm256_set1_epi16(1);
         let mut acc = [_mm256_setzero_ps(); R];
         for (b, tile) in weights.iter().enumerate() {
+            prefetch_ahead(weights, b);
             let mut dot = [_mm256_setzero_si256(); R];
             for g in 0..8 {
                 let w = _mm256_load_si256(tile.qs.as_ptr().add(g * 32) as *const __m256i);
