@@ -8,9 +8,25 @@ use automix_router::{Action, Calibration, JointPrior, ModelSpec, ObservationMode
 
 use super::events::AskError;
 
-/// Calibration of SmolLM2-135M-Instruct's signals, fitted by `automix calibrate` on routing tables
-/// collected from the QA sets in ../shared/data (see docs/evaluation.md).
-const BUNDLED_CALIBRATION: &str = include_str!("../../../../models/router/smollm2-135m-instruct.json");
+/// The catalog model whose calibration is the default (and the conservative stand-in for models
+/// without one).
+const DEFAULT_CALIBRATED_MODEL: &str = "smollm2-135m-instruct";
+
+/// Calibrations shipped with the app, by catalog chat model: SmolLM2-135M-Instruct's fitted by
+/// `automix calibrate` on routing tables from the QA sets in ../shared/data (docs/evaluation.md),
+/// the others by `automix calibrate --model ID` on the bundled calibration set
+/// (models/router/SOURCES.md). A model listed here is calibrated from its first answer.
+const BUNDLED_CALIBRATIONS: [(&str, &str); 2] = [
+    (DEFAULT_CALIBRATED_MODEL, include_str!("../../../../models/router/smollm2-135m-instruct.json")),
+    ("qwen2.5-coder-0.5b-instruct", include_str!("../../../../models/router/qwen2.5-coder-0.5b-instruct.json")),
+];
+
+fn bundled_calibration(model_id: &str) -> Option<Result<Calibration, AskError>> {
+    BUNDLED_CALIBRATIONS
+        .iter()
+        .find(|(id, _)| *id == model_id)
+        .map(|(_, text)| serde_json::from_str(text).map_err(|e| AskError::Router(format!("the bundled calibration of {model_id}: {e}"))))
+}
 
 /// At most this many answers judged in use move the prior, so a run of unusual questions cannot
 /// overturn what the calibration rows established.
@@ -45,23 +61,27 @@ pub struct RoutePlan {
 }
 
 impl Router {
+    /// The router on the default model's bundled calibration.
     pub fn bundled() -> Result<Self, AskError> {
-        let calibration: Calibration = serde_json::from_str(BUNDLED_CALIBRATION).map_err(|e| AskError::Router(e.to_string()))?;
+        let calibration = bundled_calibration(DEFAULT_CALIBRATED_MODEL).expect("the default model's calibration is bundled")?;
         Ok(Self::new(calibration, true))
     }
 
-    /// The router for chat model `model_id`: its calibration fitted on this machine, else the
-    /// bundled one when it is the bundled model's. A model with neither routes on the bundled
-    /// SmolLM2 calibration, marked uncalibrated: that conservative default rates any stronger
-    /// model's answers as a 135M model's and so escalates more than it needs to, never less.
+    /// The router for chat model `model_id`: its calibration fitted on this machine, else the one
+    /// bundled for it. A model with neither routes on the bundled SmolLM2 calibration, marked
+    /// uncalibrated: that conservative default rates any stronger model's answers as a 135M
+    /// model's and so escalates more than it needs to, never less.
     pub fn for_model(model_id: &str, home: &Path) -> Result<Self, AskError> {
         let fitted = calibration_path(home, model_id);
         if fitted.exists() {
             let calibration = Calibration::load(&fitted).map_err(|e| AskError::Router(e.to_string()))?;
             return Ok(Self::new(calibration, true));
         }
+        if let Some(calibration) = bundled_calibration(model_id) {
+            return Ok(Self::new(calibration?, true));
+        }
         let mut router = Self::bundled()?;
-        router.calibrated = router.calibration.slm_model == model_id;
+        router.calibrated = false;
         Ok(router)
     }
 
@@ -119,6 +139,22 @@ pub fn calibration_path(home: &Path, model_id: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every bundled calibration parses, names the model it is bundled for, and routes that model
+    /// as calibrated even where nothing was fitted on this machine.
+    #[test]
+    fn each_bundled_calibration_describes_its_model() {
+        let empty_home = tempfile::tempdir().unwrap();
+        for (id, _) in BUNDLED_CALIBRATIONS {
+            let calibration = bundled_calibration(id).unwrap().unwrap();
+            assert_eq!(calibration.slm_model, id);
+            assert!(calibration.rows >= 100, "{id}: {} rows", calibration.rows);
+            let router = Router::for_model(id, empty_home.path()).unwrap();
+            assert!(router.calibrated(), "{id}");
+            assert!((router.slm_accuracy() - calibration.slm_accuracy()).abs() < 1e-12, "{id}: its own prior accuracy");
+        }
+        assert!(bundled_calibration("llama-3.2-1b-instruct").is_none());
+    }
 
     #[test]
     fn use_moves_the_prior_within_bounds() {
