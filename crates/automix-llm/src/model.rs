@@ -230,7 +230,7 @@ impl LocalModel {
             }
             tokens.push(token);
             token_logprobs.push(logprob);
-            if let Some(start) = repetition_start(&tokens) {
+            if let Some(start) = repetition_start(&tokens).filter(|_| params.stop_repeating) {
                 tokens.truncate(start);
                 token_logprobs.truncate(start);
                 stream.cut_to(&self.tokenizer.decode(&tokens)?);

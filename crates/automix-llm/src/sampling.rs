@@ -17,11 +17,27 @@ pub struct SamplingParams {
     /// say). Log-probabilities stay those of the model's own distribution.
     #[serde(default)]
     pub never_first: Vec<u32>,
+    /// End the answer where it begins to repeat, token for token, what it already said
+    /// (`StopReason::Repetition`).
+    #[serde(default = "stop_repeating_by_default")]
+    pub stop_repeating: bool,
+}
+
+fn stop_repeating_by_default() -> bool {
+    true
 }
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        Self { temperature: 0.0, top_p: 1.0, seed: 299_792_458, max_tokens: 256, stop: Vec::new(), never_first: Vec::new() }
+        Self {
+            temperature: 0.0,
+            top_p: 1.0,
+            seed: 299_792_458,
+            max_tokens: 256,
+            stop: Vec::new(),
+            never_first: Vec::new(),
+            stop_repeating: true,
+        }
     }
 }
 

@@ -39,7 +39,13 @@ pub fn answer_sampling(model: &LocalModel, max_tokens: usize) -> SamplingParams 
             _ => None,
         })
         .collect();
-    SamplingParams { max_tokens, never_first, ..Default::default() }
+    SamplingParams { max_tokens, never_first, stop_repeating: repetition_guard_on(), ..Default::default() }
+}
+
+/// `AUTOMIX_REPETITION_GUARD=off` lets answers repeat themselves to the token limit, as before the
+/// guard: for measuring what the guard changes (`automix collect` with and without it, docs/evaluation.md).
+fn repetition_guard_on() -> bool {
+    !std::env::var("AUTOMIX_REPETITION_GUARD").is_ok_and(|v| v.trim().eq_ignore_ascii_case("off"))
 }
 
 /// The part of every answer conversation that never changes (the instructions): prefilled once

@@ -71,6 +71,7 @@ pub fn verify(
                     max_tokens: 64,
                     stop: vec!["---".into(), "\n\n".into()],
                     never_first: Vec::new(),
+                    stop_repeating: true,
                 };
                 let judgement = model.generate(&conversation, cache, &params, cancel, &mut |_| {})?;
                 processed += judgement.timings.prefill_tokens + judgement.timings.decode_tokens;

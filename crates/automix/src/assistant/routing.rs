@@ -16,9 +16,10 @@ const DEFAULT_CALIBRATED_MODEL: &str = "smollm2-135m-instruct";
 /// `automix calibrate` on routing tables from the QA sets in ../shared/data (docs/evaluation.md),
 /// the others by `automix calibrate --model ID` on the bundled calibration set
 /// (models/router/SOURCES.md). A model listed here is calibrated from its first answer.
-const BUNDLED_CALIBRATIONS: [(&str, &str); 2] = [
+const BUNDLED_CALIBRATIONS: [(&str, &str); 3] = [
     (DEFAULT_CALIBRATED_MODEL, include_str!("../../../../models/router/smollm2-135m-instruct.json")),
     ("qwen2.5-coder-0.5b-instruct", include_str!("../../../../models/router/qwen2.5-coder-0.5b-instruct.json")),
+    ("qwen2.5-coder-1.5b-instruct", include_str!("../../../../models/router/qwen2.5-coder-1.5b-instruct.json")),
 ];
 
 fn bundled_calibration(model_id: &str) -> Option<Result<Calibration, AskError>> {
