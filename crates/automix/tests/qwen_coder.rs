@@ -1,6 +1,6 @@
-//! Integration tests on the real Qwen2.5-Coder-0.5B-Instruct Q4_K_M (Q4_K, Q5_0, Q6_K and Q8_0
-//! matrices, biases, NeoX RoPE, tied embeddings), installed by `make test`
-//! (`automix models pull qwen2.5-coder-0.5b-instruct`).
+//! Integration tests on the real Qwen2.5-Coder Instruct Q4_K_M files (Q4_K, Q5_0, Q6_K and Q8_0
+//! matrices, biases, NeoX RoPE, tied embeddings). The 0.5B's run in `make test`, which installs it;
+//! the 1.5B's are ignored there and run by `make test-1.5b`, which installs that model first.
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -12,21 +12,52 @@ use automix::models::{Catalog, ModelStore};
 use automix::prompts::{answer_messages, answer_sampling};
 use candle_core::Device;
 
-const MODEL_ID: &str = "qwen2.5-coder-0.5b-instruct";
+const SMALL: &str = "qwen2.5-coder-0.5b-instruct";
+const LARGE: &str = "qwen2.5-coder-1.5b-instruct";
 const FRANCE: &str = include_str!("../assets/france.md");
 /// Short enough for candle's generic path on a Q4_K_M file (about 10 tokens a second here).
 const SHORT_CONTEXT: &str = "France is a country in Western Europe. Its capital and largest city is Paris, on the Seine.";
 
-fn model_path() -> PathBuf {
+fn model_path(id: &str) -> PathBuf {
     let catalog = Catalog::bundled();
-    ModelStore::from_env()
-        .locate(catalog.get(MODEL_ID).unwrap())
-        .unwrap_or_else(|e| panic!("{e} (make test installs it)"))
+    ModelStore::from_env().locate(catalog.get(id).unwrap()).unwrap_or_else(|e| panic!("{e} (make test installs the 0.5B, make test-1.5b the 1.5B)"))
 }
 
 #[test]
-fn answers_paris_about_france_through_the_apps_prompt() {
-    let model = LocalModel::load(&model_path(), &Device::Cpu).unwrap();
+fn small_answers_paris_about_france_through_the_apps_prompt() {
+    answers_paris_about_france_through_the_apps_prompt(SMALL);
+}
+
+#[test]
+#[ignore = "needs Qwen2.5-Coder-1.5B: make test-1.5b"]
+fn large_answers_paris_about_france_through_the_apps_prompt() {
+    answers_paris_about_france_through_the_apps_prompt(LARGE);
+}
+
+#[test]
+fn small_every_cpu_kernel_set_gives_candles_greedy_answer() {
+    every_cpu_kernel_set_gives_candles_greedy_answer(SMALL);
+}
+
+#[test]
+#[ignore = "needs Qwen2.5-Coder-1.5B: make test-1.5b"]
+fn large_every_cpu_kernel_set_gives_candles_greedy_answer() {
+    every_cpu_kernel_set_gives_candles_greedy_answer(LARGE);
+}
+
+#[test]
+fn small_decode_after_prefill_matches_a_longer_prefill() {
+    decode_after_prefill_matches_a_longer_prefill(SMALL);
+}
+
+#[test]
+#[ignore = "needs Qwen2.5-Coder-1.5B: make test-1.5b"]
+fn large_decode_after_prefill_matches_a_longer_prefill() {
+    decode_after_prefill_matches_a_longer_prefill(LARGE);
+}
+
+fn answers_paris_about_france_through_the_apps_prompt(id: &str) {
+    let model = LocalModel::load(&model_path(id), &Device::Cpu).unwrap();
     let prompt = model.chat_prompt(&answer_messages(FRANCE, "What is the capital of France?", &[]), true).unwrap();
     let mut streamed = String::new();
     let answer = model.generate(&prompt, &mut KvCache::new(), &answer_sampling(&model, 32), &AtomicBool::new(false), &mut |t| streamed.push_str(t)).unwrap();
@@ -37,11 +68,10 @@ fn answers_paris_about_france_through_the_apps_prompt() {
 /// Every CPU kernel set gives the same greedy answer, token for token, and candle's own kernels
 /// (`Generic`) the same one; the first step's logits agree with candle's within the rounding of
 /// the activations to 8 bits (candle rounds them per 256 for K-quants, the kernels per 32).
-#[test]
-fn every_cpu_kernel_set_gives_candles_greedy_answer() {
+fn every_cpu_kernel_set_gives_candles_greedy_answer(id: &str) {
     let params = SamplingParams { max_tokens: 16, ..Default::default() };
     let run = |kernels: Isa| {
-        let model = LocalModel::load_with_kernels(&model_path(), &Device::Cpu, kernels).unwrap();
+        let model = LocalModel::load_with_kernels(&model_path(id), &Device::Cpu, kernels).unwrap();
         let prompt = model.chat_prompt(&answer_messages(SHORT_CONTEXT, "What is the capital of France?", &[]), true).unwrap();
         let tokens = model.tokenizer().encode(&prompt).unwrap();
         let logits: Vec<f32> = model.prefill(&tokens, &mut KvCache::new(), &AtomicBool::new(false)).unwrap().to_vec1().unwrap();
@@ -61,9 +91,8 @@ fn every_cpu_kernel_set_gives_candles_greedy_answer() {
 
 /// Decoding a token after a prefill gives the logits of a prefill of the whole: the kernels' cache
 /// and their one-row path agree with their many-row path.
-#[test]
-fn decode_after_prefill_matches_a_longer_prefill() {
-    let model = LocalModel::load(&model_path(), &Device::Cpu).unwrap();
+fn decode_after_prefill_matches_a_longer_prefill(id: &str) {
+    let model = LocalModel::load(&model_path(id), &Device::Cpu).unwrap();
     let tokens = model.tokenizer().encode(SHORT_CONTEXT).unwrap();
     let (head, last) = tokens.split_at(tokens.len() - 1);
     let never = AtomicBool::new(false);
