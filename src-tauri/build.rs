@@ -6,6 +6,8 @@ const COMMANDS: &[&str] = &[
     "models_download",
     "models_cancel_download",
     "models_activate",
+    "models_measure",
+    "models_recommend",
     "documents_list",
     "documents_folders",
     "documents_text",

@@ -32,6 +32,8 @@ pub fn run() {
             commands::models::models_download,
             commands::models::models_cancel_download,
             commands::models::models_activate,
+            commands::models::models_measure,
+            commands::models::models_recommend,
             commands::documents::documents_list,
             commands::documents::documents_folders,
             commands::documents::documents_text,

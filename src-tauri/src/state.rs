@@ -19,6 +19,9 @@ use crate::error::AppError;
 /// Emitted when the folder watcher changed the library.
 pub const DOCUMENTS_CHANGED_EVENT: &str = "documents-changed";
 
+/// Emitted (with the model's id) when a speed measurement ended, measured or failed.
+pub const MODEL_SPEED_EVENT: &str = "model-speed";
+
 /// How long the watcher waits for a burst of file changes to end before syncing.
 const WATCH_SETTLE: Duration = Duration::from_millis(800);
 
@@ -29,6 +32,15 @@ pub enum ModelLoad {
     Missing { message: String },
     Loading { model_id: String },
     Ready { model_id: String, load_ms: u64 },
+    Failed { message: String, code: String },
+}
+
+/// A speed measurement that has not (successfully) ended; measured figures live in the engine's
+/// `model-speeds.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SpeedRun {
+    Measuring,
     Failed { message: String, code: String },
 }
 
@@ -51,6 +63,10 @@ pub struct AppState {
     pub watch_restart: Arc<AtomicBool>,
     /// Held for a whole chat-model load, so loads finish in the order they were asked for.
     chat_load: Mutex<()>,
+    /// Speed measurements running or failed, by model id.
+    speed_runs: Mutex<HashMap<String, SpeedRun>>,
+    /// Held for a whole measurement: two at once would share the cores and halve each other's figures.
+    measuring: Mutex<()>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -96,6 +112,8 @@ impl AppState {
             settings_lock: Mutex::new(()),
             watch_restart: Arc::new(AtomicBool::new(false)),
             chat_load: Mutex::new(()),
+            speed_runs: Mutex::new(HashMap::new()),
+            measuring: Mutex::new(()),
         })
     }
 
@@ -138,6 +156,45 @@ impl AppState {
         let started = Instant::now();
         let outcome = self.assistant.load_embedder();
         lock(&self.loads).embedder = load_outcome(model_id, started, outcome);
+    }
+
+    /// Where the measurement of `model_id` stands, if one runs or the last one failed.
+    pub fn speed_run(&self, model_id: &str) -> Option<SpeedRun> {
+        lock(&self.speed_runs).get(model_id).cloned()
+    }
+
+    /// Marks `model_id` as being measured; refused while it already is.
+    pub fn begin_measure(&self, model_id: &str) -> Result<(), AppError> {
+        let mut runs = lock(&self.speed_runs);
+        if runs.get(model_id) == Some(&SpeedRun::Measuring) {
+            return Err(AppError::new("busy", format!("{model_id} is already being measured")));
+        }
+        runs.insert(model_id.to_string(), SpeedRun::Measuring);
+        Ok(())
+    }
+
+    /// Measures `model_id` (marked with `begin_measure`) with the engine's short run, at the
+    /// settings' device and context; a failure is kept for the model table to show.
+    pub fn measure(&self, model_id: &str) -> Result<automix::speed::ModelSpeed, AppError> {
+        let outcome = (|| -> Result<automix::speed::ModelSpeed, AppError> {
+            let _one_at_a_time = lock(&self.measuring);
+            let paths = self.assistant.paths();
+            let settings = Settings::load(&paths.home)?;
+            Ok(automix::speed::measure_chat_model(paths, model_id, settings.device, settings.context_tokens)?)
+        })();
+        let mut runs = lock(&self.speed_runs);
+        match &outcome {
+            Ok(speed) => {
+                tracing::info!(model = model_id, prefill = speed.prefill_tokens_per_sec, decode = speed.decode_tokens_per_sec, "model speed measured");
+                runs.remove(model_id);
+            }
+            Err(error) => {
+                let error: &AppError = error;
+                tracing::warn!(model = model_id, code = error.code, "measuring the model's speed failed: {}", error.message);
+                runs.insert(model_id.to_string(), SpeedRun::Failed { message: error.message.clone(), code: error.code.clone() });
+            }
+        }
+        outcome
     }
 
     fn set_chat_load(&self, load: ModelLoad) {
@@ -255,5 +312,27 @@ mod tests {
         }
         let json = serde_json::to_value(state.loads().embedder).unwrap();
         assert_eq!(json["state"], "missing");
+    }
+
+    #[test]
+    fn a_measurement_runs_once_at_a_time_and_a_failure_is_kept_with_its_reason() {
+        let home = tempfile::tempdir().unwrap();
+        let state = AppState::open(home.path()).unwrap();
+        assert_eq!(state.speed_run("smollm2-135m-instruct"), None);
+        state.begin_measure("smollm2-135m-instruct").unwrap();
+        assert_eq!(state.speed_run("smollm2-135m-instruct"), Some(SpeedRun::Measuring));
+        assert_eq!(state.begin_measure("smollm2-135m-instruct").err().map(|e| e.code), Some("busy".to_string()));
+        // Not installed in this home: a clear error, kept for the table, and no crash.
+        let error = state.measure("smollm2-135m-instruct").unwrap_err();
+        assert_eq!(error.code, "model_missing");
+        match state.speed_run("smollm2-135m-instruct") {
+            Some(SpeedRun::Failed { message, code }) => assert!(code == "model_missing" && message.contains("smollm2-135m-instruct"), "{message}"),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+        let json = serde_json::to_value(state.speed_run("smollm2-135m-instruct")).unwrap();
+        assert_eq!(json["state"], "failed");
+        state.begin_measure("smollm2-135m-instruct").expect("a failed model can be measured again");
+        let error = state.measure("all-minilm-l6-v2").unwrap_err();
+        assert!(error.message.contains("not a chat model"), "{error}");
     }
 }

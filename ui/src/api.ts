@@ -34,6 +34,43 @@ export interface CatalogModel {
   license: string;
   installed: boolean;
   active: boolean; // the chat model chosen in settings (or the embedder in use)
+  tested_here: boolean; // pulled and run on the project's own machines
+  download_bytes: number; // size of the file the app loads
+  memory_needed_mb: number | null; // at the settings' context (file + KV cache + overhead); null for the embedder
+  memory_exact: boolean; // false before the download: the figure leaves out the KV cache
+  speed: SpeedStatus | null; // null for the embedder
+}
+
+/** A chat model's figures on this machine (automix::speed::ModelSpeed). */
+export interface ModelSpeed {
+  model_id: string;
+  file_sha256: string;
+  file_bytes: number;
+  measured_at_ms: number;
+  device: string;
+  cpu_kernels: string;
+  threads: number;
+  prompt_tokens: number;
+  decode_tokens: number;
+  load_secs: number;
+  prefill_tokens_per_sec: number;
+  decode_tokens_per_sec: number;
+  memory_needed_mb: number;
+  context_tokens: number;
+  rss_growth_mb: number; // measured growth of resident memory (a check on memory_needed_mb)
+}
+
+export type SpeedStatus =
+  | { state: "not_measured" }
+  | { state: "measuring" }
+  | ({ state: "measured" } & ModelSpeed)
+  | { state: "failed"; message: string; code: string };
+
+/** The chat model recommended for this machine (automix::machine::Recommendation). */
+export interface Recommendation {
+  model_id: string;
+  machine: { ram_bytes: number | null; cores: number };
+  reason: string; // "recommended for 24 GiB RAM, 2 cores"
 }
 
 export type PullProgress =
@@ -51,6 +88,11 @@ export const modelsDownload = (id: string, onProgress: Channel<PullProgress>) =>
 export const modelsCancelDownload = () => invoke<void>("models_cancel_download");
 /** Saves the choice in settings and loads the model in the background (watch appStatus). */
 export const modelsActivate = (id: string) => invoke<void>("models_activate", { id });
+/** Measures an installed chat model's speed (seconds); rejects with code "busy" while it is being measured. */
+export const modelsMeasure = (id: string) => invoke<ModelSpeed>("models_measure", { id });
+export const modelsRecommend = () => invoke<Recommendation>("models_recommend");
+/** Tauri event (payload: the model id) when a speed measurement ended, e.g. the one after a download. */
+export const MODEL_SPEED_EVENT = "model-speed";
 
 // ---------- documents ----------
 export interface DocumentInfo {

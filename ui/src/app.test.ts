@@ -14,6 +14,12 @@ const stored: AnswerView = {
   estimated_cost: 0.001, remote_model: "gpt-4o-mini", remote_answer: "Paris", remote_error: null, cost: 0.00045, currency: "USD", feedback: null, latency_ms: 900,
 };
 
+const speed = {
+  model_id: "m", file_sha256: "ab", file_bytes: 145_000_000, measured_at_ms: 1, device: "cpu", cpu_kernels: "avx2", threads: 2, prompt_tokens: 128,
+  decode_tokens: 32, load_secs: 0.4, prefill_tokens_per_sec: 812.4, decode_tokens_per_sec: 7.25, memory_needed_mb: 352.4, context_tokens: 1024, rss_growth_mb: 300,
+};
+let measured = false;
+
 const calls: string[] = [];
 const handlers: Record<string, (args: any) => unknown> = {
   app_status: () => ({ chat_model: ready, embedder: ready, first_run: false, documents: 1, questions: 0 }),
@@ -39,7 +45,20 @@ const handlers: Record<string, (args: any) => unknown> = {
   },
   history_list: () => ({ answers: [stored], total_cost: 0.00045, currency: "USD", count: 1, escalated: 1 }),
   spend_report: () => ({ month: "2025-04", currency: "USD", limit: 3, spent: 0.5, reserved: 0, remaining: 2.5, per_day: [{ day: "2025-04-02", cost: 0.5, escalations: 2 }], answers: 4, escalated: 1, escalated_share: 0.25, all_remote_cost: 1.5, saved: 1 }),
-  models_list: () => [{ id: "m", name: "SmolLM2", kind: "chat", approx_size_mb: 270, quantization: "q8", license: "Apache-2.0", installed: true, active: true }],
+  models_list: () => [
+    { id: "m", name: "SmolLM2", kind: "chat", approx_size_mb: 145, quantization: "q8", license: "Apache-2.0", installed: true, active: true,
+      tested_here: true, download_bytes: 145_000_000, memory_needed_mb: 352.4, memory_exact: true, speed: measured ? { state: "measured", ...speed } : { state: "not_measured" } },
+    { id: "q", name: "Qwen2.5 Coder 1.5B", kind: "chat", approx_size_mb: 1117, quantization: "Q4_K_M", license: "apache-2.0", installed: false, active: false,
+      tested_here: true, download_bytes: 1_117_320_768, memory_needed_mb: 1215.5, memory_exact: false, speed: { state: "not_measured" } },
+    { id: "l", name: "Llama 3.2 3B", kind: "chat", approx_size_mb: 2019, quantization: "Q4_K_M", license: "llama3.2", installed: false, active: false,
+      tested_here: false, download_bytes: 2_019_000_000, memory_needed_mb: 2075.4, memory_exact: false, speed: { state: "not_measured" } },
+    { id: "e", name: "MiniLM", kind: "embedding", approx_size_mb: 92, quantization: "F32", license: "apache-2.0", installed: true, active: true,
+      tested_here: true, download_bytes: 92_000_000, memory_needed_mb: null, memory_exact: false, speed: null },
+  ],
+  models_measure: () => {
+    measured = true;
+    return speed;
+  },
   budget_get: () => ({ monthly_limit: 3, per_answer_cap: null, currency: "USD" }),
   key_status: () => ({ set: true, last4: "abcd" }),
 };
@@ -136,6 +155,19 @@ it("boots, answers a question and shows every view", async () => {
   byId("nav-settings").click();
   await vi.waitFor(() => expect(byId("key-status").textContent).toBe("Key set (…abcd)"));
   expect((byId("settings-remote-model") as HTMLInputElement).value).toBe("gpt-4o-mini");
+  // The model table: download size, memory, speed on this machine and whether it was tested here.
+  await vi.waitFor(() => expect(all("model-row")).toHaveLength(4));
+  const cells = (id: string) => [...all(id)].map((c) => c.textContent);
+  expect(cells("model-download-size")).toEqual(["138 MB", "1 GB", "1.9 GB", "87.7 MB"]);
+  expect(cells("model-memory")).toEqual(["352 MB", "≥ 1.2 GB", "≥ 2 GB", "—"]);
+  expect(cells("model-speed")).toEqual(["not measured yet", "not measured yet", "not measured yet", "—"]);
+  expect(cells("model-tested")).toEqual(["Yes", "Yes", "Not yet", "Yes"]);
+  expect(all("model-measure")).toHaveLength(1); // installed chat models only
+  byId("model-measure").click();
+  await vi.waitFor(() => expect(byId("model-speed").textContent).toBe("prefill 812 tok/s · decode 7.3 tok/s"));
+  expect(byId("model-speed").dataset.state).toBe("measured");
+  expect(byId("toast").dataset.code).toBe("measured");
+  byId("toast").querySelector<HTMLButtonElement>("[aria-label=Dismiss]")!.click();
 
   byId("nav-documents").click();
   await vi.waitFor(() => expect(all("document-row")).toHaveLength(1));

@@ -35,7 +35,7 @@ export function downloadControls(model: CatalogModel, onInstalled: () => void, t
   const button = h("button", {
     type: "button", "data-testid": id("model-download"),
     onclick: async () => { if (await downloadModel(model.id, model.name)) onInstalled(); },
-  }, `Download ${model.name} (${formatBytes(model.approx_size_mb * 1024 * 1024)})`);
+  }, `Download ${model.name} (${formatBytes(model.download_bytes)})`);
   const bar = progressBar(null, { "data-testid": id("model-progress"), "aria-label": `Downloading ${model.name}` });
   const label = h("span", { class: "muted small progress-label" });
   const progress = h("div", { class: "download-progress" }, bar, label,

@@ -18,7 +18,14 @@ it("guides a first run through the model download", async () => {
         return { chat_model: load, embedder: load, first_run: true, documents: 0, questions: 0 };
       }
       case "models_list":
-        return [{ id: "m", name: "SmolLM2", kind: "chat", approx_size_mb: 270, quantization: "q8", license: "Apache-2.0", installed, active: true }];
+        return [
+          { id: "m", name: "SmolLM2", kind: "chat", approx_size_mb: 270, quantization: "q8", license: "Apache-2.0", installed, active: true,
+            tested_here: true, download_bytes: 270 * 1024 * 1024, memory_needed_mb: 400, memory_exact: installed, speed: { state: "not_measured" } },
+          { id: "q", name: "Qwen2.5 Coder 0.5B", kind: "chat", approx_size_mb: 491, quantization: "Q4_K_M", license: "apache-2.0", installed: false, active: false,
+            tested_here: true, download_bytes: 491_400_064, memory_needed_mb: 620, memory_exact: false, speed: { state: "not_measured" } },
+        ];
+      case "models_recommend":
+        return { model_id: "q", machine: { ram_bytes: 8 * 2 ** 30, cores: 4 }, reason: "recommended for 8 GiB RAM, 4 cores" };
       case "models_download": {
         const channel = args.onProgress as Channel<PullProgress>;
         channel.onmessage({ kind: "download", file: "model.gguf", done: 50, total: 100 });
@@ -49,6 +56,13 @@ it("guides a first run through the model download", async () => {
 
   const download = () => [...panel.querySelectorAll("button")].find((b) => b.textContent?.startsWith("Download SmolLM2"))!;
   await vi.waitFor(() => expect(download()).toBeTruthy());
+  // The recommendation from this machine's RAM and cores, with its reason and a way to get it.
+  const recommendation = panel.querySelector<HTMLElement>('[data-testid="first-run-recommendation"]')!;
+  await vi.waitFor(() => expect(recommendation).toBeTruthy());
+  expect(recommendation.dataset.modelId).toBe("q");
+  expect(recommendation.querySelector("p")!.textContent)
+    .toBe("Recommended: Qwen2.5 Coder 0.5B (recommended for 8 GiB RAM, 4 cores) — now using SmolLM2.");
+  expect([...recommendation.querySelectorAll("button")].some((b) => b.textContent === "Download Qwen2.5 Coder 0.5B (469 MB)")).toBe(true);
 
   download().click();
   await vi.waitFor(() => expect(panel.querySelector("progress")?.value).toBe(0.5));

@@ -59,6 +59,15 @@ impl CatalogEntry {
         let file = self.license_file.as_deref()?;
         BUNDLED_LICENSES.iter().find(|(name, _)| *name == file).map(|(_, text)| *text)
     }
+
+    /// The size of the file the app loads, in bytes: exact where the catalog gives it (a
+    /// multi-part mirror's joined file), else `approx_size_mb` (decimal megabytes).
+    pub fn download_bytes(&self) -> u64 {
+        match &self.pypi_parts {
+            Some(parts) => parts.bytes,
+            None => self.approx_size_mb * 1_000_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -216,6 +225,7 @@ mod tests {
                 assert!(pypi.extract.iter().all(|f| f.sha256.len() == 64));
             }
         }
+        assert_eq!(catalog.get("smollm2-135m-instruct").unwrap().download_bytes(), 145_000_000);
         let err = catalog.get("gpt-17").unwrap_err().to_string();
         assert!(err.contains("smollm2-135m-instruct"), "the error lists the known ids: {err}");
     }
@@ -239,6 +249,8 @@ mod tests {
             assert_eq!(parts.count, count);
             assert!(parts.count > 0 && parts.bytes > 0);
             assert_eq!(parts.to, entry.file, "the joined file is the one the app loads");
+            assert_eq!(entry.download_bytes(), parts.bytes);
+            assert_eq!(entry.approx_size_mb, parts.bytes / 1_000_000, "approx_size_mb is in decimal megabytes");
             assert!(parts.sha256.len() == 64 && parts.sha256.bytes().all(|b| b.is_ascii_hexdigit()), "{}", parts.sha256);
             assert_eq!(parts.requirement(1), package_1);
             assert_eq!((parts.member(1), parts.member(10)), (member_1.to_string(), member_10.to_string()));

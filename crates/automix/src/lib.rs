@@ -17,6 +17,8 @@ pub mod calibrate;
 
 pub mod collect;
 pub mod datasets;
+pub mod machine;
 pub mod prompts;
 pub mod settings;
+pub mod speed;
 pub mod verify;

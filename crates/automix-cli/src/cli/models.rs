@@ -20,6 +20,9 @@ pub enum ModelsCommand {
     Verify { id: Option<String> },
     /// Re-quantize a GGUF file's Q4/Q5 tensors to Q8_0 (fast on candle's CPU kernels).
     Convert { input: PathBuf, output: PathBuf },
+    /// Measure an installed chat model's speed on this machine (what the app runs after a
+    /// download: 128 tokens in, 32 out) and keep it for `models list` and the app's model table.
+    Measure { id: String },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -33,6 +36,9 @@ pub fn run(command: ModelsCommand) -> Result<()> {
     let store = ModelStore::from_env();
     match command {
         ModelsCommand::List => {
+            let home = automix::models::automix_home();
+            let paths = automix::assistant::AssistantPaths::from_home(&home);
+            let context_tokens = automix::settings::Settings::load(&home).map(|s| s.context_tokens).unwrap_or(automix::settings::Settings::default().context_tokens);
             println!("{:<28} {:<10} {:<8} {:>8}  {:<8} status", "id", "kind", "quant", "size MB", "family");
             for entry in &catalog.models {
                 let status = match store.locate(entry) {
@@ -43,6 +49,15 @@ pub fn run(command: ModelsCommand) -> Result<()> {
                 let marker = if entry.default { "*" } else { " " };
                 let tested = if entry.tested_here { "" } else { " (not tested here)" };
                 println!("{marker}{:<27} {kind:<10} {:<8} {:>8}  {:<8} {status}{tested}", entry.id, entry.quantization, entry.approx_size_mb, entry.family);
+                if entry.kind == automix_models::ModelKind::Chat {
+                    let figures = automix::speed::model_figures(&paths, entry, context_tokens);
+                    let memory = figures.memory_needed_mb.map(|mb| format!("{}{mb:.0} MB", if figures.memory_exact { "" } else { "≥ " })).unwrap_or_default();
+                    let speed = match &figures.speed {
+                        Some(s) => format!("prefill {:.0} tok/s, decode {:.1} tok/s", s.prefill_tokens_per_sec, s.decode_tokens_per_sec),
+                        None => "speed not measured yet".to_string(),
+                    };
+                    println!("  {:<27} memory {memory} at {context_tokens} context tokens; {speed}", "");
+                }
             }
             println!("\n* default   models folder: {}", store.root().display());
         }
@@ -82,6 +97,13 @@ pub fn run(command: ModelsCommand) -> Result<()> {
                 let manifest = store.verify(entry)?;
                 println!("{}: {} files intact ({:?})", entry.id, manifest.files.len(), manifest.source);
             }
+        }
+        ModelsCommand::Measure { id } => {
+            let home = automix::models::automix_home();
+            let settings = automix::settings::Settings::load(&home)?;
+            let paths = automix::assistant::AssistantPaths::from_home(&home);
+            let speed = automix::speed::measure_chat_model(&paths, &id, settings.device, settings.context_tokens)?;
+            println!("{}", serde_json::to_string_pretty(&speed)?);
         }
         ModelsCommand::Convert { input, output } => {
             let bar = ProgressBar::new(0);

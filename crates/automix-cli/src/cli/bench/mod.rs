@@ -1,12 +1,13 @@
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use automix::settings::Settings;
+use automix::speed::peak_rss_mb;
+use automix::speed::{bench_prompt, time_prefill_and_decode};
 use automix_llm::sampling::argmax;
 use automix_llm::device::label;
-use automix_llm::{KvCache, Logits, LocalModel};
+use automix_llm::LocalModel;
 use candle_core::{Device, Tensor};
 use clap::Args;
 use serde::Serialize;
@@ -72,22 +73,9 @@ fn chat_model_report(args: &BenchArgs) -> Result<serde_json::Value> {
     let model = LocalModel::load(&path, &device)?;
     let load_secs = started.elapsed().as_secs_f64();
     let prompt = bench_prompt(&model, args.tokens)?;
-    let never = AtomicBool::new(false);
-    let (mut best_prefill, mut best_decode, mut best_ttft) = (f64::MAX, f64::MAX, f64::MAX);
-    for _ in 0..args.repeats {
-        let mut cache = KvCache::new();
-        let t0 = Instant::now();
-        let logits = model.prefill(&prompt, &mut cache, &never)?;
-        let mut token = argmax(&logits.to_vec1::<f32>()?);
-        let prefill = t0.elapsed().as_secs_f64();
-        best_ttft = best_ttft.min(prefill);
-        best_prefill = best_prefill.min(prefill);
-        let t1 = Instant::now();
-        for _ in 0..args.decode {
-            token = argmax(&model.forward(&[token], &mut cache, Logits::Last)?.to_vec1::<f32>()?);
-        }
-        best_decode = best_decode.min(t1.elapsed().as_secs_f64());
-    }
+    // The loop the app's short measurement runs too (automix::speed).
+    let timed = time_prefill_and_decode(&model, &prompt, args.decode, args.repeats)?;
+    let (best_prefill, best_decode, best_ttft) = (timed.prefill_secs, timed.decode_secs, timed.prefill_secs);
     let ours = Figures {
         engine: "automix",
         load_secs,
@@ -126,17 +114,6 @@ fn chat_model_report(args: &BenchArgs) -> Result<serde_json::Value> {
     Ok(report)
 }
 
-/// A prompt of exactly `tokens` tokens cut from real prose (the bundled sample, repeated).
-fn bench_prompt(model: &LocalModel, tokens: usize) -> Result<Vec<u32>> {
-    let text = include_str!("../../../../automix/assets/france.md").repeat(1 + tokens / 150);
-    let mut ids = model.tokenizer().encode(&text)?;
-    if ids.len() < tokens {
-        bail!("sample text gives only {} tokens", ids.len());
-    }
-    ids.truncate(tokens);
-    Ok(ids)
-}
-
 fn bench_stock(path: &Path, device: &Device, prompt: &[u32], decode: usize, repeats: usize) -> Result<Figures> {
     use candle_transformers::models::quantized_llama::ModelWeights;
     let started = Instant::now();
@@ -172,15 +149,6 @@ fn bench_stock(path: &Path, device: &Device, prompt: &[u32], decode: usize, repe
 /// The value at `share` (0..=1) of `sorted`, nearest rank.
 fn percentile(sorted: &[f64], share: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * share).round() as usize]
-}
-
-/// High-water mark of resident memory of this process (Linux; 0 elsewhere).
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
 }
 
 #[cfg(test)]

@@ -1,0 +1,42 @@
+// How the model table shows a catalog model's size, memory, speed and testing.
+import type { CatalogModel, Recommendation, SpeedStatus } from "../api";
+import { formatBytes } from "./format";
+
+const MIB = 1024 * 1024;
+
+/** Tokens per second: whole numbers from 10 up, one decimal below. */
+export function formatRate(tokensPerSec: number): string {
+  return tokensPerSec >= 10 ? Math.round(tokensPerSec).toString() : tokensPerSec.toFixed(1);
+}
+
+/** "prefill 512 tok/s · decode 41 tok/s", "measuring speed…", "not measured yet", or why it failed. */
+export function speedText(speed: SpeedStatus | null): string {
+  if (speed === null) return "—";
+  switch (speed.state) {
+    case "not_measured":
+      return "not measured yet";
+    case "measuring":
+      return "measuring speed…";
+    case "measured":
+      return `prefill ${formatRate(speed.prefill_tokens_per_sec)} tok/s · decode ${formatRate(speed.decode_tokens_per_sec)} tok/s`;
+    case "failed":
+      return `could not measure: ${speed.message}`;
+  }
+}
+
+/** "1.2 GB"; "≥ 620 MB" before the download, when the KV cache is not known yet. */
+export function memoryText(m: CatalogModel): string {
+  if (m.memory_needed_mb === null) return "—";
+  const shown = formatBytes(m.memory_needed_mb * MIB);
+  return m.memory_exact ? shown : `≥ ${shown}`;
+}
+
+export const downloadText = (m: CatalogModel): string => formatBytes(m.download_bytes);
+
+export const testedText = (m: CatalogModel): string => (m.tested_here ? "Yes" : "Not yet");
+
+/** "Recommended: Qwen2.5 Coder 1.5B Instruct (recommended for 24 GiB RAM, 8 cores)". */
+export function recommendationText(r: Recommendation, models: CatalogModel[]): string {
+  const name = models.find((m) => m.id === r.model_id)?.name ?? r.model_id;
+  return `Recommended: ${name} (${r.reason})`;
+}
