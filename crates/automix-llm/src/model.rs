@@ -48,8 +48,10 @@ pub enum StopReason {
 /// Long enough that a repeated name or phrase in a right answer does not trip it.
 const REPEATED_SPAN_TOKENS: usize = 20;
 
-/// Where the repetition began when the last [`REPEATED_SPAN_TOKENS`] tokens already occurred
-/// earlier (overlapping allowed, so a loop of any period is caught once the span is covered).
+/// Where to cut an answer whose last [`REPEATED_SPAN_TOKENS`] tokens already occurred earlier
+/// (overlapping allowed, so a loop of any period is caught once the span is covered): after the
+/// first saying of the loop, so "The answer is 315. The answer is 315. The…" keeps "The answer is
+/// 315." and nothing of the second saying.
 fn repetition_start(tokens: &[u32]) -> Option<usize> {
     let len = tokens.len();
     let span = REPEATED_SPAN_TOKENS;
@@ -57,7 +59,14 @@ fn repetition_start(tokens: &[u32]) -> Option<usize> {
         return None;
     }
     let tail = &tokens[len - span..];
-    tokens[..len - 1].windows(span).any(|earlier| earlier == tail).then_some(len - span)
+    // The loop's period: the nearest earlier copy of the tail.
+    let period = (1..=len - span).find(|&p| &tokens[len - span - p..len - p] == tail)?;
+    // Back to where the loop began: the first token from which everything repeats `period` later.
+    let mut start = len - span - period;
+    while start > 0 && tokens[start - 1] == tokens[start - 1 + period] {
+        start -= 1;
+    }
+    Some(start + period)
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -370,6 +379,14 @@ mod tests {
         // One token looping.
         let looping = vec![7u32; REPEATED_SPAN_TOKENS + 1];
         assert_eq!(repetition_start(&looping), Some(1));
+        // A short loop is cut after its first saying, not in the middle of a later one.
+        let mut short_loop: Vec<u32> = vec![50, 51];
+        let saying = [1u32, 2, 3, 4, 5, 6];
+        let cut = (0..10).flat_map(|_| saying).find_map(|t| {
+            short_loop.push(t);
+            repetition_start(&short_loop)
+        });
+        assert_eq!(cut, Some(2 + saying.len()));
         // A phrase said twice, shorter than the span, and a long answer without a repeat.
         let mut phrase_twice: Vec<u32> = (0..40).collect();
         phrase_twice.extend(5..5 + REPEATED_SPAN_TOKENS as u32 - 1);
