@@ -184,6 +184,19 @@ impl<T> SendPtr<T> {
     }
 }
 
+/// `x · wᵀ` over the last dimension of a CPU f32 tensor, for a weight matrix of `n` rows by `k`
+/// inputs whose matmul on slices is `matmul(input, out)`.
+pub(crate) fn forward_tensor(x: &candle_core::Tensor, n: usize, k: usize, matmul: impl FnOnce(&[f32], &mut [f32])) -> candle_core::Result<candle_core::Tensor> {
+    let mut dims = x.dims().to_vec();
+    let input = x.flatten_all()?.to_vec1::<f32>()?;
+    let mut out = vec![0f32; input.len() / k * n];
+    matmul(&input, &mut out);
+    if let Some(last) = dims.last_mut() {
+        *last = n;
+    }
+    candle_core::Tensor::from_vec(out, dims, x.device())
+}
+
 /// `make(0)`, …, `make(count − 1)` built over the pool: packing a model's matrices at load time.
 pub(crate) fn build_parallel<T: Send>(count: usize, make: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let mut items: Vec<T> = Vec::with_capacity(count);

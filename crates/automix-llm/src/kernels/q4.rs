@@ -16,8 +16,6 @@ use half::f16;
 
 use super::ggml::BLOCK;
 use super::q8::{for_each_tile, QuantizedRows};
-#[cfg(test)]
-use super::q8::with_quantized;
 use super::{build_parallel, Isa, SendPtr};
 
 /// One block of 32 inputs for the columns of a tile.
@@ -111,15 +109,6 @@ impl PackedQ4 {
         self.k
     }
 
-    #[cfg(test)]
-    fn packed_for(&self) -> Isa {
-        match self.tiles {
-            Tiles::Avx512(_) => Isa::Avx512,
-            Tiles::AvxVnni(_) => Isa::AvxVnni,
-            Tiles::Avx2(_) => Isa::Avx2,
-        }
-    }
-
     fn tile_cols(&self) -> usize {
         match self.tiles {
             Tiles::Avx512(_) => Q4Tile16::COLS,
@@ -145,18 +134,6 @@ fn pack<T: Q4Tile>(n: usize, blocks_per_row: usize, block: impl Fn(usize, usize)
         }
         packed
     })
-}
-
-/// `out[m × n] = x[m × k] · wᵀ` for one 4-bit matrix alone (the forward pass goes through
-/// [`super::matrix::matmul`]). Panics if the slices do not match the shapes (a caller bug).
-#[cfg(test)]
-fn matmul_q4(x: &[f32], w: &PackedQ4, out: &mut [f32]) {
-    let (n, k) = (w.n, w.k);
-    let m = x.len() / k;
-    assert_eq!(x.len(), m * k, "activation length is not a multiple of k");
-    assert_eq!(out.len(), m * n, "output length does not match m × n");
-    // SAFETY: `out` holds m rows of n, checked above.
-    with_quantized(w.packed_for(), x, k, |a| unsafe { matmul_quantized(a, w, m, SendPtr(out.as_mut_ptr()), n) });
 }
 
 /// Writes columns `0..w.n` of the `m` rows of `out` (rows `out_stride` apart) from the quantized
@@ -287,7 +264,7 @@ mod x86 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::ggml::q4_k_block;
+    use super::super::matrix::{matmul, GgmlMatrix, PackedMatrix};
     use super::*;
     use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
     use candle_core::{Device, Module, Tensor};
@@ -313,14 +290,13 @@ mod tests {
                 let x = Tensor::randn(0f32, 1.0, (m, k), &Device::Cpu).unwrap();
                 let q = QTensor::quantize(&w, GgmlDType::Q4K).unwrap();
                 let data = q.data().unwrap();
-                let row_bytes = data.len() / n;
-                let packed = PackedQ4::from_blocks_for(isa, n, k, |row, b| q4_k_block(&data[row * row_bytes..(row + 1) * row_bytes], b));
-                let Some(packed) = packed else {
+                let matrix = GgmlMatrix { dtype: GgmlDType::Q4K, data: data.as_ref(), rows: n, k };
+                let Some(packed) = PackedMatrix::from_ggml(isa, &[matrix]) else {
                     assert_eq!(isa, Isa::Generic, "{isa:?} must pack a multiple of 32");
                     continue;
                 };
                 let mut out = vec![0f32; m * n];
-                matmul_q4(&x.flatten_all().unwrap().to_vec1().unwrap(), &packed, &mut out);
+                matmul(&x.flatten_all().unwrap().to_vec1().unwrap(), &packed, &mut out);
                 let xs: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
                 let ws: Vec<f32> = q.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1().unwrap();
                 let exact: Vec<f32> = (0..m * n).map(|i| (0..k).map(|j| xs[i / n * k + j] * ws[i % n * k + j]).sum()).collect();

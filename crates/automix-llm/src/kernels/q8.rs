@@ -155,14 +155,7 @@ impl PackedQ8 {
 
     /// `x · wᵀ` over the last dimension of a CPU f32 tensor.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let mut dims = x.dims().to_vec();
-        let input = x.flatten_all()?.to_vec1::<f32>()?;
-        let mut out = vec![0f32; input.len() / self.k * self.n];
-        matmul(&input, self, &mut out);
-        if let Some(last) = dims.last_mut() {
-            *last = self.n;
-        }
-        Tensor::from_vec(out, dims, x.device())
+        super::forward_tensor(x, self.n, self.k, |input, out| matmul(input, self, out))
     }
 
     fn isa(&self) -> Isa {
