@@ -236,42 +236,48 @@ pub fn matmul(x: &[f32], w: &PackedQ8, out: &mut [f32]) {
 /// # Safety
 /// `out` must be valid for `m` rows of `out_stride ≥ w.n` floats, and `a` hold `m` rows of `w.k`.
 pub(super) unsafe fn matmul_quantized(a: &QuantizedRows, w: &PackedQ8, m: usize, out: SendPtr<f32>, out_stride: usize) {
-    let (n, k) = (w.n, w.k);
-    debug_assert!(a.qs.len() >= m * k && out_stride >= n);
-    let cols = w.tile_cols();
-    let blocks_per_row = k / BLOCK;
+    debug_assert!(a.qs.len() >= m * w.k && out_stride >= w.n);
     #[cfg(target_arch = "x86_64")]
     let vex_vnni = std::arch::is_x86_feature_detected!("avxvnni");
-    for_each_tile(n, k, m, cols, |tile, rows| {
-        let tiles = tile * blocks_per_row..(tile + 1) * blocks_per_row;
-        let out = out.get().wrapping_add(tile * cols);
-        let width = cols.min(n - tile * cols);
+    for_each_tile(w.n, w.k, m, w.tile_cols(), out, |blocks, rows, out, width| {
         // SAFETY: w.isa() is at most the detected set (asserted when a was quantized), and
         // each (tile, row chunk) item writes a disjoint part of `out`, inside its bounds.
         unsafe {
             match &w.tiles {
-                Tiles::Avx512(t) => x86::avx512_rows(&t[tiles], a, k, rows, out, out_stride, width),
+                Tiles::Avx512(t) => x86::avx512_rows(&t[blocks], a, w.k, rows, out, out_stride, width),
                 // The AvxVnni set runs where AVX-VNNI is, or AVX-512 VNNI (Isa::detect).
                 #[cfg(target_arch = "x86_64")]
-                Tiles::AvxVnni(t) if vex_vnni => x86::avxvnni_rows(&t[tiles], a, k, rows, out, out_stride, width),
-                Tiles::AvxVnni(t) => x86::avxvnni_rows_evex(&t[tiles], a, k, rows, out, out_stride, width),
-                Tiles::Avx2(t) => x86::avx2_rows(&t[tiles], a, k, rows, out, out_stride, width),
+                Tiles::AvxVnni(t) if vex_vnni => x86::avxvnni_rows(&t[blocks], a, w.k, rows, out, out_stride, width),
+                Tiles::AvxVnni(t) => x86::avxvnni_rows_evex(&t[blocks], a, w.k, rows, out, out_stride, width),
+                Tiles::Avx2(t) => x86::avx2_rows(&t[blocks], a, w.k, rows, out, out_stride, width),
             }
         }
     });
 }
 
-/// Runs `work(tile, rows)` for every tile of `cols` output columns (of `n`) and chunk of the `m`
-/// activation rows, over the pool where the matmul is large enough to pay for it. Each item owns
-/// the output of its tile's columns in its rows.
-pub(super) fn for_each_tile(n: usize, k: usize, m: usize, cols: usize, work: impl Fn(usize, std::ops::Range<usize>) + Sync) {
+/// Runs `kernel(blocks, rows, out, width)` for every tile of `cols` output columns (of `n`) and
+/// chunk of the `m` activation rows, over the pool where the matmul is large enough to pay for it:
+/// `blocks` is the tile's range of packed blocks (tile-major, `k / 32` a tile), `out` where its
+/// first column lies in the output's first row, `width` its columns (fewer in the last tile). Each
+/// item owns the output of its tile's columns in its rows.
+pub(super) fn for_each_tile(
+    n: usize,
+    k: usize,
+    m: usize,
+    cols: usize,
+    out: SendPtr<f32>,
+    kernel: impl Fn(std::ops::Range<usize>, std::ops::Range<usize>, *mut f32, usize) + Sync,
+) {
     let n_tiles = n.div_ceil(cols);
     let row_chunks = m.div_ceil(ROWS_PER_ITEM);
+    let blocks_per_row = k / BLOCK;
     // Items are (row chunk, tile) pairs, flattened row chunk first.
     let items = |items: std::ops::Range<usize>| {
         for item in items {
             let (tile, chunk) = (item % n_tiles, item / n_tiles);
-            work(tile, chunk * ROWS_PER_ITEM..m.min((chunk + 1) * ROWS_PER_ITEM));
+            let blocks = tile * blocks_per_row..(tile + 1) * blocks_per_row;
+            let rows = chunk * ROWS_PER_ITEM..m.min((chunk + 1) * ROWS_PER_ITEM);
+            kernel(blocks, rows, out.get().wrapping_add(tile * cols), cols.min(n - tile * cols));
         }
     };
     for_each_range(n_tiles * row_chunks, 1, m * n * k >= MIN_PARALLEL_WORK, items);
