@@ -187,8 +187,8 @@ impl ModelStore {
             fs::write(&license, text).map_err(io_error(&license))?;
         }
         let mut files = Vec::new();
-        let mut names: Vec<String> = fs::read_dir(&staging)
-            .map_err(io_error(&staging))?
+        let mut names: Vec<String> = fs::read_dir(staging)
+            .map_err(io_error(staging))?
             .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
             .collect();
         names.sort();

@@ -100,7 +100,7 @@ pub(super) fn q4_k_block(row: &[u8], b: usize) -> (f32, f32, [u8; BLOCK]) {
     let j = b % 8;
     let (scale, min) = q4_k_scale_min(j, &src[4..16]);
     let qs = &src[16 + 32 * (j / 2)..16 + 32 * (j / 2) + 32];
-    let nibbles = std::array::from_fn(|i| if j % 2 == 0 { qs[i] & 0x0F } else { qs[i] >> 4 });
+    let nibbles = std::array::from_fn(|i| if j.is_multiple_of(2) { qs[i] & 0x0F } else { qs[i] >> 4 });
     (d * scale as f32, dmin * min as f32, nibbles)
 }
 
