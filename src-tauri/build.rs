@@ -7,6 +7,8 @@ const COMMANDS: &[&str] = &[
     "models_cancel_download",
     "models_activate",
     "models_measure",
+    "models_calibrate",
+    "models_cancel_calibration",
     "models_recommend",
     "documents_list",
     "documents_folders",

@@ -33,6 +33,8 @@ pub fn run() {
             commands::models::models_cancel_download,
             commands::models::models_activate,
             commands::models::models_measure,
+            commands::models::models_calibrate,
+            commands::models::models_cancel_calibration,
             commands::models::models_recommend,
             commands::documents::documents_list,
             commands::documents::documents_folders,

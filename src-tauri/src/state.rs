@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use automix::assistant::{embedder_entry, AskError, Assistant, AssistantPaths};
+use automix::calibrate::{calibrate_model, calibration_set, CalibrationFiles};
+use automix::collect::CollectProgress;
 use automix::docs::{FileOutcome, FolderWatcher, IndexOptions};
 use automix::remote::CancelFlag;
 use automix::settings::Settings;
@@ -21,6 +23,12 @@ pub const DOCUMENTS_CHANGED_EVENT: &str = "documents-changed";
 
 /// Emitted (with the model's id) when a speed measurement ended, measured or failed.
 pub const MODEL_SPEED_EVENT: &str = "model-speed";
+
+/// Emitted (with a `CalibrationEvent`) as a router calibration run moves on and when it ends.
+pub const MODEL_CALIBRATION_EVENT: &str = "model-calibration";
+
+/// How often a calibration run paused for a question looks again.
+const CALIBRATION_PAUSE_POLL: Duration = Duration::from_millis(250);
 
 /// How long the watcher waits for a burst of file changes to end before syncing.
 const WATCH_SETTLE: Duration = Duration::from_millis(800);
@@ -42,6 +50,36 @@ pub enum ModelLoad {
 pub enum SpeedRun {
     Measuring,
     Failed { message: String, code: String },
+}
+
+/// A router calibration run that is waiting, under way or failed; fitted calibrations live in the
+/// engine's files (`automix::calibrate::calibration_status`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum CalibrationRun {
+    /// Starts after the speed measurement that follows a download.
+    Queued,
+    /// Putting the calibration texts into the run's own library.
+    Indexing { done: usize, total: usize },
+    /// Answering the calibration questions; `paused` while the user's questions run first.
+    Answering { done: usize, total: usize, correct: usize, paused: bool },
+    Failed { message: String, code: String },
+}
+
+/// How a calibration run ended, for the UI's toast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CalibrationOutcome {
+    Calibrated,
+    Cancelled,
+    Failed,
+}
+
+/// Payload of `MODEL_CALIBRATION_EVENT`: `outcome` is set once, when the run ends.
+#[derive(Debug, Clone, Serialize)]
+pub struct CalibrationEvent {
+    pub model_id: String,
+    pub outcome: Option<CalibrationOutcome>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +105,9 @@ pub struct AppState {
     speed_runs: Mutex<HashMap<String, SpeedRun>>,
     /// Held for a whole measurement: two at once would share the cores and halve each other's figures.
     measuring: Mutex<()>,
+    /// Calibration runs waiting, under way or failed, by model id; one runs at a time.
+    calibration_runs: Mutex<HashMap<String, CalibrationRun>>,
+    pub calibration_cancel: CancelFlag,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -114,6 +155,8 @@ impl AppState {
             chat_load: Mutex::new(()),
             speed_runs: Mutex::new(HashMap::new()),
             measuring: Mutex::new(()),
+            calibration_runs: Mutex::new(HashMap::new()),
+            calibration_cancel: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -197,6 +240,82 @@ impl AppState {
         outcome
     }
 
+    /// Where the calibration run of `model_id` stands, if one waits, runs or the last one failed.
+    pub fn calibration_run(&self, model_id: &str) -> Option<CalibrationRun> {
+        lock(&self.calibration_runs).get(model_id).cloned()
+    }
+
+    /// Marks `model_id` as queued for calibration; refused while any run waits or runs (two would
+    /// share the cores, and each loads its own copy of a model).
+    pub fn begin_calibration(&self, model_id: &str) -> Result<(), AppError> {
+        let mut runs = lock(&self.calibration_runs);
+        if let Some((other, _)) = runs.iter().find(|(_, run)| !matches!(run, CalibrationRun::Failed { .. })) {
+            return Err(AppError::new("busy", format!("the router is already being calibrated for {other}; wait for it or cancel it")));
+        }
+        runs.insert(model_id.to_string(), CalibrationRun::Queued);
+        self.calibration_cancel.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Runs the calibration of `model_id` (marked with `begin_calibration`) on the bundled set:
+    /// it pauses between items while a question is being answered, so the user never waits for
+    /// it; a fitted calibration is picked up at once when `model_id` is the model in use.
+    /// `changed` is called after each step.
+    pub fn calibrate(&self, model_id: &str, changed: &dyn Fn(Option<CalibrationOutcome>)) -> Result<(), AppError> {
+        let set_run = |run: CalibrationRun| {
+            lock(&self.calibration_runs).insert(model_id.to_string(), run);
+            changed(None);
+        };
+        set_run(CalibrationRun::Indexing { done: 0, total: 0 });
+        let outcome = (|| -> Result<(), AppError> {
+            let paths = self.assistant.paths();
+            let settings = Settings::load(&paths.home)?;
+            let items = calibration_set()?;
+            let mut progress = |step: CollectProgress| match step {
+                CollectProgress::Indexing { files_done, files_total } => set_run(CalibrationRun::Indexing { done: files_done, total: files_total }),
+                CollectProgress::Answering { done, total, correct } => {
+                    let mut paused = false;
+                    while self.questions_in_flight() && !self.calibration_cancel.load(Ordering::Relaxed) {
+                        if !paused {
+                            paused = true;
+                            set_run(CalibrationRun::Answering { done, total, correct, paused });
+                        }
+                        std::thread::sleep(CALIBRATION_PAUSE_POLL);
+                    }
+                    set_run(CalibrationRun::Answering { done, total, correct, paused: false });
+                }
+            };
+            let calibration = calibrate_model(&paths.home, &settings, model_id, &items, &mut progress, &self.calibration_cancel)?;
+            tracing::info!(model = model_id, rows = calibration.rows, local_accuracy = calibration.slm_accuracy(), "router calibrated");
+            if self.assistant.reload_calibration(model_id)? {
+                tracing::info!(model = model_id, "the router now routes on the new calibration");
+            }
+            Ok(())
+        })();
+        let ended = match &outcome {
+            Ok(()) => {
+                lock(&self.calibration_runs).remove(model_id);
+                CalibrationOutcome::Calibrated
+            }
+            Err(error) if error.code == "cancelled" => {
+                tracing::info!(model = model_id, "router calibration cancelled; its answers are kept for the next run");
+                lock(&self.calibration_runs).remove(model_id);
+                CalibrationOutcome::Cancelled
+            }
+            Err(error) => {
+                tracing::warn!(model = model_id, code = error.code, "router calibration failed: {}", error.message);
+                lock(&self.calibration_runs).insert(model_id.to_string(), CalibrationRun::Failed { message: error.message.clone(), code: error.code.clone() });
+                CalibrationOutcome::Failed
+            }
+        };
+        changed(Some(ended));
+        outcome
+    }
+
+    fn questions_in_flight(&self) -> bool {
+        !lock(&self.questions).is_empty()
+    }
+
     fn set_chat_load(&self, load: ModelLoad) {
         lock(&self.loads).chat_model = load;
     }
@@ -225,6 +344,7 @@ fn load_outcome(model_id: String, started: Instant, outcome: Result<(), AskError
 /// keeps the library's folders in step with the disk for as long as the app runs.
 pub fn start_background(state: Arc<AppState>, app: AppHandle) {
     let loader = state.clone();
+    let app_for_loader = app.clone();
     std::thread::Builder::new()
         .name("automix-model-loader".into())
         .spawn(move || {
@@ -233,9 +353,29 @@ pub fn start_background(state: Arc<AppState>, app: AppHandle) {
             if !loader.chat_ready() {
                 tracing::warn!("the chat model is not ready; questions wait for a download or a fix");
             }
+            resume_interrupted_calibrations(&loader, &app_for_loader);
         })
         .expect("a thread can be started");
     std::thread::Builder::new().name("automix-folder-watcher".into()).spawn(move || watch_folders(&state, &app)).expect("a thread can be started");
+}
+
+/// Runs the calibration of `model_id` (marked with `AppState::begin_calibration`), telling the UI
+/// as it moves on and when it ends.
+pub fn calibrate_and_tell(state: &AppState, app: &AppHandle, model_id: &str) -> Result<(), AppError> {
+    state.calibrate(model_id, &|outcome| {
+        let _ = app.emit(MODEL_CALIBRATION_EVENT, CalibrationEvent { model_id: model_id.to_string(), outcome });
+    })
+}
+
+/// A calibration run the app was closed (or killed) in the middle of goes on where it stopped.
+fn resume_interrupted_calibrations(state: &AppState, app: &AppHandle) {
+    let home = &state.assistant.paths().home;
+    for entry in automix::models::Catalog::bundled().models.iter().filter(|entry| entry.kind == automix::models::ModelKind::Chat) {
+        if CalibrationFiles::new(home, &entry.id).interrupted() && state.begin_calibration(&entry.id).is_ok() {
+            tracing::info!(model = entry.id, "resuming the router calibration the app was closed in the middle of");
+            let _ = calibrate_and_tell(state, app, &entry.id);
+        }
+    }
 }
 
 /// Syncs the library's folders when they change on disk, telling the UI after each sync that
@@ -334,5 +474,56 @@ mod tests {
         state.begin_measure("smollm2-135m-instruct").expect("a failed model can be measured again");
         let error = state.measure("all-minilm-l6-v2").unwrap_err();
         assert!(error.message.contains("not a chat model"), "{error}");
+    }
+
+    /// A calibration run on the real SmolLM2 (installed by `make test`): it waits while a question
+    /// is in flight, goes on when the question ends, and a cancel keeps its answers and leaves the
+    /// model on its bundled calibration.
+    #[test]
+    fn a_calibration_gives_way_to_questions_and_a_cancel_keeps_its_answers() {
+        use automix::assistant::CalibrationOrigin;
+        use automix::calibrate::{calibration_status, CalibrationStatus};
+        const MODEL: &str = "smollm2-135m-instruct";
+        let home = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(automix::models::ModelStore::from_env().root(), home.path().join("models")).unwrap();
+        let state = AppState::open(home.path()).unwrap();
+        state.begin_calibration(MODEL).unwrap();
+        assert_eq!(state.calibration_run(MODEL), Some(CalibrationRun::Queued));
+        assert_eq!(state.begin_calibration("qwen2.5-coder-0.5b-instruct").err().map(|e| e.code), Some("busy".to_string()), "one run at a time");
+
+        let question = state.begin_question(1).unwrap();
+        let outcomes = Mutex::new(Vec::new());
+        let wait_for = |what: &str, ready: &dyn Fn(&CalibrationRun) -> bool| {
+            let deadline = Instant::now() + Duration::from_secs(300);
+            loop {
+                match state.calibration_run(MODEL) {
+                    Some(run) if ready(&run) => return run,
+                    _ if Instant::now() > deadline => panic!("timed out waiting for {what}: {:?}", state.calibration_run(MODEL)),
+                    _ => std::thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        };
+        std::thread::scope(|scope| {
+            let run = scope.spawn(|| state.calibrate(MODEL, &|outcome| lock(&outcomes).push(outcome)));
+            let paused = wait_for("the run to pause for the question", &|run| matches!(run, CalibrationRun::Answering { paused: true, .. }));
+            assert!(matches!(paused, CalibrationRun::Answering { done: 0, total, .. } if total >= 200), "{paused:?}");
+            std::thread::sleep(Duration::from_millis(600));
+            assert_eq!(state.calibration_run(MODEL), Some(paused), "nothing is answered while the question runs");
+            assert!(CalibrationFiles::new(home.path(), MODEL).interrupted(), "marked as under way");
+            drop(question);
+            wait_for("an answer after the question ended", &|run| matches!(run, CalibrationRun::Answering { done: 1.., paused: false, .. }));
+            state.calibration_cancel.store(true, Ordering::Relaxed);
+            assert_eq!(run.join().unwrap().unwrap_err().code, "cancelled");
+        });
+        assert_eq!(lock(&outcomes).last().copied().flatten(), Some(CalibrationOutcome::Cancelled));
+        assert_eq!(state.calibration_run(MODEL), None);
+        let files = CalibrationFiles::new(home.path(), MODEL);
+        assert!(files.answered() >= 1, "the answers before the cancel are kept");
+        assert!(!files.interrupted(), "a cancelled run is not resumed at the next start");
+        match calibration_status(home.path(), MODEL).unwrap() {
+            CalibrationStatus::Calibrated { origin, .. } => assert_eq!(origin, CalibrationOrigin::Bundled, "nothing fitted from a cancelled run"),
+            other => panic!("{other:?}"),
+        }
+        state.begin_calibration(MODEL).expect("a new run may start once the last one ended");
     }
 }

@@ -470,6 +470,34 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     assert.ok(heights.some((h) => h >= 1), `spend-chart's bars are invisible: rendered heights ${JSON.stringify(heights.map((h) => Number(h.toFixed(3))))} px`);
   });
 
+  test("8d. the router's calibration runs from Settings with progress and stops when asked, keeping the shipped one", { timeout: 3 * MINUTE }, async () => {
+    const documentsBefore = await (async () => { await navigate(driver, "documents"); return count(driver, "document-row"); })();
+    await navigate(driver, "settings");
+    const row = `[data-testid="model-row"][data-model-id="smollm2-135m-instruct"]`;
+    const routerCell = () => driver.executeScript(
+      `const cell = document.querySelector(arguments[0] + ' [data-testid="model-router"]'); return cell && [cell.dataset.state, cell.textContent];`, row);
+    const [stateBefore, textBefore] = await poll(routerCell, { message: "the SmolLM2 row's router cell" });
+    assert.equal(stateBefore, "calibrated", `router cell before: ${textBefore}`);
+    assert.match(textBefore, /calibrated \(shipped\): right on \d+% of \d+/);
+    await e2e.clickElement(driver, await driver.findElement(By.css(`${row} [data-testid="model-calibrate"]`)), "model-calibrate");
+    const [, progress] = await poll(async () => {
+      const cell = await routerCell();
+      return cell && ["indexing", "answering"].includes(cell[0]) && /calibrating/.test(cell[1]) ? cell : null;
+    }, { timeout: 60_000, message: "the router cell to show the calibration's progress" });
+    metrics.calibration_progress_text = progress;
+    await e2e.clickElement(driver, await driver.findElement(By.css(`${row} [data-testid="model-calibrate-cancel"]`)), "model-calibrate-cancel");
+    const [, textAfter] = await poll(async () => {
+      const cell = await routerCell();
+      return cell && cell[0] === "calibrated" ? cell : null;
+    }, { timeout: 60_000, message: "the router cell to be back on the shipped calibration after stopping" });
+    assert.equal(textAfter, textBefore, "a stopped calibration changed what the router routes on");
+    await poll(() => driver.executeScript(
+      `return [...document.querySelectorAll('[data-testid="toast"]')].some((t) => t.dataset.code === "cancelled" && /stopped/.test(t.textContent));`),
+    { timeout: 15_000, message: "a toast saying the calibration stopped" });
+    await navigate(driver, "documents");
+    assert.equal(await count(driver, "document-row"), documentsBefore, "calibrating touched the user's library");
+  });
+
   test("ending the session closes the app", { timeout: 2 * MINUTE }, async () => {
     metrics.app_peak_rss_kb = e2e.procStatus(pid, "VmHWM");
     metrics.webview_rss_kb = e2e.descendants(pid).reduce((sum, child) => sum + (e2e.procStatus(child, "VmRSS") || 0), 0);

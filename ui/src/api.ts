@@ -39,6 +39,31 @@ export interface CatalogModel {
   memory_needed_mb: number | null; // at the settings' context (file + KV cache + overhead); null for the embedder
   memory_exact: boolean; // false before the download: the figure leaves out the KV cache
   speed: SpeedStatus | null; // null for the embedder
+  router: RouterStatus | null; // null for the embedder
+}
+
+/** What the router routes a chat model on now (automix::calibrate::CalibrationStatus). */
+export type CalibrationStatus =
+  | { state: "calibrated"; origin: "fitted_here" | "bundled"; rows: number; local_accuracy: number }
+  // Routes like SmolLM2-135M (escalates more than needed); `answered` items of a stopped run are kept.
+  | { state: "not_calibrated"; answered: number; total: number };
+
+/** A calibration run that waits, runs or failed (src-tauri state::CalibrationRun). */
+export type CalibrationRun =
+  | { state: "queued" } // starts after the speed measurement that follows a download
+  | { state: "indexing"; done: number; total: number }
+  | { state: "answering"; done: number; total: number; correct: number; paused: boolean } // paused while a question runs
+  | { state: "failed"; message: string; code: string };
+
+export interface RouterStatus {
+  calibration: CalibrationStatus;
+  run: CalibrationRun | null;
+}
+
+/** Payload of MODEL_CALIBRATION_EVENT: `outcome` is set once, when the run ends. */
+export interface CalibrationEvent {
+  model_id: string;
+  outcome: "calibrated" | "cancelled" | "failed" | null;
 }
 
 /** A chat model's figures on this machine (automix::speed::ModelSpeed). */
@@ -93,6 +118,13 @@ export const modelsMeasure = (id: string) => invoke<ModelSpeed>("models_measure"
 export const modelsRecommend = () => invoke<Recommendation>("models_recommend");
 /** Tauri event (payload: the model id) when a speed measurement ended, e.g. the one after a download. */
 export const MODEL_SPEED_EVENT = "model-speed";
+/** Starts calibrating the router for an installed chat model in the background (progress: MODEL_CALIBRATION_EVENT);
+ * rejects with code "busy" while another calibration waits or runs. */
+export const modelsCalibrate = (id: string) => invoke<void>("models_calibrate", { id });
+/** Stops the calibration run after the item it is answering; its answers are kept for the next run. */
+export const modelsCancelCalibration = () => invoke<void>("models_cancel_calibration");
+/** Tauri event (payload: CalibrationEvent) as a calibration run moves on and when it ends. */
+export const MODEL_CALIBRATION_EVENT = "model-calibration";
 
 // ---------- documents ----------
 export interface DocumentInfo {

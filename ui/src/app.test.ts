@@ -19,6 +19,9 @@ const speed = {
   decode_tokens: 32, load_secs: 0.4, prefill_tokens_per_sec: 812.4, decode_tokens_per_sec: 7.25, memory_needed_mb: 352.4, context_tokens: 1024, rss_growth_mb: 300,
 };
 let measured = false;
+let calibrationRun: unknown = null;
+const shipped = { state: "calibrated", origin: "bundled", rows: 300, local_accuracy: 0.512 };
+const uncalibrated = { calibration: { state: "not_calibrated", answered: 0, total: 300 }, run: null };
 
 const calls: string[] = [];
 const handlers: Record<string, (args: any) => unknown> = {
@@ -47,14 +50,20 @@ const handlers: Record<string, (args: any) => unknown> = {
   spend_report: () => ({ month: "2025-04", currency: "USD", limit: 3, spent: 0.5, reserved: 0, remaining: 2.5, per_day: [{ day: "2025-04-02", cost: 0.5, escalations: 2 }], answers: 4, escalated: 1, escalated_share: 0.25, all_remote_cost: 1.5, saved: 1 }),
   models_list: () => [
     { id: "m", name: "SmolLM2", kind: "chat", approx_size_mb: 145, quantization: "q8", license: "Apache-2.0", installed: true, active: true,
-      tested_here: true, download_bytes: 145_000_000, memory_needed_mb: 352.4, memory_exact: true, speed: measured ? { state: "measured", ...speed } : { state: "not_measured" } },
+      tested_here: true, download_bytes: 145_000_000, memory_needed_mb: 352.4, memory_exact: true, speed: measured ? { state: "measured", ...speed } : { state: "not_measured" },
+      router: { calibration: shipped, run: calibrationRun } },
     { id: "q", name: "Qwen2.5 Coder 1.5B", kind: "chat", approx_size_mb: 1117, quantization: "Q4_K_M", license: "apache-2.0", installed: false, active: false,
-      tested_here: true, download_bytes: 1_117_320_768, memory_needed_mb: 1215.5, memory_exact: false, speed: { state: "not_measured" } },
+      tested_here: true, download_bytes: 1_117_320_768, memory_needed_mb: 1215.5, memory_exact: false, speed: { state: "not_measured" },
+      router: { calibration: { ...shipped, local_accuracy: 0.633 }, run: null } },
     { id: "l", name: "Llama 3.2 3B", kind: "chat", approx_size_mb: 2019, quantization: "Q4_K_M", license: "llama3.2", installed: false, active: false,
-      tested_here: false, download_bytes: 2_019_000_000, memory_needed_mb: 2075.4, memory_exact: false, speed: { state: "not_measured" } },
+      tested_here: false, download_bytes: 2_019_000_000, memory_needed_mb: 2075.4, memory_exact: false, speed: { state: "not_measured" },
+      router: uncalibrated },
     { id: "e", name: "MiniLM", kind: "embedding", approx_size_mb: 92, quantization: "F32", license: "apache-2.0", installed: true, active: true,
-      tested_here: true, download_bytes: 92_000_000, memory_needed_mb: null, memory_exact: false, speed: null },
+      tested_here: true, download_bytes: 92_000_000, memory_needed_mb: null, memory_exact: false, speed: null, router: null },
   ],
+  models_calibrate: ({ id }: { id: string }) => {
+    if (id === "m") calibrationRun = { state: "answering", done: 3, total: 300, correct: 2, paused: false };
+  },
   models_measure: () => {
     measured = true;
     return speed;
@@ -168,6 +177,17 @@ it("boots, answers a question and shows every view", async () => {
   expect(byId("model-speed").dataset.state).toBe("measured");
   expect(byId("toast").dataset.code).toBe("measured");
   byId("toast").querySelector<HTMLButtonElement>("[aria-label=Dismiss]")!.click();
+  // The router column: shipped calibrations, a model without one, and a run started from the table.
+  expect(cells("model-router")).toEqual([
+    "calibrated (shipped): right on 51% of 300", "calibrated (shipped): right on 63% of 300", "not calibrated: escalates more than needed", "—",
+  ]);
+  expect(all("model-calibrate")).toHaveLength(1); // installed chat models only
+  expect(byId("model-calibrate").textContent).toBe("Calibrate here");
+  byId("model-calibrate").click();
+  await vi.waitFor(() => expect(byId("model-router").textContent).toBe("calibrating: 3/300 answered, 2 right…"));
+  expect(byId("model-router").dataset.state).toBe("answering");
+  expect(all("model-calibrate")).toHaveLength(0);
+  expect(all("model-calibrate-cancel")).toHaveLength(1);
 
   byId("nav-documents").click();
   await vi.waitFor(() => expect(all("document-row")).toHaveLength(1));

@@ -9,7 +9,7 @@ use automix_eval::fit_tables;
 use automix_remote::CancelFlag;
 use automix_router::{Calibration, CalibrationOptions, RemotePrior, Smoothing};
 
-use crate::assistant::{calibration_path, AskError, AssistantConfig, CALIBRATIONS_DIR};
+use crate::assistant::{calibration_path, model_calibration, AskError, AssistantConfig, CalibrationOrigin, CALIBRATIONS_DIR};
 use crate::collect::{collect_table, scratch_assistant, CollectProgress};
 use crate::datasets::{parse_items, QaItem};
 use crate::settings::Settings;
@@ -31,6 +31,9 @@ pub struct CalibrationFiles {
     pub work_dir: PathBuf,
     /// The fitted calibration the router loads.
     pub calibration: PathBuf,
+    /// Present while a run is under way: one still there when no run is means the app was closed
+    /// (or killed) mid-run, and the app resumes it.
+    pub running_mark: PathBuf,
 }
 
 impl CalibrationFiles {
@@ -40,8 +43,37 @@ impl CalibrationFiles {
             rows: folder.join(format!("{model_id}.rows.jsonl")),
             work_dir: folder.join(format!("{model_id}.work")),
             calibration: calibration_path(home, model_id),
+            running_mark: folder.join(format!("{model_id}.running")),
         }
     }
+
+    /// Items answered so far by runs that did not finish (a line each in `rows`).
+    pub fn answered(&self) -> usize {
+        std::fs::read_to_string(&self.rows).map(|text| text.lines().filter(|line| !line.trim().is_empty()).count()).unwrap_or(0)
+    }
+
+    /// Whether a run was under way when the app last stopped (closed, killed or crashed).
+    pub fn interrupted(&self) -> bool {
+        self.running_mark.exists()
+    }
+}
+
+/// Where a chat model's router calibration stands on this machine.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum CalibrationStatus {
+    Calibrated { origin: CalibrationOrigin, rows: usize, local_accuracy: f64 },
+    /// Neither fitted here nor bundled: the router rates the model like SmolLM2-135M and so
+    /// escalates more than it needs to. `answered` of the calibration set's `total` items are
+    /// kept from a run that stopped; the next run goes on from there.
+    NotCalibrated { answered: usize, total: usize },
+}
+
+pub fn calibration_status(home: &Path, model_id: &str) -> Result<CalibrationStatus, AskError> {
+    Ok(match model_calibration(model_id, home)? {
+        Some((calibration, origin)) => CalibrationStatus::Calibrated { origin, rows: calibration.rows, local_accuracy: calibration.slm_accuracy() },
+        None => CalibrationStatus::NotCalibrated { answered: CalibrationFiles::new(home, model_id).answered(), total: calibration_set()?.len() },
+    })
 }
 
 /// Answers `items` with chat model `model_id` through the app's pipeline and fits its calibration,
@@ -56,6 +88,24 @@ pub fn calibrate_model(
     cancel: &CancelFlag,
 ) -> Result<Calibration, AskError> {
     let files = CalibrationFiles::new(home, model_id);
+    let folder = home.join(CALIBRATIONS_DIR);
+    std::fs::create_dir_all(&folder).map_err(|source| AskError::Io { path: folder.clone(), source })?;
+    std::fs::write(&files.running_mark, model_id).map_err(|source| AskError::Io { path: files.running_mark.clone(), source })?;
+    let outcome = answer_and_fit(home, settings, model_id, items, &files, progress, cancel);
+    // However the run ended, it is not under way any more: only a killed app leaves the mark.
+    let _ = std::fs::remove_file(&files.running_mark);
+    outcome
+}
+
+fn answer_and_fit(
+    home: &Path,
+    settings: &Settings,
+    model_id: &str,
+    items: &[QaItem],
+    files: &CalibrationFiles,
+    progress: &mut dyn FnMut(CollectProgress),
+    cancel: &CancelFlag,
+) -> Result<Calibration, AskError> {
     let assistant = scratch_assistant(home, &files.work_dir, AssistantConfig::from_settings(settings), model_id)?;
     let rows = collect_table(&assistant, items, &Default::default(), &files.rows, &files.work_dir, progress, cancel)?;
     let mut remote_priors = Vec::new();

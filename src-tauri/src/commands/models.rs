@@ -2,6 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
+use automix::calibrate::{calibration_status, CalibrationStatus};
 use automix::machine::{recommend_chat_model, Machine, Recommendation};
 use automix::models::{Catalog, ModelKind, PullEvent, Source};
 use automix::settings::Settings;
@@ -12,7 +13,7 @@ use tauri::{AppHandle, Emitter};
 
 use super::Shared;
 use crate::error::{blocking, AppError};
-use crate::state::{AppState, ModelLoad, SpeedRun, MODEL_SPEED_EVENT};
+use crate::state::{calibrate_and_tell, AppState, CalibrationRun, ModelLoad, SpeedRun, MODEL_SPEED_EVENT};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AppStatus {
@@ -45,6 +46,16 @@ pub struct CatalogModel {
     pub memory_exact: bool,
     /// The chat model's speed on this machine; none for the embedder.
     pub speed: Option<SpeedStatus>,
+    /// The router's calibration for the chat model; none for the embedder.
+    pub router: Option<RouterStatus>,
+}
+
+/// Where the router's calibration for a chat model stands: what it routes on now, and the run
+/// that waits, runs or failed, if any.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouterStatus {
+    pub calibration: CalibrationStatus,
+    pub run: Option<CalibrationRun>,
 }
 
 /// Where a chat model's speed on this machine stands.
@@ -77,10 +88,10 @@ pub async fn models_list(state: Shared<'_>) -> Result<Vec<CatalogModel>, AppErro
         let settings = Settings::load(&paths.home)?;
         let chosen = settings.local_model;
         let store = paths.models();
-        Ok(Catalog::bundled()
+        Catalog::bundled()
             .models
             .iter()
-            .map(|entry| {
+            .map(|entry| -> Result<CatalogModel, AppError> {
                 let figures = model_figures(paths, entry, settings.context_tokens);
                 let speed = (entry.kind == ModelKind::Chat).then(|| match (state.speed_run(&entry.id), figures.speed) {
                     (Some(SpeedRun::Measuring), _) => SpeedStatus::Measuring,
@@ -88,7 +99,11 @@ pub async fn models_list(state: Shared<'_>) -> Result<Vec<CatalogModel>, AppErro
                     (None, Some(speed)) => SpeedStatus::Measured(speed),
                     (None, None) => SpeedStatus::NotMeasured,
                 });
-                CatalogModel {
+                let router = match entry.kind {
+                    ModelKind::Chat => Some(RouterStatus { calibration: calibration_status(&paths.home, &entry.id)?, run: state.calibration_run(&entry.id) }),
+                    ModelKind::Embedding => None,
+                };
+                Ok(CatalogModel {
                     id: entry.id.clone(),
                     name: entry.name.clone(),
                     kind: entry.kind,
@@ -105,9 +120,10 @@ pub async fn models_list(state: Shared<'_>) -> Result<Vec<CatalogModel>, AppErro
                     memory_needed_mb: figures.memory_needed_mb,
                     memory_exact: figures.memory_exact,
                     speed,
-                }
+                    router,
+                })
             })
-            .collect())
+            .collect()
     })
     .await
 }
@@ -131,10 +147,22 @@ pub async fn models_download(state: Shared<'_>, app: AppHandle, id: String, on_p
             ModelKind::Chat if entry.id == chosen && waiting(&state.loads().chat_model) => state.load_chat_model(),
             _ => {}
         }
-        if entry.kind == ModelKind::Chat && state.begin_measure(&id).is_ok() {
-            // Marked before the command returns, so the table it refreshes shows "measuring speed…".
+        if entry.kind == ModelKind::Chat {
+            // Marked before the command returns, so the table it refreshes shows "measuring speed…"
+            // and, for a model without a calibration, "calibration queued". The calibration waits
+            // for the measurement: running together they would share the cores.
+            let measure = state.begin_measure(&id).is_ok();
+            let uncalibrated = matches!(calibration_status(&state.assistant.paths().home, &id)?, CalibrationStatus::NotCalibrated { .. });
+            let calibrate = uncalibrated && state.begin_calibration(&id).is_ok();
             let state = state.clone();
-            tauri::async_runtime::spawn_blocking(move || measure_and_tell(&state, &app, &id));
+            tauri::async_runtime::spawn_blocking(move || {
+                if measure {
+                    let _ = measure_and_tell(&state, &app, &id);
+                }
+                if calibrate {
+                    let _ = calibrate_and_tell(&state, &app, &id);
+                }
+            });
         }
         Ok(())
     })
@@ -154,6 +182,32 @@ pub async fn models_measure(state: Shared<'_>, app: AppHandle, id: String) -> Re
     let state = state.inner().clone();
     state.begin_measure(&id)?;
     blocking(move || measure_and_tell(&state, &app, &id)).await
+}
+
+/// Calibrates the router for an installed chat model on this machine, in the background: its
+/// answers to the bundled calibration set go through the app's own pipeline (a long run: minutes
+/// for SmolLM2-135M, tens of minutes for a 1.5B model on two cores). Progress and the end come
+/// as `model-calibration` events; a cancelled run keeps its answers and the next goes on from there.
+#[tauri::command]
+pub async fn models_calibrate(state: Shared<'_>, app: AppHandle, id: String) -> Result<(), AppError> {
+    let state = state.inner().clone();
+    blocking(move || {
+        if Catalog::bundled().get(&id)?.kind != ModelKind::Chat {
+            return Err(AppError::new("invalid_input", format!("{id} is not a chat model; only chat models are calibrated")));
+        }
+        state.assistant.paths().chat_model_file(&id)?;
+        state.begin_calibration(&id)?;
+        let state = state.clone();
+        tauri::async_runtime::spawn_blocking(move || calibrate_and_tell(&state, &app, &id));
+        Ok(())
+    })
+    .await
+}
+
+/// Stops the calibration run in progress after the item it is answering; its answers are kept.
+#[tauri::command]
+pub fn models_cancel_calibration(state: Shared<'_>) {
+    state.calibration_cancel.store(true, Ordering::Relaxed);
 }
 
 /// The chat model recommended for this machine's memory and cores, with the reason.

@@ -1,5 +1,5 @@
 // How the model table shows a catalog model's size, memory, speed and testing.
-import type { CatalogModel, Recommendation, SpeedStatus } from "../api";
+import type { CatalogModel, Recommendation, RouterStatus, SpeedStatus } from "../api";
 import { formatBytes } from "./format";
 
 const MIB = 1024 * 1024;
@@ -40,3 +40,34 @@ export function recommendationText(r: Recommendation, models: CatalogModel[]): s
   const name = models.find((m) => m.id === r.model_id)?.name ?? r.model_id;
   return `Recommended: ${name} (${r.reason})`;
 }
+
+/** The router column: a run in progress (or why it failed), else what the router routes the model on. */
+export function routerText(router: RouterStatus | null): string {
+  if (router === null) return "—";
+  const run = router.run;
+  if (run) {
+    switch (run.state) {
+      case "queued":
+        return "calibration starts after the speed measurement";
+      case "indexing":
+        return run.total ? `calibrating: reading texts ${run.done}/${run.total}…` : "calibrating: loading…";
+      case "answering":
+        return run.paused
+          ? `calibration paused while you ask (${run.done}/${run.total})`
+          : `calibrating: ${run.done}/${run.total} answered, ${run.correct} right…`;
+      case "failed":
+        return `calibration failed: ${run.message}`;
+    }
+  }
+  const c = router.calibration;
+  if (c.state === "calibrated") {
+    const where = c.origin === "bundled" ? "calibrated (shipped)" : "calibrated on this machine";
+    return `${where}: right on ${Math.round(c.local_accuracy * 100)}% of ${c.rows}`;
+  }
+  const kept = c.answered > 0 ? `; ${c.answered}/${c.total} answered, goes on from there` : "";
+  return `not calibrated: escalates more than needed${kept}`;
+}
+
+/** True while a calibration waits or runs for this model. */
+export const calibrating = (router: RouterStatus | null): boolean =>
+  !!router?.run && router.run.state !== "failed";

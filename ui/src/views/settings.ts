@@ -1,12 +1,14 @@
 import { listen } from "@tauri-apps/api/event";
 import {
-  budgetGet, budgetSet, chatPreviewPayload, keyClear, keySet, keyStatus, MODEL_SPEED_EVENT, modelsActivate, modelsList, modelsMeasure,
-  settingsGet, settingsSet, type Budget, type CatalogModel, type KeyStatus, type Settings,
+  budgetGet, budgetSet, chatPreviewPayload, keyClear, keySet, keyStatus, MODEL_CALIBRATION_EVENT, MODEL_SPEED_EVENT, modelsActivate,
+  modelsCalibrate, modelsCancelCalibration, modelsList, modelsMeasure, settingsGet, settingsSet, type Budget, type CalibrationEvent,
+  type CatalogModel, type KeyStatus, type Settings,
 } from "../api";
 import { downloadControls, emptyState, payloadPreview } from "../components";
 import { field, h } from "../dom";
 import { formatMoney } from "../lib/format";
-import { downloadText, memoryText, speedText, testedText } from "../lib/models";
+import { debounce } from "../lib/debounce";
+import { calibrating, downloadText, memoryText, routerText, speedText, testedText } from "../lib/models";
 import { readNumber } from "../lib/parse";
 import { watchStatus } from "../status";
 import { showError, toast } from "../toast";
@@ -75,12 +77,14 @@ export function createSettingsView(): View {
     h("section", { id: "local-models", "aria-labelledby": "models-title" },
       h("h2", { id: "models-title" }, "Local models"),
       h("table", {},
-        h("thead", {}, h("tr", {}, ...["Model", "Kind", "Download", "Memory", "Speed on this machine", "Tested here", "Quantization", "License", "Status", ""]
+        h("thead", {}, h("tr", {}, ...["Model", "Kind", "Download", "Memory", "Speed on this machine", "Router", "Tested here", "Quantization", "License", "Status", ""]
           .map((t) => h("th", { scope: "col" }, t)))),
         modelRows),
       h("p", { class: "muted small" },
         "Memory: the model file, its cache at your context length and a fixed overhead (≥: before the download, without the cache). ",
-        "Speed: tokens per second reading a 128-token prompt (prefill) and writing 32 tokens (decode), measured after each download.")),
+        "Speed: tokens per second reading a 128-token prompt (prefill) and writing 32 tokens (decode), measured after each download. ",
+        "Router: how well it knows when this model's answers can be kept. A model without a calibration is calibrated after its ",
+        "download, in the background: it answers a few hundred shipped questions, pausing while you ask, and can be cancelled and resumed.")),
     settingsForm,
     h("section", { "aria-labelledby": "key-title" },
       h("h2", { id: "key-title" }, "API key"),
@@ -114,6 +118,7 @@ export function createSettingsView(): View {
         h("td", { class: "num", "data-testid": "model-download-size" }, downloadText(m)),
         h("td", { class: "num", "data-testid": "model-memory", title: m.memory_exact ? null : "Before the download: without the cache" }, memoryText(m)),
         h("td", { "data-testid": "model-speed", "data-state": speed?.state ?? "none" }, speedText(speed)),
+        h("td", { "data-testid": "model-router", "data-state": routerState(m) }, routerText(m.router)),
         h("td", { "data-testid": "model-tested" }, testedText(m)),
         h("td", {}, m.quantization),
         h("td", {}, m.license),
@@ -124,8 +129,33 @@ export function createSettingsView(): View {
             ? h("button", { type: "button", "data-testid": "model-activate", onclick: () => activate(m) }, "Use this model") : null,
           m.installed && m.kind === "chat"
             ? h("button", { type: "button", "data-testid": "model-measure", disabled: speed?.state === "measuring", onclick: () => measure(m) }, "Measure")
-            : null));
-    }) : [h("tr", {}, h("td", { colspan: 10 }, emptyState("No models in the catalog.")))]));
+            : null,
+          calibrationControl(m)));
+    }) : [h("tr", {}, h("td", { colspan: 11 }, emptyState("No models in the catalog.")))]));
+  }
+
+  /** "calibrated", "not_calibrated", or the run's state while one waits, runs or failed. */
+  const routerState = (m: CatalogModel) => m.router?.run?.state ?? m.router?.calibration.state ?? "none";
+
+  function calibrationControl(m: CatalogModel) {
+    const router = m.router;
+    if (!m.installed || router === null) return null;
+    if (calibrating(router)) {
+      return h("button", { type: "button", "data-testid": "model-calibrate-cancel", onclick: () => modelsCancelCalibration().catch(showError) }, "Stop calibrating");
+    }
+    if (router.calibration.state === "calibrated" && router.calibration.origin === "fitted_here") return null;
+    const label = router.calibration.state === "calibrated" ? "Calibrate here"
+      : router.calibration.answered > 0 ? "Go on calibrating" : "Calibrate";
+    return h("button", { type: "button", "data-testid": "model-calibrate", onclick: () => calibrate(m) }, label);
+  }
+
+  async function calibrate(m: CatalogModel) {
+    try {
+      await modelsCalibrate(m.id);
+    } catch (err) {
+      showError(err);
+    }
+    await loadModels();
   }
 
   let lastModels: CatalogModel[] = [];
@@ -267,6 +297,18 @@ export function createSettingsView(): View {
   // The measurement after a download ends in the background: show its figures (or why it failed).
   listen(MODEL_SPEED_EVENT, () => { if (!root.hidden) void loadModels(); })
     .catch((err) => console.warn(`${MODEL_SPEED_EVENT} unavailable`, err));
+
+  // A calibration moves on item by item (seconds apart, faster while reading texts): redraw at most
+  // a few times a second, and say once how it ended.
+  const refreshModels = debounce(() => { if (!root.hidden) void loadModels(); }, 250);
+  listen<CalibrationEvent>(MODEL_CALIBRATION_EVENT, (event) => {
+    refreshModels();
+    const { model_id, outcome } = event.payload;
+    const name = lastModels.find((m) => m.id === model_id)?.name ?? model_id;
+    if (outcome === "calibrated") toast(`The router is calibrated for ${name}.`, { code: "calibrated" });
+    else if (outcome === "cancelled") toast(`Calibration of ${name} stopped; its answers are kept for the next run.`, { code: "cancelled" });
+    else if (outcome === "failed") toast(`Calibrating the router for ${name} failed; see Settings → Local models.`, { code: "calibration_failed", error: true });
+  }).catch((err) => console.warn(`${MODEL_CALIBRATION_EVENT} unavailable`, err));
 
   async function show() {
     saved.hidden = true;

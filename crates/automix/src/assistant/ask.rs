@@ -194,7 +194,7 @@ impl Assistant {
         let local_confidence = router.local_confidence(signals);
         let mut likely = format!("the local answer is estimated {:.0}% likely right", local_confidence * 100.0);
         if !router.calibrated() {
-            likely.push_str(" (the router is not calibrated for this model yet and rates it like SmolLM2-135M, so it escalates more than needed; `automix calibrate --model ID` fits it)");
+            likely.push_str(" (the router is not calibrated for this model yet and rates it like SmolLM2-135M, so it escalates more than needed; Settings → Local models or `automix calibrate --model ID` fits it)");
         }
         let remote = read(&self.remote).clone();
         let config = self.config();

@@ -27,7 +27,7 @@ use automix_store::{Feedback, History};
 pub use events::{AnswerSource, AskError, AskEvent, Decision};
 pub use report::{AnswerView, HistoryPage, PayloadPreview, SpendDay, SpendReport};
 pub use observe::Observation;
-pub use routing::{calibration_path, RoutePlan, Router, CALIBRATIONS_DIR};
+pub use routing::{calibration_path, model_calibration, CalibrationOrigin, RoutePlan, Router, CALIBRATIONS_DIR};
 
 use crate::prompts::shared_prefix;
 use crate::settings::Settings;
@@ -161,6 +161,8 @@ pub fn embedder_entry() -> CatalogEntry {
 pub struct Assistant {
     paths: AssistantPaths,
     model: RwLock<Option<Arc<LocalModel>>>,
+    /// The catalog id of `model`.
+    chat_model_id: RwLock<Option<String>>,
     embedder: RwLock<Option<Arc<Embedder>>>,
     /// Questions search through this connection …
     search: Mutex<Library>,
@@ -203,6 +205,7 @@ impl Assistant {
         Ok(Self {
             paths: paths.clone(),
             model: RwLock::new(None),
+            chat_model_id: RwLock::new(None),
             embedder: RwLock::new(None),
             search: Mutex::new(Library::open(&paths.library)?),
             index: Mutex::new(Library::open(&paths.library)?),
@@ -234,8 +237,7 @@ impl Assistant {
     pub fn load_chat_model(&self, model_id: &str) -> Result<(), AskError> {
         let device = automix_llm::device::select(read(&self.config).device).map_err(automix_llm::LlmError::from)?;
         let model = LocalModel::load(&self.paths.chat_model_file(model_id)?, &device)?;
-        let mut router = Router::for_model(model_id, &self.paths.home)?;
-        router.learn(&judged_local_answers(&self.history, learning_since(&self.paths))?);
+        let router = self.router_for(model_id)?;
         // The instructions every question starts with are computed now, not
         // on the first question.
         let mut warm = KvCache::new();
@@ -247,7 +249,31 @@ impl Assistant {
         *cache = PromptCache::new(warm);
         *write(&self.model) = Some(Arc::new(model));
         *write(&self.router) = router;
+        *write(&self.chat_model_id) = Some(model_id.to_string());
         Ok(())
+    }
+
+    /// The router for `model_id` with what use has taught it so far.
+    fn router_for(&self, model_id: &str) -> Result<Router, AskError> {
+        let mut router = Router::for_model(model_id, &self.paths.home)?;
+        router.learn(&judged_local_answers(&self.history, learning_since(&self.paths))?);
+        Ok(router)
+    }
+
+    /// Picks up a calibration just fitted for `model_id` (e.g. by the app's background run after a
+    /// download) when that is the chat model in use; returns whether the router changed.
+    pub fn reload_calibration(&self, model_id: &str) -> Result<bool, AskError> {
+        if read(&self.chat_model_id).as_deref() != Some(model_id) {
+            return Ok(false);
+        }
+        let router = self.router_for(model_id)?;
+        *write(&self.router) = router;
+        Ok(true)
+    }
+
+    /// Whether the router is calibrated for the chat model in use.
+    pub fn router_calibrated(&self) -> bool {
+        read(&self.router).calibrated()
     }
 
     pub fn load_embedder(&self) -> Result<(), AskError> {

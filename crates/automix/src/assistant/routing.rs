@@ -73,17 +73,14 @@ impl Router {
     /// uncalibrated: that conservative default rates any stronger model's answers as a 135M
     /// model's and so escalates more than it needs to, never less.
     pub fn for_model(model_id: &str, home: &Path) -> Result<Self, AskError> {
-        let fitted = calibration_path(home, model_id);
-        if fitted.exists() {
-            let calibration = Calibration::load(&fitted).map_err(|e| AskError::Router(e.to_string()))?;
-            return Ok(Self::new(calibration, true));
+        match model_calibration(model_id, home)? {
+            Some((calibration, _)) => Ok(Self::new(calibration, true)),
+            None => {
+                let mut router = Self::bundled()?;
+                router.calibrated = false;
+                Ok(router)
+            }
         }
-        if let Some(calibration) = bundled_calibration(model_id) {
-            return Ok(Self::new(calibration?, true));
-        }
-        let mut router = Self::bundled()?;
-        router.calibrated = false;
-        Ok(router)
     }
 
     pub fn new(calibration: Calibration, calibrated: bool) -> Self {
@@ -130,6 +127,27 @@ impl Router {
         ]);
         Ok(RoutePlan { escalate: policy.decide_first(signals) != Action::Keep, local_confidence, expected_utilities })
     }
+}
+
+/// Where the calibration a chat model routes on comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CalibrationOrigin {
+    /// Fitted on this machine (`automix calibrate --model`, or the app after a download).
+    FittedHere,
+    /// Shipped with the app.
+    Bundled,
+}
+
+/// The calibration `Router::for_model` uses for `model_id`, and where it comes from; `None` when
+/// the model has neither a fitted nor a bundled one.
+pub fn model_calibration(model_id: &str, home: &Path) -> Result<Option<(Calibration, CalibrationOrigin)>, AskError> {
+    let fitted = calibration_path(home, model_id);
+    if fitted.exists() {
+        let calibration = Calibration::load(&fitted).map_err(|e| AskError::Router(e.to_string()))?;
+        return Ok(Some((calibration, CalibrationOrigin::FittedHere)));
+    }
+    bundled_calibration(model_id).map(|calibration| Ok((calibration?, CalibrationOrigin::Bundled))).transpose()
 }
 
 /// Where `automix calibrate --model ID` writes the calibration of `model_id`.
