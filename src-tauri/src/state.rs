@@ -108,6 +108,8 @@ pub struct AppState {
     /// Calibration runs waiting, under way or failed, by model id; one runs at a time.
     calibration_runs: Mutex<HashMap<String, CalibrationRun>>,
     pub calibration_cancel: CancelFlag,
+    /// Stops reading the library ahead when a question comes: the question needs the model.
+    read_ahead_cancel: CancelFlag,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -157,6 +159,7 @@ impl AppState {
             measuring: Mutex::new(()),
             calibration_runs: Mutex::new(HashMap::new()),
             calibration_cancel: Arc::new(AtomicBool::new(false)),
+            read_ahead_cancel: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -172,6 +175,7 @@ impl AppState {
         }
         let cancel: CancelFlag = Arc::new(AtomicBool::new(false));
         questions.insert(conversation_id, cancel.clone());
+        self.read_ahead_cancel.store(true, Ordering::Relaxed);
         Ok(QuestionGuard { state: self, conversation_id, cancel })
     }
 
@@ -238,6 +242,24 @@ impl AppState {
             }
         }
         outcome
+    }
+
+    /// Reads the library's passages into the chat model's prompt cache in the background after
+    /// documents were added, so the first question about them (typed meanwhile) reads only its own
+    /// tokens (`Assistant::read_ahead`). A question stops it; nothing is lost either way.
+    pub fn read_ahead(self: &Arc<Self>) {
+        let state = self.clone();
+        tauri::async_runtime::spawn_blocking(move || {
+            if state.questions_in_flight() {
+                return;
+            }
+            state.read_ahead_cancel.store(false, Ordering::Relaxed);
+            let started = Instant::now();
+            match state.assistant.read_ahead(&automix::assistant::Scope::Library, &state.read_ahead_cancel) {
+                Ok(tokens) => tracing::debug!(tokens, secs = started.elapsed().as_secs_f64(), "read the library ahead of the next question"),
+                Err(error) => tracing::debug!(code = error.code(), "no read-ahead: {error}"),
+            }
+        });
     }
 
     /// Where the calibration run of `model_id` stands, if one waits, runs or the last one failed.

@@ -119,9 +119,12 @@ impl LocalModel {
     pub fn load_with_kernels(path: &Path, device: &Device, kernels: Isa) -> Result<Self> {
         let started = Instant::now();
         let mut gguf = GgufFile::open(path)?;
+        let header_secs = started.elapsed().as_secs_f64();
         let tokenizer = TextTokenizer::load(&gguf)?;
         let template = ChatTemplate::load(&gguf, &tokenizer);
+        let tokenizer_secs = started.elapsed().as_secs_f64() - header_secs;
         let transformer = Transformer::load_with(&mut gguf, device, kernels)?;
+        tracing::debug!(header_secs, tokenizer_secs, weights_secs = started.elapsed().as_secs_f64() - header_secs - tokenizer_secs, "model loaded");
         let mut end_of_turn: Vec<u32> = END_OF_TURN_TOKENS.iter().filter_map(|t| tokenizer.token_id(t)).collect();
         if let Ok(eos) = gguf.usize("tokenizer.ggml.eos_token_id") {
             end_of_turn.push(eos as u32);

@@ -58,6 +58,7 @@ pub async fn documents_add(state: Shared<'_>, paths: Vec<PathBuf>, on_progress: 
         )?;
         drop(library);
         state.watch_restart.store(true, Ordering::Relaxed);
+        state.read_ahead();
         Ok(reports)
     })
     .await

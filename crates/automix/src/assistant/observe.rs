@@ -46,7 +46,7 @@ impl Assistant {
         };
         let hits = self.retrieve(question, scope, &model, config.context_budget_tokens.saturating_sub(earlier_tokens))?;
         on_event(AskEvent::Retrieved { citations: hits.iter().map(|h| h.citation.clone()).collect(), passages: hits.iter().map(|h| h.text.clone()).collect() });
-        let context = hits.iter().map(|h| h.text.as_str()).collect::<Vec<_>>().join("\n\n");
+        let context = passages_text(&hits);
         ensure_not_cancelled(cancel)?;
 
         let mut caches = lock(&self.cache);
@@ -90,6 +90,45 @@ impl Assistant {
         };
         let checks_ms = checks_started.elapsed().as_millis() as u64;
         Ok(Observation { hits, model_name: model.name(), earlier, answer, answer_ms, verification, signals, checks_ms })
+    }
+}
+
+/// The context the model reads: the passages in the order given, a blank line apart.
+fn passages_text(hits: &[SearchHit]) -> String {
+    hits.iter().map(|h| h.text.as_str()).collect::<Vec<_>>().join("\n\n")
+}
+
+/// What read-ahead asks retrieval for: any question would do, as a library that fits the context
+/// gives every passage whatever is asked; the prompt is read only up to where the question starts.
+const READ_AHEAD_PROBE: &str = "What does this say?";
+
+impl Assistant {
+    /// Reads the passages a question about `scope` would get into the prompt cache before the
+    /// question is asked, e.g. while the user types their first question about a document just
+    /// added. When the passages fit the context (a few pages), every question about `scope` then
+    /// gets the same ones and reads only its own tokens: the first token comes as fast as for a
+    /// follow-up. Otherwise the question reuses what its prompt shares with these. Cancel stops
+    /// between prefill chunks and keeps what was read. Returns the prompt tokens the cache holds.
+    pub fn read_ahead(&self, scope: &Scope, cancel: &CancelFlag) -> Result<usize, AskError> {
+        let model = self.model()?;
+        let hits = self.retrieve(READ_AHEAD_PROBE, scope, &model, self.config().context_budget_tokens)?;
+        let conversation = answer_messages(&passages_text(&hits), READ_AHEAD_PROBE, &[]);
+        let mut caches = lock(&self.cache);
+        let model = self.model()?;
+        let prompt = model.chat_prompt(&conversation, true)?;
+        let tokens = model.tokenizer().encode(&prompt)?;
+        // Up to the question: the probe's own tokens would only be replaced by the real question's.
+        let question_at = prompt.rfind(&format!("Question: {READ_AHEAD_PROBE}"));
+        let probe_start = question_at.map(|at| model.tokenizer().encode(&prompt[..at])).transpose()?.map_or(tokens.len(), |t| t.len());
+        let prefix = &tokens[..probe_start.min(tokens.len())];
+        caches.continue_longest(prefix);
+        let read = model.prefill(prefix, caches.working(), cancel);
+        // Kept even when cancelled: the chunks read so far are as good as any.
+        caches.keep();
+        match read {
+            Ok(_) | Err(automix_llm::LlmError::Cancelled) => Ok(caches.working().common_prefix(prefix)),
+            Err(error) => Err(error.into()),
+        }
     }
 }
 

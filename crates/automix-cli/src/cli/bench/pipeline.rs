@@ -51,6 +51,10 @@ pub struct PipelineFigures {
     /// over the same questions, asked of the page alternately as a given text (`automix ask
     /// --context`) and as the library's document.
     pub new_document_question_to_first_token_secs: f64,
+    /// The same new-document questions when the engine has read the page ahead
+    /// (`Assistant::read_ahead`, untimed) before each: what the app does after a document is added,
+    /// while the user types the question.
+    pub new_document_read_ahead_question_to_first_token_secs: f64,
     /// The answer as the engine records it: prefill and decoding.
     pub answer_secs: f64,
     /// Everything the engine does after the answer before routing: self-verification, context
@@ -104,6 +108,16 @@ pub fn measure(home: &Path, settings: &Settings, questions: &[&str]) -> Result<P
         .enumerate()
         .map(|(i, question)| time_question(&assistant, question, if i % 2 == 0 { &as_text } else { &Scope::Library }))
         .collect::<Result<Vec<_>>>()?;
+    let never = Arc::new(AtomicBool::new(false));
+    let read_ahead = questions
+        .iter()
+        .enumerate()
+        .map(|(i, question)| {
+            let scope = if i % 2 == 0 { &as_text } else { &Scope::Library };
+            assistant.read_ahead(scope, &never)?;
+            time_question(&assistant, question, scope)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let median_of = |timings: &[Timing], figure: fn(&Timing) -> f64| {
         let mut values: Vec<f64> = timings.iter().map(figure).collect();
         values.sort_by(f64::total_cmp);
@@ -115,6 +129,7 @@ pub fn measure(home: &Path, settings: &Settings, questions: &[&str]) -> Result<P
         retrieval_secs: median_of(&same_document, |t| t.retrieval_secs),
         question_to_first_token_secs: median_of(&same_document, |t| t.first_token_secs),
         new_document_question_to_first_token_secs: median_of(&new_document, |t| t.first_token_secs),
+        new_document_read_ahead_question_to_first_token_secs: median_of(&read_ahead, |t| t.first_token_secs),
         answer_secs: median_of(&same_document, |t| t.answer_secs),
         checks_secs: median_of(&same_document, |t| t.checks_secs),
         checks_to_answer_ratio: median_of(&same_document, |t| t.checks_secs / t.answer_secs),
