@@ -10,12 +10,11 @@
 
 use std::sync::Mutex;
 
-use candle_core::quantized::QTensor;
 use candle_core::Device;
 
 use crate::config::{Architecture, ModelConfig};
 use crate::error::Result;
-use crate::gguf::GgufFile;
+use crate::gguf::{GgufFile, MappedMatrix};
 use crate::kernels::{add_in_place, attention, matmul, rms_norm_rows, rope_rows, silu_mul_rows, AttentionShape, GgmlMatrix, Isa, PackedMatrix, RopeStyle};
 use crate::kv_cache::KvCache;
 
@@ -69,40 +68,34 @@ fn dense(gguf: &mut GgufFile, name: &str) -> Result<Vec<f32>> {
     Ok(gguf.tensor(name, &Device::Cpu)?.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1()?)
 }
 
-/// Packs matrices stacked along their output rows; None when a type has no kernel or the shapes do
-/// not fit.
-pub(crate) fn pack_matrices(isa: Isa, tensors: &[&QTensor]) -> Result<Option<PackedMatrix>> {
-    let mut parts = Vec::with_capacity(tensors.len());
-    for t in tensors {
-        let (rows, k) = t.shape().dims2()?;
-        parts.push((t.dtype(), t.data()?, rows, k));
-    }
-    let matrices: Vec<GgmlMatrix> = parts.iter().map(|(dtype, data, rows, k)| GgmlMatrix { dtype: *dtype, data: data.as_ref(), rows: *rows, k: *k }).collect();
-    Ok(PackedMatrix::from_ggml(isa, &matrices))
+/// Packs the file's matrices `names` stacked along their output rows, straight from the mapped
+/// file; None when a type has no kernel or the shapes do not fit.
+pub(crate) fn pack_matrices(isa: Isa, gguf: &GgufFile, names: &[String]) -> Result<Option<PackedMatrix>> {
+    let matrices = names
+        .iter()
+        .map(|name| gguf.matrix(name))
+        .collect::<Result<Vec<MappedMatrix>>>()?;
+    let ggml: Vec<GgmlMatrix> = matrices.iter().map(|m| GgmlMatrix { dtype: m.dtype, data: m.data, rows: m.rows, k: m.k }).collect();
+    let packed = PackedMatrix::from_ggml(isa, &ggml);
+    gguf.release(&matrices);
+    Ok(packed)
 }
 
 impl HostModel {
     /// Loads the layers for the kernels of `isa`; None when a matrix's type has no kernel or a shape
     /// does not fit the kernels (candle's forward pass then runs instead). `cos`/`sin`: the RoPE tables.
-    pub(crate) fn load(gguf: &mut GgufFile, config: &ModelConfig, isa: Isa, embedding: &QTensor, cos: Vec<f32>, sin: Vec<f32>) -> Result<Option<Self>> {
+    pub(crate) fn load(gguf: &mut GgufFile, config: &ModelConfig, isa: Isa, cos: Vec<f32>, sin: Vec<f32>) -> Result<Option<Self>> {
         let shape = AttentionShape { n_head: config.n_head, n_kv_head: config.n_kv_head, head_dim: config.head_dim };
         if isa == Isa::Generic || !shape.supported() || !config.head_dim.is_multiple_of(2) {
             return Ok(None);
         }
-        let lm_head = if gguf.has_tensor("output.weight") {
-            pack_matrices(isa, &[&gguf.tensor("output.weight", &Device::Cpu)?])?
-        } else {
-            pack_matrices(isa, &[embedding])?
-        };
-        let Some(lm_head) = lm_head else { return Ok(None) };
+        let head_name = if gguf.has_tensor("output.weight") { "output.weight" } else { "token_embd.weight" };
+        let Some(lm_head) = pack_matrices(isa, gguf, &[head_name.to_string()])? else { return Ok(None) };
         let mut layers = Vec::with_capacity(config.n_layer);
         for layer in 0..config.n_layer {
             let name = |suffix: &str| format!("blk.{layer}.{suffix}");
             let weights = |names: &[&str]| names.iter().map(|n| name(&format!("{n}.weight"))).collect::<Vec<_>>();
-            let mut matrix = |names: &[&str]| -> Result<Option<PackedMatrix>> {
-                let tensors = weights(names).iter().map(|name| gguf.tensor(name, &Device::Cpu)).collect::<Result<Vec<QTensor>>>()?;
-                pack_matrices(isa, &tensors.iter().collect::<Vec<_>>())
-            };
+            let matrix = |names: &[&str]| pack_matrices(isa, gguf, &weights(names));
             let (Some(qkv), Some(o), Some(gate_up), Some(down)) =
                 (matrix(&["attn_q", "attn_k", "attn_v"])?, matrix(&["attn_output"])?, matrix(&["ffn_gate", "ffn_up"])?, matrix(&["ffn_down"])?)
             else {

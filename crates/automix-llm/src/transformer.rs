@@ -40,13 +40,12 @@ impl Linear {
 /// Loads weight matrices stacked along their output rows: repacked into one matrix for the
 /// kernels of `isa` where they fit, else one candle matmul each.
 fn load_linear(gguf: &mut GgufFile, names: &[String], device: &Device, isa: Isa) -> Result<Vec<Linear>> {
-    let tensors = names.iter().map(|name| gguf.tensor(name, device)).collect::<Result<Vec<QTensor>>>()?;
-    if isa > Isa::Generic {
-        if let Some(w) = pack_matrices(isa, &tensors.iter().collect::<Vec<_>>())? {
+    if isa > Isa::Generic && device.is_cpu() {
+        if let Some(w) = pack_matrices(isa, gguf, names)? {
             return Ok(vec![Linear::Packed(w)]);
         }
     }
-    tensors.into_iter().map(|t| Ok(Linear::Candle(QMatMul::from_qtensor(t)?))).collect()
+    names.iter().map(|name| Ok(Linear::Candle(QMatMul::from_qtensor(gguf.tensor(name, device)?)?))).collect()
 }
 
 /// Splits the last dimension of `x` into consecutive pieces of the given sizes.
@@ -111,7 +110,7 @@ impl Transformer {
         let (cos, sin) = rope_tables(&config, device)?;
         if isa > Isa::Generic && device.is_cpu() {
             let table = |t: &Tensor| -> Result<Vec<f32>> { Ok(t.flatten_all()?.to_vec1()?) };
-            if let Some(host) = HostModel::load(gguf, &config, isa, &embedding, table(&cos)?, table(&sin)?)? {
+            if let Some(host) = HostModel::load(gguf, &config, isa, table(&cos)?, table(&sin)?)? {
                 return Ok(Self { config, device: device.clone(), embedding, backend: Backend::Host(Box::new(host)) });
             }
         }
