@@ -1,10 +1,8 @@
 //! GGUF's block layouts, read one 32-input block at a time into the forms the matmul kernels pack:
 //! - Q8_0 and Q5_0 as int8 values with one scale ([`super::PackedQ8`]), exactly: a Q5_0 value is
 //!   `d · (q − 16)` with `q − 16` in −16..15;
-//! - Q6_K as int8 with one scale per 32 ([`super::PackedQ8`]): its two 16-input halves have scales
-//!   of their own, so the block's integers `sc · (q − 32)` are kept as they are where they fit in
-//!   int8 and rounded to 8 bits of the block's largest otherwise (at most half a step of 1/127 of
-//!   the block's largest value, about a quarter of Q6_K's own step; checked in the tests);
+//! - Q6_K as its unsigned 6-bit values with the scales of its two 16-input halves
+//!   ([`super::PackedQ6`]), exactly;
 //! - Q4_K as unsigned nibbles with a scale and a minimum per 32 ([`super::PackedQ4`]): the value is
 //!   `d · sc · q − dmin · m`, as the format defines it.
 
@@ -46,41 +44,20 @@ pub(super) fn q5_0_block(row: &[u8], b: usize) -> (f32, [i8; BLOCK]) {
     (f16_at(src, 0), values)
 }
 
-/// Block `b` (of 8 per super-block) of a Q6_K row as int8 with one scale.
-pub(super) fn q6_k_block(row: &[u8], b: usize) -> (f32, [i8; BLOCK]) {
+/// Block `b` (of 8 per super-block) of a Q6_K row as the format stores it: the scales of its two
+/// 16-input halves (`d · sc`) and its 32 unsigned 6-bit values `q`, so that value `i` is
+/// `scale[i / 16] · (q[i] − 32)`.
+pub(super) fn q6_k_block(row: &[u8], b: usize) -> ([f32; 2], [u8; BLOCK]) {
     let src: &[u8; Q6_K_BLOCK_BYTES] = row[b / 8 * Q6_K_BLOCK_BYTES..][..Q6_K_BLOCK_BYTES].try_into().expect("a whole super-block");
     let d = f16_at(src, 208);
     // Positions 32j.. of the super-block: half `j / 4` of 128, quarter `j % 4` of that half.
     let (half, quarter) = (b % 8 / 4, b % 4);
-    // Fixed-size arrays and no data-dependent branch per value: this runs for every Q6_K weight at
-    // load (a third of a Qwen2.5 1.5B's, its output matrix included), and in this form the
-    // compiler turns each loop into a few vector instructions.
     let ql: &[u8; BLOCK] = src[64 * half + 32 * (quarter & 1)..][..BLOCK].try_into().expect("32 low nibbles");
     let qh: &[u8; BLOCK] = src[128 + 32 * half..][..BLOCK].try_into().expect("32 high bit pairs");
-    let scale_of = |sixteen: usize| src[192 + 8 * half + sixteen + 2 * quarter] as i8 as i32;
-    let (first, second) = (scale_of(0), scale_of(1));
+    let scale = |sixteen: usize| d * src[192 + 8 * half + sixteen + 2 * quarter] as i8 as f32;
     let shift = if quarter < 2 { 0 } else { 4 };
-    let mut integers = [0i32; BLOCK];
-    for l in 0..BLOCK {
-        let q = ((ql[l] >> shift) & 0x0F) | (((qh[l] >> (2 * quarter)) & 3) << 4);
-        integers[l] = (q as i32 - 32) * if l < 16 { first } else { second };
-    }
-    let largest = integers.iter().fold(0, |m, v| m.max(v.abs()));
-    let mut values = [0i8; BLOCK];
-    if largest <= 127 {
-        for (value, &integer) in values.iter_mut().zip(&integers) {
-            *value = integer as i8;
-        }
-        return (d, values);
-    }
-    // v · 127 / largest to the nearest integer (ties to even) by the 1.5 · 2²³ trick: `round` is a
-    // libm call on baseline x86-64 and integer division is slow.
-    const ROUNDER: f32 = 12_582_912.0;
-    let inverse = 127.0 / largest as f32;
-    for (value, &integer) in values.iter_mut().zip(&integers) {
-        *value = ((integer as f32 * inverse + ROUNDER) - ROUNDER) as i8;
-    }
-    (d * largest as f32 / 127.0, values)
+    let q = std::array::from_fn(|l| ((ql[l] >> shift) & 0x0F) | (((qh[l] >> (2 * quarter)) & 3) << 4));
+    ([scale(0), scale(1)], q)
 }
 
 /// Sub-block `j` (0..8) scale and minimum of a Q4_K super-block's 12 packed bytes: 6 bits each.
@@ -117,8 +94,7 @@ mod tests {
         (q, reference)
     }
 
-    /// Q8_0, Q5_0 and Q4_K blocks read back exactly what candle dequantizes; Q6_K within 8-bit
-    /// rounding of the block's largest value.
+    /// Q8_0, Q5_0, Q6_K and Q4_K blocks read back exactly what candle dequantizes.
     #[test]
     fn blocks_read_back_what_candle_dequantizes() {
         let (rows, k) = (5, 512);
@@ -141,8 +117,8 @@ mod tests {
                             v.iter().map(|&v| s * v as f32).collect()
                         }
                         GgmlDType::Q6K => {
-                            let (s, v) = q6_k_block(bytes, b);
-                            v.iter().map(|&v| s * v as f32).collect()
+                            let (s, q) = q6_k_block(bytes, b);
+                            q.iter().enumerate().map(|(i, &q)| s[i / 16] * (q as f32 - 32.0)).collect()
                         }
                         _ => {
                             let (s, m, v) = q4_k_block(bytes, b);
@@ -150,7 +126,7 @@ mod tests {
                         }
                     };
                     let largest = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
-                    let tolerance = if dtype == GgmlDType::Q6K { 0.5 / 127.0 * largest + 1e-6 } else { 1e-6 * largest.max(1.0) };
+                    let tolerance = 1e-6 * largest.max(1.0);
                     for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
                         assert!((g - e).abs() <= tolerance, "{dtype:?} row {row} block {b} value {i}: {g} against candle's {e}");
                     }

@@ -28,6 +28,11 @@ pub(in crate::kernels) trait Vnni: Copy {
     unsafe fn nibbles(self) -> (Self, Self);
     /// Lane-wise i32 sum.
     unsafe fn add(self, other: Self) -> Self;
+    /// Bitwise or.
+    unsafe fn or(self, other: Self) -> Self;
+    /// Per byte, bit pair `pair` (bits 2·pair, 2·pair + 1) moved to bits 4 and 5, the rest zero:
+    /// the high bits of a 6-bit value over its low nibble.
+    unsafe fn high_pair(self, pair: usize) -> Self;
 }
 
 #[derive(Clone, Copy)]
@@ -102,6 +107,21 @@ impl Vnni for Zmm {
         let mask = _mm512_set1_epi8(0x0F);
         (Self(_mm512_and_si512(self.0, mask)), Self(_mm512_and_si512(_mm512_srli_epi16(self.0, 4), mask)))
     }
+    #[inline(always)]
+    unsafe fn or(self, other: Self) -> Self {
+        Self(_mm512_or_si512(self.0, other.0))
+    }
+    #[inline(always)]
+    unsafe fn high_pair(self, pair: usize) -> Self {
+        // Shifts within 16-bit lanes; the mask keeps bits that came from the same byte.
+        let moved = match pair {
+            0 => _mm512_slli_epi16(self.0, 4),
+            1 => _mm512_slli_epi16(self.0, 2),
+            2 => self.0,
+            _ => _mm512_srli_epi16(self.0, 2),
+        };
+        Self(_mm512_and_si512(moved, _mm512_set1_epi8(0x30)))
+    }
 }
 
 impl<E: Dpbusd256> Vnni for Ymm<E> {
@@ -135,6 +155,21 @@ impl<E: Dpbusd256> Vnni for Ymm<E> {
         let low = _mm256_and_si256(self.0, mask);
         let high = _mm256_and_si256(_mm256_srli_epi16(self.0, 4), mask);
         (Self(low, std::marker::PhantomData), Self(high, std::marker::PhantomData))
+    }
+    #[inline(always)]
+    unsafe fn or(self, other: Self) -> Self {
+        Self(_mm256_or_si256(self.0, other.0), std::marker::PhantomData)
+    }
+    #[inline(always)]
+    unsafe fn high_pair(self, pair: usize) -> Self {
+        // Shifts within 16-bit lanes; the mask keeps bits that came from the same byte.
+        let moved = match pair {
+            0 => _mm256_slli_epi16(self.0, 4),
+            1 => _mm256_slli_epi16(self.0, 2),
+            2 => self.0,
+            _ => _mm256_srli_epi16(self.0, 2),
+        };
+        Self(_mm256_and_si256(moved, _mm256_set1_epi8(0x30)), std::marker::PhantomData)
     }
 }
 

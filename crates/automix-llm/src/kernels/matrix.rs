@@ -9,6 +9,7 @@ use candle_core::Tensor;
 
 use super::ggml::{q4_k_block, q5_0_block, q6_k_block, q8_0_block, BLOCK};
 use super::q4::{self, PackedQ4};
+use super::q6::{self, PackedQ6};
 use super::q8::{self, with_quantized, PackedQ8};
 use super::{Isa, SendPtr};
 
@@ -24,17 +25,20 @@ pub struct GgmlMatrix<'a> {
 /// The packed form a GGUF type is run in.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Form {
-    /// int8 with a scale per 32: Q8_0 and Q5_0 exactly, Q6_K rounded to 8 bits.
+    /// int8 with a scale per 32: Q8_0 and Q5_0, exactly.
     Int8,
     /// Nibbles with a scale and a minimum per 32: Q4_K.
     Nibbles,
+    /// 6-bit values with a scale per 16: Q6_K, exactly.
+    Sixes,
 }
 
 impl Form {
     fn of(dtype: GgmlDType) -> Option<Self> {
         match dtype {
-            GgmlDType::Q8_0 | GgmlDType::Q5_0 | GgmlDType::Q6K => Some(Self::Int8),
+            GgmlDType::Q8_0 | GgmlDType::Q5_0 => Some(Self::Int8),
             GgmlDType::Q4K => Some(Self::Nibbles),
+            GgmlDType::Q6K => Some(Self::Sixes),
             _ => None,
         }
     }
@@ -43,6 +47,7 @@ impl Form {
 enum Part {
     Int8(PackedQ8),
     Nibbles(PackedQ4),
+    Sixes(PackedQ6),
 }
 
 impl Part {
@@ -50,6 +55,7 @@ impl Part {
         match self {
             Self::Int8(w) => w.rows(),
             Self::Nibbles(w) => w.rows(),
+            Self::Sixes(w) => w.rows(),
         }
     }
 }
@@ -74,7 +80,7 @@ impl PackedMatrix {
             if m.k != k || !m.k.is_multiple_of(m.dtype.block_size()) || m.data.len() != m.rows * blocks * m.dtype.type_size() {
                 return None;
             }
-            debug_assert!(form == Form::Nibbles || m.k.is_multiple_of(BLOCK));
+            debug_assert!(form != Form::Int8 || m.k.is_multiple_of(BLOCK));
         }
         let mut parts = Vec::new();
         let mut start = 0;
@@ -91,11 +97,11 @@ impl PackedMatrix {
                     let (dtype, bytes) = rows[row];
                     match dtype {
                         GgmlDType::Q8_0 => q8_0_block(bytes, b),
-                        GgmlDType::Q5_0 => q5_0_block(bytes, b),
-                        _ => q6_k_block(bytes, b),
+                        _ => q5_0_block(bytes, b),
                     }
                 })?),
                 Form::Nibbles => Part::Nibbles(PackedQ4::from_blocks_for(isa, rows.len(), k, |row, b| q4_k_block(rows[row].1, b))?),
+                Form::Sixes => Part::Sixes(PackedQ6::from_blocks_for(isa, rows.len(), k, |row, b| q6_k_block(rows[row].1, b))?),
             });
             start = end;
         }
@@ -135,6 +141,7 @@ pub fn matmul(x: &[f32], w: &PackedMatrix, out: &mut [f32]) {
                 match part {
                     Part::Int8(p) => q8::matmul_quantized(a, p, m, dst, n),
                     Part::Nibbles(p) => q4::matmul_quantized(a, p, m, dst, n),
+                    Part::Sixes(p) => q6::matmul_quantized(a, p, m, dst, n),
                 }
             }
             column += part.rows();
@@ -150,7 +157,7 @@ mod tests {
 
     /// A stack mixing every supported type (a Qwen2.5 layer's q ‖ k ‖ v, and more) gives each
     /// part's rows of the f32 product with the dequantized weights, within the 8-bit rounding of
-    /// the activations (and Q6_K's of its weights), on every set; a type without a kernel packs to
+    /// the activations, on every set; a type without a kernel packs to
     /// None.
     #[test]
     fn a_mixed_stack_matches_dequantized_weights_on_every_path() {
@@ -172,7 +179,7 @@ mod tests {
                 assert_eq!(isa, Isa::Generic);
                 continue;
             };
-            assert_eq!((packed.rows(), packed.columns(), packed.parts.len()), (n, k, 4), "Q5_0, Q6_K share a part");
+            assert_eq!((packed.rows(), packed.columns(), packed.parts.len()), (n, k, 5), "a part per run of one form");
             for m in [1, 3, 67] {
                 let xs: Vec<f32> = Tensor::randn(0f32, 1.0, (m, k), &Device::Cpu).unwrap().flatten_all().unwrap().to_vec1().unwrap();
                 let mut out = vec![0f32; m * n];

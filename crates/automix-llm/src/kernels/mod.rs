@@ -21,6 +21,7 @@ mod lanes;
 mod matrix;
 mod pool;
 mod q4;
+mod q6;
 mod q8;
 mod vector;
 
@@ -28,6 +29,7 @@ pub use attention::{attention, AttentionShape, KvLayer, KEYS_PER_BLOCK};
 pub use elementwise::{gelu_erf_in_place, softmax_prefix_in_place};
 pub use matrix::{matmul, GgmlMatrix, PackedMatrix};
 pub use q4::PackedQ4;
+pub use q6::PackedQ6;
 pub use q8::PackedQ8;
 pub use vector::{add_in_place, rms_norm_rows, rope_rows, silu_mul_rows, RopeStyle};
 
