@@ -59,6 +59,57 @@ impl Default for BudgetSettings {
     }
 }
 
+/// The largest amount a budget or a cap may be set to: anything above is a typo, not a budget.
+pub const MAX_BUDGET_AMOUNT: f64 = 1_000_000.0;
+
+/// What a budget change does to the per-answer cap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CapChange {
+    Keep,
+    /// No cap: any answer the month's budget covers may be escalated.
+    Remove,
+    /// At most this much per answer; 0 allows nothing, like a monthly budget of 0.
+    Set(f64),
+}
+
+impl BudgetSettings {
+    /// These settings with a user's change applied, checked the same way for every front end:
+    /// amounts are numbers from 0 to [`MAX_BUDGET_AMOUNT`] (not NaN, not infinite, not negative),
+    /// a currency is a 3-letter ISO 4217 code (stored upper-case), and 0 means "nothing allowed"
+    /// for the cap as for the monthly budget (removing the cap is its own choice).
+    pub fn changed(&self, monthly_limit: Option<f64>, currency: Option<&str>, cap: CapChange) -> Result<BudgetSettings, BudgetError> {
+        let amount = |value: f64, what: &str| {
+            if value.is_finite() && (0.0..=MAX_BUDGET_AMOUNT).contains(&value) {
+                Ok(Cost::from_units(value))
+            } else {
+                Err(BudgetError::InvalidSettings(format!("the {what} must be a number from 0 to {MAX_BUDGET_AMOUNT}, not {value}")))
+            }
+        };
+        let settings = BudgetSettings {
+            monthly_limit: monthly_limit.map(|value| amount(value, "monthly budget")).transpose()?.unwrap_or(self.monthly_limit),
+            currency: currency.map(str::to_string).unwrap_or_else(|| self.currency.clone()),
+            per_answer_cap: match cap {
+                CapChange::Keep => self.per_answer_cap,
+                CapChange::Remove => None,
+                CapChange::Set(value) => Some(amount(value, "per-answer cap")?),
+            },
+        };
+        settings.validated()
+    }
+
+    /// The settings as stored: the currency checked and upper-cased, the amounts not negative.
+    fn validated(self) -> Result<BudgetSettings, BudgetError> {
+        let code = self.currency.trim();
+        if code.len() != 3 || !code.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(BudgetError::InvalidSettings(format!("currency `{code}` is not a 3-letter ISO 4217 code like USD or EUR")));
+        }
+        if self.monthly_limit < Cost::ZERO || self.per_answer_cap.is_some_and(|cap| cap < Cost::ZERO) {
+            return Err(BudgetError::InvalidSettings("the monthly limit and the per-answer cap cannot be negative".into()));
+        }
+        Ok(BudgetSettings { currency: code.to_ascii_uppercase(), ..self })
+    }
+}
+
 /// Where this month stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonthStatus {
@@ -159,17 +210,11 @@ impl Ledger {
 
     /// Replaces the budget settings.
     pub fn set_settings(&self, settings: &BudgetSettings) -> Result<(), BudgetError> {
-        let code = settings.currency.trim();
-        if code.len() != 3 || !code.chars().all(|c| c.is_ascii_alphabetic()) {
-            return Err(BudgetError::InvalidSettings(format!("currency `{code}` is not a 3-letter ISO 4217 code like USD or EUR")));
-        }
-        if settings.monthly_limit < Cost::ZERO || settings.per_answer_cap.is_some_and(|cap| cap < Cost::ZERO) {
-            return Err(BudgetError::InvalidSettings("the monthly limit and the per-answer cap cannot be negative".into()));
-        }
+        let settings = settings.clone().validated()?;
         self.lock().execute(
             "INSERT INTO budget_settings (id, monthly_limit_nanos, currency, per_answer_cap_nanos) VALUES (1, ?1, ?2, ?3)
              ON CONFLICT(id) DO UPDATE SET monthly_limit_nanos = ?1, currency = ?2, per_answer_cap_nanos = ?3",
-            params![settings.monthly_limit.nanos, code.to_ascii_uppercase(), settings.per_answer_cap.map(|cap| cap.nanos)],
+            params![settings.monthly_limit.nanos, settings.currency, settings.per_answer_cap.map(|cap| cap.nanos)],
         )?;
         Ok(())
     }

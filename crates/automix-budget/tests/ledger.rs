@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
-use automix_budget::{BudgetError, BudgetSettings, Cost, Ledger};
+use automix_budget::{BudgetError, BudgetSettings, CapChange, Cost, Ledger};
 
 fn ledger_with_limit(path: &Path, limit: Cost, per_answer_cap: Option<Cost>) -> Ledger {
     let ledger = Ledger::open(path).unwrap();
@@ -106,6 +106,29 @@ fn settings_are_validated_and_persist() {
     assert_eq!(Ledger::open(&path).unwrap().settings().unwrap().currency, "EUR");
     let bad = BudgetSettings { currency: "euro".into(), ..euros };
     assert!(matches!(ledger.set_settings(&bad), Err(BudgetError::InvalidSettings(_))));
+}
+
+/// The one rule both front ends apply: amounts from 0 to a million, never NaN or infinite; a cap
+/// of 0 allows nothing (as a monthly budget of 0 does), and removing the cap is its own choice.
+#[test]
+fn budget_changes_follow_one_rule() {
+    let current = BudgetSettings { per_answer_cap: Some(Cost::from_units(0.1)), ..BudgetSettings::default() };
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.01, 2e6] {
+        assert!(matches!(current.changed(Some(bad), None, CapChange::Keep), Err(BudgetError::InvalidSettings(_))), "monthly {bad}");
+        assert!(matches!(current.changed(None, None, CapChange::Set(bad)), Err(BudgetError::InvalidSettings(_))), "cap {bad}");
+    }
+    let kept = current.changed(Some(12.5), Some("eur"), CapChange::Keep).unwrap();
+    assert_eq!((kept.monthly_limit, kept.currency.as_str(), kept.per_answer_cap), (Cost::from_units(12.5), "EUR", Some(Cost::from_units(0.1))));
+    assert_eq!(current.changed(None, None, CapChange::Remove).unwrap().per_answer_cap, None);
+    assert!(matches!(current.changed(None, Some("euro"), CapChange::Keep), Err(BudgetError::InvalidSettings(_))));
+
+    // A cap of 0 is stored as a cap, and the ledger then lets no answer through.
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let nothing = current.changed(Some(5.0), None, CapChange::Set(0.0)).unwrap();
+    assert_eq!(nothing.per_answer_cap, Some(Cost::ZERO));
+    ledger.set_settings(&nothing).unwrap();
+    assert!(matches!(ledger.reserve(Cost::from_units(0.000001), "one answer"), Err(BudgetError::OverAnswerCap { .. })));
 }
 
 #[test]

@@ -3,6 +3,7 @@ mod cli;
 fn main() {
     if let Err(error) = cli::run() {
         eprintln!("error: {error:#}");
-        std::process::exit(1);
+        let partly_done = error.downcast_ref::<cli::docs::SomeFilesFailed>().is_some();
+        std::process::exit(if partly_done { cli::docs::SomeFilesFailed::EXIT_CODE } else { 1 });
     }
 }

@@ -1,6 +1,6 @@
 //! The monthly budget and the per-answer cap, kept in the ledger.
 
-use automix::budget::{BudgetSettings, Cost};
+use automix::budget::{BudgetSettings, CapChange};
 use serde::Serialize;
 
 use super::Shared;
@@ -19,21 +19,11 @@ impl From<BudgetSettings> for Budget {
     }
 }
 
-/// The new budget settings, refusing amounts no one means (negative, not a number, absurdly large).
+/// The new budget settings by the engine's one rule (`BudgetSettings::changed`): an empty cap
+/// field removes the cap, and a cap of 0 allows nothing.
 pub fn budget_settings(current: BudgetSettings, monthly_limit: f64, per_answer_cap: Option<f64>) -> Result<BudgetSettings, AppError> {
-    const MAX_AMOUNT: f64 = 1_000_000.0;
-    let amount = |value: f64, what: &str| {
-        if value.is_finite() && (0.0..=MAX_AMOUNT).contains(&value) {
-            Ok(Cost::from_units(value))
-        } else {
-            Err(AppError::new("budget_invalid", format!("the {what} must be a number from 0 to {MAX_AMOUNT}, not {value}")))
-        }
-    };
-    Ok(BudgetSettings {
-        monthly_limit: amount(monthly_limit, "monthly budget")?,
-        per_answer_cap: per_answer_cap.map(|cap| amount(cap, "per-answer cap")).transpose()?,
-        currency: current.currency,
-    })
+    let cap = per_answer_cap.map_or(CapChange::Remove, CapChange::Set);
+    Ok(current.changed(Some(monthly_limit), None, cap)?)
 }
 
 #[tauri::command]
@@ -57,6 +47,7 @@ pub async fn budget_set(state: Shared<'_>, monthly_limit: f64, per_answer_cap: O
 #[cfg(test)]
 mod tests {
     use super::*;
+    use automix::budget::Cost;
 
     #[test]
     fn budgets_keep_the_currency_and_refuse_nonsense() {
@@ -64,6 +55,7 @@ mod tests {
         let set = budget_settings(current.clone(), 12.5, Some(0.05)).unwrap();
         assert_eq!((set.monthly_limit, set.per_answer_cap, set.currency.as_str()), (Cost::from_units(12.5), Some(Cost::from_units(0.05)), "USD"));
         assert_eq!(budget_settings(current.clone(), 0.0, None).unwrap().monthly_limit, Cost::ZERO, "a zero budget means never escalate");
+        assert_eq!(budget_settings(current.clone(), 5.0, Some(0.0)).unwrap().per_answer_cap, Some(Cost::ZERO), "a zero cap allows nothing");
         for bad in [-1.0, f64::NAN, f64::INFINITY, 2e6] {
             assert_eq!(budget_settings(current.clone(), bad, None).unwrap_err().code, "budget_invalid");
             assert_eq!(budget_settings(current.clone(), 5.0, Some(bad)).unwrap_err().code, "budget_invalid");

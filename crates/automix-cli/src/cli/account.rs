@@ -3,8 +3,8 @@
 use std::io::BufRead;
 
 use anyhow::{bail, Result};
-use automix::budget::{BudgetSettings, Ledger};
-use automix::remote::{ApiKey, Cost, KeyLocation};
+use automix::budget::{CapChange, Ledger};
+use automix::remote::{ApiKey, KeyLocation};
 use automix::store::{Feedback, History};
 use clap::Subcommand;
 
@@ -26,9 +26,12 @@ pub enum BudgetCommand {
         monthly: Option<f64>,
         #[arg(long)]
         currency: Option<String>,
-        /// Largest worst-case cost one answer may reserve; 0 removes the cap.
-        #[arg(long)]
+        /// Largest worst-case cost one answer may reserve; 0 allows nothing (as a monthly 0 does).
+        #[arg(long, conflicts_with = "no_cap")]
         cap: Option<f64>,
+        /// Remove the per-answer cap.
+        #[arg(long)]
+        no_cap: bool,
     },
 }
 
@@ -74,17 +77,13 @@ pub fn key(command: KeyCommand) -> Result<()> {
 
 pub fn budget(command: BudgetCommand) -> Result<()> {
     let ledger = Ledger::open(&history_path())?;
-    if let BudgetCommand::Set { monthly, currency, cap } = command {
-        let current = ledger.settings()?;
-        ledger.set_settings(&BudgetSettings {
-            monthly_limit: monthly.map(Cost::from_units).unwrap_or(current.monthly_limit),
-            currency: currency.unwrap_or(current.currency),
-            per_answer_cap: match cap {
-                Some(c) if c <= 0.0 => None,
-                Some(c) => Some(Cost::from_units(c)),
-                None => current.per_answer_cap,
-            },
-        })?;
+    if let BudgetCommand::Set { monthly, currency, cap, no_cap } = command {
+        let cap = match (cap, no_cap) {
+            (Some(cap), _) => CapChange::Set(cap),
+            (None, true) => CapChange::Remove,
+            (None, false) => CapChange::Keep,
+        };
+        ledger.set_settings(&ledger.settings()?.changed(monthly, currency.as_deref(), cap)?)?;
     }
     let status = ledger.month_status()?;
     let settings = ledger.settings()?;

@@ -62,13 +62,13 @@ pub fn run(command: DocsCommand) -> Result<()> {
             let embedder = load_embedder()?;
             let options = IndexOptions { max_file_bytes: max_size, ..Default::default() };
             let reports = with_progress_bar(|progress| library.add_paths(&embedder, &paths, &options, progress, &AtomicBool::new(false)))?;
-            print_reports(&reports, true);
+            fail_on_failed_files(print_reports(&reports, true))?;
         }
         DocsCommand::Sync { max_size } => {
             let embedder = load_embedder()?;
             let options = IndexOptions { max_file_bytes: max_size, ..Default::default() };
             let reports = with_progress_bar(|progress| library.sync(&embedder, &options, progress, &AtomicBool::new(false)))?;
-            print_reports(&reports, false);
+            fail_on_failed_files(print_reports(&reports, false))?;
         }
         DocsCommand::Watch { max_size, settle } => {
             let (folders, missing): (Vec<PathBuf>, Vec<PathBuf>) = library.folders()?.into_iter().partition(|folder| folder.is_dir());
@@ -84,7 +84,10 @@ pub fn run(command: DocsCommand) -> Result<()> {
             let settle = Duration::try_from_secs_f64(settle.clamp(0.05, 3600.0)).unwrap_or(Duration::from_secs(1));
             let watcher = FolderWatcher::new(&folders)?;
             let sync = |library: &mut Library| match library.sync(&embedder, &options, &mut |_| {}, &never) {
-                Ok(reports) => print_reports(&reports, false),
+                Ok(reports) => match print_reports(&reports, false) {
+                    0 => {}
+                    failed => eprintln!("{failed} file(s) could not be indexed; the others were"),
+                },
                 // A failed sync (the disk full, say) is reported; the next change tries again.
                 Err(error) => eprintln!("sync failed: {error}"),
             };
@@ -141,8 +144,35 @@ fn with_progress_bar<T>(run: impl FnOnce(&mut dyn FnMut(&IndexProgress)) -> T) -
     result
 }
 
-/// One line per file; unchanged files only when `show_unchanged`.
-fn print_reports(reports: &[FileReport], show_unchanged: bool) {
+/// `automix docs add` and `sync` when some files could not be indexed (the others were): the
+/// process exits with [`SomeFilesFailed::EXIT_CODE`], so a script can tell.
+#[derive(Debug)]
+pub struct SomeFilesFailed {
+    pub failed: usize,
+}
+
+impl SomeFilesFailed {
+    /// 1 is any other error, where nothing was done.
+    pub const EXIT_CODE: i32 = 3;
+}
+
+impl std::fmt::Display for SomeFilesFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} file(s) could not be indexed; the others were (see the FAILED lines above)", self.failed)
+    }
+}
+
+impl std::error::Error for SomeFilesFailed {}
+
+fn fail_on_failed_files(failed: usize) -> Result<()> {
+    match failed {
+        0 => Ok(()),
+        failed => Err(SomeFilesFailed { failed }.into()),
+    }
+}
+
+/// One line per file; unchanged files only when `show_unchanged`. Returns how many failed.
+fn print_reports(reports: &[FileReport], show_unchanged: bool) -> usize {
     let mut failed = 0;
     for report in reports {
         let status = match &report.outcome {
@@ -158,9 +188,7 @@ fn print_reports(reports: &[FileReport], show_unchanged: bool) {
         };
         println!("{}: {status}", report.path.display());
     }
-    if failed > 0 {
-        eprintln!("{failed} file(s) could not be indexed; the others were");
-    }
+    failed
 }
 
 /// `automix search`: ranked chunks with citations, or exactly what an N-token context would hold.

@@ -4,7 +4,7 @@ mod account;
 mod ask;
 mod bench;
 mod collect;
-mod docs;
+pub(crate) mod docs;
 mod eval;
 mod models;
 mod settings;
