@@ -57,7 +57,5 @@ through_the_facade!(
 /// Runs engine work on the blocking pool: model inference, SQLite and the blocking remote client
 /// must never run on the async runtime's threads.
 pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, AppError> + Send + 'static) -> Result<T, AppError> {
-    tauri::async_runtime::spawn_blocking(work)
-        .await
-        .map_err(|error| AppError::new("internal", format!("the operation stopped unexpectedly: {error}")))?
+    tauri::async_runtime::spawn_blocking(work).await.map_err(|error| AppError::new("internal", format!("the operation stopped unexpectedly: {error}")))?
 }

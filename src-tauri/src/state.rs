@@ -60,10 +60,21 @@ pub enum CalibrationRun {
     /// Starts after the speed measurement that follows a download.
     Queued,
     /// Putting the calibration texts into the run's own library.
-    Indexing { done: usize, total: usize },
+    Indexing {
+        done: usize,
+        total: usize,
+    },
     /// Answering the calibration questions; `paused` while the user's questions run first.
-    Answering { done: usize, total: usize, correct: usize, paused: bool },
-    Failed { message: String, code: String },
+    Answering {
+        done: usize,
+        total: usize,
+        correct: usize,
+        paused: bool,
+    },
+    Failed {
+        message: String,
+        code: String,
+    },
 }
 
 /// How a calibration run ended, for the UI's toast.

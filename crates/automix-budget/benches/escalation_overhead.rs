@@ -46,8 +46,18 @@ fn fixture() -> Fixture {
         conversation_id: conversation,
         asked_at_ms: automix_budget::now_ms(),
         question: payload.question.clone(),
-        citations: payload.chunks.iter().map(|chunk| Citation { source: chunk.source.clone(), chunk_id: Some("c1".into()), text: chunk.text.clone(), score: 0.7, location: None }).collect(),
-        local: LocalAnswer { model: "smollm2-135m".into(), text: "The parties signed in 2019.".into(), verifier_value: Some(0.3), latency_ms: 800, verify_latency_ms: 200 },
+        citations: payload
+            .chunks
+            .iter()
+            .map(|chunk| Citation { source: chunk.source.clone(), chunk_id: Some("c1".into()), text: chunk.text.clone(), score: 0.7, location: None })
+            .collect(),
+        local: LocalAnswer {
+            model: "smollm2-135m".into(),
+            text: "The parties signed in 2019.".into(),
+            verifier_value: Some(0.3),
+            latency_ms: 800,
+            verify_latency_ms: 200,
+        },
         routing: Routing {
             decision: RouteDecision::Escalate,
             reason: "the verifier doubts the local answer".into(),

@@ -282,8 +282,7 @@ impl Ledger {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let open: Vec<(i64, i64, i64)> = {
-            let mut statement =
-                transaction.prepare("SELECT id, owner_pid, created_at_ms FROM budget_reservations WHERE state = 'reserved'")?;
+            let mut statement = transaction.prepare("SELECT id, owner_pid, created_at_ms FROM budget_reservations WHERE state = 'reserved'")?;
             let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
             rows.collect::<Result<_, _>>()?
         };
@@ -324,9 +323,7 @@ enum Closing {
 /// Closes reservation `id` and moves its money in the month totals.
 fn close_in(transaction: &rusqlite::Transaction<'_>, id: i64, closing: Closing, reason: &str, now: i64) -> Result<(), BudgetError> {
     let Some((state, month, reserved)): Option<(String, String, i64)> = transaction
-        .query_row("SELECT state, month, reserved_nanos FROM budget_reservations WHERE id = ?1", [id], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })
+        .query_row("SELECT state, month, reserved_nanos FROM budget_reservations WHERE id = ?1", [id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
         .optional()?
     else {
         return Ok(());
@@ -436,9 +433,7 @@ fn month_of(connection: &Connection, at_ms: i64) -> Result<String, BudgetError> 
 /// (reserved, settled) nanos of `month`, kept as running totals so checks stay O(1).
 fn month_totals(connection: &Connection, month: &str) -> Result<(i64, i64), BudgetError> {
     let totals = connection
-        .query_row("SELECT reserved_nanos, settled_nanos FROM budget_months WHERE month = ?1", [month], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
+        .query_row("SELECT reserved_nanos, settled_nanos FROM budget_months WHERE month = ?1", [month], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     Ok(totals.unwrap_or((0, 0)))
 }

@@ -37,10 +37,7 @@ pub fn advise(status: &MonthStatus, preference: &CostPreference, smallest_escala
     }
     if status.remaining <= Cost::ZERO || status.remaining < smallest_escalation {
         return BudgetAdvice::StayLocal {
-            reason: format!(
-                "this month's remote budget ({} {}) is spent, so this answer stays local",
-                status.limit, status.currency
-            ),
+            reason: format!("this month's remote budget ({} {}) is spent, so this answer stays local", status.limit, status.currency),
         };
     }
     let spent_share = (status.settled.nanos + status.reserved.nanos) as f64 / status.limit.nanos as f64;

@@ -138,12 +138,8 @@ fn a_reservation_orphaned_by_kill_9_is_released_on_the_next_open() {
     let limit = Cost::from_units(1.0);
     drop(ledger_with_limit(&path, limit, None));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_automix-budget-crash-probe"))
-        .arg(&path)
-        .arg(limit.nanos.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        Command::new(env!("CARGO_BIN_EXE_automix-budget-crash-probe")).arg(&path).arg(limit.nanos.to_string()).stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert!(line.starts_with("reserved "), "probe said: {line:?}");

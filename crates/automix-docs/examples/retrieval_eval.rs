@@ -115,7 +115,13 @@ fn index(library: &mut Library, embedder: &Embedder, folder: &Path, label: Strin
         &IndexOptions { chunking, ..IndexOptions::default() },
         &mut |progress| {
             if last_report.elapsed().as_secs() >= 30 {
-                eprintln!("  {label}: {}/{} files, {} chunks, {:.0}s", progress.files_done, progress.files_total, progress.chunks_indexed, started.elapsed().as_secs_f64());
+                eprintln!(
+                    "  {label}: {}/{} files, {} chunks, {:.0}s",
+                    progress.files_done,
+                    progress.files_total,
+                    progress.chunks_indexed,
+                    started.elapsed().as_secs_f64()
+                );
                 last_report = Instant::now();
             }
         },
@@ -179,9 +185,10 @@ struct ModeScore {
 /// A top-k chunk counts when it contains a gold answer and, where the gold paragraph is known, overlaps it.
 fn is_relevant(hit: &SearchHit, question: &Question) -> bool {
     let contains_answer = question.answers.iter().any(|answer| hit.text.contains(answer.as_str()));
-    let in_gold = question.gold.as_ref().is_none_or(|gold| {
-        hit.citation.path == gold.path && hit.citation.char_start < gold.chars.end && gold.chars.start < hit.citation.char_end
-    });
+    let in_gold = question
+        .gold
+        .as_ref()
+        .is_none_or(|gold| hit.citation.path == gold.path && hit.citation.char_start < gold.chars.end && gold.chars.start < hit.citation.char_end);
     contains_answer && in_gold
 }
 
@@ -324,10 +331,18 @@ fn main() -> Result<()> {
 
     println!("## Retrieval quality\n");
     println!("Chunks of at most {} MiniLM tokens (overlap {}).\n", qa_chunking.max_tokens, qa_chunking.overlap_tokens);
-    println!("SQuAD: {} paragraphs in {} documents, {squad_chunks} chunks. HotpotQA: {} paragraphs (one document each), {hotpot_chunks} chunks.",
-        squad_spans.len(), squad_documents.len(), hotpot_paragraphs.len());
+    println!(
+        "SQuAD: {} paragraphs in {} documents, {squad_chunks} chunks. HotpotQA: {} paragraphs (one document each), {hotpot_chunks} chunks.",
+        squad_spans.len(),
+        squad_documents.len(),
+        hotpot_paragraphs.len()
+    );
     print_quality("SQuAD v1.1 dev", squad_questions.len(), &squad_results);
-    print_quality(&format!("HotpotQA dev sample ({} yes/no questions left out)", hotpot_items.len() - hotpot_questions.len()), hotpot_questions.len(), &hotpot_results);
+    print_quality(
+        &format!("HotpotQA dev sample ({} yes/no questions left out)", hotpot_items.len() - hotpot_questions.len()),
+        hotpot_questions.len(),
+        &hotpot_results,
+    );
 
     if options.latency_corpus {
         // The SQuAD library plus other contexts of the shared QA data until it holds ≥ 10k chunks.
@@ -393,7 +408,15 @@ fn main() -> Result<()> {
     let (mut files, mut chunks, mut bytes, mut seconds) = (0, 0, 0, 0.0);
     for run in runs.iter().filter(|run| run.chunks > 0) {
         let mb = run.bytes as f64 / 1e6;
-        println!("| {} | {} | {} | {mb:.2} | {:.1} | {:.1} | {:.3} |", run.label, run.files, run.chunks, run.seconds, run.chunks as f64 / run.seconds, mb / run.seconds);
+        println!(
+            "| {} | {} | {} | {mb:.2} | {:.1} | {:.1} | {:.3} |",
+            run.label,
+            run.files,
+            run.chunks,
+            run.seconds,
+            run.chunks as f64 / run.seconds,
+            mb / run.seconds
+        );
         files += run.files;
         chunks += run.chunks;
         bytes += run.bytes;

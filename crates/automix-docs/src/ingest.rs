@@ -261,11 +261,7 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<FileR
 /// What went wrong at one entry of a folder walk, in words a user can act on.
 fn walk_problem(path: &Path, error: &walkdir::Error) -> String {
     if let Some(ancestor) = error.loop_ancestor() {
-        return format!(
-            "{} links back to {}, a folder it is inside; skipped so the folder is not read forever",
-            path.display(),
-            ancestor.display()
-        );
+        return format!("{} links back to {}, a folder it is inside; skipped so the folder is not read forever", path.display(), ancestor.display());
     }
     match error.io_error().map(std::io::Error::kind) {
         Some(std::io::ErrorKind::NotFound) => format!("{} is a link to something that does not exist; skipped", path.display()),

@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use crate::chunk::TokenCounter;
-use crate::segment::{sentence_ranges, word_ranges};
 use crate::search::{chunk_body, query_words, snippet, SearchHit};
+use crate::segment::{sentence_ranges, word_ranges};
 
 /// Every source may use at least this share of the budget.
 const SOURCES_PER_BUDGET: usize = 5;
@@ -44,9 +44,7 @@ pub fn select_for_budget(hits: &[SearchHit], question: &str, budget_tokens: usiz
         used += piece.token_count;
         chosen.push(piece);
     }
-    chosen.sort_by(|a, b| {
-        (a.citation.path.as_str(), a.citation.char_start).cmp(&(b.citation.path.as_str(), b.citation.char_start))
-    });
+    chosen.sort_by(|a, b| (a.citation.path.as_str(), a.citation.char_start).cmp(&(b.citation.path.as_str(), b.citation.char_start)));
     chosen
 }
 

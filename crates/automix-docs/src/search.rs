@@ -24,9 +24,8 @@ const CANDIDATES_PER_RANKING: usize = 50;
 const SNIPPET_CHARS: usize = 240;
 /// Common English words that only slow BM25 down.
 const STOPWORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "did", "do", "does", "for", "from", "had", "has", "have", "how", "in",
-    "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "what", "when", "where", "which",
-    "who", "whom", "why", "with",
+    "a", "an", "and", "are", "as", "at", "be", "by", "did", "do", "does", "for", "from", "had", "has", "have", "how", "in", "is", "it", "its", "of", "on",
+    "or", "that", "the", "this", "to", "was", "were", "what", "when", "where", "which", "who", "whom", "why", "with",
 ];
 
 /// Which rankings a search uses.
@@ -156,20 +155,11 @@ impl Library {
         ordered.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         ordered.truncate(limit);
         let words = query_words(query);
-        ordered
-            .into_iter()
-            .filter_map(|(chunk_id, score)| self.load_hit(chunk_id, score, similarities.get(&chunk_id).copied(), &words).transpose())
-            .collect()
+        ordered.into_iter().filter_map(|(chunk_id, score)| self.load_hit(chunk_id, score, similarities.get(&chunk_id).copied(), &words).transpose()).collect()
     }
 
     /// The chunks a model with `budget_tokens` of context should see for `question`, in document order.
-    pub fn retrieve(
-        &mut self,
-        embedder: &Embedder,
-        question: &str,
-        budget_tokens: usize,
-        counter: &dyn TokenCounter,
-    ) -> Result<Vec<SearchHit>, DocsError> {
+    pub fn retrieve(&mut self, embedder: &Embedder, question: &str, budget_tokens: usize, counter: &dyn TokenCounter) -> Result<Vec<SearchHit>, DocsError> {
         self.retrieve_from(embedder, question, budget_tokens, counter, None)
     }
 
@@ -203,9 +193,7 @@ impl Library {
         }
         // Quoting every word keeps FTS5 from reading user text as query syntax.
         let expression = words.iter().map(|word| format!("\"{word}\"")).collect::<Vec<_>>().join(" OR ");
-        let mut statement = self
-            .connection
-            .prepare_cached("SELECT rowid, -rank FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2")?;
+        let mut statement = self.connection.prepare_cached("SELECT rowid, -rank FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2")?;
         let ids = statement.query_map(rusqlite::params![expression, depth as i64], |row| Ok((row.get(0)?, row.get(1)?)))?;
         Ok(ids.collect::<Result<Vec<_>, _>>()?)
     }
@@ -218,12 +206,8 @@ impl Library {
         if index.dimension != query_vector.len() {
             return Err(DocsError::DimensionMismatch { stored: index.dimension, model: query_vector.len() });
         }
-        let mut scored: Vec<(f32, i64)> = index
-            .values
-            .chunks_exact(index.dimension)
-            .zip(&index.chunk_ids)
-            .map(|(vector, id)| (dot(vector, query_vector), *id))
-            .collect();
+        let mut scored: Vec<(f32, i64)> =
+            index.values.chunks_exact(index.dimension).zip(&index.chunk_ids).map(|(vector, id)| (dot(vector, query_vector), *id)).collect();
         let depth = depth.min(scored.len());
         scored.select_nth_unstable_by(depth - 1, |a, b| b.0.total_cmp(&a.0));
         scored.truncate(depth);
@@ -300,10 +284,7 @@ pub(crate) fn query_words(query: &str) -> Vec<String> {
 
 /// The chunk text without its heading line.
 pub(crate) fn chunk_body<'a>(text: &'a str, section: Option<&str>) -> &'a str {
-    section
-        .and_then(|section| text.strip_prefix(section))
-        .and_then(|rest| rest.strip_prefix('\n'))
-        .unwrap_or(text)
+    section.and_then(|section| text.strip_prefix(section)).and_then(|rest| rest.strip_prefix('\n')).unwrap_or(text)
 }
 
 /// About SNIPPET_CHARS characters of `body`, starting a little before the first query word.

@@ -10,10 +10,9 @@ use unicode_normalization::UnicodeNormalization;
 /// followed by a name or a number ("Dr. Smith", "Fig. 3", "e.g. this"). Ones that often end a
 /// sentence ("etc.", "Inc.") are left out: splitting there costs less than gluing two sentences.
 const ABBREVIATIONS: &[&str] = &[
-    "mr", "mrs", "ms", "dr", "prof", "st", "sr", "rev", "gen", "col", "lt", "sgt", "capt", "hon", "fig", "figs", "no", "nos",
-    "vol", "vols", "pp", "p", "ch", "sec", "art", "eq", "approx", "ca", "cf", "vs", "viz", "al", "e.g", "i.e", "jan", "feb",
-    "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "bzw", "z.b", "d.h", "usw", "u.a", "ggf", "vgl",
-    "nr", "bd", "s", "т.е", "т.д", "т.п", "др", "г", "гг", "см", "рис", "стр", "им",
+    "mr", "mrs", "ms", "dr", "prof", "st", "sr", "rev", "gen", "col", "lt", "sgt", "capt", "hon", "fig", "figs", "no", "nos", "vol", "vols", "pp", "p", "ch",
+    "sec", "art", "eq", "approx", "ca", "cf", "vs", "viz", "al", "e.g", "i.e", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
+    "dec", "bzw", "z.b", "d.h", "usw", "u.a", "ggf", "vgl", "nr", "bd", "s", "т.е", "т.д", "т.п", "др", "г", "гг", "см", "рис", "стр", "им",
 ];
 
 /// Marks that end a sentence only before whitespace (or the end of the text).
@@ -75,11 +74,7 @@ pub fn sentence_ranges(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
             }
         }
         let at_space = characters.peek().is_none_or(|(_, next)| next.is_whitespace());
-        let breaks = if anywhere {
-            true
-        } else {
-            at_space && !(character == '.' && full_stop_continues(&slice[start..index], &slice[end..]))
-        };
+        let breaks = if anywhere { true } else { at_space && !(character == '.' && full_stop_continues(&slice[start..index], &slice[end..])) };
         if breaks {
             push_trimmed(&mut sentences, slice, start..end, range.start);
             start = end;

@@ -193,15 +193,9 @@ impl Library {
         let document = self.find_document(id_or_path)?.ok_or_else(|| DocsError::UnknownDocument(id_or_path.to_string()))?;
         let text: Option<String> = self.connection.query_row("SELECT text FROM documents WHERE id = ?1", [document.id], |row| row.get(0))?;
         let text = text.ok_or_else(|| DocsError::TextNotKept { path: document.path.clone() })?;
-        let mut statement =
-            self.connection.prepare("SELECT number, label, char_start, char_end FROM pages WHERE document_id = ?1 ORDER BY number")?;
+        let mut statement = self.connection.prepare("SELECT number, label, char_start, char_end FROM pages WHERE document_id = ?1 ORDER BY number")?;
         let spans = statement.query_map([document.id], |row| {
-            Ok(PageSpan {
-                number: row.get(0)?,
-                label: row.get(1)?,
-                char_start: row.get::<_, i64>(2)? as usize,
-                char_end: row.get::<_, i64>(3)? as usize,
-            })
+            Ok(PageSpan { number: row.get(0)?, label: row.get(1)?, char_start: row.get::<_, i64>(2)? as usize, char_end: row.get::<_, i64>(3)? as usize })
         })?;
         let spans = spans.collect::<Result<Vec<_>, _>>()?;
         let pages = char_slices(&text, spans.iter().map(|span| span.char_start..span.char_end))
@@ -219,9 +213,8 @@ impl Library {
 
     /// All documents, ordered by path.
     pub fn documents(&self) -> Result<Vec<DocumentInfo>, DocsError> {
-        let mut statement = self.connection.prepare(
-            "SELECT id, path, title, format, content_hash, size_bytes, chunk_count, indexed_at FROM documents ORDER BY path",
-        )?;
+        let mut statement =
+            self.connection.prepare("SELECT id, path, title, format, content_hash, size_bytes, chunk_count, indexed_at FROM documents ORDER BY path")?;
         let rows = statement.query_map([], document_from_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
@@ -248,21 +241,13 @@ impl Library {
     fn find_document(&self, id_or_path: &str) -> Result<Option<DocumentInfo>, DocsError> {
         let query = "SELECT id, path, title, format, content_hash, size_bytes, chunk_count, indexed_at FROM documents";
         if let Ok(id) = id_or_path.parse::<i64>() {
-            let found = self
-                .connection
-                .query_row(&format!("{query} WHERE id = ?1"), [id], document_from_row)
-                .optional()?;
+            let found = self.connection.query_row(&format!("{query} WHERE id = ?1"), [id], document_from_row).optional()?;
             if found.is_some() {
                 return Ok(found);
             }
         }
-        let stored_path = std::fs::canonicalize(id_or_path)
-            .map(|path| path.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| id_or_path.to_string());
-        Ok(self
-            .connection
-            .query_row(&format!("{query} WHERE path = ?1 OR path = ?2"), params![stored_path, id_or_path], document_from_row)
-            .optional()?)
+        let stored_path = std::fs::canonicalize(id_or_path).map(|path| path.to_string_lossy().into_owned()).unwrap_or_else(|_| id_or_path.to_string());
+        Ok(self.connection.query_row(&format!("{query} WHERE path = ?1 OR path = ?2"), params![stored_path, id_or_path], document_from_row).optional()?)
     }
 
     /// What is stored for a path, if it is indexed.
@@ -270,12 +255,7 @@ impl Library {
         Ok(self
             .connection
             .query_row("SELECT id, content_hash, size_bytes, modified_ns FROM documents WHERE path = ?1", [path], |row| {
-                Ok(StoredFile {
-                    document_id: row.get(0)?,
-                    content_hash: row.get(1)?,
-                    size_bytes: row.get::<_, i64>(2)? as u64,
-                    modified_ns: row.get(3)?,
-                })
+                Ok(StoredFile { document_id: row.get(0)?, content_hash: row.get(1)?, size_bytes: row.get::<_, i64>(2)? as u64, modified_ns: row.get(3)? })
             })
             .optional()?)
     }
@@ -296,10 +276,7 @@ impl Library {
     }
 
     pub(crate) fn remember_folder(&self, folder: &Path) -> Result<(), DocsError> {
-        self.connection.execute(
-            "INSERT OR IGNORE INTO folders (path, added_at) VALUES (?1, ?2)",
-            params![folder.to_string_lossy(), unix_seconds()],
-        )?;
+        self.connection.execute("INSERT OR IGNORE INTO folders (path, added_at) VALUES (?1, ?2)", params![folder.to_string_lossy(), unix_seconds()])?;
         Ok(())
     }
 
@@ -352,8 +329,7 @@ impl Library {
         )?;
         let document_id = transaction.last_insert_rowid();
         {
-            let mut insert =
-                transaction.prepare("INSERT INTO pages (document_id, number, label, char_start, char_end) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+            let mut insert = transaction.prepare("INSERT INTO pages (document_id, number, label, char_start, char_end) VALUES (?1, ?2, ?3, ?4, ?5)")?;
             for page in document.pages {
                 insert.execute(params![document_id, page.number, page.label, page.char_start as i64, page.char_end as i64])?;
             }
@@ -421,10 +397,8 @@ fn migrate(connection: &Connection, schema: &str, target: i64) -> rusqlite::Resu
     let result = (|| {
         connection.execute_batch(schema)?;
         if target == 3 {
-            let chunks: Vec<(i64, String)> = connection
-                .prepare("SELECT id, text FROM chunks")?
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                .collect::<Result<_, _>>()?;
+            let chunks: Vec<(i64, String)> =
+                connection.prepare("SELECT id, text FROM chunks")?.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect::<Result<_, _>>()?;
             let mut update = connection.prepare("UPDATE chunks SET index_text = ?2 WHERE id = ?1")?;
             for (id, text) in chunks {
                 update.execute(params![id, index_text(&text)])?;
@@ -505,10 +479,8 @@ mod tests {
         assert_eq!((stored.content_hash.as_str(), stored.size_bytes, stored.modified_ns), ("", 3, None));
         assert!(library.folders().expect("folders").is_empty());
         for term in ["\"file\"", "\"京都\""] {
-            let found: i64 = library
-                .connection
-                .query_row("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1", [term], |row| row.get(0))
-                .expect("match");
+            let found: i64 =
+                library.connection.query_row("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1", [term], |row| row.get(0)).expect("match");
             assert_eq!(found, 1, "{term} not found after the migration");
         }
         assert!(matches!(library.document_text("/old.txt"), Err(DocsError::TextNotKept { .. })));

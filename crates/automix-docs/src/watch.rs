@@ -37,9 +37,7 @@ impl FolderWatcher {
         })
         .map_err(|error| WatchError { path: folders.first().cloned().unwrap_or_default(), reason: error.to_string() })?;
         for folder in folders {
-            watcher
-                .watch(folder, RecursiveMode::Recursive)
-                .map_err(|error| WatchError { path: folder.clone(), reason: error.to_string() })?;
+            watcher.watch(folder, RecursiveMode::Recursive).map_err(|error| WatchError { path: folder.clone(), reason: error.to_string() })?;
         }
         Ok(FolderWatcher { _watcher: watcher, events })
     }

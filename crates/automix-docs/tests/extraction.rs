@@ -13,19 +13,12 @@ fn extract_bytes(name: &str, bytes: &[u8]) -> Result<ExtractedDocument, ExtractE
 }
 
 fn blocks(document: &ExtractedDocument) -> Vec<(Option<u8>, Option<u32>, String)> {
-    document
-        .blocks
-        .iter()
-        .map(|block| (block.heading_level, block.page, document.block_text(block).to_string()))
-        .collect()
+    document.blocks.iter().map(|block| (block.heading_level, block.page, document.block_text(block).to_string())).collect()
 }
 
 #[test]
 fn pdf_text_keeps_page_numbers_and_paragraphs() {
-    let bytes = common::pdf_bytes(
-        &[&["Chapter one opens here.", "A second paragraph on page one."], &["Page two talks about rivers."]],
-        Some("River Report"),
-    );
+    let bytes = common::pdf_bytes(&[&["Chapter one opens here.", "A second paragraph on page one."], &["Page two talks about rivers."]], Some("River Report"));
     let document = extract_bytes("report.pdf", &bytes).expect("extract pdf");
     assert_eq!(document.format, DocumentFormat::Pdf);
     assert_eq!(document.title, "River Report");
@@ -67,7 +60,8 @@ fn folded(document: &ExtractedDocument) -> String {
 fn cyrillic_pdf_reads_through_its_tounicode_maps_with_ligatures_intact() {
     let document = fixture_pdf("babel-russian-ru.pdf");
     let text = folded(&document);
-    for word in ["Литература", "Библіографія", "Предметный указатель", "Доказательство", "The Russian Language Definition File"] {
+    for word in ["Литература", "Библіографія", "Предметный указатель", "Доказательство", "The Russian Language Definition File"]
+    {
         assert!(text.contains(word), "{word:?} missing from the Russian babel manual");
     }
     assert!(!text.contains('\u{fffd}'), "unmapped glyphs in the Russian babel manual");
@@ -101,8 +95,7 @@ fn a_real_pdfs_page_labels_follow_its_physical_pages() {
 fn page_labels_sit_next_to_physical_pages() {
     let bytes = common::labelled_pdf_bytes(&[&["Preface."], &["Thanks."], &["Chapter one."], &["Chapter two."]], 2);
     let document = extract_bytes("book.pdf", &bytes).expect("extract labelled pdf");
-    let pages: Vec<(Option<u32>, Option<&str>)> =
-        document.blocks.iter().map(|block| (block.page, block.page_label.as_deref())).collect();
+    let pages: Vec<(Option<u32>, Option<&str>)> = document.blocks.iter().map(|block| (block.page, block.page_label.as_deref())).collect();
     assert_eq!(pages, vec![(Some(1), Some("i")), (Some(2), Some("ii")), (Some(3), Some("1")), (Some(4), Some("2"))]);
     let unlabelled = extract_bytes("plain.pdf", &common::pdf_bytes(&[&["One."], &["Two."]], None)).expect("extract pdf");
     assert!(unlabelled.blocks.iter().all(|block| block.page_label.is_none()));

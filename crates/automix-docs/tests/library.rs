@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 use automix_docs::{ChunkingConfig, DocsError, FileOutcome, FileReport, FolderWatcher, IndexOptions, Library, SearchMode, WordTokenEstimate};
 
 fn add(library: &mut Library, paths: &[PathBuf], options: &IndexOptions) -> Vec<FileReport> {
-    library
-        .add_paths(common::embedder(), paths, options, &mut |_| {}, &AtomicBool::new(false))
-        .expect("indexing runs")
+    library.add_paths(common::embedder(), paths, options, &mut |_| {}, &AtomicBool::new(false)).expect("indexing runs")
 }
 
 fn outcome_for<'a>(reports: &'a [FileReport], name: &str) -> &'a FileOutcome {
@@ -94,9 +92,7 @@ fn a_mixed_folder_is_indexed_with_citations_and_broken_files_fail_alone() {
     assert_eq!(last.chunks_indexed, library.chunk_count().expect("count"));
 
     // The PDF fact is found, cited to page 2 of the manual.
-    let hits = library
-        .search(common::embedder(), "At what temperature does Zorblax coolant boil?", 3, SearchMode::Hybrid)
-        .expect("search");
+    let hits = library.search(common::embedder(), "At what temperature does Zorblax coolant boil?", 3, SearchMode::Hybrid).expect("search");
     let top = &hits[0];
     assert!(top.text.contains("412 kelvin"), "{hits:#?}");
     assert_eq!(top.citation.title, "Pump Manual");
@@ -121,9 +117,7 @@ fn retrieve_fills_the_budget_best_first_in_document_order() {
     let mut library = Library::open(&dir.path().join("library.sqlite")).expect("open library");
     add(&mut library, &[dir.path().to_path_buf()], &IndexOptions::default());
 
-    let chosen = library
-        .retrieve(common::embedder(), "When was the lighthouse on Skerry Point first lit?", 40, &WordTokenEstimate)
-        .expect("retrieve");
+    let chosen = library.retrieve(common::embedder(), "When was the lighthouse on Skerry Point first lit?", 40, &WordTokenEstimate).expect("retrieve");
     let used: usize = chosen.iter().map(|hit| automix_docs::TokenCounter::count_tokens(&WordTokenEstimate, &hit.text)).sum();
     assert!(used <= 40, "{used} tokens chosen for a 40-token budget");
     assert!(chosen.iter().any(|hit| hit.text.contains("1868")), "{chosen:#?}");
@@ -268,16 +262,11 @@ fn write_corpus(dir: &Path, files: usize) -> Vec<PathBuf> {
 fn assert_consistent(library_path: &Path) {
     let connection = rusqlite::Connection::open(library_path).expect("open raw");
     let mismatched: i64 = connection
-        .query_row(
-            "SELECT count(*) FROM documents d WHERE d.chunk_count != (SELECT count(*) FROM chunks c WHERE c.document_id = d.id)",
-            [],
-            |row| row.get(0),
-        )
+        .query_row("SELECT count(*) FROM documents d WHERE d.chunk_count != (SELECT count(*) FROM chunks c WHERE c.document_id = d.id)", [], |row| row.get(0))
         .expect("query");
     assert_eq!(mismatched, 0, "a document has a partial set of chunks");
-    let orphans: i64 = connection
-        .query_row("SELECT count(*) FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)", [], |row| row.get(0))
-        .expect("query");
+    let orphans: i64 =
+        connection.query_row("SELECT count(*) FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)", [], |row| row.get(0)).expect("query");
     assert_eq!(orphans, 0);
     let fts: i64 = connection.query_row("SELECT count(*) FROM chunks_fts", [], |row| row.get(0)).expect("query");
     let chunks: i64 = connection.query_row("SELECT count(*) FROM chunks", [], |row| row.get(0)).expect("query");
@@ -308,9 +297,7 @@ fn a_cancelled_run_leaves_whole_documents_and_the_next_run_resumes() {
     assert_eq!(library.documents().expect("list").len(), 1);
     assert_consistent(&library_path);
 
-    let resumed = library
-        .add_paths(common::embedder(), &[dir.path().join("corpus")], &options, &mut |_| {}, &AtomicBool::new(false))
-        .expect("resume");
+    let resumed = library.add_paths(common::embedder(), &[dir.path().join("corpus")], &options, &mut |_| {}, &AtomicBool::new(false)).expect("resume");
     assert!(matches!(outcome_for(&resumed, "file00.txt"), FileOutcome::Unchanged { .. }));
     for file in &files[1..] {
         let name = file.file_name().expect("name").to_string_lossy();
@@ -461,8 +448,7 @@ fn a_folder_walk_survives_link_loops_broken_links_and_unreadable_subfolders() {
     std::os::unix::fs::symlink(&folder, folder.join("inner/back-up")).expect("loop link");
     std::os::unix::fs::symlink(folder.join("missing.txt"), folder.join("broken.txt")).expect("broken link");
     let locked = folder.join("locked");
-    let enforced = std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).is_ok()
-        && std::fs::read_dir(&locked).is_err();
+    let enforced = std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).is_ok() && std::fs::read_dir(&locked).is_err();
     let mut library = Library::open(&dir.path().join("library.sqlite")).expect("open");
     let reports = add(&mut library, &[folder.clone()], &IndexOptions::default());
     std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("unlock");
@@ -496,7 +482,8 @@ fn searches_find_chinese_japanese_and_ligature_text_by_its_words() {
     common::write(&folder, "english.txt", b"The capital of France is Paris, on the Seine.");
     let mut library = Library::open(&dir.path().join("library.sqlite")).expect("open");
     add(&mut library, &[folder], &IndexOptions::default());
-    for (question, expected) in [("東京の人口は？", "tokyo.txt"), ("长城在哪里？", "beijing.txt"), ("Which file did the auditors review?", "report.txt")] {
+    for (question, expected) in [("東京の人口は？", "tokyo.txt"), ("长城在哪里？", "beijing.txt"), ("Which file did the auditors review?", "report.txt")]
+    {
         let hits = library.search(common::embedder(), question, 3, SearchMode::Bm25).expect("search");
         assert!(hits.first().is_some_and(|hit| hit.citation.path.ends_with(expected)), "{question}: {hits:?}");
         // Citations keep the text as printed.

@@ -79,13 +79,7 @@ fn main() -> Result<(), Failure> {
     println!("| model | rows | recorded accuracy | our mean score | score ≥ 0.5 agrees with recorded | exact match agrees |");
     println!("|---|---|---|---|---|---|");
     for (model, [rows, recorded, score, agree, exact_agree]) in per_model {
-        println!(
-            "| {model} | {rows} | {:.3} | {:.3} | {:.3} | {:.3} |",
-            recorded / rows,
-            score / rows,
-            agree / rows,
-            exact_agree / rows
-        );
+        println!("| {model} | {rows} | {:.3} | {:.3} | {:.3} | {:.3} |", recorded / rows, score / rows, agree / rows, exact_agree / rows);
     }
     Ok(())
 }

@@ -2,19 +2,15 @@
 //! and signal quality (AUROC, calibration error) against small-model correctness.
 
 use automix_router::{
-    Calibration,
-    fit_calibration, select_signals, Action, CalibrationOptions, CostTarget, JointPrior, LabelledSignals, LogisticScorer, ModelSpec,
-    ObservationModel, Pomdp, RoutingPolicy, ScoreRouter, SelectionSettings, Signal, Smoothing,
-    ThresholdRouter,
+    fit_calibration, select_signals, Action, Calibration, CalibrationOptions, CostTarget, JointPrior, LabelledSignals, LogisticScorer, ModelSpec,
+    ObservationModel, Pomdp, RoutingPolicy, ScoreRouter, SelectionSettings, Signal, Smoothing, ThresholdRouter,
 };
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use crate::curves::{
-    delta_ibc, oracle_curve, policy_point, random_mixing_curve, Anchors, CostModel, Curve, RoutedQuery,
-};
+use crate::curves::{delta_ibc, oracle_curve, policy_point, random_mixing_curve, Anchors, CostModel, Curve, RoutedQuery};
 use crate::metrics::{auroc, expected_calibration_error, Reliability};
 use crate::table::RoutingRow;
 
@@ -43,7 +39,9 @@ pub enum EvalError {
     #[error(transparent)]
     Table(#[from] crate::table::TableError),
     /// A table has too few rows with the chosen remote model's answer.
-    #[error("table {table}: {usable} rows carry an answer of remote model `{model}` (need at least 4; models seen: {seen}); pass --llm-model with one of them")]
+    #[error(
+        "table {table}: {usable} rows carry an answer of remote model `{model}` (need at least 4; models seen: {seen}); pass --llm-model with one of them"
+    )]
     TooFewRows {
         /// Table name.
         table: String,
@@ -125,12 +123,7 @@ impl Default for EvalOptions {
             select_signals: true,
             verifier_signal: None,
             pooled: false,
-            scorer_features: vec![
-                Signal::AnswerLogprob,
-                Signal::AnswerTokens,
-                Signal::Grounded,
-                Signal::RetrievalScore,
-            ],
+            scorer_features: vec![Signal::AnswerLogprob, Signal::AnswerTokens, Signal::Grounded, Signal::RetrievalScore],
         }
     }
 }
@@ -299,11 +292,7 @@ fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOp
                 llm_models.push(llm.model.clone());
             }
             Some(UsableRow {
-                query: RoutedQuery {
-                    signals: row.signals.clone(),
-                    slm_score: row.slm.score,
-                    llm_score: llm.score,
-                },
+                query: RoutedQuery { signals: row.signals.clone(), slm_score: row.slm.score, llm_score: llm.score },
                 labelled: row.labelled_signals(),
                 llm_correct: llm.correct(),
             })
@@ -332,8 +321,7 @@ fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOp
     let mut combined_auroc: Vec<f64> = Vec::new();
     let mut combined_ece: Vec<f64> = Vec::new();
     let mut reliability = Reliability::new(RELIABILITY_BINS);
-    let mut budget: Vec<BudgetCheck> =
-        BUDGET_TARGETS.iter().map(|&target| BudgetCheck { target, predicted: 0.0, realized: 0.0 }).collect();
+    let mut budget: Vec<BudgetCheck> = BUDGET_TARGETS.iter().map(|&target| BudgetCheck { target, predicted: 0.0, realized: 0.0 }).collect();
     for seed in 0..options.seeds {
         let mut order: Vec<usize> = (0..usable.len()).collect();
         order.shuffle(&mut StdRng::seed_from_u64(seed));
@@ -394,8 +382,7 @@ fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOp
         slm_accuracy: labels.iter().filter(|c| **c).count() as f64 / labels.len() as f64,
         llm_accuracy_given_slm: if remote_answers { llm_accuracy_given_slm(&usable) } else { [None, None] },
         verify_token_share: verify_token_share(&table.rows),
-        combined_auroc: (!combined_auroc.is_empty())
-            .then(|| summarise("AutoMix-P posterior".to_owned(), combined_auroc)),
+        combined_auroc: (!combined_auroc.is_empty()).then(|| summarise("AutoMix-P posterior".to_owned(), combined_auroc)),
         combined_ece: (!combined_ece.is_empty()).then(|| summarise("AutoMix-P posterior".to_owned(), combined_ece)),
         reliability,
         remote_answers,
@@ -412,11 +399,7 @@ fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOp
 fn summarise(router: String, per_seed: Vec<f64>) -> RouterSummary {
     let n = per_seed.len() as f64;
     let mean = per_seed.iter().sum::<f64>() / n;
-    let std = if per_seed.len() > 1 {
-        (per_seed.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    } else {
-        0.0
-    };
+    let std = if per_seed.len() > 1 { (per_seed.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
     RouterSummary { router, per_seed, mean, std }
 }
 
@@ -432,10 +415,7 @@ fn signal_quality(usable: &[UsableRow]) -> Vec<SignalQuality> {
     Signal::ALL
         .iter()
         .filter_map(|&signal| {
-            let (values, labels): (Vec<f64>, Vec<bool>) = usable
-                .iter()
-                .filter_map(|u| Some((signal.value(&u.query.signals)?, u.labelled.correct)))
-                .unzip();
+            let (values, labels): (Vec<f64>, Vec<bool>) = usable.iter().filter_map(|u| Some((signal.value(&u.query.signals)?, u.labelled.correct))).unzip();
             if values.is_empty() {
                 return None;
             }
@@ -466,18 +446,13 @@ fn seed_curves(
     if let Some(signal) = verifier {
         curves.push(pomdp_curve(vec![signal], AUTOMIX_P_VERIFIER)?);
         let thresholds = candidate_thresholds(labelled.iter().filter_map(|r| signal.value(&r.signals)));
-        let policies: Vec<RoutingPolicy> = thresholds
-            .into_iter()
-            .map(|threshold| RoutingPolicy::Threshold(ThresholdRouter { signal, threshold }))
-            .collect();
+        let policies: Vec<RoutingPolicy> = thresholds.into_iter().map(|threshold| RoutingPolicy::Threshold(ThresholdRouter { signal, threshold })).collect();
         curves.push(sweep(AUTOMIX_T, &policies, test, costs));
     }
     let scorer = LogisticScorer::fit(labelled, &options.scorer_features, 1.0);
     let thresholds = candidate_thresholds(labelled.iter().map(|r| scorer.probability(&r.signals)));
-    let policies: Vec<RoutingPolicy> = thresholds
-        .into_iter()
-        .map(|threshold| RoutingPolicy::LearnedScorer(ScoreRouter { scorer: scorer.clone(), threshold }))
-        .collect();
+    let policies: Vec<RoutingPolicy> =
+        thresholds.into_iter().map(|threshold| RoutingPolicy::LearnedScorer(ScoreRouter { scorer: scorer.clone(), threshold })).collect();
     curves.push(sweep(LEARNED_SCORER, &policies, test, costs));
     curves.push(Curve { router: RANDOM_MIXING.to_owned(), points: random_mixing_curve(anchors, 20) });
     curves.push(Curve { router: ORACLE.to_owned(), points: oracle_curve(test, costs) });
@@ -492,8 +467,7 @@ fn verify_token_share(rows: &[RoutingRow]) -> Option<f64> {
 
 fn llm_accuracy_given_slm(usable: &[UsableRow]) -> [Option<f64>; 2] {
     [false, true].map(|slm_correct| {
-        let llm: Vec<bool> =
-            usable.iter().filter(|u| u.labelled.correct == slm_correct).map(|u| u.llm_correct).collect();
+        let llm: Vec<bool> = usable.iter().filter(|u| u.labelled.correct == slm_correct).map(|u| u.llm_correct).collect();
         (!llm.is_empty()).then(|| llm.iter().filter(|c| **c).count() as f64 / llm.len() as f64)
     })
 }
@@ -502,7 +476,8 @@ fn llm_accuracy_given_slm(usable: &[UsableRow]) -> [Option<f64>; 2] {
 /// AutoMix-P's P(SLM correct | signals) on the test rows from `prior`, with likelihoods fitted on
 /// the training rows exactly as `automix calibrate` fits the app's router; with each test row's label.
 fn test_posteriors(labelled: &[LabelledSignals], signals: &[Signal], test: &[RoutedQuery], prior: f64, options: &EvalOptions) -> Option<(Vec<f64>, Vec<bool>)> {
-    let calibration_options = CalibrationOptions { signals: signals.to_vec(), bins_per_signal: options.bins_per_signal, combine: options.combine, ..CalibrationOptions::default() };
+    let calibration_options =
+        CalibrationOptions { signals: signals.to_vec(), bins_per_signal: options.bins_per_signal, combine: options.combine, ..CalibrationOptions::default() };
     let calibration = fit_calibration(labelled, &calibration_options).ok()?;
     let model = ObservationModel::from_calibration(&calibration, &options.smoothing);
     Some(test.iter().map(|q| (model.posterior(prior, &q.signals), q.slm_score >= crate::table::CORRECT_THRESHOLD)).unzip())
@@ -520,11 +495,7 @@ fn pomdp_signals(labelled: &[LabelledSignals], options: &EvalOptions) -> Vec<Sig
     if !options.select_signals {
         return options.pomdp_signals.clone();
     }
-    let settings = SelectionSettings {
-        bins_per_signal: options.bins_per_signal,
-        smoothing: options.smoothing,
-        folds: SELECTION_FOLDS,
-    };
+    let settings = SelectionSettings { bins_per_signal: options.bins_per_signal, smoothing: options.smoothing, folds: SELECTION_FOLDS };
     select_signals(labelled, &options.pomdp_signals, &settings)
 }
 
@@ -543,13 +514,7 @@ fn sweep(name: &str, policies: &[RoutingPolicy], test: &[RoutedQuery], costs: &C
 
 /// AutoMix-P fitted on the training rows: P(signals | SLM correct) from histograms, the SLM/LLM
 /// joint prior from the training outcomes around an independent prior.
-fn fit_pomdp(
-    train: &[&UsableRow],
-    labelled: &[LabelledSignals],
-    signals: Vec<Signal>,
-    costs: &CostModel,
-    options: &EvalOptions,
-) -> Result<Pomdp, EvalError> {
+fn fit_pomdp(train: &[&UsableRow], labelled: &[LabelledSignals], signals: Vec<Signal>, costs: &CostModel, options: &EvalOptions) -> Result<Pomdp, EvalError> {
     let calibration = fit_calibration(
         labelled,
         &CalibrationOptions { signals, bins_per_signal: options.bins_per_signal, combine: options.combine, ..CalibrationOptions::default() },
@@ -557,8 +522,7 @@ fn fit_pomdp(
     let n = train.len() as f64;
     let llm_accuracy = train.iter().filter(|u| u.llm_correct).count() as f64 / n;
     let outcomes: Vec<Vec<bool>> = train.iter().map(|u| vec![u.labelled.correct, u.llm_correct]).collect();
-    let prior = JointPrior::independent(&[calibration.slm_accuracy(), llm_accuracy])?
-        .refine(&outcomes, PRIOR_PSEUDO_ROWS);
+    let prior = JointPrior::independent(&[calibration.slm_accuracy(), llm_accuracy])?.refine(&outcomes, PRIOR_PSEUDO_ROWS);
     let models = vec![
         ModelSpec { name: "slm".to_owned(), call_cost: costs.slm_cost, verify_cost: costs.verify_cost },
         ModelSpec { name: options.llm_model.clone(), call_cost: costs.llm_cost, verify_cost: 0.0 },
@@ -597,16 +561,8 @@ fn budget_checks(pomdp: &Pomdp, test: &[RoutedQuery]) -> Result<Vec<BudgetCheck>
         .iter()
         .map(|&target| {
             let solution = pomdp.solve_for_target(CostTarget::EscalationFraction(target))?;
-            let routed = test
-                .iter()
-                .filter(|q| solution.policy.decide_first(&q.signals) != Action::Keep)
-                .count();
-            Ok(BudgetCheck {
-                target,
-                predicted: solution.escalation_rate,
-                realized: routed as f64 / test.len().max(1) as f64,
-            })
+            let routed = test.iter().filter(|q| solution.policy.decide_first(&q.signals) != Action::Keep).count();
+            Ok(BudgetCheck { target, predicted: solution.escalation_rate, realized: routed as f64 / test.len().max(1) as f64 })
         })
         .collect()
 }
-

@@ -9,8 +9,8 @@ pub mod table;
 
 use std::path::{Path, PathBuf};
 
-pub use automix_router::{Calibration, CalibrationOptions, RemotePrior, Signal, Smoothing};
 use automix_router::{select_signals, SelectionSettings};
+pub use automix_router::{Calibration, CalibrationOptions, RemotePrior, Signal, Smoothing};
 pub use curves::{delta_ibc, Anchors, CostModel, Curve, CurvePoint, DeltaIbc, RoutedQuery};
 pub use evaluate::{evaluate, BudgetCheck, EvalError, EvalOptions, EvalReport, NamedTable, RouterSummary, TableReport};
 pub use metrics::{auroc, choice_accuracy, exact_match, expected_calibration_error, normalize_answer, token_f1};
@@ -45,8 +45,7 @@ pub fn run_eval(command: &EvalCommand) -> Result<EvalReport, EvalError> {
         report.write_svg(path)?;
     }
     if let Some(path) = &command.markdown {
-        std::fs::write(path, report.to_markdown())
-            .map_err(|e| EvalError::Output { path: path.display().to_string(), detail: e.to_string() })?;
+        std::fs::write(path, report.to_markdown()).map_err(|e| EvalError::Output { path: path.display().to_string(), detail: e.to_string() })?;
     }
     Ok(report)
 }
@@ -91,10 +90,7 @@ pub fn fit_tables(tables: &[Vec<RoutingRow>], options: &CalibrationOptions, sele
 }
 
 fn read_named_tables(paths: &[PathBuf]) -> Result<Vec<NamedTable>, EvalError> {
-    paths
-        .iter()
-        .map(|path| Ok(NamedTable { name: table_name(path), rows: read_table(path)? }))
-        .collect()
+    paths.iter().map(|path| Ok(NamedTable { name: table_name(path), rows: read_table(path)? })).collect()
 }
 
 fn table_name(path: &Path) -> String {

@@ -5,13 +5,8 @@ use std::collections::HashMap;
 
 /// SQuAD normalisation: lower-case, drop ASCII punctuation, drop a/an/the, collapse whitespace.
 pub fn normalize_answer(text: &str) -> String {
-    let lowered: String =
-        text.to_lowercase().chars().filter(|c| !c.is_ascii_punctuation()).collect();
-    lowered
-        .split_whitespace()
-        .filter(|w| !matches!(*w, "a" | "an" | "the"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    let lowered: String = text.to_lowercase().chars().filter(|c| !c.is_ascii_punctuation()).collect();
+    lowered.split_whitespace().filter(|w| !matches!(*w, "a" | "an" | "the")).collect::<Vec<_>>().join(" ")
 }
 
 /// Exact match after normalisation against any gold answer; no gold answers = unanswerable, so an
@@ -51,7 +46,11 @@ pub fn contains_answer(prediction: &str, gold_answers: &[String]) -> bool {
 /// Score of a free-text answer: 1 when it contains a gold answer, else its token F1, so a
 /// partly right answer keeps a fractional (soft) label.
 pub fn answer_score(prediction: &str, gold_answers: &[String]) -> f64 {
-    if contains_answer(prediction, gold_answers) { 1.0 } else { token_f1(prediction, gold_answers) }
+    if contains_answer(prediction, gold_answers) {
+        1.0
+    } else {
+        token_f1(prediction, gold_answers)
+    }
 }
 
 fn pair_f1(predicted: &[&str], gold: &[&str]) -> f64 {

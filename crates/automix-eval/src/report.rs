@@ -72,8 +72,7 @@ fn table_markdown(table: &TableReport, out: &mut String) {
         }
         out.push('\n');
     }
-    let selected: Vec<String> =
-        table.selected_signals.iter().map(|(signal, seeds)| format!("{signal} ({seeds})")).collect();
+    let selected: Vec<String> = table.selected_signals.iter().map(|(signal, seeds)| format!("{signal} ({seeds})")).collect();
     let _ = writeln!(out, "AutoMix-P signals (seeds that used them): {}.\n", selected.join(", "));
     if !table.budget.is_empty() {
         let _ = writeln!(out, "| AutoMix-P escalation target | expected on train fit | realized on test |\n|---|---|---|");
@@ -93,14 +92,16 @@ fn table_markdown(table: &TableReport, out: &mut String) {
         let _ = writeln!(out, "| AutoMix-P posterior (test split) | – | {:.3} ± {:.3} | {ece} |", combined.mean, combined.std);
     }
     if let Some(given) = &table.given_calibration {
-        let _ = writeln!(out, "| calibration `{}` as given (all rows) | {} | {} | {} |", given.model, table.rows, fmt_option(given.auroc), fmt_option(given.ece));
+        let _ =
+            writeln!(out, "| calibration `{}` as given (all rows) | {} | {} | {} |", given.model, table.rows, fmt_option(given.auroc), fmt_option(given.ece));
     }
     for signal in &table.signals {
         let _ = writeln!(out, "| {} | {} | {} | {} |", signal.signal, signal.rows, fmt_option(signal.auroc), fmt_option(signal.ece));
     }
     out.push('\n');
     if let Some(given) = &table.given_calibration {
-        let _ = writeln!(out, "Calibration `{}` as given: mean confidence {:.3} against {:.3} right.\n", given.model, given.mean_confidence, table.slm_accuracy);
+        let _ =
+            writeln!(out, "Calibration `{}` as given: mean confidence {:.3} against {:.3} right.\n", given.model, given.mean_confidence, table.slm_accuracy);
     }
 }
 

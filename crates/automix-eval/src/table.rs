@@ -102,10 +102,7 @@ impl RoutingRow {
     /// The recorded answer of the remote model `name`: exact name, else the only-or-first whose
     /// name starts with `name` (so `gpt-4` finds `gpt-4-32k`, not `gpt-3.5`).
     pub fn llm_answer(&self, name: &str) -> Option<&ScoredAnswer> {
-        self.llm
-            .iter()
-            .find(|a| a.model == name)
-            .or_else(|| self.llm.iter().find(|a| a.model.starts_with(name)))
+        self.llm.iter().find(|a| a.model == name).or_else(|| self.llm.iter().find(|a| a.model.starts_with(name)))
     }
 
     /// The row as a labelled calibration example.
@@ -117,11 +114,7 @@ impl RoutingRow {
 /// Opens a text file for line reading, decompressing it when the name ends in `.gz`.
 pub fn open_lines(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
     let file = std::fs::File::open(path)?;
-    Ok(if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(BufReader::new(flate2::read::GzDecoder::new(file)))
-    } else {
-        Box::new(BufReader::new(file))
-    })
+    Ok(if path.extension().is_some_and(|e| e == "gz") { Box::new(BufReader::new(flate2::read::GzDecoder::new(file))) } else { Box::new(BufReader::new(file)) })
 }
 
 /// Reads JSON Lines (gzipped when the name ends in .gz; blank lines skipped) into rows of `T`.
@@ -134,8 +127,7 @@ pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, JsonLinesE
         if line.trim().is_empty() {
             continue;
         }
-        let row = serde_json::from_str(&line)
-            .map_err(|source| JsonLinesError::Parse { path: shown.clone(), line: index + 1, source })?;
+        let row = serde_json::from_str(&line).map_err(|source| JsonLinesError::Parse { path: shown.clone(), line: index + 1, source })?;
         rows.push(row);
     }
     Ok(rows)

@@ -3,9 +3,8 @@
 
 use automix_eval::curves::{oracle_curve, policy_point, random_mixing_curve};
 use automix_eval::{
-    delta_ibc, read_table, run_calibrate, run_eval, write_table, Anchors, CalibrateCommand, Calibration,
-    CalibrationOptions, CostModel, EvalCommand, Smoothing, EvalOptions, RoutedQuery, RoutingRow, ScoredAnswer,
-    TokenCounts,
+    delta_ibc, read_table, run_calibrate, run_eval, write_table, Anchors, CalibrateCommand, Calibration, CalibrationOptions, CostModel, EvalCommand,
+    EvalOptions, RoutedQuery, RoutingRow, ScoredAnswer, Smoothing, TokenCounts,
 };
 use automix_router::{RoutingPolicy, Signal, SignalValues, ThresholdRouter};
 
@@ -42,24 +41,14 @@ fn synthetic_rows(count: usize, seed: u64) -> Vec<RoutingRow> {
                     ..SignalValues::default()
                 },
                 tokens: TokenCounts { prompt: 300, generated: 5, verify: 40 },
-                llm: vec![ScoredAnswer {
-                    model: "gpt-4-0613".to_owned(),
-                    answer: "b".to_owned(),
-                    score: f64::from(u8::from(llm_correct)),
-                }],
+                llm: vec![ScoredAnswer { model: "gpt-4-0613".to_owned(), answer: "b".to_owned(), score: f64::from(u8::from(llm_correct)) }],
             }
         })
         .collect()
 }
 
 fn queries(rows: &[RoutingRow]) -> Vec<RoutedQuery> {
-    rows.iter()
-        .map(|r| RoutedQuery {
-            signals: r.signals.clone(),
-            slm_score: r.slm.score,
-            llm_score: r.llm[0].score,
-        })
-        .collect()
+    rows.iter().map(|r| RoutedQuery { signals: r.signals.clone(), slm_score: r.slm.score, llm_score: r.llm[0].score }).collect()
 }
 
 const COSTS: CostModel = CostModel { slm_cost: 1.0, verify_cost: 1.0, llm_cost: 100.0 };

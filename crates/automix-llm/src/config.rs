@@ -63,11 +63,9 @@ impl ModelConfig {
         let head_dim = gguf.usize(&key("attention.key_length")).unwrap_or(n_embd / n_head);
         let vocab_size = match gguf.usize(&key("vocab_size")) {
             Ok(n) => n,
-            Err(_) => gguf
-                .metadata("tokenizer.ggml.tokens")
-                .and_then(|v| v.to_vec().ok())
-                .map(Vec::len)
-                .ok_or_else(|| LlmError::Metadata(key("vocab_size")))?,
+            Err(_) => {
+                gguf.metadata("tokenizer.ggml.tokens").and_then(|v| v.to_vec().ok()).map(Vec::len).ok_or_else(|| LlmError::Metadata(key("vocab_size")))?
+            }
         };
         Ok(Self {
             architecture,

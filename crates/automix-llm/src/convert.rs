@@ -46,13 +46,8 @@ pub fn convert_to_q8_0(input: &Path, output: &Path, on_tensor: &mut dyn FnMut(us
         on_tensor(done + 1, names.len());
     }
     let file_type = gguf_file::Value::U32(FILE_TYPE_Q8_0);
-    let mut metadata: Vec<(&str, &gguf_file::Value)> = gguf
-        .content
-        .metadata
-        .iter()
-        .filter(|(k, _)| k.as_str() != "general.file_type")
-        .map(|(k, v)| (k.as_str(), v))
-        .collect();
+    let mut metadata: Vec<(&str, &gguf_file::Value)> =
+        gguf.content.metadata.iter().filter(|(k, _)| k.as_str() != "general.file_type").map(|(k, v)| (k.as_str(), v)).collect();
     metadata.push(("general.file_type", &file_type));
     let partial = output.with_extension("gguf.partial");
     let io_err = |path: &Path| {

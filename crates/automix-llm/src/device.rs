@@ -181,7 +181,8 @@ mod cuda {
             Ok(Some(reason)) => return Err(wrong_architecture(ordinal, &device, reason)),
             Err(error) => {
                 let text = error.to_string();
-                let built_for_another_gpu = ["CUDA_ERROR_NO_BINARY_FOR_GPU", "CUDA_ERROR_INVALID_PTX", "CUDA_ERROR_INVALID_IMAGE"].iter().any(|name| text.contains(name));
+                let built_for_another_gpu =
+                    ["CUDA_ERROR_NO_BINARY_FOR_GPU", "CUDA_ERROR_INVALID_PTX", "CUDA_ERROR_INVALID_IMAGE"].iter().any(|name| text.contains(name));
                 return Err(if built_for_another_gpu { wrong_architecture(ordinal, &device, first_line(&text)) } else { classify(ordinal, &text) });
             }
         }
@@ -224,13 +225,9 @@ mod cuda {
     fn wrong_architecture(ordinal: usize, device: &Device, reason: String) -> DeviceError {
         let capability = device.as_cuda_device().ok().and_then(|d| d.cuda_stream().context().compute_capability().ok());
         match capability {
-            Some((major, minor)) => DeviceError::Architecture {
-                ordinal,
-                gpu: describe(device).unwrap_or_default(),
-                built: BUILT_FOR,
-                wanted: format!("{major}{minor}"),
-                reason,
-            },
+            Some((major, minor)) => {
+                DeviceError::Architecture { ordinal, gpu: describe(device).unwrap_or_default(), built: BUILT_FOR, wanted: format!("{major}{minor}"), reason }
+            }
             None => DeviceError::Failed { ordinal, reason },
         }
     }
@@ -239,7 +236,13 @@ mod cuda {
     fn classify(ordinal: usize, text: &str) -> DeviceError {
         let reason = first_line(text);
         let has = |names: &[&str]| names.iter().any(|name| text.contains(name));
-        if has(&["CUDA_ERROR_INSUFFICIENT_DRIVER", "CUDA_ERROR_STUB_LIBRARY", "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH", "CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE", "CUDA_ERROR_UNSUPPORTED_PTX_VERSION"]) {
+        if has(&[
+            "CUDA_ERROR_INSUFFICIENT_DRIVER",
+            "CUDA_ERROR_STUB_LIBRARY",
+            "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH",
+            "CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE",
+            "CUDA_ERROR_UNSUPPORTED_PTX_VERSION",
+        ]) {
             DeviceError::Driver { reason }
         } else if has(&["CUDA_ERROR_NO_DEVICE", "CUDA_ERROR_INVALID_DEVICE", "CUDA_ERROR_DEVICE_UNAVAILABLE"]) {
             DeviceError::NoGpu { ordinal, reason }

@@ -34,10 +34,7 @@ impl GgufFile {
             return Err(LlmError::ModelMissing { path: path.to_path_buf() });
         }
         let file = File::open(path).map_err(|source| LlmError::Io { path: path.to_path_buf(), source })?;
-        let file_len = file
-            .metadata()
-            .map_err(|source| LlmError::Io { path: path.to_path_buf(), source })?
-            .len();
+        let file_len = file.metadata().map_err(|source| LlmError::Io { path: path.to_path_buf(), source })?.len();
         let mut reader = BufReader::new(file);
         let damaged = |reason: String| LlmError::ModelDamaged { path: path.to_path_buf(), reason };
         let content = Content::read(&mut reader).map_err(|e| damaged(format!("unreadable GGUF header: {e}")))?;
@@ -67,9 +64,7 @@ impl GgufFile {
     }
 
     pub fn string(&self, key: &str) -> Result<String> {
-        self.metadata(key)
-            .and_then(|v| v.to_string().ok().cloned())
-            .ok_or_else(|| LlmError::Metadata(key.to_string()))
+        self.metadata(key).and_then(|v| v.to_string().ok().cloned()).ok_or_else(|| LlmError::Metadata(key.to_string()))
     }
 
     pub fn usize(&self, key: &str) -> Result<usize> {
@@ -80,9 +75,7 @@ impl GgufFile {
     }
 
     pub fn f64(&self, key: &str) -> Result<f64> {
-        self.metadata(key)
-            .and_then(|v| v.to_f32().ok().map(f64::from).or_else(|| v.to_f64().ok()))
-            .ok_or_else(|| LlmError::Metadata(key.to_string()))
+        self.metadata(key).and_then(|v| v.to_f32().ok().map(f64::from).or_else(|| v.to_f64().ok())).ok_or_else(|| LlmError::Metadata(key.to_string()))
     }
 
     /// The 2-D tensor `name` as stored (its GGUF blocks), read from the mapped file.
@@ -117,9 +110,6 @@ impl GgufFile {
 
     pub fn tensor(&mut self, name: &str, device: &candle_core::Device) -> Result<candle_core::quantized::QTensor> {
         let path = self.path.clone();
-        self.content.tensor(&mut self.reader, name, device).map_err(|e| LlmError::ModelDamaged {
-            path,
-            reason: format!("tensor `{name}`: {e}"),
-        })
+        self.content.tensor(&mut self.reader, name, device).map_err(|e| LlmError::ModelDamaged { path, reason: format!("tensor `{name}`: {e}") })
     }
 }

@@ -71,10 +71,7 @@ fn dense(gguf: &mut GgufFile, name: &str) -> Result<Vec<f32>> {
 /// Packs the file's matrices `names` stacked along their output rows, straight from the mapped
 /// file; None when a type has no kernel or the shapes do not fit.
 pub(crate) fn pack_matrices(isa: Isa, gguf: &GgufFile, names: &[String]) -> Result<Option<PackedMatrix>> {
-    let matrices = names
-        .iter()
-        .map(|name| gguf.matrix(name))
-        .collect::<Result<Vec<MappedMatrix>>>()?;
+    let matrices = names.iter().map(|name| gguf.matrix(name)).collect::<Result<Vec<MappedMatrix>>>()?;
     let ggml: Vec<GgmlMatrix> = matrices.iter().map(|m| GgmlMatrix { dtype: m.dtype, data: m.data, rows: m.rows, k: m.k }).collect();
     let packed = PackedMatrix::from_ggml(isa, &ggml);
     gguf.release(&matrices);
@@ -102,7 +99,9 @@ impl HostModel {
                 return Ok(None);
             };
             let qkv_bias = match config.architecture {
-                Architecture::Qwen2 => Some([dense(gguf, &name("attn_q.bias"))?, dense(gguf, &name("attn_k.bias"))?, dense(gguf, &name("attn_v.bias"))?].concat()),
+                Architecture::Qwen2 => {
+                    Some([dense(gguf, &name("attn_q.bias"))?, dense(gguf, &name("attn_k.bias"))?, dense(gguf, &name("attn_v.bias"))?].concat())
+                }
                 _ => None,
             };
             let qk_norm = match config.architecture {

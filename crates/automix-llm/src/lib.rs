@@ -24,4 +24,3 @@ pub use model::{Generation, LocalModel, StopReason, Timings};
 pub use sampling::SamplingParams;
 pub use template::{Message, Role};
 pub use transformer::Logits;
-

@@ -321,12 +321,7 @@ impl<'a> StopScanner<'a> {
     }
 
     fn longest_stop_prefix_suffix(&self) -> usize {
-        self.text
-            .char_indices()
-            .map(|(i, _)| i)
-            .find(|&i| self.stops.iter().any(|s| s.starts_with(&self.text[i..])))
-            .map(|i| self.text.len() - i)
-            .unwrap_or(0)
+        self.text.char_indices().map(|(i, _)| i).find(|&i| self.stops.iter().any(|s| s.starts_with(&self.text[i..]))).map(|i| self.text.len() - i).unwrap_or(0)
     }
 
     fn release(&mut self, upto: usize, on_text: &mut dyn FnMut(&str)) {

@@ -29,15 +29,7 @@ fn stop_repeating_by_default() -> bool {
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        Self {
-            temperature: 0.0,
-            top_p: 1.0,
-            seed: 299_792_458,
-            max_tokens: 256,
-            stop: Vec::new(),
-            never_first: Vec::new(),
-            stop_repeating: true,
-        }
+        Self { temperature: 0.0, top_p: 1.0, seed: 299_792_458, max_tokens: 256, stop: Vec::new(), never_first: Vec::new(), stop_repeating: true }
     }
 }
 
@@ -65,11 +57,7 @@ impl Sampler {
         for &token in excluded.iter().filter(|&&token| (token as usize) < logits.len()) {
             allowed.to_mut()[token as usize] = f32::NEG_INFINITY;
         }
-        let token = if self.temperature <= 0.0 {
-            argmax(&allowed)
-        } else {
-            self.nucleus(&log_softmax(&allowed, self.temperature))
-        };
+        let token = if self.temperature <= 0.0 { argmax(&allowed) } else { self.nucleus(&log_softmax(&allowed, self.temperature)) };
         (token, log_probs[token as usize])
     }
 
@@ -98,12 +86,7 @@ impl Sampler {
 }
 
 pub fn argmax(values: &[f32]) -> u32 {
-    values
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map(|(i, _)| i as u32)
-        .unwrap_or(0)
+    values.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as u32).unwrap_or(0)
 }
 
 pub fn log_softmax(logits: &[f32], temperature: f64) -> Vec<f32> {

@@ -49,15 +49,9 @@ pub struct ChatTemplate {
 impl ChatTemplate {
     /// The template stored in the GGUF file, or the one for the family its special tokens reveal.
     pub fn load(gguf: &GgufFile, tokenizer: &TextTokenizer) -> Self {
-        let special = |key: &str| {
-            gguf.usize(key).ok().and_then(|id| tokenizer.token(id as u32)).unwrap_or_default()
-        };
+        let special = |key: &str| gguf.usize(key).ok().and_then(|id| tokenizer.token(id as u32)).unwrap_or_default();
         let source = gguf.string("tokenizer.chat_template").unwrap_or_else(|_| Self::fallback_for(tokenizer).to_string());
-        Self {
-            source,
-            bos_token: special("tokenizer.ggml.bos_token_id"),
-            eos_token: special("tokenizer.ggml.eos_token_id"),
-        }
+        Self { source, bos_token: special("tokenizer.ggml.bos_token_id"), eos_token: special("tokenizer.ggml.eos_token_id") }
     }
 
     pub fn from_source(source: impl Into<String>, bos_token: impl Into<String>, eos_token: impl Into<String>) -> Self {
@@ -78,9 +72,7 @@ impl ChatTemplate {
         let mut env = Environment::new();
         minijinja_contrib::add_to_environment(&mut env);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        env.add_function("raise_exception", |message: String| -> std::result::Result<String, Error> {
-            Err(Error::new(ErrorKind::InvalidOperation, message))
-        });
+        env.add_function("raise_exception", |message: String| -> std::result::Result<String, Error> { Err(Error::new(ErrorKind::InvalidOperation, message)) });
         env.add_template("chat", &self.source).map_err(|e| LlmError::Template(e.to_string()))?;
         let template = env.get_template("chat").map_err(|e| LlmError::Template(e.to_string()))?;
         template
@@ -109,10 +101,7 @@ mod tests {
     fn llama3_fallback_trims_and_adds_header() {
         let template = ChatTemplate::from_source(LLAMA3, "<|begin_of_text|>", "<|eot_id|>");
         let text = template.render(&[Message::user(" Hi ")], true).unwrap();
-        assert_eq!(
-            text,
-            "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
-        );
+        assert_eq!(text, "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
     }
 
     #[test]

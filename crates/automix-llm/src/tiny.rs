@@ -12,7 +12,8 @@ use candle_core::{Device, Tensor};
 use crate::config::Architecture;
 use crate::error::{LlmError, Result};
 
-pub const TINY_CHAT_TEMPLATE: &str = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+pub const TINY_CHAT_TEMPLATE: &str =
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
 
 /// Shapes of the generated model; small enough to build and run in milliseconds.
 pub struct TinySpec {
@@ -82,10 +83,8 @@ pub fn write_tiny_llama(path: &Path, spec: &TinySpec) -> Result<()> {
         Ok(QTensor::quantize(&tensor, spec.weights)?)
     };
     let ones = |n: usize| -> Result<QTensor> { Ok(QTensor::quantize(&Tensor::ones(n, candle_core::DType::F32, &device)?, GgmlDType::F32)?) };
-    let mut tensors: Vec<(String, QTensor)> = vec![
-        ("token_embd.weight".into(), random(vocab, spec.n_embd)?),
-        ("output_norm.weight".into(), ones(spec.n_embd)?),
-    ];
+    let mut tensors: Vec<(String, QTensor)> =
+        vec![("token_embd.weight".into(), random(vocab, spec.n_embd)?), ("output_norm.weight".into(), ones(spec.n_embd)?)];
     for layer in 0..spec.n_layer {
         let kv = spec.n_kv_head * head_dim;
         for (name, rows, cols) in [

@@ -33,8 +33,7 @@ impl TextTokenizer {
     }
 
     pub fn from_file(path: &Path) -> Result<Self> {
-        let inner = Tokenizer::from_file(path)
-            .map_err(|e| LlmError::Tokenizer(format!("cannot read {}: {e}", path.display())))?;
+        let inner = Tokenizer::from_file(path).map_err(|e| LlmError::Tokenizer(format!("cannot read {}: {e}", path.display())))?;
         Ok(Self { inner })
     }
 

@@ -131,9 +131,7 @@ impl Transformer {
             let single = |mut linears: Vec<Linear>| linears.pop().expect("one name gives one matrix");
             let o = single(matmuls(&["attn_output"])?);
             let down = single(matmuls(&["ffn_down"])?);
-            let mut dense = |name: &str| -> Result<Tensor> {
-                Ok(gguf.tensor(&format!("blk.{layer}.{name}"), device)?.dequantize(device)?)
-            };
+            let mut dense = |name: &str| -> Result<Tensor> { Ok(gguf.tensor(&format!("blk.{layer}.{name}"), device)?.dequantize(device)?) };
             let bias = match config.architecture {
                 Architecture::Qwen2 => Some([dense("attn_q.bias")?, dense("attn_k.bias")?, dense("attn_v.bias")?]),
                 _ => None,
@@ -220,16 +218,7 @@ impl Transformer {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn attention(
-        &self,
-        layer: usize,
-        attn: &Attention,
-        x: &Tensor,
-        cache: &mut KvCache,
-        mask: Option<&Tensor>,
-        cos: &Tensor,
-        sin: &Tensor,
-    ) -> Result<Tensor> {
+    fn attention(&self, layer: usize, attn: &Attention, x: &Tensor, cache: &mut KvCache, mask: Option<&Tensor>, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
         let cfg = &self.config;
         let (_, seq_len, _) = x.dims3()?;
         let q_size = cfg.n_head * cfg.head_dim;
@@ -248,9 +237,7 @@ impl Transformer {
             k = k.broadcast_add(bk)?;
             v = v.broadcast_add(bv)?;
         }
-        let heads = |t: Tensor, n: usize| -> candle_core::Result<Tensor> {
-            t.reshape((1, seq_len, n, cfg.head_dim))?.transpose(1, 2)?.contiguous()
-        };
+        let heads = |t: Tensor, n: usize| -> candle_core::Result<Tensor> { t.reshape((1, seq_len, n, cfg.head_dim))?.transpose(1, 2)?.contiguous() };
         let mut q = heads(q, cfg.n_head)?;
         let mut k = heads(k, cfg.n_kv_head)?;
         let v = heads(v, cfg.n_kv_head)?;
@@ -275,10 +262,7 @@ impl Transformer {
         };
         let weights = candle_nn::ops::softmax_last_dim(&scores)?;
         let y = weights.matmul(&v)?;
-        let y = y
-            .reshape((1, cfg.n_head, seq_len, cfg.head_dim))?
-            .transpose(1, 2)?
-            .reshape((1, seq_len, cfg.n_head * cfg.head_dim))?;
+        let y = y.reshape((1, cfg.n_head, seq_len, cfg.head_dim))?.transpose(1, 2)?.reshape((1, seq_len, cfg.n_head * cfg.head_dim))?;
         attn.o.forward(&y)
     }
 }
@@ -289,21 +273,16 @@ fn causal_mask(seq_len: usize, start: usize, group: usize, device: &Device) -> R
         return Ok(None);
     }
     let total = start + seq_len;
-    let row: Vec<f32> = (0..seq_len)
-        .flat_map(|i| (0..total).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 }))
-        .collect();
+    let row: Vec<f32> = (0..seq_len).flat_map(|i| (0..total).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 })).collect();
     let mask = Tensor::from_vec(row, (seq_len, total), device)?;
     Ok(Some(mask.repeat((group, 1))?))
 }
 
 fn rope_tables(cfg: &ModelConfig, device: &Device) -> Result<(Tensor, Tensor)> {
     let half = cfg.head_dim / 2;
-    let inv_freq: Vec<f32> =
-        (0..half).map(|i| 1.0 / cfg.rope_theta.powf(2.0 * i as f64 / cfg.head_dim as f64) as f32).collect();
+    let inv_freq: Vec<f32> = (0..half).map(|i| 1.0 / cfg.rope_theta.powf(2.0 * i as f64 / cfg.head_dim as f64) as f32).collect();
     let inv_freq = Tensor::from_vec(inv_freq, (1, half), device)?;
-    let positions = Tensor::arange(0u32, cfg.context_length as u32, device)?
-        .to_dtype(DType::F32)?
-        .reshape((cfg.context_length, 1))?;
+    let positions = Tensor::arange(0u32, cfg.context_length as u32, device)?.to_dtype(DType::F32)?.reshape((cfg.context_length, 1))?;
     let angles = positions.broadcast_mul(&inv_freq)?;
     Ok((angles.cos()?, angles.sin()?))
 }
@@ -350,8 +329,7 @@ mod tests {
             let (mut fast_cache, mut reference_cache) = (KvCache::new(), KvCache::new());
             let mut compare = |tokens: &[u32], logits: Logits, fast_cache: &mut KvCache| {
                 let a: Vec<f32> = fast.forward(tokens, fast_cache, logits).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-                let b: Vec<f32> =
-                    reference.forward(tokens, &mut reference_cache, logits).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+                let b: Vec<f32> = reference.forward(tokens, &mut reference_cache, logits).unwrap().flatten_all().unwrap().to_vec1().unwrap();
                 assert_eq!(a.len(), b.len());
                 let scale = b.iter().fold(0f32, |m, x| m.max(x.abs()));
                 let diff = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));

@@ -29,8 +29,10 @@ fn tokenizer_has_no_prefix_space_and_keeps_specials_whole() {
     assert_eq!(pieces[1], "u", "no space may be inserted after a special token: {pieces:?}");
     assert_eq!(tok.encode(" Paris").unwrap(), vec![tok.token_id("ĠParis").unwrap()]);
     for text in ["Hello, wörld! 123\n\n  tabs\tand ünïcödé ✓", "<|im_end|>\n<|im_start|>assistant\n", ""] {
-        assert_eq!(tok.decode(&tok.encode(text).unwrap()).unwrap().replace("<|im_end|>", "").replace("<|im_start|>", ""),
-            text.replace("<|im_end|>", "").replace("<|im_start|>", ""));
+        assert_eq!(
+            tok.decode(&tok.encode(text).unwrap()).unwrap().replace("<|im_end|>", "").replace("<|im_start|>", ""),
+            text.replace("<|im_end|>", "").replace("<|im_start|>", "")
+        );
     }
 }
 
@@ -79,9 +81,7 @@ fn score_matches_probabilities_from_generation() {
     let model = tiny_model(&dir);
     let prompt = "the Paris";
     let mut cache = KvCache::new();
-    let generation = model
-        .generate(prompt, &mut cache, &SamplingParams { max_tokens: 2, ..Default::default() }, &never(), &mut |_| {})
-        .unwrap();
+    let generation = model.generate(prompt, &mut cache, &SamplingParams { max_tokens: 2, ..Default::default() }, &never(), &mut |_| {}).unwrap();
     let greedy = model.tokenizer().decode(&generation.tokens).unwrap();
     let expected: f64 = generation.token_logprobs.iter().map(|&l| l as f64).sum::<f64>().exp();
     let mut cache = KvCache::new();

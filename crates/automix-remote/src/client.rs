@@ -141,12 +141,7 @@ impl RemoteClient {
     }
 
     /// Fetches a whole answer in one response.
-    pub async fn chat(
-        &self,
-        payload: &EscalationPayload,
-        max_tokens: u32,
-        cancel: &CancelFlag,
-    ) -> Result<RemoteAnswer, RemoteError> {
+    pub async fn chat(&self, payload: &EscalationPayload, max_tokens: u32, cancel: &CancelFlag) -> Result<RemoteAnswer, RemoteError> {
         self.with_retries(payload, max_tokens, None, cancel).await
     }
 
@@ -174,18 +169,11 @@ impl RemoteClient {
                 Err(AttemptError::Fatal(error)) => return Err(self.scrub(error)),
                 Err(AttemptError::Retry { cause, retry_after }) => {
                     if attempt_number == max_attempts {
-                        return Err(self.scrub(RemoteError::RetriesExhausted {
-                            attempts: attempt_number,
-                            last: cause,
-                            retries,
-                        }));
+                        return Err(self.scrub(RemoteError::RetriesExhausted { attempts: attempt_number, last: cause, retries }));
                     }
                     let delay = match retry_after {
                         Some(wait) if wait.as_millis() as u64 > self.settings.max_retry_after_ms => {
-                            return Err(RemoteError::RateLimited {
-                                retry_after_ms: wait.as_millis() as u64,
-                                max_ms: self.settings.max_retry_after_ms,
-                            });
+                            return Err(RemoteError::RateLimited { retry_after_ms: wait.as_millis() as u64, max_ms: self.settings.max_retry_after_ms });
                         }
                         Some(wait) => wait,
                         None => self.backoff(attempt_number),
@@ -226,13 +214,7 @@ impl RemoteClient {
     }
 
     /// Sends the request and checks the status and content type.
-    async fn open(
-        &self,
-        payload: &EscalationPayload,
-        max_tokens: u32,
-        stream: bool,
-        cancel: &CancelFlag,
-    ) -> Result<Response, AttemptError> {
+    async fn open(&self, payload: &EscalationPayload, max_tokens: u32, stream: bool, cancel: &CancelFlag) -> Result<Response, AttemptError> {
         let send = self.request(payload, max_tokens, stream).send();
         let response = match self.wait(send, cancel).await? {
             Ok(response) => response,
@@ -253,9 +235,7 @@ impl RemoteClient {
         let expected = if stream { "text/event-stream" } else { "application/json" };
         let content_type = response.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
         if !content_type.to_ascii_lowercase().starts_with(expected) {
-            return Err(AttemptError::Fatal(RemoteError::Protocol {
-                detail: format!("expected content type {expected}, got `{content_type}`"),
-            }));
+            return Err(AttemptError::Fatal(RemoteError::Protocol { detail: format!("expected content type {expected}, got `{content_type}`") }));
         }
         Ok(response)
     }
@@ -281,12 +261,7 @@ impl RemoteClient {
             };
             let bytes = match next {
                 Some(Ok(bytes)) => bytes,
-                Some(Err(error)) => {
-                    return Err(AttemptError::Fatal(RemoteError::Interrupted {
-                        partial_text: reply.text,
-                        detail: error_chain(&error),
-                    }))
-                }
+                Some(Err(error)) => return Err(AttemptError::Fatal(RemoteError::Interrupted { partial_text: reply.text, detail: error_chain(&error) })),
                 None => break,
             };
             for data in decoder.push(&bytes) {
@@ -294,9 +269,8 @@ impl RemoteClient {
                     reply.done = true;
                     continue;
                 }
-                let event: Value = serde_json::from_str(&data).map_err(|error| {
-                    AttemptError::Fatal(RemoteError::Protocol { detail: format!("malformed stream event ({error})") })
-                })?;
+                let event: Value = serde_json::from_str(&data)
+                    .map_err(|error| AttemptError::Fatal(RemoteError::Protocol { detail: format!("malformed stream event ({error})") }))?;
                 if let Some(error) = event.get("error") {
                     return Err(AttemptError::Fatal(RemoteError::Rejected { status: 200, message: server_message(&error.to_string()) }));
                 }
@@ -314,28 +288,16 @@ impl RemoteClient {
         Ok(reply)
     }
 
-    async fn whole_attempt(
-        &self,
-        payload: &EscalationPayload,
-        max_tokens: u32,
-        cancel: &CancelFlag,
-    ) -> Result<Reply, AttemptError> {
+    async fn whole_attempt(&self, payload: &EscalationPayload, max_tokens: u32, cancel: &CancelFlag) -> Result<Reply, AttemptError> {
         let response = self.open(payload, max_tokens, false, cancel).await?;
         let body = match self.wait(response.bytes(), cancel).await? {
             Ok(body) => body,
-            Err(error) => {
-                return Err(AttemptError::Fatal(RemoteError::Interrupted {
-                    partial_text: String::new(),
-                    detail: error_chain(&error),
-                }))
-            }
+            Err(error) => return Err(AttemptError::Fatal(RemoteError::Interrupted { partial_text: String::new(), detail: error_chain(&error) })),
         };
-        let value: Value = serde_json::from_slice(&body).map_err(|error| {
-            AttemptError::Fatal(RemoteError::Protocol { detail: format!("malformed JSON response ({error})") })
-        })?;
-        let choice = value.pointer("/choices/0").ok_or_else(|| {
-            AttemptError::Fatal(RemoteError::Protocol { detail: "the response has no `choices`".into() })
-        })?;
+        let value: Value = serde_json::from_slice(&body)
+            .map_err(|error| AttemptError::Fatal(RemoteError::Protocol { detail: format!("malformed JSON response ({error})") }))?;
+        let choice =
+            value.pointer("/choices/0").ok_or_else(|| AttemptError::Fatal(RemoteError::Protocol { detail: "the response has no `choices`".into() }))?;
         Ok(Reply {
             text: choice.pointer("/message/content").and_then(Value::as_str).unwrap_or_default().to_string(),
             model: value.get("model").and_then(Value::as_str).map(str::to_string),
@@ -365,9 +327,7 @@ impl RemoteClient {
             RemoteError::Protocol { detail } => RemoteError::Protocol { detail: clean(detail) },
             RemoteError::Transport { detail } => RemoteError::Transport { detail: clean(detail) },
             RemoteError::Interrupted { partial_text, detail } => RemoteError::Interrupted { partial_text, detail: clean(detail) },
-            RemoteError::RetriesExhausted { attempts, last, retries } => {
-                RemoteError::RetriesExhausted { attempts, last: clean(last), retries }
-            }
+            RemoteError::RetriesExhausted { attempts, last, retries } => RemoteError::RetriesExhausted { attempts, last: clean(last), retries },
             other => other,
         }
     }
@@ -422,10 +382,7 @@ impl Reply {
 }
 
 fn parse_usage(value: &Value) -> Option<Usage> {
-    Some(Usage {
-        prompt_tokens: value.get("prompt_tokens")?.as_u64()?,
-        completion_tokens: value.get("completion_tokens")?.as_u64()?,
-    })
+    Some(Usage { prompt_tokens: value.get("prompt_tokens")?.as_u64()?, completion_tokens: value.get("completion_tokens")?.as_u64()? })
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is rare for APIs and falls back to backoff).
@@ -438,9 +395,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 fn server_message(body: &str) -> String {
     let message = serde_json::from_str::<Value>(body)
         .ok()
-        .and_then(|value| {
-            value.pointer("/error/message").or_else(|| value.get("message")).and_then(Value::as_str).map(str::to_string)
-        })
+        .and_then(|value| value.pointer("/error/message").or_else(|| value.get("message")).and_then(Value::as_str).map(str::to_string))
         .unwrap_or_else(|| body.trim().to_string());
     if message.chars().count() > SERVER_MESSAGE_LIMIT {
         format!("{}…", message.chars().take(SERVER_MESSAGE_LIMIT).collect::<String>())
@@ -485,10 +440,8 @@ pub struct BlockingRemoteClient {
 impl BlockingRemoteClient {
     /// Wraps `client` with a private single-threaded runtime.
     pub fn new(client: RemoteClient) -> Result<Self, RemoteError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|error| RemoteError::ClientSetup { detail: error.to_string() })?;
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|error| RemoteError::ClientSetup { detail: error.to_string() })?;
         Ok(BlockingRemoteClient { runtime, client })
     }
 

@@ -21,7 +21,16 @@ mod tests {
     #[test]
     fn bundled_prices_parse_and_cover_common_models() {
         let table = PriceTable::bundled();
-        for model in ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "anthropic/claude-3.5-sonnet", "llama-3.1-70b-versatile", "meta-llama/Meta-Llama-3.1-70B-Instruct-Turbo", "llama3.1:8b"] {
+        for model in [
+            "gpt-4o",
+            "gpt-4o-mini",
+            "gpt-4.1",
+            "gpt-4.1-mini",
+            "anthropic/claude-3.5-sonnet",
+            "llama-3.1-70b-versatile",
+            "meta-llama/Meta-Llama-3.1-70B-Instruct-Turbo",
+            "llama3.1:8b",
+        ] {
             assert!(table.get(model).is_some(), "{model} missing from models/pricing.toml");
         }
     }
@@ -29,7 +38,8 @@ mod tests {
     #[test]
     fn user_override_replaces_bundled_price() {
         let mut table = PriceTable::bundled();
-        let overrides = PriceTable::parse("[models.\"gpt-4o\"]\ninput_per_million = 1.0\noutput_per_million = 4.0\n", std::path::Path::new("user.toml")).unwrap();
+        let overrides =
+            PriceTable::parse("[models.\"gpt-4o\"]\ninput_per_million = 1.0\noutput_per_million = 4.0\n", std::path::Path::new("user.toml")).unwrap();
         table.apply_override(overrides);
         assert_eq!(table.get("gpt-4o").unwrap().input_per_million, 1.0);
         let negative = PriceTable::parse("[models.x]\ninput_per_million = -1.0\noutput_per_million = 1.0\n", std::path::Path::new("user.toml"));

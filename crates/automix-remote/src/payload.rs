@@ -62,11 +62,7 @@ impl EscalationPayload {
     pub fn prompt_tokens_upper_bound(&self) -> u64 {
         const FRAMING_TOKENS_PER_MESSAGE: u64 = 8;
         const REPLY_PRIMING_TOKENS: u64 = 3;
-        self.to_messages()
-            .iter()
-            .map(|message| message.content.len() as u64 + FRAMING_TOKENS_PER_MESSAGE)
-            .sum::<u64>()
-            + REPLY_PRIMING_TOKENS
+        self.to_messages().iter().map(|message| message.content.len() as u64 + FRAMING_TOKENS_PER_MESSAGE).sum::<u64>() + REPLY_PRIMING_TOKENS
     }
 }
 

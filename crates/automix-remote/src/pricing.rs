@@ -61,9 +61,7 @@ impl ModelPrice {
 
     /// Cost of a call, rounded up to the next billionth so estimates never undercount.
     pub fn cost(&self, prompt_tokens: u64, completion_tokens: u64) -> Cost {
-        let nanos = (prompt_tokens as f64 * self.input_per_million
-            + completion_tokens as f64 * self.output_per_million)
-            * (NANOS_PER_UNIT / 1e6);
+        let nanos = (prompt_tokens as f64 * self.input_per_million + completion_tokens as f64 * self.output_per_million) * (NANOS_PER_UNIT / 1e6);
         Cost::from_nanos(nanos.ceil() as i64)
     }
 }
@@ -104,14 +102,12 @@ impl PriceTable {
     /// The bundled price list.
     pub fn bundled() -> Self {
         // The bundled file is checked by a unit test, so a parse failure here is a build defect.
-        Self::parse(BUNDLED_PRICING, Path::new("models/pricing.toml"))
-            .expect("bundled models/pricing.toml is valid")
+        Self::parse(BUNDLED_PRICING, Path::new("models/pricing.toml")).expect("bundled models/pricing.toml is valid")
     }
 
     /// Parses a pricing file's text; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self, PricingError> {
-        let file: PricingFile =
-            toml::from_str(text).map_err(|source| PricingError::Parse { path: path.into(), source })?;
+        let file: PricingFile = toml::from_str(text).map_err(|source| PricingError::Parse { path: path.into(), source })?;
         for (model, price) in &file.models {
             let valid = |value: f64| value.is_finite() && value >= 0.0;
             if !valid(price.input_per_million) || !valid(price.output_per_million) {
@@ -123,8 +119,7 @@ impl PriceTable {
 
     /// Reads a pricing file from disk.
     pub fn load(path: &Path) -> Result<Self, PricingError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| PricingError::Read { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| PricingError::Read { path: path.into(), source })?;
         Self::parse(&text, path)
     }
 

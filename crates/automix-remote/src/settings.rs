@@ -82,10 +82,7 @@ impl RemoteSettings {
     pub fn chat_completions_url(&self) -> Result<Url, EndpointError> {
         let base = validated_endpoint(&self.endpoint)?;
         let joined = format!("{}/chat/completions", base.as_str().trim_end_matches('/'));
-        Url::parse(&joined).map_err(|error| EndpointError::Invalid {
-            endpoint: redacted_endpoint(&self.endpoint),
-            reason: error.to_string(),
-        })
+        Url::parse(&joined).map_err(|error| EndpointError::Invalid { endpoint: redacted_endpoint(&self.endpoint), reason: error.to_string() })
     }
 
     /// Whether the endpoint is on this machine (then an unlisted model is free).
@@ -117,18 +114,12 @@ impl RemoteSettings {
 }
 
 fn validated_endpoint(endpoint: &str) -> Result<Url, EndpointError> {
-    let url = Url::parse(endpoint).map_err(|error| EndpointError::Invalid {
-        endpoint: redacted_endpoint(endpoint),
-        reason: error.to_string(),
-    })?;
+    let url = Url::parse(endpoint).map_err(|error| EndpointError::Invalid { endpoint: redacted_endpoint(endpoint), reason: error.to_string() })?;
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback_host(&url) => Ok(url),
         "http" => Err(EndpointError::InsecureEndpoint { endpoint: redacted_endpoint(endpoint) }),
-        other => Err(EndpointError::Invalid {
-            endpoint: redacted_endpoint(endpoint),
-            reason: format!("unsupported scheme `{other}`"),
-        }),
+        other => Err(EndpointError::Invalid { endpoint: redacted_endpoint(endpoint), reason: format!("unsupported scheme `{other}`") }),
     }
 }
 

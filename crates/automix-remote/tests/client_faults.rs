@@ -10,8 +10,7 @@ const KEY: &str = "sk-test-client-faults-7f3a9c";
 
 fn book() -> Arc<AnswerBook> {
     static BOOK: OnceLock<Arc<AnswerBook>> = OnceLock::new();
-    BOOK.get_or_init(|| Arc::new(AnswerBook::load(&default_data_dir()).expect("shared data (set AUTOMIX_SHARED_DATA)")))
-        .clone()
+    BOOK.get_or_init(|| Arc::new(AnswerBook::load(&default_data_dir()).expect("shared data (set AUTOMIX_SHARED_DATA)"))).clone()
 }
 
 fn settings(server: &TestServer) -> RemoteSettings {
@@ -215,7 +214,15 @@ async fn cancelling_while_waiting_or_streaming_stops_the_call() {
     let cancel = no_cancel();
     let mut pieces = 0;
     let error = client(&server)
-        .chat_stream(&payload(&question), 4096, |_| { pieces += 1; cancel.store(true, Ordering::Relaxed); }, &cancel)
+        .chat_stream(
+            &payload(&question),
+            4096,
+            |_| {
+                pieces += 1;
+                cancel.store(true, Ordering::Relaxed);
+            },
+            &cancel,
+        )
         .await
         .unwrap_err();
     assert!(matches!(&error, RemoteError::Cancelled { partial_text } if !partial_text.is_empty()), "{error:?}");

@@ -3,10 +3,7 @@
 
 use std::hint::black_box;
 
-use automix_router::{
-    fit_calibration, two_model_pomdp, CalibrationOptions, LabelledSignals, ModelSpec, Signal, SignalValues, Smoothing,
-    ThresholdRouter,
-};
+use automix_router::{fit_calibration, two_model_pomdp, CalibrationOptions, LabelledSignals, ModelSpec, Signal, SignalValues, Smoothing, ThresholdRouter};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 /// Deterministic pseudo-random rows (xorshift), weakly informative like a small model's signals.
@@ -43,25 +40,19 @@ fn spec(name: &str, cost: f64) -> ModelSpec {
 
 fn fit_and_solve(rows: &[LabelledSignals]) -> f64 {
     let calibration = fit_calibration(rows, &CalibrationOptions::default()).expect("rows are not empty");
-    let pomdp = two_model_pomdp(&calibration, &Smoothing::default(), spec("slm", 1.0), spec("llm", 100.0), 0.85)
-        .expect("valid model");
+    let pomdp = two_model_pomdp(&calibration, &Smoothing::default(), spec("slm", 1.0), spec("llm", 100.0), 0.85).expect("valid model");
     pomdp.solve(0.002).expected_cost
 }
 
 fn bench(c: &mut Criterion) {
     let rows = synthetic_rows(10_000);
     let calibration = fit_calibration(&rows, &CalibrationOptions::default()).expect("rows are not empty");
-    let policy = two_model_pomdp(&calibration, &Smoothing::default(), spec("slm", 1.0), spec("llm", 100.0), 0.85)
-        .expect("valid model")
-        .solve(0.002)
-        .policy;
+    let policy = two_model_pomdp(&calibration, &Smoothing::default(), spec("slm", 1.0), spec("llm", 100.0), 0.85).expect("valid model").solve(0.002).policy;
     let threshold = ThresholdRouter { signal: Signal::VLogit, threshold: 0.5 };
     let probes: Vec<SignalValues> = rows.iter().take(1024).map(|r| r.signals.clone()).collect();
 
     let mut group = c.benchmark_group("decide_1024_queries");
-    group.bench_function("baseline_threshold", |b| {
-        b.iter(|| probes.iter().filter(|s| threshold.decide(black_box(s)) != automix_router::Action::Keep).count())
-    });
+    group.bench_function("baseline_threshold", |b| b.iter(|| probes.iter().filter(|s| threshold.decide(black_box(s)) != automix_router::Action::Keep).count()));
     group.bench_function("pomdp_table_5_signals", |b| {
         b.iter(|| probes.iter().filter(|s| policy.decide_first(black_box(s)) != automix_router::Action::Keep).count())
     });

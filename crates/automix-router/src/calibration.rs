@@ -154,10 +154,7 @@ pub struct Calibration {
 }
 
 /// Fits per-signal histograms on labelled rows; bin edges are the rows' quantiles.
-pub fn fit_calibration(
-    rows: &[LabelledSignals],
-    options: &CalibrationOptions,
-) -> Result<Calibration, CalibrationError> {
+pub fn fit_calibration(rows: &[LabelledSignals], options: &CalibrationOptions) -> Result<Calibration, CalibrationError> {
     if rows.is_empty() {
         return Err(CalibrationError::NoRows);
     }
@@ -171,8 +168,7 @@ pub fn fit_calibration(
             .iter()
             .filter_map(|&signal| {
                 let values: Vec<f64> = rows.iter().filter_map(|r| signal.value(&r.signals)).collect();
-                (!values.is_empty())
-                    .then(|| SignalHistogram::count(SignalBinning::from_quantiles(signal, &values, bins), rows))
+                (!values.is_empty()).then(|| SignalHistogram::count(SignalBinning::from_quantiles(signal, &values, bins), rows))
             })
             .collect();
         let joint: usize = histograms.iter().map(|h| h.binning.bin_count()).fold(1, usize::saturating_mul);
@@ -198,12 +194,8 @@ pub fn fit_calibration(
 /// scored by a combiner fitted without it), so they describe how the combiner does on answers it
 /// has not seen; the stored combiner is then fitted on all rows.
 fn fit_combined(rows: &[LabelledSignals], options: &CalibrationOptions) -> Result<Calibration, CalibrationError> {
-    let features: Vec<Signal> = options
-        .signals
-        .iter()
-        .copied()
-        .filter(|&signal| signal != Signal::Combined && rows.iter().any(|row| signal.value(&row.signals).is_some()))
-        .collect();
+    let features: Vec<Signal> =
+        options.signals.iter().copied().filter(|&signal| signal != Signal::Combined && rows.iter().any(|row| signal.value(&row.signals).is_some())).collect();
     if features.is_empty() {
         return Err(CalibrationError::NoSignals);
     }
@@ -222,7 +214,11 @@ fn fit_combined(rows: &[LabelledSignals], options: &CalibrationOptions) -> Resul
     let mut correct = vec![0.0; binning.bin_count()];
     for (row, &score) in rows.iter().zip(&held_out) {
         let bin = binning.bin_of(Some(score));
-        if row.correct { correct[bin] += 1.0 } else { incorrect[bin] += 1.0 }
+        if row.correct {
+            correct[bin] += 1.0
+        } else {
+            incorrect[bin] += 1.0
+        }
     }
     Ok(Calibration {
         format_version: CALIBRATION_FORMAT_VERSION,
@@ -252,16 +248,10 @@ impl Calibration {
     /// Reads a calibration file.
     pub fn load(path: &Path) -> Result<Self, CalibrationError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| CalibrationError::Io { path: shown.clone(), source })?;
-        let calibration: Calibration = serde_json::from_str(&text)
-            .map_err(|source| CalibrationError::Parse { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| CalibrationError::Io { path: shown.clone(), source })?;
+        let calibration: Calibration = serde_json::from_str(&text).map_err(|source| CalibrationError::Parse { path: shown.clone(), source })?;
         if calibration.format_version != CALIBRATION_FORMAT_VERSION {
-            return Err(CalibrationError::Version {
-                path: shown,
-                found: calibration.format_version,
-                expected: CALIBRATION_FORMAT_VERSION,
-            });
+            return Err(CalibrationError::Version { path: shown, found: calibration.format_version, expected: CALIBRATION_FORMAT_VERSION });
         }
         Ok(calibration)
     }
@@ -273,8 +263,7 @@ impl Calibration {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(io_error)?;
         }
-        let text = serde_json::to_string_pretty(self)
-            .map_err(|source| CalibrationError::Parse { path: shown.clone(), source })?;
+        let text = serde_json::to_string_pretty(self).map_err(|source| CalibrationError::Parse { path: shown.clone(), source })?;
         std::fs::write(path, text + "\n").map_err(io_error)
     }
 }

@@ -17,12 +17,9 @@ pub mod signals;
 
 pub use baselines::{LogisticScorer, RoutingPolicy, ScoreRouter, ThresholdRouter};
 pub use calibration::{
-    fit_calibration, Calibration, DEFAULT_BINS_PER_SIGNAL, CalibrationError, CalibrationOptions, LabelledSignals, RemotePrior,
-    SignalHistogram,
+    fit_calibration, Calibration, CalibrationError, CalibrationOptions, LabelledSignals, RemotePrior, SignalHistogram, DEFAULT_BINS_PER_SIGNAL,
 };
-pub use pomdp::{
-    CostTarget, JointPrior, ModelSpec, ObservationModel, Pomdp, PomdpError, PomdpPolicy, PomdpSolution, Smoothing,
-};
+pub use pomdp::{CostTarget, JointPrior, ModelSpec, ObservationModel, Pomdp, PomdpError, PomdpPolicy, PomdpSolution, Smoothing};
 pub use selection::{cross_validated_log_loss, select_signals, SelectionSettings};
 pub use signals::{Signal, SignalBinning, SignalValues};
 
@@ -53,13 +50,7 @@ impl Action {
 ///
 /// `slm` and `remote` give names and costs; the verifier cost applies when a calibrated signal
 /// needs it; `smoothing` turns the histograms into likelihoods ([`Smoothing::default`] suits a few hundred rows).
-pub fn two_model_pomdp(
-    calibration: &Calibration,
-    smoothing: &Smoothing,
-    slm: ModelSpec,
-    remote: ModelSpec,
-    remote_accuracy: f64,
-) -> Result<Pomdp, PomdpError> {
+pub fn two_model_pomdp(calibration: &Calibration, smoothing: &Smoothing, slm: ModelSpec, remote: ModelSpec, remote_accuracy: f64) -> Result<Pomdp, PomdpError> {
     let prior = JointPrior::independent(&[calibration.slm_accuracy(), remote_accuracy])?;
     Pomdp::new(vec![slm, remote], vec![ObservationModel::from_calibration(calibration, smoothing)], prior)
 }

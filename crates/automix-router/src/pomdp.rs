@@ -127,15 +127,12 @@ impl Smoothing {
 /// adjacent violators), increasing or decreasing, whichever has the smaller squared error.
 fn make_rate_monotone(incorrect: &mut [f64], correct: &mut [f64]) {
     let weights: Vec<f64> = incorrect.iter().zip(correct.iter()).map(|(a, b)| a + b).collect();
-    let rates: Vec<f64> =
-        weights.iter().zip(correct.iter()).map(|(w, c)| if *w > 0.0 { c / w } else { 0.0 }).collect();
+    let rates: Vec<f64> = weights.iter().zip(correct.iter()).map(|(w, c)| if *w > 0.0 { c / w } else { 0.0 }).collect();
     let increasing = isotonic(&rates, &weights);
     let reversed_rates: Vec<f64> = rates.iter().rev().copied().collect();
     let reversed_weights: Vec<f64> = weights.iter().rev().copied().collect();
     let decreasing: Vec<f64> = isotonic(&reversed_rates, &reversed_weights).into_iter().rev().collect();
-    let error = |fit: &[f64]| -> f64 {
-        fit.iter().zip(&rates).zip(&weights).map(|((f, r), w)| w * (f - r).powi(2)).sum()
-    };
+    let error = |fit: &[f64]| -> f64 { fit.iter().zip(&rates).zip(&weights).map(|((f, r), w)| w * (f - r).powi(2)).sum() };
     let fit = if error(&increasing) <= error(&decreasing) { increasing } else { decreasing };
     for (b, rate) in fit.iter().enumerate() {
         correct[b] = weights[b] * rate;
@@ -220,7 +217,11 @@ impl ObservationModel {
     pub fn posterior(&self, prior: f64, values: &SignalValues) -> f64 {
         let [incorrect, correct] = self.likelihoods(values);
         let evidence = prior * correct + (1.0 - prior) * incorrect;
-        if evidence > 0.0 { prior * correct / evidence } else { prior }
+        if evidence > 0.0 {
+            prior * correct / evidence
+        } else {
+            prior
+        }
     }
 
     /// Whether any signal needs the self-verification prompt.
@@ -272,13 +273,7 @@ impl JointPrior {
             return Err(PomdpError::BadAccuracy(bad));
         }
         let probabilities = (0..1usize << accuracies.len())
-            .map(|state| {
-                accuracies
-                    .iter()
-                    .enumerate()
-                    .map(|(k, a)| if state >> k & 1 == 1 { *a } else { 1.0 - a })
-                    .product()
-            })
+            .map(|state| accuracies.iter().enumerate().map(|(k, a)| if state >> k & 1 == 1 { *a } else { 1.0 - a }).product())
             .collect();
         Ok(Self { models: accuracies.len(), probabilities })
     }
@@ -354,11 +349,7 @@ impl PomdpPolicy {
     /// Decision after visiting `visits` (model index and its signals), in order, starting at model 0.
     pub fn decide(&self, visits: &[(usize, &SignalValues)]) -> Result<Action, PomdpError> {
         let path: Vec<usize> = visits.iter().map(|(m, _)| *m).collect();
-        let node = self
-            .nodes
-            .iter()
-            .find(|n| n.path == path)
-            .ok_or_else(|| PomdpError::UnknownPath(path.clone()))?;
+        let node = self.nodes.iter().find(|n| n.path == path).ok_or_else(|| PomdpError::UnknownPath(path.clone()))?;
         let index = visits.iter().fold(0, |index, (model, signals)| {
             let binnings = &self.binnings[*model];
             let radix: usize = binnings.iter().map(SignalBinning::bin_count).product();
@@ -413,11 +404,7 @@ pub struct Pomdp {
 
 impl Pomdp {
     /// Checks shapes and precomputes joint likelihoods and the table layout.
-    pub fn new(
-        models: Vec<ModelSpec>,
-        observations: Vec<ObservationModel>,
-        prior: JointPrior,
-    ) -> Result<Self, PomdpError> {
+    pub fn new(models: Vec<ModelSpec>, observations: Vec<ObservationModel>, prior: JointPrior) -> Result<Self, PomdpError> {
         let n = models.len();
         if n < 2 {
             return Err(PomdpError::TooFewModels(n));
@@ -426,10 +413,7 @@ impl Pomdp {
             return Err(PomdpError::ObservationCount { expected: n - 1, found: observations.len() });
         }
         if prior.models != n {
-            return Err(PomdpError::BadPrior {
-                models: n,
-                detail: format!("prior describes {} models", prior.models),
-            });
+            return Err(PomdpError::BadPrior { models: n, detail: format!("prior describes {} models", prior.models) });
         }
         prior.validate()?;
         for model in &observations {
@@ -498,12 +482,7 @@ impl Pomdp {
                 models: self.models.iter().map(|m| m.name.clone()).collect(),
                 binnings: self.observations.iter().map(|o| o.binnings.clone()).collect(),
                 verifies: self.observations.iter().map(ObservationModel::needs_verifier).collect(),
-                nodes: self
-                    .paths
-                    .iter()
-                    .zip(tables)
-                    .map(|(path, actions)| PolicyNode { path: path.clone(), actions })
-                    .collect(),
+                nodes: self.paths.iter().zip(tables).map(|(path, actions)| PolicyNode { path: path.clone(), actions }).collect(),
             },
             expected_performance: totals.performance,
             expected_cost: initial_cost + totals.cost,
@@ -552,20 +531,11 @@ impl Pomdp {
     }
 
     /// Best action at `node` for unnormalised belief `weights` (joint P(state, history)).
-    fn best(
-        &self,
-        lambda: f64,
-        node: usize,
-        history: usize,
-        weights: &[f64],
-        tables: &mut [Vec<u8>],
-    ) -> (Totals, u8) {
+    fn best(&self, lambda: f64, node: usize, history: usize, weights: &[f64], tables: &mut [Vec<u8>]) -> (Totals, u8) {
         let n = self.models.len();
         let current = *self.paths[node].last().unwrap_or(&0);
         let mass: f64 = weights.iter().sum();
-        let performance_of = |model: usize| -> f64 {
-            weights.iter().enumerate().filter(|(s, _)| s >> model & 1 == 1).map(|(_, w)| w).sum()
-        };
+        let performance_of = |model: usize| -> f64 { weights.iter().enumerate().filter(|(s, _)| s >> model & 1 == 1).map(|(_, w)| w).sum() };
         let mut best = (Totals { performance: performance_of(current), cost: 0.0 }, 0u8);
         for j in current + 1..n {
             let step_cost = self.step_costs[j] * mass;

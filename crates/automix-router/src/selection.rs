@@ -30,19 +30,12 @@ pub fn cross_validated_log_loss(rows: &[LabelledSignals], signals: &[Signal], se
     let mut total = 0.0;
     for fold in 0..folds {
         let held_out = rows.iter().enumerate().filter(|(i, _)| i % folds == fold).map(|(_, r)| r);
-        let fitted: Vec<LabelledSignals> =
-            rows.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, r)| r.clone()).collect();
+        let fitted: Vec<LabelledSignals> = rows.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, r)| r.clone()).collect();
         let correct = fitted.iter().filter(|r| r.correct).count() as f64;
         let prior = (correct + 1.0) / (fitted.len() as f64 + 2.0);
-        let options = CalibrationOptions {
-            signals: signals.to_vec(),
-            bins_per_signal: settings.bins_per_signal,
-            combine: false,
-            ..CalibrationOptions::default()
-        };
-        let model = fit_calibration(&fitted, &options)
-            .ok()
-            .map(|c| ObservationModel::from_calibration(&c, &settings.smoothing));
+        let options =
+            CalibrationOptions { signals: signals.to_vec(), bins_per_signal: settings.bins_per_signal, combine: false, ..CalibrationOptions::default() };
+        let model = fit_calibration(&fitted, &options).ok().map(|c| ObservationModel::from_calibration(&c, &settings.smoothing));
         for row in held_out {
             let [incorrect, correct] = model.as_ref().map_or([1.0, 1.0], |m| m.likelihoods(&row.signals));
             let joint_correct = prior * correct;
@@ -59,8 +52,7 @@ pub fn cross_validated_log_loss(rows: &[LabelledSignals], signals: &[Signal], se
 /// the single best candidate (if any) even when none beats the prior alone. With fewer rows of
 /// either class than folds, it returns the first candidate present.
 pub fn select_signals(rows: &[LabelledSignals], candidates: &[Signal], settings: &SelectionSettings) -> Vec<Signal> {
-    let present: Vec<Signal> =
-        candidates.iter().copied().filter(|s| rows.iter().any(|r| s.value(&r.signals).is_some())).collect();
+    let present: Vec<Signal> = candidates.iter().copied().filter(|s| rows.iter().any(|r| s.value(&r.signals).is_some())).collect();
     let correct = rows.iter().filter(|r| r.correct).count();
     if correct.min(rows.len() - correct) < settings.folds.max(2) {
         // Too few rows of one class to validate anything (a very weak small model): keep the

@@ -102,7 +102,11 @@ impl Signal {
 }
 
 fn flag(value: bool) -> f64 {
-    if value { 1.0 } else { 0.0 }
+    if value {
+        1.0
+    } else {
+        0.0
+    }
 }
 
 impl std::fmt::Display for Signal {

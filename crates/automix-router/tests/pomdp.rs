@@ -1,9 +1,8 @@
 //! Hand-computable POMDPs and the exact-versus-threshold property.
 
 use automix_router::{
-    fit_calibration, Action, CalibrationOptions, CostTarget, JointPrior, LabelledSignals, ModelSpec,
-    ObservationModel, Pomdp, Signal, Smoothing, SignalBinning, SignalHistogram, SignalValues,
-    select_signals, cross_validated_log_loss, SelectionSettings,
+    cross_validated_log_loss, fit_calibration, select_signals, Action, CalibrationOptions, CostTarget, JointPrior, LabelledSignals, ModelSpec,
+    ObservationModel, Pomdp, SelectionSettings, Signal, SignalBinning, SignalHistogram, SignalValues, Smoothing,
 };
 use proptest::prelude::*;
 
@@ -19,10 +18,7 @@ fn with_v(v: f64) -> SignalValues {
 fn binary_observation(high_if_incorrect: f64, high_if_correct: f64) -> ObservationModel {
     ObservationModel {
         binnings: vec![SignalBinning::with_edges(Signal::VLogit, vec![0.5])],
-        likelihood: vec![[
-            vec![1.0 - high_if_incorrect, high_if_incorrect, 0.0],
-            vec![1.0 - high_if_correct, high_if_correct, 0.0],
-        ]],
+        likelihood: vec![[vec![1.0 - high_if_incorrect, high_if_incorrect, 0.0], vec![1.0 - high_if_correct, high_if_correct, 0.0]]],
     }
 }
 
@@ -32,12 +28,7 @@ fn two_state_two_observation_policy_matches_hand_solution() {
     // 0.2 if incorrect. Posterior P(slm correct | high) = 0.8, | low) = 0.2.
     // Route iff 0.9 − λ·10 > posterior: for λ = 0.03, 0.6 > 0.2 (route on low), 0.6 < 0.8 (keep on high).
     let prior = JointPrior::independent(&[0.5, 0.9]).unwrap();
-    let pomdp = Pomdp::new(
-        vec![model("slm", 1.0), model("llm", 10.0)],
-        vec![binary_observation(0.2, 0.8)],
-        prior,
-    )
-    .unwrap();
+    let pomdp = Pomdp::new(vec![model("slm", 1.0), model("llm", 10.0)], vec![binary_observation(0.2, 0.8)], prior).unwrap();
     let solution = pomdp.solve(0.03);
     assert_eq!(solution.policy.decide_first(&with_v(0.1)), Action::Route(1));
     assert_eq!(solution.policy.decide_first(&with_v(0.9)), Action::Keep);
@@ -63,9 +54,7 @@ fn two_state_two_observation_policy_matches_hand_solution() {
 fn correlated_prior_changes_the_hand_solution() {
     // The LLM is right only when the SLM is: routing can never help, whatever the verifier says.
     let prior = JointPrior { models: 2, probabilities: vec![0.5, 0.0, 0.0, 0.5] };
-    let pomdp =
-        Pomdp::new(vec![model("slm", 1.0), model("llm", 10.0)], vec![binary_observation(0.2, 0.8)], prior)
-            .unwrap();
+    let pomdp = Pomdp::new(vec![model("slm", 1.0), model("llm", 10.0)], vec![binary_observation(0.2, 0.8)], prior).unwrap();
     let solution = pomdp.solve(0.0);
     assert_eq!(solution.policy.decide_first(&with_v(0.1)), Action::Keep);
     assert_eq!(solution.escalation_rate, 0.0);
@@ -76,12 +65,9 @@ fn three_models_skip_a_useless_middle_model() {
     // Middle model never better than the small one and uninformative: the policy skips it.
     let accuracies = [0.5, 0.3, 0.95];
     let prior = JointPrior::independent(&accuracies).unwrap();
-    let pomdp = Pomdp::new(
-        vec![model("slm", 1.0), model("mid", 5.0), model("llm", 20.0)],
-        vec![binary_observation(0.2, 0.8), binary_observation(0.5, 0.5)],
-        prior,
-    )
-    .unwrap();
+    let pomdp =
+        Pomdp::new(vec![model("slm", 1.0), model("mid", 5.0), model("llm", 20.0)], vec![binary_observation(0.2, 0.8), binary_observation(0.5, 0.5)], prior)
+            .unwrap();
     // λ = 0.01: from low (posterior 0.2): keep 0.2; llm 0.95 − 0.2 = 0.75;
     // mid then best: −0.06 + max(0.3, 0.95 − 0.2) < 0.75.
     let solution = pomdp.solve(0.01);
@@ -97,12 +83,9 @@ fn three_models_use_an_informative_middle_model() {
     // Middle model: cheap, often right, and its verifier is perfect. From a low SLM reading the
     // policy asks the middle model and escalates further only when its verifier says incorrect.
     let prior = JointPrior::independent(&[0.5, 0.7, 0.9]).unwrap();
-    let pomdp = Pomdp::new(
-        vec![model("slm", 1.0), model("mid", 2.0), model("llm", 50.0)],
-        vec![binary_observation(0.2, 0.8), binary_observation(0.0, 1.0)],
-        prior,
-    )
-    .unwrap();
+    let pomdp =
+        Pomdp::new(vec![model("slm", 1.0), model("mid", 2.0), model("llm", 50.0)], vec![binary_observation(0.2, 0.8), binary_observation(0.0, 1.0)], prior)
+            .unwrap();
     let solution = pomdp.solve(0.004);
     let (low, high) = (with_v(0.1), with_v(0.9));
     assert_eq!(solution.policy.decide_first(&low), Action::Route(1));
@@ -113,9 +96,7 @@ fn three_models_use_an_informative_middle_model() {
 #[test]
 fn lambda_for_target_escalation_fraction() {
     let prior = JointPrior::independent(&[0.5, 0.9]).unwrap();
-    let pomdp =
-        Pomdp::new(vec![model("slm", 1.0), model("llm", 10.0)], vec![binary_observation(0.2, 0.8)], prior)
-            .unwrap();
+    let pomdp = Pomdp::new(vec![model("slm", 1.0), model("llm", 10.0)], vec![binary_observation(0.2, 0.8)], prior).unwrap();
     let half = pomdp.solve_for_target(CostTarget::EscalationFraction(0.6)).unwrap();
     assert!((half.escalation_rate - 0.5).abs() < 1e-12);
     let all = pomdp.solve_for_target(CostTarget::AverageCost(100.0)).unwrap();
@@ -143,15 +124,7 @@ fn refining_a_prior_moves_it_toward_observed_outcomes() {
 /// Training reward of routing `routed[bin]`: keep earns the row's correctness, routing earns the
 /// remote accuracy minus λ·cost.
 fn training_reward(rows: &[(usize, bool)], routed: &[bool], remote_accuracy: f64, lambda_cost: f64) -> f64 {
-    rows.iter()
-        .map(|(bin, correct)| {
-            if routed[*bin] {
-                remote_accuracy - lambda_cost
-            } else {
-                f64::from(u8::from(*correct))
-            }
-        })
-        .sum()
+    rows.iter().map(|(bin, correct)| if routed[*bin] { remote_accuracy - lambda_cost } else { f64::from(u8::from(*correct)) }).sum()
 }
 
 proptest! {
@@ -210,11 +183,7 @@ fn selection_keeps_the_informative_signal_and_drops_noise() {
             let correct = i % 3 == 0;
             let v = if correct { 0.6 } else { 0.2 } + f64::from(i % 7) * 0.05;
             LabelledSignals {
-                signals: SignalValues {
-                    v_logit: Some(v),
-                    retrieval_score: Some(f64::from((i * 7919) % 101) / 101.0),
-                    ..SignalValues::default()
-                },
+                signals: SignalValues { v_logit: Some(v), retrieval_score: Some(f64::from((i * 7919) % 101) / 101.0), ..SignalValues::default() },
                 correct,
             }
         })
@@ -265,11 +234,7 @@ fn selection_falls_back_to_the_first_candidate_without_enough_correct_rows() {
     // Two correct rows in 100: nothing can be validated, whatever the signals look like.
     let rows: Vec<LabelledSignals> = (0..100)
         .map(|i| LabelledSignals {
-            signals: SignalValues {
-                v_logit: Some(f64::from(i % 10) / 10.0),
-                answer_logprob: Some(-f64::from(i % 7)),
-                ..SignalValues::default()
-            },
+            signals: SignalValues { v_logit: Some(f64::from(i % 10) / 10.0), answer_logprob: Some(-f64::from(i % 7)), ..SignalValues::default() },
             correct: i < 2,
         })
         .collect();

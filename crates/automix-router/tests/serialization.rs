@@ -1,8 +1,8 @@
 //! Round-trips of calibration files and serialized routers.
 
 use automix_router::{
-    fit_calibration, two_model_pomdp, Calibration, CalibrationOptions, LabelledSignals, LogisticScorer,
-    ModelSpec, ObservationModel, RemotePrior, Smoothing, RoutingPolicy, ScoreRouter, Signal, SignalValues, ThresholdRouter,
+    fit_calibration, two_model_pomdp, Calibration, CalibrationOptions, LabelledSignals, LogisticScorer, ModelSpec, ObservationModel, RemotePrior,
+    RoutingPolicy, ScoreRouter, Signal, SignalValues, Smoothing, ThresholdRouter,
 };
 
 fn rows() -> Vec<LabelledSignals> {
@@ -24,11 +24,8 @@ fn rows() -> Vec<LabelledSignals> {
 }
 
 fn calibration(combine: bool) -> Calibration {
-    let options = CalibrationOptions {
-        remote_priors: vec![RemotePrior { model: "gpt-4".to_owned(), accuracy: 0.85 }],
-        combine,
-        ..CalibrationOptions::default()
-    };
+    let options =
+        CalibrationOptions { remote_priors: vec![RemotePrior { model: "gpt-4".to_owned(), accuracy: 0.85 }], combine, ..CalibrationOptions::default() };
     fit_calibration(&rows(), &options).unwrap()
 }
 

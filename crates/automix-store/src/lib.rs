@@ -261,8 +261,9 @@ pub struct PeriodSpend {
     pub escalations: u64,
 }
 
-const MIGRATIONS: &[M<'static>] = &[M::up(
-    "CREATE TABLE conversations (
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        "CREATE TABLE conversations (
         id INTEGER PRIMARY KEY,
         title TEXT NOT NULL,
         created_at_ms INTEGER NOT NULL
@@ -298,10 +299,14 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
     );
     CREATE INDEX questions_by_conversation ON questions(conversation_id, asked_at_ms);
     CREATE INDEX questions_escalated ON questions(asked_at_ms) WHERE remote_model IS NOT NULL;",
-), M::up("ALTER TABLE questions ADD COLUMN local_confidence REAL;"),
-// When the remote call was made: a question escalated on request days later is charged then.
-M::up("ALTER TABLE questions ADD COLUMN escalated_at_ms INTEGER;
-       UPDATE questions SET escalated_at_ms = asked_at_ms WHERE remote_model IS NOT NULL;")];
+    ),
+    M::up("ALTER TABLE questions ADD COLUMN local_confidence REAL;"),
+    // When the remote call was made: a question escalated on request days later is charged then.
+    M::up(
+        "ALTER TABLE questions ADD COLUMN escalated_at_ms INTEGER;
+       UPDATE questions SET escalated_at_ms = asked_at_ms WHERE remote_model IS NOT NULL;",
+    ),
+];
 
 /// The history database. One `History` can be shared between threads.
 #[derive(Debug)]
@@ -416,9 +421,7 @@ impl History {
         let escalation = record.escalation.as_ref();
         let payload = escalation.map(|escalation| serde_json::to_string(&escalation.payload).expect("payload serializes"));
         let connection = self.lock();
-        let known = connection
-            .query_row("SELECT 1 FROM conversations WHERE id = ?1", [record.conversation_id], |_| Ok(()))
-            .optional()?;
+        let known = connection.query_row("SELECT 1 FROM conversations WHERE id = ?1", [record.conversation_id], |_| Ok(())).optional()?;
         if known.is_none() {
             return Err(StoreError::NoSuchConversation(record.conversation_id));
         }
@@ -491,10 +494,7 @@ impl History {
 
     /// The questions of a conversation, oldest first.
     pub fn conversation(&self, conversation_id: i64) -> Result<Vec<StoredQuestion>, StoreError> {
-        self.query_questions(
-            &format!("SELECT {QUESTION_COLUMNS} FROM questions WHERE conversation_id = ?1 ORDER BY asked_at_ms, id"),
-            params![conversation_id],
-        )
+        self.query_questions(&format!("SELECT {QUESTION_COLUMNS} FROM questions WHERE conversation_id = ?1 ORDER BY asked_at_ms, id"), params![conversation_id])
     }
 
     /// Records an escalation the user asked for after the answer was recorded, with the
@@ -543,8 +543,8 @@ impl History {
     /// remote model answered, and what they cost.
     pub fn totals(&self, escalated_only: bool, search: &str) -> Result<ListTotals, StoreError> {
         let connection = self.lock();
-        let mut statement = connection
-            .prepare_cached(&format!("SELECT count(*), count(remote_answer), coalesce(sum(cost_nanos), 0) FROM questions WHERE {LIST_FILTER}"))?;
+        let mut statement =
+            connection.prepare_cached(&format!("SELECT count(*), count(remote_answer), coalesce(sum(cost_nanos), 0) FROM questions WHERE {LIST_FILTER}"))?;
         Ok(statement.query_row(params![escalated_only, like_pattern(search)], |row| {
             Ok(ListTotals { answers: row.get::<_, i64>(0)? as u64, escalated: row.get::<_, i64>(1)? as u64, cost: Cost::from_nanos(row.get(2)?) })
         })?)
@@ -574,21 +574,14 @@ impl History {
              ORDER BY asked_at_ms, id",
         )?;
         let rows = statement.query_map([since_ms], |row| {
-            Ok(JudgedAnswer {
-                local_answer: row.get(0)?,
-                remote_answer: row.get(1)?,
-                feedback: Feedback::from_column(row.get(2)?),
-            })
+            Ok(JudgedAnswer { local_answer: row.get(0)?, remote_answer: row.get(1)?, feedback: Feedback::from_column(row.get(2)?) })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Every escalated question, newest first.
     pub fn escalated(&self) -> Result<Vec<StoredQuestion>, StoreError> {
-        self.query_questions(
-            &format!("SELECT {QUESTION_COLUMNS} FROM questions WHERE remote_model IS NOT NULL ORDER BY asked_at_ms DESC, id DESC"),
-            params![],
-        )
+        self.query_questions(&format!("SELECT {QUESTION_COLUMNS} FROM questions WHERE remote_model IS NOT NULL ORDER BY asked_at_ms DESC, id DESC"), params![])
     }
 
     /// Remote spending per UTC day of the remote call, oldest first.

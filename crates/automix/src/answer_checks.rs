@@ -5,10 +5,74 @@ use automix_eval::metrics::normalize_answer;
 
 /// Words that say nothing about an answer's content.
 const STOPWORDS: &[&str] = &[
-    "is", "are", "was", "were", "be", "been", "being", "of", "in", "on", "at", "to", "for", "by", "with", "from", "and", "or", "but",
-    "it", "its", "this", "that", "these", "those", "as", "which", "who", "whom", "whose", "what", "when", "where", "why", "how", "he",
-    "she", "they", "them", "his", "her", "their", "i", "you", "we", "answer", "context", "text", "question", "there", "has", "have",
-    "had", "did", "does", "do", "not", "no", "yes", "so", "also", "than", "then", "into", "about", "according", "states", "says",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "being",
+    "of",
+    "in",
+    "on",
+    "at",
+    "to",
+    "for",
+    "by",
+    "with",
+    "from",
+    "and",
+    "or",
+    "but",
+    "it",
+    "its",
+    "this",
+    "that",
+    "these",
+    "those",
+    "as",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "what",
+    "when",
+    "where",
+    "why",
+    "how",
+    "he",
+    "she",
+    "they",
+    "them",
+    "his",
+    "her",
+    "their",
+    "i",
+    "you",
+    "we",
+    "answer",
+    "context",
+    "text",
+    "question",
+    "there",
+    "has",
+    "have",
+    "had",
+    "did",
+    "does",
+    "do",
+    "not",
+    "no",
+    "yes",
+    "so",
+    "also",
+    "than",
+    "then",
+    "into",
+    "about",
+    "according",
+    "states",
+    "says",
 ];
 
 /// Phrases with which an answer declines: "the context does not mention…".
@@ -47,11 +111,7 @@ const REFUSALS: &[&str] = &[
 fn key_words(answer: &str, question: &str) -> Vec<String> {
     let question = normalize_answer(question);
     let asked: Vec<&str> = question.split_whitespace().collect();
-    normalize_answer(answer)
-        .split_whitespace()
-        .filter(|word| !STOPWORDS.contains(word) && !asked.contains(word))
-        .map(str::to_string)
-        .collect()
+    normalize_answer(answer).split_whitespace().filter(|word| !STOPWORDS.contains(word) && !asked.contains(word)).map(str::to_string).collect()
 }
 
 /// Which of the answer's tokens (given as their text pieces) belong to its own words rather than
@@ -93,17 +153,14 @@ enum Expected {
     YesNo,
 }
 
-const MONTHS: &[&str] = &[
-    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
-];
+const MONTHS: &[&str] = &["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
 const TIME_WORDS: &[&str] = &["century", "centuries", "decade", "year", "years", "ago", "bc", "bce", "ad", "ce", "today", "morning", "evening"];
 const NUMBER_WORDS: &[&str] = &[
-    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "twenty", "thirty", "forty",
-    "fifty", "hundred", "thousand", "million", "billion", "dozen", "several", "many", "few", "half",
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "twenty", "thirty", "forty", "fifty", "hundred",
+    "thousand", "million", "billion", "dozen", "several", "many", "few", "half",
 ];
-const YES_NO_OPENERS: &[&str] = &[
-    "is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had", "will", "would", "should", "may", "must",
-];
+const YES_NO_OPENERS: &[&str] =
+    &["is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had", "will", "would", "should", "may", "must"];
 
 fn expected_form(question: &str) -> Option<Expected> {
     let q = normalize_answer(question);

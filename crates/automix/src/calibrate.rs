@@ -62,11 +62,18 @@ impl CalibrationFiles {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum CalibrationStatus {
-    Calibrated { origin: CalibrationOrigin, rows: usize, local_accuracy: f64 },
+    Calibrated {
+        origin: CalibrationOrigin,
+        rows: usize,
+        local_accuracy: f64,
+    },
     /// Neither fitted here nor bundled: the router rates the model like SmolLM2-135M and so
     /// escalates more than it needs to. `answered` of the calibration set's `total` items are
     /// kept from a run that stopped; the next run goes on from there.
-    NotCalibrated { answered: usize, total: usize },
+    NotCalibrated {
+        answered: usize,
+        total: usize,
+    },
 }
 
 pub fn calibration_status(home: &Path, model_id: &str) -> Result<CalibrationStatus, AskError> {

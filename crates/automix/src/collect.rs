@@ -56,7 +56,8 @@ pub fn collect_table(
     let mut rows = if out.exists() { read_table(out)? } else { Vec::new() };
     let done: HashSet<String> = rows.iter().map(|row| row.id.clone()).collect();
     let todo: Vec<&QaItem> = items.iter().filter(|item| !done.contains(&item.id)).collect();
-    let documents = index_contexts(assistant, items, work_dir, &mut |files_done, files_total| progress(CollectProgress::Indexing { files_done, files_total }), cancel)?;
+    let documents =
+        index_contexts(assistant, items, work_dir, &mut |files_done, files_total| progress(CollectProgress::Indexing { files_done, files_total }), cancel)?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io_error)?;
     }
@@ -138,7 +139,11 @@ pub fn collect_item(assistant: &Assistant, item: &QaItem, document_id: i64, reco
         // Remote answers are scored exactly like the local one.
         llm: recorded
             .iter()
-            .map(|r| ScoredAnswer { model: r.model.clone(), answer: r.answer.clone(), score: if item.metric == "accuracy" { f64::from(u8::from(r.correct)) } else { score_answer(item, &r.answer) } })
+            .map(|r| ScoredAnswer {
+                model: r.model.clone(),
+                answer: r.answer.clone(),
+                score: if item.metric == "accuracy" { f64::from(u8::from(r.correct)) } else { score_answer(item, &r.answer) },
+            })
             .collect(),
     })
 }

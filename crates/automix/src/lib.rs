@@ -2,10 +2,10 @@
 //!
 //! Each domain is its own crate; this crate gathers them under one name for the CLI and the desktop app.
 
-pub use automix_llm as llm;
 pub use automix_budget as budget;
 pub use automix_docs as docs;
 pub use automix_eval as eval;
+pub use automix_llm as llm;
 pub use automix_models as models;
 pub use automix_remote as remote;
 pub use automix_router as router;

@@ -277,10 +277,8 @@ mod tests {
 
     #[test]
     fn the_slider_moves_lambda_monotonically_from_quality_to_cost() {
-        let lambdas: Vec<f64> = [0.0, 0.5, 1.0]
-            .iter()
-            .map(|&quality_cost| Settings { quality_cost, ..Settings::default() }.cost_preference().neutral_lambda)
-            .collect();
+        let lambdas: Vec<f64> =
+            [0.0, 0.5, 1.0].iter().map(|&quality_cost| Settings { quality_cost, ..Settings::default() }.cost_preference().neutral_lambda).collect();
         assert!((lambdas[0] - 1.0).abs() < 1e-9 && (lambdas[1] - 10.0).abs() < 1e-9 && (lambdas[2] - 100.0).abs() < 1e-9);
     }
 }

@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use automix_llm::sampling::argmax;
-use automix_llm::{KvCache, LlmError, Logits, LocalModel, ModelConfig};
+use automix_llm::{KvCache, LlmError, LocalModel, Logits, ModelConfig};
 use automix_models::{CatalogEntry, ModelKind};
 use serde::{Deserialize, Serialize};
 

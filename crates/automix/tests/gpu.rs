@@ -18,7 +18,7 @@ use std::sync::atomic::AtomicBool;
 use automix::docs::Embedder;
 use automix::llm::device::{self, DeviceChoice};
 use automix::llm::tiny::{write_tiny_llama, TinySpec};
-use automix::llm::{KvCache, Logits, LocalModel, SamplingParams};
+use automix::llm::{KvCache, LocalModel, Logits, SamplingParams};
 use automix::models::{Catalog, ModelKind, ModelStore};
 use automix::prompts::answer_messages;
 use automix::verify::{verify, VerifyMode};
@@ -181,9 +181,7 @@ fn smollm2_logits_greedy_answer_and_verification_match_the_cpu() {
     let (cpu_answer, cpu_verdict) = answer_and_verdict(&on_cpu);
     let (gpu_answer, gpu_verdict) = answer_and_verdict(&on_gpu);
     let verification_difference = (cpu_verdict.v - gpu_verdict.v).abs();
-    let timings = |answer: &automix::llm::Generation| {
-        json!({ "prefill_tokens_per_sec": answer.timings.prefill_tokens_per_sec(), "decode_tokens_per_sec": answer.timings.decode_tokens_per_sec() })
-    };
+    let timings = |answer: &automix::llm::Generation| json!({ "prefill_tokens_per_sec": answer.timings.prefill_tokens_per_sec(), "decode_tokens_per_sec": answer.timings.decode_tokens_per_sec() });
     report(
         TEST,
         json!({
@@ -217,10 +215,7 @@ fn embeddings_match_the_cpu() {
     let (cpu_vectors, gpu_vectors) = (on_cpu.embed(&texts).unwrap(), on_gpu.embed(&texts).unwrap());
     let cosines: Vec<f32> = cpu_vectors.iter().zip(&gpu_vectors).map(|(a, b)| a.iter().zip(b).map(|(x, y)| x * y).sum()).collect();
     let min_cosine = cosines.iter().copied().fold(f32::MAX, f32::min);
-    report(
-        TEST,
-        json!({ "ran": true, "device": device::label(&gpu), "texts": texts.len(), "min_cosine": min_cosine, "tolerance": MIN_EMBEDDING_COSINE }),
-    );
+    report(TEST, json!({ "ran": true, "device": device::label(&gpu), "texts": texts.len(), "min_cosine": min_cosine, "tolerance": MIN_EMBEDDING_COSINE }));
     // Each compared, not the minimum: `f32::min` passes over a NaN.
     assert!(cosines.iter().all(|&cosine| cosine >= MIN_EMBEDDING_COSINE), "a GPU embedding differs from the CPU's: cosines {cosines:?}");
 }

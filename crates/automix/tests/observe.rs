@@ -160,14 +160,21 @@ fn calibrating_a_model_resumes_after_a_cancel_and_the_router_then_uses_it() {
 
     let cancel = Arc::new(AtomicBool::new(false));
     let mut answered = 0;
-    let stopped = calibrate_model(&paths.home, &settings, &model, &items, &mut |progress| {
-        if let CollectProgress::Answering { done, .. } = progress {
-            answered = done;
-            if done == 2 {
-                cancel.store(true, Ordering::Relaxed);
+    let stopped = calibrate_model(
+        &paths.home,
+        &settings,
+        &model,
+        &items,
+        &mut |progress| {
+            if let CollectProgress::Answering { done, .. } = progress {
+                answered = done;
+                if done == 2 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
             }
-        }
-    }, &cancel);
+        },
+        &cancel,
+    );
     assert_eq!(stopped.unwrap_err().code(), "cancelled");
     let files = CalibrationFiles::new(&paths.home, &model);
     let kept = std::fs::read_to_string(&files.rows).unwrap().lines().count();
@@ -175,11 +182,18 @@ fn calibrating_a_model_resumes_after_a_cancel_and_the_router_then_uses_it() {
     assert!(!files.calibration.exists(), "no calibration from a cancelled run");
 
     let mut first_progress = None;
-    let calibration = calibrate_model(&paths.home, &settings, &model, &items, &mut |progress| {
-        if let CollectProgress::Answering { done, .. } = progress {
-            first_progress.get_or_insert(done);
-        }
-    }, &Arc::new(AtomicBool::new(false)))
+    let calibration = calibrate_model(
+        &paths.home,
+        &settings,
+        &model,
+        &items,
+        &mut |progress| {
+            if let CollectProgress::Answering { done, .. } = progress {
+                first_progress.get_or_insert(done);
+            }
+        },
+        &Arc::new(AtomicBool::new(false)),
+    )
     .unwrap();
     assert_eq!(first_progress, Some(2), "the rerun starts after the kept rows");
     assert_eq!(calibration.rows, 4);

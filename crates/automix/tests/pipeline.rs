@@ -36,10 +36,7 @@ fn open_assistant(dir: &tempfile::TempDir, server: &TestServer) -> Assistant {
 }
 
 fn set_budget(assistant: &Assistant, monthly: f64) {
-    assistant
-        .ledger()
-        .set_settings(&BudgetSettings { monthly_limit: Cost::from_units(monthly), currency: "USD".into(), per_answer_cap: None })
-        .unwrap();
+    assistant.ledger().set_settings(&BudgetSettings { monthly_limit: Cost::from_units(monthly), currency: "USD".into(), per_answer_cap: None }).unwrap();
 }
 
 fn ask(assistant: &Assistant, question: &str, conversation: i64) -> (Result<i64, AskError>, Vec<AskEvent>) {
@@ -178,7 +175,15 @@ fn follow_ups_carry_earlier_turns_previews_send_nothing_and_the_user_can_escalat
 
     let mut streamed = String::new();
     let view = assistant
-        .escalate(second, &mut |e| if let AskEvent::RemoteToken { text } = e { streamed.push_str(&text) }, &Arc::new(AtomicBool::new(false)))
+        .escalate(
+            second,
+            &mut |e| {
+                if let AskEvent::RemoteToken { text } = e {
+                    streamed.push_str(&text)
+                }
+            },
+            &Arc::new(AtomicBool::new(false)),
+        )
         .unwrap();
     assert_eq!(view.remote_model.as_deref(), Some("gpt-4o-mini"));
     assert_eq!(view.remote_answer.as_deref(), Some(streamed.as_str()));

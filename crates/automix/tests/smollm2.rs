@@ -13,9 +13,7 @@ use candle_core::Device;
 
 fn smollm2_path() -> PathBuf {
     let catalog = Catalog::bundled();
-    ModelStore::from_env()
-        .locate(catalog.default_for(ModelKind::Chat))
-        .unwrap_or_else(|e| panic!("{e} (make test installs it)"))
+    ModelStore::from_env().locate(catalog.default_for(ModelKind::Chat)).unwrap_or_else(|e| panic!("{e} (make test installs it)"))
 }
 
 fn smollm2() -> LocalModel {

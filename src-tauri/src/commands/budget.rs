@@ -15,7 +15,11 @@ pub struct Budget {
 
 impl From<BudgetSettings> for Budget {
     fn from(settings: BudgetSettings) -> Self {
-        Budget { monthly_limit: settings.monthly_limit.as_units(), per_answer_cap: settings.per_answer_cap.map(|cap| cap.as_units()), currency: settings.currency }
+        Budget {
+            monthly_limit: settings.monthly_limit.as_units(),
+            per_answer_cap: settings.per_answer_cap.map(|cap| cap.as_units()),
+            currency: settings.currency,
+        }
     }
 }
 

@@ -31,7 +31,13 @@ fn scope(document_ids: Option<Vec<i64>>) -> Scope {
 
 /// Answers a question, streaming every stage to `on_event`; resolves with the question's id.
 #[tauri::command]
-pub async fn chat_ask(state: Shared<'_>, question: String, conversation_id: i64, document_ids: Option<Vec<i64>>, on_event: Channel<AskEvent>) -> Result<i64, AppError> {
+pub async fn chat_ask(
+    state: Shared<'_>,
+    question: String,
+    conversation_id: i64,
+    document_ids: Option<Vec<i64>>,
+    on_event: Channel<AskEvent>,
+) -> Result<i64, AppError> {
     if question.trim().is_empty() {
         return Err(AppError::new("empty_question", "type a question first"));
     }
@@ -70,7 +76,12 @@ pub async fn chat_feedback(state: Shared<'_>, question_id: i64, verdict: Option<
 
 /// Exactly what escalating `question` would send, without sending it.
 #[tauri::command]
-pub async fn chat_preview_payload(state: Shared<'_>, question: String, conversation_id: Option<i64>, document_ids: Option<Vec<i64>>) -> Result<PayloadPreview, AppError> {
+pub async fn chat_preview_payload(
+    state: Shared<'_>,
+    question: String,
+    conversation_id: Option<i64>,
+    document_ids: Option<Vec<i64>>,
+) -> Result<PayloadPreview, AppError> {
     let state = state.inner().clone();
     blocking(move || Ok(state.assistant.preview_payload(question.trim(), conversation_id, &scope(document_ids))?)).await
 }

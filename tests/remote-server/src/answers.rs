@@ -79,8 +79,7 @@ fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, Answe
         if line.trim().is_empty() {
             continue;
         }
-        let item = serde_json::from_str(&line)
-            .map_err(|source| AnswerBookError::Parse { path: path.into(), line: index + 1, source })?;
+        let item = serde_json::from_str(&line).map_err(|source| AnswerBookError::Parse { path: path.into(), line: index + 1, source })?;
         items.push(item);
     }
     Ok(items)
@@ -88,12 +87,7 @@ fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, Answe
 
 /// Lower-case, letters and digits only, single spaces: survives quoting and punctuation changes.
 pub fn normalize(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { ' ' })
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    text.chars().map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { ' ' }).collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Prefers GPT-4 answers, the strongest recorded model.
@@ -112,8 +106,7 @@ impl AnswerBook {
         for dataset in REPLAYED_DATASETS {
             let items: Vec<QaItem> = read_jsonl(&data_dir.join("qa").join(format!("{dataset}.jsonl.gz")))?;
             let items: HashMap<String, QaItem> = items.into_iter().map(|item| (item.id.clone(), item)).collect();
-            let mut answers: Vec<RecordedAnswer> =
-                read_jsonl(&data_dir.join("llm-answers").join(format!("{dataset}.jsonl.gz")))?;
+            let mut answers: Vec<RecordedAnswer> = read_jsonl(&data_dir.join("llm-answers").join(format!("{dataset}.jsonl.gz")))?;
             answers.sort_by_key(|answer| model_rank(&answer.model));
             for answer in answers {
                 let Some(item) = items.get(&answer.id) else { continue };
@@ -145,11 +138,8 @@ impl AnswerBook {
 
     /// Known questions with their recorded answers, in a stable order (for tests).
     pub fn known_questions(&self) -> Vec<(String, String)> {
-        let mut known: Vec<(String, String)> = self
-            .by_question
-            .values()
-            .flat_map(|entries| entries.iter().map(|entry| (entry.question.clone(), entry.answer.clone())))
-            .collect();
+        let mut known: Vec<(String, String)> =
+            self.by_question.values().flat_map(|entries| entries.iter().map(|entry| (entry.question.clone(), entry.answer.clone()))).collect();
         known.sort();
         known
     }
@@ -163,10 +153,8 @@ impl AnswerBook {
         if let Some(entries) = self.by_question.get(&normalize(question)) {
             // A few questions repeat across articles; the sent context tells them apart.
             let sent_context = normalize(context_part);
-            let entry = entries
-                .iter()
-                .find(|entry| !sent_context.is_empty() && shares_passage(&normalize(&entry.context), &sent_context))
-                .unwrap_or(&entries[0]);
+            let entry =
+                entries.iter().find(|entry| !sent_context.is_empty() && shares_passage(&normalize(&entry.context), &sent_context)).unwrap_or(&entries[0]);
             return (entry.answer.clone(), AnswerSource::Recorded { id: entry.id.clone(), model: entry.model.clone() });
         }
         (fallback_answer(question), AnswerSource::Fallback)

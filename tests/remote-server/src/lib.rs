@@ -176,11 +176,7 @@ async fn request_total(State(state): State<AppState>) -> Json<Value> {
 
 /// Deterministic token counts: words plus a few framing tokens per message.
 fn count_prompt_tokens(messages: &[Value]) -> u64 {
-    messages
-        .iter()
-        .map(|message| message.get("content").and_then(Value::as_str).unwrap_or("").split_whitespace().count() as u64 + 4)
-        .sum::<u64>()
-        + 3
+    messages.iter().map(|message| message.get("content").and_then(Value::as_str).unwrap_or("").split_whitespace().count() as u64 + 4).sum::<u64>() + 3
 }
 
 fn error_json(status: StatusCode, message: &str, kind: &str) -> Response {
@@ -193,10 +189,7 @@ async fn chat_completions(State(state): State<AppState>, headers: HeaderMap, bod
         Ok(value) => value,
         Err(error) => return error_json(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {error}"), "invalid_request_error"),
     };
-    let header_fault = headers
-        .get("x-automix-fault")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|text| serde_json::from_str::<Fault>(text).ok());
+    let header_fault = headers.get("x-automix-fault").and_then(|value| value.to_str().ok()).and_then(|text| serde_json::from_str::<Fault>(text).ok());
     let fault = {
         let mut shared = state.lock();
         shared.received.push(ReceivedRequest { authorization: authorization.clone(), body: request.clone() });
@@ -224,8 +217,7 @@ async fn chat_completions(State(state): State<AppState>, headers: HeaderMap, bod
             return error_json(StatusCode::UNAUTHORIZED, &format!("Incorrect API key provided: {sent}"), "invalid_api_key");
         }
         Some(Fault::WrongContentType) => {
-            return ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], "<html><body>Please sign in to the network</body></html>")
-                .into_response()
+            return ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], "<html><body>Please sign in to the network</body></html>").into_response()
         }
         _ => {}
     }

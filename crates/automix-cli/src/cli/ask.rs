@@ -68,37 +68,52 @@ pub fn run(args: AskArgs) -> Result<()> {
     };
     let cancel = Arc::new(AtomicBool::new(false));
     let mut out = std::io::stdout();
-    assistant.ask(&args.question, &scope, conversation, &mut |event| {
-        if args.json {
-            let _ = writeln!(out, "{}", serde_json::to_string(&event).unwrap_or_default());
-            return;
-        }
-        match event {
-            AskEvent::Retrieved { citations, .. } => {
-                for (i, c) in citations.iter().enumerate() {
-                    eprintln!("[{}] {c}", i + 1);
+    assistant.ask(
+        &args.question,
+        &scope,
+        conversation,
+        &mut |event| {
+            if args.json {
+                let _ = writeln!(out, "{}", serde_json::to_string(&event).unwrap_or_default());
+                return;
+            }
+            match event {
+                AskEvent::Retrieved { citations, .. } => {
+                    for (i, c) in citations.iter().enumerate() {
+                        eprintln!("[{}] {c}", i + 1);
+                    }
+                }
+                AskEvent::LocalToken { text } => {
+                    let _ = write!(out, "{text}");
+                    let _ = out.flush();
+                }
+                AskEvent::Verified { v, grounded } => {
+                    eprintln!("\n(self-check: {:.0}% correct, answer {} the sources)", v * 100.0, if grounded { "found in" } else { "not found in" })
+                }
+                AskEvent::Routed { decision, reason, .. } => {
+                    let label = match decision {
+                        Decision::Keep => "kept local",
+                        Decision::Escalate => "escalating",
+                        Decision::StayLocal => "staying local",
+                    };
+                    eprintln!("({label}: {reason})");
+                }
+                AskEvent::RemoteToken { text } => {
+                    let _ = write!(out, "{text}");
+                    let _ = out.flush();
+                }
+                AskEvent::RemoteFailed { message } => eprintln!("\n(remote model failed: {message}; the local answer stands)"),
+                AskEvent::Done { source, cost, currency, question_id, .. } => {
+                    let source = match source {
+                        AnswerSource::Local => "local model",
+                        AnswerSource::Remote => "remote model",
+                    };
+                    eprintln!("\n(answer #{question_id} from the {source}; cost {cost:.6} {currency})");
                 }
             }
-            AskEvent::LocalToken { text } => {
-                let _ = write!(out, "{text}");
-                let _ = out.flush();
-            }
-            AskEvent::Verified { v, grounded } => eprintln!("\n(self-check: {:.0}% correct, answer {} the sources)", v * 100.0, if grounded { "found in" } else { "not found in" }),
-            AskEvent::Routed { decision, reason, .. } => {
-                let label = match decision { Decision::Keep => "kept local", Decision::Escalate => "escalating", Decision::StayLocal => "staying local" };
-                eprintln!("({label}: {reason})");
-            }
-            AskEvent::RemoteToken { text } => {
-                let _ = write!(out, "{text}");
-                let _ = out.flush();
-            }
-            AskEvent::RemoteFailed { message } => eprintln!("\n(remote model failed: {message}; the local answer stands)"),
-            AskEvent::Done { source, cost, currency, question_id, .. } => {
-                let source = match source { AnswerSource::Local => "local model", AnswerSource::Remote => "remote model" };
-                eprintln!("\n(answer #{question_id} from the {source}; cost {cost:.6} {currency})");
-            }
-        }
-    }, &cancel)?;
+        },
+        &cancel,
+    )?;
     println!();
     Ok(())
 }

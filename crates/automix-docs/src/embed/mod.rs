@@ -68,9 +68,7 @@ impl Embedder {
 
         let mut counting_tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|error| damaged(&tokenizer_path, error.to_string()))?;
         counting_tokenizer.with_padding(None);
-        counting_tokenizer
-            .with_truncation(None)
-            .map_err(|error| damaged(&tokenizer_path, error.to_string()))?;
+        counting_tokenizer.with_truncation(None).map_err(|error| damaged(&tokenizer_path, error.to_string()))?;
         let mut batch_tokenizer = counting_tokenizer.clone();
         batch_tokenizer.with_padding(Some(PaddingParams { strategy: PaddingStrategy::BatchLongest, ..Default::default() }));
         batch_tokenizer
@@ -115,10 +113,7 @@ impl Embedder {
 
     /// Token ids and attention mask, both (texts, longest text), of one padded, truncated batch.
     pub fn batch_inputs(&self, texts: &[&str]) -> Result<(Tensor, Tensor), EmbedError> {
-        let encodings = self
-            .batch_tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|error| EmbedError::Tokenize(error.to_string()))?;
+        let encodings = self.batch_tokenizer.encode_batch(texts.to_vec(), true).map_err(|error| EmbedError::Tokenize(error.to_string()))?;
         let ids = stack(&encodings, |encoding| encoding.get_ids(), &self.device)?;
         let mask = stack(&encodings, |encoding| encoding.get_attention_mask(), &self.device)?;
         Ok((ids, mask))
@@ -146,14 +141,7 @@ fn existing_file(dir: &Path, name: &str) -> Result<PathBuf, EmbedError> {
     }
 }
 
-fn stack(
-    encodings: &[tokenizers::Encoding],
-    field: impl Fn(&tokenizers::Encoding) -> &[u32],
-    device: &Device,
-) -> Result<Tensor, EmbedError> {
-    let rows = encodings
-        .iter()
-        .map(|encoding| Tensor::new(field(encoding), device))
-        .collect::<Result<Vec<_>, _>>()?;
+fn stack(encodings: &[tokenizers::Encoding], field: impl Fn(&tokenizers::Encoding) -> &[u32], device: &Device) -> Result<Tensor, EmbedError> {
+    let rows = encodings.iter().map(|encoding| Tensor::new(field(encoding), device)).collect::<Result<Vec<_>, _>>()?;
     Ok(Tensor::stack(&rows, 0)?)
 }

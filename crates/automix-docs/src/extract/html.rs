@@ -11,15 +11,34 @@ const SKIPPED: &[&str] = &["script", "style", "noscript", "template", "head", "s
 
 /// Elements that start a new block of text.
 const BLOCK_LEVEL: &[&str] = &[
-    "p", "div", "li", "pre", "blockquote", "td", "th", "tr", "dt", "dd", "figcaption", "section",
-    "article", "header", "footer", "aside", "main", "table", "ul", "ol", "br", "hr", "caption",
+    "p",
+    "div",
+    "li",
+    "pre",
+    "blockquote",
+    "td",
+    "th",
+    "tr",
+    "dt",
+    "dd",
+    "figcaption",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "aside",
+    "main",
+    "table",
+    "ul",
+    "ol",
+    "br",
+    "hr",
+    "caption",
 ];
 
 pub(crate) fn extract(path: &Path, source: &str) -> Result<ExtractedDocument, ExtractError> {
     let document = Html::parse_document(source);
-    let title = Selector::parse("title")
-        .ok()
-        .and_then(|selector| document.select(&selector).next().map(|title| title.text().collect::<String>()));
+    let title = Selector::parse("title").ok().and_then(|selector| document.select(&selector).next().map(|title| title.text().collect::<String>()));
     let mut walker = Walker { builder: DocumentBuilder::new(), current: String::new() };
     walker.visit(*document.root_element());
     walker.flush(None);

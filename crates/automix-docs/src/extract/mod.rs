@@ -75,9 +75,7 @@ impl DocumentFormat {
 
     /// Parses the name written by [`DocumentFormat::as_str`].
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Pdf, Self::Docx, Self::Markdown, Self::Html, Self::Text]
-            .into_iter()
-            .find(|format| format.as_str() == name)
+        [Self::Pdf, Self::Docx, Self::Markdown, Self::Html, Self::Text].into_iter().find(|format| format.as_str() == name)
     }
 
     /// The format a file extension names, if it is one the library reads.
@@ -168,12 +166,7 @@ impl DocumentBuilder {
         self.blocks.push(Block { heading_level, page, page_label, byte_range: start..self.text.len() });
     }
 
-    pub(crate) fn finish(
-        self,
-        path: &Path,
-        format: DocumentFormat,
-        explicit_title: Option<String>,
-    ) -> Result<ExtractedDocument, ExtractError> {
+    pub(crate) fn finish(self, path: &Path, format: DocumentFormat, explicit_title: Option<String>) -> Result<ExtractedDocument, ExtractError> {
         if self.blocks.is_empty() {
             return Err(ExtractError::NoText { path: path.to_path_buf() });
         }

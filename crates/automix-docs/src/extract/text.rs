@@ -26,11 +26,7 @@ pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<String, ExtractError> 
     };
     let (decoded, _, _) = encoding.decode(bytes);
     let total = decoded.chars().take(8192).count().max(1);
-    let control = decoded
-        .chars()
-        .take(8192)
-        .filter(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\x0c'))
-        .count();
+    let control = decoded.chars().take(8192).filter(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\x0c')).count();
     if control as f64 / total as f64 > MAX_CONTROL_CHAR_SHARE {
         return Err(ExtractError::Binary { path: path.to_path_buf() });
     }

@@ -34,11 +34,8 @@ pub fn pdf_bytes(pages: &[&[&str]], title: Option<&str>) -> Vec<u8> {
     let resources_id = document.add_object(dictionary! { "Font" => dictionary! { "F1" => font_id } });
     let mut kids = Vec::new();
     for paragraphs in pages {
-        let mut operations = vec![
-            Operation::new("BT", vec![]),
-            Operation::new("Tf", vec!["F1".into(), 12.into()]),
-            Operation::new("Td", vec![50.into(), 780.into()]),
-        ];
+        let mut operations =
+            vec![Operation::new("BT", vec![]), Operation::new("Tf", vec!["F1".into(), 12.into()]), Operation::new("Td", vec![50.into(), 780.into()])];
         for (index, paragraph) in paragraphs.iter().enumerate() {
             if index > 0 {
                 operations.push(Operation::new("Td", vec![0.into(), (-30).into()]));
@@ -70,10 +67,7 @@ pub fn image_only_pdf_bytes() -> Vec<u8> {
     let mut document = Document::with_version("1.5");
     let pages_id = document.new_object_id();
     let resources_id = document.add_object(dictionary! {});
-    let operations = vec![
-        Operation::new("re", vec![10.into(), 10.into(), 300.into(), 300.into()]),
-        Operation::new("f", vec![]),
-    ];
+    let operations = vec![Operation::new("re", vec![10.into(), 10.into(), 300.into(), 300.into()]), Operation::new("f", vec![])];
     let page = add_page(&mut document, pages_id, Content { operations });
     finish_pdf(document, pages_id, resources_id, vec![page], None)
 }

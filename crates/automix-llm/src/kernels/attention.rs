@@ -25,7 +25,8 @@ impl AttentionShape {
     pub fn supported(&self) -> bool {
         (KEYS_PER_BLOCK..=8 * KEYS_PER_BLOCK).contains(&self.head_dim)
             && self.head_dim.is_multiple_of(KEYS_PER_BLOCK)
-            && self.n_kv_head > 0 && self.n_head.is_multiple_of(self.n_kv_head)
+            && self.n_kv_head > 0
+            && self.n_head.is_multiple_of(self.n_kv_head)
     }
 }
 
@@ -130,7 +131,9 @@ pub fn attention(isa: Isa, kv: &KvLayer, q: &[f32], q_stride: usize, first_posit
             // cheapest and finish together.
             let (head, block) = (item % n_kv_head, items_per_head - 1 - item / n_kv_head);
             let rows = block * rows_per_item..(positions * group).min((block + 1) * rows_per_item);
-            SCORES.with(|scores| attend(isa, isa, kv, q, q_stride, first_position, head, rows.start, rows.end, scale, out_ptr, q_width, &mut scores.borrow_mut()));
+            SCORES.with(|scores| {
+                attend(isa, isa, kv, q, q_stride, first_position, head, rows.start, rows.end, scale, out_ptr, q_width, &mut scores.borrow_mut())
+            });
         }
     };
     let parallel = n_kv_head * items_per_head > 1;

@@ -154,7 +154,11 @@ mod x86 {
 
     #[inline]
     fn tail_mask(len: usize) -> __mmask16 {
-        if len >= LANES { 0xffff } else { (1u16 << len) - 1 }
+        if len >= LANES {
+            0xffff
+        } else {
+            (1u16 << len) - 1
+        }
     }
 
     #[target_feature(enable = "avx512f")]

@@ -88,10 +88,8 @@ impl PackedMatrix {
             let form = Form::of(matrices[start].dtype)?;
             let end = start + matrices[start..].iter().take_while(|m| Form::of(m.dtype) == Some(form)).count();
             // Each output row with its type, in stacking order.
-            let rows: Vec<(GgmlDType, &[u8])> = matrices[start..end]
-                .iter()
-                .flat_map(|m| m.data.chunks_exact(m.data.len() / m.rows).map(move |row| (m.dtype, row)))
-                .collect();
+            let rows: Vec<(GgmlDType, &[u8])> =
+                matrices[start..end].iter().flat_map(|m| m.data.chunks_exact(m.data.len() / m.rows).map(move |row| (m.dtype, row))).collect();
             parts.push(match form {
                 Form::Int8 => Part::Int8(PackedQ8::from_blocks_for(isa, rows.len(), k, |row, b| {
                     let (dtype, bytes) = rows[row];
@@ -164,11 +162,8 @@ mod tests {
         let k = 512;
         let types = [GgmlDType::Q4K, GgmlDType::Q5_0, GgmlDType::Q6K, GgmlDType::Q4K, GgmlDType::Q8_0];
         let rows = [24, 9, 17, 40, 8];
-        let quantized: Vec<QTensor> = types
-            .iter()
-            .zip(rows)
-            .map(|(&dtype, n)| QTensor::quantize(&Tensor::randn(0f32, 1.0, (n, k), &Device::Cpu).unwrap(), dtype).unwrap())
-            .collect();
+        let quantized: Vec<QTensor> =
+            types.iter().zip(rows).map(|(&dtype, n)| QTensor::quantize(&Tensor::randn(0f32, 1.0, (n, k), &Device::Cpu).unwrap(), dtype).unwrap()).collect();
         let data: Vec<_> = quantized.iter().map(|q| q.data().unwrap()).collect();
         let matrices: Vec<GgmlMatrix> =
             types.iter().zip(rows).zip(&data).map(|((&dtype, rows), data)| GgmlMatrix { dtype, data: data.as_ref(), rows, k }).collect();
@@ -196,4 +191,3 @@ mod tests {
         assert!(PackedMatrix::from_ggml(Isa::detected(), &[other]).is_none());
     }
 }
-

@@ -12,7 +12,6 @@
 //! `AUTOMIX_CPU_KERNELS=avx512|avxvnni|avx2|generic` forces a lower set than the CPU has (never a higher
 //! one), so each path can be measured on one machine; `generic` turns the kernels off.
 
-
 mod attention;
 mod elementwise;
 mod ggml;
@@ -74,7 +73,8 @@ impl Isa {
             ]) {
                 return Isa::Avx512;
             }
-            if has(&[is_x86_feature_detected!("avx2"), is_x86_feature_detected!("fma"), is_x86_feature_detected!("f16c"), is_x86_feature_detected!("avxvnni")]) {
+            if has(&[is_x86_feature_detected!("avx2"), is_x86_feature_detected!("fma"), is_x86_feature_detected!("f16c"), is_x86_feature_detected!("avxvnni")])
+            {
                 return Isa::AvxVnni;
             }
             if has(&[is_x86_feature_detected!("avx2"), is_x86_feature_detected!("fma"), is_x86_feature_detected!("f16c")]) {

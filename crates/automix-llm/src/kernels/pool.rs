@@ -152,7 +152,6 @@ fn worker(shared: &Shared) {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

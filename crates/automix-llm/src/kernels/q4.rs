@@ -214,7 +214,15 @@ mod x86 {
 
     /// `R` activation rows against one tile of columns, over every block of k.
     #[inline(always)]
-    unsafe fn q4_block<V: Vnni, T: Q4Tile, const R: usize>(weights: &[T], a: &QuantizedRows, k: usize, row0: usize, out: *mut f32, out_stride: usize, cols: usize) {
+    unsafe fn q4_block<V: Vnni, T: Q4Tile, const R: usize>(
+        weights: &[T],
+        a: &QuantizedRows,
+        k: usize,
+        row0: usize,
+        out: *mut f32,
+        out_stride: usize,
+        cols: usize,
+    ) {
         let blocks_per_row = k / BLOCK;
         let mut acc = [<V::Float as F32Lanes>::zero(); R];
         for (b, tile) in weights.iter().enumerate() {

@@ -381,24 +381,56 @@ mod x86 {
 
     /// Computes the columns of one tile for `rows`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) unsafe fn avx512_rows(weights: &[Tile16], a: &QuantizedRows, k: usize, rows: std::ops::Range<usize>, out: *mut f32, out_stride: usize, cols: usize) {
+    pub(super) unsafe fn avx512_rows(
+        weights: &[Tile16],
+        a: &QuantizedRows,
+        k: usize,
+        rows: std::ops::Range<usize>,
+        out: *mut f32,
+        out_stride: usize,
+        cols: usize,
+    ) {
         vnni_rows::<Zmm, _>(weights, a, k, rows, out, out_stride, cols)
     }
 
     /// The same with AVX-VNNI.
     #[target_feature(enable = "avx2,fma,avxvnni")]
-    pub(super) unsafe fn avxvnni_rows(weights: &[Tile8Unsigned], a: &QuantizedRows, k: usize, rows: std::ops::Range<usize>, out: *mut f32, out_stride: usize, cols: usize) {
+    pub(super) unsafe fn avxvnni_rows(
+        weights: &[Tile8Unsigned],
+        a: &QuantizedRows,
+        k: usize,
+        rows: std::ops::Range<usize>,
+        out: *mut f32,
+        out_stride: usize,
+        cols: usize,
+    ) {
         vnni_rows::<Ymm<Vex>, _>(weights, a, k, rows, out, out_stride, cols)
     }
 
     /// The same 256-bit kernel with AVX-512 VNNI's encoding.
     #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
-    pub(super) unsafe fn avxvnni_rows_evex(weights: &[Tile8Unsigned], a: &QuantizedRows, k: usize, rows: std::ops::Range<usize>, out: *mut f32, out_stride: usize, cols: usize) {
+    pub(super) unsafe fn avxvnni_rows_evex(
+        weights: &[Tile8Unsigned],
+        a: &QuantizedRows,
+        k: usize,
+        rows: std::ops::Range<usize>,
+        out: *mut f32,
+        out_stride: usize,
+        cols: usize,
+    ) {
         vnni_rows::<Ymm<Evex>, _>(weights, a, k, rows, out, out_stride, cols)
     }
 
     #[inline(always)]
-    unsafe fn vnni_rows<V: Vnni, T: Tile>(weights: &[T], a: &QuantizedRows, k: usize, rows: std::ops::Range<usize>, out: *mut f32, out_stride: usize, cols: usize) {
+    unsafe fn vnni_rows<V: Vnni, T: Tile>(
+        weights: &[T],
+        a: &QuantizedRows,
+        k: usize,
+        rows: std::ops::Range<usize>,
+        out: *mut f32,
+        out_stride: usize,
+        cols: usize,
+    ) {
         let mut row = rows.start;
         while row < rows.end {
             let step = match rows.end - row {
@@ -419,7 +451,15 @@ mod x86 {
 
     /// `R` activation rows against one tile of columns, over every block of k.
     #[inline(always)]
-    unsafe fn vnni_block<V: Vnni, T: Tile, const R: usize>(weights: &[T], a: &QuantizedRows, k: usize, row0: usize, out: *mut f32, out_stride: usize, cols: usize) {
+    unsafe fn vnni_block<V: Vnni, T: Tile, const R: usize>(
+        weights: &[T],
+        a: &QuantizedRows,
+        k: usize,
+        row0: usize,
+        out: *mut f32,
+        out_stride: usize,
+        cols: usize,
+    ) {
         let blocks_per_row = k / BLOCK;
         let mut acc = [<V::Float as F32Lanes>::zero(); R];
         for (b, tile) in weights.iter().enumerate() {
@@ -485,15 +525,7 @@ mod x86 {
 
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn rows_256<const R: usize>(
-        weights: &[Tile8],
-        a: &QuantizedRows,
-        k: usize,
-        row0: usize,
-        out: *mut f32,
-        out_stride: usize,
-        cols: usize,
-    ) {
+    unsafe fn rows_256<const R: usize>(weights: &[Tile8], a: &QuantizedRows, k: usize, row0: usize, out: *mut f32, out_stride: usize, cols: usize) {
         let blocks_per_row = k / BLOCK;
         let ones = _mm256_set1_epi16(1);
         let mut acc = [_mm256_setzero_ps(); R];
@@ -595,9 +627,7 @@ mod tests {
                 matmul(&x.flatten_all().unwrap().to_vec1().unwrap(), &packed, &mut out);
                 let xs: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
                 let ws: Vec<f32> = q.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-                let exact: Vec<f32> = (0..m * n)
-                    .map(|i| (0..k).map(|j| xs[i / n * k + j] * ws[i % n * k + j]).sum())
-                    .collect();
+                let exact: Vec<f32> = (0..m * n).map(|i| (0..k).map(|j| xs[i / n * k + j] * ws[i % n * k + j]).sum()).collect();
                 let candle: Vec<f32> = QMatMul::from_qtensor(q).unwrap().forward(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
                 let rms = (exact.iter().map(|v| v * v).sum::<f32>() / exact.len() as f32).sqrt();
                 let err = |got: &[f32]| got.iter().zip(&exact).fold(0f32, |e, (a, b)| e.max((a - b).abs())) / rms;

@@ -10,8 +10,8 @@ use automix_remote::{CancelFlag, ChatMessage, EscalationPayload, PayloadChunk, R
 use automix_router::SignalValues;
 use automix_store::{CitationLocation, Escalation, LocalAnswer, QuestionRecord, RouteDecision, Routing};
 
-use super::report::text_citation;
 use super::observe::Observation;
+use super::report::text_citation;
 use super::{ensure_not_cancelled, lock, read, AnswerSource, AnswerView, AskError, AskEvent, Assistant, Decision, PayloadPreview, RemoteModel, Scope};
 use crate::prompts::Turn;
 
@@ -232,11 +232,24 @@ impl Assistant {
             (true, None) => (
                 Decision::Escalate,
                 RouteDecision::Escalate,
-                format!("the local answer is estimated only {:.0}% likely right; {} is expected to do better for at most {} {}", local_confidence * 100.0, remote.model, worst_case, status.currency),
+                format!(
+                    "the local answer is estimated only {:.0}% likely right; {} is expected to do better for at most {} {}",
+                    local_confidence * 100.0,
+                    remote.model,
+                    worst_case,
+                    status.currency
+                ),
             ),
         };
         Ok(Route {
-            routing: Routing { decision: stored, reason, expected_utilities: plan.expected_utilities, lambda: Some(lambda), estimated_cost: Some(worst_case), local_confidence: Some(local_confidence) },
+            routing: Routing {
+                decision: stored,
+                reason,
+                expected_utilities: plan.expected_utilities,
+                lambda: Some(lambda),
+                estimated_cost: Some(worst_case),
+                local_confidence: Some(local_confidence),
+            },
             decision,
             remote: Some(remote),
             calibrated: router.calibrated(),
@@ -245,7 +258,15 @@ impl Assistant {
 
     /// Reserves the worst case, calls the remote model, settles what it used. A failed call is
     /// an `Escalation` with its error (the local answer stands); only a cancel is an error.
-    fn call_remote(&self, remote: &RemoteModel, payload: &EscalationPayload, worst_case: Cost, currency: &str, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<Escalation, AskError> {
+    fn call_remote(
+        &self,
+        remote: &RemoteModel,
+        payload: &EscalationPayload,
+        worst_case: Cost,
+        currency: &str,
+        on_event: &mut dyn FnMut(AskEvent),
+        cancel: &CancelFlag,
+    ) -> Result<Escalation, AskError> {
         let started = Instant::now();
         let reservation = self.ledger.reserve(worst_case, &payload.question)?;
         let outcome = remote.client.chat_stream(payload, remote.max_tokens, |text| on_event(AskEvent::RemoteToken { text: text.to_string() }), cancel);
@@ -296,15 +317,7 @@ fn whole_text_hit(source: &str, text: &str, budget: usize, model: &LocalModel) -
     let tokens = model.tokenizer().encode(text)?;
     let kept = tokens.len().min(budget);
     let text = if kept < tokens.len() { model.tokenizer().decode(&tokens[..kept])? } else { text.to_string() };
-    Ok(SearchHit {
-        chunk_id: 0,
-        ordinal: 0,
-        score: 1.0,
-        similarity: None,
-        token_count: kept,
-        citation: text_citation(source, &text),
-        text,
-    })
+    Ok(SearchHit { chunk_id: 0, ordinal: 0, score: 1.0, similarity: None, token_count: kept, citation: text_citation(source, &text), text })
 }
 
 fn to_stored_citation(hit: &SearchHit) -> automix_store::Citation {

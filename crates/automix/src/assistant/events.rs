@@ -30,11 +30,19 @@ pub enum Decision {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AskEvent {
     /// The passages the local model reads; `passages[i]` is the text `citations[i]` points at.
-    Retrieved { citations: Vec<Citation>, passages: Vec<String> },
-    LocalToken { text: String },
+    Retrieved {
+        citations: Vec<Citation>,
+        passages: Vec<String>,
+    },
+    LocalToken {
+        text: String,
+    },
     /// Self-verification finished: `v` is the verifier's P(correct); `grounded` whether the
     /// answer's own words (beyond the question's) all occur in the retrieved text.
-    Verified { v: f64, grounded: bool },
+    Verified {
+        v: f64,
+        grounded: bool,
+    },
     Routed {
         decision: Decision,
         reason: String,
@@ -51,10 +59,20 @@ pub enum AskEvent {
         /// another model's calibration, which underrates a stronger model (escalates more).
         calibrated: bool,
     },
-    RemoteToken { text: String },
+    RemoteToken {
+        text: String,
+    },
     /// The remote call failed after its retries; the local answer stands.
-    RemoteFailed { message: String },
-    Done { answer: String, source: AnswerSource, cost: f64, currency: String, question_id: i64 },
+    RemoteFailed {
+        message: String,
+    },
+    Done {
+        answer: String,
+        source: AnswerSource,
+        cost: f64,
+        currency: String,
+        question_id: i64,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

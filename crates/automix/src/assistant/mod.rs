@@ -25,8 +25,8 @@ use automix_remote::{BlockingRemoteClient, KeyStore, ModelPrice, PriceTable, Rem
 use automix_store::{Feedback, History};
 
 pub use events::{AnswerSource, AskError, AskEvent, Decision};
-pub use report::{AnswerView, HistoryPage, PayloadPreview, SpendDay, SpendReport};
 pub use observe::Observation;
+pub use report::{AnswerView, HistoryPage, PayloadPreview, SpendDay, SpendReport};
 pub use routing::{calibration_path, model_calibration, CalibrationOrigin, RoutePlan, Router, CALIBRATIONS_DIR};
 
 use crate::prompts::shared_prefix;
@@ -189,7 +189,11 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 /// `Err(Cancelled)` once the user has cancelled: checked between the stages of a question.
 fn ensure_not_cancelled(cancel: &automix_remote::CancelFlag) -> Result<(), AskError> {
-    if cancel.load(std::sync::atomic::Ordering::Relaxed) { Err(AskError::Cancelled) } else { Ok(()) }
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        Err(AskError::Cancelled)
+    } else {
+        Ok(())
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -378,8 +382,7 @@ impl Assistant {
     /// Forgets what the router learned from use (answers before now no longer teach it).
     pub fn forget_learning(&self) -> Result<(), AskError> {
         let now = automix_budget::now_ms();
-        std::fs::write(&self.paths.learning_since, now.to_string())
-            .map_err(|source| AskError::Io { path: self.paths.learning_since.clone(), source })?;
+        std::fs::write(&self.paths.learning_since, now.to_string()).map_err(|source| AskError::Io { path: self.paths.learning_since.clone(), source })?;
         self.relearn()
     }
 

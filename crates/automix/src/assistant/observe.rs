@@ -37,7 +37,14 @@ impl Assistant {
     /// Retrieves the passages for `question`, answers it with the local model (streaming its
     /// tokens), verifies the answer and reads the router's signals. Reports `Retrieved`,
     /// `LocalToken` and `Verified` through `on_event`.
-    pub fn observe(&self, question: &str, scope: &Scope, conversation_id: Option<i64>, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<Observation, AskError> {
+    pub fn observe(
+        &self,
+        question: &str,
+        scope: &Scope,
+        conversation_id: Option<i64>,
+        on_event: &mut dyn FnMut(AskEvent),
+        cancel: &CancelFlag,
+    ) -> Result<Observation, AskError> {
         let model = self.model()?;
         let config = self.config();
         let (earlier, earlier_tokens) = match conversation_id {
@@ -58,7 +65,8 @@ impl Assistant {
         let started = Instant::now();
         let prompt_tokens = model.tokenizer().encode(&prompt)?;
         caches.continue_longest(&prompt_tokens);
-        let answer = model.generate_tokens(&prompt_tokens, caches.working(), &params, cancel, &mut |text| on_event(AskEvent::LocalToken { text: text.to_string() }))?;
+        let answer =
+            model.generate_tokens(&prompt_tokens, caches.working(), &params, cancel, &mut |text| on_event(AskEvent::LocalToken { text: text.to_string() }))?;
         caches.keep();
         let answer_ms = started.elapsed().as_millis() as u64;
         let checks_started = Instant::now();
@@ -135,7 +143,14 @@ impl Assistant {
 /// Mean log-probability of the answer's tokens with the context (as generated) minus without it
 /// (the same conversation with an empty context). Reads only the question and the answer again:
 /// the shared instructions stay in the cache, and the next question needs nothing else from it.
-fn context_lift(model: &LocalModel, answer: &Generation, question: &str, earlier: &[Turn], cache: &mut KvCache, cancel: &CancelFlag) -> Result<Option<f64>, AskError> {
+fn context_lift(
+    model: &LocalModel,
+    answer: &Generation,
+    question: &str,
+    earlier: &[Turn],
+    cache: &mut KvCache,
+    cancel: &CancelFlag,
+) -> Result<Option<f64>, AskError> {
     let text = answer.text.trim();
     if text.is_empty() || answer.tokens.is_empty() {
         return Ok(None);
@@ -166,9 +181,6 @@ fn context_similarity(embedder: &Embedder, answer: &str, context: &str) -> Resul
     }
     let vectors = embedder.embed(&[&[answer], candidates.as_slice()].concat())?;
     let (answer_vector, sentence_vectors) = vectors.split_first().expect("the answer was embedded");
-    let best = sentence_vectors
-        .iter()
-        .map(|sentence| sentence.iter().zip(answer_vector).map(|(a, b)| f64::from(a * b)).sum::<f64>())
-        .reduce(f64::max);
+    let best = sentence_vectors.iter().map(|sentence| sentence.iter().zip(answer_vector).map(|(a, b)| f64::from(a * b)).sum::<f64>()).reduce(f64::max);
     Ok(best)
 }

@@ -121,10 +121,7 @@ impl Router {
         let pomdp = Pomdp::new(vec![local, remote], vec![self.observations.clone()], prior).map_err(router_error)?;
         let policy = pomdp.solve(lambda).policy;
         let local_confidence = self.local_confidence(signals);
-        let expected_utilities = BTreeMap::from([
-            ("keep".to_string(), local_confidence),
-            ("escalate".to_string(), remote_accuracy - lambda * remote_cost),
-        ]);
+        let expected_utilities = BTreeMap::from([("keep".to_string(), local_confidence), ("escalate".to_string(), remote_accuracy - lambda * remote_cost)]);
         Ok(RoutePlan { escalate: policy.decide_first(signals) != Action::Keep, local_confidence, expected_utilities })
     }
 }

@@ -83,11 +83,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         })?;
         let stock_query = query_latency(&queries, |query| stock_embed(&[query]).map(drop))?;
         let stock_figures = figures("candle-transformers BertModel (f32)", load_secs, chunk_refs.len(), tokens, chunk_secs, &stock_query);
-        let cosines: Vec<f32> = sorted
-            .iter()
-            .zip(&stock_vectors)
-            .map(|(&index, stock)| ours_vectors[index].iter().zip(stock).map(|(a, b)| a * b).sum())
-            .collect();
+        let cosines: Vec<f32> =
+            sorted.iter().zip(&stock_vectors).map(|(&index, stock)| ours_vectors[index].iter().zip(stock).map(|(a, b)| a * b).sum()).collect();
         report["ratio"] = serde_json::json!({
             "chunks_per_sec": ours.chunks_per_sec / stock_figures.chunks_per_sec,
             "query_p50": stock_figures.query_p50_ms / ours.query_p50_ms,

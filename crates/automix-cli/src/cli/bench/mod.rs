@@ -5,8 +5,8 @@ use anyhow::Result;
 use automix::settings::Settings;
 use automix::speed::peak_rss_mb;
 use automix::speed::{bench_prompt, time_prefill_and_decode};
-use automix_llm::sampling::argmax;
 use automix_llm::device::label;
+use automix_llm::sampling::argmax;
 use automix_llm::LocalModel;
 use candle_core::{Device, Tensor};
 use clap::Args;
@@ -171,7 +171,15 @@ mod tests {
         let report = chat_model_report(&bench.args).unwrap_or_else(|e| panic!("{e:#} (make test installs the models)"));
         let pipeline = &report["pipeline"];
         assert_eq!(pipeline["questions"], super::pipeline::QUESTIONS.len(), "{report:#}");
-        for figure in ["retrieval_secs", "question_to_first_token_secs", "new_document_question_to_first_token_secs", "new_document_read_ahead_question_to_first_token_secs", "answer_secs", "checks_secs", "checks_to_answer_ratio"] {
+        for figure in [
+            "retrieval_secs",
+            "question_to_first_token_secs",
+            "new_document_question_to_first_token_secs",
+            "new_document_read_ahead_question_to_first_token_secs",
+            "answer_secs",
+            "checks_secs",
+            "checks_to_answer_ratio",
+        ] {
             let value = pipeline[figure].as_f64().unwrap_or_else(|| panic!("no {figure} in {pipeline:#}"));
             assert!(value > 0.0 && value.is_finite(), "{figure} = {value}");
         }

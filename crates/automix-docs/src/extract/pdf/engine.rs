@@ -34,8 +34,7 @@ fn bind(candidates: &[PathBuf]) -> Result<Pdfium, String> {
             searched.join(", ")
         ));
     };
-    let bindings = Pdfium::bind_to_library(library)
-        .map_err(|error| format!("the PDF engine {} cannot be loaded: {error}", library.display()))?;
+    let bindings = Pdfium::bind_to_library(library).map_err(|error| format!("the PDF engine {} cannot be loaded: {error}", library.display()))?;
     tracing::debug!(library = %library.display(), "PDFium bound");
     Ok(Pdfium::new(bindings))
 }

@@ -141,9 +141,7 @@ pub(super) fn logical_rtl_line(glyphs: &[Glyph]) -> Option<String> {
     let mut words: Vec<(String, bool)> = Vec::new();
     let mut previous: Option<Glyph> = None;
     for (text, glyph) in clusters {
-        let spaced = previous.is_some_and(|previous| {
-            previous.left - glyph.right > RTL_WORD_GAP_IN_FONT_SIZES * previous.font_size.max(glyph.font_size)
-        });
+        let spaced = previous.is_some_and(|previous| previous.left - glyph.right > RTL_WORD_GAP_IN_FONT_SIZES * previous.font_size.max(glyph.font_size));
         let left_to_right = text.chars().next().is_some_and(|ch| !is_rtl_letter(ch) && ch.is_alphanumeric());
         match words.last_mut() {
             Some((word, ltr)) if !spaced && *ltr == left_to_right => word.push_str(&text),
@@ -182,8 +180,7 @@ pub(super) fn logical_rtl_line(glyphs: &[Glyph]) -> Option<String> {
 }
 
 fn is_rtl_letter(ch: char) -> bool {
-    matches!(ch as u32, 0x0590..=0x05FF | 0x0600..=0x06FF | 0x0750..=0x077F | 0x08A0..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF)
-        && ch.is_alphabetic()
+    matches!(ch as u32, 0x0590..=0x05FF | 0x0600..=0x06FF | 0x0750..=0x077F | 0x08A0..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF) && ch.is_alphabetic()
 }
 
 fn is_combining_mark(ch: char) -> bool {
@@ -217,9 +214,7 @@ mod tests {
     }
 
     fn glyphs(spec: &[(char, f32)]) -> Vec<Glyph> {
-        spec.iter()
-            .map(|&(ch, left)| Glyph { ch, left, right: left + 5.0, bottom: 100.0, top: 110.0, font_size: 10.0 })
-            .collect()
+        spec.iter().map(|&(ch, left)| Glyph { ch, left, right: left + 5.0, bottom: 100.0, top: 110.0, font_size: 10.0 }).collect()
     }
 
     #[test]

@@ -12,9 +12,7 @@ mod layout;
 
 use std::path::Path;
 
-use pdfium_render::prelude::{
-    PdfDocument, PdfDocumentMetadataTagType, PdfPage, PdfPageTextChars, PdfiumError, PdfiumInternalError,
-};
+use pdfium_render::prelude::{PdfDocument, PdfDocumentMetadataTagType, PdfPage, PdfPageTextChars, PdfiumError, PdfiumInternalError};
 
 use self::layout::{Glyph, Line};
 use super::{DocumentBuilder, DocumentFormat, ExtractError, ExtractedDocument};
@@ -78,9 +76,7 @@ fn page_lines(page: &PdfPage<'_>) -> Result<Vec<Line>, PdfiumError> {
                 pending_high_surrogate = Some(value);
                 continue;
             }
-            0xDC00..=0xDFFF => pending_high_surrogate
-                .take()
-                .and_then(|high| char::from_u32(0x10000 + ((high - 0xD800) << 10) + (value - 0xDC00))),
+            0xDC00..=0xDFFF => pending_high_surrogate.take().and_then(|high| char::from_u32(0x10000 + ((high - 0xD800) << 10) + (value - 0xDC00))),
             _ => char::from_u32(value),
         };
         let Some(decoded) = decoded else { continue };
@@ -142,12 +138,8 @@ fn document_title(document: &PdfDocument<'_>) -> Option<String> {
 
 fn describe(error: &PdfiumError) -> String {
     match error {
-        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::FormatError) => {
-            "PDFium cannot parse it (damaged or not a PDF)".to_string()
-        }
-        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::SecurityError) => {
-            "it uses an unsupported security handler".to_string()
-        }
+        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::FormatError) => "PDFium cannot parse it (damaged or not a PDF)".to_string(),
+        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::SecurityError) => "it uses an unsupported security handler".to_string(),
         other => other.to_string(),
     }
 }
