@@ -14,7 +14,7 @@ APT_PACKAGES := build-essential pkg-config python3 python3-pip ca-certificates c
 QUESTION ?= What is the capital of France?
 CONTEXT ?= crates/automix/assets/france.md
 
-.PHONY: run demo test test-1.5b e2e deps ui build pdfium models test-models models-1.5b bench package clean-models gpu
+.PHONY: run demo test lint test-1.5b e2e deps ui build pdfium models test-models models-1.5b bench package clean-models gpu
 
 # The desktop app where there is a display; the command-line demo where there is none.
 run: build models
@@ -26,9 +26,17 @@ demo: build models
 	$(AUTOMIX) ask --context "$(CONTEXT)" "$(QUESTION)"
 
 test: build models test-models
+	$(MAKE) --no-print-directory lint
 	cargo test --release --workspace
 	cd ui && npm test
 	$(MAKE) --no-print-directory e2e
+
+# Formatting (rustfmt.toml) and clippy with warnings as errors; the components come with rustup.
+lint: deps
+	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+	cargo fmt --all -- --check
+	cargo clippy --release --workspace --all-targets -- -D warnings
 
 # The real app in a real WebKitGTK webview under Xvfb, driven through WebDriver.
 e2e: build models

@@ -18,7 +18,7 @@ impl TokenCounter for automix_llm::LocalModel {
     fn count_tokens(&self, text: &str) -> usize {
         // Encoding only fails on a broken tokenizer, which loading already rejects; a rough
         // estimate keeps packing going all the same.
-        automix_llm::LocalModel::count_tokens(self, text).unwrap_or_else(|_| text.len() / 3)
+        automix_llm::LocalModel::count_tokens(self, text).unwrap_or(text.len() / 3)
     }
 }
 

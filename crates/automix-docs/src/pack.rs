@@ -251,7 +251,7 @@ mod tests {
         let filler = words(30, "filler");
         let text = format!("{filler} {filler} The lighthouse was first lit in 1884. Its keeper was Anna Holm. {filler} {filler}");
         let long = hit(1, "doc.txt", 1000, &text);
-        let chosen = select_for_budget(&[long.clone()], "When was the lighthouse first lit?", 200, &WordTokenEstimate);
+        let chosen = select_for_budget(std::slice::from_ref(&long), "When was the lighthouse first lit?", 200, &WordTokenEstimate);
         let [piece] = chosen.as_slice() else { panic!("one source expected, got {chosen:?}") };
         assert!(piece.text.contains("first lit in 1884") && piece.text.contains("Anna Holm"), "{}", piece.text);
         assert!(piece.token_count <= 100, "half of the budget at most: {}", piece.token_count);

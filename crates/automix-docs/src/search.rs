@@ -300,7 +300,7 @@ pub(crate) fn snippet(body: &str, query_words: &[String]) -> String {
     let excerpt: String = body.chars().skip(start_char).take(SNIPPET_CHARS).collect();
     let mut snippet = excerpt.split_whitespace().collect::<Vec<_>>().join(" ");
     if start_char > 0 {
-        snippet.insert_str(0, "…");
+        snippet.insert(0, '…');
     }
     if start_char + SNIPPET_CHARS < total_chars {
         snippet.push('…');

@@ -284,7 +284,7 @@ impl Library {
     /// is not a library folder. Works for a folder that no longer exists, too.
     pub fn remove_folder(&mut self, folder: &Path) -> Result<bool, DocsError> {
         let folder = std::fs::canonicalize(folder).or_else(|_| std::path::absolute(folder)).unwrap_or_else(|_| folder.to_path_buf());
-        if !self.folders()?.iter().any(|known| *known == folder) {
+        if !self.folders()?.contains(&folder) {
             return Ok(false);
         }
         let transaction = self.connection.transaction()?;

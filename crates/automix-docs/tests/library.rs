@@ -149,7 +149,7 @@ fn re_adding_is_idempotent_changes_reindex_and_remove_forgets() {
     assert_eq!(library.chunk_count().expect("count"), chunks);
 
     let garden = common::write(dir.path(), "notes/garden.md", b"# Garden\n\nCucumbers climb a trellis of hazel rods.\n");
-    let changed = add(&mut library, &[garden.clone()], &IndexOptions::default());
+    let changed = add(&mut library, std::slice::from_ref(&garden), &IndexOptions::default());
     assert!(matches!(changed[0].outcome, FileOutcome::Updated { .. }), "{changed:#?}");
     let hits = library.search(common::embedder(), "tomatoes sun", 10, SearchMode::Bm25).expect("search");
     assert!(hits.iter().all(|hit| !hit.text.contains("Tomatoes")), "old text still indexed: {hits:#?}");
@@ -183,7 +183,7 @@ fn an_added_folder_is_remembered_watched_and_synced() {
     common::write(&folder, "ferry.md", b"# Ferry\n\nThe ferry to Lundy leaves at nine.\n");
     common::write(&folder, "bees.txt", b"Beekeepers harvest heather honey in August.\n");
     let mut library = Library::open(&dir.path().join("library.sqlite")).expect("open library");
-    add(&mut library, &[folder.clone()], &IndexOptions::default());
+    add(&mut library, std::slice::from_ref(&folder), &IndexOptions::default());
     let folder = std::fs::canonicalize(&folder).expect("canonical");
     assert_eq!(library.folders().expect("folders"), vec![folder.clone()]);
 
@@ -450,7 +450,7 @@ fn a_folder_walk_survives_link_loops_broken_links_and_unreadable_subfolders() {
     let locked = folder.join("locked");
     let enforced = std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).is_ok() && std::fs::read_dir(&locked).is_err();
     let mut library = Library::open(&dir.path().join("library.sqlite")).expect("open");
-    let reports = add(&mut library, &[folder.clone()], &IndexOptions::default());
+    let reports = add(&mut library, std::slice::from_ref(&folder), &IndexOptions::default());
     std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("unlock");
 
     assert!(matches!(outcome_for(&reports, "a.txt"), FileOutcome::Added { .. }), "{reports:?}");

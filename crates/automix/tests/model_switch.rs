@@ -37,7 +37,7 @@ fn switching_the_chat_model_keeps_history_and_documents() {
     let page = dir.path().join("france.md");
     std::fs::write(&page, FRANCE).unwrap();
     let never = AtomicBool::new(false);
-    assistant.library().add_paths(&*assistant.embedder().unwrap(), &[page], &IndexOptions::default(), &mut |_| {}, &never).unwrap();
+    assistant.library().add_paths(&assistant.embedder().unwrap(), &[page], &IndexOptions::default(), &mut |_| {}, &never).unwrap();
     let documents = assistant.documents().unwrap();
     assert_eq!(documents.len(), 1);
 

@@ -33,7 +33,7 @@ fn a_page_read_ahead_is_not_read_again_by_the_first_question_about_it() {
 
     let page = dir.path().join("france.md");
     std::fs::write(&page, FRANCE).unwrap();
-    assistant.library().add_paths(&*assistant.embedder().unwrap(), &[page], &IndexOptions::default(), &mut |_| {}, &AtomicBool::new(false)).unwrap();
+    assistant.library().add_paths(&assistant.embedder().unwrap(), &[page], &IndexOptions::default(), &mut |_| {}, &AtomicBool::new(false)).unwrap();
     let page_tokens = assistant.model().unwrap().count_tokens(FRANCE).unwrap();
 
     // Cancelled before its first chunk: no error, and only the instructions (read at load) are held.

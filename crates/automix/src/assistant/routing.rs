@@ -176,7 +176,7 @@ mod tests {
     fn use_moves_the_prior_within_bounds() {
         let mut router = Router::bundled().unwrap();
         let calibrated = router.slm_accuracy();
-        router.learn(&vec![true; 50]);
+        router.learn(&[true; 50]);
         let after_good = router.slm_accuracy();
         assert!(after_good > calibrated && after_good < 1.0);
         router.learn(&vec![false; 10_000]);
@@ -192,7 +192,7 @@ mod tests {
         let mut router = Router::bundled().unwrap();
         let signals = SignalValues { v_logit: Some(0.3), answer_tokens: Some(8.0), ..Default::default() };
         let confidence = router.local_confidence(&signals);
-        router.learn(&vec![true; MAX_LEARNED_ANSWERS]);
+        router.learn(&[true; MAX_LEARNED_ANSWERS]);
         assert!(router.local_confidence(&signals) > confidence);
     }
 }
