@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { By } from "selenium-webdriver";
+import { By, Key } from "selenium-webdriver";
 import * as e2e from "./lib.mjs";
 import * as fx from "./fixtures.mjs";
 
@@ -226,6 +226,19 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     await click(driver, "passage-close");
     await poll(async () => !(await dialog.isDisplayed()), { timeout: 5_000, message: "passage-dialog to close after passage-close" });
     await e2e.screenshot(driver, "chat-answer", ["view-chat", "answer", "badge", "citation-chip"]);
+
+    // 👍 on the local answer is stored (the router learns from it) and a second click takes it back.
+    const pressed = async (id) => (await (await e2e.lastAnswerElement(driver)).findElement(tid(id))).getAttribute("aria-pressed");
+    await e2e.clickInLastAnswer(driver, "feedback-up");
+    await poll(async () => (await pressed("feedback-up")) === "true", { timeout: 10_000, message: "feedback-up pressed" });
+    assert.equal(await pressed("feedback-down"), "false");
+    await e2e.clickInLastAnswer(driver, "feedback-down");
+    await poll(async () => (await pressed("feedback-down")) === "true", { timeout: 10_000, message: "feedback-down pressed instead" });
+    assert.equal(await pressed("feedback-up"), "false", "👍 and 👎 are one verdict");
+    await e2e.clickInLastAnswer(driver, "feedback-down");
+    await poll(async () => (await pressed("feedback-down")) === "false", { timeout: 10_000, message: "the verdict taken back" });
+    await e2e.clickInLastAnswer(driver, "feedback-up");
+    await poll(async () => (await pressed("feedback-up")) === "true", { timeout: 10_000, message: "feedback-up pressed again" });
   });
 
   test("4. remote, key, budget and quality settings; an escalated answer and its comparison", { timeout: 8 * MINUTE }, async () => {
@@ -336,6 +349,20 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     await e2e.screenshot(driver, "history", ["view-history", "history-row", "history-total-cost", "history-filter-escalated"]);
     await click(driver, "history-filter-escalated");
     await poll(async () => (await count(driver, "history-row")) === all, { timeout: 10_000, message: "the unfiltered list back" });
+
+    // Text search over questions and answers.
+    await type(driver, "history-search", "founded");
+    const found = await poll(async () => {
+      const texts = await driver.executeScript(`return [...document.querySelectorAll(arguments[0])].map((el) => el.textContent);`, sel("history-row"));
+      return texts.length >= 1 && texts.length < all ? texts : null;
+    }, { timeout: 10_000, message: "history rows narrowed by the search" });
+    assert.ok(found.every((t) => /founded/i.test(t)), `a row without "founded": ${JSON.stringify(found)}`);
+    assert.ok(found.some((t) => t.includes(fx.LOCAL_QUESTION)), `the question "${fx.LOCAL_QUESTION}" is not found`);
+    await type(driver, "history-search", "zzqx-no-such-words");
+    await poll(async () => (await count(driver, "history-row")) === 0, { timeout: 10_000, message: "no row for words nobody wrote" });
+    // Cleared as a person does (select all, delete), which fires the input event the search listens to.
+    await (await shown(driver, "history-search")).sendKeys(Key.chord(Key.CONTROL, "a"), Key.BACK_SPACE);
+    await poll(async () => (await count(driver, "history-row")) === all, { timeout: 10_000, message: "every row back after clearing the search" });
   });
 
   test("6. with a zero budget nothing is sent or charged", { timeout: 5 * MINUTE }, async () => {
