@@ -266,56 +266,12 @@ mod x86 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::matrix::{matmul, GgmlMatrix, PackedMatrix};
-    use super::*;
-    use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-    use candle_core::{Device, Module, Tensor};
+    use super::super::matrix::tests::check_against_dequantized;
+    use candle_core::quantized::GgmlDType;
 
-    /// Against an f32 matmul with the dequantized Q4_K weights, the error left is the 8-bit
-    /// rounding of the activations (and the f16 rounding of each block's scale and minimum): within
-    /// a few % of the output's rms and, over all shapes, no worse than candle's own Q4_K matmul
-    /// by more than half, on random shapes
-    /// (decode rows, prefill rows past a chunk, columns that do not fill a tile) for every set.
+    /// Q4_K: the nibbles and the f16 scale and minimum of each block.
     #[test]
     fn q4_k_matmul_matches_dequantized_weights_on_every_path() {
-        let mut seed = 11u64;
-        let mut next = |below: usize| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % below
-        };
-        let mut shapes = vec![(1, 256, 16), (3, 512, 40), (70, 768, 200), (9, 256, 7), (1, 1536, 33)];
-        for _ in 0..4 {
-            shapes.push((1 + next(80), 256 * (1 + next(4)), 1 + next(100)));
-        }
-        for isa in Isa::all_supported() {
-            // Per shape a bound; against candle on the sum over shapes, as one shape's maximum
-            // error is itself a random draw (candle's rounding is not always the smaller).
-            let (mut ours_total, mut candle_total) = (0f32, 0f32);
-            for &(m, k, n) in &shapes {
-                let w = Tensor::randn(0f32, 1.0, (n, k), &Device::Cpu).unwrap();
-                let x = Tensor::randn(0f32, 1.0, (m, k), &Device::Cpu).unwrap();
-                let q = QTensor::quantize(&w, GgmlDType::Q4K).unwrap();
-                let data = q.data().unwrap();
-                let matrix = GgmlMatrix { dtype: GgmlDType::Q4K, data: data.as_ref(), rows: n, k };
-                let Some(packed) = PackedMatrix::from_ggml(isa, &[matrix]) else {
-                    assert_eq!(isa, Isa::Generic, "{isa:?} must pack a multiple of 32");
-                    continue;
-                };
-                let mut out = vec![0f32; m * n];
-                matmul(&x.flatten_all().unwrap().to_vec1().unwrap(), &packed, &mut out);
-                let xs: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
-                let ws: Vec<f32> = q.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-                let exact: Vec<f32> = (0..m * n).map(|i| (0..k).map(|j| xs[i / n * k + j] * ws[i % n * k + j]).sum()).collect();
-                let candle: Vec<f32> = QMatMul::from_qtensor(q).unwrap().forward(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-                let rms = (exact.iter().map(|v| v * v).sum::<f32>() / exact.len() as f32).sqrt();
-                let err = |got: &[f32]| got.iter().zip(&exact).fold(0f32, |e, (a, b)| e.max((a - b).abs())) / rms;
-                assert!(err(&out) < 0.05, "{isa:?} ({m},{k},{n}): max error {} of the output rms, candle's {}", err(&out), err(&candle));
-                ours_total += err(&out);
-                candle_total += err(&candle);
-            }
-            if isa > Isa::Generic {
-                assert!(ours_total < 1.5 * candle_total, "{isa:?}: summed max errors {ours_total} against candle's {candle_total}");
-            }
-        }
+        check_against_dequantized(GgmlDType::Q4K, 11);
     }
 }
