@@ -1,3 +1,4 @@
+#![deny(unsafe_op_in_unsafe_fn)]
 //! Local quantized chat models for AutoMix, run with candle: GGUF loading, tokenizer, chat template,
 //! streaming generation, a caller-owned KV cache with snapshots, and logit scoring.
 

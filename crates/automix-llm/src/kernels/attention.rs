@@ -235,41 +235,43 @@ mod x86 {
 
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn dot_avx512(dot: &Dot) {
-        dot_rows::<__m512, 8>(dot)
+        unsafe { dot_rows::<__m512, 8>(dot) }
     }
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn dot_avx2(dot: &Dot) {
-        dot_rows::<__m256, 4>(dot)
+        unsafe { dot_rows::<__m256, 4>(dot) }
     }
 
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn weighted_sum_avx512(sum: &WeightedSum) {
-        weighted_rows::<__m512, 4>(sum)
+        unsafe { weighted_rows::<__m512, 4>(sum) }
     }
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn weighted_sum_avx2(sum: &WeightedSum) {
-        weighted_rows::<__m256, 2>(sum)
+        unsafe { weighted_rows::<__m256, 2>(sum) }
     }
 
     /// Every key block against up to `ROWS` query rows at a time: each block stays in L1 for all
     /// rows, and the rows' sums are independent chains that keep the multiply-add units busy.
     #[inline(always)]
     unsafe fn dot_rows<L: F32Lanes, const ROWS: usize>(dot: &Dot) {
-        for block in 0..dot.blocks {
-            let keys = dot.kv.head_keys(block, dot.head).as_ptr();
-            for (chunk, queries) in dot.queries.chunks(ROWS).enumerate() {
-                let scores = dot.scores.add(chunk * ROWS * dot.stride + block * KEYS_PER_BLOCK);
-                match queries.len() {
-                    8 => dot_block::<L, 8>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
-                    7 => dot_block::<L, 7>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
-                    6 => dot_block::<L, 6>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
-                    5 => dot_block::<L, 5>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
-                    4 => dot_block::<L, 4>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
-                    3 => dot_block::<L, 3>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
-                    2 => dot_block::<L, 2>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
-                    _ => dot_block::<L, 1>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
+        unsafe {
+            for block in 0..dot.blocks {
+                let keys = dot.kv.head_keys(block, dot.head).as_ptr();
+                for (chunk, queries) in dot.queries.chunks(ROWS).enumerate() {
+                    let scores = dot.scores.add(chunk * ROWS * dot.stride + block * KEYS_PER_BLOCK);
+                    match queries.len() {
+                        8 => dot_block::<L, 8>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
+                        7 => dot_block::<L, 7>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
+                        6 => dot_block::<L, 6>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
+                        5 => dot_block::<L, 5>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
+                        4 => dot_block::<L, 4>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
+                        3 => dot_block::<L, 3>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
+                        2 => dot_block::<L, 2>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
+                        _ => dot_block::<L, 1>(keys, dot.kv.shape.head_dim, queries, dot.scale, scores, dot.stride),
+                    }
                 }
             }
         }
@@ -278,23 +280,25 @@ mod x86 {
     /// `R` rows' scores for one key block (keys `[head_dim][KEYS_PER_BLOCK]`).
     #[inline(always)]
     unsafe fn dot_block<L: F32Lanes, const R: usize>(keys: *const f32, head_dim: usize, queries: &[*const f32], scale: f32, scores: *mut f32, stride: usize) {
-        // A key block is one AVX-512 register or two AVX2 ones: arrays of two, of which AVX-512
-        // uses the first (its second load repeats the first and is optimised away).
-        let registers = KEYS_PER_BLOCK / L::WIDTH;
-        let mut acc = [[L::zero(); 2]; R];
-        for d in 0..head_dim {
-            let k = [L::load(keys.add(d * KEYS_PER_BLOCK)), L::load(keys.add(d * KEYS_PER_BLOCK + L::WIDTH % KEYS_PER_BLOCK))];
-            for (acc, &query) in acc.iter_mut().zip(queries) {
-                let q = L::splat(*query.add(d));
-                for i in 0..registers {
-                    acc[i] = k[i].mul_add(q, acc[i]);
+        unsafe {
+            // A key block is one AVX-512 register or two AVX2 ones: arrays of two, of which AVX-512
+            // uses the first (its second load repeats the first and is optimised away).
+            let registers = KEYS_PER_BLOCK / L::WIDTH;
+            let mut acc = [[L::zero(); 2]; R];
+            for d in 0..head_dim {
+                let k = [L::load(keys.add(d * KEYS_PER_BLOCK)), L::load(keys.add(d * KEYS_PER_BLOCK + L::WIDTH % KEYS_PER_BLOCK))];
+                for (acc, &query) in acc.iter_mut().zip(queries) {
+                    let q = L::splat(*query.add(d));
+                    for i in 0..registers {
+                        acc[i] = k[i].mul_add(q, acc[i]);
+                    }
                 }
             }
-        }
-        let scale = L::splat(scale);
-        for (r, acc) in acc.iter().enumerate() {
-            for (i, acc) in acc.iter().enumerate().take(registers) {
-                acc.mul_add(scale, L::zero()).store(scores.add(r * stride + i * L::WIDTH));
+            let scale = L::splat(scale);
+            for (r, acc) in acc.iter().enumerate() {
+                for (i, acc) in acc.iter().enumerate().take(registers) {
+                    acc.mul_add(scale, L::zero()).store(scores.add(r * stride + i * L::WIDTH));
+                }
             }
         }
     }
@@ -303,31 +307,34 @@ mod x86 {
     /// each value row read from memory serves every row of the pass.
     #[inline(always)]
     unsafe fn weighted_rows<L: F32Lanes, const ROWS: usize>(sum: &WeightedSum) {
-        for (chunk, outs) in sum.outs.chunks(ROWS).enumerate() {
-            let weights = sum.weights.add(chunk * ROWS * sum.stride);
-            let mut column = 0;
-            while column < sum.head_dim {
-                let registers = ((sum.head_dim - column) / L::WIDTH).min(COLUMN_REGISTERS);
-                let pass = Pass { values: sum.values.add(column), head_dim: sum.head_dim, weights, stride: sum.stride, positions: sum.positions, outs, column };
-                match (outs.len(), registers) {
-                    (4, 4) => pass.run::<L, 4, 4>(),
-                    (4, 3) => pass.run::<L, 4, 3>(),
-                    (4, 2) => pass.run::<L, 4, 2>(),
-                    (4, _) => pass.run::<L, 4, 1>(),
-                    (3, 4) => pass.run::<L, 3, 4>(),
-                    (3, 3) => pass.run::<L, 3, 3>(),
-                    (3, 2) => pass.run::<L, 3, 2>(),
-                    (3, _) => pass.run::<L, 3, 1>(),
-                    (2, 4) => pass.run::<L, 2, 4>(),
-                    (2, 3) => pass.run::<L, 2, 3>(),
-                    (2, 2) => pass.run::<L, 2, 2>(),
-                    (2, _) => pass.run::<L, 2, 1>(),
-                    (_, 4) => pass.run::<L, 1, 4>(),
-                    (_, 3) => pass.run::<L, 1, 3>(),
-                    (_, 2) => pass.run::<L, 1, 2>(),
-                    (_, _) => pass.run::<L, 1, 1>(),
+        unsafe {
+            for (chunk, outs) in sum.outs.chunks(ROWS).enumerate() {
+                let weights = sum.weights.add(chunk * ROWS * sum.stride);
+                let mut column = 0;
+                while column < sum.head_dim {
+                    let registers = ((sum.head_dim - column) / L::WIDTH).min(COLUMN_REGISTERS);
+                    let pass =
+                        Pass { values: sum.values.add(column), head_dim: sum.head_dim, weights, stride: sum.stride, positions: sum.positions, outs, column };
+                    match (outs.len(), registers) {
+                        (4, 4) => pass.run::<L, 4, 4>(),
+                        (4, 3) => pass.run::<L, 4, 3>(),
+                        (4, 2) => pass.run::<L, 4, 2>(),
+                        (4, _) => pass.run::<L, 4, 1>(),
+                        (3, 4) => pass.run::<L, 3, 4>(),
+                        (3, 3) => pass.run::<L, 3, 3>(),
+                        (3, 2) => pass.run::<L, 3, 2>(),
+                        (3, _) => pass.run::<L, 3, 1>(),
+                        (2, 4) => pass.run::<L, 2, 4>(),
+                        (2, 3) => pass.run::<L, 2, 3>(),
+                        (2, 2) => pass.run::<L, 2, 2>(),
+                        (2, _) => pass.run::<L, 2, 1>(),
+                        (_, 4) => pass.run::<L, 1, 4>(),
+                        (_, 3) => pass.run::<L, 1, 3>(),
+                        (_, 2) => pass.run::<L, 1, 2>(),
+                        (_, _) => pass.run::<L, 1, 1>(),
+                    }
+                    column += registers * L::WIDTH;
                 }
-                column += registers * L::WIDTH;
             }
         }
     }
@@ -346,20 +353,22 @@ mod x86 {
     impl Pass<'_> {
         #[inline(always)]
         unsafe fn run<L: F32Lanes, const R: usize, const N: usize>(&self) {
-            let mut acc = [[L::zero(); N]; R];
-            for j in 0..self.positions {
-                let row = self.values.add(j * self.head_dim);
-                let v: [L; N] = std::array::from_fn(|n| L::load(row.add(n * L::WIDTH)));
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    let w = L::splat(*self.weights.add(r * self.stride + j));
-                    for n in 0..N {
-                        acc[n] = v[n].mul_add(w, acc[n]);
+            unsafe {
+                let mut acc = [[L::zero(); N]; R];
+                for j in 0..self.positions {
+                    let row = self.values.add(j * self.head_dim);
+                    let v: [L; N] = std::array::from_fn(|n| L::load(row.add(n * L::WIDTH)));
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        let w = L::splat(*self.weights.add(r * self.stride + j));
+                        for n in 0..N {
+                            acc[n] = v[n].mul_add(w, acc[n]);
+                        }
                     }
                 }
-            }
-            for (acc, &out) in acc.iter().zip(self.outs) {
-                for (n, acc) in acc.iter().enumerate() {
-                    acc.store(out.add(self.column + n * L::WIDTH));
+                for (acc, &out) in acc.iter().zip(self.outs) {
+                    for (n, acc) in acc.iter().enumerate() {
+                        acc.store(out.add(self.column + n * L::WIDTH));
+                    }
                 }
             }
         }

@@ -163,49 +163,53 @@ mod x86 {
 
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn gelu(values: &mut [f32]) {
-        let sign_bit = _mm512_set1_ps(-0.0);
-        for start in (0..values.len()).step_by(LANES) {
-            let mask = tail_mask(values.len() - start);
-            let ptr = values.as_mut_ptr().add(start);
-            let x = _mm512_maskz_loadu_ps(mask, ptr);
-            let z = _mm512_mul_ps(_mm512_andnot_ps(sign_bit, x), _mm512_set1_ps(std::f32::consts::FRAC_1_SQRT_2));
-            let t = _mm512_div_ps(_mm512_set1_ps(1.0), _mm512_fmadd_ps(z, _mm512_set1_ps(ERF_P), _mm512_set1_ps(1.0)));
-            let mut poly = _mm512_setzero_ps();
-            for &a in ERF_A.iter().rev() {
-                poly = _mm512_mul_ps(_mm512_add_ps(poly, _mm512_set1_ps(a)), t);
+        unsafe {
+            let sign_bit = _mm512_set1_ps(-0.0);
+            for start in (0..values.len()).step_by(LANES) {
+                let mask = tail_mask(values.len() - start);
+                let ptr = values.as_mut_ptr().add(start);
+                let x = _mm512_maskz_loadu_ps(mask, ptr);
+                let z = _mm512_mul_ps(_mm512_andnot_ps(sign_bit, x), _mm512_set1_ps(std::f32::consts::FRAC_1_SQRT_2));
+                let t = _mm512_div_ps(_mm512_set1_ps(1.0), _mm512_fmadd_ps(z, _mm512_set1_ps(ERF_P), _mm512_set1_ps(1.0)));
+                let mut poly = _mm512_setzero_ps();
+                for &a in ERF_A.iter().rev() {
+                    poly = _mm512_mul_ps(_mm512_add_ps(poly, _mm512_set1_ps(a)), t);
+                }
+                let gauss = exp(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(z, z)));
+                let erf_abs = _mm512_fnmadd_ps(poly, gauss, _mm512_set1_ps(1.0));
+                let erf = _mm512_or_ps(erf_abs, _mm512_and_ps(sign_bit, x));
+                let half_x = _mm512_mul_ps(x, _mm512_set1_ps(0.5));
+                _mm512_mask_storeu_ps(ptr, mask, _mm512_fmadd_ps(half_x, erf, half_x));
             }
-            let gauss = exp(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(z, z)));
-            let erf_abs = _mm512_fnmadd_ps(poly, gauss, _mm512_set1_ps(1.0));
-            let erf = _mm512_or_ps(erf_abs, _mm512_and_ps(sign_bit, x));
-            let half_x = _mm512_mul_ps(x, _mm512_set1_ps(0.5));
-            _mm512_mask_storeu_ps(ptr, mask, _mm512_fmadd_ps(half_x, erf, half_x));
         }
     }
 
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn softmax(values: &mut [f32]) {
-        if values.is_empty() {
-            return;
-        }
-        let len = values.len();
-        let ptr = values.as_mut_ptr();
-        let mut max = _mm512_set1_ps(f32::NEG_INFINITY);
-        for start in (0..len).step_by(LANES) {
-            let mask = tail_mask(len - start);
-            max = _mm512_mask_max_ps(max, mask, max, _mm512_maskz_loadu_ps(mask, ptr.add(start)));
-        }
-        let max = _mm512_set1_ps(_mm512_reduce_max_ps(max));
-        let mut sum = _mm512_setzero_ps();
-        for start in (0..len).step_by(LANES) {
-            let mask = tail_mask(len - start);
-            let e = exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, ptr.add(start)), max));
-            sum = _mm512_mask_add_ps(sum, mask, sum, e);
-            _mm512_mask_storeu_ps(ptr.add(start), mask, e);
-        }
-        let scale = _mm512_set1_ps(1.0 / _mm512_reduce_add_ps(sum));
-        for start in (0..len).step_by(LANES) {
-            let mask = tail_mask(len - start);
-            _mm512_mask_storeu_ps(ptr.add(start), mask, _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, ptr.add(start)), scale));
+        unsafe {
+            if values.is_empty() {
+                return;
+            }
+            let len = values.len();
+            let ptr = values.as_mut_ptr();
+            let mut max = _mm512_set1_ps(f32::NEG_INFINITY);
+            for start in (0..len).step_by(LANES) {
+                let mask = tail_mask(len - start);
+                max = _mm512_mask_max_ps(max, mask, max, _mm512_maskz_loadu_ps(mask, ptr.add(start)));
+            }
+            let max = _mm512_set1_ps(_mm512_reduce_max_ps(max));
+            let mut sum = _mm512_setzero_ps();
+            for start in (0..len).step_by(LANES) {
+                let mask = tail_mask(len - start);
+                let e = exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, ptr.add(start)), max));
+                sum = _mm512_mask_add_ps(sum, mask, sum, e);
+                _mm512_mask_storeu_ps(ptr.add(start), mask, e);
+            }
+            let scale = _mm512_set1_ps(1.0 / _mm512_reduce_add_ps(sum));
+            for start in (0..len).step_by(LANES) {
+                let mask = tail_mask(len - start);
+                _mm512_mask_storeu_ps(ptr.add(start), mask, _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, ptr.add(start)), scale));
+            }
         }
     }
 }

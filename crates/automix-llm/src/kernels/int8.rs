@@ -60,21 +60,21 @@ pub(in crate::kernels) struct Maddubs;
 impl Dpbusd256 for Maddubs {
     #[inline(always)]
     unsafe fn dpbusd(acc: __m256i, weights: __m256i, activations: __m256i) -> __m256i {
-        _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(weights, activations), _mm256_set1_epi16(1)))
+        unsafe { _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(weights, activations), _mm256_set1_epi16(1))) }
     }
 }
 
 impl Dpbusd256 for Vex {
     #[inline(always)]
     unsafe fn dpbusd(acc: __m256i, weights: __m256i, activations: __m256i) -> __m256i {
-        _mm256_dpbusd_avx_epi32(acc, weights, activations)
+        unsafe { _mm256_dpbusd_avx_epi32(acc, weights, activations) }
     }
 }
 
 impl Dpbusd256 for Evex {
     #[inline(always)]
     unsafe fn dpbusd(acc: __m256i, weights: __m256i, activations: __m256i) -> __m256i {
-        _mm256_dpbusd_epi32(acc, weights, activations)
+        unsafe { _mm256_dpbusd_epi32(acc, weights, activations) }
     }
 }
 
@@ -84,43 +84,47 @@ impl Vnni for Zmm {
     type Float = __m512;
     #[inline(always)]
     unsafe fn load(src: *const u8) -> Self {
-        Self(_mm512_load_si512(src as *const _))
+        unsafe { Self(_mm512_load_si512(src as *const _)) }
     }
     #[inline(always)]
     unsafe fn splat(value: i32) -> Self {
-        Self(_mm512_set1_epi32(value))
+        unsafe { Self(_mm512_set1_epi32(value)) }
     }
     #[inline(always)]
     unsafe fn dpbusd(self, weights: Self, activations: Self) -> Self {
-        Self(_mm512_dpbusd_epi32(self.0, weights.0, activations.0))
+        unsafe { Self(_mm512_dpbusd_epi32(self.0, weights.0, activations.0)) }
     }
     #[inline(always)]
     unsafe fn to_float(self) -> __m512 {
-        _mm512_cvtepi32_ps(self.0)
+        unsafe { _mm512_cvtepi32_ps(self.0) }
     }
     #[inline(always)]
     unsafe fn add(self, other: Self) -> Self {
-        Self(_mm512_add_epi32(self.0, other.0))
+        unsafe { Self(_mm512_add_epi32(self.0, other.0)) }
     }
     #[inline(always)]
     unsafe fn nibbles(self) -> (Self, Self) {
-        let mask = _mm512_set1_epi8(0x0F);
-        (Self(_mm512_and_si512(self.0, mask)), Self(_mm512_and_si512(_mm512_srli_epi16(self.0, 4), mask)))
+        unsafe {
+            let mask = _mm512_set1_epi8(0x0F);
+            (Self(_mm512_and_si512(self.0, mask)), Self(_mm512_and_si512(_mm512_srli_epi16(self.0, 4), mask)))
+        }
     }
     #[inline(always)]
     unsafe fn or(self, other: Self) -> Self {
-        Self(_mm512_or_si512(self.0, other.0))
+        unsafe { Self(_mm512_or_si512(self.0, other.0)) }
     }
     #[inline(always)]
     unsafe fn high_pair(self, pair: usize) -> Self {
-        // Shifts within 16-bit lanes; the mask keeps bits that came from the same byte.
-        let moved = match pair {
-            0 => _mm512_slli_epi16(self.0, 4),
-            1 => _mm512_slli_epi16(self.0, 2),
-            2 => self.0,
-            _ => _mm512_srli_epi16(self.0, 2),
-        };
-        Self(_mm512_and_si512(moved, _mm512_set1_epi8(0x30)))
+        unsafe {
+            // Shifts within 16-bit lanes; the mask keeps bits that came from the same byte.
+            let moved = match pair {
+                0 => _mm512_slli_epi16(self.0, 4),
+                1 => _mm512_slli_epi16(self.0, 2),
+                2 => self.0,
+                _ => _mm512_srli_epi16(self.0, 2),
+            };
+            Self(_mm512_and_si512(moved, _mm512_set1_epi8(0x30)))
+        }
     }
 }
 
@@ -131,45 +135,49 @@ impl<E: Dpbusd256> Vnni for Ymm<E> {
     type Float = __m256;
     #[inline(always)]
     unsafe fn load(src: *const u8) -> Self {
-        Self(_mm256_load_si256(src as *const __m256i), std::marker::PhantomData)
+        unsafe { Self(_mm256_load_si256(src as *const __m256i), std::marker::PhantomData) }
     }
     #[inline(always)]
     unsafe fn splat(value: i32) -> Self {
-        Self(_mm256_set1_epi32(value), std::marker::PhantomData)
+        unsafe { Self(_mm256_set1_epi32(value), std::marker::PhantomData) }
     }
     #[inline(always)]
     unsafe fn dpbusd(self, weights: Self, activations: Self) -> Self {
-        Self(E::dpbusd(self.0, weights.0, activations.0), std::marker::PhantomData)
+        unsafe { Self(E::dpbusd(self.0, weights.0, activations.0), std::marker::PhantomData) }
     }
     #[inline(always)]
     unsafe fn to_float(self) -> __m256 {
-        _mm256_cvtepi32_ps(self.0)
+        unsafe { _mm256_cvtepi32_ps(self.0) }
     }
     #[inline(always)]
     unsafe fn add(self, other: Self) -> Self {
-        Self(_mm256_add_epi32(self.0, other.0), std::marker::PhantomData)
+        unsafe { Self(_mm256_add_epi32(self.0, other.0), std::marker::PhantomData) }
     }
     #[inline(always)]
     unsafe fn nibbles(self) -> (Self, Self) {
-        let mask = _mm256_set1_epi8(0x0F);
-        let low = _mm256_and_si256(self.0, mask);
-        let high = _mm256_and_si256(_mm256_srli_epi16(self.0, 4), mask);
-        (Self(low, std::marker::PhantomData), Self(high, std::marker::PhantomData))
+        unsafe {
+            let mask = _mm256_set1_epi8(0x0F);
+            let low = _mm256_and_si256(self.0, mask);
+            let high = _mm256_and_si256(_mm256_srli_epi16(self.0, 4), mask);
+            (Self(low, std::marker::PhantomData), Self(high, std::marker::PhantomData))
+        }
     }
     #[inline(always)]
     unsafe fn or(self, other: Self) -> Self {
-        Self(_mm256_or_si256(self.0, other.0), std::marker::PhantomData)
+        unsafe { Self(_mm256_or_si256(self.0, other.0), std::marker::PhantomData) }
     }
     #[inline(always)]
     unsafe fn high_pair(self, pair: usize) -> Self {
-        // Shifts within 16-bit lanes; the mask keeps bits that came from the same byte.
-        let moved = match pair {
-            0 => _mm256_slli_epi16(self.0, 4),
-            1 => _mm256_slli_epi16(self.0, 2),
-            2 => self.0,
-            _ => _mm256_srli_epi16(self.0, 2),
-        };
-        Self(_mm256_and_si256(moved, _mm256_set1_epi8(0x30)), std::marker::PhantomData)
+        unsafe {
+            // Shifts within 16-bit lanes; the mask keeps bits that came from the same byte.
+            let moved = match pair {
+                0 => _mm256_slli_epi16(self.0, 4),
+                1 => _mm256_slli_epi16(self.0, 2),
+                2 => self.0,
+                _ => _mm256_srli_epi16(self.0, 2),
+            };
+            Self(_mm256_and_si256(moved, _mm256_set1_epi8(0x30)), std::marker::PhantomData)
+        }
     }
 }
 
@@ -178,11 +186,13 @@ impl<E: Dpbusd256> Vnni for Ymm<E> {
 /// of the memory's bandwidth busy.
 #[inline(always)]
 pub(in crate::kernels) unsafe fn prefetch_ahead<T>(weights: &[T], b: usize) {
-    const PREFETCH_TILES: usize = 16;
-    if b + PREFETCH_TILES < weights.len() {
-        let ahead = weights.as_ptr().add(b + PREFETCH_TILES) as *const i8;
-        for line in (0..std::mem::size_of::<T>()).step_by(64) {
-            _mm_prefetch::<_MM_HINT_T0>(ahead.add(line));
+    unsafe {
+        const PREFETCH_TILES: usize = 16;
+        if b + PREFETCH_TILES < weights.len() {
+            let ahead = weights.as_ptr().add(b + PREFETCH_TILES) as *const i8;
+            for line in (0..std::mem::size_of::<T>()).step_by(64) {
+                _mm_prefetch::<_MM_HINT_T0>(ahead.add(line));
+            }
         }
     }
 }

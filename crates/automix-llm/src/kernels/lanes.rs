@@ -30,31 +30,31 @@ impl F32Lanes for __m256 {
     const WIDTH: usize = 8;
     #[inline(always)]
     unsafe fn zero() -> Self {
-        _mm256_setzero_ps()
+        unsafe { _mm256_setzero_ps() }
     }
     #[inline(always)]
     unsafe fn splat(value: f32) -> Self {
-        _mm256_set1_ps(value)
+        unsafe { _mm256_set1_ps(value) }
     }
     #[inline(always)]
     unsafe fn load(src: *const f32) -> Self {
-        _mm256_loadu_ps(src)
+        unsafe { _mm256_loadu_ps(src) }
     }
     #[inline(always)]
     unsafe fn load_f16(src: *const u16) -> Self {
-        _mm256_cvtph_ps(_mm_loadu_si128(src as *const __m128i))
+        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(src as *const __m128i)) }
     }
     #[inline(always)]
     unsafe fn store(self, dst: *mut f32) {
-        _mm256_storeu_ps(dst, self)
+        unsafe { _mm256_storeu_ps(dst, self) }
     }
     #[inline(always)]
     unsafe fn mul(self, other: Self) -> Self {
-        _mm256_mul_ps(self, other)
+        unsafe { _mm256_mul_ps(self, other) }
     }
     #[inline(always)]
     unsafe fn mul_add(self, a: Self, b: Self) -> Self {
-        _mm256_fmadd_ps(self, a, b)
+        unsafe { _mm256_fmadd_ps(self, a, b) }
     }
 }
 
@@ -63,30 +63,30 @@ impl F32Lanes for __m512 {
     const WIDTH: usize = 16;
     #[inline(always)]
     unsafe fn zero() -> Self {
-        _mm512_setzero_ps()
+        unsafe { _mm512_setzero_ps() }
     }
     #[inline(always)]
     unsafe fn splat(value: f32) -> Self {
-        _mm512_set1_ps(value)
+        unsafe { _mm512_set1_ps(value) }
     }
     #[inline(always)]
     unsafe fn load(src: *const f32) -> Self {
-        _mm512_loadu_ps(src)
+        unsafe { _mm512_loadu_ps(src) }
     }
     #[inline(always)]
     unsafe fn load_f16(src: *const u16) -> Self {
-        _mm512_cvtph_ps(_mm256_loadu_si256(src as *const __m256i))
+        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(src as *const __m256i)) }
     }
     #[inline(always)]
     unsafe fn store(self, dst: *mut f32) {
-        _mm512_storeu_ps(dst, self)
+        unsafe { _mm512_storeu_ps(dst, self) }
     }
     #[inline(always)]
     unsafe fn mul(self, other: Self) -> Self {
-        _mm512_mul_ps(self, other)
+        unsafe { _mm512_mul_ps(self, other) }
     }
     #[inline(always)]
     unsafe fn mul_add(self, a: Self, b: Self) -> Self {
-        _mm512_fmadd_ps(self, a, b)
+        unsafe { _mm512_fmadd_ps(self, a, b) }
     }
 }

@@ -177,7 +177,11 @@ impl<T> Clone for SendPtr<T> {
     }
 }
 impl<T> Copy for SendPtr<T> {}
+// SAFETY: a `SendPtr` is only dereferenced inside the `unsafe` blocks of the kernels, each of
+// which writes a part of the buffer no other item writes (the pool's items are disjoint ranges),
+// while the buffer's owner waits for the pool.
 unsafe impl<T> Send for SendPtr<T> {}
+// SAFETY: as for `Send`: shared between the pool's threads, written only at disjoint places.
 unsafe impl<T> Sync for SendPtr<T> {}
 
 impl<T> SendPtr<T> {

@@ -17,6 +17,7 @@ struct Job {
 // or unwind (so the closure stays alive) until every such item is done: a panicking item is
 // caught and still counted as done.
 unsafe impl Send for Job {}
+// SAFETY: as for `Send`; its other fields are atomics and a mutex, and `work` is `Sync`.
 unsafe impl Sync for Job {}
 
 impl Job {

@@ -174,41 +174,43 @@ mod x86 {
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
     pub(super) unsafe fn avx512(weights: &[Q4Tile16], a: &QuantizedRows, k: usize, rows: Range<usize>, out: *mut f32, out_stride: usize, cols: usize) {
-        q4_rows::<Zmm, _>(weights, a, k, rows, out, out_stride, cols)
+        unsafe { q4_rows::<Zmm, _>(weights, a, k, rows, out, out_stride, cols) }
     }
 
     #[target_feature(enable = "avx2,fma,avxvnni,f16c")]
     pub(super) unsafe fn avxvnni(weights: &[Q4Tile8], a: &QuantizedRows, k: usize, rows: Range<usize>, out: *mut f32, out_stride: usize, cols: usize) {
-        q4_rows::<Ymm<Vex>, _>(weights, a, k, rows, out, out_stride, cols)
+        unsafe { q4_rows::<Ymm<Vex>, _>(weights, a, k, rows, out, out_stride, cols) }
     }
 
     #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni,f16c")]
     pub(super) unsafe fn avxvnni_evex(weights: &[Q4Tile8], a: &QuantizedRows, k: usize, rows: Range<usize>, out: *mut f32, out_stride: usize, cols: usize) {
-        q4_rows::<Ymm<Evex>, _>(weights, a, k, rows, out, out_stride, cols)
+        unsafe { q4_rows::<Ymm<Evex>, _>(weights, a, k, rows, out, out_stride, cols) }
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn avx2(weights: &[Q4Tile8], a: &QuantizedRows, k: usize, rows: Range<usize>, out: *mut f32, out_stride: usize, cols: usize) {
-        q4_rows::<Ymm<Maddubs>, _>(weights, a, k, rows, out, out_stride, cols)
+        unsafe { q4_rows::<Ymm<Maddubs>, _>(weights, a, k, rows, out, out_stride, cols) }
     }
 
     #[inline(always)]
     unsafe fn q4_rows<V: Vnni, T: Q4Tile>(weights: &[T], a: &QuantizedRows, k: usize, rows: Range<usize>, out: *mut f32, out_stride: usize, cols: usize) {
-        let mut row = rows.start;
-        while row < rows.end {
-            let step = match rows.end - row {
-                left if left >= 8 && V::ROWS >= 8 => 8,
-                left if left >= 4 => 4,
-                left if left >= 2 => 2,
-                _ => 1,
-            };
-            match step {
-                8 => q4_block::<V, T, 8>(weights, a, k, row, out, out_stride, cols),
-                4 => q4_block::<V, T, 4>(weights, a, k, row, out, out_stride, cols),
-                2 => q4_block::<V, T, 2>(weights, a, k, row, out, out_stride, cols),
-                _ => q4_block::<V, T, 1>(weights, a, k, row, out, out_stride, cols),
+        unsafe {
+            let mut row = rows.start;
+            while row < rows.end {
+                let step = match rows.end - row {
+                    left if left >= 8 && V::ROWS >= 8 => 8,
+                    left if left >= 4 => 4,
+                    left if left >= 2 => 2,
+                    _ => 1,
+                };
+                match step {
+                    8 => q4_block::<V, T, 8>(weights, a, k, row, out, out_stride, cols),
+                    4 => q4_block::<V, T, 4>(weights, a, k, row, out, out_stride, cols),
+                    2 => q4_block::<V, T, 2>(weights, a, k, row, out, out_stride, cols),
+                    _ => q4_block::<V, T, 1>(weights, a, k, row, out, out_stride, cols),
+                }
+                row += step;
             }
-            row += step;
         }
     }
 
@@ -223,42 +225,44 @@ mod x86 {
         out_stride: usize,
         cols: usize,
     ) {
-        let blocks_per_row = k / BLOCK;
-        let mut acc = [<V::Float as F32Lanes>::zero(); R];
-        for (b, tile) in weights.iter().enumerate() {
-            prefetch_ahead(weights, b);
-            let mut w = [V::splat(0); 8];
-            for p in 0..4 {
-                (w[p], w[p + 4]) = V::load(tile.qs().as_ptr().add(p * 4 * V::COLS)).nibbles();
-            }
-            let scales = <V::Float as F32Lanes>::load_f16(tile.scales().as_ptr());
-            let mins = <V::Float as F32Lanes>::load_f16(tile.mins().as_ptr());
-            for (r, acc) in acc.iter_mut().enumerate() {
-                let block = (row0 + r) * blocks_per_row + b;
-                let act = a.qs.as_ptr().add(block * BLOCK) as *const i32;
-                // Two chains of four: eight dependent dpbusd per block were the critical path
-                // when one row (decode) gives the core nothing else to overlap them with.
-                let (mut even, mut odd) = (V::splat(0), V::splat(0));
-                for g in (0..8).step_by(2) {
-                    even = even.dpbusd(w[g], V::splat(act.add(g).read_unaligned()));
-                    odd = odd.dpbusd(w[g + 1], V::splat(act.add(g + 1).read_unaligned()));
+        unsafe {
+            let blocks_per_row = k / BLOCK;
+            let mut acc = [<V::Float as F32Lanes>::zero(); R];
+            for (b, tile) in weights.iter().enumerate() {
+                prefetch_ahead(weights, b);
+                let mut w = [V::splat(0); 8];
+                for p in 0..4 {
+                    (w[p], w[p + 4]) = V::load(tile.qs().as_ptr().add(p * 4 * V::COLS)).nibbles();
                 }
-                let dot = even.add(odd);
-                let a_scale = *a.scales.get_unchecked(block);
-                // offsets hold 128 · Σ a: scale · Σ a is what the minimums multiply.
-                let a_sum = *a.offsets.get_unchecked(block) as f32 * (a_scale / 128.0);
-                *acc = dot.to_float().mul_add(scales.mul(<V::Float as F32Lanes>::splat(a_scale)), *acc);
-                *acc = mins.mul_add(<V::Float as F32Lanes>::splat(-a_sum), *acc);
+                let scales = <V::Float as F32Lanes>::load_f16(tile.scales().as_ptr());
+                let mins = <V::Float as F32Lanes>::load_f16(tile.mins().as_ptr());
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let block = (row0 + r) * blocks_per_row + b;
+                    let act = a.qs.as_ptr().add(block * BLOCK) as *const i32;
+                    // Two chains of four: eight dependent dpbusd per block were the critical path
+                    // when one row (decode) gives the core nothing else to overlap them with.
+                    let (mut even, mut odd) = (V::splat(0), V::splat(0));
+                    for g in (0..8).step_by(2) {
+                        even = even.dpbusd(w[g], V::splat(act.add(g).read_unaligned()));
+                        odd = odd.dpbusd(w[g + 1], V::splat(act.add(g + 1).read_unaligned()));
+                    }
+                    let dot = even.add(odd);
+                    let a_scale = *a.scales.get_unchecked(block);
+                    // offsets hold 128 · Σ a: scale · Σ a is what the minimums multiply.
+                    let a_sum = *a.offsets.get_unchecked(block) as f32 * (a_scale / 128.0);
+                    *acc = dot.to_float().mul_add(scales.mul(<V::Float as F32Lanes>::splat(a_scale)), *acc);
+                    *acc = mins.mul_add(<V::Float as F32Lanes>::splat(-a_sum), *acc);
+                }
             }
-        }
-        for (r, acc) in acc.iter().enumerate() {
-            let dst = out.add((row0 + r) * out_stride);
-            if cols == V::COLS {
-                acc.store(dst);
-            } else {
-                let mut lanes = [0f32; 16];
-                acc.store(lanes.as_mut_ptr());
-                std::ptr::copy_nonoverlapping(lanes.as_ptr(), dst, cols);
+            for (r, acc) in acc.iter().enumerate() {
+                let dst = out.add((row0 + r) * out_stride);
+                if cols == V::COLS {
+                    acc.store(dst);
+                } else {
+                    let mut lanes = [0f32; 16];
+                    acc.store(lanes.as_mut_ptr());
+                    std::ptr::copy_nonoverlapping(lanes.as_ptr(), dst, cols);
+                }
             }
         }
     }

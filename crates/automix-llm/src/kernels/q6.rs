@@ -199,85 +199,89 @@ mod x86 {
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
     pub(super) unsafe fn avx512(weights: &[Q6Tile16], args: Args) {
-        q6_rows::<Zmm, _>(weights, args)
+        unsafe { q6_rows::<Zmm, _>(weights, args) }
     }
 
     #[target_feature(enable = "avx2,fma,avxvnni,f16c")]
     pub(super) unsafe fn avxvnni(weights: &[Q6Tile8], args: Args) {
-        q6_rows::<Ymm<Vex>, _>(weights, args)
+        unsafe { q6_rows::<Ymm<Vex>, _>(weights, args) }
     }
 
     #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni,f16c")]
     pub(super) unsafe fn avxvnni_evex(weights: &[Q6Tile8], args: Args) {
-        q6_rows::<Ymm<Evex>, _>(weights, args)
+        unsafe { q6_rows::<Ymm<Evex>, _>(weights, args) }
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn avx2(weights: &[Q6Tile8], args: Args) {
-        q6_rows::<Ymm<Maddubs>, _>(weights, args)
+        unsafe { q6_rows::<Ymm<Maddubs>, _>(weights, args) }
     }
 
     #[inline(always)]
     unsafe fn q6_rows<V: Vnni, T: Q6Tile>(weights: &[T], args: Args) {
-        let rows = args.3.clone();
-        let mut row = rows.start;
-        while row < rows.end {
-            let step = match rows.end - row {
-                left if left >= 8 && V::ROWS >= 8 => 8,
-                left if left >= 4 => 4,
-                left if left >= 2 => 2,
-                _ => 1,
-            };
-            match step {
-                8 => q6_block::<V, T, 8>(weights, &args, row),
-                4 => q6_block::<V, T, 4>(weights, &args, row),
-                2 => q6_block::<V, T, 2>(weights, &args, row),
-                _ => q6_block::<V, T, 1>(weights, &args, row),
+        unsafe {
+            let rows = args.3.clone();
+            let mut row = rows.start;
+            while row < rows.end {
+                let step = match rows.end - row {
+                    left if left >= 8 && V::ROWS >= 8 => 8,
+                    left if left >= 4 => 4,
+                    left if left >= 2 => 2,
+                    _ => 1,
+                };
+                match step {
+                    8 => q6_block::<V, T, 8>(weights, &args, row),
+                    4 => q6_block::<V, T, 4>(weights, &args, row),
+                    2 => q6_block::<V, T, 2>(weights, &args, row),
+                    _ => q6_block::<V, T, 1>(weights, &args, row),
+                }
+                row += step;
             }
-            row += step;
         }
     }
 
     /// `R` activation rows against one tile of columns, over every block of k.
     #[inline(always)]
     unsafe fn q6_block<V: Vnni, T: Q6Tile, const R: usize>(weights: &[T], args: &Args, row0: usize) {
-        let &(a, corrections, k, _, out, out_stride, cols) = args;
-        let blocks_per_row = k / BLOCK;
-        let mut acc = [<V::Float as F32Lanes>::zero(); R];
-        for (b, tile) in weights.iter().enumerate() {
-            prefetch_ahead(weights, b);
-            // w[g]: the values of inputs 4g..4g+4 of every column, g = 0..8.
-            let mut w = [V::splat(0); 8];
-            let highs = [V::load(tile.highs().as_ptr()), V::load(tile.highs().as_ptr().add(4 * V::COLS))];
-            for p in 0..4 {
-                let (low, high) = V::load(tile.lows().as_ptr().add(p * 4 * V::COLS)).nibbles();
-                w[p] = low.or(highs[0].high_pair(p));
-                w[p + 4] = high.or(highs[1].high_pair(p));
-            }
-            let scales = [<V::Float as F32Lanes>::load_f16(tile.scales().as_ptr()), <V::Float as F32Lanes>::load_f16(tile.scales().as_ptr().add(V::COLS))];
-            for (r, acc) in acc.iter_mut().enumerate() {
-                let block = (row0 + r) * blocks_per_row + b;
-                let act = a.qs.as_ptr().add(block * BLOCK) as *const i32;
-                // One chain per half, each starting from its `− 32` correction, as each has its own scale.
-                let [first_correction, second_correction] = *corrections.get_unchecked(block);
-                let (mut first, mut second) = (V::splat(first_correction), V::splat(second_correction));
-                for g in 0..4 {
-                    first = first.dpbusd(w[g], V::splat(act.add(g).read_unaligned()));
-                    second = second.dpbusd(w[g + 4], V::splat(act.add(g + 4).read_unaligned()));
+        unsafe {
+            let &(a, corrections, k, _, out, out_stride, cols) = args;
+            let blocks_per_row = k / BLOCK;
+            let mut acc = [<V::Float as F32Lanes>::zero(); R];
+            for (b, tile) in weights.iter().enumerate() {
+                prefetch_ahead(weights, b);
+                // w[g]: the values of inputs 4g..4g+4 of every column, g = 0..8.
+                let mut w = [V::splat(0); 8];
+                let highs = [V::load(tile.highs().as_ptr()), V::load(tile.highs().as_ptr().add(4 * V::COLS))];
+                for p in 0..4 {
+                    let (low, high) = V::load(tile.lows().as_ptr().add(p * 4 * V::COLS)).nibbles();
+                    w[p] = low.or(highs[0].high_pair(p));
+                    w[p + 4] = high.or(highs[1].high_pair(p));
                 }
-                let a_scale = <V::Float as F32Lanes>::splat(*a.scales.get_unchecked(block));
-                *acc = first.to_float().mul_add(scales[0].mul(a_scale), *acc);
-                *acc = second.to_float().mul_add(scales[1].mul(a_scale), *acc);
+                let scales = [<V::Float as F32Lanes>::load_f16(tile.scales().as_ptr()), <V::Float as F32Lanes>::load_f16(tile.scales().as_ptr().add(V::COLS))];
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let block = (row0 + r) * blocks_per_row + b;
+                    let act = a.qs.as_ptr().add(block * BLOCK) as *const i32;
+                    // One chain per half, each starting from its `− 32` correction, as each has its own scale.
+                    let [first_correction, second_correction] = *corrections.get_unchecked(block);
+                    let (mut first, mut second) = (V::splat(first_correction), V::splat(second_correction));
+                    for g in 0..4 {
+                        first = first.dpbusd(w[g], V::splat(act.add(g).read_unaligned()));
+                        second = second.dpbusd(w[g + 4], V::splat(act.add(g + 4).read_unaligned()));
+                    }
+                    let a_scale = <V::Float as F32Lanes>::splat(*a.scales.get_unchecked(block));
+                    *acc = first.to_float().mul_add(scales[0].mul(a_scale), *acc);
+                    *acc = second.to_float().mul_add(scales[1].mul(a_scale), *acc);
+                }
             }
-        }
-        for (r, acc) in acc.iter().enumerate() {
-            let dst = out.add((row0 + r) * out_stride);
-            if cols == V::COLS {
-                acc.store(dst);
-            } else {
-                let mut lanes = [0f32; 16];
-                acc.store(lanes.as_mut_ptr());
-                std::ptr::copy_nonoverlapping(lanes.as_ptr(), dst, cols);
+            for (r, acc) in acc.iter().enumerate() {
+                let dst = out.add((row0 + r) * out_stride);
+                if cols == V::COLS {
+                    acc.store(dst);
+                } else {
+                    let mut lanes = [0f32; 16];
+                    acc.store(lanes.as_mut_ptr());
+                    std::ptr::copy_nonoverlapping(lanes.as_ptr(), dst, cols);
+                }
             }
         }
     }

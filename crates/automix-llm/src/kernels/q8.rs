@@ -338,44 +338,48 @@ mod x86 {
     /// Q8_0 blocks of `x`, 32 floats in two registers per block.
     #[target_feature(enable = "avx512f,avx512bw")]
     pub(super) unsafe fn quantize_avx512(x: &[f32], qs: &mut [i8], scales: &mut [f32], offsets: &mut [i32]) {
-        for (block, (scale, offset)) in scales.iter_mut().zip(offsets.iter_mut()).enumerate() {
-            let src = x.as_ptr().add(block * BLOCK);
-            let (low, high) = (_mm512_loadu_ps(src), _mm512_loadu_ps(src.add(16)));
-            let amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(low), _mm512_abs_ps(high)));
-            let inverse = _mm512_set1_ps(if amax > 0.0 { 127.0 / amax } else { 0.0 });
-            let (low, high) = (_mm512_cvtps_epi32(_mm512_mul_ps(low, inverse)), _mm512_cvtps_epi32(_mm512_mul_ps(high, inverse)));
-            let dst = qs.as_mut_ptr().add(block * BLOCK) as *mut __m128i;
-            _mm_storeu_si128(dst, _mm512_cvtepi32_epi8(low));
-            _mm_storeu_si128(dst.add(1), _mm512_cvtepi32_epi8(high));
-            *scale = amax / 127.0;
-            *offset = 128 * _mm512_reduce_add_epi32(_mm512_add_epi32(low, high));
+        unsafe {
+            for (block, (scale, offset)) in scales.iter_mut().zip(offsets.iter_mut()).enumerate() {
+                let src = x.as_ptr().add(block * BLOCK);
+                let (low, high) = (_mm512_loadu_ps(src), _mm512_loadu_ps(src.add(16)));
+                let amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(low), _mm512_abs_ps(high)));
+                let inverse = _mm512_set1_ps(if amax > 0.0 { 127.0 / amax } else { 0.0 });
+                let (low, high) = (_mm512_cvtps_epi32(_mm512_mul_ps(low, inverse)), _mm512_cvtps_epi32(_mm512_mul_ps(high, inverse)));
+                let dst = qs.as_mut_ptr().add(block * BLOCK) as *mut __m128i;
+                _mm_storeu_si128(dst, _mm512_cvtepi32_epi8(low));
+                _mm_storeu_si128(dst.add(1), _mm512_cvtepi32_epi8(high));
+                *scale = amax / 127.0;
+                *offset = 128 * _mm512_reduce_add_epi32(_mm512_add_epi32(low, high));
+            }
         }
     }
 
     /// Q8_0 blocks of `x`, 32 floats in four registers per block.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn quantize_avx2(x: &[f32], qs: &mut [i8], scales: &mut [f32], offsets: &mut [i32]) {
-        let sign = _mm256_set1_ps(-0.0);
-        // packs_epi32 then packs_epi16 leave the four registers' 4-byte groups interleaved by lane.
-        let in_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-        for (block, (scale, offset)) in scales.iter_mut().zip(offsets.iter_mut()).enumerate() {
-            let src = x.as_ptr().add(block * BLOCK);
-            let v: [__m256; 4] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(8 * i)));
-            let abs = |v: __m256| _mm256_andnot_ps(sign, v);
-            let max8 = _mm256_max_ps(_mm256_max_ps(abs(v[0]), abs(v[1])), _mm256_max_ps(abs(v[2]), abs(v[3])));
-            let max4 = _mm_max_ps(_mm256_castps256_ps128(max8), _mm256_extractf128_ps(max8, 1));
-            let max2 = _mm_max_ps(max4, _mm_movehl_ps(max4, max4));
-            let amax = _mm_cvtss_f32(_mm_max_ss(max2, _mm_movehdup_ps(max2)));
-            let inverse = _mm256_set1_ps(if amax > 0.0 { 127.0 / amax } else { 0.0 });
-            let q: [__m256i; 4] = std::array::from_fn(|i| _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inverse)));
-            let sum8 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
-            let sum4 = _mm_add_epi32(_mm256_castsi256_si128(sum8), _mm256_extracti128_si256(sum8, 1));
-            let sum2 = _mm_add_epi32(sum4, _mm_unpackhi_epi64(sum4, sum4));
-            let sum = _mm_cvtsi128_si32(_mm_add_epi32(sum2, _mm_shuffle_epi32(sum2, 1)));
-            let bytes = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
-            _mm256_storeu_si256(qs.as_mut_ptr().add(block * BLOCK) as *mut __m256i, _mm256_permutevar8x32_epi32(bytes, in_order));
-            *scale = amax / 127.0;
-            *offset = 128 * sum;
+        unsafe {
+            let sign = _mm256_set1_ps(-0.0);
+            // packs_epi32 then packs_epi16 leave the four registers' 4-byte groups interleaved by lane.
+            let in_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+            for (block, (scale, offset)) in scales.iter_mut().zip(offsets.iter_mut()).enumerate() {
+                let src = x.as_ptr().add(block * BLOCK);
+                let v: [__m256; 4] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(8 * i)));
+                let abs = |v: __m256| _mm256_andnot_ps(sign, v);
+                let max8 = _mm256_max_ps(_mm256_max_ps(abs(v[0]), abs(v[1])), _mm256_max_ps(abs(v[2]), abs(v[3])));
+                let max4 = _mm_max_ps(_mm256_castps256_ps128(max8), _mm256_extractf128_ps(max8, 1));
+                let max2 = _mm_max_ps(max4, _mm_movehl_ps(max4, max4));
+                let amax = _mm_cvtss_f32(_mm_max_ss(max2, _mm_movehdup_ps(max2)));
+                let inverse = _mm256_set1_ps(if amax > 0.0 { 127.0 / amax } else { 0.0 });
+                let q: [__m256i; 4] = std::array::from_fn(|i| _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inverse)));
+                let sum8 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+                let sum4 = _mm_add_epi32(_mm256_castsi256_si128(sum8), _mm256_extracti128_si256(sum8, 1));
+                let sum2 = _mm_add_epi32(sum4, _mm_unpackhi_epi64(sum4, sum4));
+                let sum = _mm_cvtsi128_si32(_mm_add_epi32(sum2, _mm_shuffle_epi32(sum2, 1)));
+                let bytes = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+                _mm256_storeu_si256(qs.as_mut_ptr().add(block * BLOCK) as *mut __m256i, _mm256_permutevar8x32_epi32(bytes, in_order));
+                *scale = amax / 127.0;
+                *offset = 128 * sum;
+            }
         }
     }
 
@@ -390,7 +394,7 @@ mod x86 {
         out_stride: usize,
         cols: usize,
     ) {
-        vnni_rows::<Zmm, _>(weights, a, k, rows, out, out_stride, cols)
+        unsafe { vnni_rows::<Zmm, _>(weights, a, k, rows, out, out_stride, cols) }
     }
 
     /// The same with AVX-VNNI.
@@ -404,7 +408,7 @@ mod x86 {
         out_stride: usize,
         cols: usize,
     ) {
-        vnni_rows::<Ymm<Vex>, _>(weights, a, k, rows, out, out_stride, cols)
+        unsafe { vnni_rows::<Ymm<Vex>, _>(weights, a, k, rows, out, out_stride, cols) }
     }
 
     /// The same 256-bit kernel with AVX-512 VNNI's encoding.
@@ -418,7 +422,7 @@ mod x86 {
         out_stride: usize,
         cols: usize,
     ) {
-        vnni_rows::<Ymm<Evex>, _>(weights, a, k, rows, out, out_stride, cols)
+        unsafe { vnni_rows::<Ymm<Evex>, _>(weights, a, k, rows, out, out_stride, cols) }
     }
 
     #[inline(always)]
@@ -431,21 +435,23 @@ mod x86 {
         out_stride: usize,
         cols: usize,
     ) {
-        let mut row = rows.start;
-        while row < rows.end {
-            let step = match rows.end - row {
-                left if left >= 8 && V::ROWS >= 8 => 8,
-                left if left >= 4 => 4,
-                left if left >= 2 => 2,
-                _ => 1,
-            };
-            match step {
-                8 => vnni_block::<V, T, 8>(weights, a, k, row, out, out_stride, cols),
-                4 => vnni_block::<V, T, 4>(weights, a, k, row, out, out_stride, cols),
-                2 => vnni_block::<V, T, 2>(weights, a, k, row, out, out_stride, cols),
-                _ => vnni_block::<V, T, 1>(weights, a, k, row, out, out_stride, cols),
+        unsafe {
+            let mut row = rows.start;
+            while row < rows.end {
+                let step = match rows.end - row {
+                    left if left >= 8 && V::ROWS >= 8 => 8,
+                    left if left >= 4 => 4,
+                    left if left >= 2 => 2,
+                    _ => 1,
+                };
+                match step {
+                    8 => vnni_block::<V, T, 8>(weights, a, k, row, out, out_stride, cols),
+                    4 => vnni_block::<V, T, 4>(weights, a, k, row, out, out_stride, cols),
+                    2 => vnni_block::<V, T, 2>(weights, a, k, row, out, out_stride, cols),
+                    _ => vnni_block::<V, T, 1>(weights, a, k, row, out, out_stride, cols),
+                }
+                row += step;
             }
-            row += step;
         }
     }
 
@@ -460,31 +466,33 @@ mod x86 {
         out_stride: usize,
         cols: usize,
     ) {
-        let blocks_per_row = k / BLOCK;
-        let mut acc = [<V::Float as F32Lanes>::zero(); R];
-        for (b, tile) in weights.iter().enumerate() {
-            prefetch_ahead(weights, b);
-            let w: [V; 8] = std::array::from_fn(|g| V::load(tile.qs().as_ptr().add(g * 4 * V::COLS)));
-            let w_scales = <V::Float as F32Lanes>::load(tile.scales().as_ptr());
-            for (r, acc) in acc.iter_mut().enumerate() {
-                let block = (row0 + r) * blocks_per_row + b;
-                let act = a.qs.as_ptr().add(block * BLOCK) as *const i32;
-                let mut dot = V::splat(-*a.offsets.get_unchecked(block));
-                for (g, w) in w.iter().enumerate() {
-                    dot = dot.dpbusd(*w, V::splat(act.add(g).read_unaligned()));
+        unsafe {
+            let blocks_per_row = k / BLOCK;
+            let mut acc = [<V::Float as F32Lanes>::zero(); R];
+            for (b, tile) in weights.iter().enumerate() {
+                prefetch_ahead(weights, b);
+                let w: [V; 8] = std::array::from_fn(|g| V::load(tile.qs().as_ptr().add(g * 4 * V::COLS)));
+                let w_scales = <V::Float as F32Lanes>::load(tile.scales().as_ptr());
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let block = (row0 + r) * blocks_per_row + b;
+                    let act = a.qs.as_ptr().add(block * BLOCK) as *const i32;
+                    let mut dot = V::splat(-*a.offsets.get_unchecked(block));
+                    for (g, w) in w.iter().enumerate() {
+                        dot = dot.dpbusd(*w, V::splat(act.add(g).read_unaligned()));
+                    }
+                    let scale = w_scales.mul(<V::Float as F32Lanes>::splat(*a.scales.get_unchecked(block)));
+                    *acc = dot.to_float().mul_add(scale, *acc);
                 }
-                let scale = w_scales.mul(<V::Float as F32Lanes>::splat(*a.scales.get_unchecked(block)));
-                *acc = dot.to_float().mul_add(scale, *acc);
             }
-        }
-        for (r, acc) in acc.iter().enumerate() {
-            let dst = out.add((row0 + r) * out_stride);
-            if cols == V::COLS {
-                acc.store(dst);
-            } else {
-                let mut lanes = [0f32; 16];
-                acc.store(lanes.as_mut_ptr());
-                std::ptr::copy_nonoverlapping(lanes.as_ptr(), dst, cols);
+            for (r, acc) in acc.iter().enumerate() {
+                let dst = out.add((row0 + r) * out_stride);
+                if cols == V::COLS {
+                    acc.store(dst);
+                } else {
+                    let mut lanes = [0f32; 16];
+                    acc.store(lanes.as_mut_ptr());
+                    std::ptr::copy_nonoverlapping(lanes.as_ptr(), dst, cols);
+                }
             }
         }
     }
@@ -503,61 +511,65 @@ mod x86 {
         out_stride: usize,
         cols: usize,
     ) {
-        let mut row = rows.start;
-        while row < rows.end {
-            let step = match rows.end - row {
-                ROWS_256.. => {
-                    rows_256::<ROWS_256>(weights, a, k, row, out, out_stride, cols);
-                    ROWS_256
-                }
-                2.. => {
-                    rows_256::<2>(weights, a, k, row, out, out_stride, cols);
-                    2
-                }
-                _ => {
-                    rows_256::<1>(weights, a, k, row, out, out_stride, cols);
-                    1
-                }
-            };
-            row += step;
+        unsafe {
+            let mut row = rows.start;
+            while row < rows.end {
+                let step = match rows.end - row {
+                    ROWS_256.. => {
+                        rows_256::<ROWS_256>(weights, a, k, row, out, out_stride, cols);
+                        ROWS_256
+                    }
+                    2.. => {
+                        rows_256::<2>(weights, a, k, row, out, out_stride, cols);
+                        2
+                    }
+                    _ => {
+                        rows_256::<1>(weights, a, k, row, out, out_stride, cols);
+                        1
+                    }
+                };
+                row += step;
+            }
         }
     }
 
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn rows_256<const R: usize>(weights: &[Tile8], a: &QuantizedRows, k: usize, row0: usize, out: *mut f32, out_stride: usize, cols: usize) {
-        let blocks_per_row = k / BLOCK;
-        let ones = _mm256_set1_epi16(1);
-        let mut acc = [_mm256_setzero_ps(); R];
-        for (b, tile) in weights.iter().enumerate() {
-            prefetch_ahead(weights, b);
-            let mut dot = [_mm256_setzero_si256(); R];
-            for g in 0..8 {
-                let w = _mm256_load_si256(tile.qs.as_ptr().add(g * 32) as *const __m256i);
-                let w_abs = _mm256_sign_epi8(w, w);
-                for (r, dot) in dot.iter_mut().enumerate() {
+        unsafe {
+            let blocks_per_row = k / BLOCK;
+            let ones = _mm256_set1_epi16(1);
+            let mut acc = [_mm256_setzero_ps(); R];
+            for (b, tile) in weights.iter().enumerate() {
+                prefetch_ahead(weights, b);
+                let mut dot = [_mm256_setzero_si256(); R];
+                for g in 0..8 {
+                    let w = _mm256_load_si256(tile.qs.as_ptr().add(g * 32) as *const __m256i);
+                    let w_abs = _mm256_sign_epi8(w, w);
+                    for (r, dot) in dot.iter_mut().enumerate() {
+                        let block = (row0 + r) * blocks_per_row + b;
+                        let act = (a.qs.as_ptr().add(block * BLOCK) as *const i32).add(g).read_unaligned();
+                        let signed = _mm256_sign_epi8(_mm256_set1_epi32(act), w);
+                        *dot = _mm256_add_epi32(*dot, _mm256_madd_epi16(_mm256_maddubs_epi16(w_abs, signed), ones));
+                    }
+                }
+                let w_scales = _mm256_load_ps(tile.scales.as_ptr());
+                for (r, (acc, dot)) in acc.iter_mut().zip(&dot).enumerate() {
                     let block = (row0 + r) * blocks_per_row + b;
-                    let act = (a.qs.as_ptr().add(block * BLOCK) as *const i32).add(g).read_unaligned();
-                    let signed = _mm256_sign_epi8(_mm256_set1_epi32(act), w);
-                    *dot = _mm256_add_epi32(*dot, _mm256_madd_epi16(_mm256_maddubs_epi16(w_abs, signed), ones));
+                    let scale = _mm256_mul_ps(w_scales, _mm256_set1_ps(*a.scales.get_unchecked(block)));
+                    *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(*dot), scale, *acc);
                 }
             }
-            let w_scales = _mm256_load_ps(tile.scales.as_ptr());
-            for (r, (acc, dot)) in acc.iter_mut().zip(&dot).enumerate() {
-                let block = (row0 + r) * blocks_per_row + b;
-                let scale = _mm256_mul_ps(w_scales, _mm256_set1_ps(*a.scales.get_unchecked(block)));
-                *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(*dot), scale, *acc);
-            }
-        }
-        if cols == Tile8::COLS {
-            for (r, acc) in acc.iter().enumerate() {
-                _mm256_storeu_ps(out.add((row0 + r) * out_stride), *acc);
-            }
-        } else {
-            for (r, acc) in acc.iter().enumerate() {
-                let mut lanes = [0f32; 8];
-                _mm256_storeu_ps(lanes.as_mut_ptr(), *acc);
-                std::ptr::copy_nonoverlapping(lanes.as_ptr(), out.add((row0 + r) * out_stride), cols);
+            if cols == Tile8::COLS {
+                for (r, acc) in acc.iter().enumerate() {
+                    _mm256_storeu_ps(out.add((row0 + r) * out_stride), *acc);
+                }
+            } else {
+                for (r, acc) in acc.iter().enumerate() {
+                    let mut lanes = [0f32; 8];
+                    _mm256_storeu_ps(lanes.as_mut_ptr(), *acc);
+                    std::ptr::copy_nonoverlapping(lanes.as_ptr(), out.add((row0 + r) * out_stride), cols);
+                }
             }
         }
     }
