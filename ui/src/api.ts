@@ -195,7 +195,9 @@ export interface Citation {
   snippet: string;
 }
 
-export type Decision = "keep" | "escalate" | "stay_local";
+/** What the router decided: the same words in the live event, the stored row and the CLI
+ *  (`RouteDecision` in crates/automix-types). */
+export type Decision = "local" | "escalate" | "stay_local_budget" | "stay_local";
 
 export type AskEvent =
   | { kind: "retrieved"; citations: Citation[]; passages: string[] } // passages[i] is the text citations[i] points at
@@ -234,7 +236,7 @@ export interface AnswerView {
   local_model: string;
   verifier_value: number | null;
   local_confidence: number | null;
-  decision: "local" | "escalate" | "stay_local_budget" | "stay_local";
+  decision: Decision;
   reason: string;
   estimated_cost: number | null;
   remote_model: string | null;

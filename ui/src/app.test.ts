@@ -117,7 +117,7 @@ it("boots, answers a question and shows every view", async () => {
   // changes but a toast), then the remote call fails (the engine returns the answer with its error).
   handlers.chat_ask = ({ onEvent }: { onEvent: Channel<AskEvent> }) => {
     onEvent.onmessage({ kind: "local_token", text: "Bern" });
-    onEvent.onmessage({ kind: "routed", decision: "keep", reason: "confident", local_confidence: 0.91, estimated_cost: null, currency: "USD", remote_model: null, signals: {}, calibrated: true });
+    onEvent.onmessage({ kind: "routed", decision: "local", reason: "confident", local_confidence: 0.91, estimated_cost: null, currency: "USD", remote_model: null, signals: {}, calibrated: true });
     onEvent.onmessage({ kind: "done", answer: "Bern", source: "local", cost: 0, currency: "USD", question_id: 12 });
     return 12;
   };

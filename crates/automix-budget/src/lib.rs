@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use automix_remote::Cost;
-use automix_remote::{EscalationPayload, ModelPrice, RemoteAnswer, RemoteError};
+pub use automix_types::Cost;
+use automix_types::{EscalationPayload, ModelPrice, Usage};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
@@ -387,16 +387,17 @@ pub fn worst_case_cost(payload: &EscalationPayload, max_tokens: u32, price: &Mod
 
 impl Reservation {
     /// Closes the reservation for a finished remote call and returns what was charged: an
-    /// answer is charged its usage (reported, or estimated when the provider sent none) at
-    /// `price`; a failed call is released, since the provider reported no usage for it.
-    pub fn settle_outcome(self, outcome: &Result<RemoteAnswer, RemoteError>, price: &ModelPrice) -> Result<Cost, BudgetError> {
-        match outcome {
-            Ok(answer) => {
-                let charged = price.cost(answer.usage.prompt_tokens, answer.usage.completion_tokens);
+    /// answered call (`Some` usage: reported, or estimated when the provider sent none) is
+    /// charged that usage at `price`; a failed call (`None`) is released, since the provider
+    /// reported no usage for it.
+    pub fn settle_outcome(self, answered: Option<Usage>, price: &ModelPrice) -> Result<Cost, BudgetError> {
+        match answered {
+            Some(usage) => {
+                let charged = price.cost(usage.prompt_tokens, usage.completion_tokens);
                 self.settle(charged)?;
                 Ok(charged)
             }
-            Err(_) => {
+            None => {
                 self.release()?;
                 Ok(Cost::ZERO)
             }

@@ -12,21 +12,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::key::ApiKey;
-use crate::payload::{estimate_tokens, EscalationPayload};
 use crate::settings::{EndpointError, RemoteSettings};
 use crate::sse::SseDecoder;
+use automix_types::{estimate_tokens, EscalationPayload, Usage};
 
 /// Set to `true` to cancel a call; checked while waiting for and reading the response.
 pub type CancelFlag = Arc<AtomicBool>;
-
-/// Token counts of one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Usage {
-    /// Prompt (input) tokens.
-    pub prompt_tokens: u64,
-    /// Completion (output) tokens.
-    pub completion_tokens: u64,
-}
 
 /// A retry that happened before the call succeeded or gave up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

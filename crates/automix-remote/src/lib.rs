@@ -3,15 +3,14 @@
 
 mod client;
 mod key;
-mod payload;
 mod pricing;
 mod settings;
 mod sse;
 
-pub use client::{BlockingRemoteClient, CancelFlag, RemoteAnswer, RemoteClient, RemoteError, RetryNote, Usage};
+pub use automix_types::{estimate_tokens, ChatMessage, Cost, EscalationPayload, ModelPrice, PayloadChunk, Usage, QUESTION_MARKER};
+pub use client::{BlockingRemoteClient, CancelFlag, RemoteAnswer, RemoteClient, RemoteError, RetryNote};
 pub use key::{ApiKey, KeyLocation, KeyStore, KeyStoreError};
-pub use payload::{estimate_tokens, ChatMessage, EscalationPayload, PayloadChunk, QUESTION_MARKER};
-pub use pricing::{Cost, ModelPrice, PriceTable, PricingError, BUNDLED_PRICING};
+pub use pricing::{PriceTable, PricingError, BUNDLED_PRICING};
 pub use settings::{EndpointError, RemoteSettings};
 
 #[cfg(test)]

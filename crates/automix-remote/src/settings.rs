@@ -6,7 +6,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::{Host, Url};
 
-use crate::pricing::{ModelPrice, PriceTable, PricingError};
+use automix_types::ModelPrice;
+
+use crate::pricing::{PriceTable, PricingError};
 
 /// Where and how to reach the remote model; stored in the app settings (holds no secret).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,7 +10,8 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use automix_remote::{Cost, EscalationPayload, Usage};
+pub use automix_types::RouteDecision;
+use automix_types::{Cost, EscalationPayload, Usage};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use rusqlite_migration::{Migrations, M};
 use serde::{Deserialize, Serialize};
@@ -70,38 +71,6 @@ pub struct CitationLocation {
     pub section: Option<String>,
     pub char_start: usize,
     pub char_end: usize,
-}
-
-/// What the router decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RouteDecision {
-    /// The local answer was kept.
-    Local,
-    /// The question went to the remote model.
-    Escalate,
-    /// The router would have escalated but the budget is spent.
-    StayLocalBudget,
-    /// Kept local without asking the router to weigh a remote call: none is configured, or the
-    /// user chose never to escalate.
-    StayLocal,
-}
-
-impl RouteDecision {
-    fn as_str(self) -> &'static str {
-        match self {
-            RouteDecision::Local => "local",
-            RouteDecision::Escalate => "escalate",
-            RouteDecision::StayLocalBudget => "stay_local_budget",
-            RouteDecision::StayLocal => "stay_local",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        [RouteDecision::Local, RouteDecision::Escalate, RouteDecision::StayLocalBudget, RouteDecision::StayLocal]
-            .into_iter()
-            .find(|decision| decision.as_str() == text)
-    }
 }
 
 /// The user's verdict on an answer.

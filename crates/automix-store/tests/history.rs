@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use automix_remote::{Cost, EscalationPayload, PayloadChunk, Usage};
 use automix_store::{Citation, Escalation, Feedback, History, LocalAnswer, QuestionRecord, RouteDecision, Routing, StoreError};
+use automix_types::{Cost, EscalationPayload, PayloadChunk, Usage};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// 2025-01-31T12:00:00Z

@@ -10,6 +10,7 @@ pub use automix_models as models;
 pub use automix_remote as remote;
 pub use automix_router as router;
 pub use automix_store as store;
+pub use automix_types as types;
 
 pub mod answer_checks;
 pub mod assistant;

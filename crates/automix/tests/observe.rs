@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use automix::assistant::{calibration_path, AskEvent, Assistant, AssistantConfig, AssistantPaths, Decision, Router, Scope};
+use automix::assistant::{calibration_path, AskEvent, Assistant, AssistantConfig, AssistantPaths, RouteDecision, Router, Scope};
 use automix::calibrate::{calibrate_model, calibration_set, CalibrationFiles};
 use automix::collect::{collect_item, index_contexts, CollectProgress};
 use automix::datasets::QaItem;
@@ -52,7 +52,7 @@ fn item(id: &str, context: &str, question: &str, answer: &str) -> QaItem {
     }
 }
 
-fn routed_signals(events: &[AskEvent]) -> (SignalValues, f64, Decision, bool) {
+fn routed_signals(events: &[AskEvent]) -> (SignalValues, f64, RouteDecision, bool) {
     events
         .iter()
         .find_map(|event| match event {

@@ -6,11 +6,11 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use automix::assistant::{AnswerSource, AskError, AskEvent, Assistant, AssistantConfig, AssistantPaths, Decision, RemoteModel, Router, Scope};
+use automix::assistant::{AnswerSource, AskError, AskEvent, Assistant, AssistantConfig, AssistantPaths, RemoteModel, RouteDecision, Router, Scope};
 use automix::budget::BudgetSettings;
 use automix::models::{Catalog, ModelKind, ModelStore};
 use automix::remote::{BlockingRemoteClient, Cost, PriceTable, RemoteClient, RemoteSettings};
-use automix::store::{Feedback, RouteDecision};
+use automix::store::Feedback;
 use automix_test_remote::{default_data_dir, AnswerBook, Fault, TestServer};
 
 const FRANCE: &str = include_str!("../assets/france.md");
@@ -46,7 +46,7 @@ fn ask(assistant: &Assistant, question: &str, conversation: i64) -> (Result<i64,
     (result, events)
 }
 
-fn routed(events: &[AskEvent]) -> Decision {
+fn routed(events: &[AskEvent]) -> RouteDecision {
     events.iter().find_map(|e| if let AskEvent::Routed { decision, .. } = e { Some(*decision) } else { None }).expect("a Routed event")
 }
 
@@ -69,7 +69,7 @@ fn one_answer_stays_local_one_escalates_and_history_shows_both() {
     first.unwrap();
     assert!(matches!(events[0], AskEvent::Retrieved { .. }));
     assert!(events.iter().any(|e| matches!(e, AskEvent::LocalToken { .. })));
-    assert_eq!(routed(&events), Decision::StayLocal, "no budget: the question must stay local");
+    assert_eq!(routed(&events), RouteDecision::StayLocalBudget, "no budget: the question must stay local");
     let (_, source, cost) = done(&events);
     assert_eq!((source, cost), (AnswerSource::Local, 0.0));
     assert_eq!(server.request_count(), 0, "nothing may leave the machine without budget");
@@ -77,7 +77,7 @@ fn one_answer_stays_local_one_escalates_and_history_shows_both() {
     set_budget(&assistant, 1.0);
     let (second, events) = ask(&assistant, "Who designed the Eiffel Tower?", conversation);
     let second = second.unwrap();
-    assert_eq!(routed(&events), Decision::Escalate);
+    assert_eq!(routed(&events), RouteDecision::Escalate);
     assert!(events.iter().any(|e| matches!(e, AskEvent::RemoteToken { .. })));
     let (answer, source, cost) = done(&events);
     assert_eq!(source, AnswerSource::Remote);
@@ -154,7 +154,7 @@ fn follow_ups_carry_earlier_turns_previews_send_nothing_and_the_user_can_escalat
 
     let (first, events) = ask(&assistant, "What is the capital of France?", conversation);
     first.unwrap();
-    assert_eq!(routed(&events), Decision::StayLocal, "escalation is switched off");
+    assert_eq!(routed(&events), RouteDecision::StayLocal, "escalation is switched off");
     assert_eq!(server.request_count(), 0);
 
     let scope = Scope::Text { source: "france.md".into(), text: FRANCE.into() };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { AnswerView, AskEvent, Citation } from "../api";
+import type { AnswerView, AskEvent, Citation, Decision } from "../api";
 import { answerFromView, cancelAnswer, failAnswer, finishAnswer, newAnswer, reduceAnswer, shownText } from "./answer";
 
 const citation: Citation = {
@@ -7,7 +7,7 @@ const citation: Citation = {
   char_start: 0, char_end: 10, snippet: "Paris is…",
 };
 
-const routed = (decision: "keep" | "escalate" | "stay_local"): AskEvent => ({
+const routed = (decision: Decision): AskEvent => ({
   kind: "routed", decision, reason: "because", local_confidence: 0.4, estimated_cost: 0.002, currency: "USD",
   remote_model: decision === "escalate" ? "gpt-4o" : null, signals: {}, calibrated: true,
 });
@@ -21,7 +21,7 @@ describe("answer stream reducer", () => {
       { kind: "local_token", text: "Par" },
       { kind: "local_token", text: "is" },
       { kind: "verified", v: 0.9, grounded: true },
-      routed("keep"),
+      routed("local"),
     ]);
     expect(s.phase).toBe("streaming");
     expect(shownText(s)).toBe("Paris");
@@ -80,7 +80,7 @@ describe("stored answers", () => {
   it("maps decisions and picks the shown source", () => {
     const s = answerFromView(view);
     expect(s).toMatchObject({ questionId: 4, phase: "done", source: "local", feedback: "up" });
-    expect(s.routing?.decision).toBe("stay_local");
+    expect(s.routing?.decision).toBe("stay_local_budget");
     const remote = answerFromView({ ...view, decision: "escalate", remote_answer: "remote", remote_model: "gpt-4o" });
     expect(remote.source).toBe("remote");
     expect(shownText(remote)).toBe("remote");

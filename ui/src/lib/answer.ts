@@ -103,13 +103,6 @@ export function shownText(state: AnswerState): string {
   return state.source === "remote" ? state.remoteText : state.localText;
 }
 
-const STORED_DECISION: Record<AnswerView["decision"], Decision> = {
-  local: "keep",
-  escalate: "escalate",
-  stay_local_budget: "stay_local",
-  stay_local: "stay_local",
-};
-
 export function answerFromView(view: AnswerView): AnswerState {
   return {
     questionId: view.id,
@@ -121,7 +114,7 @@ export function answerFromView(view: AnswerView): AnswerState {
     source: view.remote_answer !== null ? "remote" : "local",
     verified: view.verifier_value !== null ? { v: view.verifier_value, grounded: null } : null,
     routing: {
-      decision: STORED_DECISION[view.decision],
+      decision: view.decision,
       reason: view.reason,
       local_confidence: view.local_confidence,
       estimated_cost: view.estimated_cost,

@@ -22,7 +22,7 @@ export function badgeOf(routing: Routing | null, remoteFailed = false, locale?: 
     const model = routing.remote_model ?? "the remote model";
     return { badge: "stayed-local", label: `Stayed local · ${model} failed`, reason, confidence: null, cost: null, model };
   }
-  if (decision === "keep") {
+  if (decision === "local") {
     const confidence = routing.local_confidence === null ? null : `${formatPercent(routing.local_confidence, locale)} confident`;
     return { badge: "local", label: confidence ? `Local · ${confidence}` : "Local", reason, confidence, cost: null, model: null };
   }

@@ -4,7 +4,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use automix::assistant::{AnswerSource, AskEvent, Assistant, AssistantPaths, Decision, Scope};
+use automix::assistant::{AnswerSource, AskEvent, Assistant, AssistantPaths, RouteDecision, Scope};
 use automix::settings::Settings;
 use clap::Args;
 
@@ -92,9 +92,10 @@ pub fn run(args: AskArgs) -> Result<()> {
                 }
                 AskEvent::Routed { decision, reason, .. } => {
                     let label = match decision {
-                        Decision::Keep => "kept local",
-                        Decision::Escalate => "escalating",
-                        Decision::StayLocal => "staying local",
+                        RouteDecision::Local => "kept local",
+                        RouteDecision::Escalate => "escalating",
+                        RouteDecision::StayLocalBudget => "staying local (budget)",
+                        RouteDecision::StayLocal => "staying local",
                     };
                     eprintln!("({label}: {reason})");
                 }

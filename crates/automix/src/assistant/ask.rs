@@ -12,7 +12,7 @@ use automix_store::{CitationLocation, Escalation, LocalAnswer, QuestionRecord, R
 
 use super::observe::Observation;
 use super::report::text_citation;
-use super::{ensure_not_cancelled, lock, read, AnswerSource, AnswerView, AskError, AskEvent, Assistant, Decision, PayloadPreview, RemoteModel, Scope};
+use super::{ensure_not_cancelled, lock, read, AnswerSource, AnswerView, AskError, AskEvent, Assistant, PayloadPreview, RemoteModel, Scope};
 use crate::prompts::Turn;
 
 /// What the remote model is told besides the question and the passages.
@@ -26,7 +26,6 @@ const MAX_EARLIER_TURNS: usize = 3;
 /// What the router decided, in the forms the events, the history and the escalation need.
 struct Route {
     routing: Routing,
-    decision: Decision,
     remote: Option<std::sync::Arc<RemoteModel>>,
     /// Whether the router that decided is calibrated for the model in use.
     calibrated: bool,
@@ -43,7 +42,7 @@ impl Assistant {
         let route = self.route(&signals, &payload)?;
         let currency = self.ledger.settings()?.currency;
         on_event(AskEvent::Routed {
-            decision: route.decision,
+            decision: route.routing.decision,
             reason: route.routing.reason.clone(),
             local_confidence: route.routing.local_confidence.unwrap_or_default(),
             estimated_cost: route.routing.estimated_cost.map(|c| c.as_units()),
@@ -55,8 +54,8 @@ impl Assistant {
         ensure_not_cancelled(cancel)?;
 
         let mut answer = (local.text.clone(), AnswerSource::Local);
-        let escalation = match (route.decision, &route.remote, route.routing.estimated_cost) {
-            (Decision::Escalate, Some(remote), Some(worst_case)) => {
+        let escalation = match (route.routing.decision, &route.remote, route.routing.estimated_cost) {
+            (RouteDecision::Escalate, Some(remote), Some(worst_case)) => {
                 let escalation = self.call_remote(remote, &payload, worst_case, &currency, on_event, cancel)?;
                 if let Some(text) = &escalation.answer {
                     answer = (text.clone(), AnswerSource::Remote);
@@ -209,7 +208,6 @@ impl Assistant {
                 estimated_cost: remote.as_ref().map(|remote| worst_case_cost(payload, remote.max_tokens, &remote.price)),
                 local_confidence: Some(local_confidence),
             },
-            decision: Decision::StayLocal,
             remote,
             calibrated: router.calibrated(),
         };
@@ -226,11 +224,10 @@ impl Assistant {
             BudgetAdvice::StayLocal { reason } => (config.cost_preference.neutral_lambda, Some(reason)),
         };
         let plan = router.plan(signals, worst_case.as_units(), remote.accuracy, lambda)?;
-        let (decision, stored, reason) = match (plan.escalate, budget_note) {
-            (false, _) => (Decision::Keep, RouteDecision::Local, format!("{likely}; escalating would not pay off at up to {} {}", worst_case, status.currency)),
-            (true, Some(note)) => (Decision::StayLocal, RouteDecision::StayLocalBudget, format!("{note}; {likely}")),
+        let (decision, reason) = match (plan.escalate, budget_note) {
+            (false, _) => (RouteDecision::Local, format!("{likely}; escalating would not pay off at up to {} {}", worst_case, status.currency)),
+            (true, Some(note)) => (RouteDecision::StayLocalBudget, format!("{note}; {likely}")),
             (true, None) => (
-                Decision::Escalate,
                 RouteDecision::Escalate,
                 format!(
                     "the local answer is estimated only {:.0}% likely right; {} is expected to do better for at most {} {}",
@@ -243,14 +240,13 @@ impl Assistant {
         };
         Ok(Route {
             routing: Routing {
-                decision: stored,
+                decision,
                 reason,
                 expected_utilities: plan.expected_utilities,
                 lambda: Some(lambda),
                 estimated_cost: Some(worst_case),
                 local_confidence: Some(local_confidence),
             },
-            decision,
             remote: Some(remote),
             calibrated: router.calibrated(),
         })
@@ -270,7 +266,7 @@ impl Assistant {
         let started = Instant::now();
         let reservation = self.ledger.reserve(worst_case, &payload.question)?;
         let outcome = remote.client.chat_stream(payload, remote.max_tokens, |text| on_event(AskEvent::RemoteToken { text: text.to_string() }), cancel);
-        let cost = reservation.settle_outcome(&outcome, &remote.price)?;
+        let cost = reservation.settle_outcome(outcome.as_ref().ok().map(|answer| answer.usage), &remote.price)?;
         // Only a call the cancel actually stopped is a cancel; an answer that arrived (and was
         // paid for) just before is recorded.
         if matches!(outcome, Err(RemoteError::Cancelled { .. })) {

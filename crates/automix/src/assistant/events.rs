@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use automix_docs::Citation;
 use automix_router::SignalValues;
+use automix_types::RouteDecision;
 
 /// Where the final answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -12,18 +13,6 @@ use automix_router::SignalValues;
 pub enum AnswerSource {
     Local,
     Remote,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    /// Keep the local answer.
-    Keep,
-    /// Send the question to the remote model.
-    Escalate,
-    /// Kept local without the router's blessing: the budget is spent, no remote model is
-    /// configured, or the user switched escalation off. The reason says which.
-    StayLocal,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -44,7 +33,7 @@ pub enum AskEvent {
         grounded: bool,
     },
     Routed {
-        decision: Decision,
+        decision: RouteDecision,
         reason: String,
         /// P(local answer correct) given the signals, as the router estimates it.
         local_confidence: f64,

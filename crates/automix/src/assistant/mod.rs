@@ -24,7 +24,8 @@ use automix_models::{Catalog, CatalogEntry, ModelKind, ModelStore};
 use automix_remote::{BlockingRemoteClient, KeyStore, ModelPrice, PriceTable, RemoteClient};
 use automix_store::{Feedback, History};
 
-pub use events::{AnswerSource, AskError, AskEvent, Decision};
+pub use automix_types::RouteDecision;
+pub use events::{AnswerSource, AskError, AskEvent};
 pub use observe::Observation;
 pub use report::{AnswerView, HistoryPage, PayloadPreview, SpendDay, SpendReport};
 pub use routing::{calibration_path, model_calibration, CalibrationOrigin, RoutePlan, Router, CALIBRATIONS_DIR};

@@ -2,6 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Token counts of one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt (input) tokens.
+    pub prompt_tokens: u64,
+    /// Completion (output) tokens.
+    pub completion_tokens: u64,
+}
+
 /// One retrieved passage sent as context, with where it came from so the user can inspect it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PayloadChunk {

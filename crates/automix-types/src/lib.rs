@@ -1,0 +1,10 @@
+//! AutoMix's shared value types, the floor every other crate may stand on: money and prices, token
+//! usage, exactly what an escalation sends, and what the router decided.
+
+mod cost;
+mod decision;
+mod escalation;
+
+pub use cost::{Cost, ModelPrice};
+pub use decision::RouteDecision;
+pub use escalation::{estimate_tokens, ChatMessage, EscalationPayload, PayloadChunk, Usage, QUESTION_MARKER};
