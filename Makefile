@@ -107,3 +107,9 @@ gpu:
 # A Debian package of the app under target/release/bundle/deb/.
 package: build
 	ui/node_modules/.bin/tauri build --bundles deb
+
+# The UI's TypeScript declarations of the IPC types (ui/src/generated/ipc.ts), regenerated from
+# the Rust types; `cargo test` fails while the committed file differs from them.
+.PHONY: ui-types
+ui-types:
+	AUTOMIX_UPDATE_UI_TYPES=1 cargo test --release -p automix-app --lib typescript

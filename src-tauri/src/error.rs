@@ -1,17 +1,19 @@
 //! The one error every command returns: a stable `code` for the UI to switch on and a message
 //! for people. Engine errors keep their own codes.
 
+use automix::types::ErrorCode;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AppError {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl AppError {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
-        AppError { code: code.to_string(), message: message.into() }
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        AppError { code, message: message.into() }
     }
 }
 
@@ -57,5 +59,7 @@ through_the_facade!(
 /// Runs engine work on the blocking pool: model inference, SQLite and the blocking remote client
 /// must never run on the async runtime's threads.
 pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, AppError> + Send + 'static) -> Result<T, AppError> {
-    tauri::async_runtime::spawn_blocking(work).await.map_err(|error| AppError::new("internal", format!("the operation stopped unexpectedly: {error}")))?
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(|error| AppError::new(ErrorCode::Internal, format!("the operation stopped unexpectedly: {error}")))?
 }

@@ -4,6 +4,8 @@
 mod commands;
 mod error;
 mod state;
+#[cfg(test)]
+mod typescript;
 
 use std::sync::Arc;
 

@@ -1,6 +1,7 @@
 //! What the shell keeps between commands: the engine, where each model's loading stands, the
 //! questions in flight (one per conversation), and the background threads (loading, watching).
 
+use automix::types::ErrorCode;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,7 +41,7 @@ pub enum ModelLoad {
     Missing { message: String },
     Loading { model_id: String },
     Ready { model_id: String, load_ms: u64 },
-    Failed { message: String, code: String },
+    Failed { message: String, code: ErrorCode },
 }
 
 /// A speed measurement that has not (successfully) ended; measured figures live in the engine's
@@ -49,7 +50,7 @@ pub enum ModelLoad {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SpeedRun {
     Measuring,
-    Failed { message: String, code: String },
+    Failed { message: String, code: ErrorCode },
 }
 
 /// A router calibration run that is waiting, under way or failed; fitted calibrations live in the
@@ -73,7 +74,7 @@ pub enum CalibrationRun {
     },
     Failed {
         message: String,
-        code: String,
+        code: ErrorCode,
     },
 }
 
@@ -147,13 +148,13 @@ impl AppState {
         // A damaged settings file must not keep the window from opening: the defaults apply
         // until the user saves, and the settings view shows the error.
         let settings = Settings::load(home).unwrap_or_else(|error| {
-            tracing::warn!(code = error.code(), "using the default settings: {error}");
+            tracing::warn!(code = %error.code(), "using the default settings: {error}");
             Settings::default()
         });
         let assistant = Assistant::open(&paths, None, automix::assistant::AssistantConfig::from_settings(&settings))?;
         // A broken remote configuration must not keep the app from opening; asking tells why.
         if let Err(error) = assistant.apply_settings(&settings) {
-            tracing::warn!(code = error.code(), "remote model not set up: {error}");
+            tracing::warn!(code = %error.code(), "remote model not set up: {error}");
         }
         let loading = |id: &str| ModelLoad::Loading { model_id: id.to_string() };
         let embedder_id = embedder_entry().id;
@@ -182,7 +183,7 @@ impl AppState {
     pub fn begin_question(&self, conversation_id: i64) -> Result<QuestionGuard<'_>, AppError> {
         let mut questions = lock(&self.questions);
         if questions.contains_key(&conversation_id) {
-            return Err(AppError::new("busy", "this conversation is still answering the previous question; wait for it or cancel it"));
+            return Err(AppError::new(ErrorCode::Busy, "this conversation is still answering the previous question; wait for it or cancel it"));
         }
         let cancel: CancelFlag = Arc::new(AtomicBool::new(false));
         questions.insert(conversation_id, cancel.clone());
@@ -225,7 +226,7 @@ impl AppState {
     pub fn begin_measure(&self, model_id: &str) -> Result<(), AppError> {
         let mut runs = lock(&self.speed_runs);
         if runs.get(model_id) == Some(&SpeedRun::Measuring) {
-            return Err(AppError::new("busy", format!("{model_id} is already being measured")));
+            return Err(AppError::new(ErrorCode::Busy, format!("{model_id} is already being measured")));
         }
         runs.insert(model_id.to_string(), SpeedRun::Measuring);
         Ok(())
@@ -248,8 +249,8 @@ impl AppState {
             }
             Err(error) => {
                 let error: &AppError = error;
-                tracing::warn!(model = model_id, code = error.code, "measuring the model's speed failed: {}", error.message);
-                runs.insert(model_id.to_string(), SpeedRun::Failed { message: error.message.clone(), code: error.code.clone() });
+                tracing::warn!(model = model_id, code = %error.code, "measuring the model's speed failed: {}", error.message);
+                runs.insert(model_id.to_string(), SpeedRun::Failed { message: error.message.clone(), code: error.code });
             }
         }
         outcome
@@ -268,7 +269,7 @@ impl AppState {
             let started = Instant::now();
             match state.assistant.read_ahead(&automix::assistant::Scope::Library, &state.read_ahead_cancel) {
                 Ok(tokens) => tracing::debug!(tokens, secs = started.elapsed().as_secs_f64(), "read the library ahead of the next question"),
-                Err(error) => tracing::debug!(code = error.code(), "no read-ahead: {error}"),
+                Err(error) => tracing::debug!(code = %error.code(), "no read-ahead: {error}"),
             }
         });
     }
@@ -283,7 +284,7 @@ impl AppState {
     pub fn begin_calibration(&self, model_id: &str) -> Result<(), AppError> {
         let mut runs = lock(&self.calibration_runs);
         if let Some((other, _)) = runs.iter().find(|(_, run)| !matches!(run, CalibrationRun::Failed { .. })) {
-            return Err(AppError::new("busy", format!("the router is already being calibrated for {other}; wait for it or cancel it")));
+            return Err(AppError::new(ErrorCode::Busy, format!("the router is already being calibrated for {other}; wait for it or cancel it")));
         }
         runs.insert(model_id.to_string(), CalibrationRun::Queued);
         self.calibration_cancel.store(false, Ordering::Relaxed);
@@ -330,14 +331,14 @@ impl AppState {
                 lock(&self.calibration_runs).remove(model_id);
                 CalibrationOutcome::Calibrated
             }
-            Err(error) if error.code == "cancelled" => {
+            Err(error) if error.code == ErrorCode::Cancelled => {
                 tracing::info!(model = model_id, "router calibration cancelled; its answers are kept for the next run");
                 lock(&self.calibration_runs).remove(model_id);
                 CalibrationOutcome::Cancelled
             }
             Err(error) => {
-                tracing::warn!(model = model_id, code = error.code, "router calibration failed: {}", error.message);
-                lock(&self.calibration_runs).insert(model_id.to_string(), CalibrationRun::Failed { message: error.message.clone(), code: error.code.clone() });
+                tracing::warn!(model = model_id, code = %error.code, "router calibration failed: {}", error.message);
+                lock(&self.calibration_runs).insert(model_id.to_string(), CalibrationRun::Failed { message: error.message.clone(), code: error.code });
                 CalibrationOutcome::Failed
             }
         };
@@ -365,10 +366,10 @@ fn load_outcome(model_id: String, started: Instant, outcome: Result<(), AskError
             tracing::info!(model = model_id, load_ms, "model ready");
             ModelLoad::Ready { model_id, load_ms }
         }
-        Err(error) if error.code() == "model_missing" => ModelLoad::Missing { message: error.to_string() },
+        Err(error) if error.code() == ErrorCode::ModelMissing => ModelLoad::Missing { message: error.to_string() },
         Err(error) => {
-            tracing::error!(model = model_id, code = error.code(), "model failed to load: {error}");
-            ModelLoad::Failed { message: error.to_string(), code: error.code().to_string() }
+            tracing::error!(model = model_id, code = %error.code(), "model failed to load: {error}");
+            ModelLoad::Failed { message: error.to_string(), code: error.code() }
         }
     }
 }
@@ -461,7 +462,7 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let state = AppState::open(home.path()).unwrap();
         let first = state.begin_question(1).unwrap();
-        assert_eq!(state.begin_question(1).err().map(|e| e.code), Some("busy".to_string()));
+        assert_eq!(state.begin_question(1).err().map(|e| e.code), Some(ErrorCode::Busy));
         let other = state.begin_question(2).expect("another conversation may ask meanwhile");
         state.cancel_question(1);
         assert!(first.cancel.load(Ordering::Relaxed));
@@ -494,12 +495,12 @@ mod tests {
         assert_eq!(state.speed_run("smollm2-135m-instruct"), None);
         state.begin_measure("smollm2-135m-instruct").unwrap();
         assert_eq!(state.speed_run("smollm2-135m-instruct"), Some(SpeedRun::Measuring));
-        assert_eq!(state.begin_measure("smollm2-135m-instruct").err().map(|e| e.code), Some("busy".to_string()));
+        assert_eq!(state.begin_measure("smollm2-135m-instruct").err().map(|e| e.code), Some(ErrorCode::Busy));
         // Not installed in this home: a clear error, kept for the table, and no crash.
         let error = state.measure("smollm2-135m-instruct").unwrap_err();
-        assert_eq!(error.code, "model_missing");
+        assert_eq!(error.code, ErrorCode::ModelMissing);
         match state.speed_run("smollm2-135m-instruct") {
-            Some(SpeedRun::Failed { message, code }) => assert!(code == "model_missing" && message.contains("smollm2-135m-instruct"), "{message}"),
+            Some(SpeedRun::Failed { message, code }) => assert!(code == ErrorCode::ModelMissing && message.contains("smollm2-135m-instruct"), "{message}"),
             other => panic!("expected a failure, got {other:?}"),
         }
         let json = serde_json::to_value(state.speed_run("smollm2-135m-instruct")).unwrap();
@@ -522,7 +523,7 @@ mod tests {
         let state = AppState::open(home.path()).unwrap();
         state.begin_calibration(MODEL).unwrap();
         assert_eq!(state.calibration_run(MODEL), Some(CalibrationRun::Queued));
-        assert_eq!(state.begin_calibration("qwen2.5-coder-0.5b-instruct").err().map(|e| e.code), Some("busy".to_string()), "one run at a time");
+        assert_eq!(state.begin_calibration("qwen2.5-coder-0.5b-instruct").err().map(|e| e.code), Some(ErrorCode::Busy), "one run at a time");
 
         let question = state.begin_question(1).unwrap();
         let outcomes = Mutex::new(Vec::new());
@@ -546,7 +547,7 @@ mod tests {
             drop(question);
             wait_for("an answer after the question ended", &|run| matches!(run, CalibrationRun::Answering { done: 1.., paused: false, .. }));
             state.calibration_cancel.store(true, Ordering::Relaxed);
-            assert_eq!(run.join().unwrap().unwrap_err().code, "cancelled");
+            assert_eq!(run.join().unwrap().unwrap_err().code, ErrorCode::Cancelled);
         });
         assert_eq!(lock(&outcomes).last().copied().flatten(), Some(CalibrationOutcome::Cancelled));
         assert_eq!(state.calibration_run(MODEL), None);

@@ -3,19 +3,18 @@
 // Payload fields are snake_case, as the engine serializes them; Tauri maps the camelCase
 // argument names below to the commands' snake_case parameters.
 import { Channel, invoke } from "@tauri-apps/api/core";
+import type { AppError, ErrorCode, RouteDecision } from "./generated/ipc";
 
-/** Every failed command rejects with this shape; `code` is stable, `message` is for people. */
-export interface AppError {
-  code: string;
-  message: string;
-}
+/** Every failed command rejects with `AppError`: `code` is stable (`ErrorCode`, generated from
+ *  the engine's enum), `message` is for people. */
+export type { AppError, ErrorCode, RouteDecision };
 
 // ---------- app & models ----------
 export type ModelLoad =
   | { state: "missing"; message: string } // model files not installed: offer download
   | { state: "loading"; model_id: string }
   | { state: "ready"; model_id: string; load_ms: number }
-  | { state: "failed"; message: string; code: string };
+  | { state: "failed"; message: string; code: ErrorCode };
 
 export interface AppStatus {
   chat_model: ModelLoad; // the local chat model (answers need it)
@@ -53,7 +52,7 @@ export type CalibrationRun =
   | { state: "queued" } // starts after the speed measurement that follows a download
   | { state: "indexing"; done: number; total: number }
   | { state: "answering"; done: number; total: number; correct: number; paused: boolean } // paused while a question runs
-  | { state: "failed"; message: string; code: string };
+  | { state: "failed"; message: string; code: ErrorCode };
 
 export interface RouterStatus {
   calibration: CalibrationStatus;
@@ -89,7 +88,7 @@ export type SpeedStatus =
   | { state: "not_measured" }
   | { state: "measuring" }
   | ({ state: "measured" } & ModelSpeed)
-  | { state: "failed"; message: string; code: string };
+  | { state: "failed"; message: string; code: ErrorCode };
 
 /** The chat model recommended for this machine (automix::machine::Recommendation). */
 export interface Recommendation {
@@ -195,9 +194,8 @@ export interface Citation {
   snippet: string;
 }
 
-/** What the router decided: the same words in the live event, the stored row and the CLI
- *  (`RouteDecision` in crates/automix-types). */
-export type Decision = "local" | "escalate" | "stay_local_budget" | "stay_local";
+/** What the router decided: the same words in the live event, the stored row and the CLI. */
+export type Decision = RouteDecision;
 
 export type AskEvent =
   | { kind: "retrieved"; citations: Citation[]; passages: string[] } // passages[i] is the text citations[i] points at

@@ -1,4 +1,4 @@
-import type { AppError } from "./api";
+import type { AppError, ErrorCode } from "./api";
 import { h } from "./dom";
 
 const region = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
@@ -30,7 +30,8 @@ function isAppError(err: unknown): err is AppError {
   return typeof err === "object" && err !== null && "code" in err && "message" in err;
 }
 
-export function errorCode(err: unknown): string {
+/** The engine's code of a failed command; "error" for anything else (a bug in the UI). */
+export function errorCode(err: unknown): ErrorCode | "error" {
   return isAppError(err) ? err.code : "error";
 }
 

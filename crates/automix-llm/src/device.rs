@@ -9,6 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use automix_types::ErrorCode;
 use candle_core::Device;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -84,14 +85,14 @@ pub enum DeviceError {
 }
 
 impl DeviceError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Unknown(_) => "device_unknown",
-            Self::NotBuilt(_) => "device_not_built",
-            Self::NoGpu { .. } => "device_no_gpu",
-            Self::Driver { .. } => "device_driver",
-            Self::Architecture { .. } => "device_architecture",
-            Self::Failed { .. } => "device_failed",
+            Self::Unknown(_) => ErrorCode::DeviceUnknown,
+            Self::NotBuilt(_) => ErrorCode::DeviceNotBuilt,
+            Self::NoGpu { .. } => ErrorCode::DeviceNoGpu,
+            Self::Driver { .. } => ErrorCode::DeviceDriver,
+            Self::Architecture { .. } => ErrorCode::DeviceArchitecture,
+            Self::Failed { .. } => ErrorCode::DeviceFailed,
         }
     }
 }
@@ -113,7 +114,7 @@ fn auto() -> Device {
             tracing::info!(device = %label(&device), "running the models on the GPU");
             return device;
         }
-        Err(error) => tracing::warn!(code = error.code(), "running the models on the CPU: {error}"),
+        Err(error) => tracing::warn!(code = %error.code(), "running the models on the CPU: {error}"),
     }
     #[cfg(feature = "metal")]
     if let Ok(device) = Device::new_metal(0) {
@@ -271,7 +272,7 @@ mod tests {
         assert_eq!(DeviceChoice::default(), DeviceChoice::Auto);
         for bad in ["gpu", "cuda:", "cuda:x", "cuda:-1", "cuda:+1", "cuda0", ""] {
             let error = bad.parse::<DeviceChoice>().unwrap_err();
-            assert_eq!(error.code(), "device_unknown", "{bad:?}");
+            assert_eq!(error.code(), ErrorCode::DeviceUnknown, "{bad:?}");
             assert!(error.to_string().contains("auto, cpu, cuda or cuda:N"), "{error}");
         }
     }
@@ -286,7 +287,7 @@ mod tests {
     #[test]
     fn a_cpu_build_names_make_gpu_for_cuda_and_takes_the_cpu_for_auto() {
         let error = select(DeviceChoice::Cuda(1)).unwrap_err();
-        assert_eq!(error.code(), "device_not_built");
+        assert_eq!(error.code(), ErrorCode::DeviceNotBuilt);
         assert!(error.to_string().contains("make gpu") && error.to_string().contains("cuda:1"), "{error}");
         #[cfg(not(feature = "metal"))]
         assert!(select(DeviceChoice::Auto).unwrap().is_cpu());

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the router decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum RouteDecision {
     /// The local answer was kept: the router judged that escalating would not pay off.

@@ -3,8 +3,10 @@
 
 mod cost;
 mod decision;
+mod error_code;
 mod escalation;
 
 pub use cost::{Cost, ModelPrice};
 pub use decision::RouteDecision;
+pub use error_code::ErrorCode;
 pub use escalation::{estimate_tokens, ChatMessage, EscalationPayload, PayloadChunk, Usage, QUESTION_MARKER};

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use automix_budget::CostPreference;
 use automix_llm::{DeviceChoice, DeviceError};
 use automix_remote::ModelPrice;
+use automix_types::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 pub const SETTINGS_FILE_NAME: &str = "settings.toml";
@@ -74,11 +75,11 @@ pub enum SettingsError {
 }
 
 impl SettingsError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            SettingsError::Read { .. } | SettingsError::Write { .. } => "settings_io",
-            SettingsError::Parse { .. } => "settings_corrupt",
-            SettingsError::Invalid(_) | SettingsError::UnknownKey(_) => "settings_invalid",
+            SettingsError::Read { .. } | SettingsError::Write { .. } => ErrorCode::SettingsIo,
+            SettingsError::Parse { .. } => ErrorCode::SettingsCorrupt,
+            SettingsError::Invalid(_) | SettingsError::UnknownKey(_) => ErrorCode::SettingsInvalid,
         }
     }
 }
@@ -248,7 +249,7 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         std::fs::write(Settings::path(home.path()), "context_tokens = \"many\"").unwrap();
         let error = Settings::load(home.path()).unwrap_err();
-        assert_eq!(error.code(), "settings_corrupt");
+        assert_eq!(error.code(), ErrorCode::SettingsCorrupt);
         assert!(error.to_string().contains("settings.toml"));
     }
 
@@ -263,12 +264,12 @@ mod tests {
         assert!(std::fs::read_to_string(Settings::path(home.path())).unwrap().contains("device = \"cuda:1\""));
         assert_eq!(Settings::load(home.path()).unwrap().device, DeviceChoice::Cuda(1));
         let error = settings.set("device", "gpu").unwrap_err();
-        assert_eq!(error.code(), "settings_invalid");
+        assert_eq!(error.code(), ErrorCode::SettingsInvalid);
         assert!(error.to_string().contains("auto, cpu, cuda or cuda:N"), "{error}");
         assert_eq!(settings.device, DeviceChoice::Cuda(1), "a refused value changes nothing");
         std::fs::write(Settings::path(home.path()), "device = \"tpu\"").unwrap();
         let error = Settings::load(home.path()).unwrap_err();
-        assert_eq!(error.code(), "settings_corrupt");
+        assert_eq!(error.code(), ErrorCode::SettingsCorrupt);
         assert!(error.to_string().contains("auto, cpu, cuda or cuda:N"), "{error}");
         // Files written before the key existed still load, on the default device.
         std::fs::write(Settings::path(home.path()), "quality_cost = 0.25").unwrap();

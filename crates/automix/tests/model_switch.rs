@@ -2,6 +2,7 @@
 //! Qwen2.5-Coder 0.5B): the history and the documents stay; and the short speed measurement the app
 //! runs after a download, kept per model in `model-speeds.json`.
 
+use automix::types::ErrorCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -85,5 +86,5 @@ fn the_short_measurement_is_kept_per_model_and_file() {
     assert!(SpeedStore::new(&paths.home).get(SMOLLM2, "0".repeat(64).as_str(), speed.file_bytes).is_none(), "another file is not this one");
 
     let error = measure_chat_model(&paths, "llama-3.2-3b-instruct", automix::llm::DeviceChoice::Cpu, 1024).unwrap_err();
-    assert_eq!(error.code(), "model_missing", "{error}");
+    assert_eq!(error.code(), ErrorCode::ModelMissing, "{error}");
 }

@@ -3,6 +3,7 @@
 //! the France questions get "Paris" rated above an average answer, and a
 //! calibration run for a model is resumable, cancellable and used by the router afterwards.
 
+use automix::types::ErrorCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -175,7 +176,7 @@ fn calibrating_a_model_resumes_after_a_cancel_and_the_router_then_uses_it() {
         },
         &cancel,
     );
-    assert_eq!(stopped.unwrap_err().code(), "cancelled");
+    assert_eq!(stopped.unwrap_err().code(), ErrorCode::Cancelled);
     let files = CalibrationFiles::new(&paths.home, &model);
     let kept = std::fs::read_to_string(&files.rows).unwrap().lines().count();
     assert_eq!((answered, kept), (2, 2), "the rows answered before the cancel are kept");

@@ -11,6 +11,7 @@ use automix::budget::BudgetSettings;
 use automix::models::{Catalog, ModelKind, ModelStore};
 use automix::remote::{BlockingRemoteClient, Cost, PriceTable, RemoteClient, RemoteSettings};
 use automix::store::Feedback;
+use automix::types::ErrorCode;
 use automix_test_remote::{default_data_dir, AnswerBook, Fault, TestServer};
 
 const FRANCE: &str = include_str!("../assets/france.md");
@@ -139,7 +140,7 @@ fn a_failing_provider_leaves_the_local_answer_uncharged_and_cancel_records_nothi
     let cancelled = Arc::new(AtomicBool::new(true));
     let scope = Scope::Text { source: "france.md".into(), text: FRANCE.into() };
     let err = assistant.ask("What is the capital?", &scope, conversation, &mut |_| {}, &cancelled).unwrap_err();
-    assert_eq!(err.code(), "cancelled");
+    assert_eq!(err.code(), ErrorCode::Cancelled);
     assert_eq!(assistant.history().conversation(conversation).unwrap().len(), 1);
 }
 
@@ -195,7 +196,7 @@ fn follow_ups_carry_earlier_turns_previews_send_nothing_and_the_user_can_escalat
     assert_eq!(messages.len(), 4, "system, the earlier turn (question and answer), the follow-up");
     assert!(messages[1]["content"].as_str().unwrap().contains("capital of France"));
     assert!((assistant.ledger().month_status().unwrap().settled.as_units() - view.cost).abs() < 1e-9, "charged through the ledger");
-    assert_eq!(assistant.escalate(second, &mut |_| {}, &Arc::new(AtomicBool::new(false))).unwrap_err().code(), "already_escalated");
+    assert_eq!(assistant.escalate(second, &mut |_| {}, &Arc::new(AtomicBool::new(false))).unwrap_err().code(), ErrorCode::AlreadyEscalated);
 
     let page = assistant.history_page(true, "tower").unwrap();
     assert_eq!((page.count, page.escalated), (1, 1));
@@ -206,5 +207,5 @@ fn follow_ups_carry_earlier_turns_previews_send_nothing_and_the_user_can_escalat
     assert!((spend.spent - view.cost).abs() < 1e-9);
 
     let nothing_chosen = assistant.ask("What is the capital?", &Scope::Documents(vec![]), conversation, &mut |_| {}, &Arc::new(AtomicBool::new(false)));
-    assert_eq!(nothing_chosen.unwrap_err().code(), "no_documents_chosen");
+    assert_eq!(nothing_chosen.unwrap_err().code(), ErrorCode::NoDocumentsChosen);
 }

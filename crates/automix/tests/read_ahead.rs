@@ -2,6 +2,7 @@
 //! runs after a document is added): the question then reads only its own tokens, a cancelled
 //! read-ahead keeps what it read, and an empty library is a clear error.
 
+use automix::types::ErrorCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ fn a_page_read_ahead_is_not_read_again_by_the_first_question_about_it() {
     let assistant = open(&dir);
     let flag = |set: bool| Arc::new(AtomicBool::new(set));
     let error = assistant.read_ahead(&Scope::Library, &flag(false)).unwrap_err();
-    assert_eq!(error.code(), "library_empty", "{error}");
+    assert_eq!(error.code(), ErrorCode::LibraryEmpty, "{error}");
 
     let page = dir.path().join("france.md");
     std::fs::write(&page, FRANCE).unwrap();

@@ -52,6 +52,7 @@ pub async fn budget_set(state: Shared<'_>, monthly_limit: f64, per_answer_cap: O
 mod tests {
     use super::*;
     use automix::budget::Cost;
+    use automix::types::ErrorCode;
 
     #[test]
     fn budgets_keep_the_currency_and_refuse_nonsense() {
@@ -61,8 +62,8 @@ mod tests {
         assert_eq!(budget_settings(current.clone(), 0.0, None).unwrap().monthly_limit, Cost::ZERO, "a zero budget means never escalate");
         assert_eq!(budget_settings(current.clone(), 5.0, Some(0.0)).unwrap().per_answer_cap, Some(Cost::ZERO), "a zero cap allows nothing");
         for bad in [-1.0, f64::NAN, f64::INFINITY, 2e6] {
-            assert_eq!(budget_settings(current.clone(), bad, None).unwrap_err().code, "budget_invalid");
-            assert_eq!(budget_settings(current.clone(), 5.0, Some(bad)).unwrap_err().code, "budget_invalid");
+            assert_eq!(budget_settings(current.clone(), bad, None).unwrap_err().code, ErrorCode::BudgetInvalid);
+            assert_eq!(budget_settings(current.clone(), 5.0, Some(bad)).unwrap_err().code, ErrorCode::BudgetInvalid);
         }
     }
 }

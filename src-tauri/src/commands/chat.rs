@@ -2,6 +2,7 @@
 
 use automix::assistant::{AnswerView, AskEvent, PayloadPreview, Scope};
 use automix::store::{Conversation, Feedback};
+use automix::types::ErrorCode;
 use tauri::ipc::Channel;
 
 use super::Shared;
@@ -39,7 +40,7 @@ pub async fn chat_ask(
     on_event: Channel<AskEvent>,
 ) -> Result<i64, AppError> {
     if question.trim().is_empty() {
-        return Err(AppError::new("empty_question", "type a question first"));
+        return Err(AppError::new(ErrorCode::EmptyQuestion, "type a question first"));
     }
     let state = state.inner().clone();
     blocking(move || {

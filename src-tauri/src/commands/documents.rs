@@ -1,5 +1,6 @@
 //! The document library: add files and folders with progress, remove, re-sync, cancel.
 
+use automix::types::ErrorCode;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
@@ -41,7 +42,7 @@ pub async fn documents_folders(state: Shared<'_>) -> Result<Vec<PathBuf>, AppErr
 #[tauri::command]
 pub async fn documents_add(state: Shared<'_>, paths: Vec<PathBuf>, on_progress: Channel<IndexEvent>) -> Result<Vec<FileReport>, AppError> {
     if paths.is_empty() {
-        return Err(AppError::new("no_paths", "choose at least one file or folder"));
+        return Err(AppError::new(ErrorCode::NoPaths, "choose at least one file or folder"));
     }
     let state = state.inner().clone();
     blocking(move || {

@@ -1,5 +1,6 @@
 //! The app's state and its models: what is installed, downloads with progress, switching.
 
+use automix::types::ErrorCode;
 use std::sync::atomic::Ordering;
 
 use automix::calibrate::{calibration_status, CalibrationStatus};
@@ -65,7 +66,7 @@ pub enum SpeedStatus {
     NotMeasured,
     Measuring,
     Measured(ModelSpeed),
-    Failed { message: String, code: String },
+    Failed { message: String, code: ErrorCode },
 }
 
 #[tauri::command]
@@ -193,7 +194,7 @@ pub async fn models_calibrate(state: Shared<'_>, app: AppHandle, id: String) -> 
     let state = state.inner().clone();
     blocking(move || {
         if Catalog::bundled().get(&id)?.kind != ModelKind::Chat {
-            return Err(AppError::new("invalid_input", format!("{id} is not a chat model; only chat models are calibrated")));
+            return Err(AppError::new(ErrorCode::InvalidInput, format!("{id} is not a chat model; only chat models are calibrated")));
         }
         state.assistant.paths().chat_model_file(&id)?;
         state.begin_calibration(&id)?;

@@ -3,6 +3,7 @@
 
 use automix::remote::ApiKey;
 use automix::settings::Settings;
+use automix::types::ErrorCode;
 use serde::Serialize;
 
 use super::Shared;
@@ -66,7 +67,7 @@ pub async fn key_status(state: Shared<'_>) -> Result<KeyStatus, AppError> {
 pub async fn key_set(state: Shared<'_>, key: String) -> Result<KeyStatus, AppError> {
     let key = ApiKey::new(key);
     if key.expose().is_empty() {
-        return Err(AppError::new("key_empty", "paste the API key first"));
+        return Err(AppError::new(ErrorCode::KeyEmpty, "paste the API key first"));
     }
     let state = state.inner().clone();
     blocking(move || {

@@ -5,6 +5,7 @@ use automix::assistant::AssistantConfig;
 use automix::collect::{collect_table, group_by_context, scratch_assistant, CollectProgress};
 use automix::datasets::{read_items, read_recorded_answers};
 use automix::settings::Settings;
+use automix::types::ErrorCode;
 use automix::verify::VerifyMode;
 use clap::{Args, ValueEnum};
 use rand::seq::SliceRandom;
@@ -108,7 +109,7 @@ pub fn run(args: CollectArgs) -> Result<()> {
         &cancel,
     );
     let rows = match rows {
-        Err(error) if error.code() == "cancelled" => {
+        Err(error) if error.code() == ErrorCode::Cancelled => {
             bar.abandon();
             println!("stopped; the rows so far are kept in {} and the next run goes on from there", args.out.display());
             return Ok(());

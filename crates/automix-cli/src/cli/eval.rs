@@ -4,6 +4,7 @@ use anyhow::Result;
 use automix::calibrate::{calibrate_model, calibration_set, CalibrationFiles};
 use automix::collect::CollectProgress;
 use automix::eval::{run_calibrate, run_eval, CalibrateCommand, CalibrationOptions, EvalCommand, EvalOptions, RemotePrior};
+use automix::types::ErrorCode;
 use clap::Args;
 
 #[derive(Args)]
@@ -133,7 +134,7 @@ fn calibrate_model_command(model: &str, limit: Option<usize>) -> Result<()> {
             print_calibration(&files.calibration, &calibration);
             Ok(())
         }
-        Err(error) if error.code() == "cancelled" => {
+        Err(error) if error.code() == ErrorCode::Cancelled => {
             println!("stopped; the answers so far are kept in {} and the next run goes on from there", files.rows.display());
             Ok(())
         }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use automix_docs::Citation;
 use automix_router::SignalValues;
-use automix_types::RouteDecision;
+use automix_types::{ErrorCode, RouteDecision};
 
 /// Where the final answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -112,40 +112,40 @@ pub enum AskError {
 
 impl AskError {
     /// A stable identifier the UI can switch on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         use automix_budget::BudgetError;
         use automix_llm::LlmError;
         use automix_models::ModelsError;
         match self {
-            AskError::Cancelled | AskError::Model(LlmError::Cancelled) | AskError::Library(automix_docs::DocsError::Cancelled) => "cancelled",
-            AskError::ModelNotReady { .. } => "model_not_ready",
-            AskError::ModelFiles(ModelsError::NotInstalled { .. }) | AskError::Model(LlmError::ModelMissing { .. }) => "model_missing",
-            AskError::ModelFiles(ModelsError::HashMismatch { .. }) | AskError::Model(LlmError::ModelDamaged { .. }) => "model_damaged",
-            AskError::ModelFiles(ModelsError::Unavailable { .. }) => "model_unavailable",
-            AskError::ModelFiles(ModelsError::UnknownModel { .. }) => "unknown_model",
-            AskError::Model(LlmError::ContextOverflow { .. }) => "context_overflow",
+            AskError::Cancelled | AskError::Model(LlmError::Cancelled) | AskError::Library(automix_docs::DocsError::Cancelled) => ErrorCode::Cancelled,
+            AskError::ModelNotReady { .. } => ErrorCode::ModelNotReady,
+            AskError::ModelFiles(ModelsError::NotInstalled { .. }) | AskError::Model(LlmError::ModelMissing { .. }) => ErrorCode::ModelMissing,
+            AskError::ModelFiles(ModelsError::HashMismatch { .. }) | AskError::Model(LlmError::ModelDamaged { .. }) => ErrorCode::ModelDamaged,
+            AskError::ModelFiles(ModelsError::Unavailable { .. }) => ErrorCode::ModelUnavailable,
+            AskError::ModelFiles(ModelsError::UnknownModel { .. }) => ErrorCode::UnknownModel,
+            AskError::Model(LlmError::ContextOverflow { .. }) => ErrorCode::ContextOverflow,
             AskError::Model(LlmError::Device(error)) => error.code(),
-            AskError::Model(_) | AskError::ModelFiles(_) | AskError::Verify(_) => "model",
-            AskError::EmptyLibrary => "library_empty",
-            AskError::NoDocumentsChosen => "no_documents_chosen",
-            AskError::Library(automix_docs::DocsError::UnknownDocument(_)) => "unknown_document",
-            AskError::Library(_) | AskError::Embedder(_) => "library",
-            AskError::History(automix_store::StoreError::NoSuchQuestion(_)) => "unknown_question",
-            AskError::History(automix_store::StoreError::NoSuchConversation(_)) => "unknown_conversation",
-            AskError::History(_) => "history",
-            AskError::Budget(BudgetError::WouldExceed { .. }) => "budget_exceeded",
-            AskError::Budget(BudgetError::OverAnswerCap { .. }) => "over_answer_cap",
-            AskError::Budget(BudgetError::InvalidSettings(_)) => "budget_invalid",
-            AskError::Budget(_) => "budget",
-            AskError::Remote(_) | AskError::Pricing(_) => "remote",
-            AskError::NoRemote => "no_remote",
-            AskError::AlreadyEscalated(_) => "already_escalated",
+            AskError::Model(_) | AskError::ModelFiles(_) | AskError::Verify(_) => ErrorCode::Model,
+            AskError::EmptyLibrary => ErrorCode::LibraryEmpty,
+            AskError::NoDocumentsChosen => ErrorCode::NoDocumentsChosen,
+            AskError::Library(automix_docs::DocsError::UnknownDocument(_)) => ErrorCode::UnknownDocument,
+            AskError::Library(_) | AskError::Embedder(_) => ErrorCode::Library,
+            AskError::History(automix_store::StoreError::NoSuchQuestion(_)) => ErrorCode::UnknownQuestion,
+            AskError::History(automix_store::StoreError::NoSuchConversation(_)) => ErrorCode::UnknownConversation,
+            AskError::History(_) => ErrorCode::History,
+            AskError::Budget(BudgetError::WouldExceed { .. }) => ErrorCode::BudgetExceeded,
+            AskError::Budget(BudgetError::OverAnswerCap { .. }) => ErrorCode::OverAnswerCap,
+            AskError::Budget(BudgetError::InvalidSettings(_)) => ErrorCode::BudgetInvalid,
+            AskError::Budget(_) => ErrorCode::Budget,
+            AskError::Remote(_) | AskError::Pricing(_) => ErrorCode::Remote,
+            AskError::NoRemote => ErrorCode::NoRemote,
+            AskError::AlreadyEscalated(_) => ErrorCode::AlreadyEscalated,
             AskError::Settings(error) => error.code(),
-            AskError::Key(_) => "keychain",
-            AskError::Router(_) => "router",
-            AskError::Io { .. } => "io",
-            AskError::Table(_) => "table",
-            AskError::Dataset(_) => "dataset",
+            AskError::Key(_) => ErrorCode::Keychain,
+            AskError::Router(_) => ErrorCode::Router,
+            AskError::Io { .. } => ErrorCode::Io,
+            AskError::Table(_) => ErrorCode::Io,
+            AskError::Dataset(_) => ErrorCode::Router,
         }
     }
 }

@@ -1,0 +1,56 @@
+//! The UI's TypeScript declarations of the IPC types, generated from the Rust types with `ts-rs`
+//! so the two cannot drift: `ui/src/generated/ipc.ts` must equal what these types declare. After
+//! changing one of them, regenerate the file with `make ui-types` and commit it.
+
+use std::path::PathBuf;
+
+use automix::types::{ErrorCode, RouteDecision};
+use ts_rs::TS;
+
+use crate::error::AppError;
+
+/// Set to regenerate the file instead of comparing it.
+const UPDATE_VARIABLE: &str = "AUTOMIX_UPDATE_UI_TYPES";
+
+fn generated_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ui/src/generated/ipc.ts")
+}
+
+/// The declarations, in dependency order.
+fn declarations() -> String {
+    let mut text = String::from(
+        "// Generated from the Rust types by src-tauri/src/typescript.rs (ts-rs); do not edit.\n\
+         // Regenerate with `make ui-types` after changing one of the types.\n",
+    );
+    for declaration in [ErrorCode::decl(), AppError::decl(), RouteDecision::decl()] {
+        text.push_str("\nexport ");
+        text.push_str(&declaration);
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn the_ui_types_are_the_rust_types() {
+    let path = generated_file();
+    let wanted = declarations();
+    if std::env::var_os(UPDATE_VARIABLE).is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &wanted).unwrap();
+        return;
+    }
+    let found = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(found == wanted, "{} is out of date with the Rust types: run `make ui-types` and commit it\n--- wanted:\n{wanted}", path.display());
+}
+
+#[test]
+fn the_generated_error_codes_are_every_engine_code() {
+    // The union is derived from the enum itself, so it names every variant: it must name
+    // exactly the codes `ErrorCode::ALL` lists (and the snapshot in automix-types pins).
+    let union = ErrorCode::decl();
+    let mut generated: Vec<&str> = union.split('"').skip(1).step_by(2).collect();
+    let mut listed: Vec<&str> = ErrorCode::ALL.iter().map(|code| code.as_str()).collect();
+    generated.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(generated, listed, "ErrorCode::ALL is missing a variant or lists one twice: {union}");
+}
