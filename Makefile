@@ -28,6 +28,7 @@ demo: build models
 test: build models test-models
 	$(MAKE) --no-print-directory lint
 	cargo test --release --workspace
+	cargo test --profile kernel-test -p automix-llm --lib
 	cd ui && npm test
 	$(MAKE) --no-print-directory e2e
 

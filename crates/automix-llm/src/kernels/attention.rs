@@ -161,6 +161,7 @@ fn attend(kernels: Isa, kv: &KvLayer, q: &[f32], q_stride: usize, first_position
     let outs: Vec<*mut f32> = rows.clone().map(|row| unsafe { out.get().add(position_of(row) * q_width + query_head(row) * head_dim) }).collect();
     let seen_by = |row: usize| first_position + position_of(row) + 1;
     let dot = Dot { kv, head, queries: &queries, scale, scores: scores.as_mut_ptr(), stride, blocks: seen.div_ceil(KEYS_PER_BLOCK) };
+    debug_assert!(scores.len() >= queries.len() * stride, "the scores hold fewer rows than the queries");
     dot.run(kernels);
     for (r, row) in rows.clone().enumerate() {
         let weights = &mut scores[r * stride..][..seen];
@@ -188,6 +189,12 @@ struct Dot<'a> {
 
 impl Dot<'_> {
     fn run(&self, kernels: Isa) {
+        let head_dim = self.kv.shape.head_dim;
+        debug_assert!(self.kv.shape.supported(), "attention: unsupported shape {:?}", self.kv.shape);
+        debug_assert!(self.blocks * KEYS_PER_BLOCK <= self.stride, "{} key blocks do not fit score rows of {}", self.blocks, self.stride);
+        debug_assert!(self.blocks * KEYS_PER_BLOCK <= self.kv.capacity(), "{} key blocks past the cache's capacity", self.blocks);
+        debug_assert!(self.head < self.kv.shape.n_kv_head, "key/value head {} of {}", self.head, self.kv.shape.n_kv_head);
+        debug_assert!(head_dim.is_multiple_of(KEYS_PER_BLOCK), "head_dim {head_dim} is not whole registers");
         match kernels {
             // SAFETY: `kernels` is at most the detected set (the multiversion of `attend` checked
             // it); queries are `head_dim` long, scores `blocks` key blocks wide, keys hold the blocks.
@@ -213,6 +220,9 @@ struct WeightedSum<'a> {
 
 impl WeightedSum<'_> {
     fn run(&self, kernels: Isa) {
+        // Whole registers of columns (16 floats, which both sets divide); fewer would loop forever.
+        debug_assert!(self.head_dim > 0 && self.head_dim.is_multiple_of(KEYS_PER_BLOCK), "head_dim {} is not whole registers", self.head_dim);
+        debug_assert!(self.positions <= self.stride, "{} positions in weight rows of {}", self.positions, self.stride);
         match kernels {
             // SAFETY: as for `Dot::run`; values hold `positions` rows, weights `positions` per row.
             #[cfg(target_arch = "x86_64")]

@@ -79,6 +79,7 @@ impl InplaceOp1 for SoftmaxPrefix<'_> {
 /// Calls `work(index, chunk)` for consecutive chunks of `chunk_len` values (the last may be
 /// shorter), spread over the kernel thread pool.
 fn for_each_chunk(values: &mut [f32], chunk_len: usize, work: impl Fn(usize, &mut [f32]) + Sync) {
+    debug_assert!(chunk_len > 0, "chunks of no values");
     let (ptr, len) = (SendPtr(values.as_mut_ptr()), values.len());
     pool().run(len.div_ceil(chunk_len), &|item| {
         let start = item * chunk_len;
@@ -100,9 +101,18 @@ fn contiguous_f32<'a>(storage: &'a mut CpuStorage, layout: &Layout, op: &str) ->
 }
 
 fn gelu_slice(values: &mut [f32]) {
-    match isa() {
-        // SAFETY: isa() only names sets the CPU has.
-        Isa::Avx512 => unsafe { x86::gelu(values) },
+    gelu_for(isa(), values)
+}
+
+/// GELU with the kernel of `kernels`. Panics when the CPU lacks the set (a caller bug: sets come
+/// from [`isa`] or [`Isa::all_supported`]).
+pub(super) fn gelu_for(kernels: Isa, values: &mut [f32]) {
+    match kernels {
+        Isa::Avx512 => {
+            assert!(kernels <= Isa::detected(), "{kernels:?} kernels called on a CPU without them");
+            // SAFETY: the CPU has the set (asserted above).
+            unsafe { x86::gelu(values) }
+        }
         other => gelu_plain(other, values),
     }
 }
@@ -114,9 +124,17 @@ multiversion! {
 }
 
 fn softmax_slice(values: &mut [f32]) {
-    match isa() {
-        // SAFETY: isa() only names sets the CPU has.
-        Isa::Avx512 => unsafe { x86::softmax(values) },
+    softmax_for(isa(), values)
+}
+
+/// Softmax of a row with the kernel of `kernels`; panics as [`gelu_for`] does.
+pub(super) fn softmax_for(kernels: Isa, values: &mut [f32]) {
+    match kernels {
+        Isa::Avx512 => {
+            assert!(kernels <= Isa::detected(), "{kernels:?} kernels called on a CPU without them");
+            // SAFETY: the CPU has the set (asserted above).
+            unsafe { x86::softmax(values) }
+        }
         other => softmax_row(other, values),
     }
 }

@@ -19,6 +19,7 @@ pub(in crate::kernels) trait Vnni: Copy {
     /// Activation rows kept in registers while one tile of weights is reused.
     const ROWS: usize;
     type Float: F32Lanes;
+    /// An aligned load: `src` must be aligned to the register's width (the tiles are).
     unsafe fn load(src: *const u8) -> Self;
     unsafe fn splat(value: i32) -> Self;
     /// Per i32 lane, `self` plus the four products of the u8 `weights` and i8 `activations`.
@@ -84,6 +85,7 @@ impl Vnni for Zmm {
     type Float = __m512;
     #[inline(always)]
     unsafe fn load(src: *const u8) -> Self {
+        debug_assert!(src.addr().is_multiple_of(64), "aligned 512-bit load from a misaligned tile");
         unsafe { Self(_mm512_load_si512(src as *const _)) }
     }
     #[inline(always)]
@@ -135,6 +137,7 @@ impl<E: Dpbusd256> Vnni for Ymm<E> {
     type Float = __m256;
     #[inline(always)]
     unsafe fn load(src: *const u8) -> Self {
+        debug_assert!(src.addr().is_multiple_of(32), "aligned 256-bit load from a misaligned tile");
         unsafe { Self(_mm256_load_si256(src as *const __m256i), std::marker::PhantomData) }
     }
     #[inline(always)]

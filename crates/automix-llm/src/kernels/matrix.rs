@@ -133,6 +133,7 @@ pub fn matmul(x: &[f32], w: &PackedMatrix, out: &mut [f32]) {
     with_quantized(w.isa, x, k, |a| {
         let mut column = 0;
         for part in &w.parts {
+            debug_assert!(column + part.rows() <= n, "the parts hold more rows than the matrix");
             let dst = SendPtr(out[column..].as_mut_ptr());
             // SAFETY: `out` holds m rows of n; this part's columns start at `column` and end within n.
             unsafe {
@@ -144,6 +145,7 @@ pub fn matmul(x: &[f32], w: &PackedMatrix, out: &mut [f32]) {
             }
             column += part.rows();
         }
+        debug_assert_eq!(column, n, "the parts do not fill the matrix's rows");
     });
 }
 

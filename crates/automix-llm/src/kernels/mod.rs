@@ -19,6 +19,8 @@ mod int8;
 mod lanes;
 mod matrix;
 mod pool;
+#[cfg(test)]
+mod proptests;
 mod q4;
 mod q6;
 mod q8;

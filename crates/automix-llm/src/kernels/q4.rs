@@ -15,7 +15,7 @@
 use half::f16;
 
 use super::ggml::BLOCK;
-use super::q8::{for_each_tile, QuantizedRows};
+use super::q8::{debug_assert_quantized_rows, for_each_tile, QuantizedRows};
 use super::{build_parallel, Isa, SendPtr};
 
 /// One block of 32 inputs for the columns of a tile.
@@ -142,7 +142,16 @@ fn pack<T: Q4Tile>(n: usize, blocks_per_row: usize, block: impl Fn(usize, usize)
 /// # Safety
 /// `out` must be valid for `m` rows of `out_stride ≥ w.n` floats, and `a` hold `m` rows of `w.k`.
 pub(super) unsafe fn matmul_quantized(a: &QuantizedRows, w: &PackedQ4, m: usize, out: SendPtr<f32>, out_stride: usize) {
-    debug_assert!(a.qs.len() >= m * w.k && out_stride >= w.n);
+    debug_assert_quantized_rows(a, m, w.k);
+    debug_assert!(out_stride >= w.n, "output rows of {out_stride} floats are narrower than the {} columns", w.n);
+    debug_assert_eq!(
+        match &w.tiles {
+            Tiles::Avx512(t) => t.len(),
+            Tiles::AvxVnni(t) | Tiles::Avx2(t) => t.len(),
+        },
+        w.n.div_ceil(w.tile_cols()) * (w.k / BLOCK),
+        "packed tiles do not cover n × k"
+    );
     #[cfg(target_arch = "x86_64")]
     let vex_vnni = std::arch::is_x86_feature_detected!("avxvnni");
     for_each_tile(w.n, w.k, m, w.tile_cols(), out, |blocks, rows, out, width| {
@@ -169,6 +178,7 @@ pub(super) unsafe fn matmul_quantized(a: &QuantizedRows, w: &PackedQ4, m: usize,
 mod x86 {
     use super::super::int8::{prefetch_ahead, Evex, Maddubs, Vex, Vnni, Ymm, Zmm};
     use super::super::lanes::F32Lanes;
+    use super::super::q8::debug_assert_tile_item;
     use super::{Q4Tile, Q4Tile16, Q4Tile8, QuantizedRows, BLOCK};
     use std::ops::Range;
 
@@ -194,6 +204,7 @@ mod x86 {
 
     #[inline(always)]
     unsafe fn q4_rows<V: Vnni, T: Q4Tile>(weights: &[T], a: &QuantizedRows, k: usize, rows: Range<usize>, out: *mut f32, out_stride: usize, cols: usize) {
+        debug_assert_tile_item(T::COLS, V::COLS, weights.len(), a, k, &rows, cols);
         unsafe {
             let mut row = rows.start;
             while row < rows.end {

@@ -15,7 +15,7 @@
 use half::f16;
 
 use super::ggml::BLOCK;
-use super::q8::{for_each_tile, QuantizedRows};
+use super::q8::{debug_assert_quantized_rows, for_each_tile, QuantizedRows};
 use super::{build_parallel, Isa, SendPtr};
 
 /// Inputs per half-block with a scale of its own.
@@ -153,7 +153,16 @@ fn pack<T: Q6Tile>(n: usize, blocks_per_row: usize, block: impl Fn(usize, usize)
 /// # Safety
 /// `out` must be valid for `m` rows of `out_stride ≥ w.n` floats, and `a` hold `m` rows of `w.k`.
 pub(super) unsafe fn matmul_quantized(a: &QuantizedRows, w: &PackedQ6, m: usize, out: SendPtr<f32>, out_stride: usize) {
-    debug_assert!(a.qs.len() >= m * w.k && out_stride >= w.n);
+    debug_assert_quantized_rows(a, m, w.k);
+    debug_assert!(out_stride >= w.n, "output rows of {out_stride} floats are narrower than the {} columns", w.n);
+    debug_assert_eq!(
+        match &w.tiles {
+            Tiles::Avx512(t) => t.len(),
+            Tiles::AvxVnni(t) | Tiles::Avx2(t) => t.len(),
+        },
+        w.n.div_ceil(w.tile_cols()) * (w.k / BLOCK),
+        "packed tiles do not cover n × k"
+    );
     // −32 · Σ a over each half of each activation block: what the `− 32` of the weights adds.
     let corrections: Vec<[i32; 2]> = a.qs[..m * w.k]
         .chunks_exact(BLOCK)
@@ -190,6 +199,7 @@ pub(super) unsafe fn matmul_quantized(a: &QuantizedRows, w: &PackedQ6, m: usize,
 mod x86 {
     use super::super::int8::{prefetch_ahead, Evex, Maddubs, Vex, Vnni, Ymm, Zmm};
     use super::super::lanes::F32Lanes;
+    use super::super::q8::debug_assert_tile_item;
     use super::{Q6Tile, Q6Tile16, Q6Tile8, QuantizedRows, BLOCK};
     use std::ops::Range;
 
@@ -219,8 +229,10 @@ mod x86 {
 
     #[inline(always)]
     unsafe fn q6_rows<V: Vnni, T: Q6Tile>(weights: &[T], args: Args) {
+        let (a, corrections, k, rows, cols) = (args.0, args.1, args.2, args.3.clone(), args.6);
+        debug_assert_tile_item(T::COLS, V::COLS, weights.len(), a, k, &rows, cols);
+        debug_assert!(corrections.len() >= rows.end * (k / BLOCK), "fewer `− 32` corrections than activation blocks");
         unsafe {
-            let rows = args.3.clone();
             let mut row = rows.start;
             while row < rows.end {
                 let step = match rows.end - row {

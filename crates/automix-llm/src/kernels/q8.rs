@@ -201,6 +201,34 @@ pub(super) struct QuantizedRows {
     pub(super) offsets: Vec<i32>,
 }
 
+/// Checks (in builds with debug assertions) that `a` holds `m` quantized rows of `k` inputs, `k` a
+/// whole number of blocks: what the kernels read without bounds checks.
+#[inline(always)]
+pub(super) fn debug_assert_quantized_rows(a: &QuantizedRows, m: usize, k: usize) {
+    debug_assert!(k > 0 && k.is_multiple_of(BLOCK), "k = {k} is not a whole number of {BLOCK}-input blocks");
+    debug_assert!(a.qs.len() >= m * k, "{} quantized activations for {m} rows of {k}", a.qs.len());
+    debug_assert!(a.scales.len() >= m * k / BLOCK && a.offsets.len() >= m * k / BLOCK, "fewer block scales or sums than the {m} rows of {k} have blocks");
+}
+
+/// Checks (in builds with debug assertions) one work item of a tile kernel: tiles of `tile_cols`
+/// columns run in registers of as many, one packed block per block of `k`, the item's rows inside
+/// the quantized activations, and 1 to `tile_cols` columns to store.
+#[inline(always)]
+pub(super) fn debug_assert_tile_item(
+    tile_cols: usize,
+    register_cols: usize,
+    blocks: usize,
+    a: &QuantizedRows,
+    k: usize,
+    rows: &std::ops::Range<usize>,
+    cols: usize,
+) {
+    debug_assert_eq!(tile_cols, register_cols, "tiles of {tile_cols} columns run in registers of {register_cols}");
+    debug_assert_eq!(blocks, k / BLOCK, "a tile of {blocks} blocks for k = {k}");
+    debug_assert_quantized_rows(a, rows.end, k);
+    debug_assert!((1..=tile_cols).contains(&cols), "{cols} columns to store from a tile of {tile_cols}");
+}
+
 /// Runs `f` with the rows `x` (of `k` inputs each) quantized by the kernel of `isa`, in a buffer
 /// kept per thread.
 pub(super) fn with_quantized<R>(isa: Isa, x: &[f32], k: usize, f: impl FnOnce(&QuantizedRows) -> R) -> R {
@@ -236,7 +264,17 @@ pub fn matmul(x: &[f32], w: &PackedQ8, out: &mut [f32]) {
 /// # Safety
 /// `out` must be valid for `m` rows of `out_stride ≥ w.n` floats, and `a` hold `m` rows of `w.k`.
 pub(super) unsafe fn matmul_quantized(a: &QuantizedRows, w: &PackedQ8, m: usize, out: SendPtr<f32>, out_stride: usize) {
-    debug_assert!(a.qs.len() >= m * w.k && out_stride >= w.n);
+    debug_assert_quantized_rows(a, m, w.k);
+    debug_assert!(out_stride >= w.n, "output rows of {out_stride} floats are narrower than the {} columns", w.n);
+    debug_assert_eq!(
+        match &w.tiles {
+            Tiles::Avx512(t) => t.len(),
+            Tiles::AvxVnni(t) => t.len(),
+            Tiles::Avx2(t) => t.len(),
+        },
+        w.n.div_ceil(w.tile_cols()) * (w.k / BLOCK),
+        "packed tiles do not cover n × k"
+    );
     #[cfg(target_arch = "x86_64")]
     let vex_vnni = std::arch::is_x86_feature_detected!("avxvnni");
     for_each_tile(w.n, w.k, m, w.tile_cols(), out, |blocks, rows, out, width| {
@@ -268,6 +306,7 @@ pub(super) fn for_each_tile(
     out: SendPtr<f32>,
     kernel: impl Fn(std::ops::Range<usize>, std::ops::Range<usize>, *mut f32, usize) + Sync,
 ) {
+    debug_assert!(cols > 0 && k.is_multiple_of(BLOCK), "tiles of {cols} columns over k = {k}");
     let n_tiles = n.div_ceil(cols);
     let row_chunks = m.div_ceil(ROWS_PER_ITEM);
     let blocks_per_row = k / BLOCK;
@@ -338,6 +377,7 @@ mod x86 {
     /// Q8_0 blocks of `x`, 32 floats in two registers per block.
     #[target_feature(enable = "avx512f,avx512bw")]
     pub(super) unsafe fn quantize_avx512(x: &[f32], qs: &mut [i8], scales: &mut [f32], offsets: &mut [i32]) {
+        debug_assert!(x.len() >= scales.len() * BLOCK && qs.len() >= scales.len() * BLOCK, "quantize: fewer values than blocks × 32");
         unsafe {
             for (block, (scale, offset)) in scales.iter_mut().zip(offsets.iter_mut()).enumerate() {
                 let src = x.as_ptr().add(block * BLOCK);
@@ -357,6 +397,7 @@ mod x86 {
     /// Q8_0 blocks of `x`, 32 floats in four registers per block.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn quantize_avx2(x: &[f32], qs: &mut [i8], scales: &mut [f32], offsets: &mut [i32]) {
+        debug_assert!(x.len() >= scales.len() * BLOCK && qs.len() >= scales.len() * BLOCK, "quantize: fewer values than blocks × 32");
         unsafe {
             let sign = _mm256_set1_ps(-0.0);
             // packs_epi32 then packs_epi16 leave the four registers' 4-byte groups interleaved by lane.
@@ -435,6 +476,7 @@ mod x86 {
         out_stride: usize,
         cols: usize,
     ) {
+        super::debug_assert_tile_item(T::COLS, V::COLS, weights.len(), a, k, &rows, cols);
         unsafe {
             let mut row = rows.start;
             while row < rows.end {
@@ -511,6 +553,7 @@ mod x86 {
         out_stride: usize,
         cols: usize,
     ) {
+        super::debug_assert_tile_item(Tile8::COLS, Tile8::COLS, weights.len(), a, k, &rows, cols);
         unsafe {
             let mut row = rows.start;
             while row < rows.end {
@@ -543,6 +586,7 @@ mod x86 {
             for (b, tile) in weights.iter().enumerate() {
                 prefetch_ahead(weights, b);
                 let mut dot = [_mm256_setzero_si256(); R];
+                debug_assert!((tile as *const Tile8).addr().is_multiple_of(32), "aligned loads of a misaligned tile");
                 for g in 0..8 {
                     let w = _mm256_load_si256(tile.qs.as_ptr().add(g * 32) as *const __m256i);
                     let w_abs = _mm256_sign_epi8(w, w);
