@@ -8,9 +8,9 @@ use sha2::{Digest, Sha256};
 
 use crate::chunk::{chunk_document, CharOffsets, ChunkingConfig};
 use crate::embed::Embedder;
+use crate::error::DocsError;
 use crate::extract::{detect_format, extract, read_document_bytes, DocumentFormat, ExtractError, ExtractedDocument};
 use crate::store::{Library, NewDocument, PageSpan};
-use crate::DocsError;
 
 /// Files over 200 MB are refused unless the limit is raised.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 200 * 1024 * 1024;

@@ -10,8 +10,9 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use crate::chunk::TokenCounter;
-use crate::search::{chunk_body, query_words, snippet, SearchHit};
+use crate::hit::SearchHit;
 use crate::segment::{sentence_ranges, word_ranges};
+use crate::text::{chunk_body, query_words, snippet};
 
 /// Every source may use at least this share of the budget.
 const SOURCES_PER_BUDGET: usize = 5;
@@ -201,7 +202,7 @@ fn matches(sentence: &str, stems: &[(String, f64)]) -> f64 {
 mod tests {
     use super::*;
     use crate::chunk::WordTokenEstimate;
-    use crate::search::Citation;
+    use crate::hit::Citation;
 
     fn hit(chunk_id: i64, path: &str, char_start: usize, text: &str) -> SearchHit {
         SearchHit {

@@ -6,9 +6,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::chunk::Chunk;
+use crate::error::DocsError;
 use crate::extract::DocumentFormat;
 use crate::segment::index_text;
-use crate::DocsError;
 
 /// File name of the library inside the AutoMix data directory.
 pub const LIBRARY_FILE_NAME: &str = "library.sqlite";

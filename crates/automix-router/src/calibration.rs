@@ -5,8 +5,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::baselines::LogisticScorer;
-use crate::signals::{Signal, SignalBinning, SignalValues};
+use crate::binning::SignalBinning;
+use crate::logistic::LogisticScorer;
+use crate::signals::{LabelledSignals, Signal};
 
 /// Version written into new calibration files; `load` refuses other versions.
 pub const CALIBRATION_FORMAT_VERSION: u32 = 1;
@@ -46,15 +47,6 @@ pub enum CalibrationError {
         /// Version this build reads.
         expected: u32,
     },
-}
-
-/// A small-model answer's signals and whether the answer was correct.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LabelledSignals {
-    /// The measured signals.
-    pub signals: SignalValues,
-    /// Whether the answer was correct (score ≥ 0.5).
-    pub correct: bool,
 }
 
 /// Counts of one signal's bins among correct and incorrect answers.

@@ -2,49 +2,39 @@
 //!
 //! - [`pomdp`]: AutoMix-P, an exact finite-horizon POMDP over N ≥ 2 models with several observation
 //!   signals, solved into a lookup table per λ ([`Pomdp::solve`], [`Pomdp::solve_for_target`]).
-//! - [`baselines`]: AutoMix-T ([`ThresholdRouter`]), a logistic-regression scorer, always-SLM/LLM.
+//! - [`smoothing`]: how the calibration's histograms become the POMDP's likelihoods ([`Smoothing`]).
+//! - [`baselines`]: AutoMix-T ([`ThresholdRouter`]), the learned-scorer router, always-SLM/LLM.
+//! - [`logistic`]: the logistic-regression scorer ([`LogisticScorer`]).
 //! - [`selection`]: cross-validated choice of the signals worth observing.
 //! - [`calibration`]: the `models/router/<model-id>.json` file, P(signals | small-model correctness).
+//! - [`binning`]: one signal's values into bins; [`signals`]: the signals and labelled rows.
 //!
 //! The remote model is factored out: the calibration describes only the small model; the remote
 //! model's accuracy enters as a number in the [`JointPrior`], refined when judged answers exist.
+//!
+//! Modules use each other in layers, never in a circle: `action`, `signals`, `smoothing` use no
+//! other module; `logistic` uses `signals`; `binning` uses `logistic`; `calibration` uses
+//! `binning`; `pomdp` uses `calibration` and `smoothing`; `baselines` and `selection` use `pomdp`.
 
+mod action;
 pub mod baselines;
+pub mod binning;
 pub mod calibration;
+pub mod logistic;
 pub mod pomdp;
 pub mod selection;
 pub mod signals;
+pub mod smoothing;
 
-pub use baselines::{LogisticScorer, RoutingPolicy, ScoreRouter, ThresholdRouter};
-pub use calibration::{
-    fit_calibration, Calibration, CalibrationError, CalibrationOptions, LabelledSignals, RemotePrior, SignalHistogram, DEFAULT_BINS_PER_SIGNAL,
-};
-pub use pomdp::{CostTarget, JointPrior, ModelSpec, ObservationModel, Pomdp, PomdpError, PomdpPolicy, PomdpSolution, Smoothing};
+pub use action::Action;
+pub use baselines::{RoutingPolicy, ScoreRouter, ThresholdRouter};
+pub use binning::SignalBinning;
+pub use calibration::{fit_calibration, Calibration, CalibrationError, CalibrationOptions, RemotePrior, SignalHistogram, DEFAULT_BINS_PER_SIGNAL};
+pub use logistic::LogisticScorer;
+pub use pomdp::{CostTarget, JointPrior, ModelSpec, ObservationModel, Pomdp, PomdpError, PomdpPolicy, PomdpSolution};
 pub use selection::{cross_validated_log_loss, select_signals, SelectionSettings};
-pub use signals::{Signal, SignalBinning, SignalValues};
-
-use serde::{Deserialize, Serialize};
-
-/// What to do with the current model's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// Return the current model's answer.
-    Keep,
-    /// Ask model `j` (an index into the model list, larger than the current one).
-    Route(usize),
-}
-
-impl Action {
-    #[inline]
-    fn from_code(code: u8) -> Self {
-        if code == 0 {
-            Action::Keep
-        } else {
-            Action::Route(usize::from(code))
-        }
-    }
-}
+pub use signals::{LabelledSignals, Signal, SignalValues};
+pub use smoothing::Smoothing;
 
 /// Two-model AutoMix-P from a calibration file and the remote model's prior accuracy.
 ///

@@ -4,9 +4,10 @@
 //! noise hurts the routing order; greedy forward selection keeps only the signals that improve
 //! the held-out log-loss of P(correct | signals).
 
-use crate::calibration::{fit_calibration, CalibrationOptions, LabelledSignals};
-use crate::pomdp::{ObservationModel, Smoothing};
-use crate::signals::Signal;
+use crate::calibration::{fit_calibration, CalibrationOptions};
+use crate::pomdp::ObservationModel;
+use crate::signals::{LabelledSignals, Signal};
+use crate::smoothing::Smoothing;
 
 /// Posteriors are clamped away from 0 and 1 so one surprising row cannot dominate the loss.
 const PROBABILITY_FLOOR: f64 = 1e-4;
