@@ -480,7 +480,7 @@ fn test_posteriors(labelled: &[LabelledSignals], signals: &[Signal], test: &[Rou
         CalibrationOptions { signals: signals.to_vec(), bins_per_signal: options.bins_per_signal, combine: options.combine, ..CalibrationOptions::default() };
     let calibration = fit_calibration(labelled, &calibration_options).ok()?;
     let model = ObservationModel::from_calibration(&calibration, &options.smoothing);
-    Some(test.iter().map(|q| (model.posterior(prior, &q.signals), q.slm_score >= crate::table::CORRECT_THRESHOLD)).unzip())
+    Some(test.iter().map(|q| (model.posterior(prior, &q.signals), q.slm_score >= automix_qa::CORRECT_THRESHOLD)).unzip())
 }
 
 /// Folds for choosing AutoMix-P's signals on a training split.

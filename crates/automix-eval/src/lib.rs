@@ -1,20 +1,21 @@
-//! AutoMix evaluation: answer metrics, the routing-table format, cost-performance curves, ΔIBC,
+//! AutoMix evaluation: cost-performance curves, ΔIBC,
 //! signal AUROC/ECE, and the entry points of `automix eval` and `automix calibrate`.
 
 pub mod curves;
 pub mod evaluate;
 pub mod metrics;
 pub mod report;
-pub mod table;
+/// The routing table lives with the router (the app fits calibrations from it too).
+pub use automix_router::table;
 
 use std::path::{Path, PathBuf};
 
-use automix_router::{select_signals, SelectionSettings};
+pub use automix_qa::{open_lines, read_jsonl, JsonLinesError};
+pub use automix_router::{fit_tables, read_table, write_table, RoutingRow, ScoredAnswer, TokenCounts};
 pub use automix_router::{Calibration, CalibrationOptions, RemotePrior, Signal, Smoothing};
 pub use curves::{delta_ibc, Anchors, CostModel, Curve, CurvePoint, DeltaIbc, RoutedQuery};
 pub use evaluate::{evaluate, BudgetCheck, EvalError, EvalOptions, EvalReport, NamedTable, RouterSummary, TableReport};
 pub use metrics::{auroc, choice_accuracy, exact_match, expected_calibration_error, normalize_answer, token_f1};
-pub use table::{open_lines, read_jsonl, read_table, write_table, JsonLinesError, RoutingRow, ScoredAnswer, TokenCounts};
 
 /// Arguments of `automix eval`.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,20 +74,6 @@ pub fn run_calibrate(command: &CalibrateCommand) -> Result<Calibration, EvalErro
     let calibration = fit_tables(&tables, &command.options, command.select_signals, &command.smoothing)?;
     calibration.save(&command.out)?;
     Ok(calibration)
-}
-
-/// Fits a calibration on the rows of several tables, optionally keeping only the signals that
-/// improve 5-fold cross-validated log-loss.
-pub fn fit_tables(tables: &[Vec<RoutingRow>], options: &CalibrationOptions, select: bool, smoothing: &Smoothing) -> Result<Calibration, EvalError> {
-    let longest = tables.iter().map(Vec::len).max().unwrap_or(0);
-    // Rows are interleaved across tables so every fold sees every dataset.
-    let rows: Vec<_> = (0..longest).flat_map(|i| tables.iter().filter_map(move |t| t.get(i))).map(RoutingRow::labelled_signals).collect();
-    let mut options = options.clone();
-    if select && !options.combine {
-        let settings = SelectionSettings { bins_per_signal: options.bins_per_signal, smoothing: *smoothing, folds: 5 };
-        options.signals = select_signals(&rows, &options.signals, &settings);
-    }
-    Ok(automix_router::fit_calibration(&rows, &options)?)
 }
 
 fn read_named_tables(paths: &[PathBuf]) -> Result<Vec<NamedTable>, EvalError> {

@@ -8,13 +8,14 @@
 //! - [`selection`]: cross-validated choice of the signals worth observing.
 //! - [`calibration`]: the `models/router/<model-id>.json` file, P(signals | small-model correctness).
 //! - [`binning`]: one signal's values into bins; [`signals`]: the signals and labelled rows.
+//! - [`table`]: the routing table (one row per answered QA item) and fitting a calibration on it.
 //!
 //! The remote model is factored out: the calibration describes only the small model; the remote
 //! model's accuracy enters as a number in the [`JointPrior`], refined when judged answers exist.
 //!
 //! Modules use each other in layers, never in a circle: `action`, `signals`, `smoothing` use no
 //! other module; `logistic` uses `signals`; `binning` uses `logistic`; `calibration` uses
-//! `binning`; `pomdp` uses `calibration` and `smoothing`; `baselines` and `selection` use `pomdp`.
+//! `binning`; `pomdp` uses `calibration` and `smoothing`; `baselines` and `selection` use `pomdp`; `table` uses `calibration` and `selection`.
 
 mod action;
 pub mod baselines;
@@ -25,6 +26,7 @@ pub mod pomdp;
 pub mod selection;
 pub mod signals;
 pub mod smoothing;
+pub mod table;
 
 pub use action::Action;
 pub use baselines::{RoutingPolicy, ScoreRouter, ThresholdRouter};
@@ -35,6 +37,7 @@ pub use pomdp::{CostTarget, JointPrior, ModelSpec, ObservationModel, Pomdp, Pomd
 pub use selection::{cross_validated_log_loss, select_signals, SelectionSettings};
 pub use signals::{LabelledSignals, Signal, SignalValues};
 pub use smoothing::Smoothing;
+pub use table::{fit_tables, read_table, write_table, RoutingRow, ScoredAnswer, TableError, TokenCounts};
 
 /// Two-model AutoMix-P from a calibration file and the remote model's prior accuracy.
 ///

@@ -1,7 +1,7 @@
 //! Cheap checks of an answer's text against its question and context: signals that carry
 //! information even when the model is too small to judge itself.
 
-use automix_eval::metrics::normalize_answer;
+use automix_qa::normalize_answer;
 
 /// Words that say nothing about an answer's content.
 const STOPWORDS: &[&str] = &[

@@ -5,13 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use automix_eval::fit_tables;
+use automix_qa::{parse_items, QaItem};
 use automix_remote::CancelFlag;
-use automix_router::{Calibration, CalibrationOptions, RemotePrior, Smoothing};
+use automix_router::{fit_tables, Calibration, CalibrationOptions, RemotePrior, Smoothing};
 
 use crate::assistant::{calibration_path, model_calibration, AskError, AssistantConfig, CalibrationOrigin, CALIBRATIONS_DIR};
 use crate::collect::{collect_table, scratch_assistant, CollectProgress};
-use crate::datasets::{parse_items, QaItem};
 use crate::settings::Settings;
 
 /// A few hundred questions with gold answers, from sets whose licences allow shipping them
@@ -20,7 +19,7 @@ const CALIBRATION_SET: &str = include_str!("../../../models/router/calibration-s
 
 /// The shipped calibration set.
 pub fn calibration_set() -> Result<Vec<QaItem>, AskError> {
-    parse_items(CALIBRATION_SET).map_err(|e| AskError::Dataset(format!("the bundled calibration set: {e}")))
+    parse_items(CALIBRATION_SET).map_err(|e| AskError::Router(format!("the bundled calibration set: {e}")))
 }
 
 /// Files of one model's calibration run under `$AUTOMIX_HOME/router/`.

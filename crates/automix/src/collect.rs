@@ -2,20 +2,19 @@
 //! each question is asked about its document through `Assistant::observe`, exactly as a user's
 //! question would be (retrieval, prompt, answer, verification, signals). Each row records the
 //! answer, its score against the gold answers, the signals and the tokens spent (see
-//! `automix_eval::table`).
+//! `automix_router::table`).
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use automix_docs::IndexOptions;
-use automix_eval::metrics::{answer_score, choice_accuracy};
-use automix_eval::table::{read_table, RoutingRow, ScoredAnswer, TokenCounts};
+use automix_qa::{answer_score, choice_accuracy, QaItem, RecordedAnswer};
 use automix_remote::CancelFlag;
+use automix_router::{read_table, RoutingRow, ScoredAnswer, TokenCounts};
 
 use crate::answer_checks::is_refusal;
 use crate::assistant::{AskError, Assistant, AssistantConfig, AssistantPaths, Scope};
-use crate::datasets::{QaItem, RecordedAnswer};
 
 /// Where a collection is in its run, for a progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -68,7 +67,7 @@ pub fn collect_table(
     let no_answers = Vec::new();
     for item in todo {
         let Some(&document_id) = documents.get(&item.context) else {
-            return Err(AskError::Dataset(format!("item {}: its context could not be indexed (empty?)", item.id)));
+            return Err(AskError::Router(format!("item {}: its context could not be indexed (empty?)", item.id)));
         };
         let row = collect_item(assistant, item, document_id, recorded.get(&item.id).unwrap_or(&no_answers), cancel)?;
         let line = serde_json::to_string(&row).map_err(|e| io_error(std::io::Error::other(e)))?;

@@ -4,9 +4,9 @@
 
 pub use automix_budget as budget;
 pub use automix_docs as docs;
-pub use automix_eval as eval;
 pub use automix_llm as llm;
 pub use automix_models as models;
+pub use automix_qa as qa;
 pub use automix_remote as remote;
 pub use automix_router as router;
 pub use automix_store as store;
@@ -17,7 +17,6 @@ pub mod assistant;
 pub mod calibrate;
 
 pub mod collect;
-pub mod datasets;
 pub mod machine;
 pub mod prompts;
 pub mod settings;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use automix::assistant::{calibration_path, AskEvent, Assistant, AssistantConfig, AssistantPaths, RouteDecision, Router, Scope};
 use automix::calibrate::{calibrate_model, calibration_set, CalibrationFiles};
 use automix::collect::{collect_item, index_contexts, CollectProgress};
-use automix::datasets::QaItem;
 use automix::models::{Catalog, ModelKind, ModelStore};
+use automix::qa::QaItem;
 use automix::router::{fit_calibration, CalibrationOptions, LabelledSignals, SignalValues};
 use automix::settings::Settings;
 

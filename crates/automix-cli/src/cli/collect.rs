@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use automix::assistant::AssistantConfig;
 use automix::collect::{collect_table, group_by_context, scratch_assistant, CollectProgress};
-use automix::datasets::{read_items, read_recorded_answers};
+use automix::qa::{read_items, read_recorded_answers};
 use automix::settings::Settings;
 use automix::types::ErrorCode;
 use automix::verify::VerifyMode;

@@ -3,8 +3,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use automix::calibrate::{calibrate_model, calibration_set, CalibrationFiles};
 use automix::collect::CollectProgress;
-use automix::eval::{run_calibrate, run_eval, CalibrateCommand, CalibrationOptions, EvalCommand, EvalOptions, RemotePrior};
 use automix::types::ErrorCode;
+use automix_eval::{run_calibrate, run_eval, CalibrateCommand, CalibrationOptions, EvalCommand, EvalOptions, RemotePrior};
 use clap::Args;
 
 #[derive(Args)]
@@ -101,7 +101,7 @@ pub fn run_calibrate_command(args: CalibrateArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_calibration(path: &std::path::Path, calibration: &automix::eval::Calibration) {
+fn print_calibration(path: &std::path::Path, calibration: &automix_eval::Calibration) {
     let signals: Vec<&str> = calibration.histograms.iter().map(|h| h.binning.signal.name()).collect();
     println!("wrote {} ({} rows, local answers right {:.3}, signals: {})", path.display(), calibration.rows, calibration.slm_accuracy(), signals.join(", "));
 }

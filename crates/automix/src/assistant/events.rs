@@ -103,9 +103,7 @@ pub enum AskError {
     #[error("question {0} already has a remote answer")]
     AlreadyEscalated(i64),
     #[error(transparent)]
-    Table(#[from] automix_eval::table::TableError),
-    #[error("dataset: {0}")]
-    Dataset(String),
+    RoutingTable(#[from] automix_router::TableError),
     #[error("cannot write {path}: {source}")]
     Io { path: std::path::PathBuf, source: std::io::Error },
 }
@@ -144,8 +142,7 @@ impl AskError {
             AskError::Key(_) => ErrorCode::Keychain,
             AskError::Router(_) => ErrorCode::Router,
             AskError::Io { .. } => ErrorCode::Io,
-            AskError::Table(_) => ErrorCode::Io,
-            AskError::Dataset(_) => ErrorCode::Router,
+            AskError::RoutingTable(_) => ErrorCode::Io,
         }
     }
 }

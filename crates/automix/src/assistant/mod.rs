@@ -17,10 +17,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use automix_budget::{CostPreference, Ledger};
 use automix_docs::{DocumentInfo, DocumentText, Embedder, Library};
-use automix_eval::metrics::token_f1;
-use automix_eval::table::CORRECT_THRESHOLD;
 use automix_llm::{KvCache, LocalModel, PromptCache};
 use automix_models::{Catalog, CatalogEntry, ModelKind, ModelStore};
+use automix_qa::{token_f1, CORRECT_THRESHOLD};
 use automix_remote::{BlockingRemoteClient, KeyStore, ModelPrice, PriceTable, RemoteClient};
 use automix_store::{Feedback, History};
 

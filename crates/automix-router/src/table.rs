@@ -1,37 +1,16 @@
-//! The routing table: one JSONL row per QA item, written by `automix collect`.
+//! The routing table: one JSONL row per QA item, written by `automix collect` (and by the app's
+//! own calibration run), read to fit a calibration and to evaluate routing.
 
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use automix_router::{LabelledSignals, SignalValues};
-use serde::de::DeserializeOwned;
+use automix_qa::{read_jsonl, JsonLinesError, CORRECT_THRESHOLD};
 use serde::{Deserialize, Serialize};
 
-/// Scores at or above this count as correct.
-pub const CORRECT_THRESHOLD: f64 = 0.5;
-
-/// Errors reading a JSON Lines file.
-#[derive(Debug, thiserror::Error)]
-pub enum JsonLinesError {
-    /// The file cannot be opened or read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// A line is not valid JSON of the expected shape.
-    #[error("{path}, line {line}: {source}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// 1-based line number.
-        line: usize,
-        /// The cause.
-        source: serde_json::Error,
-    },
-}
+use crate::calibration::{fit_calibration, Calibration, CalibrationError, CalibrationOptions};
+use crate::selection::{select_signals, SelectionSettings};
+use crate::signals::{LabelledSignals, SignalValues};
+use crate::smoothing::Smoothing;
 
 /// Errors reading or writing routing tables.
 #[derive(Debug, thiserror::Error)]
@@ -111,28 +90,6 @@ impl RoutingRow {
     }
 }
 
-/// Opens a text file for line reading, decompressing it when the name ends in `.gz`.
-pub fn open_lines(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
-    let file = std::fs::File::open(path)?;
-    Ok(if path.extension().is_some_and(|e| e == "gz") { Box::new(BufReader::new(flate2::read::GzDecoder::new(file))) } else { Box::new(BufReader::new(file)) })
-}
-
-/// Reads JSON Lines (gzipped when the name ends in .gz; blank lines skipped) into rows of `T`.
-pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, JsonLinesError> {
-    let shown = path.display().to_string();
-    let reader = open_lines(path).map_err(|source| JsonLinesError::Io { path: shown.clone(), source })?;
-    let mut rows = Vec::new();
-    for (index, line) in reader.lines().enumerate() {
-        let line = line.map_err(|source| JsonLinesError::Io { path: shown.clone(), source })?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let row = serde_json::from_str(&line).map_err(|source| JsonLinesError::Parse { path: shown.clone(), line: index + 1, source })?;
-        rows.push(row);
-    }
-    Ok(rows)
-}
-
 /// Reads a JSONL routing table (optionally gzipped; blank lines skipped).
 pub fn read_table(path: &Path) -> Result<Vec<RoutingRow>, TableError> {
     Ok(read_jsonl(path)?)
@@ -148,4 +105,18 @@ pub fn write_table(path: &Path, rows: &[RoutingRow]) -> Result<(), TableError> {
         out.write_all(b"\n").map_err(io_error)?;
     }
     out.flush().map_err(io_error)
+}
+
+/// Fits a calibration on the rows of several tables, optionally keeping only the signals that
+/// improve 5-fold cross-validated log-loss. Rows are taken round-robin from the tables so that
+/// every fold sees every dataset.
+pub fn fit_tables(tables: &[Vec<RoutingRow>], options: &CalibrationOptions, select: bool, smoothing: &Smoothing) -> Result<Calibration, CalibrationError> {
+    let longest = tables.iter().map(Vec::len).max().unwrap_or(0);
+    let rows: Vec<_> = (0..longest).flat_map(|i| tables.iter().filter_map(move |t| t.get(i))).map(RoutingRow::labelled_signals).collect();
+    let mut options = options.clone();
+    if select && !options.combine {
+        let settings = SelectionSettings { bins_per_signal: options.bins_per_signal, smoothing: *smoothing, folds: 5 };
+        options.signals = select_signals(&rows, &options.signals, &settings);
+    }
+    fit_calibration(&rows, &options)
 }

@@ -1,9 +1,10 @@
-//! Reading the evaluation sets in `../shared/data` (gzipped JSONL; format in its SOURCES.md).
+//! QA items with gold answers (the evaluation sets in `../shared/data`, gzipped JSONL with the
+//! format in its SOURCES.md; the calibration set the app ships) and large models' recorded answers.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use automix_eval::{read_jsonl, JsonLinesError};
+use crate::jsonl::{read_jsonl, JsonLinesError};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
