@@ -4,6 +4,9 @@
 
 use std::path::PathBuf;
 
+use automix::assistant::{AnswerSource, AskEvent};
+use automix::docs::Citation;
+use automix::router::SignalValues;
 use automix::types::{ErrorCode, RouteDecision};
 use ts_rs::TS;
 
@@ -22,7 +25,9 @@ fn declarations() -> String {
         "// Generated from the Rust types by src-tauri/src/typescript.rs (ts-rs); do not edit.\n\
          // Regenerate with `make ui-types` after changing one of the types.\n",
     );
-    for declaration in [ErrorCode::decl(), AppError::decl(), RouteDecision::decl()] {
+    for declaration in
+        [ErrorCode::decl(), AppError::decl(), RouteDecision::decl(), Citation::decl(), SignalValues::decl(), AnswerSource::decl(), AskEvent::decl()]
+    {
         text.push_str("\nexport ");
         text.push_str(&declaration);
         text.push('\n');

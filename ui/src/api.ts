@@ -3,11 +3,11 @@
 // Payload fields are snake_case, as the engine serializes them; Tauri maps the camelCase
 // argument names below to the commands' snake_case parameters.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { AppError, ErrorCode, RouteDecision } from "./generated/ipc";
+import type { AnswerSource, AppError, AskEvent, Citation, ErrorCode, RouteDecision, SignalValues } from "./generated/ipc";
 
 /** Every failed command rejects with `AppError`: `code` is stable (`ErrorCode`, generated from
  *  the engine's enum), `message` is for people. */
-export type { AppError, ErrorCode, RouteDecision };
+export type { AnswerSource, AppError, AskEvent, Citation, ErrorCode, RouteDecision, SignalValues };
 
 // ---------- app & models ----------
 export type ModelLoad =
@@ -180,41 +180,8 @@ export const documentsCancel = () => invoke<void>("documents_cancel");
 export const DOCUMENTS_CHANGED_EVENT = "documents-changed";
 
 // ---------- chat ----------
-export interface Citation {
-  document_id: number;
-  path: string;
-  title: string;
-  page_start: number | null;
-  page_end: number | null;
-  page_label_start?: string | null;
-  page_label_end?: string | null;
-  section: string | null;
-  char_start: number;
-  char_end: number;
-  snippet: string;
-}
-
 /** What the router decided: the same words in the live event, the stored row and the CLI. */
 export type Decision = RouteDecision;
-
-export type AskEvent =
-  | { kind: "retrieved"; citations: Citation[]; passages: string[] } // passages[i] is the text citations[i] points at
-  | { kind: "local_token"; text: string }
-  | { kind: "verified"; v: number; grounded: boolean }
-  | {
-      kind: "routed";
-      decision: Decision;
-      reason: string;
-      local_confidence: number; // 0..1
-      estimated_cost: number | null; // worst case, in currency
-      currency: string;
-      remote_model: string | null;
-      signals: Record<string, number | boolean>; // everything the router read about the local answer
-      calibrated: boolean; // false: the router rates this model like SmolLM2 (the reason says so)
-    }
-  | { kind: "remote_token"; text: string }
-  | { kind: "remote_failed"; message: string }
-  | { kind: "done"; answer: string; source: "local" | "remote"; cost: number; currency: string; question_id: number };
 
 export interface Conversation {
   id: number;

@@ -4,7 +4,10 @@ use serde::{Deserialize, Serialize};
 
 /// Where a chunk came from, for showing and checking a source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct Citation {
+    /// Ids are i64 in SQLite and numbers (below 2^53) on the wire.
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub document_id: i64,
     pub path: String,
     pub title: String,

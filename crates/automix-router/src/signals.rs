@@ -117,6 +117,7 @@ impl std::fmt::Display for Signal {
 
 /// The signals measured for one answer; any may be missing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct SignalValues {
     /// See [`Signal::VLogit`].
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,6 +9,7 @@ use automix_types::{ErrorCode, RouteDecision};
 
 /// Where the final answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum AnswerSource {
     Local,
@@ -16,6 +17,7 @@ pub enum AnswerSource {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AskEvent {
     /// The passages the local model reads; `passages[i]` is the text `citations[i]` points at.
@@ -60,6 +62,7 @@ pub enum AskEvent {
         source: AnswerSource,
         cost: f64,
         currency: String,
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
         question_id: i64,
     },
 }
