@@ -7,18 +7,60 @@ mod state;
 #[cfg(test)]
 mod typescript;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use tauri::Manager;
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::EnvFilter;
 
 pub use error::AppError;
 pub use state::{AppState, ModelLoad};
 
+/// How many daily log files `$AUTOMIX_HOME/logs/` keeps (the oldest goes when a new day starts).
+pub const LOG_FILES_KEPT: usize = 7;
+
+/// The app's logger: stderr, and a log file a day under `<home>/logs/` (`automix.log.YYYY-MM-DD`,
+/// the last [`LOG_FILES_KEPT`] kept), written on a thread of its own. Returns it with the guard
+/// that flushes the file when dropped (keep it while the app runs), or, where the folder cannot be
+/// made or written, with the reason the log goes to stderr only.
+fn logger(home: &Path, filter: EnvFilter) -> (impl tracing::Subscriber + Send + Sync + 'static, Result<WorkerGuard, String>) {
+    let logs = home.join("logs");
+    let file = std::fs::create_dir_all(&logs).map_err(|error| error.to_string()).and_then(|()| {
+        RollingFileAppender::builder()
+            .rotation(Rotation::DAILY)
+            .filename_prefix("automix.log")
+            .max_log_files(LOG_FILES_KEPT)
+            .build(&logs)
+            .map_err(|error| error.to_string())
+    });
+    let (file_layer, guard) = match file {
+        Ok(appender) => {
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            (Some(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer)), Ok(guard))
+        }
+        Err(error) => (None, Err(format!("cannot write the log file under {}: {error}; logging to stderr only", logs.display()))),
+    };
+    let subscriber = tracing_subscriber::registry().with(filter).with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).with(file_layer);
+    (subscriber, guard)
+}
+
 pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("AUTOMIX_LOG").unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_env("AUTOMIX_LOG").unwrap_or_else(|_| "info".into());
+    let (subscriber, guard) = logger(&automix::models::automix_home(), filter);
+    if let Err(error) = tracing::subscriber::set_global_default(subscriber) {
+        eprintln!("no log output: {error}");
+    }
+    // Dropped when the app exits, so the last lines reach the file.
+    let mut guard = match guard {
+        Ok(guard) => Some(guard),
+        Err(problem) => {
+            tracing::warn!("{problem}");
+            None
+        }
+    };
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
@@ -63,6 +105,55 @@ pub fn run() {
             commands::settings::key_set,
             commands::settings::key_clear,
         ])
-        .run(tauri::generate_context!())
-        .expect("the AutoMix window could not start");
+        .build(tauri::generate_context!())
+        .expect("the AutoMix window could not start")
+        .run(move |_, event| {
+            if let tauri::RunEvent::Exit = event {
+                tracing::info!("AutoMix is closing");
+                drop(guard.take());
+            }
+        });
+}
+
+#[cfg(test)]
+mod log_file_tests {
+    use super::*;
+
+    fn log_files(home: &Path) -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(home.join("logs")).unwrap().map(|entry| entry.unwrap().path()).collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn the_log_goes_to_a_daily_file_under_the_data_folder() {
+        let home = tempfile::tempdir().unwrap();
+        let (subscriber, guard) = logger(home.path(), EnvFilter::new("info"));
+        let guard = guard.expect("the log folder can be made");
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(answer = 42, "a line for the log file");
+            tracing::debug!("below the filter");
+        });
+        // Flushes the writer thread.
+        drop(guard);
+        let files = log_files(home.path());
+        assert_eq!(files.len(), 1, "{files:?}");
+        let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+        let date = name.strip_prefix("automix.log.").unwrap_or_else(|| panic!("named automix.log.YYYY-MM-DD: {name}"));
+        assert!(date.len() == 10 && date.chars().filter(|c| *c == '-').count() == 2, "{name}");
+        let text = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(text.contains("INFO") && text.contains("a line for the log file") && text.contains("answer=42"), "{text}");
+        assert!(!text.contains("below the filter") && !text.contains('\u{1b}'), "filtered and without colour codes: {text}");
+    }
+
+    #[test]
+    fn without_a_log_folder_the_app_still_logs_to_stderr() {
+        let home = tempfile::tempdir().unwrap();
+        // A file where the folder should be: it cannot be made.
+        std::fs::write(home.path().join("logs"), "").unwrap();
+        let (subscriber, guard) = logger(home.path(), EnvFilter::new("info"));
+        let Err(problem) = guard else { panic!("there can be no log file") };
+        assert!(problem.contains("logs") && problem.contains("stderr only"), "{problem}");
+        tracing::subscriber::with_default(subscriber, || tracing::info!("still logged"));
+    }
 }

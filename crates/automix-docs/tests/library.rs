@@ -435,21 +435,112 @@ fn a_search_connection_sees_what_another_connection_indexes_and_removes() {
     assert!(hits.iter().all(|hit| !hit.text.contains("Honeybees")), "a removed chunk is still found: {hits:#?}");
 }
 
-/// A link back into the folder it sits in and a broken link are each reported and skipped; the
-/// rest of the folder is indexed. (An unreadable subfolder is checked too where the tests do not
-/// run as root, for whom every folder is readable.)
+/// The copy of the walk test started with this variable runs the walk as an unprivileged user in
+/// the folder it names, with AUTOMIX_HOME holding a readable copy of the embedder.
+const UNPRIVILEGED_WALK_ENV: &str = "AUTOMIX_DOCS_UNPRIVILEGED_WALK_DIR";
+/// Set to 1 to let the walk test pass without the unreadable-subfolder case where permissions
+/// cannot be enforced (running as root without the right to become another user).
+const SKIP_UNREADABLE_ENV: &str = "AUTOMIX_TEST_SKIP_UNREADABLE_FOLDER";
+/// nobody / nogroup on Debian, and the kernel's overflow id elsewhere.
+const UNPRIVILEGED_ID: u32 = 65534;
+const UNPRIVILEGED_MARKER: &str = "unreadable-folder walk checked as uid";
+
+/// A link back into the folder it sits in, a broken link and a subfolder the user may not read are
+/// each reported and skipped; the rest of the folder is indexed. Root reads every folder, so where
+/// the suite runs as root this test reruns itself as `nobody` to see a real permission error.
 #[test]
 fn a_folder_walk_survives_link_loops_broken_links_and_unreadable_subfolders() {
+    use std::os::unix::fs::MetadataExt;
+    if let Some(dir) = std::env::var_os(UNPRIVILEGED_WALK_ENV) {
+        let dir = PathBuf::from(dir);
+        walk_with_an_unreadable_subfolder(&dir, true);
+        let uid = std::fs::metadata(dir.join("papers/a.txt")).expect("written file").uid();
+        println!("{UNPRIVILEGED_MARKER} {uid}");
+        return;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
-    let folder = dir.path().join("papers");
+    if permissions_are_enforced(dir.path()) {
+        walk_with_an_unreadable_subfolder(dir.path(), true);
+        return;
+    }
+    let started = Instant::now();
+    match walk_as_unprivileged_user(dir.path()) {
+        Ok(output) => {
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "the walk as uid {UNPRIVILEGED_ID} failed ({}):\n{stdout}\n{stderr}", output.status);
+            assert!(
+                stdout.contains(&format!("{UNPRIVILEGED_MARKER} {UNPRIVILEGED_ID}")),
+                "the unprivileged copy of the test did not run the walk:\n{stdout}\n{stderr}"
+            );
+            println!("{UNPRIVILEGED_MARKER} {UNPRIVILEGED_ID} in a child process ({:?})", started.elapsed());
+        }
+        Err(reason) if std::env::var_os(SKIP_UNREADABLE_ENV).is_some_and(|value| value == "1") => {
+            walk_with_an_unreadable_subfolder(dir.path(), false);
+            println!("the unreadable-folder case was skipped ({SKIP_UNREADABLE_ENV}=1): {reason}");
+        }
+        Err(reason) => panic!(
+            "permissions are not enforced for this user and the walk cannot run as uid {UNPRIVILEGED_ID}: {reason}; \
+             set {SKIP_UNREADABLE_ENV}=1 to skip the unreadable-folder case"
+        ),
+    }
+}
+
+/// Whether this user is refused a folder with mode 000 (not so for root).
+fn permissions_are_enforced(dir: &Path) -> bool {
+    let probe = dir.join("probe");
+    std::fs::create_dir(&probe).expect("probe folder");
+    std::fs::set_permissions(&probe, std::os::unix::fs::PermissionsExt::from_mode(0o000)).expect("lock probe");
+    let enforced = std::fs::read_dir(&probe).is_err();
+    std::fs::remove_dir(&probe).expect("remove probe");
+    enforced
+}
+
+/// Reruns this test as uid/gid 65534 in `dir`, handed over to that user, with the test binary and
+/// the embedder linked (or copied) into it, as the originals may sit under root's private home.
+fn walk_as_unprivileged_user(dir: &Path) -> Result<std::process::Output, String> {
+    use std::os::unix::process::CommandExt;
+    let link_or_copy = |from: &Path, to: &Path| {
+        std::fs::hard_link(from, to).or_else(|_| std::fs::copy(from, to).map(drop)).map_err(|error| format!("{} to {}: {error}", from.display(), to.display()))
+    };
+    let models = dir.join("home/models").join(automix_docs::EMBEDDING_MODEL_NAME);
+    std::fs::create_dir_all(&models).map_err(|error| error.to_string())?;
+    let source = automix_docs::default_model_dir();
+    assert!(source.join("model.safetensors").is_file(), "all-MiniLM-L6-v2 is not in {}; run `make test` first", source.display());
+    for name in ["config.json", "tokenizer.json", "model.safetensors"] {
+        link_or_copy(&source.join(name), &models.join(name))?;
+    }
+    let binary = dir.join("library-test");
+    link_or_copy(&std::env::current_exe().map_err(|error| error.to_string())?, &binary)?;
+    let work = dir.join("walk");
+    std::fs::create_dir(&work).map_err(|error| error.to_string())?;
+    for owned in [dir, work.as_path()] {
+        std::os::unix::fs::chown(owned, Some(UNPRIVILEGED_ID), Some(UNPRIVILEGED_ID)).map_err(|error| format!("chown {}: {error}", owned.display()))?;
+    }
+    std::process::Command::new(&binary)
+        .args(["--exact", "a_folder_walk_survives_link_loops_broken_links_and_unreadable_subfolders", "--nocapture", "--test-threads=1"])
+        .env(UNPRIVILEGED_WALK_ENV, &work)
+        .env("AUTOMIX_HOME", dir.join("home"))
+        .env("HOME", &work)
+        .current_dir(&work)
+        .uid(UNPRIVILEGED_ID)
+        .gid(UNPRIVILEGED_ID)
+        .output()
+        .map_err(|error| format!("starting the test binary as uid {UNPRIVILEGED_ID}: {error}"))
+}
+
+/// The walk itself; `enforced` false only where the skip variable lets an unlocked folder pass.
+fn walk_with_an_unreadable_subfolder(dir: &Path, enforced: bool) {
+    let folder = dir.join("papers");
     common::write(&folder, "a.txt", b"The first note is about herons.\n");
     common::write(&folder, "inner/b.md", b"# Second\n\nThe second note is about otters.\n");
     common::write(&folder, "locked/c.txt", b"The third note is about badgers.\n");
     std::os::unix::fs::symlink(&folder, folder.join("inner/back-up")).expect("loop link");
     std::os::unix::fs::symlink(folder.join("missing.txt"), folder.join("broken.txt")).expect("broken link");
     let locked = folder.join("locked");
-    let enforced = std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).is_ok() && std::fs::read_dir(&locked).is_err();
-    let mut library = Library::open(&dir.path().join("library.sqlite")).expect("open");
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).expect("lock");
+    assert_eq!(std::fs::read_dir(&locked).is_err(), enforced, "is a folder with mode 000 unreadable for this user?");
+    let mut library = Library::open(&dir.join("library.sqlite")).expect("open");
     let reports = add(&mut library, std::slice::from_ref(&folder), &IndexOptions::default());
     std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("unlock");
 
@@ -464,7 +555,6 @@ fn a_folder_walk_survives_link_loops_broken_links_and_unreadable_subfolders() {
         assert!(locked_error.contains("permission denied"), "{locked_error}");
     } else {
         assert!(matches!(outcome_for(&reports, "locked/c.txt"), FileOutcome::Added { .. }), "{reports:?}");
-        println!("the unreadable-folder case did not run: running as root, every folder is readable");
     }
     // The walk stopped at the loop: every document is in the library once.
     assert_eq!(library.documents().expect("list").len(), if enforced { 2 } else { 3 });

@@ -22,6 +22,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    verbosity: crate::logging::Verbosity,
 }
 
 #[derive(Subcommand)]
@@ -85,7 +87,9 @@ enum Command {
 }
 
 pub fn run() -> Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    cli.verbosity.init();
+    match cli.command {
         Command::Models { command } => models::run(command),
         Command::Ask(args) => ask::run(args),
         Command::Bench(args) => bench::run(args),

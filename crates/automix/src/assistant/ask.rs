@@ -9,6 +9,8 @@ use automix_llm::LocalModel;
 use automix_remote::{CancelFlag, ChatMessage, EscalationPayload, PayloadChunk, RemoteError};
 use automix_router::SignalValues;
 use automix_store::{CitationLocation, Escalation, LocalAnswer, QuestionRecord, RouteDecision, Routing};
+use automix_types::ErrorCode;
+use tracing::field::Empty;
 
 use super::observe::Observation;
 use super::report::text_citation;
@@ -34,13 +36,44 @@ struct Route {
 impl Assistant {
     /// Answers `question`, reporting each stage through `on_event`. Checks `cancel` between stages
     /// and while generating; a cancelled question records nothing and charges nothing.
+    ///
+    /// Traced as a `question` span (the conversation, then the question's id, the decision, the
+    /// cost and the time taken) with one child span per stage: `retrieve`, `answer`, `verify`,
+    /// `route` (whose event says the decision and its reason), and `escalate` and `settle` when
+    /// it escalates. No span or event carries the question, the documents or the answers.
     pub fn ask(&self, question: &str, scope: &Scope, conversation_id: i64, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<i64, AskError> {
+        let span = tracing::info_span!("question", conversation_id, question_id = Empty, decision = Empty, cost = Empty, latency_ms = Empty);
+        let _entered = span.enter();
+        let started = Instant::now();
+        let result = self.ask_traced(question, scope, conversation_id, on_event, cancel, &span);
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
+        match &result {
+            Ok(question_id) => {
+                span.record("question_id", question_id);
+                tracing::info!("question answered and recorded");
+            }
+            Err(error) if error.code() == ErrorCode::Cancelled => tracing::info!("question cancelled; nothing recorded or charged"),
+            Err(error) => tracing::info!(code = %error.code(), "question failed: {error}"),
+        }
+        result
+    }
+
+    fn ask_traced(
+        &self,
+        question: &str,
+        scope: &Scope,
+        conversation_id: i64,
+        on_event: &mut dyn FnMut(AskEvent),
+        cancel: &CancelFlag,
+        span: &tracing::Span,
+    ) -> Result<i64, AskError> {
         let started = Instant::now();
         let observation = self.observe(question, scope, Some(conversation_id), on_event, cancel)?;
         let Observation { hits, model_name, earlier, answer: local, answer_ms: local_ms, verification, signals, checks_ms } = observation;
         let payload = escalation_payload(question, hits.iter().map(|h| (h.citation.to_string(), h.text.clone())), &earlier);
-        let route = self.route(&signals, &payload)?;
         let currency = self.ledger.settings()?.currency;
+        let route = self.route_traced(&signals, &payload, &currency)?;
+        span.record("decision", route.routing.decision.as_str());
         on_event(AskEvent::Routed {
             decision: route.routing.decision,
             reason: route.routing.reason.clone(),
@@ -65,6 +98,7 @@ impl Assistant {
             _ => None,
         };
         let cost = escalation.as_ref().map(|e| e.cost.as_units()).unwrap_or(0.0);
+        span.record("cost", cost);
         let learns = escalation.as_ref().is_some_and(|e| e.answer.is_some());
         let record = QuestionRecord {
             conversation_id,
@@ -93,7 +127,20 @@ impl Assistant {
 
     /// Sends an answered question to the remote model because the user asked for it: the same
     /// passages and earlier turns as the local answer had, reserved and settled through the ledger.
+    /// Traced as an `escalation_request` span with the `escalate` and `settle` spans inside.
     pub fn escalate(&self, question_id: i64, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<AnswerView, AskError> {
+        let span = tracing::info_span!("escalation_request", question_id);
+        let _entered = span.enter();
+        let result = self.escalate_traced(question_id, on_event, cancel);
+        match &result {
+            Ok(view) => tracing::info!(cost = view.cost, "escalation on request recorded"),
+            Err(error) if error.code() == ErrorCode::Cancelled => tracing::info!("escalation on request cancelled; nothing recorded or charged"),
+            Err(error) => tracing::info!(code = %error.code(), "escalation on request failed: {error}"),
+        }
+        result
+    }
+
+    fn escalate_traced(&self, question_id: i64, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<AnswerView, AskError> {
         let stored = self.history.question(question_id)?;
         if stored.record.escalation.as_ref().is_some_and(|escalation| escalation.answer.is_some()) {
             return Err(AskError::AlreadyEscalated(question_id));
@@ -172,7 +219,25 @@ impl Assistant {
         Ok((turns, used))
     }
 
+    /// The passages for `question` within `budget` tokens, traced as a `retrieve` span.
     pub(super) fn retrieve(&self, question: &str, scope: &Scope, model: &LocalModel, budget: usize) -> Result<Vec<SearchHit>, AskError> {
+        let scope_name = match scope {
+            Scope::Library => "library",
+            Scope::Documents(_) => "documents",
+            Scope::Text { .. } => "text",
+        };
+        let span = tracing::info_span!("retrieve", scope = scope_name, budget_tokens = budget, hits = Empty, tokens = Empty, latency_ms = Empty);
+        let _entered = span.enter();
+        let started = Instant::now();
+        let hits = self.retrieve_untraced(question, scope, model, budget)?;
+        span.record("hits", hits.len());
+        span.record("tokens", hits.iter().map(|hit| hit.token_count).sum::<usize>());
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
+        tracing::info!("retrieved");
+        Ok(hits)
+    }
+
+    fn retrieve_untraced(&self, question: &str, scope: &Scope, model: &LocalModel, budget: usize) -> Result<Vec<SearchHit>, AskError> {
         let documents = match scope {
             Scope::Library => None,
             Scope::Documents(ids) if ids.is_empty() => return Err(AskError::NoDocumentsChosen),
@@ -185,6 +250,39 @@ impl Assistant {
             return Err(AskError::EmptyLibrary);
         }
         Ok(library.retrieve_from(&embedder, question, budget, model, documents)?)
+    }
+
+    /// `route`, traced as a `route` span whose event says the decision and its reason.
+    fn route_traced(&self, signals: &SignalValues, payload: &EscalationPayload, currency: &str) -> Result<Route, AskError> {
+        let span = tracing::info_span!(
+            "route",
+            decision = Empty,
+            local_confidence = Empty,
+            estimated_cost = Empty,
+            currency,
+            lambda = Empty,
+            calibrated = Empty,
+            remote_model = Empty
+        );
+        let _entered = span.enter();
+        let route = self.route(signals, payload)?;
+        let routing = &route.routing;
+        span.record("decision", routing.decision.as_str());
+        if let Some(confidence) = routing.local_confidence {
+            span.record("local_confidence", confidence);
+        }
+        if let Some(cost) = routing.estimated_cost {
+            span.record("estimated_cost", cost.as_units());
+        }
+        if let Some(lambda) = routing.lambda {
+            span.record("lambda", lambda);
+        }
+        span.record("calibrated", route.calibrated);
+        if let Some(remote) = &route.remote {
+            span.record("remote_model", remote.model.as_str());
+        }
+        tracing::info!(decision = routing.decision.as_str(), reason = %routing.reason, "routed");
+        Ok(route)
     }
 
     /// The routing record and decision, with the router's confidence in the local answer.
@@ -264,9 +362,47 @@ impl Assistant {
         cancel: &CancelFlag,
     ) -> Result<Escalation, AskError> {
         let started = Instant::now();
-        let reservation = self.ledger.reserve(worst_case, &payload.question)?;
+        let escalate_span = tracing::info_span!(
+            "escalate",
+            model = remote.model.as_str(),
+            estimated_cost = worst_case.as_units(),
+            currency,
+            max_tokens = remote.max_tokens,
+            passages = payload.chunks.len(),
+            reservation = Empty,
+            prompt_tokens = Empty,
+            completion_tokens = Empty,
+            usage_estimated = Empty,
+            latency_ms = Empty
+        );
+        let escalating = escalate_span.enter();
+        let reservation = self.ledger.reserve(worst_case, &payload.question).inspect_err(|error| tracing::info!("no reservation, no remote call: {error}"))?;
+        escalate_span.record("reservation", reservation.id());
         let outcome = remote.client.chat_stream(payload, remote.max_tokens, |text| on_event(AskEvent::RemoteToken { text: text.to_string() }), cancel);
-        let cost = reservation.settle_outcome(outcome.as_ref().ok().map(|answer| answer.usage), &remote.price)?;
+        escalate_span.record("latency_ms", started.elapsed().as_millis() as u64);
+        match &outcome {
+            Ok(answer) => {
+                escalate_span.record("prompt_tokens", answer.usage.prompt_tokens);
+                escalate_span.record("completion_tokens", answer.usage.completion_tokens);
+                escalate_span.record("usage_estimated", answer.usage_estimated);
+                tracing::info!("the remote model answered");
+            }
+            Err(RemoteError::Cancelled { .. }) => tracing::info!("the remote call was cancelled"),
+            Err(error) => tracing::warn!("the remote model failed; the local answer stands: {error}"),
+        }
+        drop(escalating);
+
+        let settle_span =
+            tracing::info_span!("settle", reservation = reservation.id(), reserved = worst_case.as_units(), currency, outcome = Empty, charged = Empty);
+        let settling = settle_span.enter();
+        let answered = outcome.as_ref().ok().map(|answer| answer.usage);
+        settle_span.record("outcome", if answered.is_some() { "settled" } else { "released" });
+        let cost = reservation
+            .settle_outcome(answered, &remote.price)
+            .inspect_err(|error| tracing::warn!("closing the reservation failed; it stays booked until the app next opens the ledger: {error}"))?;
+        settle_span.record("charged", cost.as_units());
+        tracing::info!("reservation closed");
+        drop(settling);
         // Only a call the cancel actually stopped is a cancel; an answer that arrived (and was
         // paid for) just before is recorded.
         if matches!(outcome, Err(RemoteError::Cancelled { .. })) {

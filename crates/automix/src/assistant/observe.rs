@@ -8,6 +8,7 @@ use automix_docs::{Embedder, SearchHit};
 use automix_llm::{Generation, KvCache, LocalModel};
 use automix_remote::CancelFlag;
 use automix_router::SignalValues;
+use tracing::field::Empty;
 
 use super::{ensure_not_cancelled, lock, AskError, AskEvent, Assistant, Scope};
 use crate::answer_checks::{answer_is_grounded, answer_matches_question_type, is_refusal, key_token_mask};
@@ -56,24 +57,56 @@ impl Assistant {
         let context = passages_text(&hits);
         ensure_not_cancelled(cancel)?;
 
+        let answer_span = tracing::info_span!(
+            "answer",
+            model = Empty,
+            earlier_turns = earlier.len(),
+            prompt_tokens = Empty,
+            reused_tokens = Empty,
+            tokens = Empty,
+            stop = Empty,
+            prefill_tok_s = Empty,
+            decode_tok_s = Empty,
+            latency_ms = Empty
+        );
+        let answering = answer_span.enter();
         let mut caches = lock(&self.cache);
         // The model whose keys and values the cache holds: a model swap happens under this lock.
         let model = self.model()?;
+        answer_span.record("model", model.name());
         let conversation = answer_messages(&context, question, &earlier);
         let prompt = model.chat_prompt(&conversation, true)?;
         let params = answer_sampling(&model, config.max_answer_tokens);
         let started = Instant::now();
         let prompt_tokens = model.tokenizer().encode(&prompt)?;
+        answer_span.record("prompt_tokens", prompt_tokens.len());
         caches.continue_longest(&prompt_tokens);
         let answer =
             model.generate_tokens(&prompt_tokens, caches.working(), &params, cancel, &mut |text| on_event(AskEvent::LocalToken { text: text.to_string() }))?;
         caches.keep();
         let answer_ms = started.elapsed().as_millis() as u64;
+        answer_span.record("reused_tokens", answer.timings.reused_tokens);
+        answer_span.record("tokens", answer.tokens.len());
+        answer_span.record("stop", tracing::field::debug(&answer.stop_reason));
+        answer_span.record("prefill_tok_s", answer.timings.prefill_tokens_per_sec().round());
+        answer_span.record("decode_tok_s", answer.timings.decode_tokens_per_sec().round());
+        answer_span.record("latency_ms", answer_ms);
+        tracing::info!("answered locally");
+        drop(answering);
+
+        let verify_span =
+            tracing::info_span!("verify", mode = verify_mode_name(config.verify_mode), v = Empty, grounded = Empty, context_lift = Empty, latency_ms = Empty);
+        let verifying = verify_span.enter();
         let checks_started = Instant::now();
         let verification = verify(&model, &conversation, &answer.text, config.verify_mode, caches.working(), cancel)?;
         let context_lift = context_lift(&model, &answer, question, &earlier, caches.working(), cancel)?;
         drop(caches);
         let grounded = answer_is_grounded(&answer.text, question, &context);
+        verify_span.record("v", verification.v);
+        verify_span.record("grounded", grounded);
+        if let Some(lift) = context_lift {
+            verify_span.record("context_lift", lift);
+        }
         on_event(AskEvent::Verified { v: verification.v, grounded });
         ensure_not_cancelled(cancel)?;
 
@@ -97,7 +130,18 @@ impl Assistant {
             type_match: answer_matches_question_type(question, &answer.text),
         };
         let checks_ms = checks_started.elapsed().as_millis() as u64;
+        verify_span.record("latency_ms", checks_ms);
+        tracing::info!("verified");
+        drop(verifying);
         Ok(Observation { hits, model_name: model.name(), earlier, answer, answer_ms, verification, signals, checks_ms })
+    }
+}
+
+/// The verification mode's name for the log.
+fn verify_mode_name(mode: VerifyMode) -> &'static str {
+    match mode {
+        VerifyMode::Logit => "logit",
+        VerifyMode::Sample { .. } => "sample",
     }
 }
 
