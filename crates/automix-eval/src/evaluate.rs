@@ -278,12 +278,20 @@ struct UsableRow {
     llm_correct: bool,
 }
 
-fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOptions) -> Result<TableReport, EvalError> {
+/// The rows that can be evaluated against `options.llm_model`, and the remote models that
+/// answered them. Without any remote answer in the table every row is usable (scored against a
+/// remote that is always wrong), so the table still tells how good the local confidence is.
+struct UsableRows {
+    rows: Vec<UsableRow>,
+    llm_models: Vec<String>,
+    remote_answers: bool,
+}
+
+fn usable_rows(table: &NamedTable, options: &EvalOptions) -> Result<UsableRows, EvalError> {
     let mut llm_models: Vec<String> = Vec::new();
-    // Without any remote answer the table still tells how good the local answer's confidence is.
     let remote_answers = table.rows.iter().any(|row| !row.llm.is_empty());
     let no_remote = automix_router::ScoredAnswer { model: String::new(), answer: String::new(), score: 0.0 };
-    let usable: Vec<UsableRow> = table
+    let rows: Vec<UsableRow> = table
         .rows
         .iter()
         .filter_map(|row| {
@@ -298,71 +306,122 @@ fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOp
             })
         })
         .collect();
-    if usable.len() < 4 {
+    if rows.len() < 4 {
         let mut seen: Vec<&str> = table.rows.iter().flat_map(|r| r.llm.iter().map(|a| a.model.as_str())).collect();
         seen.sort_unstable();
         seen.dedup();
         return Err(EvalError::TooFewRows {
             table: table.name.clone(),
-            usable: usable.len(),
+            usable: rows.len(),
             model: options.llm_model.clone(),
             seen: if seen.is_empty() { "none".to_owned() } else { seen.join(", ") },
         });
     }
+    Ok(UsableRows { rows, llm_models, remote_answers })
+}
+
+/// Seed `seed`'s split of `len` rows: a shuffled order cut at the training fraction, keeping at
+/// least one row on each side.
+fn split(len: usize, seed: u64, train_fraction: f64) -> (Vec<usize>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..len).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(seed));
+    let train_len = ((len as f64 * train_fraction).round() as usize).clamp(1, len - 1);
+    let test = order.split_off(train_len);
+    (order, test)
+}
+
+/// What the seeds add up to for one table.
+struct SeedTotals {
+    per_router: Vec<(String, Vec<f64>)>,
+    selected: Vec<(Signal, usize)>,
+    combined_auroc: Vec<f64>,
+    combined_ece: Vec<f64>,
+    reliability: Reliability,
+    budget: Vec<BudgetCheck>,
+}
+
+impl SeedTotals {
+    fn new() -> Self {
+        SeedTotals {
+            per_router: Vec::new(),
+            selected: Vec::new(),
+            combined_auroc: Vec::new(),
+            combined_ece: Vec::new(),
+            reliability: Reliability::new(RELIABILITY_BINS),
+            budget: BUDGET_TARGETS.iter().map(|&target| BudgetCheck { target, predicted: 0.0, realized: 0.0 }).collect(),
+        }
+    }
+
+    /// Counts how often each signal was chosen.
+    fn count_selected(&mut self, signals: &[Signal]) {
+        for signal in signals {
+            match self.selected.iter_mut().find(|(s, _)| s == signal) {
+                Some((_, count)) => *count += 1,
+                None => self.selected.push((*signal, 1)),
+            }
+        }
+    }
+
+    fn add_posteriors(&mut self, posteriors: &[f64], labels: &[bool]) {
+        self.combined_auroc.extend(auroc(posteriors, labels));
+        self.combined_ece.extend(expected_calibration_error(posteriors, labels, RELIABILITY_BINS));
+        self.reliability.add(posteriors, labels);
+    }
+
+    /// Adds one seed's budget checks, each weighted 1/`seeds`.
+    fn add_budget(&mut self, checks: &[BudgetCheck], seeds: usize) {
+        for (sum, check) in self.budget.iter_mut().zip(checks) {
+            sum.predicted += check.predicted / seeds as f64;
+            sum.realized += check.realized / seeds as f64;
+        }
+    }
+
+    /// Adds each curve's ΔIBC over the seed's anchors.
+    fn add_curves(&mut self, curves: &[Curve], anchors: &Anchors, regions: usize) {
+        if anchors.baseline_ibc().is_none() {
+            return;
+        }
+        for curve in curves {
+            let Some(delta) = delta_ibc(&curve.points, anchors, regions) else { continue };
+            match self.per_router.iter_mut().find(|(name, _)| *name == curve.router) {
+                Some((_, values)) => values.push(delta.mean),
+                None => self.per_router.push((curve.router.clone(), vec![delta.mean])),
+            }
+        }
+    }
+}
+
+fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOptions) -> Result<TableReport, EvalError> {
+    let UsableRows { rows: usable, llm_models, remote_answers } = usable_rows(table, options)?;
     let costs = CostModel { slm_cost: 1.0, verify_cost: options.verify_cost, llm_cost: options.cost_ratio };
     let queries: Vec<RoutedQuery> = usable.iter().map(|u| u.query.clone()).collect();
     let all_anchors = Anchors::new(&queries, &costs);
     let verifier = verifier_signal(&usable, options);
 
-    let mut per_router: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut totals = SeedTotals::new();
     let mut first_seed_curves = Vec::new();
     let mut first_seed_anchors = all_anchors;
-    let mut selected: Vec<(Signal, usize)> = Vec::new();
-    let mut combined_auroc: Vec<f64> = Vec::new();
-    let mut combined_ece: Vec<f64> = Vec::new();
-    let mut reliability = Reliability::new(RELIABILITY_BINS);
-    let mut budget: Vec<BudgetCheck> = BUDGET_TARGETS.iter().map(|&target| BudgetCheck { target, predicted: 0.0, realized: 0.0 }).collect();
     for seed in 0..options.seeds {
-        let mut order: Vec<usize> = (0..usable.len()).collect();
-        order.shuffle(&mut StdRng::seed_from_u64(seed));
-        let train_len = ((usable.len() as f64 * options.train_fraction).round() as usize).clamp(1, usable.len() - 1);
-        let train: Vec<&UsableRow> = order[..train_len].iter().map(|&i| &usable[i]).collect();
-        let test: Vec<RoutedQuery> = order[train_len..].iter().map(|&i| usable[i].query.clone()).collect();
+        let (train, test) = split(usable.len(), seed, options.train_fraction);
+        let train: Vec<&UsableRow> = train.iter().map(|&i| &usable[i]).collect();
+        let test: Vec<RoutedQuery> = test.iter().map(|&i| usable[i].query.clone()).collect();
         let anchors = Anchors::new(&test, &costs);
         let labelled: Vec<LabelledSignals> = train.iter().map(|u| u.labelled.clone()).chain(pool.iter().cloned()).collect();
         let signals = pomdp_signals(&labelled, options);
-        for signal in &signals {
-            match selected.iter_mut().find(|(s, _)| s == signal) {
-                Some((_, count)) => *count += 1,
-                None => selected.push((*signal, 1)),
-            }
-        }
+        totals.count_selected(&signals);
         // The prior is this set's own rate of right answers on its training split: the app's
         // router likewise moves its prior to the rate the user's judged answers show.
         let own_accuracy = train.iter().filter(|u| u.labelled.correct).count() as f64 / train.len() as f64;
         if let Some((posteriors, labels)) = test_posteriors(&labelled, &signals, &test, own_accuracy, options) {
-            combined_auroc.extend(auroc(&posteriors, &labels));
-            combined_ece.extend(expected_calibration_error(&posteriors, &labels, RELIABILITY_BINS));
-            reliability.add(&posteriors, &labels);
+            totals.add_posteriors(&posteriors, &labels);
         }
         if !remote_answers {
             continue;
         }
         let curves = seed_curves(&train, &labelled, &test, &anchors, &costs, verifier, &signals, options)?;
         let pomdp = fit_pomdp(&train, &labelled, signals, &costs, options)?;
-        for (sum, check) in budget.iter_mut().zip(budget_checks(&pomdp, &test)?) {
-            sum.predicted += check.predicted / options.seeds as f64;
-            sum.realized += check.realized / options.seeds as f64;
-        }
-        if anchors.baseline_ibc().is_some() {
-            for curve in &curves {
-                let Some(delta) = delta_ibc(&curve.points, &anchors, options.regions) else { continue };
-                match per_router.iter_mut().find(|(name, _)| *name == curve.router) {
-                    Some((_, values)) => values.push(delta.mean),
-                    None => per_router.push((curve.router.clone(), vec![delta.mean])),
-                }
-            }
-        }
+        totals.add_budget(&budget_checks(&pomdp, &test)?, options.seeds as usize);
+        totals.add_curves(&curves, &anchors, options.regions);
         if seed == 0 {
             first_seed_curves = curves;
             first_seed_anchors = anchors;
@@ -370,8 +429,9 @@ fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOp
     }
     let labels: Vec<bool> = usable.iter().map(|u| u.labelled.correct).collect();
     if !remote_answers {
-        budget.clear();
+        totals.budget.clear();
     }
+    let SeedTotals { per_router, selected, combined_auroc, combined_ece, reliability, budget } = totals;
     Ok(TableReport {
         table: table.name.clone(),
         rows: table.rows.len(),
@@ -565,4 +625,98 @@ fn budget_checks(pomdp: &Pomdp, test: &[RoutedQuery]) -> Result<Vec<BudgetCheck>
             Ok(BudgetCheck { target, predicted: solution.escalation_rate, realized: routed as f64 / test.len().max(1) as f64 })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use automix_router::{ScoredAnswer, SignalValues, TokenCounts};
+
+    use super::*;
+    use crate::curves::CurvePoint;
+
+    fn row(id: usize, slm: f64, llm: &[(&str, f64)]) -> RoutingRow {
+        RoutingRow {
+            id: id.to_string(),
+            dataset: "t".into(),
+            question: "q".into(),
+            slm: ScoredAnswer { model: "small".into(), answer: "a".into(), score: slm },
+            signals: SignalValues { v_logit: Some(slm), ..Default::default() },
+            tokens: TokenCounts::default(),
+            llm: llm.iter().map(|(model, score)| ScoredAnswer { model: (*model).into(), answer: "b".into(), score: *score }).collect(),
+        }
+    }
+
+    fn table(rows: Vec<RoutingRow>) -> NamedTable {
+        NamedTable { name: "t".into(), rows }
+    }
+
+    #[test]
+    fn rows_without_the_chosen_remote_model_are_left_out_and_too_few_name_what_was_seen() {
+        let options = EvalOptions { llm_model: "gpt-4".into(), ..Default::default() };
+        let rows = (0..6).map(|i| row(i, 1.0, if i < 4 { &[("gpt-4-32k", 1.0)] } else { &[("llama", 1.0)] })).collect();
+        let usable = usable_rows(&table(rows), &options).unwrap();
+        assert_eq!(usable.rows.len(), 4, "the two llama-only rows have no gpt-4 answer");
+        assert_eq!(usable.llm_models, vec!["gpt-4-32k".to_owned()]);
+        assert!(usable.remote_answers);
+
+        let few = (0..3).map(|i| row(i, 1.0, &[("llama", 1.0)])).collect();
+        match usable_rows(&table(few), &options) {
+            Err(EvalError::TooFewRows { usable, seen, .. }) => assert_eq!((usable, seen.as_str()), (0, "llama")),
+            other => panic!("expected TooFewRows, got {:?}", other.map(|u| u.rows.len())),
+        }
+    }
+
+    #[test]
+    fn a_table_without_remote_answers_is_all_usable_against_an_always_wrong_remote() {
+        let usable = usable_rows(&table((0..5).map(|i| row(i, 0.0, &[])).collect()), &EvalOptions::default()).unwrap();
+        assert_eq!(usable.rows.len(), 5);
+        assert!(!usable.remote_answers && usable.llm_models.is_empty());
+        assert!(usable.rows.iter().all(|u| u.query.llm_score == 0.0 && !u.llm_correct));
+    }
+
+    #[test]
+    fn a_split_covers_every_row_once_keeps_both_sides_and_depends_only_on_the_seed() {
+        for (len, fraction) in [(10, 0.5), (2, 0.99), (2, 0.01), (7, 0.3)] {
+            let (train, test) = split(len, 3, fraction);
+            assert!(!train.is_empty() && !test.is_empty(), "{len} rows at {fraction}");
+            let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
+            all.sort_unstable();
+            assert_eq!(all, (0..len).collect::<Vec<_>>());
+        }
+        assert_eq!(split(10, 3, 0.5), split(10, 3, 0.5));
+        assert_ne!(split(50, 3, 0.5), split(50, 4, 0.5));
+        assert_eq!(split(10, 1, 0.7).0.len(), 7);
+    }
+
+    #[test]
+    fn seed_totals_count_signals_average_budgets_and_skip_curves_without_a_baseline() {
+        let mut totals = SeedTotals::new();
+        totals.count_selected(&[Signal::VLogit, Signal::Grounded]);
+        totals.count_selected(&[Signal::VLogit]);
+        assert_eq!(totals.selected, vec![(Signal::VLogit, 2), (Signal::Grounded, 1)]);
+
+        let checks: Vec<BudgetCheck> = BUDGET_TARGETS.iter().map(|&target| BudgetCheck { target, predicted: 0.2, realized: 0.4 }).collect();
+        totals.add_budget(&checks, 2);
+        totals.add_budget(&checks, 2);
+        assert!(totals.budget.iter().all(|c| (c.predicted - 0.2).abs() < 1e-12 && (c.realized - 0.4).abs() < 1e-12));
+
+        let point = |cost, performance| CurvePoint { cost, performance };
+        let curve = Curve { router: "r".into(), points: vec![point(1.0, 0.5), point(50.0, 0.8), point(100.0, 0.9)] };
+        let flat = Anchors { slm: point(1.0, 0.9), llm: point(100.0, 0.5) };
+        totals.add_curves(std::slice::from_ref(&curve), &flat, 1);
+        assert!(totals.per_router.is_empty(), "a remote model no better than the local one has no ΔIBC");
+        let rising = Anchors { slm: point(1.0, 0.5), llm: point(100.0, 0.9) };
+        totals.add_curves(std::slice::from_ref(&curve), &rising, 1);
+        totals.add_curves(std::slice::from_ref(&curve), &rising, 1);
+        assert_eq!(totals.per_router.len(), 1);
+        assert_eq!(totals.per_router[0].1.len(), 2, "one ΔIBC per seed");
+        assert!(totals.per_router[0].1[0] > 0.0, "a curve above the baseline line gains");
+    }
+
+    #[test]
+    fn the_summary_of_seeds_is_their_mean_and_sample_deviation() {
+        let summary = summarise("r".into(), vec![1.0, 3.0]);
+        assert_eq!((summary.mean, summary.std), (2.0, 2f64.sqrt()));
+        assert_eq!(summarise("r".into(), vec![5.0]).std, 0.0);
+    }
 }
