@@ -8,6 +8,7 @@
 //! died are released the next time a ledger is opened. Months are UTC calendar months.
 
 mod pace;
+mod schema;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -39,6 +40,9 @@ pub enum BudgetError {
     /// A query failed.
     #[error("budget ledger query failed: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// The ledger's tables could not be brought up to date (the message names the file and the step).
+    #[error(transparent)]
+    Migration(#[from] automix_store::migrate::MigrationError),
 }
 
 /// The user's budget.
@@ -133,32 +137,6 @@ pub struct MonthStatus {
 /// even where process liveness cannot be checked; a remote call with all its retries is far shorter.
 const STALE_RESERVATION_AGE: Duration = Duration::from_secs(60 * 60);
 
-const SCHEMA: &str = "
-    CREATE TABLE IF NOT EXISTS budget_settings (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        monthly_limit_nanos INTEGER NOT NULL CHECK (monthly_limit_nanos >= 0),
-        currency TEXT NOT NULL,
-        per_answer_cap_nanos INTEGER CHECK (per_answer_cap_nanos >= 0)
-    );
-    CREATE TABLE IF NOT EXISTS budget_reservations (
-        id INTEGER PRIMARY KEY,
-        month TEXT NOT NULL,
-        created_at_ms INTEGER NOT NULL,
-        owner_pid INTEGER NOT NULL,
-        label TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('reserved', 'settled', 'released')),
-        reserved_nanos INTEGER NOT NULL CHECK (reserved_nanos >= 0),
-        charged_nanos INTEGER,
-        closed_at_ms INTEGER,
-        closed_reason TEXT
-    );
-    CREATE TABLE IF NOT EXISTS budget_months (
-        month TEXT PRIMARY KEY,
-        reserved_nanos INTEGER NOT NULL DEFAULT 0,
-        settled_nanos INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX IF NOT EXISTS budget_reservations_open ON budget_reservations(state) WHERE state = 'reserved';";
-
 /// The budget ledger. Cheap to clone; clones share one connection.
 #[derive(Debug, Clone)]
 pub struct Ledger {
@@ -175,7 +153,7 @@ impl Ledger {
     /// Opens (creating as needed) the ledger at `path` and releases reservations whose owner
     /// process has died. The file may be shared with the history database.
     pub fn open(path: &Path) -> Result<Self, BudgetError> {
-        let connection = Connection::open(path).map_err(|source| BudgetError::Open { path: path.into(), source })?;
+        let mut connection = Connection::open(path).map_err(|source| BudgetError::Open { path: path.into(), source })?;
         // Many processes and threads may queue on the write lock at once; waiting is right.
         connection.busy_timeout(Duration::from_secs(30))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
@@ -187,7 +165,7 @@ impl Ledger {
         // history's background checkpointer (or the next open).
         connection.pragma_update(None, "wal_autocheckpoint", 0)?;
         connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE)")?;
-        connection.execute_batch(SCHEMA)?;
+        schema::migrate(&mut connection)?;
         let mut ledger = Ledger { connection: Arc::new(Mutex::new(connection)), released_on_open: 0 };
         ledger.released_on_open = ledger.release_stale(now_ms())?;
         Ok(ledger)
@@ -409,7 +387,13 @@ impl Drop for Reservation {
     fn drop(&mut self) {
         if self.open {
             // Best effort: if this fails the row stays reserved and the next open releases it.
-            let _ = self.ledger.close(self.id, Closing::Release, "dropped unsettled");
+            if let Err(error) = self.ledger.close(self.id, Closing::Release, "dropped unsettled") {
+                tracing::warn!(
+                    reservation = self.id,
+                    amount = self.amount.as_units(),
+                    "releasing a reservation dropped unsettled failed; it stays booked until the ledger is next opened: {error}"
+                );
+            }
         }
     }
 }

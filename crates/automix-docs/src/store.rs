@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use automix_store::migrate::{self, table_exists, user_version, Migration, MigrationError, Schema};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -12,80 +13,19 @@ use crate::segment::index_text;
 
 /// File name of the library inside the AutoMix data directory.
 pub const LIBRARY_FILE_NAME: &str = "library.sqlite";
-const SCHEMA_VERSION: i64 = 3;
-
-const SCHEMA_V1: &str = "
-CREATE TABLE documents (
-    id INTEGER PRIMARY KEY,
-    path TEXT NOT NULL UNIQUE,
-    title TEXT NOT NULL,
-    format TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    size_bytes INTEGER NOT NULL,
-    chunk_count INTEGER NOT NULL,
-    indexed_at INTEGER NOT NULL
-);
-CREATE TABLE chunks (
-    id INTEGER PRIMARY KEY,
-    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    section TEXT,
-    page_start INTEGER,
-    page_end INTEGER,
-    char_start INTEGER NOT NULL,
-    char_end INTEGER NOT NULL,
-    token_count INTEGER NOT NULL,
-    embedding BLOB NOT NULL
-);
-CREATE INDEX chunks_by_document ON chunks(document_id, ordinal);
-CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='id', tokenize='porter unicode61');
-CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
-END;
-CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
-END;
-";
-
-/// Version 2: folders added as a whole are remembered, to be synced or watched later, and each
-/// document keeps its file's modification time, so a sync can skip unchanged files unread.
-const SCHEMA_V2: &str = "
-CREATE TABLE folders (
-    path TEXT PRIMARY KEY,
-    added_at INTEGER NOT NULL
-);
-ALTER TABLE documents ADD COLUMN modified_ns INTEGER;
-";
-
-/// Version 3: the word index reads a folded copy of each chunk (`index_text`: ligatures and
-/// full-width forms folded, Chinese, Japanese and Korean cut into character pairs), and each
-/// document keeps the text it was read as, with the physical pages and their printed labels.
-/// Documents indexed before keep their chunks but lose their hash, so the next sync or add reads
-/// them again and stores their text.
-const SCHEMA_V3: &str = "
-DROP TRIGGER chunks_fts_insert;
-DROP TRIGGER chunks_fts_delete;
-DROP TABLE chunks_fts;
-ALTER TABLE chunks ADD COLUMN index_text TEXT NOT NULL DEFAULT '';
-ALTER TABLE documents ADD COLUMN text TEXT;
-CREATE TABLE pages (
-    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    number INTEGER NOT NULL,
-    label TEXT,
-    char_start INTEGER NOT NULL,
-    char_end INTEGER NOT NULL,
-    PRIMARY KEY (document_id, number)
-);
-CREATE VIRTUAL TABLE chunks_fts USING fts5(index_text, content='chunks', content_rowid='id', tokenize='porter unicode61');
-CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts(rowid, index_text) VALUES (new.id, new.index_text);
-END;
-CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts(chunks_fts, rowid, index_text) VALUES ('delete', old.id, old.index_text);
-END;
-UPDATE documents SET content_hash = '', modified_ns = NULL;
-";
+/// The library's tables, versioned as `library` in `schema_versions` by the runner the history
+/// and the ledger share. Step 3 also folds the chunks already stored into the new word index,
+/// which needs Rust, not SQL.
+const LIBRARY: Schema = Schema {
+    name: "library",
+    migrations: &[
+        Migration::sql("0001_documents_and_chunks.sql", include_str!("../migrations/library/0001_documents_and_chunks.sql")),
+        Migration::sql("0002_folders_and_modification_times.sql", include_str!("../migrations/library/0002_folders_and_modification_times.sql")),
+        Migration::sql("0003_folded_index_and_kept_text.sql", include_str!("../migrations/library/0003_folded_index_and_kept_text.sql"))
+            .then(fold_stored_chunks),
+    ],
+    adopt: adopt_library,
+};
 
 /// One indexed document as listed to the user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -172,19 +112,14 @@ impl Library {
             std::fs::create_dir_all(parent).map_err(|source| DocsError::CreateDir { path: parent.to_path_buf(), source })?;
         }
         let open_error = |source| DocsError::Open { path: path.to_path_buf(), source };
-        let connection = Connection::open(path).map_err(open_error)?;
+        let mut connection = Connection::open(path).map_err(open_error)?;
         connection
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
             .map_err(open_error)?;
-        let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(open_error)?;
-        if version > SCHEMA_VERSION {
-            return Err(DocsError::SchemaTooNew { path: path.to_path_buf(), found: version, supported: SCHEMA_VERSION });
-        }
-        for (target, schema) in [(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3)] {
-            if version < target {
-                migrate(&connection, schema, target).map_err(open_error)?;
-            }
-        }
+        migrate::apply(&mut connection, &LIBRARY).map_err(|error| match error {
+            MigrationError::TooNew { found, supported, .. } => DocsError::SchemaTooNew { path: path.to_path_buf(), found, supported },
+            error => DocsError::Migration(error),
+        })?;
         Ok(Library { connection, vectors: None, vectors_version: 0 })
     }
 
@@ -390,27 +325,36 @@ impl Library {
     }
 }
 
-/// Runs one schema step in a transaction. Version 3 also folds the chunks already stored into
-/// the new index, which needs Rust, not SQL.
-fn migrate(connection: &Connection, schema: &str, target: i64) -> rusqlite::Result<()> {
-    connection.execute_batch("BEGIN")?;
-    let result = (|| {
-        connection.execute_batch(schema)?;
-        if target == 3 {
-            let chunks: Vec<(i64, String)> =
-                connection.prepare("SELECT id, text FROM chunks")?.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect::<Result<_, _>>()?;
-            let mut update = connection.prepare("UPDATE chunks SET index_text = ?2 WHERE id = ?1")?;
-            for (id, text) in chunks {
-                update.execute(params![id, index_text(&text)])?;
-            }
-            connection.execute_batch("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');")?;
-        }
-        connection.execute_batch(&format!("PRAGMA user_version = {target}; COMMIT;"))
-    })();
-    if result.is_err() {
-        let _ = connection.execute_batch("ROLLBACK");
+/// Before `schema_versions`, the library kept its version in `PRAGMA user_version`, set in the
+/// same transaction as each step. Without a `documents` table there is no library yet. A library
+/// table with no version is read from its tables, should such a file ever turn up.
+fn adopt_library(connection: &Connection) -> rusqlite::Result<i64> {
+    if !table_exists(connection, "documents")? {
+        return Ok(0);
     }
-    result
+    let version = user_version(connection)?;
+    if version > 0 {
+        return Ok(version);
+    }
+    Ok(if table_exists(connection, "pages")? {
+        3
+    } else if table_exists(connection, "folders")? {
+        2
+    } else {
+        1
+    })
+}
+
+/// Library step 3's Rust half: the chunks stored before it get their folded `index_text`, and
+/// the new word index is built from it.
+fn fold_stored_chunks(connection: &Connection) -> rusqlite::Result<()> {
+    let chunks: Vec<(i64, String)> =
+        connection.prepare("SELECT id, text FROM chunks")?.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect::<Result<_, _>>()?;
+    let mut update = connection.prepare("UPDATE chunks SET index_text = ?2 WHERE id = ?1")?;
+    for (id, text) in chunks {
+        update.execute(params![id, index_text(&text)])?;
+    }
+    connection.execute_batch("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');")
 }
 
 /// Slices `text` at character (not byte) ranges given in ascending order.
@@ -459,7 +403,8 @@ mod tests {
         let path = dir.path().join("library.sqlite");
         {
             let connection = Connection::open(&path).expect("create");
-            connection.execute_batch(&format!("{SCHEMA_V1} PRAGMA user_version = 1;")).expect("schema 1");
+            let schema_1 = include_str!("../migrations/library/0001_documents_and_chunks.sql");
+            connection.execute_batch(&format!("{schema_1} PRAGMA user_version = 1;")).expect("schema 1");
             connection
                 .execute(
                     "INSERT INTO documents (path, title, format, content_hash, size_bytes, chunk_count, indexed_at) VALUES ('/old.txt', 'Old', 'text', 'abc', 3, 1, 0)",
@@ -484,7 +429,7 @@ mod tests {
             assert_eq!(found, 1, "{term} not found after the migration");
         }
         assert!(matches!(library.document_text("/old.txt"), Err(DocsError::TextNotKept { .. })));
-        let version: i64 = library.connection.query_row("PRAGMA user_version", [], |row| row.get(0)).expect("version");
-        assert_eq!(version, SCHEMA_VERSION);
+        let version = automix_store::migrate::recorded_version(&library.connection, "library").expect("version");
+        assert_eq!(version, Some(LIBRARY.latest()));
     }
 }
