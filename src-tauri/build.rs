@@ -9,6 +9,7 @@ const COMMANDS: &[&str] = &[
     "models_measure",
     "models_calibrate",
     "models_cancel_calibration",
+    "models_forget_learning",
     "models_recommend",
     "documents_list",
     "documents_folders",

@@ -79,6 +79,7 @@ pub fn run() {
             commands::models::models_measure,
             commands::models::models_calibrate,
             commands::models::models_cancel_calibration,
+            commands::models::models_forget_learning,
             commands::models::models_recommend,
             commands::documents::documents_list,
             commands::documents::documents_folders,

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use automix::assistant::{AnswerSource, AskEvent};
+use automix::assistant::{AnswerSource, AskEvent, RouterLearning};
 use automix::docs::Citation;
 use automix::router::SignalValues;
 use automix::types::{ErrorCode, RouteDecision};
@@ -25,9 +25,16 @@ fn declarations() -> String {
         "// Generated from the Rust types by src-tauri/src/typescript.rs (ts-rs); do not edit.\n\
          // Regenerate with `make ui-types` after changing one of the types.\n",
     );
-    for declaration in
-        [ErrorCode::decl(), AppError::decl(), RouteDecision::decl(), Citation::decl(), SignalValues::decl(), AnswerSource::decl(), AskEvent::decl()]
-    {
+    for declaration in [
+        ErrorCode::decl(),
+        AppError::decl(),
+        RouteDecision::decl(),
+        Citation::decl(),
+        SignalValues::decl(),
+        AnswerSource::decl(),
+        AskEvent::decl(),
+        RouterLearning::decl(),
+    ] {
         text.push_str("\nexport ");
         text.push_str(&declaration);
         text.push('\n');

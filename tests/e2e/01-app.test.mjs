@@ -243,6 +243,18 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
 
   test("4. remote, key, budget and quality settings; an escalated answer and its comparison", { timeout: 8 * MINUTE }, async () => {
     await navigate(driver, "settings");
+    // The 👍 of test 3 taught the router, and Settings says so; forgetting takes it back.
+    const smolRouter = () => driver.executeScript(
+      `const cell = document.querySelector('[data-testid="model-row"][data-model-id="smollm2-135m-instruct"] [data-testid="model-router"]'); return cell && cell.textContent;`);
+    metrics.router_learned_text = await poll(async () => {
+      const text = await smolRouter();
+      return text && /learned from 1 judged answer \(1 right\), now expects \d+%/.test(text) ? text : null;
+    }, { timeout: 10_000, message: "the router cell to say what the 👍 taught it" });
+    await click(driver, "model-forget-learning");
+    await poll(async () => {
+      const text = await smolRouter();
+      return text && /calibrated/.test(text) && !/learned from/.test(text) ? text : null;
+    }, { timeout: 10_000, message: "the router cell to drop what it learned after model-forget-learning" });
     await type(driver, "settings-remote-endpoint", e2e.remoteEndpoint());
     await type(driver, "settings-remote-model", "gpt-4o-mini");
     await click(driver, "settings-save");

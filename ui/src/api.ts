@@ -3,11 +3,11 @@
 // Payload fields are snake_case, as the engine serializes them; Tauri maps the camelCase
 // argument names below to the commands' snake_case parameters.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { AnswerSource, AppError, AskEvent, Citation, ErrorCode, RouteDecision, SignalValues } from "./generated/ipc";
+import type { AnswerSource, AppError, AskEvent, Citation, ErrorCode, RouteDecision, RouterLearning, SignalValues } from "./generated/ipc";
 
 /** Every failed command rejects with `AppError`: `code` is stable (`ErrorCode`, generated from
  *  the engine's enum), `message` is for people. */
-export type { AnswerSource, AppError, AskEvent, Citation, ErrorCode, RouteDecision, SignalValues };
+export type { AnswerSource, AppError, AskEvent, Citation, ErrorCode, RouteDecision, RouterLearning, SignalValues };
 
 // ---------- app & models ----------
 export type ModelLoad =
@@ -57,6 +57,7 @@ export type CalibrationRun =
 export interface RouterStatus {
   calibration: CalibrationStatus;
   run: CalibrationRun | null;
+  learning: RouterLearning | null; // what use taught the router: the chat model in use only
 }
 
 /** Payload of MODEL_CALIBRATION_EVENT: `outcome` is set once, when the run ends. */
@@ -122,6 +123,8 @@ export const MODEL_SPEED_EVENT = "model-speed";
 export const modelsCalibrate = (id: string) => invoke<void>("models_calibrate", { id });
 /** Stops the calibration run after the item it is answering; its answers are kept for the next run. */
 export const modelsCancelCalibration = () => invoke<void>("models_cancel_calibration");
+/** The router forgets what 👍/👎 and judged answers taught it, and routes on the calibration alone. */
+export const modelsForgetLearning = () => invoke<void>("models_forget_learning");
 /** Tauri event (payload: CalibrationEvent) as a calibration run moves on and when it ends. */
 export const MODEL_CALIBRATION_EVENT = "model-calibration";
 

@@ -6,7 +6,9 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use automix::assistant::{AnswerSource, AskError, AskEvent, Assistant, AssistantConfig, AssistantPaths, RemoteModel, RouteDecision, Router, Scope};
+use automix::assistant::{
+    AnswerSource, AskError, AskEvent, Assistant, AssistantConfig, AssistantPaths, RemoteModel, RouteDecision, Router, RouterLearning, Scope,
+};
 use automix::budget::BudgetSettings;
 use automix::models::{Catalog, ModelKind, ModelStore};
 use automix::remote::{BlockingRemoteClient, Cost, PriceTable, RemoteClient, RemoteSettings};
@@ -108,15 +110,16 @@ fn one_answer_stays_local_one_escalates_and_history_shows_both() {
     // The escalation judged the local answer (by agreement with the remote one): the router learned
     // at once, a restart remembers it, and forgetting restores the calibration.
     let bundled = Router::bundled().unwrap().slm_accuracy();
-    let learned = assistant.router_slm_accuracy();
-    assert_ne!(learned, bundled, "the escalation taught the router at once");
+    let learned = assistant.router_learning();
+    assert_eq!(learned.judged, 1, "one escalated answer judged the local one");
+    assert_ne!(learned.local_accuracy, bundled, "the escalation taught the router at once");
     drop(assistant);
     let reopened = open_assistant(&dir, &server);
-    assert_eq!(reopened.router_slm_accuracy(), learned);
+    assert_eq!(reopened.router_learning(), learned);
     reopened.forget_learning().unwrap();
-    assert_eq!(reopened.router_slm_accuracy(), bundled, "forgetting restores the calibration");
+    assert_eq!(reopened.router_learning(), RouterLearning { judged: 0, correct: 0, local_accuracy: bundled }, "forgetting restores the calibration");
     drop(reopened);
-    assert_eq!(open_assistant(&dir, &server).router_slm_accuracy(), bundled);
+    assert_eq!(open_assistant(&dir, &server).router_learning().local_accuracy, bundled);
 }
 
 #[test]
@@ -170,9 +173,11 @@ fn follow_ups_carry_earlier_turns_previews_send_nothing_and_the_user_can_escalat
 
     let (second, _) = ask(&assistant, follow_up, conversation);
     let second = second.unwrap();
-    let before = assistant.router_slm_accuracy();
+    let before = assistant.router_learning();
     assistant.feedback(second, Some(Feedback::Down)).unwrap();
-    assert!(assistant.router_slm_accuracy() < before, "feedback teaches the router at once");
+    let after = assistant.router_learning();
+    assert!(after.local_accuracy < before.local_accuracy, "feedback teaches the router at once");
+    assert_eq!((after.judged, after.correct), (before.judged + 1, before.correct), "a 👎 is one more judged answer, not a right one");
 
     let mut streamed = String::new();
     let view = assistant

@@ -3,6 +3,7 @@
 use automix::types::ErrorCode;
 use std::sync::atomic::Ordering;
 
+use automix::assistant::RouterLearning;
 use automix::calibrate::{calibration_status, CalibrationStatus};
 use automix::machine::{recommend_chat_model, Machine, Recommendation};
 use automix::models::{Catalog, ModelKind, PullEvent, Source};
@@ -57,6 +58,8 @@ pub struct CatalogModel {
 pub struct RouterStatus {
     pub calibration: CalibrationStatus,
     pub run: Option<CalibrationRun>,
+    /// What the router learned from use, for the chat model in use (none for the others).
+    pub learning: Option<RouterLearning>,
 }
 
 /// Where a chat model's speed on this machine stands.
@@ -101,7 +104,11 @@ pub async fn models_list(state: Shared<'_>) -> Result<Vec<CatalogModel>, AppErro
                     (None, None) => SpeedStatus::NotMeasured,
                 });
                 let router = match entry.kind {
-                    ModelKind::Chat => Some(RouterStatus { calibration: calibration_status(&paths.home, &entry.id)?, run: state.calibration_run(&entry.id) }),
+                    ModelKind::Chat => Some(RouterStatus {
+                        calibration: calibration_status(&paths.home, &entry.id)?,
+                        run: state.calibration_run(&entry.id),
+                        learning: (entry.id == chosen).then(|| state.assistant.router_learning()),
+                    }),
                     ModelKind::Embedding => None,
                 };
                 Ok(CatalogModel {
@@ -209,6 +216,14 @@ pub async fn models_calibrate(state: Shared<'_>, app: AppHandle, id: String) -> 
 #[tauri::command]
 pub fn models_cancel_calibration(state: Shared<'_>) {
     state.calibration_cancel.store(true, Ordering::Relaxed);
+}
+
+/// Forgets what the router learned from use (👍/👎 and answers judged by a remote one): it routes
+/// on the model's calibration alone again.
+#[tauri::command]
+pub async fn models_forget_learning(state: Shared<'_>) -> Result<(), AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(state.assistant.forget_learning()?)).await
 }
 
 /// The chat model recommended for this machine's memory and cores, with the reason.

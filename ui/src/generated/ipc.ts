@@ -104,3 +104,18 @@ signals: SignalValues,
  * another model's calibration, which underrates a stronger model (escalates more).
  */
 calibrated: boolean, } | { "kind": "remote_token", text: string, } | { "kind": "remote_failed", message: string, } | { "kind": "done", answer: string, source: AnswerSource, cost: number, currency: string, question_id: number, };
+
+export type RouterLearning = { 
+/**
+ * Local answers judged in use (by the user's 👍/👎, or by agreeing with a remote answer), at
+ * most `MAX_LEARNED_ANSWERS`, since the learning was last forgotten.
+ */
+judged: number, 
+/**
+ * How many of those were right.
+ */
+correct: number, 
+/**
+ * The prior the router now routes on: the calibration's accuracy moved by the judged answers.
+ */
+local_accuracy: number, };

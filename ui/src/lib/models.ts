@@ -60,13 +60,25 @@ export function routerText(router: RouterStatus | null): string {
     }
   }
   const c = router.calibration;
+  const learned = learningText(router);
   if (c.state === "calibrated") {
     const where = c.origin === "bundled" ? "calibrated (shipped)" : "calibrated on this machine";
-    return `${where}: right on ${Math.round(c.local_accuracy * 100)}% of ${c.rows}`;
+    return `${where}: right on ${Math.round(c.local_accuracy * 100)}% of ${c.rows}${learned}`;
   }
   const kept = c.answered > 0 ? `; ${c.answered}/${c.total} answered, goes on from there` : "";
-  return `not calibrated: escalates more than needed${kept}`;
+  return `not calibrated: escalates more than needed${kept}${learned}`;
 }
+
+/** What 👍/👎 and judged answers taught the router, with the accuracy it now routes on. */
+function learningText(router: RouterStatus): string {
+  const l = router.learning;
+  if (!l || l.judged === 0) return "";
+  const answers = l.judged === 1 ? "1 judged answer" : `${l.judged} judged answers`;
+  return `; learned from ${answers} (${l.correct} right), now expects ${Math.round(l.local_accuracy * 100)}%`;
+}
+
+/** Whether there is anything for "Forget what it learned" to forget. */
+export const hasLearned = (router: RouterStatus | null) => (router?.learning?.judged ?? 0) > 0;
 
 /** True while a calibration waits or runs for this model. */
 export const calibrating = (router: RouterStatus | null): boolean =>

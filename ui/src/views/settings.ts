@@ -1,14 +1,14 @@
 import { listen } from "@tauri-apps/api/event";
 import {
   budgetGet, budgetSet, chatPreviewPayload, keyClear, keySet, keyStatus, MODEL_CALIBRATION_EVENT, MODEL_SPEED_EVENT, modelsActivate,
-  modelsCalibrate, modelsCancelCalibration, modelsList, modelsMeasure, settingsGet, settingsSet, type Budget, type CalibrationEvent,
+  modelsCalibrate, modelsCancelCalibration, modelsForgetLearning, modelsList, modelsMeasure, settingsGet, settingsSet, type Budget, type CalibrationEvent,
   type CatalogModel, type KeyStatus, type Settings,
 } from "../api";
 import { downloadControls, emptyState, payloadPreview } from "../components";
 import { field, h } from "../dom";
 import { formatMoney } from "../lib/format";
 import { debounce } from "../lib/debounce";
-import { calibrating, downloadText, memoryText, routerText, speedText, testedText } from "../lib/models";
+import { calibrating, downloadText, hasLearned, memoryText, routerText, speedText, testedText } from "../lib/models";
 import { readNumber } from "../lib/parse";
 import { watchStatus } from "../status";
 import { showError, toast } from "../toast";
@@ -130,7 +130,10 @@ export function createSettingsView(): View {
           m.installed && m.kind === "chat"
             ? h("button", { type: "button", "data-testid": "model-measure", disabled: speed?.state === "measuring", onclick: () => measure(m) }, "Measure")
             : null,
-          calibrationControl(m)));
+          calibrationControl(m),
+          hasLearned(m.router)
+            ? h("button", { type: "button", "data-testid": "model-forget-learning", title: "Route on the calibration alone again", onclick: () => forgetLearning() }, "Forget what it learned")
+            : null));
     }) : [h("tr", {}, h("td", { colspan: 11 }, emptyState("No models in the catalog.")))]));
   }
 
@@ -147,6 +150,16 @@ export function createSettingsView(): View {
     const label = router.calibration.state === "calibrated" ? "Calibrate here"
       : router.calibration.answered > 0 ? "Go on calibrating" : "Calibrate";
     return h("button", { type: "button", "data-testid": "model-calibrate", onclick: () => calibrate(m) }, label);
+  }
+
+  async function forgetLearning() {
+    try {
+      await modelsForgetLearning();
+      toast("The router forgot what your verdicts and escalations taught it.", { code: "learning_forgotten" });
+    } catch (err) {
+      showError(err);
+    }
+    await loadModels();
   }
 
   async function calibrate(m: CatalogModel) {

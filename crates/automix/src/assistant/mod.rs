@@ -27,7 +27,7 @@ pub use automix_types::RouteDecision;
 pub use events::{AnswerSource, AskError, AskEvent};
 pub use observe::Observation;
 pub use report::{AnswerView, HistoryPage, PayloadPreview, SpendDay, SpendReport};
-pub use routing::{calibration_path, model_calibration, CalibrationOrigin, RoutePlan, Router, CALIBRATIONS_DIR};
+pub use routing::{calibration_path, model_calibration, CalibrationOrigin, RoutePlan, Router, RouterLearning, CALIBRATIONS_DIR};
 
 use crate::prompts::shared_prefix;
 use crate::settings::Settings;
@@ -305,11 +305,6 @@ impl Assistant {
         &self.ledger
     }
 
-    /// The local model's prior accuracy as the router now sees it.
-    pub fn router_slm_accuracy(&self) -> f64 {
-        read(&self.router).slm_accuracy()
-    }
-
     /// The library's writing side: adding, syncing and removing documents. Held for a whole
     /// indexing run; listings go through the reading side and never wait for it.
     pub fn library(&self) -> MutexGuard<'_, Library> {
@@ -377,6 +372,11 @@ impl Assistant {
     pub fn feedback(&self, question_id: i64, feedback: Option<Feedback>) -> Result<(), AskError> {
         self.history.set_feedback(question_id, feedback)?;
         self.relearn()
+    }
+
+    /// What the router has learned from use about the model in use.
+    pub fn router_learning(&self) -> RouterLearning {
+        read(&self.router).learning()
     }
 
     /// Forgets what the router learned from use (answers before now no longer teach it).

@@ -51,6 +51,19 @@ pub struct Router {
     learned: (usize, usize),
 }
 
+/// What the router has learned from use about the local model, for the settings to show.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+pub struct RouterLearning {
+    /// Local answers judged in use (by the user's 👍/👎, or by agreeing with a remote answer), at
+    /// most `MAX_LEARNED_ANSWERS`, since the learning was last forgotten.
+    pub judged: usize,
+    /// How many of those were right.
+    pub correct: usize,
+    /// The prior the router now routes on: the calibration's accuracy moved by the judged answers.
+    pub local_accuracy: f64,
+}
+
 /// The router's verdict on one answer.
 #[derive(Debug, Clone)]
 pub struct RoutePlan {
@@ -98,6 +111,11 @@ impl Router {
     pub fn learn(&mut self, local_correct: &[bool]) {
         let recent = &local_correct[local_correct.len().saturating_sub(MAX_LEARNED_ANSWERS)..];
         self.learned = (recent.len(), recent.iter().filter(|&&c| c).count());
+    }
+
+    /// What use has taught the router so far.
+    pub fn learning(&self) -> RouterLearning {
+        RouterLearning { judged: self.learned.0, correct: self.learned.1, local_accuracy: self.slm_accuracy() }
     }
 
     /// The local model's prior accuracy: the calibration's, moved by what use has shown.
