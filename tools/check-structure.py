@@ -14,8 +14,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Floor 0 holds values and test support; each floor above may stand on any floor below it.
 FLOORS = [
-    ("values", ["automix-types", "automix-qa", "automix-test-remote"]),
-    ("domains", ["automix-llm", "automix-router", "automix-remote", "automix-store"]),
+    ("values and plumbing", ["automix-types", "automix-qa", "automix-sqlite", "automix-test-remote"]),
+    ("domains", ["automix-llm", "automix-router", "automix-remote", "automix-history"]),
     ("domains on domains", ["automix-models", "automix-budget"]),
     ("documents", ["automix-docs"]),
     ("the engine facade and the evaluation", ["automix", "automix-eval"]),

@@ -53,7 +53,7 @@ through_the_facade!(
     automix::models::ModelsError,
     automix::budget::BudgetError,
     automix::remote::KeyStoreError,
-    automix::store::StoreError
+    automix::history::StoreError
 );
 
 /// Runs engine work on the blocking pool: model inference, SQLite and the blocking remote client

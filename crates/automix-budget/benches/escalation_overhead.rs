@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use automix_budget::{advise, worst_case_cost, BudgetSettings, Cost, CostPreference, Ledger};
-use automix_store::{Citation, Escalation, History, LocalAnswer, QuestionRecord, RouteDecision, Routing};
+use automix_history::{Citation, Escalation, History, LocalAnswer, QuestionRecord, RouteDecision, Routing};
 use automix_types::{EscalationPayload, ModelPrice, PayloadChunk, Usage};
 use criterion::{criterion_group, criterion_main, Criterion};
 use rusqlite::Connection;

@@ -42,7 +42,7 @@ pub enum BudgetError {
     Sql(#[from] rusqlite::Error),
     /// The ledger's tables could not be brought up to date (the message names the file and the step).
     #[error(transparent)]
-    Migration(#[from] automix_store::migrate::MigrationError),
+    Migration(#[from] automix_sqlite::migrate::MigrationError),
 }
 
 /// The user's budget.

@@ -1,7 +1,7 @@
 //! The ledger's schema: its steps (`migrations/ledger/*.sql`), applied by the runner the history
 //! and the library share, and how a ledger from before `schema_versions` is recognised.
 
-use automix_store::migrate::{self, table_exists, Migration, MigrationError, Schema};
+use automix_sqlite::migrate::{self, table_exists, Migration, MigrationError, Schema};
 use rusqlite::Connection;
 
 /// The ledger's tables, versioned as `ledger` in `schema_versions`, apart from the history

@@ -6,8 +6,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use automix_budget::{worst_case_cost, BudgetSettings, Cost, Ledger};
+use automix_history::{Citation, Escalation, History, LocalAnswer, QuestionRecord, RouteDecision, Routing};
 use automix_remote::{ApiKey, EscalationPayload, ModelPrice, PayloadChunk, RemoteClient, RemoteError, RemoteSettings};
-use automix_store::{Citation, Escalation, History, LocalAnswer, QuestionRecord, RouteDecision, Routing};
 use automix_test_remote::{default_data_dir, AnswerBook, Fault, TestServer};
 
 const KEY: &str = "sk-flow-SECRET-91b2c7d4e5";

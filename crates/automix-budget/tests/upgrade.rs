@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use automix_budget::{BudgetError, BudgetSettings, Cost, Ledger};
-use automix_store::migrate::{recorded_version, table_exists};
-use automix_store::History;
+use automix_history::History;
+use automix_sqlite::migrate::{recorded_version, table_exists};
 use rusqlite::Connection;
 
 /// 2025-11-27T10:00:00Z, 2025-12-03T14:00:00Z, 2026-01-15T12:00:00Z.

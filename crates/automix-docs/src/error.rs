@@ -16,7 +16,7 @@ pub enum DocsError {
     SchemaTooNew { path: PathBuf, found: i64, supported: i64 },
     /// The library's tables could not be brought up to date (the message names the file and the step).
     #[error(transparent)]
-    Migration(automix_store::migrate::MigrationError),
+    Migration(automix_sqlite::migrate::MigrationError),
     #[error("document library database error: {0}")]
     Database(#[from] rusqlite::Error),
     #[error("the library's embeddings have {stored} dimensions but the embedding model makes {model}; remove and re-add the documents")]

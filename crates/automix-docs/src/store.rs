@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use automix_store::migrate::{self, table_exists, user_version, Migration, MigrationError, Schema};
+use automix_sqlite::migrate::{self, table_exists, user_version, Migration, MigrationError, Schema};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -429,7 +429,7 @@ mod tests {
             assert_eq!(found, 1, "{term} not found after the migration");
         }
         assert!(matches!(library.document_text("/old.txt"), Err(DocsError::TextNotKept { .. })));
-        let version = automix_store::migrate::recorded_version(&library.connection, "library").expect("version");
+        let version = automix_sqlite::migrate::recorded_version(&library.connection, "library").expect("version");
         assert_eq!(version, Some(LIBRARY.latest()));
     }
 }

@@ -21,7 +21,7 @@ fn load(fixture: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 fn recorded_version(path: &Path) -> Option<i64> {
-    automix_store::migrate::recorded_version(&Connection::open(path).expect("open"), "library").expect("read version")
+    automix_sqlite::migrate::recorded_version(&Connection::open(path).expect("open"), "library").expect("read version")
 }
 
 fn listed(library: &Library) -> Vec<(String, String, DocumentFormat, usize)> {
@@ -155,9 +155,9 @@ fn a_failing_step_leaves_the_library_as_it_was_and_names_the_file_and_the_step()
     );
 
     let connection = Connection::open(&path).expect("open");
-    assert_eq!(automix_store::migrate::recorded_version(&connection, "library").expect("read"), None);
-    assert!(!automix_store::migrate::table_exists(&connection, "pages").expect("read"), "step 3's tables were rolled back");
-    assert!(!automix_store::migrate::column_exists(&connection, "chunks", "index_text").expect("read"));
+    assert_eq!(automix_sqlite::migrate::recorded_version(&connection, "library").expect("read"), None);
+    assert!(!automix_sqlite::migrate::table_exists(&connection, "pages").expect("read"), "step 3's tables were rolled back");
+    assert!(!automix_sqlite::migrate::column_exists(&connection, "chunks", "index_text").expect("read"));
     let hashes: i64 = connection.query_row("SELECT count(*) FROM documents WHERE content_hash <> ''", [], |row| row.get(0)).expect("read");
     assert_eq!(hashes, 2, "step 3's hash reset was rolled back");
     let found: i64 = connection.query_row("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'tomatoes'", [], |row| row.get(0)).expect("old index");

@@ -4,12 +4,12 @@
 
 pub use automix_budget as budget;
 pub use automix_docs as docs;
+pub use automix_history as history;
 pub use automix_llm as llm;
 pub use automix_models as models;
 pub use automix_qa as qa;
 pub use automix_remote as remote;
 pub use automix_router as router;
-pub use automix_store as store;
 pub use automix_types as types;
 
 pub mod answer_checks;

@@ -10,9 +10,9 @@ use automix::assistant::{
     AnswerSource, AskError, AskEvent, Assistant, AssistantConfig, AssistantPaths, RemoteModel, RouteDecision, Router, RouterLearning, Scope,
 };
 use automix::budget::BudgetSettings;
+use automix::history::Feedback;
 use automix::models::{Catalog, ModelKind, ModelStore};
 use automix::remote::{BlockingRemoteClient, Cost, PriceTable, RemoteClient, RemoteSettings};
-use automix::store::Feedback;
 use automix::types::ErrorCode;
 use automix_test_remote::{default_data_dir, AnswerBook, Fault, TestServer};
 

@@ -1,7 +1,7 @@
 //! Conversations and questions: ask (streamed), cancel, escalate on request, feedback, preview.
 
 use automix::assistant::{AnswerView, AskEvent, PayloadPreview, Scope};
-use automix::store::{Conversation, Feedback};
+use automix::history::{Conversation, Feedback};
 use automix::types::ErrorCode;
 use tauri::ipc::Channel;
 

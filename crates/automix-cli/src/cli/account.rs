@@ -4,8 +4,8 @@ use std::io::BufRead;
 
 use anyhow::{bail, Result};
 use automix::budget::{CapChange, Ledger};
+use automix::history::{Feedback, History};
 use automix::remote::{ApiKey, KeyLocation};
-use automix::store::{Feedback, History};
 use clap::Subcommand;
 
 #[derive(Subcommand)]
@@ -115,7 +115,7 @@ pub fn history(command: HistoryCommand) -> Result<()> {
     Ok(())
 }
 
-fn print_questions(questions: &[automix::store::StoredQuestion]) {
+fn print_questions(questions: &[automix::history::StoredQuestion]) {
     for q in questions {
         let r = &q.record;
         println!("#{} {}", q.id, r.question);

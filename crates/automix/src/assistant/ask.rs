@@ -5,10 +5,10 @@ use std::time::Instant;
 
 use automix_budget::{advise, worst_case_cost, BudgetAdvice, Cost};
 use automix_docs::{SearchHit, TokenCounter};
+use automix_history::{CitationLocation, Escalation, LocalAnswer, QuestionRecord, RouteDecision, Routing};
 use automix_llm::LocalModel;
 use automix_remote::{CancelFlag, ChatMessage, EscalationPayload, PayloadChunk, RemoteError};
 use automix_router::SignalValues;
-use automix_store::{CitationLocation, Escalation, LocalAnswer, QuestionRecord, RouteDecision, Routing};
 use automix_types::ErrorCode;
 use tracing::field::Empty;
 
@@ -452,9 +452,9 @@ fn whole_text_hit(source: &str, text: &str, budget: usize, model: &LocalModel) -
     Ok(SearchHit { chunk_id: 0, ordinal: 0, score: 1.0, similarity: None, token_count: kept, citation: text_citation(source, &text), text })
 }
 
-fn to_stored_citation(hit: &SearchHit) -> automix_store::Citation {
+fn to_stored_citation(hit: &SearchHit) -> automix_history::Citation {
     let citation = &hit.citation;
-    automix_store::Citation {
+    automix_history::Citation {
         source: citation.to_string(),
         chunk_id: Some(hit.chunk_id.to_string()),
         text: hit.text.clone(),

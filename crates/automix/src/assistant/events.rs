@@ -82,7 +82,7 @@ pub enum AskError {
     #[error(transparent)]
     Embedder(#[from] automix_docs::EmbedError),
     #[error(transparent)]
-    History(#[from] automix_store::StoreError),
+    History(#[from] automix_history::StoreError),
     #[error(transparent)]
     Budget(#[from] automix_budget::BudgetError),
     #[error(transparent)]
@@ -131,8 +131,8 @@ impl AskError {
             AskError::NoDocumentsChosen => ErrorCode::NoDocumentsChosen,
             AskError::Library(automix_docs::DocsError::UnknownDocument(_)) => ErrorCode::UnknownDocument,
             AskError::Library(_) | AskError::Embedder(_) => ErrorCode::Library,
-            AskError::History(automix_store::StoreError::NoSuchQuestion(_)) => ErrorCode::UnknownQuestion,
-            AskError::History(automix_store::StoreError::NoSuchConversation(_)) => ErrorCode::UnknownConversation,
+            AskError::History(automix_history::StoreError::NoSuchQuestion(_)) => ErrorCode::UnknownQuestion,
+            AskError::History(automix_history::StoreError::NoSuchConversation(_)) => ErrorCode::UnknownConversation,
             AskError::History(_) => ErrorCode::History,
             AskError::Budget(BudgetError::WouldExceed { .. }) => ErrorCode::BudgetExceeded,
             AskError::Budget(BudgetError::OverAnswerCap { .. }) => ErrorCode::OverAnswerCap,

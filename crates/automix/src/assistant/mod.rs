@@ -17,11 +17,11 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use automix_budget::{CostPreference, Ledger};
 use automix_docs::{DocumentInfo, DocumentText, Embedder, Library};
+use automix_history::{Feedback, History};
 use automix_llm::{KvCache, LocalModel, PromptCache};
 use automix_models::{Catalog, CatalogEntry, ModelKind, ModelStore};
 use automix_qa::{token_f1, CORRECT_THRESHOLD};
 use automix_remote::{BlockingRemoteClient, KeyStore, ModelPrice, PriceTable, RemoteClient};
-use automix_store::{Feedback, History};
 
 pub use automix_types::RouteDecision;
 pub use events::{AnswerSource, AskError, AskEvent};

@@ -3,8 +3,8 @@
 //! so the app shows what the engine decided and charged, never an estimate of its own.
 
 use automix_docs::Citation;
+use automix_history::{Feedback, RouteDecision, StoredQuestion};
 use automix_remote::ChatMessage;
-use automix_store::{Feedback, RouteDecision, StoredQuestion};
 use serde::Serialize;
 
 use super::{AskError, Assistant};

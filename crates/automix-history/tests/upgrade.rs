@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use automix_store::{Citation, CitationLocation, Escalation, Feedback, History, LocalAnswer, QuestionRecord, RouteDecision, Routing, StoreError};
+use automix_history::{Citation, CitationLocation, Escalation, Feedback, History, LocalAnswer, QuestionRecord, RouteDecision, Routing, StoreError};
 use automix_types::{ChatMessage, Cost, EscalationPayload, PayloadChunk, Usage};
 use rusqlite::Connection;
 
@@ -21,8 +21,8 @@ fn load(fixture: &str) -> (tempfile::TempDir, PathBuf) {
 
 fn versions(path: &Path) -> (Option<i64>, i64) {
     let connection = Connection::open(path).unwrap();
-    let recorded = automix_store::migrate::recorded_version(&connection, "history").unwrap();
-    (recorded, automix_store::migrate::user_version(&connection).unwrap())
+    let recorded = automix_sqlite::migrate::recorded_version(&connection, "history").unwrap();
+    (recorded, automix_sqlite::migrate::user_version(&connection).unwrap())
 }
 
 fn utilities(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
@@ -220,7 +220,7 @@ fn a_failing_step_leaves_the_history_as_it_was_and_names_the_file_and_the_step()
     let error = History::open(&path).unwrap_err();
     let message = error.to_string();
     assert!(
-        matches!(&error, StoreError::Migration(automix_store::migrate::MigrationError::Step { version: 3, step: "0003_escalated_at.sql", .. })),
+        matches!(&error, StoreError::Migration(automix_sqlite::migrate::MigrationError::Step { version: 3, step: "0003_escalated_at.sql", .. })),
         "{error:?}"
     );
     assert!(
@@ -229,7 +229,7 @@ fn a_failing_step_leaves_the_history_as_it_was_and_names_the_file_and_the_step()
     );
 
     let connection = Connection::open(&path).unwrap();
-    assert!(!automix_store::migrate::column_exists(&connection, "questions", "escalated_at_ms").unwrap(), "the ALTER TABLE was rolled back");
+    assert!(!automix_sqlite::migrate::column_exists(&connection, "questions", "escalated_at_ms").unwrap(), "the ALTER TABLE was rolled back");
     assert_eq!(versions(&path), (None, 2), "nothing recorded: the next open adopts it again");
     assert_eq!(connection.query_row("SELECT count(*) FROM questions", [], |row| row.get::<_, i64>(0)).unwrap(), 3);
 
@@ -244,7 +244,7 @@ fn a_history_from_a_newer_automix_is_refused_untouched() {
     drop(History::open(&path).unwrap());
     Connection::open(&path).unwrap().execute("UPDATE schema_versions SET version = 9 WHERE name = 'history'", []).unwrap();
     let error = History::open(&path).unwrap_err();
-    assert!(matches!(error, StoreError::Migration(automix_store::migrate::MigrationError::TooNew { found: 9, supported: LATEST, .. })), "{error:?}");
+    assert!(matches!(error, StoreError::Migration(automix_sqlite::migrate::MigrationError::TooNew { found: 9, supported: LATEST, .. })), "{error:?}");
     assert!(error.to_string().contains("newer than this AutoMix"), "{error}");
     assert_eq!(versions(&path), (Some(9), 3));
 }

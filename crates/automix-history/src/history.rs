@@ -8,8 +8,8 @@ use rusqlite::Connection;
 
 use crate::checkpoint::Checkpointer;
 use crate::error::StoreError;
-use crate::migrate;
 use crate::schema::HISTORY;
+use automix_sqlite::migrate;
 
 /// The history database. One `History` can be shared between threads.
 #[derive(Debug)]

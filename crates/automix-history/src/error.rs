@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::migrate::MigrationError;
+use automix_sqlite::migrate::MigrationError;
 
 /// Errors opening or using the history database.
 #[derive(Debug, thiserror::Error)]

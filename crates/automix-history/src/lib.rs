@@ -1,13 +1,12 @@
 //! Answer history in SQLite: every question with its retrieved chunks, local answer, verifier
 //! value, routing decision, escalation (payload, answer, tokens, cost), latencies and feedback.
-//! Also the one SQLite migration scheme of AutoMix ([`migrate`]), shared with the budget ledger
-//! and the document library.
+//! Its schema is versioned with the migration scheme the ledger and the library share
+//! (`automix_sqlite::migrate`).
 //!
 //! Times are Unix milliseconds; day and month groupings are in UTC, like the budget's months.
 //!
-//! Modules use each other in layers, never in a circle: `migrate` (versioned `.sql` steps) and
-//! `records` (what is stored) use no other module; `error` uses `migrate`; `schema` (the
-//! history's steps) uses `migrate`; `checkpoint` (the background WAL checkpoint) uses `error`;
+//! Modules use each other in layers, never in a circle: `records` (what is stored), `error` and
+//! `schema` (the history's steps) use no other module; `checkpoint` (the background WAL checkpoint) uses `error`;
 //! `rows` (reading a row back) uses `error` and `records`; `history` (the handle, opening) uses
 //! `checkpoint` and `schema`; `queries` (every read and write) uses `history`, `rows` and below.
 //! The crate root only declares and re-exports.
@@ -15,7 +14,6 @@
 mod checkpoint;
 mod error;
 mod history;
-pub mod migrate;
 mod queries;
 mod records;
 mod rows;

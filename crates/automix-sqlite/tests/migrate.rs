@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use automix_store::migrate::{apply, recorded_version, table_exists, Applied, Migration, MigrationError, Schema};
+use automix_sqlite::migrate::{apply, recorded_version, table_exists, Applied, Migration, MigrationError, Schema};
 use rusqlite::Connection;
 
 fn count(connection: &Connection, table: &str) -> i64 {
@@ -113,7 +113,7 @@ fn a_failing_step_is_rolled_back_and_the_error_names_the_file_and_the_step() {
     // Step 1 was committed on its own; step 2 left nothing behind.
     assert_eq!(recorded_version(&connection, "notes").unwrap(), Some(1));
     assert_eq!(count(&connection, "notes"), 0);
-    assert!(!automix_store::migrate::column_exists(&connection, "notes", "tag").unwrap());
+    assert!(!automix_sqlite::migrate::column_exists(&connection, "notes", "tag").unwrap());
     // And the same error again, not a half-applied state, on the next try.
     assert!(matches!(apply(&mut connection, &FAILING), Err(MigrationError::Step { version: 2, .. })));
 }

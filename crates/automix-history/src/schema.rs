@@ -3,7 +3,7 @@
 
 use rusqlite::Connection;
 
-use crate::migrate::{column_exists, table_exists, user_version, Migration, Schema};
+use automix_sqlite::migrate::{column_exists, table_exists, user_version, Migration, Schema};
 
 /// The history's tables, versioned as `history` in `schema_versions`.
 pub(crate) const HISTORY: Schema = Schema {

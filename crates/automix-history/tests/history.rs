@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use automix_store::{Citation, Escalation, Feedback, History, LocalAnswer, QuestionRecord, RouteDecision, Routing, StoreError};
+use automix_history::{Citation, Escalation, Feedback, History, LocalAnswer, QuestionRecord, RouteDecision, Routing, StoreError};
 use automix_types::{Cost, EscalationPayload, PayloadChunk, Usage};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
