@@ -36,12 +36,25 @@ const WATCH_SETTLE: Duration = Duration::from_millis(800);
 
 /// Where one model's loading stands, as the UI shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ModelLoad {
-    Missing { message: String },
-    Loading { model_id: String },
-    Ready { model_id: String, load_ms: u64 },
-    Failed { message: String, code: ErrorCode },
+    /// The model's files are not installed: the UI offers the download.
+    Missing {
+        message: String,
+    },
+    Loading {
+        model_id: String,
+    },
+    Ready {
+        model_id: String,
+        #[cfg_attr(test, ts(type = "number"))]
+        load_ms: u64,
+    },
+    Failed {
+        message: String,
+        code: ErrorCode,
+    },
 }
 
 /// A speed measurement that has not (successfully) ended; measured figures live in the engine's
@@ -56,6 +69,7 @@ pub enum SpeedRun {
 /// A router calibration run that is waiting, under way or failed; fitted calibrations live in the
 /// engine's files (`automix::calibrate::calibration_status`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum CalibrationRun {
     /// Starts after the speed measurement that follows a download.
@@ -80,6 +94,7 @@ pub enum CalibrationRun {
 
 /// How a calibration run ended, for the UI's toast.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum CalibrationOutcome {
     Calibrated,
@@ -89,6 +104,7 @@ pub enum CalibrationOutcome {
 
 /// Payload of `MODEL_CALIBRATION_EVENT`: `outcome` is set once, when the run ends.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct CalibrationEvent {
     pub model_id: String,
     pub outcome: Option<CalibrationOutcome>,

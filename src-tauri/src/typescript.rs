@@ -4,13 +4,24 @@
 
 use std::path::PathBuf;
 
-use automix::assistant::{AnswerSource, AskEvent, RouterLearning};
-use automix::docs::Citation;
+use automix::assistant::{AnswerSource, AnswerView, AskEvent, CalibrationOrigin, HistoryPage, PayloadPreview, RouterLearning, SpendDay, SpendReport};
+use automix::calibrate::CalibrationStatus;
+use automix::docs::{Citation, DocumentFormat, DocumentInfo, DocumentText, FileOutcome, FileReport, IndexProgress, PageText};
+use automix::history::{Conversation, Feedback};
+use automix::machine::{Machine, Recommendation};
+use automix::models::{ModelKind, PullEvent, Source};
 use automix::router::SignalValues;
-use automix::types::{ErrorCode, RouteDecision};
+use automix::settings::{RemoteSettings, Settings};
+use automix::speed::ModelSpeed;
+use automix::types::{ChatMessage, ErrorCode, RouteDecision};
 use ts_rs::TS;
 
+use crate::commands::budget::Budget;
+use crate::commands::documents::IndexEvent;
+use crate::commands::models::{AppStatus, CatalogModel, RouterStatus, SpeedStatus};
+use crate::commands::settings::KeyStatus;
 use crate::error::AppError;
+use crate::state::{CalibrationEvent, CalibrationOutcome, CalibrationRun, ModelLoad};
 
 /// Set to regenerate the file instead of comparing it.
 const UPDATE_VARIABLE: &str = "AUTOMIX_UPDATE_UI_TYPES";
@@ -34,6 +45,47 @@ fn declarations() -> String {
         AnswerSource::decl(),
         AskEvent::decl(),
         RouterLearning::decl(),
+        // App and models.
+        ModelLoad::decl(),
+        AppStatus::decl(),
+        ModelKind::decl(),
+        CalibrationOrigin::decl(),
+        CalibrationStatus::decl(),
+        CalibrationRun::decl(),
+        RouterStatus::decl(),
+        CalibrationOutcome::decl(),
+        CalibrationEvent::decl(),
+        ModelSpeed::decl(),
+        SpeedStatus::decl(),
+        CatalogModel::decl(),
+        Machine::decl(),
+        Recommendation::decl(),
+        Source::decl(),
+        PullEvent::decl(),
+        // Documents.
+        DocumentFormat::decl(),
+        DocumentInfo::decl(),
+        FileOutcome::decl(),
+        FileReport::decl(),
+        IndexProgress::decl(),
+        IndexEvent::decl(),
+        PageText::decl(),
+        DocumentText::decl(),
+        // Chat.
+        Conversation::decl(),
+        Feedback::decl(),
+        AnswerView::decl(),
+        ChatMessage::decl(),
+        PayloadPreview::decl(),
+        // History and spending.
+        HistoryPage::decl(),
+        SpendDay::decl(),
+        SpendReport::decl(),
+        // Budget and settings.
+        Budget::decl(),
+        RemoteSettings::decl(),
+        Settings::decl(),
+        KeyStatus::decl(),
     ] {
         text.push_str("\nexport ");
         text.push_str(&declaration);

@@ -32,22 +32,38 @@ impl Default for IndexOptions {
 
 /// What happened to one file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum FileOutcome {
     /// Indexed for the first time.
-    Added { document_id: i64, chunks: usize },
+    Added {
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        document_id: i64,
+        chunks: usize,
+    },
     /// Its content changed since it was indexed, so it was indexed again.
-    Updated { document_id: i64, chunks: usize },
+    Updated {
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        document_id: i64,
+        chunks: usize,
+    },
     /// Same content hash (or size and modification time) as already indexed; nothing done.
-    Unchanged { document_id: i64 },
+    Unchanged {
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        document_id: i64,
+    },
     /// The file is gone from a library folder, so its document left the library.
-    Removed { document_id: i64 },
+    Removed {
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        document_id: i64,
+    },
     /// Not indexed; the message says why and what to do.
     Failed { error: String },
 }
 
 /// The outcome for one file of a batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct FileReport {
     pub path: PathBuf,
     pub outcome: FileOutcome,
@@ -55,6 +71,7 @@ pub struct FileReport {
 
 /// Progress of [`Library::add_paths`], reported after every file and every embedding step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct IndexProgress {
     pub files_done: usize,
     pub files_total: usize,

@@ -29,15 +29,19 @@ const LIBRARY: Schema = Schema {
 
 /// One indexed document as listed to the user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct DocumentInfo {
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub id: i64,
     pub path: String,
     pub title: String,
     pub format: DocumentFormat,
     pub content_hash: String,
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub size_bytes: u64,
     pub chunk_count: usize,
     /// Seconds since the Unix epoch.
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub indexed_at: i64,
 }
 
@@ -53,6 +57,7 @@ pub struct PageSpan {
 
 /// The text the library holds for one document, page by page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct DocumentText {
     pub document: DocumentInfo,
     /// Empty for formats without pages: then `text` is the whole document.
@@ -62,6 +67,7 @@ pub struct DocumentText {
 
 /// One page's text with its number and printed label.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct PageText {
     pub number: u32,
     pub label: Option<String>,

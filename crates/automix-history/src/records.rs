@@ -42,6 +42,7 @@ pub struct CitationLocation {
 
 /// The user's verdict on an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Feedback {
     /// 👍
@@ -159,12 +160,15 @@ pub struct StoredQuestion {
 
 /// A conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct Conversation {
     /// Row id.
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub id: i64,
     /// Title shown in the list.
     pub title: String,
     /// Creation time (Unix ms).
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub created_at_ms: i64,
 }
 

@@ -9,6 +9,7 @@ use crate::error::{ModelsError, Result};
 
 /// Where an installed model's files came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Hub,
@@ -17,13 +18,31 @@ pub enum Source {
 
 /// What a pull is doing, for progress bars.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PullEvent {
-    Trying { source: Source },
-    SourceFailed { source: Source, reason: String },
-    Download { file: String, done: u64, total: u64 },
-    Verifying { file: String },
-    Converting { done: usize, total: usize },
+    Trying {
+        source: Source,
+    },
+    SourceFailed {
+        source: Source,
+        reason: String,
+    },
+    /// Bytes of `file` downloaded so far, of `total`.
+    Download {
+        file: String,
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        done: u64,
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        total: u64,
+    },
+    Verifying {
+        file: String,
+    },
+    Converting {
+        done: usize,
+        total: usize,
+    },
 }
 
 /// `Err(Cancelled)` once the pull was asked to stop.

@@ -37,6 +37,7 @@ pub struct EscalationPayload {
 
 /// A chat message in the OpenAI wire format.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct ChatMessage {
     /// `system`, `user` or `assistant`.
     pub role: String,

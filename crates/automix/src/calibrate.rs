@@ -59,6 +59,7 @@ impl CalibrationFiles {
 
 /// Where a chat model's router calibration stands on this machine.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum CalibrationStatus {
     Calibrated {

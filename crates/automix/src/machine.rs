@@ -6,8 +6,10 @@ const GIB: u64 = 1024 * 1024 * 1024;
 
 /// What the recommendation reads of the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct Machine {
     /// Total memory in bytes; `None` where it cannot be read.
+    #[cfg_attr(feature = "typescript", ts(type = "number | null"))]
     pub ram_bytes: Option<u64>,
     /// Cores (hardware threads) this process may use.
     pub cores: usize,
@@ -35,6 +37,7 @@ pub fn meminfo_total_bytes(meminfo: &str) -> Option<u64> {
 
 /// The chat model recommended for a machine, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct Recommendation {
     pub model_id: String,
     pub machine: Machine,

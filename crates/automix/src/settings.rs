@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub const SETTINGS_FILE_NAME: &str = "settings.toml";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Catalog id of the chat model that answers locally.
@@ -23,11 +24,14 @@ pub struct Settings {
     /// 0 = best quality (escalate readily) … 1 = lowest cost (escalate rarely).
     pub quality_cost: f64,
     /// Where the local models run: auto (the GPU where the CUDA build finds one), cpu, cuda or cuda:N.
+    /// On the wire as its text: `"auto"`, `"cpu"` or `"cuda:N"` (`"cuda"` is read as `"cuda:0"`).
+    #[cfg_attr(feature = "typescript", ts(type = "string"))]
     pub device: DeviceChoice,
     pub remote: RemoteSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct RemoteSettings {
     /// OpenAI-compatible endpoint up to `/v1`; empty means no remote model.

@@ -119,11 +119,14 @@ pub fn resident_mb() -> f64 {
 
 /// One chat model's figures on this machine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct ModelSpeed {
     pub model_id: String,
     /// The file measured: a changed file (new sha256 or size) is measured again.
     pub file_sha256: String,
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub file_bytes: u64,
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub measured_at_ms: i64,
     pub device: String,
     pub cpu_kernels: String,

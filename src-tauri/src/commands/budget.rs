@@ -7,6 +7,7 @@ use super::Shared;
 use crate::error::{blocking, AppError};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Budget {
     pub monthly_limit: f64,
     pub per_answer_cap: Option<f64>,

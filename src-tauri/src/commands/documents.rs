@@ -13,6 +13,7 @@ use crate::error::{blocking, AppError};
 
 /// Progress of an indexing run, streamed to the UI.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum IndexEvent {
     Progress(IndexProgress),

@@ -18,20 +18,26 @@ use crate::error::{blocking, AppError};
 use crate::state::{calibrate_and_tell, AppState, CalibrationRun, ModelLoad, SpeedRun, MODEL_SPEED_EVENT};
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AppStatus {
+    /// The local chat model: answers need it.
     pub chat_model: ModelLoad,
+    /// The document embedder: adding documents and questions about the library need it.
     pub embedder: ModelLoad,
     /// Nothing indexed and nothing asked yet: the UI offers its guided start.
     pub first_run: bool,
     pub documents: usize,
+    #[cfg_attr(test, ts(type = "number"))]
     pub questions: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct CatalogModel {
     pub id: String,
     pub name: String,
     pub kind: ModelKind,
+    #[cfg_attr(test, ts(type = "number"))]
     pub approx_size_mb: u64,
     pub quantization: String,
     pub license: String,
@@ -41,6 +47,7 @@ pub struct CatalogModel {
     /// Pulled and run on the project's own machines.
     pub tested_here: bool,
     /// Size of the file the app loads, in bytes.
+    #[cfg_attr(test, ts(type = "number"))]
     pub download_bytes: u64,
     /// Memory the chat model needs at the settings' context, MiB (`automix::speed`); none for the embedder.
     pub memory_needed_mb: Option<f64>,
@@ -55,6 +62,7 @@ pub struct CatalogModel {
 /// Where the router's calibration for a chat model stands: what it routes on now, and the run
 /// that waits, runs or failed, if any.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RouterStatus {
     pub calibration: CalibrationStatus,
     pub run: Option<CalibrationRun>,
@@ -64,6 +72,7 @@ pub struct RouterStatus {
 
 /// Where a chat model's speed on this machine stands.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SpeedStatus {
     NotMeasured,

@@ -11,6 +11,7 @@ use crate::error::{blocking, AppError};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct KeyStatus {
     pub set: bool,
     pub last4: Option<String>,

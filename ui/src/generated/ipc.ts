@@ -119,3 +119,262 @@ correct: number,
  * The prior the router now routes on: the calibration's accuracy moved by the judged answers.
  */
 local_accuracy: number, };
+
+export type ModelLoad = { "state": "missing", message: string, } | { "state": "loading", model_id: string, } | { "state": "ready", model_id: string, load_ms: number, } | { "state": "failed", message: string, code: ErrorCode, };
+
+export type AppStatus = { 
+/**
+ * The local chat model: answers need it.
+ */
+chat_model: ModelLoad, 
+/**
+ * The document embedder: adding documents and questions about the library need it.
+ */
+embedder: ModelLoad, 
+/**
+ * Nothing indexed and nothing asked yet: the UI offers its guided start.
+ */
+first_run: boolean, documents: number, questions: number, };
+
+export type ModelKind = "chat" | "embedding";
+
+export type CalibrationOrigin = "fitted_here" | "bundled";
+
+export type CalibrationStatus = { "state": "calibrated", origin: CalibrationOrigin, rows: number, local_accuracy: number, } | { "state": "not_calibrated", answered: number, total: number, };
+
+export type CalibrationRun = { "state": "queued" } | { "state": "indexing", done: number, total: number, } | { "state": "answering", done: number, total: number, correct: number, paused: boolean, } | { "state": "failed", message: string, code: ErrorCode, };
+
+export type RouterStatus = { calibration: CalibrationStatus, run: CalibrationRun | null, 
+/**
+ * What the router learned from use, for the chat model in use (none for the others).
+ */
+learning: RouterLearning | null, };
+
+export type CalibrationOutcome = "calibrated" | "cancelled" | "failed";
+
+export type CalibrationEvent = { model_id: string, outcome: CalibrationOutcome | null, };
+
+export type ModelSpeed = { model_id: string, 
+/**
+ * The file measured: a changed file (new sha256 or size) is measured again.
+ */
+file_sha256: string, file_bytes: number, measured_at_ms: number, device: string, cpu_kernels: string, threads: number, prompt_tokens: number, decode_tokens: number, load_secs: number, prefill_tokens_per_sec: number, decode_tokens_per_sec: number, 
+/**
+ * The formula of the module's documentation, at `context_tokens`.
+ */
+memory_needed_mb: number, context_tokens: number, 
+/**
+ * Growth of this process's resident memory over the load and the run (imprecise; a check).
+ */
+rss_growth_mb: number, };
+
+export type SpeedStatus = { "state": "not_measured" } | { "state": "measuring" } | { "state": "measured" } & ModelSpeed | { "state": "failed", message: string, code: ErrorCode, };
+
+export type CatalogModel = { id: string, name: string, kind: ModelKind, approx_size_mb: number, quantization: string, license: string, installed: boolean, 
+/**
+ * The chat model chosen in the settings, or the embedder in use.
+ */
+active: boolean, 
+/**
+ * Pulled and run on the project's own machines.
+ */
+tested_here: boolean, 
+/**
+ * Size of the file the app loads, in bytes.
+ */
+download_bytes: number, 
+/**
+ * Memory the chat model needs at the settings' context, MiB (`automix::speed`); none for the embedder.
+ */
+memory_needed_mb: number | null, 
+/**
+ * False before the download: the figure then leaves out the KV cache.
+ */
+memory_exact: boolean, 
+/**
+ * The chat model's speed on this machine; none for the embedder.
+ */
+speed: SpeedStatus | null, 
+/**
+ * The router's calibration for the chat model; none for the embedder.
+ */
+router: RouterStatus | null, };
+
+export type Machine = { 
+/**
+ * Total memory in bytes; `None` where it cannot be read.
+ */
+ram_bytes: number | null, 
+/**
+ * Cores (hardware threads) this process may use.
+ */
+cores: number, };
+
+export type Recommendation = { model_id: string, machine: Machine, 
+/**
+ * "recommended for 24 GiB RAM, 2 cores".
+ */
+reason: string, };
+
+export type Source = "hub" | "pypi";
+
+export type PullEvent = { "kind": "trying", source: Source, } | { "kind": "source_failed", source: Source, reason: string, } | { "kind": "download", file: string, done: number, total: number, } | { "kind": "verifying", file: string, } | { "kind": "converting", done: number, total: number, };
+
+export type DocumentFormat = "pdf" | "docx" | "markdown" | "html" | "text";
+
+export type DocumentInfo = { id: number, path: string, title: string, format: DocumentFormat, content_hash: string, size_bytes: number, chunk_count: number, 
+/**
+ * Seconds since the Unix epoch.
+ */
+indexed_at: number, };
+
+export type FileOutcome = { "status": "added", document_id: number, chunks: number, } | { "status": "updated", document_id: number, chunks: number, } | { "status": "unchanged", document_id: number, } | { "status": "removed", document_id: number, } | { "status": "failed", error: string, };
+
+export type FileReport = { path: string, outcome: FileOutcome, };
+
+export type IndexProgress = { files_done: number, files_total: number, 
+/**
+ * Chunks embedded so far in this batch.
+ */
+chunks_indexed: number, current_file: string | null, };
+
+export type IndexEvent = { "kind": "progress" } & IndexProgress;
+
+export type PageText = { number: number, label: string | null, text: string, };
+
+export type DocumentText = { document: DocumentInfo, 
+/**
+ * Empty for formats without pages: then `text` is the whole document.
+ */
+pages: Array<PageText>, text: string, };
+
+export type Conversation = { 
+/**
+ * Row id.
+ */
+id: number, 
+/**
+ * Title shown in the list.
+ */
+title: string, 
+/**
+ * Creation time (Unix ms).
+ */
+created_at_ms: number, };
+
+export type Feedback = "up" | "down";
+
+export type AnswerView = { id: number, conversation_id: number, asked_at_ms: number, question: string, citations: Array<Citation>, 
+/**
+ * `passages[i]` is the text `citations[i]` points at.
+ */
+passages: Array<string>, local_answer: string, local_model: string, verifier_value: number | null, local_confidence: number | null, decision: RouteDecision, reason: string, estimated_cost: number | null, remote_model: string | null, remote_answer: string | null, remote_error: string | null, cost: number, currency: string, feedback: Feedback | null, latency_ms: number, };
+
+export type ChatMessage = { 
+/**
+ * `system`, `user` or `assistant`.
+ */
+role: string, 
+/**
+ * The message text.
+ */
+content: string, };
+
+export type PayloadPreview = { 
+/**
+ * `None` when no remote model is configured.
+ */
+model: string | null, messages: Array<ChatMessage>, worst_case_cost: number | null, currency: string, };
+
+export type HistoryPage = { 
+/**
+ * Newest first.
+ */
+answers: Array<AnswerView>, total_cost: number, currency: string, count: number, escalated: number, };
+
+export type SpendDay = { 
+/**
+ * `YYYY-MM-DD`, UTC.
+ */
+day: string, cost: number, escalations: number, };
+
+export type SpendReport = { 
+/**
+ * `YYYY-MM`, UTC.
+ */
+month: string, currency: string, limit: number, 
+/**
+ * Charged by settled calls.
+ */
+spent: number, 
+/**
+ * Held by calls in flight.
+ */
+reserved: number, remaining: number, 
+/**
+ * How much of the month has passed, 0..1.
+ */
+elapsed_fraction: number, 
+/**
+ * Days of this month with spending, oldest first.
+ */
+per_day: Array<SpendDay>, 
+/**
+ * Questions asked this month.
+ */
+answers: number, 
+/**
+ * Of which answered by the remote model (failed calls are not counted).
+ */
+escalated: number, escalated_share: number, 
+/**
+ * What the month would have cost had every answer gone to the remote model: the real cost
+ * of the escalated ones plus the router's worst-case price of the others (where a remote
+ * model was configured to price them), so an upper bound.
+ */
+all_remote_cost: number, 
+/**
+ * `all_remote_cost - spent`.
+ */
+saved: number, };
+
+export type Budget = { monthly_limit: number, per_answer_cap: number | null, currency: string, };
+
+export type RemoteSettings = { 
+/**
+ * OpenAI-compatible endpoint up to `/v1`; empty means no remote model.
+ */
+endpoint: string, model: string, 
+/**
+ * Price override per million tokens; `None` takes the bundled price list.
+ */
+input_per_million: number | null, output_per_million: number | null, 
+/**
+ * Prior probability that the remote model answers right.
+ */
+accuracy: number, max_tokens: number, };
+
+export type Settings = { 
+/**
+ * Catalog id of the chat model that answers locally.
+ */
+local_model: string, 
+/**
+ * Tokens of document text (and earlier turns) given to the local model.
+ */
+context_tokens: number, 
+/**
+ * Keep every answer local, whatever the router thinks.
+ */
+never_escalate: boolean, 
+/**
+ * 0 = best quality (escalate readily) … 1 = lowest cost (escalate rarely).
+ */
+quality_cost: number, 
+/**
+ * Where the local models run: auto (the GPU where the CUDA build finds one), cpu, cuda or cuda:N.
+ * On the wire as its text: `"auto"`, `"cpu"` or `"cuda:N"` (`"cuda"` is read as `"cuda:0"`).
+ */
+device: string, remote: RemoteSettings, };
+
+export type KeyStatus = { set: boolean, last4: string | null, };

@@ -52,6 +52,7 @@ impl ExtractError {
 
 /// The file formats the library can index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum DocumentFormat {
     Pdf,

@@ -11,9 +11,13 @@ use super::{AskError, Assistant};
 
 /// One answered question as the chat and the history show it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct AnswerView {
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub id: i64,
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub conversation_id: i64,
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub asked_at_ms: i64,
     pub question: String,
     pub citations: Vec<Citation>,
@@ -32,6 +36,7 @@ pub struct AnswerView {
     pub cost: f64,
     pub currency: String,
     pub feedback: Option<Feedback>,
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub latency_ms: u64,
 }
 
@@ -103,6 +108,7 @@ pub(super) fn text_citation(source: &str, text: &str) -> Citation {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct HistoryPage {
     /// Newest first.
     pub answers: Vec<AnswerView>,
@@ -113,15 +119,18 @@ pub struct HistoryPage {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct SpendDay {
     /// `YYYY-MM-DD`, UTC.
     pub day: String,
     pub cost: f64,
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub escalations: u64,
 }
 
 /// This month's spending against the budget.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct SpendReport {
     /// `YYYY-MM`, UTC.
     pub month: String,
@@ -151,6 +160,7 @@ pub struct SpendReport {
 
 /// Exactly what an escalation would send now.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct PayloadPreview {
     /// `None` when no remote model is configured.
     pub model: Option<String>,

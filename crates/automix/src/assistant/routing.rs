@@ -146,6 +146,7 @@ impl Router {
 
 /// Where the calibration a chat model routes on comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum CalibrationOrigin {
     /// Fitted on this machine (`automix calibrate --model`, or the app after a download).
