@@ -153,7 +153,24 @@ pub struct QuestionGuard<'a> {
 
 impl Drop for QuestionGuard<'_> {
     fn drop(&mut self) {
-        lock(&self.state.questions).remove(&self.conversation_id);
+        let mut questions = lock(&self.state.questions);
+        questions.remove(&self.conversation_id);
+        if questions.is_empty() {
+            drop(questions);
+            return_free_memory();
+        }
+    }
+}
+
+/// Hands the allocator's free pages back to the system once no question runs: a question's
+/// buffers (prompt, passages, logits) are freed into glibc's arenas, which otherwise keep them, so
+/// the app's resident memory crept up over a long day (tests/e2e/03-long-day.test.mjs).
+fn return_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of glibc's heaps to the system; it is safe to
+    // call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
