@@ -8,16 +8,18 @@
 //! Prints the resident memory after load and every 25 questions, the time per question and how
 //! many answers escalated (`cargo test --release -p automix --test long_day -- --nocapture`).
 
+mod common;
+
+use common::open_assistant;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
-use automix::assistant::{AnswerSource, AskEvent, Assistant, AssistantConfig, AssistantPaths, RemoteModel, Scope};
+use automix::assistant::{AnswerSource, AskEvent, AssistantConfig, Scope};
 use automix::budget::BudgetSettings;
 use automix::docs::IndexOptions;
-use automix::models::{Catalog, ModelKind, ModelStore};
-use automix::remote::{BlockingRemoteClient, Cost, PriceTable, RemoteClient, RemoteSettings};
+use automix::remote::Cost;
 use automix_test_remote::{default_data_dir, AnswerBook, TestServer};
 
 const FRANCE: &str = include_str!("../assets/france.md");
@@ -134,8 +136,7 @@ const FOLLOW_UPS: &[&str] = &[
 const PHRASINGS: &[&str] = &["{}", "Briefly: {}", "From the documents, {}", "Please tell me: {}", "Quick question. {}", "I was wondering, {}"];
 
 const QUESTION_COUNT: usize = 300;
-/// The answer length: short enough that 300 questions fit a CI run, long enough to be answers.
-const MAX_ANSWER_TOKENS: usize = 24;
+
 /// A new conversation every this many questions.
 const CONVERSATION_LENGTH: usize = 12;
 
@@ -151,26 +152,6 @@ fn rss_kib() -> u64 {
 
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
-}
-
-fn open_assistant(dir: &tempfile::TempDir, server: &TestServer) -> Assistant {
-    let catalog = Catalog::bundled();
-    let store = ModelStore::from_env();
-    let chat = catalog.default_for(ModelKind::Chat);
-    store.locate(chat).unwrap_or_else(|e| panic!("{e} (make test installs it)"));
-    let mut paths = AssistantPaths::from_home(dir.path());
-    std::os::unix::fs::symlink(store.root(), paths.home.join("models")).ok();
-    paths.learning_since = dir.path().join(automix::assistant::LEARNING_SINCE_FILE);
-    let mut settings = RemoteSettings::new(server.base_url(), "gpt-4o-mini");
-    settings.backoff_base_ms = 10;
-    let price = settings.resolve_price(&PriceTable::bundled()).unwrap();
-    let client = BlockingRemoteClient::new(RemoteClient::new(settings, None).unwrap()).unwrap();
-    let remote = RemoteModel { client, model: "gpt-4o-mini".into(), price, accuracy: 0.9, max_tokens: 128 };
-    let config = AssistantConfig { max_answer_tokens: MAX_ANSWER_TOKENS, ..Default::default() };
-    let assistant = Assistant::open(&paths, Some(remote), config).unwrap();
-    assistant.load_embedder().unwrap();
-    assistant.load_chat_model(&chat.id).unwrap();
-    assistant
 }
 
 /// The question asked `n`-th (0-based): its text, the document it is about and whether it follows

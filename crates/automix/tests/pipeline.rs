@@ -3,44 +3,19 @@
 //! cancellation records nothing; follow-ups carry earlier turns, previews send nothing, and the
 //! user can escalate a local answer through the ledger.
 
+mod common;
+
+use common::{open_assistant, set_budget};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use automix::assistant::{
-    AnswerSource, AskError, AskEvent, Assistant, AssistantConfig, AssistantPaths, RemoteModel, RouteDecision, Router, RouterLearning, Scope,
-};
-use automix::budget::BudgetSettings;
+use automix::assistant::{AnswerSource, AskError, AskEvent, Assistant, AssistantConfig, RouteDecision, Router, RouterLearning, Scope};
 use automix::history::Feedback;
-use automix::models::{Catalog, ModelKind, ModelStore};
-use automix::remote::{BlockingRemoteClient, Cost, PriceTable, RemoteClient, RemoteSettings};
+use automix::remote::Cost;
 use automix::types::ErrorCode;
 use automix_test_remote::{default_data_dir, AnswerBook, Fault, TestServer};
 
 const FRANCE: &str = include_str!("../assets/france.md");
-
-fn open_assistant(dir: &tempfile::TempDir, server: &TestServer) -> Assistant {
-    let catalog = Catalog::bundled();
-    let store = ModelStore::from_env();
-    let chat = catalog.default_for(ModelKind::Chat);
-    store.locate(chat).unwrap_or_else(|e| panic!("{e} (make test installs it)"));
-    let mut paths = AssistantPaths::from_home(dir.path());
-    // The models stay where `make test` installed them; everything else lives in the test's folder.
-    std::os::unix::fs::symlink(store.root(), paths.home.join("models")).ok();
-    paths.learning_since = dir.path().join(automix::assistant::LEARNING_SINCE_FILE);
-    let mut settings = RemoteSettings::new(server.base_url(), "gpt-4o-mini");
-    settings.backoff_base_ms = 10;
-    let price = settings.resolve_price(&PriceTable::bundled()).unwrap();
-    let client = BlockingRemoteClient::new(RemoteClient::new(settings, None).unwrap()).unwrap();
-    let remote = RemoteModel { client, model: "gpt-4o-mini".into(), price, accuracy: 0.9, max_tokens: 128 };
-    let assistant = Assistant::open(&paths, Some(remote), AssistantConfig { max_answer_tokens: 24, ..Default::default() }).unwrap();
-    assistant.load_embedder().unwrap();
-    assistant.load_chat_model(&chat.id).unwrap();
-    assistant
-}
-
-fn set_budget(assistant: &Assistant, monthly: f64) {
-    assistant.ledger().set_settings(&BudgetSettings { monthly_limit: Cost::from_units(monthly), currency: "USD".into(), per_answer_cap: None }).unwrap();
-}
 
 fn ask(assistant: &Assistant, question: &str, conversation: i64) -> (Result<i64, AskError>, Vec<AskEvent>) {
     let mut events = Vec::new();

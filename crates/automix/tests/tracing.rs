@@ -3,41 +3,17 @@
 //! its reason as an event of the route span, and for an escalated question the remote call and
 //! the settling of its reservation; never the question, the documents or the answers.
 
+mod common;
+
+use common::{open_assistant, set_budget};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use automix::assistant::{Assistant, AssistantConfig, AssistantPaths, RemoteModel, Scope};
-use automix::budget::BudgetSettings;
-use automix::models::{Catalog, ModelKind, ModelStore};
-use automix::remote::{BlockingRemoteClient, Cost, PriceTable, RemoteClient, RemoteSettings};
+use automix::assistant::{Assistant, Scope};
 use automix_test_remote::{default_data_dir, AnswerBook, Fault, TestServer};
 
 const FRANCE: &str = include_str!("../assets/france.md");
 const QUESTION: &str = "Who designed the Eiffel Tower?";
-
-fn open_assistant(dir: &tempfile::TempDir, server: &TestServer) -> Assistant {
-    let catalog = Catalog::bundled();
-    let store = ModelStore::from_env();
-    let chat = catalog.default_for(ModelKind::Chat);
-    store.locate(chat).unwrap_or_else(|e| panic!("{e} (make test installs it)"));
-    let mut paths = AssistantPaths::from_home(dir.path());
-    // The models stay where `make test` installed them; everything else lives in the test's folder.
-    std::os::unix::fs::symlink(store.root(), paths.home.join("models")).ok();
-    paths.learning_since = dir.path().join(automix::assistant::LEARNING_SINCE_FILE);
-    let mut settings = RemoteSettings::new(server.base_url(), "gpt-4o-mini");
-    settings.backoff_base_ms = 10;
-    let price = settings.resolve_price(&PriceTable::bundled()).unwrap();
-    let client = BlockingRemoteClient::new(RemoteClient::new(settings, None).unwrap()).unwrap();
-    let remote = RemoteModel { client, model: "gpt-4o-mini".into(), price, accuracy: 0.9, max_tokens: 128 };
-    let assistant = Assistant::open(&paths, Some(remote), AssistantConfig { max_answer_tokens: 24, ..Default::default() }).unwrap();
-    assistant.load_embedder().unwrap();
-    assistant.load_chat_model(&chat.id).unwrap();
-    assistant
-}
-
-fn set_budget(assistant: &Assistant, monthly: f64) {
-    assistant.ledger().set_settings(&BudgetSettings { monthly_limit: Cost::from_units(monthly), currency: "USD".into(), per_answer_cap: None }).unwrap();
-}
 
 /// Asks `QUESTION` about france.md with a subscriber that writes what it logs (info and up) into
 /// a buffer, as the app's log file would have it; returns the answer's id and the log.
