@@ -70,21 +70,27 @@ def strip(src: str) -> str:
     return "".join(out)
 
 
+def closing_brace(text: str, start: int) -> int:
+    """Index of the `}` that closes the `{` at text[start] (len(text) when it is never closed)."""
+    depth, j = 0, start
+    while j < len(text):
+        if text[j] == "{":
+            depth += 1
+        elif text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return j
+        j += 1
+    return j
+
+
 def without_test_modules(text: str) -> str:
     """Blanks `#[cfg(test)] mod name { … }` blocks (text already stripped of comments/strings)."""
     while True:
         m = re.search(r"#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+\w+\s*\{", text)
         if not m:
             return text
-        depth, j = 0, m.end() - 1
-        while j < len(text):
-            if text[j] == "{":
-                depth += 1
-            elif text[j] == "}":
-                depth -= 1
-                if depth == 0:
-                    break
-            j += 1
+        j = closing_brace(text, m.end() - 1)
         text = text[: m.start()] + re.sub(r"[^\n]", " ", text[m.start() : j + 1]) + text[j + 1 :]
 
 
@@ -131,15 +137,7 @@ def references(text: str, here):
     # Track inline modules: positions -> module path.
     mod_spans = []  # (open_pos, close_pos, name)
     for m in re.finditer(r"\bmod\s+([A-Za-z_]\w*)\s*\{", text):
-        depth, j = 0, m.end() - 1
-        while j < len(text):
-            if text[j] == "{":
-                depth += 1
-            elif text[j] == "}":
-                depth -= 1
-                if depth == 0:
-                    break
-            j += 1
+        j = closing_brace(text, m.end() - 1)
         mod_spans.append((m.end() - 1, j, m.group(1)))
 
     def module_at(pos):
