@@ -20,13 +20,9 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-version=0.3.36
-cache=${LLAMACPP_CACHE:-$root/target/llamacpp}
-
-die() {
-	echo "bench-llamacpp: $*" >&2
-	exit 1
-}
+tool_name=bench-llamacpp
+# shellcheck source=tools/llamacpp.sh
+source "$root/tools/llamacpp.sh"
 
 model='' automix=$root/target/release/automix threads=2 prompt=512 decode=128 pairs=3
 flavour=native build_only=false
@@ -48,67 +44,9 @@ for n in "$threads" "$prompt" "$decode" "$pairs"; do
 	[[ $n =~ ^[1-9][0-9]*$ ]] || die "--threads, --prompt, --decode and --pairs take positive whole numbers, not \"$n\""
 done
 
-# Both flavours' cmake flags. The AVX2 one keeps llama.cpp off AVX-512 as AUTOMIX_CPU_KERNELS=avx2
-# keeps automix (AVX2 and FMA; llama.cpp also uses F16C, BMI2 and SSE4.2, which AVX2 CPUs have).
-# Tests, examples, the server and HTTPS are off: llama-bench needs none of them.
-common_flags=(-DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DLLAMA_OPENSSL=OFF
-	-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF)
-native_flags=(-DGGML_NATIVE=ON)
-avx2_flags=(-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=OFF -DGGML_FMA=ON -DGGML_F16C=ON)
-
-sources() {
-	local src=$cache/src-$version
-	if [[ ! -f $src/.complete ]]; then
-		python3 -m pip --version >/dev/null 2>&1 || die "pip is missing (python3 -m pip): install python3-pip"
-		mkdir -p "$cache/download"
-		# `pip download` of an sdist prepares its metadata, which needs the build backend
-		# (scikit-build-core): pip installs it in an isolated environment; nothing is compiled.
-		python3 -m pip download --quiet --no-deps --no-binary llama-cpp-python \
-			-d "$cache/download" "llama-cpp-python==$version" >"$cache/download/pip.log" 2>&1 ||
-			die "downloading the llama-cpp-python $version sdist from PyPI failed (log: $cache/download/pip.log)"
-		rm -rf "$src" && mkdir -p "$src"
-		tar -xzf "$cache/download/llama_cpp_python-$version.tar.gz" -C "$src" --strip-components=3 \
-			"llama_cpp_python-$version/vendor/llama.cpp" ||
-			die "unpacking llama.cpp from $cache/download/llama_cpp_python-$version.tar.gz failed"
-		touch "$src/.complete"
-	fi
-	echo "$src"
-}
-
-ensure_cmake() {
-	command -v cmake >/dev/null && return
-	local sudo=''
-	((EUID == 0)) || sudo=sudo
-	echo "bench-llamacpp: installing cmake (apt-get)" >&2
-	$sudo apt-get install -y -q cmake >&2 || die "cmake is missing and apt-get could not install it"
-}
-
-# Path of llama-bench for a flavour, built unless a build with the same version and flags exists.
-llama_bench() {
-	local name=$1 flags
-	if [[ $name == avx2 ]]; then flags=("${common_flags[@]}" "${avx2_flags[@]}"); else flags=("${common_flags[@]}" "${native_flags[@]}"); fi
-	local key
-	key=$(printf '%s\n' "$version" "${flags[@]}" | sha256sum | cut -c1-12)
-	local dir=$cache/$version-$name-$key
-	local bin=$dir/bin/llama-bench
-	if [[ ! -x $bin ]]; then
-		ensure_cmake
-		mkdir -p "$cache"
-		local src
-		src=$(sources) || exit
-		echo "bench-llamacpp: building llama-bench ($name) in $dir, 15 to 25 minutes on 2 cores" >&2
-		{
-			nice -n 19 cmake -S "$src" -B "$dir" "${flags[@]}" &&
-				nice -n 19 cmake --build "$dir" --target llama-bench -j "$(nproc)"
-		} >"$dir.log" 2>&1 || die "building llama-bench ($name) failed (log: $dir.log)"
-		[[ -x $bin ]] || die "the $name build finished without $bin (log: $dir.log)"
-	fi
-	echo "$bin"
-}
-
 if $build_only; then
-	llama_bench native
-	llama_bench avx2
+	llamacpp_tool native llama-bench
+	llamacpp_tool avx2 llama-bench
 	exit 0
 fi
 
@@ -134,7 +72,7 @@ if [[ $flavour == avx2 ]]; then
 		die "$automix does not read AUTOMIX_CPU_KERNELS (built before the AVX2 kernel path?), so --avx2 cannot hold it to AVX2"
 	automix_env+=(AUTOMIX_CPU_KERNELS=avx2)
 fi
-bench=$(llama_bench "$flavour") || exit
+bench=$(llamacpp_tool "$flavour" llama-bench) || exit
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

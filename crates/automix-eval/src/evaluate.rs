@@ -290,7 +290,7 @@ struct UsableRows {
 fn usable_rows(table: &NamedTable, options: &EvalOptions) -> Result<UsableRows, EvalError> {
     let mut llm_models: Vec<String> = Vec::new();
     let remote_answers = table.rows.iter().any(|row| !row.llm.is_empty());
-    let no_remote = automix_router::ScoredAnswer { model: String::new(), answer: String::new(), score: 0.0 };
+    let no_remote = automix_router::ScoredAnswer::default();
     let rows: Vec<UsableRow> = table
         .rows
         .iter()
@@ -639,10 +639,10 @@ mod tests {
             id: id.to_string(),
             dataset: "t".into(),
             question: "q".into(),
-            slm: ScoredAnswer { model: "small".into(), answer: "a".into(), score: slm },
+            slm: ScoredAnswer { model: "small".into(), answer: "a".into(), score: slm, ..Default::default() },
             signals: SignalValues { v_logit: Some(slm), ..Default::default() },
             tokens: TokenCounts::default(),
-            llm: llm.iter().map(|(model, score)| ScoredAnswer { model: (*model).into(), answer: "b".into(), score: *score }).collect(),
+            llm: llm.iter().map(|(model, score)| ScoredAnswer { model: (*model).into(), answer: "b".into(), score: *score, ..Default::default() }).collect(),
         }
     }
 

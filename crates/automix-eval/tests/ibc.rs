@@ -32,7 +32,7 @@ fn synthetic_rows(count: usize, seed: u64) -> Vec<RoutingRow> {
                 id: format!("item-{i}"),
                 dataset: "synthetic".to_owned(),
                 question: format!("question {i}?"),
-                slm: ScoredAnswer { model: "slm".to_owned(), answer: "a".to_owned(), score: f64::from(u8::from(slm_correct)) },
+                slm: ScoredAnswer { model: "slm".to_owned(), answer: "a".to_owned(), score: f64::from(u8::from(slm_correct)), ..Default::default() },
                 signals: SignalValues {
                     v_logit: Some((uniform.next() * 0.75 + lift).min(1.0)),
                     answer_logprob: Some(-2.0 * uniform.next() - 1.0 + lift),
@@ -41,7 +41,12 @@ fn synthetic_rows(count: usize, seed: u64) -> Vec<RoutingRow> {
                     ..SignalValues::default()
                 },
                 tokens: TokenCounts { prompt: 300, generated: 5, verify: 40 },
-                llm: vec![ScoredAnswer { model: "gpt-4-0613".to_owned(), answer: "b".to_owned(), score: f64::from(u8::from(llm_correct)) }],
+                llm: vec![ScoredAnswer {
+                    model: "gpt-4-0613".to_owned(),
+                    answer: "b".to_owned(),
+                    score: f64::from(u8::from(llm_correct)),
+                    ..Default::default()
+                }],
             }
         })
         .collect()

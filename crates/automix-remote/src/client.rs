@@ -110,6 +110,11 @@ impl RemoteClient {
         let http = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout())
             .https_only(url.scheme() == "https")
+            // A fresh connection per call: escalations come minutes apart, after a provider has
+            // usually closed an idle connection, and llama.cpp's server closes one after a
+            // streamed answer. Sending on such a closed connection fails after the request was
+            // written, where a retry could pay twice; a new connection costs one handshake.
+            .pool_max_idle_per_host(0)
             .build()
             .map_err(|error| RemoteError::ClientSetup { detail: error.to_string() })?;
         Ok(RemoteClient { settings, key, url, http })
@@ -434,6 +439,11 @@ impl BlockingRemoteClient {
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|error| RemoteError::ClientSetup { detail: error.to_string() })?;
         Ok(BlockingRemoteClient { runtime, client })
+    }
+
+    /// The settings the wrapped client uses.
+    pub fn settings(&self) -> &RemoteSettings {
+        self.client.settings()
     }
 
     /// Blocking [`RemoteClient::chat_stream`].

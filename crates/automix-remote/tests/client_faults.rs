@@ -254,3 +254,59 @@ fn blocking_client_works_without_a_runtime() {
     let answer = blocking.chat_stream(&payload(&question), 4096, |_| {}, &no_cancel()).unwrap();
     assert_eq!(answer.text, recorded);
 }
+
+/// llama.cpp's llama-server (0.3.36) answers a streamed request with `Keep-Alive: timeout=5` and
+/// then closes the connection. A client that pools connections sent the next escalation on the
+/// closed one and failed ("connection closed before message completed"): found by recording
+/// answers from a real llama-server. This server does what llama-server does, byte for byte in
+/// the parts that matter, and three calls in a row must all be answered.
+#[test]
+fn a_server_that_closes_after_each_streamed_answer_is_reconnected_to() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let events = [
+                r#"{"choices":[{"index":0,"delta":{"content":"Paris"},"finish_reason":null}],"model":"qwen"}"#,
+                r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"model":"qwen"}"#,
+                r#"{"choices":[],"model":"qwen","usage":{"prompt_tokens":12,"completion_tokens":1,"total_tokens":13}}"#,
+            ];
+            let mut reply =
+                String::from("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=100\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+            for event in events.iter().map(|data| format!("data: {data}\n\n")).chain(["data: [DONE]\n\n".to_string()]) {
+                reply.push_str(&format!("{:x}\r\n{event}\r\n", event.len()));
+            }
+            reply.push_str("0\r\n\r\n");
+            stream.write_all(reply.as_bytes()).unwrap();
+            // What llama-server does a moment after a streamed answer, despite its Keep-Alive
+            // header: the client has put the connection back in its pool by then.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            stream.shutdown(std::net::Shutdown::Both).ok();
+        }
+    });
+    let settings = RemoteSettings::new(format!("http://127.0.0.1:{port}/v1"), "qwen");
+    let client = automix_remote::BlockingRemoteClient::new(RemoteClient::new(settings, None).unwrap()).unwrap();
+    for call in 1..=3 {
+        let answer = client.chat_stream(&payload("Capital of France?"), 16, |_| {}, &no_cancel()).unwrap_or_else(|e| panic!("call {call}: {e}"));
+        assert_eq!(answer.text, "Paris");
+        assert_eq!((answer.usage.prompt_tokens, answer.usage.completion_tokens), (12, 1));
+        assert!(answer.retries.is_empty(), "call {call} needed retries: {:?}", answer.retries);
+        // The app's next escalation comes after a local answer; the close happens meanwhile.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}

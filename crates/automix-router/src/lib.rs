@@ -37,7 +37,7 @@ pub use pomdp::{CostTarget, JointPrior, ModelSpec, ObservationModel, Pomdp, Pomd
 pub use selection::{cross_validated_log_loss, select_signals, SelectionSettings};
 pub use signals::{LabelledSignals, Signal, SignalValues};
 pub use smoothing::Smoothing;
-pub use table::{fit_tables, read_table, write_table, RoutingRow, ScoredAnswer, TableError, TokenCounts};
+pub use table::{fit_tables, read_table, write_table, RemoteCall, RoutingRow, ScoredAnswer, TableError, TokenCounts};
 
 /// Two-model AutoMix-P from a calibration file and the remote model's prior accuracy.
 ///

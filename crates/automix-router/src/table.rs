@@ -29,7 +29,7 @@ pub enum TableError {
 }
 
 /// One model's answer and its score in 0..1 (token F1 or choice accuracy).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScoredAnswer {
     /// Model name.
     pub model: String,
@@ -37,6 +37,33 @@ pub struct ScoredAnswer {
     pub answer: String,
     /// F1 or accuracy in 0..1.
     pub score: f64,
+    /// How long the user waited for it, in ms: for the local answer, answering plus every check
+    /// after it (what a cascade spends before it can decide); for a remote answer, from the
+    /// request to its last token. Absent in tables from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// For a remote answer recorded through the app's escalation client: what the call used and
+    /// cost. Absent for answers recorded elsewhere (the GPT-4 answers of ../shared/data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<RemoteCall>,
+}
+
+/// What one recorded remote call used and cost, as the app's ledger would have charged it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RemoteCall {
+    /// Prompt tokens (the server's count, else the chars/4 estimate).
+    pub prompt_tokens: u32,
+    /// Answer tokens.
+    pub completion_tokens: u32,
+    /// True when the server reported no usage and the counts are estimates.
+    #[serde(default)]
+    pub usage_estimated: bool,
+    /// The call's cost at the price it was recorded with, in `currency` units.
+    pub cost: f64,
+    /// The price's currency (e.g. "USD").
+    pub currency: String,
+    /// The endpoint it was sent to.
+    pub endpoint: String,
 }
 
 impl ScoredAnswer {

@@ -114,7 +114,7 @@ fn answer_and_fit(
     cancel: &CancelFlag,
 ) -> Result<Calibration, AskError> {
     let assistant = scratch_assistant(home, &files.work_dir, AssistantConfig::from_settings(settings), model_id)?;
-    let rows = collect_table(&assistant, items, &Default::default(), &files.rows, &files.work_dir, progress, cancel)?;
+    let rows = collect_table(&assistant, items, &Default::default(), None, &files.rows, &files.work_dir, progress, cancel)?;
     let mut remote_priors = Vec::new();
     if settings.has_remote() {
         remote_priors.push(RemotePrior { model: settings.remote.model.clone(), accuracy: settings.remote.accuracy });

@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use automix_docs::IndexOptions;
 use automix_qa::{answer_score, choice_accuracy, QaItem, RecordedAnswer};
 use automix_remote::CancelFlag;
-use automix_router::{read_table, RoutingRow, ScoredAnswer, TokenCounts};
+use automix_router::{read_table, RemoteCall, RoutingRow, ScoredAnswer, TokenCounts};
 
 use crate::answer_checks::is_refusal;
-use crate::assistant::{AskError, Assistant, AssistantConfig, AssistantPaths, Scope};
+use crate::assistant::{AskError, Assistant, AssistantConfig, AssistantPaths, RemoteModel, Scope};
 
 /// Where a collection is in its run, for a progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -40,12 +40,48 @@ pub fn scratch_assistant(home: &Path, work_dir: &Path, config: AssistantConfig, 
     Ok(assistant)
 }
 
+/// The remote model a collection records answers from: `endpoint` and `model` as given, through
+/// the same client, answer token limit and price rules as the app's escalations. The price is
+/// `price` when given, else the settings' override when `model` is the settings' remote model,
+/// else the bundled price list (a loopback server costs nothing unless listed). The keychain's API
+/// key is sent only to the settings' own endpoint: collecting against another server never hands
+/// it the user's key.
+pub fn remote_for_collecting(
+    settings: &crate::settings::Settings,
+    keys: &automix_remote::KeyStore,
+    endpoint: &str,
+    model: &str,
+    price: Option<automix_types::ModelPrice>,
+) -> Result<RemoteModel, AskError> {
+    let mut settings = settings.clone();
+    let same_endpoint = settings.remote.endpoint.trim() == endpoint.trim();
+    if settings.remote.model.trim() != model.trim() {
+        settings.remote.input_per_million = None;
+        settings.remote.output_per_million = None;
+    }
+    if let Some(price) = price {
+        settings.remote.input_per_million = Some(price.input_per_million);
+        settings.remote.output_per_million = Some(price.output_per_million);
+    }
+    settings.remote.endpoint = endpoint.trim().to_string();
+    settings.remote.model = model.trim().to_string();
+    if !settings.has_remote() {
+        return Err(AskError::NoRemote);
+    }
+    let key = if same_endpoint { keys.load()?.map(|(key, _)| key) } else { None };
+    RemoteModel::with_key(&settings, key)
+}
+
 /// Answers every item not yet in the table at `out` and appends its row, one flushed line per
-/// item: a kill or a cancel loses at most the item in progress, and the next run resumes.
+/// item: a kill or a cancel loses at most the item in progress, and the next run resumes. With a
+/// `remote` model, each item's escalation payload is also sent to it through the app's client
+/// and its answer recorded beside the local one (`collect_item`).
+#[allow(clippy::too_many_arguments)]
 pub fn collect_table(
     assistant: &Assistant,
     items: &[QaItem],
     recorded: &HashMap<String, Vec<RecordedAnswer>>,
+    remote: Option<&RemoteModel>,
     out: &Path,
     work_dir: &Path,
     progress: &mut dyn FnMut(CollectProgress),
@@ -69,7 +105,7 @@ pub fn collect_table(
         let Some(&document_id) = documents.get(&item.context) else {
             return Err(AskError::Router(format!("item {}: its context could not be indexed (empty?)", item.id)));
         };
-        let row = collect_item(assistant, item, document_id, recorded.get(&item.id).unwrap_or(&no_answers), cancel)?;
+        let row = collect_item(assistant, item, document_id, recorded.get(&item.id).unwrap_or(&no_answers), remote, cancel)?;
         let line = serde_json::to_string(&row).map_err(|e| io_error(std::io::Error::other(e)))?;
         writeln!(file, "{line}").and_then(|()| file.flush()).map_err(io_error)?;
         correct += usize::from(row.slm.correct());
@@ -117,33 +153,86 @@ pub fn index_contexts(
         .collect())
 }
 
-/// Asks one item's question about its document and scores the answer.
-pub fn collect_item(assistant: &Assistant, item: &QaItem, document_id: i64, recorded: &[RecordedAnswer], cancel: &CancelFlag) -> Result<RoutingRow, AskError> {
+/// Asks one item's question about its document and scores the answer. With a `remote` model,
+/// sends the payload the app would escalate (`Observation::escalation_payload`) through the app's
+/// streaming client and records the remote answer, scored like the local one, with its usage,
+/// priced cost and latency. A remote failure ends the run (the table keeps the rows before it):
+/// a row without its remote answer would make the cascade look cheaper than it is.
+pub fn collect_item(
+    assistant: &Assistant,
+    item: &QaItem,
+    document_id: i64,
+    recorded: &[RecordedAnswer],
+    remote: Option<&RemoteModel>,
+    cancel: &CancelFlag,
+) -> Result<RoutingRow, AskError> {
     // A yes/no question is asked as it is, as a user would; other choices are listed.
     let yes_no = item.choices.iter().map(|c| c.to_lowercase()).eq(["yes", "no"]);
     let question = if item.metric == "accuracy" && !yes_no { with_choices(&item.question, &item.choices) } else { item.question.clone() };
     let observation = assistant.observe(&question, &Scope::Documents(vec![document_id]), None, &mut |_| {}, cancel)?;
     let answer = observation.answer.text.trim().to_string();
+    // Remote answers are scored exactly like the local one.
+    let mut llm: Vec<ScoredAnswer> = recorded
+        .iter()
+        .map(|r| ScoredAnswer {
+            model: r.model.clone(),
+            score: if item.metric == "accuracy" { f64::from(u8::from(r.correct)) } else { score_answer(item, &r.answer) },
+            answer: r.answer.clone(),
+            ..Default::default()
+        })
+        .collect();
+    if let Some(remote) = remote {
+        llm.push(record_remote_answer(assistant, remote, item, &observation.escalation_payload(&question), cancel)?);
+    }
     Ok(RoutingRow {
         id: item.id.clone(),
         dataset: item.dataset.clone(),
         question: item.question.clone(),
-        slm: ScoredAnswer { model: observation.model_name, score: score_answer(item, &answer), answer },
+        slm: ScoredAnswer {
+            model: observation.model_name,
+            score: score_answer(item, &answer),
+            answer,
+            latency_ms: Some(observation.answer_ms + observation.checks_ms),
+            call: None,
+        },
         signals: observation.signals,
         tokens: TokenCounts {
             prompt: observation.answer.timings.prefill_tokens as u32,
             generated: observation.answer.tokens.len() as u32,
             verify: observation.verification.tokens_processed as u32,
         },
-        // Remote answers are scored exactly like the local one.
-        llm: recorded
-            .iter()
-            .map(|r| ScoredAnswer {
-                model: r.model.clone(),
-                answer: r.answer.clone(),
-                score: if item.metric == "accuracy" { f64::from(u8::from(r.correct)) } else { score_answer(item, &r.answer) },
-            })
-            .collect(),
+        llm,
+    })
+}
+
+/// One escalation as the app makes it, without the ledger: the same payload, client, answer
+/// token limit and price, but nothing reserved or charged (collecting is not the user's spending).
+fn record_remote_answer(
+    assistant: &Assistant,
+    remote: &RemoteModel,
+    item: &QaItem,
+    payload: &automix_types::EscalationPayload,
+    cancel: &CancelFlag,
+) -> Result<ScoredAnswer, AskError> {
+    let reply = remote.client.chat_stream(payload, remote.max_tokens, |_| {}, cancel).map_err(|error| match error {
+        automix_remote::RemoteError::Cancelled { .. } => AskError::Cancelled,
+        other => AskError::Remote(other),
+    })?;
+    let answer = reply.text.trim().to_string();
+    let usage = reply.usage;
+    Ok(ScoredAnswer {
+        model: remote.model.clone(),
+        score: score_answer(item, &answer),
+        answer,
+        latency_ms: Some(reply.latency_ms),
+        call: Some(RemoteCall {
+            prompt_tokens: usage.prompt_tokens as u32,
+            completion_tokens: usage.completion_tokens as u32,
+            usage_estimated: reply.usage_estimated,
+            cost: remote.price.cost(usage.prompt_tokens, usage.completion_tokens).as_units(),
+            currency: assistant.ledger().settings()?.currency,
+            endpoint: remote.client.settings().endpoint.clone(),
+        }),
     })
 }
 

@@ -91,7 +91,7 @@ fn ask_and_collect_read_the_same_signals_for_the_same_question() {
     let mut events = Vec::new();
     assistant.ask(&question.question, &Scope::Documents(vec![document]), conversation, &mut |e| events.push(e), &never).unwrap();
     let (asked, ..) = routed_signals(&events);
-    let row = collect_item(&assistant, &question, document, &[], &never).unwrap();
+    let row = collect_item(&assistant, &question, document, &[], None, &never).unwrap();
     assert_same_signals(&asked, &row.signals);
     assert!(asked.retrieval_score.is_some() && asked.context_similarity.is_some(), "the library's signals are read: {asked:?}");
     let Some(AskEvent::Done { answer, .. }) = events.last() else { panic!("no answer") };

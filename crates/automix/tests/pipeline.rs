@@ -189,3 +189,67 @@ fn follow_ups_carry_earlier_turns_previews_send_nothing_and_the_user_can_escalat
     let nothing_chosen = assistant.ask("What is the capital?", &Scope::Documents(vec![]), conversation, &mut |_| {}, &Arc::new(AtomicBool::new(false)));
     assert_eq!(nothing_chosen.unwrap_err().code(), ErrorCode::NoDocumentsChosen);
 }
+
+/// `automix collect --remote-endpoint`: each item's remote answer is recorded from exactly the
+/// payload the app would send for it (what Settings' preview shows), with the usage, the cost at
+/// the given price and the latency; the ledger charges nothing; the keychain's key goes only to
+/// the settings' own endpoint.
+#[test]
+fn collecting_records_the_remote_answer_to_the_apps_own_payload_and_charges_nothing() {
+    use automix::collect::{collect_item, index_contexts, remote_for_collecting};
+    use automix::qa::QaItem;
+    use automix::remote::{ApiKey, KeyStore, ModelPrice};
+    use automix::settings::Settings;
+
+    let server = TestServer::start_blocking(Arc::new(AnswerBook::load(&default_data_dir()).unwrap())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let assistant = open_assistant(&dir, &server);
+    set_budget(&assistant, 1.0);
+    let never = Arc::new(AtomicBool::new(false));
+    let item = QaItem {
+        id: "eiffel".into(),
+        dataset: "france".into(),
+        context: FRANCE.into(),
+        question: "Who designed the Eiffel Tower?".into(),
+        answers: vec!["Gustave Eiffel".into()],
+        metric: "f1".into(),
+        choices: Vec::new(),
+        gold_index: None,
+    };
+    let documents = index_contexts(&assistant, std::slice::from_ref(&item), &dir.path().join("work"), &mut |_, _| {}, &never).unwrap();
+    let document = documents[FRANCE];
+    let keys = KeyStore::file_only(dir.path().join("key"));
+    keys.save(&ApiKey::new("sk-collect-test-41c2")).unwrap();
+    let price = ModelPrice { input_per_million: 1.0, output_per_million: 2.0 };
+
+    // The settings name another provider: its key must not reach this server.
+    let mut settings = Settings::default();
+    settings.remote.endpoint = "https://api.example.com/v1".into();
+    settings.remote.model = "gpt-4o".into();
+    let remote = remote_for_collecting(&settings, &keys, &server.base_url(), "gpt-4o-mini", Some(price)).unwrap();
+    let row = collect_item(&assistant, &item, document, &[], Some(&remote), &never).unwrap();
+
+    let sent = server.received();
+    assert_eq!(sent.len(), 1, "one request per item");
+    assert_eq!(sent[0].authorization, None, "the key of another endpoint is never sent");
+    assert_eq!(sent[0].body["stream"], true, "streamed, as the app escalates");
+    let preview = assistant.preview_payload(&item.question, None, &Scope::Documents(vec![document])).unwrap();
+    assert_eq!(sent[0].body["messages"], serde_json::to_value(&preview.messages).unwrap(), "the payload the app would send");
+
+    let [recorded] = row.llm.as_slice() else { panic!("one remote answer: {:?}", row.llm) };
+    let call = recorded.call.as_ref().expect("the call's usage and cost");
+    assert_eq!(recorded.model, "gpt-4o-mini");
+    assert!(!recorded.answer.is_empty() && recorded.latency_ms.is_some() && row.slm.latency_ms.is_some());
+    assert!(call.prompt_tokens > 0 && call.completion_tokens > 0 && !call.usage_estimated);
+    let expected = (f64::from(call.prompt_tokens) * 1.0 + f64::from(call.completion_tokens) * 2.0) / 1e6;
+    assert!((call.cost - expected).abs() < 1e-9, "cost {} at the given price, expected {expected}", call.cost);
+    assert_eq!((call.currency.as_str(), call.endpoint.as_str()), ("USD", server.base_url().as_str()));
+    let status = assistant.ledger().month_status().unwrap();
+    assert_eq!((status.settled, status.reserved), (Cost::ZERO, Cost::ZERO), "collecting is not the user's spending");
+
+    // The settings' own endpoint gets the settings' key.
+    settings.remote.endpoint = server.base_url();
+    let remote = remote_for_collecting(&settings, &keys, &server.base_url(), "gpt-4o-mini", None).unwrap();
+    collect_item(&assistant, &item, document, &[], Some(&remote), &never).unwrap();
+    assert_eq!(server.received()[1].authorization.as_deref(), Some("Bearer sk-collect-test-41c2"));
+}

@@ -39,6 +39,18 @@ pub struct CollectArgs {
     /// Catalog id of the chat model (default: the settings').
     #[arg(long)]
     model: Option<String>,
+    /// Also record each item's remote answer: send the payload the app would escalate (retrieved
+    /// passages, system prompt) to this OpenAI-compatible endpoint (up to /v1) through the app's
+    /// streaming client, e.g. a llama-server on http://127.0.0.1:8080/v1 (tools/llama-server.sh).
+    #[arg(long, requires = "remote_model")]
+    remote_endpoint: Option<String>,
+    /// The remote model id sent with each request.
+    #[arg(long, requires = "remote_endpoint")]
+    remote_model: Option<String>,
+    /// The remote price in currency units per million input and output tokens (default: the
+    /// settings' price for that model, else the bundled price list).
+    #[arg(long, num_args = 2, value_names = ["IN", "OUT"], requires = "remote_endpoint")]
+    remote_price: Option<Vec<f64>>,
     /// Scratch library and history (default: next to --out).
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -86,12 +98,25 @@ pub fn run(args: CollectArgs) -> Result<()> {
     let work_dir = args.work_dir.clone().unwrap_or_else(|| args.out.with_extension("work"));
     let assistant = scratch_assistant(&home, &work_dir, config, args.model.as_deref().unwrap_or(&settings.local_model))?;
 
+    let remote = match (&args.remote_endpoint, &args.remote_model) {
+        (Some(endpoint), Some(model)) => {
+            let price = args.remote_price.as_deref().map(|p| automix::types::ModelPrice { input_per_million: p[0], output_per_million: p[1] });
+            if price.is_some_and(|p| !(p.input_per_million >= 0.0 && p.output_per_million >= 0.0)) {
+                anyhow::bail!("--remote-price takes two prices per million tokens, zero or more");
+            }
+            let keys = automix::assistant::AssistantPaths::from_home(&home).key_store();
+            Some(automix::collect::remote_for_collecting(&settings, &keys, endpoint, model, price)?)
+        }
+        _ => None,
+    };
+
     let bar = super::items_bar(0);
     let cancel = super::cancel_on_ctrl_c();
     let rows = collect_table(
         &assistant,
         &items,
         &recorded,
+        remote.as_ref(),
         &args.out,
         &work_dir,
         &mut |progress| match progress {
@@ -119,5 +144,16 @@ pub fn run(args: CollectArgs) -> Result<()> {
     bar.finish();
     let correct = rows.iter().filter(|row| row.slm.correct()).count();
     println!("{} rows in {} (local answers right: {correct}, {:.3})", rows.len(), args.out.display(), correct as f64 / rows.len().max(1) as f64);
+    if let Some(remote) = &remote {
+        let answers: Vec<_> = rows.iter().filter_map(|row| row.llm_answer(&remote.model).filter(|a| a.call.is_some())).collect();
+        let right = answers.iter().filter(|a| a.correct()).count();
+        let cost: f64 = answers.iter().filter_map(|a| a.call.as_ref()).map(|c| c.cost).sum();
+        println!(
+            "remote answers of {} right: {right}/{} ({:.3}); recorded cost {cost:.6}",
+            remote.model,
+            answers.len(),
+            right as f64 / answers.len().max(1) as f64
+        );
+    }
     Ok(())
 }

@@ -69,8 +69,8 @@ impl Assistant {
     ) -> Result<i64, AskError> {
         let started = Instant::now();
         let observation = self.observe(question, scope, Some(conversation_id), on_event, cancel)?;
-        let Observation { hits, model_name, earlier, answer: local, answer_ms: local_ms, verification, signals, checks_ms } = observation;
-        let payload = escalation_payload(question, hits.iter().map(|h| (h.citation.to_string(), h.text.clone())), &earlier);
+        let payload = observation.escalation_payload(question);
+        let Observation { hits, model_name, earlier: _, answer: local, answer_ms: local_ms, verification, signals, checks_ms } = observation;
         let currency = self.ledger.settings()?.currency;
         let route = self.route_traced(&signals, &payload, &currency)?;
         span.record("decision", route.routing.decision.as_str());
@@ -430,7 +430,7 @@ impl Assistant {
 }
 
 /// Exactly what leaves the machine when a question escalates.
-fn escalation_payload(question: &str, passages: impl Iterator<Item = (String, String)>, earlier: &[Turn]) -> EscalationPayload {
+pub(super) fn escalation_payload(question: &str, passages: impl Iterator<Item = (String, String)>, earlier: &[Turn]) -> EscalationPayload {
     EscalationPayload {
         system_prompt: REMOTE_SYSTEM_PROMPT.into(),
         question: question.to_string(),

@@ -21,7 +21,7 @@ use automix_history::{Feedback, History};
 use automix_llm::{KvCache, LocalModel, PromptCache};
 use automix_models::{Catalog, CatalogEntry, ModelKind, ModelStore};
 use automix_qa::{token_f1, CORRECT_THRESHOLD};
-use automix_remote::{BlockingRemoteClient, KeyStore, ModelPrice, PriceTable, RemoteClient};
+use automix_remote::{ApiKey, BlockingRemoteClient, KeyStore, ModelPrice, PriceTable, RemoteClient};
 
 pub use automix_types::RouteDecision;
 pub use events::{AnswerSource, AskError, AskEvent};
@@ -61,15 +61,19 @@ impl RemoteModel {
         if !settings.has_remote() {
             return Ok(None);
         }
+        RemoteModel::with_key(settings, keys.load()?.map(|(key, _)| key)).map(Some)
+    }
+
+    /// The remote model the settings describe, sending `key` (none for a local server).
+    pub fn with_key(settings: &Settings, key: Option<ApiKey>) -> Result<RemoteModel, AskError> {
         let remote = &settings.remote;
         let connection = automix_remote::RemoteSettings::new(remote.endpoint.trim(), remote.model.trim());
         let price = match settings.price_override() {
             Some(price) => price,
             None => connection.resolve_price(&PriceTable::bundled())?,
         };
-        let key = keys.load()?.map(|(key, _)| key);
         let client = BlockingRemoteClient::new(RemoteClient::new(connection, key)?)?;
-        Ok(Some(RemoteModel { client, model: remote.model.trim().to_string(), price, accuracy: remote.accuracy, max_tokens: remote.max_tokens }))
+        Ok(RemoteModel { client, model: remote.model.trim().to_string(), price, accuracy: remote.accuracy, max_tokens: remote.max_tokens })
     }
 }
 

@@ -8,6 +8,7 @@ use automix_docs::{Embedder, SearchHit};
 use automix_llm::{Generation, KvCache, LocalModel};
 use automix_remote::CancelFlag;
 use automix_router::SignalValues;
+use automix_types::EscalationPayload;
 use tracing::field::Empty;
 
 use super::{ensure_not_cancelled, lock, AskError, AskEvent, Assistant, Scope};
@@ -32,6 +33,15 @@ pub struct Observation {
     pub signals: SignalValues,
     /// Time spent after the answer: self-verification and every other signal.
     pub checks_ms: u64,
+}
+
+impl Observation {
+    /// Exactly what would leave the machine if this answer escalated: the passages the local
+    /// model read, the earlier turns and the remote system prompt (`ask` sends it, `collect`
+    /// records the remote answer to it).
+    pub fn escalation_payload(&self, question: &str) -> EscalationPayload {
+        super::ask::escalation_payload(question, self.hits.iter().map(|h| (h.citation.to_string(), h.text.clone())), &self.earlier)
+    }
 }
 
 impl Assistant {
