@@ -46,6 +46,8 @@ pub struct RoutedQuery {
     pub slm_score: f64,
     /// Large model's score.
     pub llm_score: f64,
+    /// The local answer's time with its checks, in ms, when recorded.
+    pub local_ms: Option<f64>,
 }
 
 fn mean(values: impl Iterator<Item = f64>, count: usize) -> f64 {
@@ -79,15 +81,17 @@ impl Anchors {
     }
 }
 
-/// The operating point of `policy` on `queries`.
+/// The operating point of `policy` on `queries`. A question sent to the large model without a
+/// local answer pays the large model only.
 pub fn policy_point(policy: &RoutingPolicy, queries: &[RoutedQuery], costs: &CostModel) -> CurvePoint {
-    if !policy.runs_slm() {
-        let performance = mean(queries.iter().map(|q| q.llm_score), queries.len());
-        return CurvePoint { cost: costs.llm_cost, performance };
-    }
     let base_cost = costs.slm_cost + if policy.needs_verifier() { costs.verify_cost } else { 0.0 };
     let (mut cost, mut performance) = (0.0, 0.0);
     for query in queries {
+        if policy.skips_slm(&query.signals) {
+            cost += costs.llm_cost;
+            performance += query.llm_score;
+            continue;
+        }
         match policy.decide(&query.signals) {
             Action::Keep => {
                 cost += base_cost;
@@ -101,6 +105,53 @@ pub fn policy_point(policy: &RoutingPolicy, queries: &[RoutedQuery], costs: &Cos
     }
     let n = queries.len().max(1) as f64;
     CurvePoint { cost: cost / n, performance: performance / n }
+}
+
+/// Share of `queries` that `policy` sends to the remote model.
+pub fn remote_share(policy: &RoutingPolicy, queries: &[RoutedQuery]) -> f64 {
+    queries.iter().filter(|q| policy.decide(&q.signals) != Action::Keep).count() as f64 / queries.len().max(1) as f64
+}
+
+/// Mean local time (answer and checks) per remote call that `policy` saves by escalating before
+/// answering, over the queries with a recorded time; `None` when it escalates none.
+pub fn wait_saved_per_escalation_ms(policy: &RoutingPolicy, queries: &[RoutedQuery]) -> Option<f64> {
+    let escalated: Vec<&RoutedQuery> = queries.iter().filter(|q| q.local_ms.is_some() && policy.decide(&q.signals) != Action::Keep).collect();
+    let saved: f64 = escalated.iter().filter(|q| policy.skips_slm(&q.signals)).filter_map(|q| q.local_ms).sum();
+    (!escalated.is_empty()).then(|| saved / escalated.len() as f64)
+}
+
+/// A router's setting for "the remote model's quality", and what it did on unseen rows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct QualityMatch {
+    /// Share of the remote calls of always-remote that the setting did not make on the test rows.
+    pub calls_saved: f64,
+    /// Its test score minus always-remote's on the same rows (≥ −tolerance when the quality held).
+    pub performance_gap: f64,
+    /// Local time saved per remote call by escalating before answering (0 for a cascade).
+    pub wait_saved_ms: Option<f64>,
+}
+
+/// The setting of a router a user would pick to keep the remote model's quality: among
+/// `policies`, the one that escalates least on the `train` rows while scoring within `tolerance`
+/// of always-remote there (chosen on training rows only, as a user's setting is chosen before the
+/// questions come), measured on the `test` rows. Escalating everything always qualifies, so
+/// `calls_saved` is never negative.
+pub fn quality_matched(policies: &[RoutingPolicy], train: &[RoutedQuery], test: &[RoutedQuery], costs: &CostModel, tolerance: f64) -> QualityMatch {
+    let remote_performance = |queries: &[RoutedQuery]| mean(queries.iter().map(|q| q.llm_score), queries.len());
+    let score = |policy: &RoutingPolicy, queries: &[RoutedQuery]| policy_point(policy, queries, costs).performance;
+    let target = remote_performance(train) - tolerance;
+    let chosen = policies
+        .iter()
+        .filter(|policy| score(policy, train) >= target - 1e-12)
+        .min_by(|a, b| remote_share(a, train).total_cmp(&remote_share(b, train)).then_with(|| score(b, train).total_cmp(&score(a, train))));
+    match chosen {
+        Some(policy) => QualityMatch {
+            calls_saved: 1.0 - remote_share(policy, test),
+            performance_gap: score(policy, test) - remote_performance(test),
+            wait_saved_ms: wait_saved_per_escalation_ms(policy, test),
+        },
+        None => QualityMatch { calls_saved: 0.0, performance_gap: 0.0, wait_saved_ms: None },
+    }
 }
 
 /// Random mixing in expectation: each query goes to the LLM alone with probability f, else to the

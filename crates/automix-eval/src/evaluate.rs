@@ -3,19 +3,21 @@
 
 use automix_router::{
     fit_calibration, select_signals, Action, Calibration, CalibrationOptions, CostTarget, JointPrior, LabelledSignals, LogisticScorer, ModelSpec,
-    ObservationModel, Pomdp, RoutingPolicy, ScoreRouter, SelectionSettings, Signal, Smoothing, ThresholdRouter,
+    ObservationModel, Pomdp, PreAnswerModel, PreAnswerPolicy, RoutingPolicy, ScoreRouter, SelectionSettings, Signal, Smoothing, ThresholdRouter,
 };
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use crate::curves::{delta_ibc, oracle_curve, policy_point, random_mixing_curve, Anchors, CostModel, Curve, RoutedQuery};
+use crate::curves::{delta_ibc, oracle_curve, policy_point, quality_matched, random_mixing_curve, Anchors, CostModel, Curve, QualityMatch, RoutedQuery};
 use crate::metrics::{auroc, expected_calibration_error, Reliability};
 use automix_router::RoutingRow;
 
 /// Router names as they appear in reports.
 pub const AUTOMIX_P: &str = "AutoMix-P";
+/// AutoMix-P that may escalate before answering (from the question's own signals).
+pub const AUTOMIX_P_BEFORE_ANSWERING: &str = "AutoMix-P, deciding before answering";
 /// AutoMix-P restricted to the verifier signal.
 pub const AUTOMIX_P_VERIFIER: &str = "AutoMix-P (verifier only)";
 /// Threshold on the verifier.
@@ -209,6 +211,23 @@ pub struct TableReport {
     pub selected_signals: Vec<(Signal, usize)>,
     /// A given calibration (e.g. the bundled one) on every row of the table, fitted on nothing here.
     pub given_calibration: Option<GivenCalibration>,
+    /// Per router: the remote calls saved against always-remote at the remote model's quality
+    /// (setting chosen on the training split, measured on the test split), over the seeds.
+    #[serde(default)]
+    pub at_remote_quality: Vec<AtRemoteQuality>,
+}
+
+/// What a router saves while keeping the remote model's quality (within [`QUALITY_TOLERANCE`]):
+/// the figure a user reads as "money saved".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AtRemoteQuality {
+    /// Share of always-remote's calls not made, per seed (`router` names the router).
+    pub calls_saved: RouterSummary,
+    /// Test score minus always-remote's, per seed.
+    pub performance_gap: RouterSummary,
+    /// Local time saved per remote call by escalating before answering, per seed (seeds where it
+    /// escalated and the rows carry times).
+    pub wait_saved_ms: Option<RouterSummary>,
 }
 
 /// How a calibration fitted elsewhere does on a table: its posterior with its own prior, as the
@@ -300,7 +319,12 @@ fn usable_rows(table: &NamedTable, options: &EvalOptions) -> Result<UsableRows, 
                 llm_models.push(llm.model.clone());
             }
             Some(UsableRow {
-                query: RoutedQuery { signals: row.signals.clone(), slm_score: row.slm.score, llm_score: llm.score },
+                query: RoutedQuery {
+                    signals: row.signals_with_question(),
+                    slm_score: row.slm.score,
+                    llm_score: llm.score,
+                    local_ms: row.slm.latency_ms.map(|ms| ms as f64),
+                },
                 labelled: row.labelled_signals(),
                 llm_correct: llm.correct(),
             })
@@ -338,6 +362,7 @@ struct SeedTotals {
     combined_ece: Vec<f64>,
     reliability: Reliability,
     budget: Vec<BudgetCheck>,
+    matched: Vec<(String, Vec<QualityMatch>)>,
 }
 
 impl SeedTotals {
@@ -349,6 +374,16 @@ impl SeedTotals {
             combined_ece: Vec::new(),
             reliability: Reliability::new(RELIABILITY_BINS),
             budget: BUDGET_TARGETS.iter().map(|&target| BudgetCheck { target, predicted: 0.0, realized: 0.0 }).collect(),
+            matched: Vec::new(),
+        }
+    }
+
+    fn add_quality_matched(&mut self, matched: Vec<(String, QualityMatch)>) {
+        for (router, point) in matched {
+            match self.matched.iter_mut().find(|(name, _)| *name == router) {
+                Some((_, points)) => points.push(point),
+                None => self.matched.push((router, vec![point])),
+            }
         }
     }
 
@@ -418,7 +453,8 @@ fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOp
         if !remote_answers {
             continue;
         }
-        let curves = seed_curves(&train, &labelled, &test, &anchors, &costs, verifier, &signals, options)?;
+        let SeedCurves { curves, matched } = seed_curves(&train, &labelled, &test, &anchors, &costs, verifier, &signals, options)?;
+        totals.add_quality_matched(matched);
         let pomdp = fit_pomdp(&train, &labelled, signals, &costs, options)?;
         totals.add_budget(&budget_checks(&pomdp, &test)?, options.seeds as usize);
         totals.add_curves(&curves, &anchors, options.regions);
@@ -431,7 +467,7 @@ fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOp
     if !remote_answers {
         totals.budget.clear();
     }
-    let SeedTotals { per_router, selected, combined_auroc, combined_ece, reliability, budget } = totals;
+    let SeedTotals { per_router, selected, combined_auroc, combined_ece, reliability, budget, matched } = totals;
     Ok(TableReport {
         table: table.name.clone(),
         rows: table.rows.len(),
@@ -451,6 +487,17 @@ fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOp
         first_seed_curves,
         first_seed_anchors,
         budget,
+        at_remote_quality: matched
+            .into_iter()
+            .map(|(router, points)| AtRemoteQuality {
+                calls_saved: summarise(router.clone(), points.iter().map(|p| p.calls_saved).collect()),
+                performance_gap: summarise(router.clone(), points.iter().map(|p| p.performance_gap).collect()),
+                wait_saved_ms: {
+                    let waits: Vec<f64> = points.iter().filter_map(|p| p.wait_saved_ms).collect();
+                    (!waits.is_empty()).then(|| summarise(router, waits))
+                },
+            })
+            .collect(),
         selected_signals: selected,
         given_calibration: None,
     })
@@ -496,28 +543,44 @@ fn seed_curves(
     verifier: Option<Signal>,
     pomdp_signals: &[Signal],
     options: &EvalOptions,
-) -> Result<Vec<Curve>, EvalError> {
-    let mut curves = Vec::new();
-    let pomdp_curve = |signals: Vec<Signal>, name: &str| -> Result<Curve, EvalError> {
-        let pomdp = fit_pomdp(train, labelled, signals, costs, options)?;
-        Ok(sweep(name, &lambda_sweep(&pomdp), test, costs))
-    };
-    curves.push(pomdp_curve(pomdp_signals.to_vec(), AUTOMIX_P)?);
+) -> Result<SeedCurves, EvalError> {
+    let mut swept: Vec<(&str, Vec<RoutingPolicy>)> = Vec::new();
+    let pomdp_policies =
+        |signals: Vec<Signal>| -> Result<Vec<RoutingPolicy>, EvalError> { Ok(lambda_sweep(&fit_pomdp(train, labelled, signals, costs, options)?)) };
+    swept.push((AUTOMIX_P, pomdp_policies(pomdp_signals.to_vec())?));
+    let sweep_lambdas = lambdas(&fit_pomdp(train, labelled, pomdp_signals.to_vec(), costs, options)?);
+    let before = pre_answer_sweep(train, labelled, pomdp_signals.to_vec(), &sweep_lambdas, costs, options)?;
+    if !before.is_empty() {
+        swept.push((AUTOMIX_P_BEFORE_ANSWERING, before));
+    }
     if let Some(signal) = verifier {
-        curves.push(pomdp_curve(vec![signal], AUTOMIX_P_VERIFIER)?);
+        swept.push((AUTOMIX_P_VERIFIER, pomdp_policies(vec![signal])?));
         let thresholds = candidate_thresholds(labelled.iter().filter_map(|r| signal.value(&r.signals)));
-        let policies: Vec<RoutingPolicy> = thresholds.into_iter().map(|threshold| RoutingPolicy::Threshold(ThresholdRouter { signal, threshold })).collect();
-        curves.push(sweep(AUTOMIX_T, &policies, test, costs));
+        swept.push((AUTOMIX_T, thresholds.into_iter().map(|threshold| RoutingPolicy::Threshold(ThresholdRouter { signal, threshold })).collect()));
     }
     let scorer = LogisticScorer::fit(labelled, &options.scorer_features, 1.0);
     let thresholds = candidate_thresholds(labelled.iter().map(|r| scorer.probability(&r.signals)));
-    let policies: Vec<RoutingPolicy> =
-        thresholds.into_iter().map(|threshold| RoutingPolicy::LearnedScorer(ScoreRouter { scorer: scorer.clone(), threshold })).collect();
-    curves.push(sweep(LEARNED_SCORER, &policies, test, costs));
+    swept.push((
+        LEARNED_SCORER,
+        thresholds.into_iter().map(|threshold| RoutingPolicy::LearnedScorer(ScoreRouter { scorer: scorer.clone(), threshold })).collect(),
+    ));
+    let train_queries: Vec<RoutedQuery> = train.iter().map(|u| u.query.clone()).collect();
+    let mut curves: Vec<Curve> = swept.iter().map(|(name, policies)| sweep(name, policies, test, costs)).collect();
+    let matched =
+        swept.iter().map(|(name, policies)| ((*name).to_owned(), quality_matched(policies, &train_queries, test, costs, QUALITY_TOLERANCE))).collect();
     curves.push(Curve { router: RANDOM_MIXING.to_owned(), points: random_mixing_curve(anchors, 20) });
     curves.push(Curve { router: ORACLE.to_owned(), points: oracle_curve(test, costs) });
-    Ok(curves)
+    Ok(SeedCurves { curves, matched })
 }
+
+/// One split's test curves, and each swept router's setting at the remote model's quality.
+struct SeedCurves {
+    curves: Vec<Curve>,
+    matched: Vec<(String, QualityMatch)>,
+}
+
+/// "At the remote model's quality" means within this much of its mean score (one point).
+pub const QUALITY_TOLERANCE: f64 = 0.01;
 
 fn verify_token_share(rows: &[RoutingRow]) -> Option<f64> {
     let answer: u64 = rows.iter().map(|r| u64::from(r.tokens.prompt) + u64::from(r.tokens.generated)).sum();
@@ -575,31 +638,61 @@ fn sweep(name: &str, policies: &[RoutingPolicy], test: &[RoutedQuery], costs: &C
 /// AutoMix-P fitted on the training rows: P(signals | SLM correct) from histograms, the SLM/LLM
 /// joint prior from the training outcomes around an independent prior.
 fn fit_pomdp(train: &[&UsableRow], labelled: &[LabelledSignals], signals: Vec<Signal>, costs: &CostModel, options: &EvalOptions) -> Result<Pomdp, EvalError> {
+    let observations = fit_observations(labelled, signals, options)?;
+    let n = train.len() as f64;
+    let llm_accuracy = train.iter().filter(|u| u.llm_correct).count() as f64 / n;
+    let outcomes: Vec<Vec<bool>> = train.iter().map(|u| vec![u.labelled.correct, u.llm_correct]).collect();
+    let prior = JointPrior::independent(&[observations.1, llm_accuracy])?.refine(&outcomes, PRIOR_PSEUDO_ROWS);
+    Ok(Pomdp::new(two_models(costs, options), vec![observations.0], prior)?)
+}
+
+/// The calibration's observation model fitted on `labelled`, and its rate of right answers.
+fn fit_observations(labelled: &[LabelledSignals], signals: Vec<Signal>, options: &EvalOptions) -> Result<(ObservationModel, f64), EvalError> {
     let calibration = fit_calibration(
         labelled,
         &CalibrationOptions { signals, bins_per_signal: options.bins_per_signal, combine: options.combine, ..CalibrationOptions::default() },
     )?;
-    let n = train.len() as f64;
-    let llm_accuracy = train.iter().filter(|u| u.llm_correct).count() as f64 / n;
-    let outcomes: Vec<Vec<bool>> = train.iter().map(|u| vec![u.labelled.correct, u.llm_correct]).collect();
-    let prior = JointPrior::independent(&[calibration.slm_accuracy(), llm_accuracy])?.refine(&outcomes, PRIOR_PSEUDO_ROWS);
-    let models = vec![
-        ModelSpec { name: "slm".to_owned(), call_cost: costs.slm_cost, verify_cost: costs.verify_cost },
-        ModelSpec { name: options.llm_model.clone(), call_cost: costs.llm_cost, verify_cost: 0.0 },
-    ];
-    Ok(Pomdp::new(models, vec![ObservationModel::from_calibration(&calibration, &options.smoothing)], prior)?)
+    Ok((ObservationModel::from_calibration(&calibration, &options.smoothing), calibration.slm_accuracy()))
 }
 
-/// Policies over a λ sweep; quadratic spacing because small gains per unit cost matter most when
-/// the LLM is expensive.
-fn lambda_sweep(pomdp: &Pomdp) -> Vec<RoutingPolicy> {
+fn two_models(costs: &CostModel, options: &EvalOptions) -> Vec<ModelSpec> {
+    vec![
+        ModelSpec { name: "slm".to_owned(), call_cost: costs.slm_cost, verify_cost: costs.verify_cost },
+        ModelSpec { name: options.llm_model.clone(), call_cost: costs.llm_cost, verify_cost: 0.0 },
+    ]
+}
+
+/// Bins of the question-only P(local right) for deciding before answering.
+const PRE_ANSWER_BINS: usize = 5;
+
+/// AutoMix-P deciding before answering, over the same λ sweep as the cascade: the pre-answer
+/// model on the training rows (and the pool), each bin's cascade from that bin's prior.
+fn pre_answer_sweep(
+    train: &[&UsableRow],
+    labelled: &[LabelledSignals],
+    signals: Vec<Signal>,
+    lambdas: &[f64],
+    costs: &CostModel,
+    options: &EvalOptions,
+) -> Result<Vec<RoutingPolicy>, EvalError> {
+    let judged: Vec<(&automix_router::SignalValues, bool)> = train.iter().map(|u| (&u.query.signals, u.llm_correct)).collect();
+    let Some(model) = PreAnswerModel::fit(labelled, &judged, PRE_ANSWER_BINS) else { return Ok(Vec::new()) };
+    let (observations, _) = fit_observations(labelled, signals, options)?;
+    let models = two_models(costs, options);
+    let cascade = |local: f64, remote: f64| Pomdp::new(models.clone(), vec![observations.clone()], JointPrior::independent(&[local, remote])?);
+    lambdas.iter().map(|&lambda| Ok(RoutingPolicy::PreAnswer(PreAnswerPolicy::solve(&model, &cascade, lambda, costs.llm_cost)?))).collect()
+}
+
+/// The λ settings of a sweep; quadratic spacing because small gains per unit cost matter most
+/// when the LLM is expensive.
+fn lambdas(pomdp: &Pomdp) -> Vec<f64> {
     let ceiling = pomdp.lambda_ceiling();
-    (0..=LAMBDA_STEPS)
-        .map(|k| {
-            let lambda = ceiling * (k as f64 / LAMBDA_STEPS as f64).powi(2);
-            RoutingPolicy::Pomdp(pomdp.solve(lambda).policy)
-        })
-        .collect()
+    (0..=LAMBDA_STEPS).map(|k| ceiling * (k as f64 / LAMBDA_STEPS as f64).powi(2)).collect()
+}
+
+/// Policies over the λ sweep.
+fn lambda_sweep(pomdp: &Pomdp) -> Vec<RoutingPolicy> {
+    lambdas(pomdp).into_iter().map(|lambda| RoutingPolicy::Pomdp(pomdp.solve(lambda).policy)).collect()
 }
 
 /// Escalation targets checked against what the chosen λ does on the test split.

@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::curves::operating_curve;
-use crate::evaluate::{EvalError, EvalReport, TableReport};
+use crate::evaluate::{EvalError, EvalReport, RouterSummary, TableReport, AUTOMIX_P, AUTOMIX_P_BEFORE_ANSWERING, AUTOMIX_T, LEARNED_SCORER};
 
 fn fmt_option(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), |v| format!("{v:.3}"))
@@ -22,6 +22,9 @@ impl EvalReport {
             "Cost ratio {} (verifier {}), remote model `{}`, train fraction {}, {} seeds, ΔIBC averaged over {} cost regions.\n",
             o.cost_ratio, o.verify_cost, o.llm_model, o.train_fraction, o.seeds, o.regions
         );
+        if self.tables.len() > 1 {
+            summary_markdown(&self.tables, &mut out);
+        }
         for table in &self.tables {
             table_markdown(table, &mut out);
         }
@@ -45,6 +48,50 @@ impl EvalReport {
     }
 }
 
+/// One line per table with the figures the routing targets are stated in, and the target counts.
+fn summary_markdown(tables: &[TableReport], out: &mut String) {
+    let delta = |table: &TableReport, router: &str| table.routers.iter().find(|r| r.router == router).map(|r| r.mean);
+    let cell = |value: Option<f64>| value.map_or_else(|| "–".to_owned(), |v| format!("{v:+.1}"));
+    let _ = writeln!(
+        out,
+        "| set | rows | local right | remote score | ΔIBC AutoMix-P | deciding before answering | AutoMix-T | learned scorer | remote calls saved (AutoMix-P) | posterior AUROC | ECE |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    let (mut at_least_zero, mut above_both, mut with_routing) = (0, 0, 0);
+    for table in tables {
+        let p = delta(table, AUTOMIX_P);
+        let (t, scorer) = (delta(table, AUTOMIX_T), delta(table, LEARNED_SCORER));
+        if let Some(p) = p {
+            with_routing += 1;
+            at_least_zero += usize::from(p >= 0.0);
+            above_both += usize::from(p > t.unwrap_or(f64::NEG_INFINITY) && p > scorer.unwrap_or(f64::NEG_INFINITY));
+        }
+        let saved = table
+            .at_remote_quality
+            .iter()
+            .find(|m| m.calls_saved.router == AUTOMIX_P)
+            .map_or_else(|| "–".to_owned(), |m| format!("{:.0}%", m.calls_saved.mean * 100.0));
+        let summary = |s: &Option<RouterSummary>| s.as_ref().map_or_else(|| "–".to_owned(), |s| format!("{:.3}", s.mean));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.3} | {} | {} | {} | {} | {} | {saved} | {} | {} |",
+            table.table,
+            table.usable_rows,
+            table.slm_accuracy,
+            if table.remote_answers { format!("{:.3}", table.llm_performance) } else { "–".to_owned() },
+            cell(p),
+            cell(delta(table, AUTOMIX_P_BEFORE_ANSWERING)),
+            cell(t),
+            cell(scorer),
+            summary(&table.combined_auroc),
+            summary(&table.combined_ece),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nAutoMix-P: ΔIBC ≥ 0 on {at_least_zero} of {with_routing} sets with remote answers; above both AutoMix-T and the learned scorer on {above_both}.\n"
+    );
+}
+
 fn table_markdown(table: &TableReport, out: &mut String) {
     let _ = writeln!(out, "### {}\n", table.table);
     if table.remote_answers {
@@ -66,11 +113,28 @@ fn table_markdown(table: &TableReport, out: &mut String) {
     } else if table.routers.is_empty() {
         let _ = writeln!(out, "The LLM is not better than the SLM on this table: ΔIBC is undefined.\n");
     } else {
-        let _ = writeln!(out, "| router | ΔIBC % (test, mean ± std) | seeds |\n|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| router | ΔIBC % (test, mean ± std) | remote calls saved at the remote model's quality | its score − always-remote's | local wait saved per remote call | seeds |\n|---|---|---|---|---|---|"
+        );
         for router in &table.routers {
-            let _ = writeln!(out, "| {} | {:.1} ± {:.1} | {} |", router.router, router.mean, router.std, router.per_seed.len());
+            let matched = table.at_remote_quality.iter().find(|m| m.calls_saved.router == router.router);
+            let (saved, gap, wait) = matched.map_or_else(
+                || ("–".to_owned(), "–".to_owned(), "–".to_owned()),
+                |m| {
+                    (
+                        format!("{:.0}% ± {:.0}", m.calls_saved.mean * 100.0, m.calls_saved.std * 100.0),
+                        format!("{:+.3} ± {:.3}", m.performance_gap.mean, m.performance_gap.std),
+                        m.wait_saved_ms.as_ref().map_or_else(|| "–".to_owned(), |w| format!("{:.0} ± {:.0} ms", w.mean + 0.0, w.std + 0.0)),
+                    )
+                },
+            );
+            let _ = writeln!(out, "| {} | {:.1} ± {:.1} | {saved} | {gap} | {wait} | {} |", router.router, router.mean, router.std, router.per_seed.len());
         }
-        out.push('\n');
+        let _ = writeln!(
+            out,
+            "\nRemote calls saved: the setting that escalates least while scoring within one point of always-remote on the training split, measured on the test split.\n"
+        );
     }
     let selected: Vec<String> = table.selected_signals.iter().map(|(signal, seeds)| format!("{signal} ({seeds})")).collect();
     let _ = writeln!(out, "AutoMix-P signals (seeds that used them): {}.\n", selected.join(", "));

@@ -53,7 +53,7 @@ fn synthetic_rows(count: usize, seed: u64) -> Vec<RoutingRow> {
 }
 
 fn queries(rows: &[RoutingRow]) -> Vec<RoutedQuery> {
-    rows.iter().map(|r| RoutedQuery { signals: r.signals.clone(), slm_score: r.slm.score, llm_score: r.llm[0].score }).collect()
+    rows.iter().map(|r| RoutedQuery { signals: r.signals.clone(), slm_score: r.slm.score, llm_score: r.llm[0].score, local_ms: None }).collect()
 }
 
 const COSTS: CostModel = CostModel { slm_cost: 1.0, verify_cost: 1.0, llm_cost: 100.0 };

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::Action;
 use crate::logistic::LogisticScorer;
 use crate::pomdp::PomdpPolicy;
+use crate::pre_answer::PreAnswerPolicy;
 use crate::signals::{Signal, SignalValues};
 
 /// AutoMix-T: route iff the signal is below `threshold` (a missing value routes).
@@ -50,6 +51,8 @@ pub enum RoutingPolicy {
     LearnedScorer(ScoreRouter),
     /// AutoMix-P.
     Pomdp(PomdpPolicy),
+    /// AutoMix-P that may escalate before answering.
+    PreAnswer(PreAnswerPolicy),
 }
 
 impl RoutingPolicy {
@@ -67,6 +70,8 @@ impl RoutingPolicy {
                 }
             }
             RoutingPolicy::Pomdp(policy) => policy.decide_first(signals),
+            RoutingPolicy::PreAnswer(policy) if policy.escalates_at_once(signals) => Action::Route(1),
+            RoutingPolicy::PreAnswer(policy) => policy.decide_after_answer(signals),
         }
     }
 
@@ -77,11 +82,17 @@ impl RoutingPolicy {
             RoutingPolicy::Threshold(router) => router.signal.needs_verifier(),
             RoutingPolicy::LearnedScorer(router) => router.scorer.features.iter().any(|s| s.needs_verifier()),
             RoutingPolicy::Pomdp(policy) => policy.slm_needs_verifier(),
+            RoutingPolicy::PreAnswer(policy) => policy.needs_verifier(),
         }
     }
 
-    /// Whether the small model is run at all (always-LLM skips it).
-    pub fn runs_slm(&self) -> bool {
-        !matches!(self, RoutingPolicy::AlwaysLlm)
+    /// Whether a question with these signals goes to the large model without the small model
+    /// answering (always-LLM, or a pre-answer decision; only the question's own signals count).
+    pub fn skips_slm(&self, signals: &SignalValues) -> bool {
+        match self {
+            RoutingPolicy::AlwaysLlm => true,
+            RoutingPolicy::PreAnswer(policy) => policy.escalates_at_once(signals),
+            _ => false,
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! - [`smoothing`]: how the calibration's histograms become the POMDP's likelihoods ([`Smoothing`]).
 //! - [`baselines`]: AutoMix-T ([`ThresholdRouter`]), the learned-scorer router, always-SLM/LLM.
 //! - [`logistic`]: the logistic-regression scorer ([`LogisticScorer`]).
+//! - [`pre_answer`]: deciding before answering from the question's own signals ([`PreAnswerPolicy`]).
 //! - [`selection`]: cross-validated choice of the signals worth observing.
 //! - [`calibration`]: the `models/router/<model-id>.json` file, P(signals | small-model correctness).
 //! - [`binning`]: one signal's values into bins; [`signals`]: the signals and labelled rows.
@@ -15,7 +16,7 @@
 //!
 //! Modules use each other in layers, never in a circle: `action`, `signals`, `smoothing` use no
 //! other module; `logistic` uses `signals`; `binning` uses `logistic`; `calibration` uses
-//! `binning`; `pomdp` uses `calibration` and `smoothing`; `baselines` and `selection` use `pomdp`; `table` uses `calibration` and `selection`.
+//! `binning`; `pomdp` uses `calibration` and `smoothing`; `pre_answer` uses `logistic` and `pomdp`; `baselines` uses `pre_answer`; `selection` uses `pomdp`; `table` uses `calibration` and `selection`.
 
 mod action;
 pub mod baselines;
@@ -23,6 +24,7 @@ pub mod binning;
 pub mod calibration;
 pub mod logistic;
 pub mod pomdp;
+pub mod pre_answer;
 pub mod selection;
 pub mod signals;
 pub mod smoothing;
@@ -34,6 +36,7 @@ pub use binning::SignalBinning;
 pub use calibration::{fit_calibration, Calibration, CalibrationError, CalibrationOptions, RemotePrior, SignalHistogram, DEFAULT_BINS_PER_SIGNAL};
 pub use logistic::LogisticScorer;
 pub use pomdp::{CostTarget, JointPrior, ModelSpec, ObservationModel, Pomdp, PomdpError, PomdpPolicy, PomdpSolution};
+pub use pre_answer::{PreAnswerModel, PreAnswerPolicy, PRE_ANSWER_SIGNALS};
 pub use selection::{cross_validated_log_loss, select_signals, SelectionSettings};
 pub use signals::{LabelledSignals, Signal, SignalValues};
 pub use smoothing::Smoothing;

@@ -33,6 +33,10 @@ pub enum Signal {
     /// Whether the answer has the form the question asks for (a date for "when"…; 1 or 0;
     /// missing when the question's form is not one of those checked).
     TypeMatch,
+    /// Words in the question: known before answering.
+    QuestionWords,
+    /// The question asks for a fact (who, when, where, which, how many…): known before answering.
+    Factoid,
     /// A calibration's logistic combination of the other signals: read through the binning that
     /// carries the combiner (see [`SignalBinning::combined`](crate::binning::SignalBinning::combined)),
     /// never measured directly.
@@ -40,7 +44,9 @@ pub enum Signal {
 }
 
 impl Signal {
-    /// Every measured signal, in a fixed order ([`Signal::Combined`] is derived from them).
+    /// Every signal about the local answer, in a fixed order ([`Signal::Combined`] is derived from
+    /// them). The question's own signals, known before answering, are not among them: see
+    /// `pre_answer::PRE_ANSWER_SIGNALS`.
     pub const ALL: [Signal; 12] = [
         Signal::VLogit,
         Signal::VSample,
@@ -76,6 +82,8 @@ impl Signal {
             Signal::ContextSimilarity => "context_similarity",
             Signal::Refusal => "refusal",
             Signal::TypeMatch => "type_match",
+            Signal::QuestionWords => "question_words",
+            Signal::Factoid => "factoid",
             Signal::Combined => "combined",
         }
     }
@@ -95,6 +103,8 @@ impl Signal {
             Signal::ContextSimilarity => values.context_similarity,
             Signal::Refusal => values.refusal.map(flag),
             Signal::TypeMatch => values.type_match.map(flag),
+            Signal::QuestionWords => values.question_words,
+            Signal::Factoid => values.factoid.map(flag),
             Signal::Combined => None,
         };
         value.filter(|v| v.is_finite())
@@ -155,6 +165,12 @@ pub struct SignalValues {
     /// See [`Signal::TypeMatch`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_match: Option<bool>,
+    /// Words in the question (before answering; see `pre_answer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question_words: Option<f64>,
+    /// Whether the question asks for a fact (before answering; see `pre_answer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factoid: Option<bool>,
 }
 
 /// A small-model answer's signals and whether the answer was correct.

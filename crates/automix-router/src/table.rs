@@ -111,9 +111,16 @@ impl RoutingRow {
         self.llm.iter().find(|a| a.model == name).or_else(|| self.llm.iter().find(|a| a.model.starts_with(name)))
     }
 
+    /// The row's signals with the question's own filled in where the row predates them.
+    pub fn signals_with_question(&self) -> SignalValues {
+        let mut signals = self.signals.clone();
+        crate::pre_answer::fill_question_signals(&mut signals, &self.question);
+        signals
+    }
+
     /// The row as a labelled calibration example.
     pub fn labelled_signals(&self) -> LabelledSignals {
-        LabelledSignals { signals: self.signals.clone(), correct: self.slm.correct() }
+        LabelledSignals { signals: self.signals_with_question(), correct: self.slm.correct() }
     }
 }
 

@@ -57,7 +57,7 @@ fn routed_signals(events: &[AskEvent]) -> (SignalValues, f64, RouteDecision, boo
     events
         .iter()
         .find_map(|event| match event {
-            AskEvent::Routed { signals, local_confidence, decision, calibrated, .. } => Some((signals.clone(), *local_confidence, *decision, *calibrated)),
+            AskEvent::Routed { signals, local_confidence, decision, calibrated, .. } => Some(((**signals).clone(), *local_confidence, *decision, *calibrated)),
             _ => None,
         })
         .expect("a Routed event")

@@ -78,7 +78,15 @@ refusal?: boolean | null,
 /**
  * See [`Signal::TypeMatch`].
  */
-type_match?: boolean | null, };
+type_match?: boolean | null, 
+/**
+ * Words in the question (before answering; see `pre_answer`).
+ */
+question_words?: number | null, 
+/**
+ * Whether the question asks for a fact (before answering; see `pre_answer`).
+ */
+factoid?: boolean | null, };
 
 export type AnswerSource = "local" | "remote";
 
@@ -96,7 +104,7 @@ estimated_cost: number | null, currency: string,
  */
 remote_model: string | null, 
 /**
- * Everything the router read about the local answer.
+ * Everything the router read about the local answer (boxed: it is the largest event by far).
  */
 signals: SignalValues, 
 /**

@@ -81,7 +81,7 @@ impl Assistant {
             estimated_cost: route.routing.estimated_cost.map(|c| c.as_units()),
             currency: currency.clone(),
             remote_model: route.remote.as_ref().map(|remote| remote.model.clone()),
-            signals: signals.clone(),
+            signals: Box::new(signals.clone()),
             calibrated: route.calibrated,
         });
         ensure_not_cancelled(cancel)?;

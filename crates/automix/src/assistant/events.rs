@@ -44,8 +44,8 @@ pub enum AskEvent {
         currency: String,
         /// The remote model weighed (none when none is configured).
         remote_model: Option<String>,
-        /// Everything the router read about the local answer.
-        signals: SignalValues,
+        /// Everything the router read about the local answer (boxed: it is the largest event by far).
+        signals: Box<SignalValues>,
         /// Whether the router is calibrated for the local model in use; when not, it routes on
         /// another model's calibration, which underrates a stronger model (escalates more).
         calibrated: bool,

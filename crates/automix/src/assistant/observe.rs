@@ -138,6 +138,8 @@ impl Assistant {
             },
             refusal: Some(is_refusal(&answer.text)),
             type_match: answer_matches_question_type(question, &answer.text),
+            question_words: Some(automix_router::pre_answer::question_words(question)),
+            factoid: Some(automix_router::pre_answer::is_factoid(question)),
         };
         let checks_ms = checks_started.elapsed().as_millis() as u64;
         verify_span.record("latency_ms", checks_ms);
