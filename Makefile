@@ -14,7 +14,7 @@ APT_PACKAGES := build-essential pkg-config python3 python3-pip ca-certificates c
 QUESTION ?= What is the capital of France?
 CONTEXT ?= crates/automix/assets/france.md
 
-.PHONY: run demo test lint test-1.5b e2e deps ui build pdfium models test-models models-1.5b bench package clean-models gpu
+.PHONY: run demo test lint test-1.5b e2e e2e-llama-server deps ui build pdfium models test-models models-1.5b bench package clean-models gpu
 
 # The desktop app where there is a display; the command-line demo where there is none.
 run: build models
@@ -43,6 +43,14 @@ lint: deps
 # The real app in a real WebKitGTK webview under Xvfb, driven through WebDriver.
 e2e: build models
 	AUTOMIX_MODELS_DIR="$${AUTOMIX_HOME:-$$HOME/.local/share/automix}/models" tests/e2e/run.sh "$(APP)"
+
+# The app with a real OpenAI-compatible server as its remote model: llama.cpp's llama-server
+# (tools/llama-server.sh, built from the llama-cpp-python sdist; 15 to 25 minutes the first time)
+# serving Qwen2.5-Coder 1.5B. Not part of `make test` for that build time.
+e2e-llama-server: build models models-1.5b
+	tools/llama-server.sh --build-only
+	AUTOMIX_MODELS_DIR="$${AUTOMIX_HOME:-$$HOME/.local/share/automix}/models" tests/e2e/run.sh \
+	  --llama-server "$$(ls "$${AUTOMIX_HOME:-$$HOME/.local/share/automix}"/models/qwen2.5-coder-1.5b-instruct/*.gguf | head -n 1)" "$(APP)"
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -34,17 +34,7 @@ async function settingsValue(id) {
 }
 
 async function saveBudget(monthly) {
-  await navigate(driver, "settings");
-  await type(driver, "settings-budget-monthly", monthly);
-  await click(driver, "settings-save-budget");
-  // The spend view (re-read from the engine on every visit) must show the new limit.
-  await poll(
-    async () => {
-      await navigate(driver, "spend");
-      return numbers(await textOf(driver, "spend-limit")).includes(monthly);
-    },
-    { timeout: 15_000, interval: 300, message: `spend-limit to show the monthly budget ${monthly}` },
-  );
+  await e2e.saveBudget(driver, monthly);
 }
 
 async function historyTotal({ escalatedOnly = false } = {}) {
@@ -112,30 +102,7 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     const file = path.join(folder, fx.DOCUMENT_NAME);
     fs.writeFileSync(file, fx.DOCUMENT_TEXT);
     state.documentPath = file;
-    await navigate(driver, "documents");
-    const rowsBefore = await count(driver, "document-row");
-    await type(driver, "path-input", file);
-    await click(driver, "add-path-button");
-    const report = await poll(
-      () =>
-        driver.executeScript(
-          `const reports = [...document.querySelectorAll(arguments[0])];
-           const r = reports.find((el) => el.textContent.includes(arguments[1]) || reports.length === 1);
-           return r ? { status: r.dataset.status, text: r.textContent.trim() } : null;`,
-          sel("file-report"),
-          fx.DOCUMENT_NAME,
-        ),
-      { timeout: 180_000, interval: 250, message: "a file-report for the document" },
-    );
-    assert.equal(report.status, "added", `file-report: ${report.text}`);
-    await poll(async () => (await count(driver, "document-row")) > rowsBefore, { timeout: 15_000, message: "a new document-row" });
-    const rows = await driver.executeScript(
-      `return [...document.querySelectorAll(arguments[0])].map((el) => ({ id: el.dataset.documentId, text: el.textContent }));`,
-      sel("document-row"),
-    );
-    const row = rows.find((r) => r.text.includes("Brindlewood") || r.text.includes(fx.DOCUMENT_NAME));
-    assert.ok(row, `no document-row names the document: ${JSON.stringify(rows)}`);
-    assert.match(String(row.id), /^\d+$/, "document-row has no numeric data-document-id");
+    await e2e.addDocument(driver, file, "Brindlewood");
     await e2e.screenshot(driver, "documents", ["view-documents", "document-row", "file-report", "path-input"]);
   });
 

@@ -258,6 +258,75 @@ export async function dismissFirstRun(driver) {
   if (visible) await click(driver, "first-run-dismiss");
 }
 
+// ---------------------------------------------------------------- set-up steps
+
+/** Waits until the UI is up and the local model is ready; fails at once on "failed" or "missing". */
+export async function waitUntilReady(driver) {
+  await poll(() => driver.executeScript(`return document.body && document.body.dataset.ready === "true";`), {
+    timeout: 60_000,
+    interval: 20,
+    message: "body[data-ready=true]",
+  });
+  const seen = new Set();
+  await poll(
+    async () => {
+      const s = await driver.executeScript(`const el = document.querySelector(arguments[0]); return el ? el.dataset.state : null;`, sel("model-status"));
+      seen.add(s);
+      assert.notEqual(s, "failed", `model-status failed: ${await textOf(driver, "model-status")}`);
+      assert.notEqual(s, "missing", "model-status says missing: the models copied into AUTOMIX_HOME/models were not found");
+      return s === "ready";
+    },
+    { timeout: 120_000, interval: 20, message: 'model-status data-state="ready"' },
+  );
+  return seen;
+}
+
+/** Adds the file at `file` in the documents view and waits for its "added" report and its row,
+ * which names `title`; returns the row ({ id, text }). */
+export async function addDocument(driver, file, title) {
+  const name = path.basename(file);
+  await navigate(driver, "documents");
+  const rowsBefore = await count(driver, "document-row");
+  await type(driver, "path-input", file);
+  await click(driver, "add-path-button");
+  const report = await poll(
+    () =>
+      driver.executeScript(
+        `const reports = [...document.querySelectorAll(arguments[0])];
+         const r = reports.find((el) => el.textContent.includes(arguments[1]) || reports.length === 1);
+         return r ? { status: r.dataset.status, text: r.textContent.trim() } : null;`,
+        sel("file-report"),
+        name,
+      ),
+    { timeout: 180_000, interval: 250, message: "a file-report for the document" },
+  );
+  assert.equal(report.status, "added", `file-report: ${report.text}`);
+  await poll(async () => (await count(driver, "document-row")) > rowsBefore, { timeout: 15_000, message: "a new document-row" });
+  const rows = await driver.executeScript(
+    `return [...document.querySelectorAll(arguments[0])].map((el) => ({ id: el.dataset.documentId, text: el.textContent }));`,
+    sel("document-row"),
+  );
+  const row = rows.find((r) => r.text.includes(title) || r.text.includes(name));
+  assert.ok(row, `no document-row names the document: ${JSON.stringify(rows)}`);
+  assert.match(String(row.id), /^\d+$/, "document-row has no numeric data-document-id");
+  return row;
+}
+
+/** Saves a monthly budget in Settings and waits until the spend view shows it. */
+export async function saveBudget(driver, monthly) {
+  await navigate(driver, "settings");
+  await type(driver, "settings-budget-monthly", monthly);
+  await click(driver, "settings-save-budget");
+  // The spend view (re-read from the engine on every visit) must show the new limit.
+  await poll(
+    async () => {
+      await navigate(driver, "spend");
+      return numbers(await textOf(driver, "spend-limit")).includes(monthly);
+    },
+    { timeout: 15_000, interval: 300, message: `spend-limit to show the monthly budget ${monthly}` },
+  );
+}
+
 // ---------------------------------------------------------------- answers
 
 /** State of the newest answer in the chat: {n, id, source, state, badge, text, ...}. */

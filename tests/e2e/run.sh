@@ -2,6 +2,10 @@
 # End-to-end tests of the desktop app in its real WebKitGTK webview (what `make e2e` runs).
 #
 #   tests/e2e/run.sh [APP_BINARY]     default: $CARGO_TARGET_DIR/release/automix-app
+#   tests/e2e/run.sh --llama-server GGUF [APP_BINARY]
+#                                     instead: the suite in tests/e2e/llama-server/, with llama.cpp's
+#                                     llama-server serving GGUF as the app's remote model
+#                                     (tools/llama-server.sh; `make e2e-llama-server`)
 #
 # Starts Xvfb unless $DISPLAY works, makes a fresh AUTOMIX_HOME whose models/ are hard links to
 # (or a copy of) the pulled models in ${AUTOMIX_MODELS_DIR:-~/.local/share/automix/models},
@@ -11,6 +15,11 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+LLAMA_GGUF=""
+if [ "${1:-}" = "--llama-server" ]; then
+  LLAMA_GGUF="$(realpath -m "${2:?--llama-server needs a GGUF file}")"
+  shift 2
+fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
 APP="$(realpath -m "${1:-$CARGO_TARGET_DIR/release/automix-app}")"
 REMOTE_BIN="${AUTOMIX_TEST_REMOTE_BIN:-$CARGO_TARGET_DIR/release/automix-test-remote}"
@@ -82,16 +91,37 @@ AUTOMIX_E2E_REMOTE="$(head -n1 "$WORK/remote.out")"
 export AUTOMIX_E2E_REMOTE APP E2E_WORK="$WORK"
 say "test remote server at $AUTOMIX_E2E_REMOTE"
 
+# ---- llama-server as the remote model (--llama-server)
+SUITE=(tests/e2e/*.test.mjs)
+if [ -n "$LLAMA_GGUF" ]; then
+  [ -f "$LLAMA_GGUF" ] || die "no GGUF file at $LLAMA_GGUF"
+  LLAMA_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  # The model id the server reports: the file name without its quantisation (as the catalog names it).
+  LLAMA_MODEL="$(basename "$LLAMA_GGUF" .gguf | sed -E 's/-(q[0-9].*|f16|f32)$//')"
+  "$REPO/tools/llama-server.sh" --model "$LLAMA_GGUF" --alias "$LLAMA_MODEL" --port "$LLAMA_PORT" >"$WORK/llama-server.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1200); do
+    curl -sf "http://127.0.0.1:$LLAMA_PORT/health" >/dev/null 2>&1 && break
+    kill -0 "${PIDS[-1]}" 2>/dev/null || { tail -n 20 "$WORK/llama-server.log" >&2; die "llama-server exited"; }
+    sleep 0.5
+  done
+  curl -sf "http://127.0.0.1:$LLAMA_PORT/health" >/dev/null || { tail -n 20 "$WORK/llama-server.log" >&2; die "llama-server did not become ready"; }
+  export AUTOMIX_E2E_LLAMA_SERVER="http://127.0.0.1:$LLAMA_PORT/v1" AUTOMIX_E2E_LLAMA_MODEL="$LLAMA_MODEL"
+  say "llama-server at $AUTOMIX_E2E_LLAMA_SERVER serving $LLAMA_MODEL"
+  SUITE=(tests/e2e/llama-server/*.test.mjs)
+fi
+
 # ---- the tests
 if [ ! -d "$REPO/tests/e2e/node_modules" ]; then
   (cd "$REPO/tests/e2e" && npm ci --prefer-offline --no-audit --no-fund)
 fi
 cd "$REPO"
 set +e
-node --test --test-concurrency=1 --test-reporter=spec tests/e2e/*.test.mjs
+node --test --test-concurrency=1 --test-reporter=spec "${SUITE[@]}"
 status=$?
 set -e
 cp "$WORK/remote.err" "$E2E_OUT/remote-server.log" 2>/dev/null || true
+[ -z "$LLAMA_GGUF" ] || cp "$WORK/llama-server.log" "$E2E_OUT/llama-server.log" 2>/dev/null || true
 # The measurements as one JSON line (also in target/e2e/metrics.json).
 [ -f "$E2E_OUT/metrics.json" ] && node -e 'console.log(JSON.stringify(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))))' "$E2E_OUT/metrics.json"
 say "screenshots in $E2E_OUT"

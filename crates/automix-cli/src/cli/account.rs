@@ -128,6 +128,10 @@ fn print_questions(questions: &[automix::history::StoredQuestion]) {
                 _ => {}
             }
             println!("  cost {} {}; sent {} chunks", e.cost, e.currency, e.payload.chunks.len());
+            if let Some(usage) = e.usage {
+                let source = if e.usage_estimated { "estimated: the server reported none" } else { "as the server reported" };
+                println!("  usage {} prompt + {} completion tokens ({source}); {} ms", usage.prompt_tokens, usage.completion_tokens, e.latency_ms);
+            }
         }
         if let Some(feedback) = q.feedback {
             println!("  feedback: {feedback:?}");
