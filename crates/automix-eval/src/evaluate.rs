@@ -267,6 +267,9 @@ pub struct EvalReport {
     pub options: EvalOptions,
     /// One report per table.
     pub tables: Vec<TableReport>,
+    /// Replayed streams, when asked for.
+    #[serde(default)]
+    pub replay: Vec<crate::replay::ReplayResult>,
 }
 
 /// Evaluates every table separately.
@@ -288,7 +291,7 @@ pub fn evaluate(tables: &[NamedTable], options: &EvalOptions) -> Result<EvalRepo
             evaluate_table(table, &pool, options)
         })
         .collect::<Result<_, _>>()?;
-    Ok(EvalReport { options: options.clone(), tables: reports })
+    Ok(EvalReport { options: options.clone(), tables: reports, replay: Vec::new() })
 }
 
 struct UsableRow {
@@ -503,7 +506,7 @@ fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOp
     })
 }
 
-fn summarise(router: String, per_seed: Vec<f64>) -> RouterSummary {
+pub(crate) fn summarise(router: String, per_seed: Vec<f64>) -> RouterSummary {
     let n = per_seed.len() as f64;
     let mean = per_seed.iter().sum::<f64>() / n;
     let std = if per_seed.len() > 1 { (per_seed.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
@@ -647,7 +650,7 @@ fn fit_pomdp(train: &[&UsableRow], labelled: &[LabelledSignals], signals: Vec<Si
 }
 
 /// The calibration's observation model fitted on `labelled`, and its rate of right answers.
-fn fit_observations(labelled: &[LabelledSignals], signals: Vec<Signal>, options: &EvalOptions) -> Result<(ObservationModel, f64), EvalError> {
+pub(crate) fn fit_observations(labelled: &[LabelledSignals], signals: Vec<Signal>, options: &EvalOptions) -> Result<(ObservationModel, f64), EvalError> {
     let calibration = fit_calibration(
         labelled,
         &CalibrationOptions { signals, bins_per_signal: options.bins_per_signal, combine: options.combine, ..CalibrationOptions::default() },
@@ -655,7 +658,7 @@ fn fit_observations(labelled: &[LabelledSignals], signals: Vec<Signal>, options:
     Ok((ObservationModel::from_calibration(&calibration, &options.smoothing), calibration.slm_accuracy()))
 }
 
-fn two_models(costs: &CostModel, options: &EvalOptions) -> Vec<ModelSpec> {
+pub(crate) fn two_models(costs: &CostModel, options: &EvalOptions) -> Vec<ModelSpec> {
     vec![
         ModelSpec { name: "slm".to_owned(), call_cost: costs.slm_cost, verify_cost: costs.verify_cost },
         ModelSpec { name: options.llm_model.clone(), call_cost: costs.llm_cost, verify_cost: 0.0 },
@@ -685,7 +688,7 @@ fn pre_answer_sweep(
 
 /// The λ settings of a sweep; quadratic spacing because small gains per unit cost matter most
 /// when the LLM is expensive.
-fn lambdas(pomdp: &Pomdp) -> Vec<f64> {
+pub(crate) fn lambdas(pomdp: &Pomdp) -> Vec<f64> {
     let ceiling = pomdp.lambda_ceiling();
     (0..=LAMBDA_STEPS).map(|k| ceiling * (k as f64 / LAMBDA_STEPS as f64).powi(2)).collect()
 }

@@ -4,6 +4,7 @@
 pub mod curves;
 pub mod evaluate;
 pub mod metrics;
+pub mod replay;
 pub mod report;
 /// The routing table lives with the router (the app fits calibrations from it too).
 pub use automix_router::table;
@@ -30,6 +31,8 @@ pub struct EvalCommand {
     pub markdown: Option<PathBuf>,
     /// A calibration file to score as it is on every row of each table (e.g. the bundled one).
     pub calibration: Option<PathBuf>,
+    /// Also replay a stream of questions per set, with and without learning as it goes.
+    pub replay: Option<replay::ReplayOptions>,
 }
 
 /// Runs `automix eval`: reads the tables, evaluates, writes the requested outputs.
@@ -41,6 +44,9 @@ pub fn run_eval(command: &EvalCommand) -> Result<EvalReport, EvalError> {
         for (table, named) in report.tables.iter_mut().zip(&tables) {
             table.given_calibration = Some(evaluate::given_calibration(&calibration, &named.rows, &command.options.smoothing));
         }
+    }
+    if let Some(options) = &command.replay {
+        report.replay = replay::replay(&tables, &command.options, options)?;
     }
     if let Some(path) = &command.svg {
         report.write_svg(path)?;

@@ -7,6 +7,7 @@ use plotters::prelude::*;
 
 use crate::curves::operating_curve;
 use crate::evaluate::{EvalError, EvalReport, RouterSummary, TableReport, AUTOMIX_P, AUTOMIX_P_BEFORE_ANSWERING, AUTOMIX_T, LEARNED_SCORER};
+use crate::replay::ReplayResult;
 
 fn fmt_option(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), |v| format!("{v:.3}"))
@@ -27,6 +28,9 @@ impl EvalReport {
         }
         for table in &self.tables {
             table_markdown(table, &mut out);
+        }
+        if !self.replay.is_empty() {
+            replay_markdown(&self.replay, &mut out);
         }
         out
     }
@@ -90,6 +94,30 @@ fn summary_markdown(tables: &[TableReport], out: &mut String) {
         out,
         "\nAutoMix-P: ΔIBC ≥ 0 on {at_least_zero} of {with_routing} sets with remote answers; above both AutoMix-T and the learned scorer on {above_both}.\n"
     );
+}
+
+fn replay_markdown(results: &[ReplayResult], out: &mut String) {
+    let _ = writeln!(
+        out,
+        "### Learning as it goes (replayed streams)\n\n| set | calibration's prior (other sets) | set's rate | learned prior at the end | ΔIBC, fixed calibration | ΔIBC, learning | agreement judges the local answer right |\n|---|---|---|---|---|---|---|"
+    );
+    for r in results {
+        let _ = writeln!(
+            out,
+            "| {} | {:.3} | {:.3} | {:.3} ± {:.3} | {:+.1} ± {:.1} | {:+.1} ± {:.1} | {:.0}% |",
+            r.table,
+            r.calibration_accuracy,
+            r.set_accuracy,
+            r.learned_accuracy.mean,
+            r.learned_accuracy.std,
+            r.fixed.mean,
+            r.fixed.std,
+            r.learning.mean,
+            r.learning.std,
+            r.agreement_judges_right * 100.0
+        );
+    }
+    out.push('\n');
 }
 
 fn table_markdown(table: &TableReport, out: &mut String) {

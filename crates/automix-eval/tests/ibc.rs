@@ -119,6 +119,7 @@ fn table_round_trips_and_eval_runs_end_to_end() {
         svg: Some(dir.path().join("curves.svg")),
         markdown: Some(dir.path().join("eval.md")),
         calibration: None,
+        replay: None,
     };
     let report = run_eval(&command).unwrap();
     let table_report = &report.tables[0];
@@ -165,6 +166,7 @@ fn unknown_remote_model_is_reported_with_the_models_seen() {
         svg: None,
         markdown: None,
         calibration: None,
+        replay: None,
     };
     let message = run_eval(&command).unwrap_err().to_string();
     assert!(message.contains("gpt-4-0613") && message.contains("--llm-model"), "{message}");

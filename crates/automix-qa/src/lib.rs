@@ -7,4 +7,4 @@ pub mod score;
 
 pub use items::{parse_items, read_items, read_recorded_answers, QaItem, RecordedAnswer};
 pub use jsonl::{open_lines, read_jsonl, JsonLinesError};
-pub use score::{answer_score, choice_accuracy, contains_answer, exact_match, normalize_answer, parse_choice, token_f1, CORRECT_THRESHOLD};
+pub use score::{agrees_with, answer_score, choice_accuracy, contains_answer, exact_match, normalize_answer, parse_choice, token_f1, CORRECT_THRESHOLD};

@@ -23,6 +23,15 @@ pub fn exact_match(prediction: &str, gold_answers: &[String]) -> f64 {
     f64::from(u8::from(hit))
 }
 
+/// Whether a local answer agrees with the remote answer it was escalated to, scored as answers
+/// are scored against gold ones ([`answer_score`] ≥ [`CORRECT_THRESHOLD`]) in either direction: a
+/// local sentence that contains the remote model's short answer agrees, as does a short local
+/// answer the remote sentence contains. How use judges a local answer nobody rated.
+pub fn agrees_with(local_answer: &str, remote_answer: &str) -> bool {
+    answer_score(local_answer, &[remote_answer.to_string()]) >= CORRECT_THRESHOLD
+        || answer_score(remote_answer, &[local_answer.to_string()]) >= CORRECT_THRESHOLD
+}
+
 /// Maximum token F1 over the gold answers (SQuAD); no gold answers scores like [`exact_match`].
 pub fn token_f1(prediction: &str, gold_answers: &[String]) -> f64 {
     if gold_answers.is_empty() {
@@ -111,6 +120,15 @@ pub fn choice_accuracy(prediction: &str, choices: &[String], gold_index: usize) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agreement_reads_a_short_answer_inside_a_sentence_either_way() {
+        assert!(agrees_with("The workshop was founded by Ingrid Halvorsen in 1987.", "Ingrid Halvorsen"));
+        assert!(agrees_with("Halvorsen", "It was founded by Ingrid Halvorsen."));
+        assert!(!agrees_with("The workshop was founded by Tobias Lindqvist.", "Ingrid Halvorsen"));
+        // Token F1 alone said no: the sentence has many more words than the short answer.
+        assert!(token_f1("The workshop was founded by Ingrid Halvorsen in 1987.", &["Ingrid Halvorsen".into()]) < CORRECT_THRESHOLD);
+    }
 
     #[test]
     fn a_sentence_contains_the_gold_answer_only_as_whole_words() {

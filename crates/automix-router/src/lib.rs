@@ -8,13 +8,14 @@
 //! - [`pre_answer`]: deciding before answering from the question's own signals ([`PreAnswerPolicy`]).
 //! - [`selection`]: cross-validated choice of the signals worth observing.
 //! - [`calibration`]: the `models/router/<model-id>.json` file, P(signals | small-model correctness).
+//! - [`learning`]: how judged answers move the local model's prior accuracy.
 //! - [`binning`]: one signal's values into bins; [`signals`]: the signals and labelled rows.
 //! - [`table`]: the routing table (one row per answered QA item) and fitting a calibration on it.
 //!
 //! The remote model is factored out: the calibration describes only the small model; the remote
 //! model's accuracy enters as a number in the [`JointPrior`], refined when judged answers exist.
 //!
-//! Modules use each other in layers, never in a circle: `action`, `signals`, `smoothing` use no
+//! Modules use each other in layers, never in a circle: `action`, `signals`, `smoothing`, `learning` use no
 //! other module; `logistic` uses `signals`; `binning` uses `logistic`; `calibration` uses
 //! `binning`; `pomdp` uses `calibration` and `smoothing`; `pre_answer` uses `logistic` and `pomdp`; `baselines` uses `pre_answer`; `selection` uses `pomdp`; `table` uses `calibration` and `selection`.
 
@@ -22,6 +23,7 @@ mod action;
 pub mod baselines;
 pub mod binning;
 pub mod calibration;
+pub mod learning;
 pub mod logistic;
 pub mod pomdp;
 pub mod pre_answer;

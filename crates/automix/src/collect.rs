@@ -236,6 +236,25 @@ fn record_remote_answer(
     })
 }
 
+/// Copies into `rows` the remote answers that `donor` rows recorded for the same items (by id),
+/// skipping models a row already has: a second local model's table then shares the first one's
+/// remote answers instead of asking the remote model again. Returns how many rows gained one.
+pub fn merge_remote_answers(rows: &mut [RoutingRow], donor: &[RoutingRow]) -> usize {
+    let by_id: HashMap<&str, &RoutingRow> = donor.iter().map(|row| (row.id.as_str(), row)).collect();
+    let mut gained = 0;
+    for row in rows.iter_mut() {
+        let Some(source) = by_id.get(row.id.as_str()) else { continue };
+        let before = row.llm.len();
+        for answer in &source.llm {
+            if !row.llm.iter().any(|a| a.model == answer.model) {
+                row.llm.push(answer.clone());
+            }
+        }
+        gained += usize::from(row.llm.len() > before);
+    }
+    gained
+}
+
 /// How right a free-text answer is: the chosen option for multiple choice; for an unanswerable
 /// question (no gold answer), whether it declines; else 1 when it contains a gold answer, or its
 /// token F1 (a soft label).
@@ -265,4 +284,33 @@ pub fn group_by_context(items: &mut [QaItem]) {
         first_seen.entry(item.context.clone()).or_insert(i);
     }
     items.sort_by_key(|item| first_seen[&item.context]);
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    fn row(id: &str, llm: &[&str]) -> RoutingRow {
+        RoutingRow {
+            id: id.into(),
+            dataset: "d".into(),
+            question: "q?".into(),
+            slm: ScoredAnswer::default(),
+            signals: Default::default(),
+            tokens: TokenCounts::default(),
+            llm: llm.iter().map(|m| ScoredAnswer { model: (*m).into(), answer: format!("{m} says"), score: 1.0, ..Default::default() }).collect(),
+        }
+    }
+
+    #[test]
+    fn remote_answers_join_by_id_without_duplicating_a_model() {
+        let mut rows = vec![row("a", &[]), row("b", &["gpt-4"]), row("c", &[])];
+        let donor = vec![row("a", &["qwen", "gpt-4"]), row("b", &["qwen", "gpt-4"])];
+        assert_eq!(merge_remote_answers(&mut rows, &donor), 2);
+        let models = |r: &RoutingRow| r.llm.iter().map(|a| a.model.clone()).collect::<Vec<_>>();
+        assert_eq!(models(&rows[0]), ["qwen", "gpt-4"]);
+        assert_eq!(models(&rows[1]), ["gpt-4", "qwen"], "the row's own gpt-4 answer is kept, not doubled");
+        assert!(rows[2].llm.is_empty(), "an item the donor lacks gains nothing");
+        assert_eq!(merge_remote_answers(&mut rows, &donor), 0, "merging twice changes nothing");
+    }
 }

@@ -51,6 +51,11 @@ pub struct CollectArgs {
     /// settings' price for that model, else the bundled price list).
     #[arg(long, num_args = 2, value_names = ["IN", "OUT"], requires = "remote_endpoint")]
     remote_price: Option<Vec<f64>>,
+    /// Copy the remote answers another table recorded for the same items (by id) into this one,
+    /// once every item is answered: a second local model then shares the first one's remote
+    /// answers (recorded for the first model's payload) instead of asking again.
+    #[arg(long, conflicts_with = "remote_endpoint")]
+    remote_answers_from: Option<PathBuf>,
     /// Scratch library and history (default: next to --out).
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -142,6 +147,15 @@ pub fn run(args: CollectArgs) -> Result<()> {
         other => other?,
     };
     bar.finish();
+    let mut rows = rows;
+    if let Some(donor) = &args.remote_answers_from {
+        let gained = automix::collect::merge_remote_answers(&mut rows, &automix::router::read_table(donor)?);
+        // Written beside and renamed over the table, so a kill leaves the old table whole.
+        let partial = args.out.with_extension("merging");
+        automix::router::write_table(&partial, &rows)?;
+        std::fs::rename(&partial, &args.out)?;
+        println!("{gained} of {} rows gained the remote answers recorded in {}", rows.len(), donor.display());
+    }
     let correct = rows.iter().filter(|row| row.slm.correct()).count();
     println!("{} rows in {} (local answers right: {correct}, {:.3})", rows.len(), args.out.display(), correct as f64 / rows.len().max(1) as f64);
     if let Some(remote) = &remote {

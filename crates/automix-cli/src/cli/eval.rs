@@ -41,6 +41,13 @@ pub struct EvalArgs {
     svg: Option<PathBuf>,
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Also replay this many questions per set (drawn from its rows) through a router calibrated
+    /// on the other sets, with and without learning from judged answers as it goes.
+    #[arg(long)]
+    replay: Option<usize>,
+    /// Streams per set for --replay.
+    #[arg(long, default_value_t = 5)]
+    replay_seeds: u64,
 }
 
 pub fn run_eval_command(args: EvalArgs) -> Result<()> {
@@ -54,7 +61,8 @@ pub fn run_eval_command(args: EvalArgs) -> Result<()> {
         bins_per_signal: args.bins.unwrap_or(automix::router::DEFAULT_BINS_PER_SIGNAL),
         ..Default::default()
     };
-    let report = run_eval(&EvalCommand { tables: args.tables, options, svg: args.svg, markdown: args.markdown, calibration: args.calibration })?;
+    let replay = args.replay.map(|questions| automix_eval::replay::ReplayOptions { questions, seeds: args.replay_seeds, ..Default::default() });
+    let report = run_eval(&EvalCommand { tables: args.tables, options, svg: args.svg, markdown: args.markdown, calibration: args.calibration, replay })?;
     print!("{}", report.to_markdown());
     Ok(())
 }

@@ -20,7 +20,7 @@ use automix_docs::{DocumentInfo, DocumentText, Embedder, Library};
 use automix_history::{Feedback, History};
 use automix_llm::{KvCache, LocalModel, PromptCache};
 use automix_models::{Catalog, CatalogEntry, ModelKind, ModelStore};
-use automix_qa::{token_f1, CORRECT_THRESHOLD};
+use automix_qa::agrees_with;
 use automix_remote::{ApiKey, BlockingRemoteClient, KeyStore, ModelPrice, PriceTable, RemoteClient};
 
 pub use automix_types::RouteDecision;
@@ -408,7 +408,7 @@ fn judged_local_answers(history: &History, since_ms: i64) -> Result<Vec<bool>, A
         .judged_local_answers(since_ms)?
         .into_iter()
         .map(|judged| match (judged.remote_answer, judged.feedback) {
-            (Some(remote), _) => token_f1(&judged.local_answer, std::slice::from_ref(&remote)) >= CORRECT_THRESHOLD,
+            (Some(remote), _) => agrees_with(&judged.local_answer, &remote),
             (None, feedback) => feedback == Some(Feedback::Up),
         })
         .collect())

@@ -29,15 +29,7 @@ fn bundled_calibration(model_id: &str) -> Option<Result<Calibration, AskError>> 
         .map(|(_, text)| serde_json::from_str(text).map_err(|e| AskError::Router(format!("the bundled calibration of {model_id}: {e}"))))
 }
 
-/// At most this many answers judged in use move the prior, so a run of unusual questions cannot
-/// overturn what the calibration rows established.
-pub const MAX_LEARNED_ANSWERS: usize = 200;
-
-/// The calibration's accuracy counts as this many judged answers at most: how often the local
-/// model is right depends on the user's documents and questions (SmolLM2 is right on half of
-/// SQuAD v1.1 and a quarter of SQuAD v2.0), so after a few dozen judged answers their rate leads.
-/// The calibration's histograms, which say which answers are the right ones, stay as fitted.
-pub const CALIBRATION_PRIOR_WEIGHT: usize = 50;
+use automix_router::learning::{learned_accuracy, recent_judgements};
 
 /// Folder under `$AUTOMIX_HOME` with calibrations fitted on this machine (`automix calibrate --model`).
 pub const CALIBRATIONS_DIR: &str = "router";
@@ -109,8 +101,7 @@ impl Router {
     /// Refines the local model's prior accuracy with answers judged in use, oldest first; only the
     /// most recent `MAX_LEARNED_ANSWERS` count, weighed against `CALIBRATION_PRIOR_WEIGHT` rows.
     pub fn learn(&mut self, local_correct: &[bool]) {
-        let recent = &local_correct[local_correct.len().saturating_sub(MAX_LEARNED_ANSWERS)..];
-        self.learned = (recent.len(), recent.iter().filter(|&&c| c).count());
+        self.learned = recent_judgements(local_correct);
     }
 
     /// What use has taught the router so far.
@@ -120,9 +111,7 @@ impl Router {
 
     /// The local model's prior accuracy: the calibration's, moved by what use has shown.
     pub fn slm_accuracy(&self) -> f64 {
-        let (judged, correct) = self.learned;
-        let weight = self.calibration.rows.min(CALIBRATION_PRIOR_WEIGHT) as f64;
-        (self.calibration.slm_accuracy() * weight + correct as f64) / (weight + judged as f64)
+        learned_accuracy(self.calibration.slm_accuracy(), self.calibration.rows, self.learned)
     }
 
     /// P(local answer correct | signals) by Bayes' rule over the calibrated likelihoods.
@@ -193,6 +182,7 @@ mod tests {
 
     #[test]
     fn use_moves_the_prior_within_bounds() {
+        use automix_router::learning::{CALIBRATION_PRIOR_WEIGHT, MAX_LEARNED_ANSWERS};
         let mut router = Router::bundled().unwrap();
         let calibrated = router.slm_accuracy();
         router.learn(&[true; 50]);
@@ -208,6 +198,7 @@ mod tests {
 
     #[test]
     fn a_more_trusted_local_model_escalates_less() {
+        use automix_router::learning::MAX_LEARNED_ANSWERS;
         let mut router = Router::bundled().unwrap();
         let signals = SignalValues { v_logit: Some(0.3), answer_tokens: Some(8.0), ..Default::default() };
         let confidence = router.local_confidence(&signals);
