@@ -185,10 +185,9 @@ struct ModeScore {
 /// A top-k chunk counts when it contains a gold answer and, where the gold paragraph is known, overlaps it.
 fn is_relevant(hit: &SearchHit, question: &Question) -> bool {
     let contains_answer = question.answers.iter().any(|answer| hit.text.contains(answer.as_str()));
-    let in_gold = question
-        .gold
-        .as_ref()
-        .is_none_or(|gold| hit.citation.path == gold.path && hit.citation.char_start < gold.chars.end && gold.chars.start < hit.citation.char_end);
+    let in_gold = question.gold.as_ref().is_none_or(|gold| {
+        hit.citation.location.path == gold.path && hit.citation.location.char_start < gold.chars.end && gold.chars.start < hit.citation.location.char_end
+    });
     contains_answer && in_gold
 }
 

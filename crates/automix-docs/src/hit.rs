@@ -1,64 +1,23 @@
 //! A retrieved chunk ([`SearchHit`]) and where it came from ([`Citation`]).
 
+use automix_types::SourceLocation;
 use serde::{Deserialize, Serialize};
 
-/// Where a chunk came from, for showing and checking a source.
+/// Where a chunk came from, for showing and checking a source: its place in the document and an
+/// excerpt. On the wire the location's fields sit beside `snippet`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct Citation {
-    /// Ids are i64 in SQLite and numbers (below 2^53) on the wire.
-    #[cfg_attr(feature = "typescript", ts(type = "number"))]
-    pub document_id: i64,
-    pub path: String,
-    pub title: String,
-    /// Physical page numbers (1-based), as a PDF viewer counts them.
-    pub page_start: Option<u32>,
-    pub page_end: Option<u32>,
-    /// The page labels printed on those pages ("xii", "19"), where the document defines labels
-    /// that differ from the physical numbers.
-    #[serde(default)]
-    pub page_label_start: Option<String>,
-    #[serde(default)]
-    pub page_label_end: Option<String>,
-    pub section: Option<String>,
-    /// Character range of the chunk body in the document's extracted text.
-    pub char_start: usize,
-    pub char_end: usize,
+    #[serde(flatten)]
+    #[cfg_attr(feature = "typescript", ts(flatten))]
+    pub location: SourceLocation,
     /// A short excerpt around the first query word found, for display.
     pub snippet: String,
 }
 
 impl std::fmt::Display for Citation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.title)?;
-        if let Some(pages) = self.pages() {
-            write!(f, ", {pages}")?;
-        }
-        if let Some(section) = &self.section {
-            write!(f, ", § {section}")?;
-        }
-        write!(f, " ({}, chars {}–{})", self.path, self.char_start, self.char_end)
-    }
-}
-
-impl Citation {
-    /// "p. 19 (PDF page 26)", "pp. 3–4": the pages as printed, with the physical page numbers
-    /// where the printed labels differ from them; None for formats without pages.
-    pub fn pages(&self) -> Option<String> {
-        let start = self.page_start?;
-        let end = self.page_end.unwrap_or(start).max(start);
-        let (prefix, physical) = if end > start { ("pp.", format!("{start}–{end}")) } else { ("p.", start.to_string()) };
-        if self.page_label_start.is_none() && self.page_label_end.is_none() {
-            return Some(format!("{prefix} {physical}"));
-        }
-        let label = |label: &Option<String>, page: u32| label.clone().unwrap_or_else(|| page.to_string());
-        let printed = if end > start {
-            format!("{}–{}", label(&self.page_label_start, start), label(&self.page_label_end, end))
-        } else {
-            label(&self.page_label_start, start)
-        };
-        let pdf_pages = if end > start { "PDF pages" } else { "PDF page" };
-        Some(format!("{prefix} {printed} ({pdf_pages} {physical})"))
+        self.location.fmt(f)
     }
 }
 
@@ -81,32 +40,4 @@ pub struct SearchHit {
     /// of the tokenizer that packed the context.
     pub token_count: usize,
     pub citation: Citation,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn citations_name_printed_page_labels_next_to_physical_pages() {
-        let citation = |start, end, label_start: Option<&str>, label_end: Option<&str>| Citation {
-            document_id: 1,
-            path: "/a.pdf".into(),
-            title: "A".into(),
-            page_start: start,
-            page_end: end,
-            page_label_start: label_start.map(str::to_string),
-            page_label_end: label_end.map(str::to_string),
-            section: None,
-            char_start: 0,
-            char_end: 1,
-            snippet: String::new(),
-        };
-        assert_eq!(citation(Some(26), Some(26), Some("19"), Some("19")).pages().as_deref(), Some("p. 19 (PDF page 26)"));
-        assert_eq!(citation(Some(3), Some(4), Some("iii"), Some("iv")).pages().as_deref(), Some("pp. iii–iv (PDF pages 3–4)"));
-        assert_eq!(citation(Some(5), Some(5), None, None).pages().as_deref(), Some("p. 5"));
-        assert_eq!(citation(Some(5), Some(6), None, None).pages().as_deref(), Some("pp. 5–6"));
-        assert_eq!(citation(None, None, None, None).pages(), None);
-        assert_eq!(citation(Some(26), Some(26), Some("19"), Some("19")).to_string(), "A, p. 19 (PDF page 26) (/a.pdf, chars 0–1)");
-    }
 }

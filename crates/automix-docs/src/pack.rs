@@ -45,7 +45,9 @@ pub fn select_for_budget(hits: &[SearchHit], question: &str, budget_tokens: usiz
         used += piece.token_count;
         chosen.push(piece);
     }
-    chosen.sort_by(|a, b| (a.citation.path.as_str(), a.citation.char_start).cmp(&(b.citation.path.as_str(), b.citation.char_start)));
+    chosen.sort_by(|a, b| {
+        (a.citation.location.path.as_str(), a.citation.location.char_start).cmp(&(b.citation.location.path.as_str(), b.citation.location.char_start))
+    });
     chosen
 }
 
@@ -56,7 +58,7 @@ fn focus(hit: &SearchHit, stems: &[(String, f64)], allowance: usize, counter: &d
     if tokens <= allowance {
         return Some(SearchHit { token_count: tokens, ..hit.clone() });
     }
-    let body = chunk_body(&hit.text, hit.citation.section.as_deref());
+    let body = chunk_body(&hit.text, hit.citation.location.section.as_deref());
     let sentences = sentence_ranges(body, 0..body.len());
     let best = sentences
         .iter()
@@ -128,13 +130,13 @@ fn best_words(hit: &SearchHit, body: &str, sentence: Range<usize>, stems: &[(Str
 /// The part `range` (bytes of `body`) of a hit, with its heading line, citation and token count.
 fn window(hit: &SearchHit, body: &str, range: Range<usize>, counter: &dyn TokenCounter) -> SearchHit {
     let part = &body[range.clone()];
-    let text = match &hit.citation.section {
+    let text = match &hit.citation.location.section {
         Some(section) => format!("{section}\n{part}"),
         None => part.to_string(),
     };
     let mut citation = hit.citation.clone();
-    citation.char_start = hit.citation.char_start + body[..range.start].chars().count();
-    citation.char_end = citation.char_start + part.chars().count();
+    citation.location.char_start = hit.citation.location.char_start + body[..range.start].chars().count();
+    citation.location.char_end = citation.location.char_start + part.chars().count();
     citation.snippet = snippet(part, &[]);
     SearchHit { token_count: counter.count_tokens(&text), text, citation, ..hit.clone() }
 }
@@ -142,9 +144,9 @@ fn window(hit: &SearchHit, body: &str, range: Range<usize>, counter: &dyn TokenC
 /// `piece` without the text that chosen sources of the same document already hold; None when
 /// nothing is left. Chunks overlap their neighbours, so neighbouring hits share sentences.
 fn without_chosen_text(piece: SearchHit, chosen: &[SearchHit], counter: &dyn TokenCounter) -> Option<SearchHit> {
-    let mut range = piece.citation.char_start..piece.citation.char_end;
-    for kept in chosen.iter().filter(|kept| kept.citation.document_id == piece.citation.document_id) {
-        let kept_range = kept.citation.char_start..kept.citation.char_end;
+    let mut range = piece.citation.location.char_start..piece.citation.location.char_end;
+    for kept in chosen.iter().filter(|kept| kept.citation.location.document_id == piece.citation.location.document_id) {
+        let kept_range = kept.citation.location.char_start..kept.citation.location.char_end;
         if kept_range.start <= range.start && range.end <= kept_range.end {
             return None;
         }
@@ -154,11 +156,11 @@ fn without_chosen_text(piece: SearchHit, chosen: &[SearchHit], counter: &dyn Tok
             range.end = kept_range.start;
         }
     }
-    if range == (piece.citation.char_start..piece.citation.char_end) {
+    if range == (piece.citation.location.char_start..piece.citation.location.char_end) {
         return Some(piece);
     }
-    let body = chunk_body(&piece.text, piece.citation.section.as_deref());
-    let to_byte = |char_index: usize| body.char_indices().nth(char_index - piece.citation.char_start).map_or(body.len(), |(byte, _)| byte);
+    let body = chunk_body(&piece.text, piece.citation.location.section.as_deref());
+    let to_byte = |char_index: usize| body.char_indices().nth(char_index - piece.citation.location.char_start).map_or(body.len(), |(byte, _)| byte);
     let (start, end) = (to_byte(range.start), to_byte(range.end));
     let trimmed = body[start..end].trim();
     if trimmed.split_whitespace().count() < 3 {
@@ -203,6 +205,7 @@ mod tests {
     use super::*;
     use crate::chunk::WordTokenEstimate;
     use crate::hit::Citation;
+    use automix_types::SourceLocation;
 
     fn hit(chunk_id: i64, path: &str, char_start: usize, text: &str) -> SearchHit {
         SearchHit {
@@ -213,16 +216,18 @@ mod tests {
             text: text.to_string(),
             token_count: text.split_whitespace().count(),
             citation: Citation {
-                document_id: path.bytes().map(i64::from).sum(),
-                path: path.to_string(),
-                title: path.to_string(),
-                page_start: None,
-                page_end: None,
-                page_label_start: None,
-                page_label_end: None,
-                section: None,
-                char_start,
-                char_end: char_start + text.chars().count(),
+                location: SourceLocation {
+                    document_id: path.bytes().map(i64::from).sum(),
+                    path: path.to_string(),
+                    title: path.to_string(),
+                    page_start: None,
+                    page_end: None,
+                    page_label_start: None,
+                    page_label_end: None,
+                    section: None,
+                    char_start,
+                    char_end: char_start + text.chars().count(),
+                },
                 snippet: String::new(),
             },
         }
@@ -259,8 +264,9 @@ mod tests {
         assert!(piece.text.len() < text.len() - 100, "trimmed: {}", piece.text);
         // The citation points at exactly the kept text inside the document.
         let offset = text.find("The lighthouse").unwrap();
-        assert!(piece.citation.char_start <= 1000 + offset && piece.citation.char_end <= long.citation.char_end);
-        let body: String = text.chars().skip(piece.citation.char_start - 1000).take(piece.citation.char_end - piece.citation.char_start).collect();
+        assert!(piece.citation.location.char_start <= 1000 + offset && piece.citation.location.char_end <= long.citation.location.char_end);
+        let body: String =
+            text.chars().skip(piece.citation.location.char_start - 1000).take(piece.citation.location.char_end - piece.citation.location.char_start).collect();
         assert_eq!(body, piece.text);
     }
 
@@ -271,7 +277,7 @@ mod tests {
         let [piece] = chosen.as_slice() else { panic!("one source expected, got {chosen:?}") };
         assert!(piece.text.ends_with("shred all copies within seven days"), "{}", piece.text);
         assert!(piece.token_count <= 50, "{}", piece.token_count);
-        assert_eq!(&text[piece.citation.char_start..piece.citation.char_end], piece.text);
+        assert_eq!(&text[piece.citation.location.char_start..piece.citation.location.char_end], piece.text);
     }
 
     /// Counts a token per four characters, so that one long word can outweigh the rest.

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use automix_types::SourceLocation;
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
@@ -93,7 +94,7 @@ impl Library {
                 // Rank deeper so the chosen documents still get their best chunks when other
                 // documents outrank them.
                 let mut hits = self.search(embedder, question, CANDIDATES_PER_RANKING * 10, SearchMode::Hybrid)?;
-                hits.retain(|hit| chosen.contains(&hit.citation.document_id));
+                hits.retain(|hit| chosen.contains(&hit.citation.location.document_id));
                 hits.truncate(CANDIDATES_PER_RANKING);
                 hits
             }
@@ -149,16 +150,18 @@ impl Library {
                     similarity,
                     token_count: row.get::<_, i64>(7)? as usize,
                     citation: Citation {
-                        document_id: row.get(8)?,
-                        path: row.get(9)?,
-                        title: row.get(10)?,
-                        page_start: row.get(3)?,
-                        page_end: row.get(4)?,
-                        page_label_start: row.get(11)?,
-                        page_label_end: row.get(12)?,
-                        section,
-                        char_start: row.get::<_, i64>(5)? as usize,
-                        char_end: row.get::<_, i64>(6)? as usize,
+                        location: SourceLocation {
+                            document_id: row.get(8)?,
+                            path: row.get(9)?,
+                            title: row.get(10)?,
+                            page_start: row.get(3)?,
+                            page_end: row.get(4)?,
+                            page_label_start: row.get(11)?,
+                            page_label_end: row.get(12)?,
+                            section,
+                            char_start: row.get::<_, i64>(5)? as usize,
+                            char_end: row.get::<_, i64>(6)? as usize,
+                        },
                         snippet,
                     },
                     text,

@@ -95,19 +95,19 @@ fn a_mixed_folder_is_indexed_with_citations_and_broken_files_fail_alone() {
     let hits = library.search(common::embedder(), "At what temperature does Zorblax coolant boil?", 3, SearchMode::Hybrid).expect("search");
     let top = &hits[0];
     assert!(top.text.contains("412 kelvin"), "{hits:#?}");
-    assert_eq!(top.citation.title, "Pump Manual");
-    assert!(top.citation.path.ends_with("manual.pdf"));
-    assert_eq!((top.citation.page_start, top.citation.page_end), (Some(2), Some(2)));
+    assert_eq!(top.citation.location.title, "Pump Manual");
+    assert!(top.citation.location.path.ends_with("manual.pdf"));
+    assert_eq!((top.citation.location.page_start, top.citation.location.page_end), (Some(2), Some(2)));
     assert!(top.citation.snippet.contains("Zorblax coolant boils"), "{}", top.citation.snippet);
-    assert!(top.citation.char_end > top.citation.char_start);
+    assert!(top.citation.location.char_end > top.citation.location.char_start);
 
     // The DOCX fact carries its heading path, both in the citation and in the chunk text.
     let hits = library.search(common::embedder(), "How many weeks of parental leave do employees get?", 3, SearchMode::Vector).expect("search");
-    assert_eq!(hits[0].citation.section.as_deref(), Some("Leave > Parental leave"), "{hits:#?}");
+    assert_eq!(hits[0].citation.location.section.as_deref(), Some("Leave > Parental leave"), "{hits:#?}");
     assert!(hits[0].text.starts_with("Leave > Parental leave\n"));
 
     let bm25 = library.search(common::embedder(), "lighthouse Skerry", 5, SearchMode::Bm25).expect("search");
-    assert!(bm25[0].citation.path.ends_with("history.txt"), "{bm25:#?}");
+    assert!(bm25[0].citation.location.path.ends_with("history.txt"), "{bm25:#?}");
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn retrieve_fills_the_budget_best_first_in_document_order() {
     assert!(answer_similarity.is_some_and(|similarity| similarity > 0.3 && similarity <= 1.0), "{answer_similarity:?}");
     let bm25 = library.search(common::embedder(), "lighthouse Skerry Point", 3, SearchMode::Bm25).expect("search");
     assert!(!bm25.is_empty() && bm25.iter().all(|hit| hit.similarity.is_none()));
-    let order: Vec<(&str, usize)> = chosen.iter().map(|hit| (hit.citation.path.as_str(), hit.citation.char_start)).collect();
+    let order: Vec<(&str, usize)> = chosen.iter().map(|hit| (hit.citation.location.path.as_str(), hit.citation.location.char_start)).collect();
     let mut sorted = order.clone();
     sorted.sort();
     assert_eq!(order, sorted);
@@ -163,7 +163,7 @@ fn re_adding_is_idempotent_changes_reindex_and_remove_forgets() {
     assert_eq!(library.documents().expect("list").len(), 3);
     for query in ["cucumbers trellis", "lighthouse Skerry"] {
         let hits = library.search(common::embedder(), query, 10, SearchMode::Hybrid).expect("search");
-        assert!(hits.iter().all(|hit| !hit.citation.path.ends_with("garden.md") && !hit.citation.path.ends_with("history.txt")));
+        assert!(hits.iter().all(|hit| !hit.citation.location.path.ends_with("garden.md") && !hit.citation.location.path.ends_with("history.txt")));
     }
     assert!(matches!(library.remove("no-such-doc"), Err(DocsError::UnknownDocument(_))));
 
@@ -427,7 +427,7 @@ fn a_search_connection_sees_what_another_connection_indexes_and_removes() {
     add(&mut writer, &[second], &IndexOptions::default());
     let hits = reader.search(common::embedder(), "where does clover grow for honeybees", 1, SearchMode::Vector).expect("search");
     assert!(hits[0].text.contains("Honeybees"), "the new chunk is not seen by the vector search: {hits:#?}");
-    let bees = hits[0].citation.document_id;
+    let bees = hits[0].citation.location.document_id;
     let kites_only = reader.retrieve_from(common::embedder(), "honeybees clover", 256, &WordTokenEstimate, Some(&[bees + 1000])).expect("retrieve");
     assert!(kites_only.is_empty(), "a scope of unknown documents retrieves nothing");
     writer.remove(&bees.to_string()).expect("remove");
@@ -575,7 +575,7 @@ fn searches_find_chinese_japanese_and_ligature_text_by_its_words() {
     for (question, expected) in [("東京の人口は？", "tokyo.txt"), ("长城在哪里？", "beijing.txt"), ("Which file did the auditors review?", "report.txt")]
     {
         let hits = library.search(common::embedder(), question, 3, SearchMode::Bm25).expect("search");
-        assert!(hits.first().is_some_and(|hit| hit.citation.path.ends_with(expected)), "{question}: {hits:?}");
+        assert!(hits.first().is_some_and(|hit| hit.citation.location.path.ends_with(expected)), "{question}: {hits:?}");
         // Citations keep the text as printed.
         if expected == "report.txt" {
             assert!(hits[0].text.contains("ﬁle"), "{}", hits[0].text);
@@ -623,5 +623,5 @@ fn document_text_and_citations_carry_printed_page_labels() {
     assert!(matches!(library.document_text("/nowhere.pdf"), Err(DocsError::UnknownDocument(_))));
 
     let hits = library.search(common::embedder(), "zorblax valve", 1, SearchMode::Bm25).expect("search");
-    assert_eq!(hits[0].citation.pages().as_deref(), Some("p. 1 (PDF page 3)"), "{:?}", hits[0].citation);
+    assert_eq!(hits[0].citation.location.pages().as_deref(), Some("p. 1 (PDF page 3)"), "{:?}", hits[0].citation);
 }

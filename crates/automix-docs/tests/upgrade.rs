@@ -32,7 +32,7 @@ fn listed(library: &Library) -> Vec<(String, String, DocumentFormat, usize)> {
 fn top_hit(library: &mut Library, query: &str) -> (String, String) {
     let hits = library.search(common::embedder(), query, 3, SearchMode::Hybrid).expect("search");
     let top = hits.first().unwrap_or_else(|| panic!("nothing found for {query:?}"));
-    (top.citation.path.clone(), top.text.clone())
+    (top.citation.location.path.clone(), top.text.clone())
 }
 
 /// An upgraded library indexes a new file, finds it, and removes an old document with its
@@ -49,7 +49,7 @@ fn still_takes_documents(library: &mut Library, old_path: &str) {
     let removed = library.remove(old_path).expect("remove an old document");
     assert_eq!(library.chunk_count().expect("count"), chunks_before - removed.chunk_count);
     let hits = library.search(common::embedder(), "Zorblax coolant", 5, SearchMode::Bm25).expect("search");
-    assert!(hits.iter().all(|hit| hit.citation.path != old_path), "{hits:#?}");
+    assert!(hits.iter().all(|hit| hit.citation.location.path != old_path), "{hits:#?}");
 }
 
 #[test]
@@ -67,7 +67,10 @@ fn a_schema_1_library_is_adopted_and_upgraded_with_every_document() {
     assert_eq!(library.chunk_count().expect("count"), 3);
     let hits = library.search(common::embedder(), "At what temperature does Zorblax coolant boil?", 3, SearchMode::Hybrid).expect("search");
     assert!(hits[0].text.contains("412 kelvin"), "{hits:#?}");
-    assert_eq!((hits[0].citation.title.as_str(), hits[0].citation.page_start, hits[0].citation.page_label_start.as_deref()), ("Pump Manual", Some(2), None));
+    assert_eq!(
+        (hits[0].citation.location.title.as_str(), hits[0].citation.location.page_start, hits[0].citation.location.page_label_start.as_deref()),
+        ("Pump Manual", Some(2), None)
+    );
     // Step 3 folded the old chunks into the new index: the ligature and the Japanese are found.
     for query in ["file sights", "京都"] {
         assert_eq!(top_hit(&mut library, query).0, "/home/ada/docs/notes/tokyo.md", "{query}");
@@ -94,7 +97,7 @@ fn a_schema_2_library_keeps_its_folders_and_documents() {
     );
     let hits = library.search(common::embedder(), "How many weeks of parental leave?", 3, SearchMode::Hybrid).expect("search");
     assert_eq!(
-        (hits[0].citation.path.as_str(), hits[0].citation.section.as_deref()),
+        (hits[0].citation.location.path.as_str(), hits[0].citation.location.section.as_deref()),
         ("/home/ada/docs/handbook.docx", Some("Leave > Parental leave")),
         "{hits:#?}"
     );
@@ -126,7 +129,7 @@ fn a_schema_3_library_is_adopted_as_it_is() {
     );
     let hits = library.search(common::embedder(), "How often is the coolant replaced?", 3, SearchMode::Hybrid).expect("search");
     assert!(hits[0].text.contains("every two years"), "{hits:#?}");
-    assert_eq!(hits[0].citation.pages().as_deref(), Some("p. v (PDF page 6)"));
+    assert_eq!(hits[0].citation.location.pages().as_deref(), Some("p. v (PDF page 6)"));
     assert_eq!(top_hit(&mut library, "oolong").0, "/home/ada/docs/notes/tea.md");
     still_takes_documents(&mut library, "/home/ada/docs/manual.pdf");
     drop(library);

@@ -269,7 +269,26 @@ pub struct EvalReport {
     pub tables: Vec<TableReport>,
     /// Replayed streams, when asked for.
     #[serde(default)]
-    pub replay: Vec<crate::replay::ReplayResult>,
+    pub replay: Vec<ReplayResult>,
+}
+
+/// The replay of one set (`crate::replay`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayResult {
+    /// The set.
+    pub table: String,
+    /// ΔIBC (%) of the router on its fixed calibration, per stream.
+    pub fixed: RouterSummary,
+    /// ΔIBC (%) of the router that learns as it goes, per stream.
+    pub learning: RouterSummary,
+    /// The calibration's prior accuracy (fitted on the other sets).
+    pub calibration_accuracy: f64,
+    /// The set's own rate of right local answers.
+    pub set_accuracy: f64,
+    /// The learned prior at the end of each stream, at the middle λ of the sweep.
+    pub learned_accuracy: RouterSummary,
+    /// How often agreement with the remote answer says what the gold answers say about the local one.
+    pub agreement_judges_right: f64,
 }
 
 /// Evaluates every table separately.

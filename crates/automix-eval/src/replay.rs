@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::curves::{delta_ibc, Anchors, CostModel, CurvePoint, RoutedQuery};
-use crate::evaluate::{fit_observations, lambdas, summarise, two_models, EvalError, EvalOptions, NamedTable, RouterSummary};
+use crate::evaluate::{fit_observations, lambdas, summarise, two_models, EvalError, EvalOptions, NamedTable, ReplayResult};
 
 /// Settings of a replay.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,25 +33,6 @@ impl Default for ReplayOptions {
     fn default() -> Self {
         ReplayOptions { questions: 1000, seeds: 5, feedback_share: 0.1, lambda_stride: 5 }
     }
-}
-
-/// The replay of one set.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReplayResult {
-    /// The set.
-    pub table: String,
-    /// ΔIBC (%) of the router on its fixed calibration, per stream.
-    pub fixed: RouterSummary,
-    /// ΔIBC (%) of the router that learns as it goes, per stream.
-    pub learning: RouterSummary,
-    /// The calibration's prior accuracy (fitted on the other sets).
-    pub calibration_accuracy: f64,
-    /// The set's own rate of right local answers.
-    pub set_accuracy: f64,
-    /// The learned prior at the end of each stream, at the middle λ of the sweep.
-    pub learned_accuracy: RouterSummary,
-    /// How often agreement with the remote answer says what the gold answers say about the local one.
-    pub agreement_judges_right: f64,
 }
 
 /// Replays every table that has the remote model's answers and at least one other table to

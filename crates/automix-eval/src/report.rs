@@ -6,8 +6,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::curves::operating_curve;
-use crate::evaluate::{EvalError, EvalReport, RouterSummary, TableReport, AUTOMIX_P, AUTOMIX_P_BEFORE_ANSWERING, AUTOMIX_T, LEARNED_SCORER};
-use crate::replay::ReplayResult;
+use crate::evaluate::{EvalError, EvalReport, ReplayResult, RouterSummary, TableReport, AUTOMIX_P, AUTOMIX_P_BEFORE_ANSWERING, AUTOMIX_T, LEARNED_SCORER};
 
 fn fmt_option(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), |v| format!("{v:.3}"))

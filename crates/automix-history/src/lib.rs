@@ -19,9 +19,7 @@ mod records;
 mod rows;
 mod schema;
 
-pub use automix_types::RouteDecision;
+pub use automix_types::{RouteDecision, SourceLocation};
 pub use error::StoreError;
 pub use history::History;
-pub use records::{
-    Citation, CitationLocation, Conversation, Escalation, Feedback, JudgedAnswer, ListTotals, LocalAnswer, PeriodSpend, QuestionRecord, Routing, StoredQuestion,
-};
+pub use records::{Citation, Conversation, Escalation, Feedback, JudgedAnswer, ListTotals, LocalAnswer, PeriodSpend, QuestionRecord, Routing, StoredQuestion};

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use automix_types::{Cost, EscalationPayload, RouteDecision, Usage};
+use automix_types::{Cost, EscalationPayload, RouteDecision, SourceLocation, Usage};
 use serde::{Deserialize, Serialize};
 
 /// A retrieved chunk cited by the local answer.
@@ -19,25 +19,7 @@ pub struct Citation {
     pub score: f32,
     /// Where in the library the chunk is, for a citation a reader can open (absent in old rows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<CitationLocation>,
-}
-
-/// The document, pages and section a cited chunk comes from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CitationLocation {
-    pub document_id: i64,
-    pub path: String,
-    pub title: String,
-    pub page_start: Option<u32>,
-    pub page_end: Option<u32>,
-    /// Printed page labels, where they differ from the physical numbers (absent in old rows).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_label_start: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_label_end: Option<String>,
-    pub section: Option<String>,
-    pub char_start: usize,
-    pub char_end: usize,
+    pub location: Option<SourceLocation>,
 }
 
 /// The user's verdict on an answer.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use automix_history::{Citation, CitationLocation, Escalation, Feedback, History, LocalAnswer, QuestionRecord, RouteDecision, Routing, StoreError};
+use automix_history::{Citation, Escalation, Feedback, History, LocalAnswer, QuestionRecord, RouteDecision, Routing, StoreError};
 use automix_types::{ChatMessage, Cost, EscalationPayload, PayloadChunk, Usage};
 use rusqlite::Connection;
 
@@ -150,7 +150,7 @@ fn a_schema_2_history_keeps_confidence_follow_ups_and_failed_escalations() {
     assert_eq!(first.routing.local_confidence, Some(0.29));
     assert_eq!(
         first.citations[0].location,
-        Some(CitationLocation {
+        Some(automix_history::SourceLocation {
             document_id: 3,
             path: "/home/ada/docs/handbook.docx".into(),
             title: "Staff Handbook".into(),

@@ -1,11 +1,14 @@
 //! AutoMix's shared value types, the floor every other crate may stand on: money and prices, token
-//! usage, exactly what an escalation sends, and what the router decided.
+//! usage, exactly what an escalation sends, where a cited passage comes from, and what the router
+//! decided.
 
+mod citation;
 mod cost;
 mod decision;
 mod error_code;
 mod escalation;
 
+pub use citation::SourceLocation;
 pub use cost::{Cost, ModelPrice};
 pub use decision::RouteDecision;
 pub use error_code::ErrorCode;

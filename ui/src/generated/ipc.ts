@@ -9,6 +9,10 @@ export type RouteDecision = "local" | "escalate" | "stay_local_budget" | "stay_l
 
 export type Citation = { 
 /**
+ * A short excerpt around the first query word found, for display.
+ */
+snippet: string, 
+/**
  * Ids are i64 in SQLite and numbers (below 2^53) on the wire.
  */
 document_id: number, path: string, title: string, 
@@ -18,17 +22,13 @@ document_id: number, path: string, title: string,
 page_start: number | null, page_end: number | null, 
 /**
  * The page labels printed on those pages ("xii", "19"), where the document defines labels
- * that differ from the physical numbers.
+ * that differ from the physical numbers (absent in rows stored before labels were read).
  */
 page_label_start: string | null, page_label_end: string | null, section: string | null, 
 /**
- * Character range of the chunk body in the document's extracted text.
+ * Character range of the passage in the document's extracted text.
  */
-char_start: number, char_end: number, 
-/**
- * A short excerpt around the first query word found, for display.
- */
-snippet: string, };
+char_start: number, char_end: number, };
 
 export type SignalValues = { 
 /**

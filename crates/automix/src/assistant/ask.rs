@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use automix_budget::{advise, worst_case_cost, BudgetAdvice, Cost};
 use automix_docs::{SearchHit, TokenCounter};
-use automix_history::{CitationLocation, Escalation, LocalAnswer, QuestionRecord, RouteDecision, Routing};
+use automix_history::{Escalation, LocalAnswer, QuestionRecord, RouteDecision, Routing};
 use automix_llm::LocalModel;
 use automix_remote::{CancelFlag, ChatMessage, EscalationPayload, PayloadChunk, RemoteError};
 use automix_router::SignalValues;
@@ -453,23 +453,11 @@ fn whole_text_hit(source: &str, text: &str, budget: usize, model: &LocalModel) -
 }
 
 fn to_stored_citation(hit: &SearchHit) -> automix_history::Citation {
-    let citation = &hit.citation;
     automix_history::Citation {
-        source: citation.to_string(),
+        source: hit.citation.to_string(),
         chunk_id: Some(hit.chunk_id.to_string()),
         text: hit.text.clone(),
         score: hit.score as f32,
-        location: Some(CitationLocation {
-            document_id: citation.document_id,
-            path: citation.path.clone(),
-            title: citation.title.clone(),
-            page_start: citation.page_start,
-            page_end: citation.page_end,
-            page_label_start: citation.page_label_start.clone(),
-            page_label_end: citation.page_label_end.clone(),
-            section: citation.section.clone(),
-            char_start: citation.char_start,
-            char_end: citation.char_end,
-        }),
+        location: Some(hit.citation.location.clone()),
     }
 }

@@ -5,6 +5,7 @@
 use automix_docs::Citation;
 use automix_history::{Feedback, RouteDecision, StoredQuestion};
 use automix_remote::ChatMessage;
+use automix_types::SourceLocation;
 use serde::Serialize;
 
 use super::{AskError, Assistant};
@@ -48,19 +49,7 @@ impl AnswerView {
             .citations
             .iter()
             .map(|citation| match &citation.location {
-                Some(location) => Citation {
-                    document_id: location.document_id,
-                    path: location.path.clone(),
-                    title: location.title.clone(),
-                    page_start: location.page_start,
-                    page_end: location.page_end,
-                    page_label_start: location.page_label_start.clone(),
-                    page_label_end: location.page_label_end.clone(),
-                    section: location.section.clone(),
-                    char_start: location.char_start,
-                    char_end: location.char_end,
-                    snippet: citation.text.chars().take(160).collect(),
-                },
+                Some(location) => Citation { location: location.clone(), snippet: citation.text.chars().take(160).collect() },
                 // Rows recorded before locations were kept know only the citation's text form.
                 None => text_citation(&citation.source, &citation.text),
             })
@@ -93,16 +82,18 @@ impl AnswerView {
 /// A citation of a whole text known only by its name (a `--context` file, an old history row).
 pub(super) fn text_citation(source: &str, text: &str) -> Citation {
     Citation {
-        document_id: 0,
-        path: source.to_string(),
-        title: source.to_string(),
-        page_start: None,
-        page_end: None,
-        page_label_start: None,
-        page_label_end: None,
-        section: None,
-        char_start: 0,
-        char_end: text.chars().count(),
+        location: SourceLocation {
+            document_id: 0,
+            path: source.to_string(),
+            title: source.to_string(),
+            page_start: None,
+            page_end: None,
+            page_label_start: None,
+            page_label_end: None,
+            section: None,
+            char_start: 0,
+            char_end: text.chars().count(),
+        },
         snippet: text.chars().take(160).collect(),
     }
 }
