@@ -118,8 +118,10 @@ gpu:
 package: build
 	ui/node_modules/.bin/tauri build --bundles deb
 
-# The UI's TypeScript declarations of the IPC types (ui/src/generated/ipc.ts), regenerated from
-# the Rust types; `cargo test` fails while the committed file differs from them.
+# The UI's TypeScript side of the IPC, regenerated from the Rust side: the payload types
+# (ui/src/generated/ipc.ts, from the Rust types) and one invoke wrapper per command
+# (ui/src/generated/commands.ts, from the commands' signatures); `cargo test` fails while a
+# committed file differs from what the Rust side declares.
 .PHONY: ui-types
 ui-types:
 	AUTOMIX_UPDATE_UI_TYPES=1 cargo test --release -p automix-app --lib typescript

@@ -6,6 +6,8 @@ mod error;
 mod state;
 #[cfg(test)]
 mod typescript;
+#[cfg(test)]
+mod typescript_commands;
 
 use std::path::Path;
 use std::sync::Arc;

