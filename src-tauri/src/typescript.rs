@@ -94,17 +94,21 @@ fn declarations() -> String {
     text
 }
 
-#[test]
-fn the_ui_types_are_the_rust_types() {
-    let path = generated_file();
-    let wanted = declarations();
+/// Writes `wanted` to `path` when `AUTOMIX_UPDATE_UI_TYPES` is set, else fails unless the
+/// committed file equals it.
+pub(crate) fn check_generated(path: &std::path::Path, wanted: &str) {
     if std::env::var_os(UPDATE_VARIABLE).is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &wanted).unwrap();
+        std::fs::write(path, wanted).unwrap();
         return;
     }
-    let found = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(found == wanted, "{} is out of date with the Rust types: run `make ui-types` and commit it\n--- wanted:\n{wanted}", path.display());
+    let found = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(found == wanted, "{} is out of date with the Rust side: run `make ui-types` and commit it\n--- wanted:\n{wanted}", path.display());
+}
+
+#[test]
+fn the_ui_types_are_the_rust_types() {
+    check_generated(&generated_file(), &declarations());
 }
 
 #[test]

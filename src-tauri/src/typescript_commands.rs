@@ -12,7 +12,6 @@ use std::path::PathBuf;
 
 use syn::{FnArg, GenericArgument, Item, PathArguments, ReturnType, Type};
 
-const UPDATE_VARIABLE: &str = "AUTOMIX_UPDATE_UI_TYPES";
 const SHELL_PARAMETERS: [&str; 3] = ["Shared", "AppHandle", "State"];
 
 fn source_dir() -> PathBuf {
@@ -199,14 +198,7 @@ fn wrappers() -> String {
 
 #[test]
 fn the_ui_invokes_every_command_with_its_rust_signature() {
-    let path = generated_file();
-    let wanted = wrappers();
-    if std::env::var_os(UPDATE_VARIABLE).is_some() {
-        std::fs::write(&path, &wanted).unwrap();
-        return;
-    }
-    let found = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(found == wanted, "{} is out of date with the commands: run `make ui-types` and commit it\n--- wanted:\n{wanted}", path.display());
+    crate::typescript::check_generated(&generated_file(), &wrappers());
 }
 
 #[test]
