@@ -292,6 +292,8 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     assert.equal(answer.source, "remote", JSON.stringify(answer));
     assert.equal(answer.badge, "escalated", `an answer from the remote model shows badge ${answer.badge}`);
     assert.ok(answer.reason.length > 0, "badge-reason is empty on an escalated answer");
+    // The self-check under a remote answer is the local model's, and says so.
+    assert.match(answer.selfCheck, /^The local answer's self-check: \d+%/, `self-check under the remote answer: ${JSON.stringify(answer.selfCheck)}`);
     assert.ok(answer.cost.length > 0 && Math.max(0, ...numbers(answer.cost)) > 0, `badge-cost shows ${JSON.stringify(answer.cost)}`);
     assert.ok((await e2e.remoteRequests()) > requestsBefore, "the test remote server received no request");
     metrics.escalated_cost_text = answer.cost;

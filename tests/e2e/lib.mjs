@@ -348,6 +348,7 @@ export async function lastAnswer(driver) {
       text: text("answer-text"),
       reason: text("badge-reason"),
       cost: text("badge-cost"),
+      selfCheck: text("self-check"),
       citations: a.querySelectorAll('[data-testid="citation-chip"]').length,
       remoteNote: text("remote-note"),
       hasAskRemote: !!q("ask-remote"),

@@ -97,6 +97,7 @@ describe("AutoMix with llama-server as its remote model", { timeout: 20 * MINUTE
     assert.equal(answer.n, localAnswerCount, "asking the remote model replaced the answer instead of adding one");
     assert.equal(answer.badge, "escalated", JSON.stringify(answer));
     assert.ok(answer.text.length > 0, "llama-server's answer is empty");
+    assert.match(answer.selfCheck, /^The local answer's self-check: \d+%/, `self-check under the remote answer: ${JSON.stringify(answer.selfCheck)}`);
     assert.ok(Math.max(0, ...numbers(answer.cost)) > 0, `badge-cost shows ${JSON.stringify(answer.cost)}`);
     metrics.answer = answer.text;
     metrics.cost_text = answer.cost;

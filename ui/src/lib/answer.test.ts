@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { AnswerView, AskEvent, Citation, Decision } from "../api";
-import { answerFromView, cancelAnswer, failAnswer, finishAnswer, newAnswer, reduceAnswer, shownText } from "./answer";
+import { answerFromView, cancelAnswer, failAnswer, finishAnswer, newAnswer, reduceAnswer, selfCheckText, shownText } from "./answer";
 
 const citation: Citation = {
   document_id: 1, path: "/d/a.pdf", title: "A", page_start: 2, page_end: 2, page_label_start: null, page_label_end: null, section: "Intro",
@@ -85,5 +85,15 @@ describe("stored answers", () => {
     expect(remote.source).toBe("remote");
     expect(shownText(remote)).toBe("remote");
     expect(remote.localText).toBe("local");
+  });
+});
+
+describe("selfCheckText", () => {
+  it("says whose check it is under a remote answer", () => {
+    const local = reduceAnswer(newAnswer("q"), { kind: "verified", v: 0.68, grounded: false });
+    expect(selfCheckText(local)).toBe("Self-check: 68% · not grounded in the sources");
+    const remote = { ...local, source: "remote" as const };
+    expect(selfCheckText(remote)).toBe("The local answer's self-check: 68% · not grounded in the sources");
+    expect(selfCheckText(newAnswer("q"))).toBeNull();
   });
 });

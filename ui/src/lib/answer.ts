@@ -1,5 +1,6 @@
 // The state of one answer card, built either from the live AskEvent stream or from a stored AnswerView.
 import type { AnswerView, AskEvent, Citation, Decision } from "../api";
+import { formatPercent } from "./format";
 
 export type AnswerPhase = "streaming" | "done" | "failed" | "cancelled";
 
@@ -97,6 +98,15 @@ export function failAnswer(state: AnswerState, message: string): AnswerState {
 /** The user asked the remote model for an already answered question. */
 export function startEscalation(state: AnswerState): AnswerState {
   return { ...state, phase: "streaming", remoteText: "", remoteError: null };
+}
+
+/** The self-check line: always the local model's check of its own answer, so under a remote
+ *  answer it says whose check it is (a right remote answer read "Self-check: 68% · not grounded"). */
+export function selfCheckText(state: AnswerState): string | null {
+  if (!state.verified) return null;
+  const grounded = state.verified.grounded === null ? "" : state.verified.grounded ? " · grounded in the sources" : " · not grounded in the sources";
+  const whose = state.source === "remote" ? "The local answer's self-check" : "Self-check";
+  return `${whose}: ${formatPercent(state.verified.v)}${grounded}`;
 }
 
 export function shownText(state: AnswerState): string {

@@ -6,10 +6,10 @@ import {
 import { emptyState, payloadPreview, renderBadge, renderReason } from "../components";
 import { fill, h, s } from "../dom";
 import {
-  answerFromView, cancelAnswer, failAnswer, finishAnswer, newAnswer, reduceAnswer, shownText, startEscalation, type AnswerState,
+  answerFromView, cancelAnswer, failAnswer, finishAnswer, newAnswer, reduceAnswer, selfCheckText, shownText, startEscalation, type AnswerState,
 } from "../lib/answer";
 import { badgeOf } from "../lib/badge";
-import { formatDateTime, formatPages, formatPercent } from "../lib/format";
+import { formatDateTime, formatPages } from "../lib/format";
 import { refreshStatus } from "../status";
 import { errorCode, showError, toast } from "../toast";
 import type { View } from "./view";
@@ -181,7 +181,7 @@ export function createChatView(): ChatView {
             h("div", { class: "compare-col", "data-testid": "compare-remote" }, h("h3", {}, a.routing?.remote_model ?? "Remote answer"), textEl))
         : textEl,
       a.remoteError ? h("p", { class: "note warning", "data-testid": "remote-note" }, `Remote model failed: ${a.remoteError} — the local answer stands`) : null,
-      a.verified ? h("p", { class: "muted small" }, `Self-check: ${formatPercent(a.verified.v)}${a.verified.grounded === null ? "" : a.verified.grounded ? " · grounded in the sources" : " · not grounded in the sources"}`) : null,
+      a.verified ? h("p", { class: "muted small", "data-testid": "self-check" }, selfCheckText(a)) : null,
       badge ? h("div", { class: "answer-meta" }, renderBadge(badge), renderReason(badge))
         : a.phase === "streaming" ? h("p", { class: "muted small" }, "Answering locally…") : null,
       a.phase === "failed" ? h("p", { class: "note error" }, a.error) : null,
