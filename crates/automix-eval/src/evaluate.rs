@@ -198,6 +198,10 @@ pub struct TableReport {
     /// Tokens the verification processed per token of the answer call (prompt + generated): a
     /// measured alternative to the paper's "verification costs one SLM call".
     pub verify_token_share: Option<f64>,
+    /// Mean recorded cost of one remote call (rows whose remote answer was recorded through the
+    /// app's client, with its price), and its currency.
+    #[serde(default)]
+    pub remote_cost_per_call: Option<(f64, String)>,
     /// Test-split AUROC of AutoMix-P's P(SLM correct | selected signals) over the seeds.
     pub combined_auroc: Option<RouterSummary>,
     /// Test-split expected calibration error (10 bins) of that posterior over the seeds.
@@ -500,6 +504,7 @@ fn evaluate_table(table: &NamedTable, pool: &[LabelledSignals], options: &EvalOp
         slm_accuracy: labels.iter().filter(|c| **c).count() as f64 / labels.len() as f64,
         llm_accuracy_given_slm: if remote_answers { llm_accuracy_given_slm(&usable) } else { [None, None] },
         verify_token_share: verify_token_share(&table.rows),
+        remote_cost_per_call: remote_cost_per_call(&table.rows, &options.llm_model),
         combined_auroc: (!combined_auroc.is_empty()).then(|| summarise("AutoMix-P posterior".to_owned(), combined_auroc)),
         combined_ece: (!combined_ece.is_empty()).then(|| summarise("AutoMix-P posterior".to_owned(), combined_ece)),
         reliability,
@@ -603,6 +608,12 @@ struct SeedCurves {
 
 /// "At the remote model's quality" means within this much of its mean score (one point).
 pub const QUALITY_TOLERANCE: f64 = 0.01;
+
+fn remote_cost_per_call(rows: &[RoutingRow], llm_model: &str) -> Option<(f64, String)> {
+    let calls: Vec<&automix_router::RemoteCall> = rows.iter().filter_map(|row| row.llm_answer(llm_model)?.call.as_ref()).collect();
+    let currency = calls.first()?.currency.clone();
+    Some((calls.iter().map(|call| call.cost).sum::<f64>() / calls.len() as f64, currency))
+}
 
 fn verify_token_share(rows: &[RoutingRow]) -> Option<f64> {
     let answer: u64 = rows.iter().map(|r| u64::from(r.tokens.prompt) + u64::from(r.tokens.generated)).sum();

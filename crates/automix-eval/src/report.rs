@@ -57,7 +57,7 @@ fn summary_markdown(tables: &[TableReport], out: &mut String) {
     let cell = |value: Option<f64>| value.map_or_else(|| "–".to_owned(), |v| format!("{v:+.1}"));
     let _ = writeln!(
         out,
-        "| set | rows | local right | remote score | ΔIBC AutoMix-P | deciding before answering | AutoMix-T | learned scorer | remote calls saved (AutoMix-P) | posterior AUROC | ECE |\n|---|---|---|---|---|---|---|---|---|---|---|"
+        "| set | rows | local right | remote score | ΔIBC AutoMix-P | deciding before answering | AutoMix-T | learned scorer | remote calls saved (AutoMix-P) | always-remote per 1,000 questions | posterior AUROC | ECE |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     let (mut at_least_zero, mut above_both, mut with_routing) = (0, 0, 0);
     for table in tables {
@@ -76,7 +76,7 @@ fn summary_markdown(tables: &[TableReport], out: &mut String) {
         let summary = |s: &Option<RouterSummary>| s.as_ref().map_or_else(|| "–".to_owned(), |s| format!("{:.3}", s.mean));
         let _ = writeln!(
             out,
-            "| {} | {} | {:.3} | {} | {} | {} | {} | {} | {saved} | {} | {} |",
+            "| {} | {} | {:.3} | {} | {} | {} | {} | {} | {saved} | {} | {} | {} |",
             table.table,
             table.usable_rows,
             table.slm_accuracy,
@@ -85,6 +85,7 @@ fn summary_markdown(tables: &[TableReport], out: &mut String) {
             cell(delta(table, AUTOMIX_P_BEFORE_ANSWERING)),
             cell(t),
             cell(scorer),
+            table.remote_cost_per_call.as_ref().map_or_else(|| "–".to_owned(), |(cost, currency)| format!("{:.3} {currency}", cost * 1000.0)),
             summary(&table.combined_auroc),
             summary(&table.combined_ece),
         );
