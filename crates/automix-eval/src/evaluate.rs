@@ -16,6 +16,8 @@ use automix_router::RoutingRow;
 
 /// Router names as they appear in reports.
 pub const AUTOMIX_P: &str = "AutoMix-P";
+/// AutoMix-P on a given calibration (the app's shipped one), as it is.
+pub const AUTOMIX_P_SHIPPED: &str = "AutoMix-P, shipped calibration";
 /// AutoMix-P that may escalate before answering (from the question's own signals).
 pub const AUTOMIX_P_BEFORE_ANSWERING: &str = "AutoMix-P, deciding before answering";
 /// AutoMix-P restricted to the verifier signal.
@@ -107,6 +109,11 @@ pub struct EvalOptions {
     /// as the app's calibration is fitted on many sets and then meets a new one.
     #[serde(default)]
     pub pooled: bool,
+    /// A calibration fitted elsewhere (e.g. the one the app ships for the local model): also
+    /// route with it as it is ("AutoMix-P, shipped calibration"), the app's own path; only the
+    /// joint prior comes from each training split.
+    #[serde(skip)]
+    pub given_calibration: Option<Calibration>,
 }
 
 impl Default for EvalOptions {
@@ -125,6 +132,7 @@ impl Default for EvalOptions {
             select_signals: true,
             verifier_signal: None,
             pooled: false,
+            given_calibration: None,
             scorer_features: vec![Signal::AnswerLogprob, Signal::AnswerTokens, Signal::Grounded, Signal::RetrievalScore],
         }
     }
@@ -575,6 +583,10 @@ fn seed_curves(
     let pomdp_policies =
         |signals: Vec<Signal>| -> Result<Vec<RoutingPolicy>, EvalError> { Ok(lambda_sweep(&fit_pomdp(train, labelled, signals, costs, options)?)) };
     swept.push((AUTOMIX_P, pomdp_policies(pomdp_signals.to_vec())?));
+    if let Some(calibration) = &options.given_calibration {
+        let observations = (ObservationModel::from_calibration(calibration, &options.smoothing), calibration.slm_accuracy());
+        swept.push((AUTOMIX_P_SHIPPED, lambda_sweep(&pomdp_on(train, observations, costs, options)?)));
+    }
     let sweep_lambdas = lambdas(&fit_pomdp(train, labelled, pomdp_signals.to_vec(), costs, options)?);
     let before = pre_answer_sweep(train, labelled, pomdp_signals.to_vec(), &sweep_lambdas, costs, options)?;
     if !before.is_empty() {
@@ -671,7 +683,12 @@ fn sweep(name: &str, policies: &[RoutingPolicy], test: &[RoutedQuery], costs: &C
 /// AutoMix-P fitted on the training rows: P(signals | SLM correct) from histograms, the SLM/LLM
 /// joint prior from the training outcomes around an independent prior.
 fn fit_pomdp(train: &[&UsableRow], labelled: &[LabelledSignals], signals: Vec<Signal>, costs: &CostModel, options: &EvalOptions) -> Result<Pomdp, EvalError> {
-    let observations = fit_observations(labelled, signals, options)?;
+    pomdp_on(train, fit_observations(labelled, signals, options)?, costs, options)
+}
+
+/// AutoMix-P on `observations` (an observation model and its calibration's rate of right
+/// answers), with the local/remote joint prior refined on the training rows.
+fn pomdp_on(train: &[&UsableRow], observations: (ObservationModel, f64), costs: &CostModel, options: &EvalOptions) -> Result<Pomdp, EvalError> {
     let n = train.len() as f64;
     let llm_accuracy = train.iter().filter(|u| u.llm_correct).count() as f64 / n;
     let outcomes: Vec<Vec<bool>> = train.iter().map(|u| vec![u.labelled.correct, u.llm_correct]).collect();

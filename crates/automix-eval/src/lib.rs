@@ -38,9 +38,10 @@ pub struct EvalCommand {
 /// Runs `automix eval`: reads the tables, evaluates, writes the requested outputs.
 pub fn run_eval(command: &EvalCommand) -> Result<EvalReport, EvalError> {
     let tables = read_named_tables(&command.tables)?;
-    let mut report = evaluate(&tables, &command.options)?;
-    if let Some(path) = &command.calibration {
-        let calibration = Calibration::load(path)?;
+    let given = command.calibration.as_deref().map(Calibration::load).transpose()?;
+    let options = EvalOptions { given_calibration: given.clone(), ..command.options.clone() };
+    let mut report = evaluate(&tables, &options)?;
+    if let Some(calibration) = given {
         for (table, named) in report.tables.iter_mut().zip(&tables) {
             table.given_calibration = Some(evaluate::given_calibration(&calibration, &named.rows, &command.options.smoothing));
         }

@@ -6,7 +6,9 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::curves::operating_curve;
-use crate::evaluate::{EvalError, EvalReport, ReplayResult, RouterSummary, TableReport, AUTOMIX_P, AUTOMIX_P_BEFORE_ANSWERING, AUTOMIX_T, LEARNED_SCORER};
+use crate::evaluate::{
+    EvalError, EvalReport, ReplayResult, RouterSummary, TableReport, AUTOMIX_P, AUTOMIX_P_BEFORE_ANSWERING, AUTOMIX_P_SHIPPED, AUTOMIX_T, LEARNED_SCORER,
+};
 
 fn fmt_option(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), |v| format!("{v:.3}"))
@@ -57,7 +59,7 @@ fn summary_markdown(tables: &[TableReport], out: &mut String) {
     let cell = |value: Option<f64>| value.map_or_else(|| "–".to_owned(), |v| format!("{v:+.1}"));
     let _ = writeln!(
         out,
-        "| set | rows | local right | remote score | ΔIBC AutoMix-P | deciding before answering | AutoMix-T | learned scorer | remote calls saved (AutoMix-P) | always-remote per 1,000 questions | posterior AUROC | ECE |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| set | rows | local right | remote score | ΔIBC AutoMix-P | on the shipped calibration | deciding before answering | AutoMix-T | learned scorer | remote calls saved (AutoMix-P) | always-remote per 1,000 questions | posterior AUROC | ECE |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     let (mut at_least_zero, mut above_both, mut with_routing) = (0, 0, 0);
     for table in tables {
@@ -76,12 +78,13 @@ fn summary_markdown(tables: &[TableReport], out: &mut String) {
         let summary = |s: &Option<RouterSummary>| s.as_ref().map_or_else(|| "–".to_owned(), |s| format!("{:.3}", s.mean));
         let _ = writeln!(
             out,
-            "| {} | {} | {:.3} | {} | {} | {} | {} | {} | {saved} | {} | {} | {} |",
+            "| {} | {} | {:.3} | {} | {} | {} | {} | {} | {} | {saved} | {} | {} | {} |",
             table.table,
             table.usable_rows,
             table.slm_accuracy,
             if table.remote_answers { format!("{:.3}", table.llm_performance) } else { "–".to_owned() },
             cell(p),
+            cell(delta(table, AUTOMIX_P_SHIPPED)),
             cell(delta(table, AUTOMIX_P_BEFORE_ANSWERING)),
             cell(t),
             cell(scorer),
