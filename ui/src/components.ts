@@ -1,7 +1,7 @@
 // Rendering pieces shared by several views.
 import type { CatalogModel, PayloadPreview } from "./api";
 import { h, progressBar } from "./dom";
-import { activeDownload, cancelDownload, downloadModel, onDownload, type DownloadState } from "./downloads";
+import { activeDownload, cancelDownload, downloadModel, isQueued, onDownload, type DownloadState } from "./downloads";
 import type { BadgeModel } from "./lib/badge";
 import { formatBytes, formatMoney } from "./lib/format";
 
@@ -35,16 +35,20 @@ export function downloadControls(model: CatalogModel, onInstalled: () => void, t
   const button = h("button", {
     type: "button", "data-testid": id("model-download"),
     onclick: async () => { if (await downloadModel(model.id, model.name)) onInstalled(); },
-  }, `Download ${model.name} (${formatBytes(model.download_bytes)})`);
+  });
   const bar = progressBar(null, { "data-testid": id("model-progress"), "aria-label": `Downloading ${model.name}` });
   const label = h("span", { class: "muted small progress-label" });
   const progress = h("div", { class: "download-progress" }, bar, label,
     h("button", { type: "button", "data-testid": id("model-cancel"), onclick: cancelDownload }, "Cancel download"));
   const box = h("div", { class: "download" }, button, progress);
+  const idle = `Download ${model.name} (${formatBytes(model.download_bytes)})`;
   const update = (state: DownloadState | null) => {
     const mine = state?.modelId === model.id;
+    const queued = isQueued(model.id);
     button.hidden = mine;
-    button.disabled = state !== null;
+    // Another download running does not disable it: the click queues this one.
+    button.disabled = queued;
+    button.textContent = queued ? `${model.name}: queued, starts after the current download` : idle;
     progress.hidden = !mine;
     if (!mine) return;
     if (state.progress.fraction === null) bar.removeAttribute("value");
