@@ -189,7 +189,15 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     const passage = await poll(async () => (await dialog.getText()).trim(), { timeout: 5_000, message: "passage text" });
     assert.ok(passage.length > 20, `passage-dialog shows only ${JSON.stringify(passage)}`);
     assert.ok(sharesWords(passage, fx.DOCUMENT_TEXT, 6), `the passage does not come from the document: ${passage.slice(0, 200)}`);
-    await e2e.screenshot(driver, "passage", ["passage-dialog"]);
+    // The chip opens the document at the cited passage: highlighted, and scrolled into view.
+    const cited = await shown(driver, "cited-passage");
+    const citedText = (await cited.getText()).trim();
+    assert.ok(citedText.length > 20 && sharesWords(citedText, fx.DOCUMENT_TEXT, 6), `the highlighted passage: ${citedText.slice(0, 200)}`);
+    const inView = await driver.executeScript(
+      `const mark = arguments[0].getBoundingClientRect(); const box = arguments[0].closest('[data-testid="passage-in-document"]').getBoundingClientRect();
+       return mark.top >= box.top - 1 && mark.top < box.bottom;`, cited);
+    assert.ok(inView, "the highlighted passage is not scrolled into view");
+    await e2e.screenshot(driver, "passage", ["passage-dialog", "cited-passage"]);
     await click(driver, "passage-close");
     await poll(async () => !(await dialog.isDisplayed()), { timeout: 5_000, message: "passage-dialog to close after passage-close" });
     await e2e.screenshot(driver, "chat-answer", ["view-chat", "answer", "badge", "citation-chip"]);

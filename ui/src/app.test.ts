@@ -7,7 +7,7 @@ import type { AnswerView, AskEvent } from "./api";
 
 const ready = { state: "ready", model_id: "m", load_ms: 1 };
 const doc = { id: 1, path: "/docs/france.md", title: "France", format: "md", content_hash: "h", size_bytes: 2048, chunk_count: 3, indexed_at: 1_700_000_000 };
-const citation = { document_id: 1, path: doc.path, title: "France", page_start: null, page_end: null, page_label_start: null, page_label_end: null, section: "Capital", char_start: 0, char_end: 20, snippet: "Paris…" };
+const citation = { document_id: 1, path: doc.path, title: "France", page_start: null, page_end: null, page_label_start: null, page_label_end: null, section: "Capital", char_start: 15, char_end: 36, snippet: "Paris…" };
 const stored: AnswerView = {
   id: 11, conversation_id: 5, asked_at_ms: 1_700_000_000_000, question: "Capital of France?", citations: [citation], passages: ["Paris is the capital."],
   local_answer: "Lyon", local_model: "smollm2", verifier_value: 0.3, local_confidence: 0.3, decision: "escalate", reason: "low confidence",
@@ -105,8 +105,11 @@ it("boots, answers a question and shows every view", async () => {
   expect(calls).toContain("chat_new_conversation");
 
   byId("citation-chip").click();
-  expect((byId("passage-dialog") as HTMLDialogElement).open).toBe(true);
-  expect(byId("passage-dialog").textContent).toContain("Paris is the capital.");
+  // The chip opens the passage in its document, highlighted.
+  await vi.waitFor(() => expect((byId("passage-dialog") as HTMLDialogElement).open).toBe(true));
+  expect(byId("cited-passage").textContent).toBe("Paris is the capital.");
+  expect(byId("passage-in-document").textContent).toBe("Front matter.\n\nParis is the capital.");
+  expect(calls).toContain("documents_text");
   byId("passage-close").click();
 
   byId("compare-button").click();

@@ -1,7 +1,7 @@
 import { Channel } from "@tauri-apps/api/core";
 import {
   chatAsk, chatCancel, chatConversation, chatConversations, chatEscalate, chatFeedback, chatNewConversation, chatPreviewPayload,
-  documentsList, settingsGet, type AskEvent, type Citation, type Conversation, type DocumentInfo,
+  documentsList, documentsText, settingsGet, type AskEvent, type Citation, type Conversation, type DocumentInfo,
 } from "../api";
 import { emptyState, payloadPreview, renderBadge, renderReason } from "../components";
 import { fill, h, s } from "../dom";
@@ -10,6 +10,7 @@ import {
 } from "../lib/answer";
 import { badgeOf } from "../lib/badge";
 import { formatDateTime, formatPages } from "../lib/format";
+import { splitAtCitation } from "../lib/passage";
 import { refreshStatus } from "../status";
 import { errorCode, showError, toast } from "../toast";
 import type { View } from "./view";
@@ -120,16 +121,33 @@ export function createChatView(): ChatView {
     return entry;
   }
 
-  function openPassage(c: Citation, passage: string) {
+  /** The cited passage in its document, highlighted and scrolled into view; the passage alone
+   *  when the document's text is not at hand (a --context file, a removed document). */
+  async function openPassage(c: Citation, passage: string) {
     const where = [formatPages(c), c.section].filter(Boolean).join(" · ");
+    let body: HTMLElement = h("blockquote", { class: "passage" }, passage);
+    let cited: HTMLElement | null = null;
+    if (c.document_id > 0) {
+      try {
+        const [before, inside, after] = splitAtCitation((await documentsText(c.document_id)).text, c.char_start, c.char_end);
+        if (inside.trim()) {
+          cited = h("mark", { class: "cited", "data-testid": "cited-passage" }, inside);
+          body = h("div", { class: "passage in-document", "data-testid": "passage-in-document" }, before, cited, after);
+        }
+      } catch {
+        // The document was removed or its text not kept: the passage alone still shows the source.
+      }
+    }
     fill(dialog,
       h("h2", { id: "passage-title" }, c.title),
       where ? h("p", { class: "muted" }, where) : null,
       h("p", { class: "muted small path" }, c.path),
-      h("blockquote", { class: "passage" }, passage),
+      body,
       h("div", { class: "dialog-actions" },
         h("button", { type: "button", "data-testid": "passage-close", autofocus: true, onclick: () => dialog.close() }, "Close")));
     dialog.showModal();
+    // Its start at the top: a passage taller than the box, centred, would begin out of sight.
+    cited?.scrollIntoView({ block: "start" });
   }
 
   /** What escalating the typed question would send, earlier turns of this conversation included. */
@@ -173,7 +191,7 @@ export function createChatView(): ChatView {
       a.citations.length ? h("ul", { class: "citations", "aria-label": "Sources" }, ...a.citations.map((c, i) =>
         h("li", {}, h("button", {
           type: "button", class: "chip", "data-testid": "citation-chip",
-          onclick: () => openPassage(c, a.passages[i] ?? c.snippet),
+          onclick: () => void openPassage(c, a.passages[i] ?? c.snippet),
         }, `[${i + 1}] ${c.title}${c.page_start !== null ? ` · ${formatPages(c)}` : ""}`)))) : null,
       showCompare
         ? h("div", { class: "compare" },
