@@ -27,6 +27,8 @@ export function createSettingsView(): View {
   let budget: Budget | null = null;
   // Fields typed into while the view was loading keep what the user typed.
   const edited = new Set<EventTarget>();
+  /** Counts the form's loads and saves, so that a slow load never refills it with older values. */
+  let settingsLoads = 0;
   const set = (el: HTMLInputElement, value: string) => {
     if (!edited.has(el)) el.value = value;
   };
@@ -249,6 +251,7 @@ export function createSettingsView(): View {
         },
       };
       const stored = await settingsSet(next);
+      settingsLoads++; // a load still in flight read the settings before this save
       edited.clear();
       fillSettings(stored);
       saved.hidden = false;
@@ -327,9 +330,12 @@ export function createSettingsView(): View {
     saved.hidden = true;
     apiKey.value = "";
     edited.clear();
+    const load = ++settingsLoads;
     const [s, b, k] = await Promise.allSettled([settingsGet(), budgetGet(), keyStatus(), loadModels()]);
-    if (s.status === "fulfilled") fillSettings(s.value);
-    else showError(s.reason);
+    // A later visit or a save has filled the settings since this load began: these are older.
+    if (s.status === "fulfilled") {
+      if (load === settingsLoads) fillSettings(s.value);
+    } else showError(s.reason);
     if (b.status === "fulfilled") fillBudget(b.value);
     else showError(b.reason);
     if (k.status === "fulfilled") keyStatusEl.textContent = keyStatusText(k.value);
