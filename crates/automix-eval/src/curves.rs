@@ -140,10 +140,14 @@ pub fn quality_matched(policies: &[RoutingPolicy], train: &[RoutedQuery], test: 
     let remote_performance = |queries: &[RoutedQuery]| mean(queries.iter().map(|q| q.llm_score), queries.len());
     let score = |policy: &RoutingPolicy, queries: &[RoutedQuery]| policy_point(policy, queries, costs).performance;
     let target = remote_performance(train) - tolerance;
+    // Each setting's training share and score, computed once: the least escalating qualifying
+    // one wins, the better scoring of equal shares.
     let chosen = policies
         .iter()
-        .filter(|policy| score(policy, train) >= target - 1e-12)
-        .min_by(|a, b| remote_share(a, train).total_cmp(&remote_share(b, train)).then_with(|| score(b, train).total_cmp(&score(a, train))));
+        .map(|policy| (policy, remote_share(policy, train), score(policy, train)))
+        .filter(|(_, _, train_score)| *train_score >= target - 1e-12)
+        .min_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.2.total_cmp(&a.2)))
+        .map(|(policy, _, _)| policy);
     match chosen {
         Some(policy) => QualityMatch {
             calls_saved: 1.0 - remote_share(policy, test),

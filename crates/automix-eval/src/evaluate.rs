@@ -352,16 +352,7 @@ fn usable_rows(table: &NamedTable, options: &EvalOptions) -> Result<UsableRows, 
             if remote_answers && !llm_models.contains(&llm.model) {
                 llm_models.push(llm.model.clone());
             }
-            Some(UsableRow {
-                query: RoutedQuery {
-                    signals: row.signals_with_question(),
-                    slm_score: row.slm.score,
-                    llm_score: llm.score,
-                    local_ms: row.slm.latency_ms.map(|ms| ms as f64),
-                },
-                labelled: row.labelled_signals(),
-                llm_correct: llm.correct(),
-            })
+            Some(UsableRow { query: routed_query(row, llm), labelled: row.labelled_signals(), llm_correct: llm.correct() })
         })
         .collect();
     if rows.len() < 4 {
@@ -705,6 +696,22 @@ pub(crate) fn fit_observations(labelled: &[LabelledSignals], signals: Vec<Signal
     Ok((ObservationModel::from_calibration(&calibration, &options.smoothing), calibration.slm_accuracy()))
 }
 
+/// What routing needs to know of `row`, against the remote answer `llm`.
+pub(crate) fn routed_query(row: &RoutingRow, llm: &automix_router::ScoredAnswer) -> RoutedQuery {
+    RoutedQuery { signals: row.signals_with_question(), slm_score: row.slm.score, llm_score: llm.score, local_ms: row.slm.latency_ms.map(|ms| ms as f64) }
+}
+
+/// AutoMix-P on `observations` from independent local and remote accuracies (no training rows).
+pub(crate) fn independent_pomdp(
+    observations: &ObservationModel,
+    local: f64,
+    remote: f64,
+    costs: &CostModel,
+    options: &EvalOptions,
+) -> Result<Pomdp, automix_router::PomdpError> {
+    Pomdp::new(two_models(costs, options), vec![observations.clone()], JointPrior::independent(&[local, remote])?)
+}
+
 pub(crate) fn two_models(costs: &CostModel, options: &EvalOptions) -> Vec<ModelSpec> {
     vec![
         ModelSpec { name: "slm".to_owned(), call_cost: costs.slm_cost, verify_cost: costs.verify_cost },
@@ -728,8 +735,7 @@ fn pre_answer_sweep(
     let judged: Vec<(&automix_router::SignalValues, bool)> = train.iter().map(|u| (&u.query.signals, u.llm_correct)).collect();
     let Some(model) = PreAnswerModel::fit(labelled, &judged, PRE_ANSWER_BINS) else { return Ok(Vec::new()) };
     let (observations, _) = fit_observations(labelled, signals, options)?;
-    let models = two_models(costs, options);
-    let cascade = |local: f64, remote: f64| Pomdp::new(models.clone(), vec![observations.clone()], JointPrior::independent(&[local, remote])?);
+    let cascade = |local: f64, remote: f64| independent_pomdp(&observations, local, remote, costs, options);
     lambdas.iter().map(|&lambda| Ok(RoutingPolicy::PreAnswer(PreAnswerPolicy::solve(&model, &cascade, lambda, costs.llm_cost)?))).collect()
 }
 

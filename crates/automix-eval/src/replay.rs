@@ -8,13 +8,13 @@
 
 use automix_qa::agrees_with;
 use automix_router::learning::{learned_accuracy, recent_judgements};
-use automix_router::{JointPrior, LabelledSignals, Pomdp, RoutingRow, Signal};
+use automix_router::{LabelledSignals, Pomdp, RoutingRow, Signal};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::curves::{delta_ibc, Anchors, CostModel, CurvePoint, RoutedQuery};
-use crate::evaluate::{fit_observations, lambdas, summarise, two_models, EvalError, EvalOptions, NamedTable, ReplayResult};
+use crate::evaluate::{fit_observations, independent_pomdp, lambdas, routed_query, summarise, EvalError, EvalOptions, NamedTable, ReplayResult};
 
 /// Settings of a replay.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,16 +51,15 @@ pub fn replay(tables: &[NamedTable], options: &EvalOptions, replay: &ReplayOptio
         let (observations, calibration_accuracy) = fit_observations(&labelled, signals, options)?;
         let judged_remote: Vec<bool> = others.iter().filter_map(|row| row.llm_answer(&options.llm_model)).map(|a| a.correct()).collect();
         let remote_accuracy = if judged_remote.is_empty() { 0.8 } else { judged_remote.iter().filter(|&&c| c).count() as f64 / judged_remote.len() as f64 };
-        let pomdp = |local: f64| -> Result<Pomdp, EvalError> {
-            Ok(Pomdp::new(two_models(&costs, options), vec![observations.clone()], JointPrior::independent(&[local, remote_accuracy])?)?)
-        };
+        let pomdp = |local: f64| -> Result<Pomdp, EvalError> { Ok(independent_pomdp(&observations, local, remote_accuracy, &costs, options)?) };
         let sweep: Vec<f64> = lambdas(&pomdp(calibration_accuracy)?).into_iter().step_by(replay.lambda_stride.max(1)).collect();
         let stream_setup = StreamSetup { calibration_accuracy, calibration_rows: labelled.len(), costs, options, replay };
         let (mut fixed, mut learning, mut learned) = (Vec::new(), Vec::new(), Vec::new());
         for seed in 0..replay.seeds {
             let mut rng = StdRng::seed_from_u64(seed);
             let stream: Vec<&RoutingRow> = (0..replay.questions).map(|_| rows[rng.random_range(0..rows.len())]).collect();
-            let queries: Vec<RoutedQuery> = stream.iter().map(|row| routed_query(row, options)).collect();
+            let queries: Vec<RoutedQuery> =
+                stream.iter().map(|row| routed_query(row, row.llm_answer(&options.llm_model).expect("replayed rows carry the remote answer"))).collect();
             let anchors = Anchors::new(&queries, &costs);
             let mut curves = [Vec::new(), Vec::new()];
             for (k, &lambda) in sweep.iter().enumerate() {
@@ -97,11 +96,6 @@ pub fn replay(tables: &[NamedTable], options: &EvalOptions, replay: &ReplayOptio
         });
     }
     Ok(results)
-}
-
-fn routed_query(row: &RoutingRow, options: &EvalOptions) -> RoutedQuery {
-    let remote = row.llm_answer(&options.llm_model).map_or(0.0, |a| a.score);
-    RoutedQuery { signals: row.signals_with_question(), slm_score: row.slm.score, llm_score: remote, local_ms: None }
 }
 
 struct StreamSetup<'a> {
