@@ -85,6 +85,8 @@ pub fn run() {
             commands::models::models_recommend,
             commands::documents::documents_list,
             commands::documents::documents_folders,
+            commands::documents::documents_set_private,
+            commands::documents::documents_set_folder_private,
             commands::documents::documents_text,
             commands::documents::documents_add,
             commands::documents::documents_remove,

@@ -3,7 +3,7 @@
 
 use automix::types::ErrorCode;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -466,7 +466,7 @@ fn watch_folders(state: &AppState, app: &AppHandle) {
     };
     loop {
         state.watch_restart.store(false, Ordering::Relaxed);
-        let folders = state.assistant.library_folders().unwrap_or_default();
+        let folders: Vec<PathBuf> = state.assistant.library_folders().unwrap_or_default().into_iter().map(|folder| PathBuf::from(folder.path)).collect();
         if folders.is_empty() || state.assistant.embedder().is_err() {
             std::thread::sleep(Duration::from_millis(500));
             continue;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use automix::assistant::{AnswerSource, AnswerView, AskEvent, CalibrationOrigin, HistoryPage, PayloadPreview, RouterLearning, SpendDay, SpendReport};
 use automix::calibrate::CalibrationStatus;
-use automix::docs::{Citation, DocumentFormat, DocumentInfo, DocumentText, FileOutcome, FileReport, IndexProgress, PageText};
+use automix::docs::{Citation, DocumentFormat, DocumentInfo, DocumentText, FileOutcome, FileReport, FolderInfo, IndexProgress, PageText};
 use automix::history::{Conversation, Feedback};
 use automix::machine::{Machine, Recommendation};
 use automix::models::{ModelKind, PullEvent, Source};
@@ -65,6 +65,7 @@ fn declarations() -> String {
         // Documents.
         DocumentFormat::decl(),
         DocumentInfo::decl(),
+        FolderInfo::decl(),
         FileOutcome::decl(),
         FileReport::decl(),
         IndexProgress::decl(),

@@ -27,6 +27,8 @@ pub enum DocsError {
     Embed(#[from] EmbedError),
     #[error("no document in the library matches {0:?}; `automix docs list` shows ids and paths")]
     UnknownDocument(String),
+    #[error("{0} is not a library folder; `automix docs list` lists them")]
+    UnknownFolder(PathBuf),
     #[error("{path} was indexed by an earlier AutoMix that did not keep its text; add it again (`automix docs add`) or sync its folder to read it anew")]
     TextNotKept { path: String },
     #[error("indexing was cancelled")]

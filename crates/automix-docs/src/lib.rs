@@ -33,5 +33,5 @@ pub use ingest::{FileOutcome, FileReport, IndexOptions, IndexProgress, DEFAULT_M
 pub use pack::select_for_budget;
 pub use search::SearchMode;
 pub use segment::{index_text, sentences};
-pub use store::{DocumentInfo, DocumentText, Library, PageSpan, PageText, LIBRARY_FILE_NAME};
+pub use store::{DocumentInfo, DocumentText, FolderInfo, Library, PageSpan, PageText, LIBRARY_FILE_NAME};
 pub use watch::{FolderWatcher, WatchError};

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use automix_sqlite::migrate::{self, table_exists, user_version, Migration, MigrationError, Schema};
+use automix_sqlite::migrate::{self, column_exists, table_exists, user_version, Migration, MigrationError, Schema};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,7 @@ const LIBRARY: Schema = Schema {
         Migration::sql("0002_folders_and_modification_times.sql", include_str!("../migrations/library/0002_folders_and_modification_times.sql")),
         Migration::sql("0003_folded_index_and_kept_text.sql", include_str!("../migrations/library/0003_folded_index_and_kept_text.sql"))
             .then(fold_stored_chunks),
+        Migration::sql("0004_private_documents_and_folders.sql", include_str!("../migrations/library/0004_private_documents_and_folders.sql")),
     ],
     adopt: adopt_library,
 };
@@ -43,6 +44,21 @@ pub struct DocumentInfo {
     /// Seconds since the Unix epoch.
     #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub indexed_at: i64,
+    /// "Never leaves this device": set on the document itself, or inherited from `private_folder`.
+    /// Its passages are never sent to a remote model.
+    pub private: bool,
+    /// The private library folder this document lies in, which makes it private whatever its own
+    /// flag says.
+    pub private_folder: Option<String>,
+}
+
+/// A folder the library keeps in step with the disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+pub struct FolderInfo {
+    pub path: String,
+    /// Every document inside it is private ("never leaves this device").
+    pub private: bool,
 }
 
 /// One physical page of a document: its number, the label printed on it when that differs, and
@@ -154,10 +170,55 @@ impl Library {
 
     /// All documents, ordered by path.
     pub fn documents(&self) -> Result<Vec<DocumentInfo>, DocsError> {
-        let mut statement =
-            self.connection.prepare("SELECT id, path, title, format, content_hash, size_bytes, chunk_count, indexed_at FROM documents ORDER BY path")?;
+        let mut statement = self.connection.prepare(&format!("{DOCUMENT_COLUMNS} ORDER BY path"))?;
         let rows = statement.query_map([], document_from_row)?;
+        let mut documents = rows.collect::<Result<Vec<_>, _>>()?;
+        let private_folders = self.private_folders()?;
+        for document in &mut documents {
+            self.inherit_privacy(document, &private_folders);
+        }
+        Ok(documents)
+    }
+
+    /// The ids of the documents whose passages must never leave this device: private themselves
+    /// or inside a private folder.
+    pub fn private_document_ids(&self) -> Result<std::collections::HashSet<i64>, DocsError> {
+        Ok(self.documents()?.into_iter().filter(|document| document.private).map(|document| document.id).collect())
+    }
+
+    /// Marks a document (by id or path) private or not. A document inside a private folder stays
+    /// private until the folder is not.
+    pub fn set_document_private(&mut self, id_or_path: &str, private: bool) -> Result<DocumentInfo, DocsError> {
+        let document = self.find_document(id_or_path)?.ok_or_else(|| DocsError::UnknownDocument(id_or_path.to_string()))?;
+        self.connection.execute("UPDATE documents SET private = ?2 WHERE id = ?1", params![document.id, private])?;
+        self.find_document(&document.id.to_string())?.ok_or(DocsError::UnknownDocument(id_or_path.to_string()))
+    }
+
+    /// Marks a library folder private or not (every document inside it, now and later); false
+    /// when it is not a library folder.
+    pub fn set_folder_private(&mut self, folder: &Path, private: bool) -> Result<bool, DocsError> {
+        let folder = canonical_folder(folder);
+        let changed = self.connection.execute("UPDATE folders SET private = ?2 WHERE path = ?1", params![folder.to_string_lossy(), private])?;
+        Ok(changed > 0)
+    }
+
+    /// The library folders with their privacy, in path order.
+    pub fn folder_list(&self) -> Result<Vec<FolderInfo>, DocsError> {
+        let mut statement = self.connection.prepare("SELECT path, private FROM folders ORDER BY path")?;
+        let rows = statement.query_map([], |row| Ok(FolderInfo { path: row.get(0)?, private: row.get(1)? }))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn private_folders(&self) -> Result<Vec<PathBuf>, DocsError> {
+        Ok(self.folder_list()?.into_iter().filter(|folder| folder.private).map(|folder| PathBuf::from(folder.path)).collect())
+    }
+
+    /// A document inside a private folder is private, whatever its own flag says.
+    fn inherit_privacy(&self, document: &mut DocumentInfo, private_folders: &[PathBuf]) {
+        if let Some(folder) = private_folders.iter().find(|folder| Path::new(&document.path).starts_with(folder)) {
+            document.private = true;
+            document.private_folder = Some(folder.to_string_lossy().into_owned());
+        }
     }
 
     /// Number of chunks across all documents.
@@ -180,15 +241,21 @@ impl Library {
     }
 
     fn find_document(&self, id_or_path: &str) -> Result<Option<DocumentInfo>, DocsError> {
-        let query = "SELECT id, path, title, format, content_hash, size_bytes, chunk_count, indexed_at FROM documents";
+        let mut found = None;
         if let Ok(id) = id_or_path.parse::<i64>() {
-            let found = self.connection.query_row(&format!("{query} WHERE id = ?1"), [id], document_from_row).optional()?;
-            if found.is_some() {
-                return Ok(found);
-            }
+            found = self.connection.query_row(&format!("{DOCUMENT_COLUMNS} WHERE id = ?1"), [id], document_from_row).optional()?;
         }
-        let stored_path = std::fs::canonicalize(id_or_path).map(|path| path.to_string_lossy().into_owned()).unwrap_or_else(|_| id_or_path.to_string());
-        Ok(self.connection.query_row(&format!("{query} WHERE path = ?1 OR path = ?2"), params![stored_path, id_or_path], document_from_row).optional()?)
+        if found.is_none() {
+            let stored_path = std::fs::canonicalize(id_or_path).map(|path| path.to_string_lossy().into_owned()).unwrap_or_else(|_| id_or_path.to_string());
+            found = self
+                .connection
+                .query_row(&format!("{DOCUMENT_COLUMNS} WHERE path = ?1 OR path = ?2"), params![stored_path, id_or_path], document_from_row)
+                .optional()?;
+        }
+        if let Some(document) = &mut found {
+            self.inherit_privacy(document, &self.private_folders()?);
+        }
+        Ok(found)
     }
 
     /// What is stored for a path, if it is indexed.
@@ -224,7 +291,7 @@ impl Library {
     /// Stops syncing a folder (and folders inside it) and removes its documents; false when it
     /// is not a library folder. Works for a folder that no longer exists, too.
     pub fn remove_folder(&mut self, folder: &Path) -> Result<bool, DocsError> {
-        let folder = std::fs::canonicalize(folder).or_else(|_| std::path::absolute(folder)).unwrap_or_else(|_| folder.to_path_buf());
+        let folder = canonical_folder(folder);
         if !self.folders()?.contains(&folder) {
             return Ok(false);
         }
@@ -252,10 +319,13 @@ impl Library {
     pub(crate) fn replace_document(&mut self, document: &NewDocument<'_>, chunks: &[Chunk], embeddings: &[Vec<f32>]) -> Result<i64, DocsError> {
         let indexed_at = unix_seconds();
         let transaction = self.connection.transaction()?;
+        // A new version of a private document stays private.
+        let private: bool =
+            transaction.query_row("SELECT private FROM documents WHERE path = ?1", [document.path], |row| row.get(0)).optional()?.unwrap_or(false);
         transaction.execute("DELETE FROM documents WHERE path = ?1", [document.path])?;
         transaction.execute(
-            "INSERT INTO documents (path, title, format, content_hash, size_bytes, chunk_count, indexed_at, modified_ns, text)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO documents (path, title, format, content_hash, size_bytes, chunk_count, indexed_at, modified_ns, text, private)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 document.path,
                 document.title,
@@ -265,7 +335,8 @@ impl Library {
                 chunks.len() as i64,
                 indexed_at,
                 document.modified_ns,
-                document.text
+                document.text,
+                private
             ],
         )?;
         let document_id = transaction.last_insert_rowid();
@@ -342,7 +413,9 @@ fn adopt_library(connection: &Connection) -> rusqlite::Result<i64> {
     if version > 0 {
         return Ok(version);
     }
-    Ok(if table_exists(connection, "pages")? {
+    Ok(if column_exists(connection, "documents", "private")? {
+        4
+    } else if table_exists(connection, "pages")? {
         3
     } else if table_exists(connection, "folders")? {
         2
@@ -370,6 +443,14 @@ fn char_slices(text: &str, ranges: impl Iterator<Item = std::ops::Range<usize>>)
     ranges.map(|range| &text[byte(range.start)..byte(range.end.max(range.start))]).collect()
 }
 
+/// The columns `document_from_row` reads, in its order.
+const DOCUMENT_COLUMNS: &str = "SELECT id, path, title, format, content_hash, size_bytes, chunk_count, indexed_at, private FROM documents";
+
+/// A folder as stored: canonical where it still exists, absolute where it does not.
+fn canonical_folder(folder: &Path) -> PathBuf {
+    std::fs::canonicalize(folder).or_else(|_| std::path::absolute(folder)).unwrap_or_else(|_| folder.to_path_buf())
+}
+
 fn document_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentInfo> {
     let format: String = row.get(3)?;
     Ok(DocumentInfo {
@@ -381,6 +462,8 @@ fn document_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentInfo> 
         size_bytes: row.get::<_, i64>(5)? as u64,
         chunk_count: row.get::<_, i64>(6)? as usize,
         indexed_at: row.get(7)?,
+        private: row.get(8)?,
+        private_folder: None,
     })
 }
 
@@ -437,5 +520,55 @@ mod tests {
         assert!(matches!(library.document_text("/old.txt"), Err(DocsError::TextNotKept { .. })));
         let version = automix_sqlite::migrate::recorded_version(&library.connection, "library").expect("version");
         assert_eq!(version, Some(LIBRARY.latest()));
+    }
+
+    fn store_document(library: &mut Library, path: &str) -> i64 {
+        let document = NewDocument {
+            path,
+            text: "A private fact.",
+            pages: &[],
+            title: "Doc",
+            format: DocumentFormat::Text,
+            content_hash: path,
+            size_bytes: 15,
+            modified_ns: None,
+        };
+        let chunk = Chunk { text: "A private fact.".into(), section: None, page_start: None, page_end: None, char_start: 0, char_end: 15, token_count: 4 };
+        library.replace_document(&document, &[chunk], &[vec![1.0, 0.0]]).expect("store")
+    }
+
+    /// A document is private by its own flag or by its folder's; the flag survives the document
+    /// being read again, and a folder's flag covers documents added to it later.
+    #[test]
+    fn privacy_comes_from_the_document_or_its_folder_and_survives_reindexing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut library = Library::open(&dir.path().join("library.sqlite")).expect("open");
+        let folder = dir.path().join("contracts");
+        std::fs::create_dir(&folder).expect("folder");
+        let folder = std::fs::canonicalize(&folder).expect("canonical");
+        library.remember_folder(&folder).expect("folder");
+        let inside = store_document(&mut library, &folder.join("lease.txt").to_string_lossy());
+        store_document(&mut library, "/notes/recipes.txt");
+        assert!(library.private_document_ids().expect("ids").is_empty(), "nothing is private by default");
+
+        let marked = library.set_document_private("/notes/recipes.txt", true).expect("mark");
+        assert!(marked.private && marked.private_folder.is_none());
+        // Indexing a new version replaces the row; the flag stays.
+        let outside_again = store_document(&mut library, "/notes/recipes.txt");
+        assert_eq!(library.private_document_ids().expect("ids"), [outside_again].into());
+
+        assert!(library.set_folder_private(&folder, true).expect("folder flag"));
+        assert!(!library.set_folder_private(Path::new("/not/a/library/folder"), true).expect("unknown folder"));
+        let later = store_document(&mut library, &folder.join("later.txt").to_string_lossy());
+        assert_eq!(library.private_document_ids().expect("ids"), [outside_again, inside, later].into());
+        let listed = library.documents().expect("documents");
+        let lease = listed.iter().find(|d| d.id == inside).expect("listed");
+        assert_eq!(lease.private_folder.as_deref(), Some(folder.to_string_lossy().as_ref()));
+        // Clearing the document's own flag does not lift the folder's.
+        assert!(library.set_document_private(&inside.to_string(), false).expect("unmark").private);
+
+        assert!(library.set_folder_private(&folder, false).expect("folder flag off"));
+        assert_eq!(library.private_document_ids().expect("ids"), [outside_again].into());
+        assert_eq!(library.folder_list().expect("folders"), vec![FolderInfo { path: folder.to_string_lossy().into_owned(), private: false }]);
     }
 }

@@ -65,6 +65,8 @@ pub enum ErrorCode {
     UnknownConversation,
     /// The question already has a remote answer.
     AlreadyEscalated,
+    /// Every passage the answer read is in a private document, so nothing may be sent.
+    OnlyPrivatePassages,
     /// Any other failure of the history database.
     History,
 
@@ -104,7 +106,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, in declaration order. The UI's generated type is derived from the enum itself,
     /// and src-tauri's TypeScript test checks that it lists exactly these.
-    pub const ALL: [ErrorCode; 40] = [
+    pub const ALL: [ErrorCode; 41] = [
         ErrorCode::Cancelled,
         ErrorCode::Busy,
         ErrorCode::Internal,
@@ -130,6 +132,7 @@ impl ErrorCode {
         ErrorCode::UnknownQuestion,
         ErrorCode::UnknownConversation,
         ErrorCode::AlreadyEscalated,
+        ErrorCode::OnlyPrivatePassages,
         ErrorCode::History,
         ErrorCode::BudgetExceeded,
         ErrorCode::OverAnswerCap,
@@ -175,6 +178,7 @@ impl ErrorCode {
             ErrorCode::UnknownQuestion => "unknown_question",
             ErrorCode::UnknownConversation => "unknown_conversation",
             ErrorCode::AlreadyEscalated => "already_escalated",
+            ErrorCode::OnlyPrivatePassages => "only_private_passages",
             ErrorCode::History => "history",
             ErrorCode::BudgetExceeded => "budget_exceeded",
             ErrorCode::OverAnswerCap => "over_answer_cap",
@@ -210,7 +214,7 @@ mod tests {
     /// the UI and with scripts: update this snapshot on purpose, and the UI's generated types.
     const SNAPSHOT: &str = "cancelled busy internal model_not_ready model_missing model_damaged model_unavailable unknown_model \
 context_overflow model device_unknown device_not_built device_no_gpu device_driver device_architecture device_failed library_empty \
-no_documents_chosen unknown_document no_paths library empty_question unknown_question unknown_conversation already_escalated history \
+no_documents_chosen unknown_document no_paths library empty_question unknown_question unknown_conversation already_escalated only_private_passages history \
 budget_exceeded over_answer_cap budget_invalid budget no_remote remote keychain key_empty settings_io settings_corrupt settings_invalid \
 invalid_input router io";
 

@@ -59,6 +59,8 @@ pub fn shared_prefix() -> Vec<Message> {
 pub struct Turn {
     pub question: String,
     pub answer: String,
+    /// It read a passage of a private document: the local model sees it, a remote one never does.
+    pub read_private: bool,
 }
 
 /// The conversation that asks for an answer: instructions, the earlier turns (so a follow-up like

@@ -111,7 +111,7 @@ fn the_prefix_prefilled_at_load_is_reused_by_every_question() {
     let prefix_tokens = model.tokenizer().encode(&prefix).unwrap();
     let mut cache = KvCache::new();
     model.prefill(&prefix_tokens, &mut cache, &AtomicBool::new(false)).unwrap();
-    let earlier = [Turn { question: "What is France?".into(), answer: "A country in Europe.".into() }];
+    let earlier = [Turn { question: "What is France?".into(), answer: "A country in Europe.".into(), read_private: false }];
     let prompt = model.chat_prompt(&answer_messages(FRANCE, "What is its capital?", &earlier), true).unwrap();
     let params = SamplingParams { max_tokens: 4, ..Default::default() };
     let answer = model.generate(&prompt, &mut cache, &params, &AtomicBool::new(false), &mut |_| {}).unwrap();

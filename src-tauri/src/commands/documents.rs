@@ -4,7 +4,7 @@ use automix::types::ErrorCode;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use automix::docs::{DocumentInfo, DocumentText, FileReport, IndexOptions, IndexProgress};
+use automix::docs::{DocumentInfo, DocumentText, FileReport, FolderInfo, IndexOptions, IndexProgress};
 use serde::Serialize;
 use tauri::ipc::Channel;
 
@@ -32,10 +32,27 @@ pub async fn documents_text(state: Shared<'_>, id: i64) -> Result<DocumentText, 
     blocking(move || Ok(state.assistant.document_text(&id.to_string())?)).await
 }
 
+/// The library's folders with their privacy.
 #[tauri::command]
-pub async fn documents_folders(state: Shared<'_>) -> Result<Vec<PathBuf>, AppError> {
+pub async fn documents_folders(state: Shared<'_>) -> Result<Vec<FolderInfo>, AppError> {
     let state = state.inner().clone();
     blocking(move || Ok(state.assistant.library_folders()?)).await
+}
+
+/// Marks a document "never leaves this device" (or lifts its own mark; a private folder still
+/// covers it). Returns the document as it now is.
+#[tauri::command]
+pub async fn documents_set_private(state: Shared<'_>, id: i64, private: bool) -> Result<DocumentInfo, AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(state.assistant.set_document_private(&id.to_string(), private)?)).await
+}
+
+/// Marks a library folder private (every document in it, now and later) or not; rejects with
+/// code invalid_input for a path that is not a library folder.
+#[tauri::command]
+pub async fn documents_set_folder_private(state: Shared<'_>, path: PathBuf, private: bool) -> Result<(), AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(state.assistant.set_folder_private(&path, private)?)).await
 }
 
 /// Indexes files and folders (folders are remembered and watched). A file that cannot be read

@@ -1,7 +1,7 @@
 // Generated from the #[tauri::command] functions of src-tauri/src/commands/ by
 // src-tauri/src/typescript_commands.rs; do not edit. Regenerate with `make ui-types`.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { AnswerView, AppStatus, AskEvent, Budget, CatalogModel, Conversation, DocumentInfo, DocumentText, Feedback, FileReport, HistoryPage, IndexEvent, KeyStatus, ModelSpeed, PayloadPreview, PullEvent, Recommendation, Settings, SpendReport } from "./ipc";
+import type { AnswerView, AppStatus, AskEvent, Budget, CatalogModel, Conversation, DocumentInfo, DocumentText, Feedback, FileReport, FolderInfo, HistoryPage, IndexEvent, KeyStatus, ModelSpeed, PayloadPreview, PullEvent, Recommendation, Settings, SpendReport } from "./ipc";
 
 export const appStatus = () => invoke<AppStatus>("app_status");
 
@@ -33,7 +33,14 @@ export const modelsRecommend = () => invoke<Recommendation>("models_recommend");
 
 export const documentsList = () => invoke<DocumentInfo[]>("documents_list");
 
-export const documentsFolders = () => invoke<string[]>("documents_folders");
+/** The library's folders with their privacy. */
+export const documentsFolders = () => invoke<FolderInfo[]>("documents_folders");
+
+/** Marks a document "never leaves this device" (or lifts its own mark; a private folder still covers it). Returns the document as it now is. */
+export const documentsSetPrivate = (id: number, private: boolean) => invoke<DocumentInfo>("documents_set_private", { id, private });
+
+/** Marks a library folder private (every document in it, now and later) or not; rejects with code invalid_input for a path that is not a library folder. */
+export const documentsSetFolderPrivate = (path: string, private: boolean) => invoke<void>("documents_set_folder_private", { path, private });
 
 /** The text the library read from a document, page by page, for the document pane. */
 export const documentsText = (id: number) => invoke<DocumentText>("documents_text", { id });

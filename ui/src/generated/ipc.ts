@@ -1,7 +1,7 @@
 // Generated from the Rust types by src-tauri/src/typescript.rs (ts-rs); do not edit.
 // Regenerate with `make ui-types` after changing one of the types.
 
-export type ErrorCode = "cancelled" | "busy" | "internal" | "model_not_ready" | "model_missing" | "model_damaged" | "model_unavailable" | "unknown_model" | "context_overflow" | "model" | "device_unknown" | "device_not_built" | "device_no_gpu" | "device_driver" | "device_architecture" | "device_failed" | "library_empty" | "no_documents_chosen" | "unknown_document" | "no_paths" | "library" | "empty_question" | "unknown_question" | "unknown_conversation" | "already_escalated" | "history" | "budget_exceeded" | "over_answer_cap" | "budget_invalid" | "budget" | "no_remote" | "remote" | "keychain" | "key_empty" | "settings_io" | "settings_corrupt" | "settings_invalid" | "invalid_input" | "router" | "io";
+export type ErrorCode = "cancelled" | "busy" | "internal" | "model_not_ready" | "model_missing" | "model_damaged" | "model_unavailable" | "unknown_model" | "context_overflow" | "model" | "device_unknown" | "device_not_built" | "device_no_gpu" | "device_driver" | "device_architecture" | "device_failed" | "library_empty" | "no_documents_chosen" | "unknown_document" | "no_paths" | "library" | "empty_question" | "unknown_question" | "unknown_conversation" | "already_escalated" | "only_private_passages" | "history" | "budget_exceeded" | "over_answer_cap" | "budget_invalid" | "budget" | "no_remote" | "remote" | "keychain" | "key_empty" | "settings_io" | "settings_corrupt" | "settings_invalid" | "invalid_input" | "router" | "io";
 
 export type AppError = { code: ErrorCode, message: string, };
 
@@ -234,7 +234,23 @@ export type DocumentInfo = { id: number, path: string, title: string, format: Do
 /**
  * Seconds since the Unix epoch.
  */
-indexed_at: number, };
+indexed_at: number, 
+/**
+ * "Never leaves this device": set on the document itself, or inherited from `private_folder`.
+ * Its passages are never sent to a remote model.
+ */
+private: boolean, 
+/**
+ * The private library folder this document lies in, which makes it private whatever its own
+ * flag says.
+ */
+private_folder: string | null, };
+
+export type FolderInfo = { path: string, 
+/**
+ * Every document inside it is private ("never leaves this device").
+ */
+private: boolean, };
 
 export type FileOutcome = { "status": "added", document_id: number, chunks: number, } | { "status": "updated", document_id: number, chunks: number, } | { "status": "unchanged", document_id: number, } | { "status": "removed", document_id: number, } | { "status": "failed", error: string, };
 
@@ -292,7 +308,19 @@ export type PayloadPreview = {
 /**
  * `None` when no remote model is configured.
  */
-model: string | null, messages: Array<ChatMessage>, worst_case_cost: number | null, currency: string, };
+model: string | null, 
+/**
+ * Empty when `only_private`: nothing would be sent.
+ */
+messages: Array<ChatMessage>, worst_case_cost: number | null, currency: string, 
+/**
+ * What is left out because it is private ("2 passages from private documents are not sent").
+ */
+withheld: string | null, 
+/**
+ * Every passage is in a private document: the question would stay local.
+ */
+only_private: boolean, };
 
 export type HistoryPage = { 
 /**

@@ -26,6 +26,14 @@ pub enum DocsCommand {
     Text { id_or_path: String },
     /// Remove a document by id or path, or a folder with all its documents.
     Remove { id_or_path: String },
+    /// Mark a document (by id or path) or a library folder "never leaves this device": its
+    /// passages are never sent to a remote model, nor are earlier turns that read them.
+    Private {
+        id_or_path: String,
+        /// Lift the mark instead (a document inside a private folder stays private).
+        #[arg(long)]
+        off: bool,
+    },
     /// Rescan the library's folders: add new files, re-index changed ones, drop deleted ones.
     Sync {
         /// Files larger than this many bytes are refused.
@@ -99,10 +107,27 @@ pub fn run(command: DocsCommand) -> Result<()> {
         }
         DocsCommand::List => {
             for doc in library.documents()? {
-                println!("{:>4}  {}  ({} chunks)", doc.id, doc.path, doc.chunk_count);
+                let private = match &doc.private_folder {
+                    Some(folder) => format!(", private: in {folder}"),
+                    None if doc.private => ", private".to_string(),
+                    None => String::new(),
+                };
+                println!("{:>4}  {}  ({} chunks{private})", doc.id, doc.path, doc.chunk_count);
             }
-            for folder in library.folders()? {
-                println!("folder  {}", folder.display());
+            for folder in library.folder_list()? {
+                println!("folder  {}{}", folder.path, if folder.private { "  (private)" } else { "" });
+            }
+        }
+        DocsCommand::Private { id_or_path, off } => {
+            let state = if off { "may be sent to a remote model again" } else { "never leaves this device" };
+            if library.set_folder_private(std::path::Path::new(&id_or_path), !off)? {
+                println!("the folder {id_or_path} {state}");
+            } else {
+                let document = library.set_document_private(&id_or_path, !off)?;
+                match &document.private_folder {
+                    Some(folder) if off => println!("{} stays private: its folder {folder} is private", document.path),
+                    _ => println!("{} {state}", document.path),
+                }
             }
         }
         DocsCommand::Text { id_or_path } => print_document_text(&library.document_text(&id_or_path)?),

@@ -7,18 +7,16 @@ use automix_budget::{advise, worst_case_cost, BudgetAdvice, Cost};
 use automix_docs::{SearchHit, TokenCounter};
 use automix_history::{Escalation, LocalAnswer, QuestionRecord, RouteDecision, Routing};
 use automix_llm::LocalModel;
-use automix_remote::{CancelFlag, ChatMessage, EscalationPayload, PayloadChunk, RemoteError};
+use automix_remote::{CancelFlag, EscalationPayload, RemoteError};
 use automix_router::SignalValues;
 use automix_types::ErrorCode;
 use tracing::field::Empty;
 
 use super::observe::Observation;
+use super::privacy::{self, Passage, Withheld};
 use super::report::text_citation;
 use super::{ensure_not_cancelled, lock, read, AnswerSource, AnswerView, AskError, AskEvent, Assistant, PayloadPreview, RemoteModel, Scope};
 use crate::prompts::Turn;
-
-/// What the remote model is told besides the question and the passages.
-const REMOTE_SYSTEM_PROMPT: &str = "Answer the question using only the provided context. Be concise.";
 
 /// Earlier turns may take at most this share of the context budget; the documents need the rest.
 const EARLIER_TURNS_SHARE: usize = 4;
@@ -69,10 +67,10 @@ impl Assistant {
     ) -> Result<i64, AskError> {
         let started = Instant::now();
         let observation = self.observe(question, scope, Some(conversation_id), on_event, cancel)?;
-        let payload = observation.escalation_payload(question);
-        let Observation { hits, model_name, earlier: _, answer: local, answer_ms: local_ms, verification, signals, checks_ms } = observation;
+        let (payload, withheld) = observation.escalation_payload(question);
+        let Observation { hits, model_name, earlier: _, answer: local, answer_ms: local_ms, verification, signals, checks_ms, private: _ } = observation;
         let currency = self.ledger.settings()?.currency;
-        let route = self.route_traced(&signals, &payload, &currency)?;
+        let route = self.route_traced(&signals, &payload, withheld, &currency)?;
         span.record("decision", route.routing.decision.as_str());
         on_event(AskEvent::Routed {
             decision: route.routing.decision,
@@ -151,16 +149,25 @@ impl Assistant {
             Ok(model) => self.earlier_turns(record.conversation_id, Some(question_id), &*model)?,
             Err(_) => self.earlier_turns(record.conversation_id, Some(question_id), &automix_docs::WordTokenEstimate)?,
         };
-        let payload = escalation_payload(&record.question, record.citations.iter().map(|c| (c.source.clone(), c.text.clone())), &earlier);
+        let private = self.private_documents()?;
+        let passages = record.citations.iter().map(|citation| Passage {
+            source: citation.source.clone(),
+            text: citation.text.clone(),
+            private: private.holds(citation.location.as_ref()),
+        });
+        let (payload, withheld) = privacy::payload(&record.question, passages, &earlier);
+        if withheld.every_passage {
+            tracing::info!(withheld = withheld.passages, "escalation on request refused: every passage is private");
+            return Err(AskError::OnlyPrivatePassages);
+        }
         let worst_case = worst_case_cost(&payload, remote.max_tokens, &remote.price);
         let currency = self.ledger.settings()?.currency;
         let escalation = self.call_remote(&remote, &payload, worst_case, &currency, on_event, cancel)?;
-        let routing = Routing {
-            decision: RouteDecision::Escalate,
-            reason: format!("you asked {} for this answer (the router had said: {})", remote.model, record.routing.reason),
-            estimated_cost: Some(worst_case),
-            ..record.routing.clone()
-        };
+        let mut reason = format!("you asked {} for this answer (the router had said: {})", remote.model, record.routing.reason);
+        if let Some(note) = withheld.note() {
+            reason.push_str(&format!("; {note}"));
+        }
+        let routing = Routing { decision: RouteDecision::Escalate, reason, estimated_cost: Some(worst_case), ..record.routing.clone() };
         self.history.attach_escalation(question_id, &routing, &escalation, automix_budget::now_ms())?;
         self.relearn()?;
         let (answer, source) = match &escalation.answer {
@@ -184,13 +191,18 @@ impl Assistant {
             Err(AskError::EmptyLibrary) => Vec::new(),
             Err(other) => return Err(other),
         };
-        let payload = escalation_payload(question, hits.iter().map(|h| (h.citation.to_string(), h.text.clone())), &earlier);
+        let private = self.private_documents()?;
+        let passages =
+            hits.iter().map(|hit| Passage { source: hit.citation.to_string(), text: hit.text.clone(), private: private.holds(Some(&hit.citation.location)) });
+        let (payload, withheld) = privacy::payload(question, passages, &earlier);
         let remote = read(&self.remote).clone();
         Ok(PayloadPreview {
             model: remote.as_ref().map(|remote| remote.model.clone()),
             worst_case_cost: remote.as_ref().map(|remote| worst_case_cost(&payload, remote.max_tokens, &remote.price).as_units()),
             currency: self.ledger.settings()?.currency,
-            messages: payload.to_messages(),
+            messages: if withheld.every_passage { Vec::new() } else { payload.to_messages() },
+            withheld: withheld.note(),
+            only_private: withheld.every_passage,
         })
     }
 
@@ -199,6 +211,7 @@ impl Assistant {
     /// (which the documents then do not get).
     pub(super) fn earlier_turns(&self, conversation_id: i64, before: Option<i64>, counter: &dyn TokenCounter) -> Result<(Vec<Turn>, usize), AskError> {
         let budget = self.config().context_budget_tokens / EARLIER_TURNS_SHARE;
+        let private = self.private_documents()?;
         let mut used = 0;
         let mut turns = Vec::new();
         for stored in self.history.conversation(conversation_id)?.iter().rev() {
@@ -207,7 +220,8 @@ impl Assistant {
             }
             let record = &stored.record;
             let answer = record.escalation.as_ref().and_then(|e| e.answer.clone()).unwrap_or_else(|| record.local.text.clone());
-            let turn = Turn { question: record.question.clone(), answer };
+            let read_private = record.citations.iter().any(|citation| private.holds(citation.location.as_ref()));
+            let turn = Turn { question: record.question.clone(), answer, read_private };
             let tokens = counter.count_tokens(&turn.question) + counter.count_tokens(&turn.answer);
             if used + tokens > budget || turns.len() == MAX_EARLIER_TURNS {
                 break;
@@ -253,7 +267,7 @@ impl Assistant {
     }
 
     /// `route`, traced as a `route` span whose event says the decision and its reason.
-    fn route_traced(&self, signals: &SignalValues, payload: &EscalationPayload, currency: &str) -> Result<Route, AskError> {
+    fn route_traced(&self, signals: &SignalValues, payload: &EscalationPayload, withheld: Withheld, currency: &str) -> Result<Route, AskError> {
         let span = tracing::info_span!(
             "route",
             decision = Empty,
@@ -265,7 +279,7 @@ impl Assistant {
             remote_model = Empty
         );
         let _entered = span.enter();
-        let route = self.route(signals, payload)?;
+        let route = self.route(signals, payload, withheld)?;
         let routing = &route.routing;
         span.record("decision", routing.decision.as_str());
         if let Some(confidence) = routing.local_confidence {
@@ -285,8 +299,9 @@ impl Assistant {
         Ok(route)
     }
 
-    /// The routing record and decision, with the router's confidence in the local answer.
-    fn route(&self, signals: &SignalValues, payload: &EscalationPayload) -> Result<Route, AskError> {
+    /// The routing record and decision, with the router's confidence in the local answer. An
+    /// answer read only from private documents stays local whatever the router would say.
+    fn route(&self, signals: &SignalValues, payload: &EscalationPayload, withheld: Withheld) -> Result<Route, AskError> {
         let router = read(&self.router);
         let local_confidence = router.local_confidence(signals);
         let mut likely = format!("the local answer is estimated {:.0}% likely right", local_confidence * 100.0);
@@ -312,6 +327,9 @@ impl Assistant {
         let Some(remote) = remote else {
             return Ok(stay(format!("no remote model is configured, so the local answer is kept; {likely}"), None));
         };
+        if withheld.every_passage {
+            return Ok(stay(format!("every passage this answer read is in a private document, which never leaves this device; {likely}"), Some(remote)));
+        }
         if config.never_escalate {
             return Ok(stay(format!("escalation is switched off in the settings; {likely}"), Some(remote)));
         }
@@ -328,11 +346,12 @@ impl Assistant {
             (true, None) => (
                 RouteDecision::Escalate,
                 format!(
-                    "the local answer is estimated only {:.0}% likely right; {} is expected to do better for at most {} {}",
+                    "the local answer is estimated only {:.0}% likely right; {} is expected to do better for at most {} {}{}",
                     local_confidence * 100.0,
                     remote.model,
                     worst_case,
-                    status.currency
+                    status.currency,
+                    withheld.note().map(|note| format!("; {note}")).unwrap_or_default()
                 ),
             ),
         };
@@ -426,21 +445,6 @@ impl Assistant {
             latency_ms: started.elapsed().as_millis() as u64,
             error,
         })
-    }
-}
-
-/// Exactly what leaves the machine when a question escalates.
-pub(super) fn escalation_payload(question: &str, passages: impl Iterator<Item = (String, String)>, earlier: &[Turn]) -> EscalationPayload {
-    EscalationPayload {
-        system_prompt: REMOTE_SYSTEM_PROMPT.into(),
-        question: question.to_string(),
-        chunks: passages.map(|(source, text)| PayloadChunk { source, text }).collect(),
-        earlier_turns: earlier
-            .iter()
-            .flat_map(|turn| {
-                [ChatMessage { role: "user".into(), content: turn.question.clone() }, ChatMessage { role: "assistant".into(), content: turn.answer.clone() }]
-            })
-            .collect(),
     }
 }
 

@@ -105,6 +105,8 @@ pub enum AskError {
     NoRemote,
     #[error("question {0} already has a remote answer")]
     AlreadyEscalated(i64),
+    #[error("nothing was sent: every passage this answer read is in a private document, which never leaves this device (Documents → Private)")]
+    OnlyPrivatePassages,
     #[error(transparent)]
     RoutingTable(#[from] automix_router::TableError),
     #[error("cannot write {path}: {source}")]
@@ -130,6 +132,7 @@ impl AskError {
             AskError::EmptyLibrary => ErrorCode::LibraryEmpty,
             AskError::NoDocumentsChosen => ErrorCode::NoDocumentsChosen,
             AskError::Library(automix_docs::DocsError::UnknownDocument(_)) => ErrorCode::UnknownDocument,
+            AskError::Library(automix_docs::DocsError::UnknownFolder(_)) => ErrorCode::InvalidInput,
             AskError::Library(_) | AskError::Embedder(_) => ErrorCode::Library,
             AskError::History(automix_history::StoreError::NoSuchQuestion(_)) => ErrorCode::UnknownQuestion,
             AskError::History(automix_history::StoreError::NoSuchConversation(_)) => ErrorCode::UnknownConversation,
@@ -141,6 +144,7 @@ impl AskError {
             AskError::Remote(_) | AskError::Pricing(_) => ErrorCode::Remote,
             AskError::NoRemote => ErrorCode::NoRemote,
             AskError::AlreadyEscalated(_) => ErrorCode::AlreadyEscalated,
+            AskError::OnlyPrivatePassages => ErrorCode::OnlyPrivatePassages,
             AskError::Settings(error) => error.code(),
             AskError::Key(_) => ErrorCode::Keychain,
             AskError::Router(_) => ErrorCode::Router,

@@ -9,6 +9,7 @@
 mod ask;
 mod events;
 mod observe;
+mod privacy;
 mod report;
 mod routing;
 
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use automix_budget::{CostPreference, Ledger};
-use automix_docs::{DocumentInfo, DocumentText, Embedder, Library};
+use automix_docs::{DocumentInfo, DocumentText, Embedder, FolderInfo, Library};
 use automix_history::{Feedback, History};
 use automix_llm::{KvCache, LocalModel, PromptCache};
 use automix_models::{Catalog, CatalogEntry, ModelKind, ModelStore};
@@ -26,6 +27,7 @@ use automix_remote::{ApiKey, BlockingRemoteClient, KeyStore, ModelPrice, PriceTa
 pub use automix_types::RouteDecision;
 pub use events::{AnswerSource, AskError, AskEvent};
 pub use observe::Observation;
+pub use privacy::{PrivateDocuments, Withheld};
 pub use report::{AnswerView, HistoryPage, PayloadPreview, SpendDay, SpendReport};
 pub use routing::{calibration_path, model_calibration, CalibrationOrigin, RoutePlan, Router, RouterLearning, CALIBRATIONS_DIR};
 
@@ -326,9 +328,29 @@ impl Assistant {
         Ok(lock(&self.search).document_text(id_or_path)?)
     }
 
-    /// The folders the library keeps in step with the disk.
-    pub fn library_folders(&self) -> Result<Vec<PathBuf>, AskError> {
-        Ok(lock(&self.search).folders()?)
+    /// The folders the library keeps in step with the disk, with their privacy.
+    pub fn library_folders(&self) -> Result<Vec<FolderInfo>, AskError> {
+        Ok(lock(&self.search).folder_list()?)
+    }
+
+    /// The documents whose passages never leave this device, as the library says now.
+    pub fn private_documents(&self) -> Result<PrivateDocuments, AskError> {
+        Ok(PrivateDocuments::new(lock(&self.search).private_document_ids()?))
+    }
+
+    /// Marks a document (by id or path) "never leaves this device", or lifts its own mark (a
+    /// private folder still covers it). Takes effect for the next payload built.
+    pub fn set_document_private(&self, id_or_path: &str, private: bool) -> Result<DocumentInfo, AskError> {
+        Ok(lock(&self.search).set_document_private(id_or_path, private)?)
+    }
+
+    /// Marks a library folder private (every document in it, now and later) or not.
+    pub fn set_folder_private(&self, folder: &Path, private: bool) -> Result<(), AskError> {
+        if lock(&self.search).set_folder_private(folder, private)? {
+            Ok(())
+        } else {
+            Err(AskError::Library(automix_docs::DocsError::UnknownFolder(folder.to_path_buf())))
+        }
     }
 
     /// Replaces the remote model (or removes it) without reopening.

@@ -11,6 +11,7 @@ use automix_router::SignalValues;
 use automix_types::EscalationPayload;
 use tracing::field::Empty;
 
+use super::privacy::{self, Passage, PrivateDocuments, Withheld};
 use super::{ensure_not_cancelled, lock, AskError, AskEvent, Assistant, Scope};
 use crate::answer_checks::{answer_is_grounded, answer_matches_question_type, is_refusal, key_token_mask};
 use crate::prompts::{answer_messages, answer_sampling, Turn};
@@ -33,14 +34,21 @@ pub struct Observation {
     pub signals: SignalValues,
     /// Time spent after the answer: self-verification and every other signal.
     pub checks_ms: u64,
+    /// The documents that were private when the passages were retrieved.
+    pub private: PrivateDocuments,
 }
 
 impl Observation {
     /// Exactly what would leave the machine if this answer escalated: the passages the local
-    /// model read, the earlier turns and the remote system prompt (`ask` sends it, `collect`
-    /// records the remote answer to it).
-    pub fn escalation_payload(&self, question: &str) -> EscalationPayload {
-        super::ask::escalation_payload(question, self.hits.iter().map(|h| (h.citation.to_string(), h.text.clone())), &self.earlier)
+    /// model read and the earlier turns, less what is private, and the remote system prompt
+    /// (`ask` sends it, `collect` records the remote answer to it); with what was left out.
+    pub fn escalation_payload(&self, question: &str) -> (EscalationPayload, Withheld) {
+        let passages = self.hits.iter().map(|hit| Passage {
+            source: hit.citation.to_string(),
+            text: hit.text.clone(),
+            private: self.private.holds(Some(&hit.citation.location)),
+        });
+        privacy::payload(question, passages, &self.earlier)
     }
 }
 
@@ -63,6 +71,7 @@ impl Assistant {
             None => (Vec::new(), 0),
         };
         let hits = self.retrieve(question, scope, &model, config.context_budget_tokens.saturating_sub(earlier_tokens))?;
+        let private = self.private_documents()?;
         on_event(AskEvent::Retrieved { citations: hits.iter().map(|h| h.citation.clone()).collect(), passages: hits.iter().map(|h| h.text.clone()).collect() });
         let context = passages_text(&hits);
         ensure_not_cancelled(cancel)?;
@@ -145,7 +154,7 @@ impl Assistant {
         verify_span.record("latency_ms", checks_ms);
         tracing::info!("verified");
         drop(verifying);
-        Ok(Observation { hits, model_name: model.name(), earlier, answer, answer_ms, verification, signals, checks_ms })
+        Ok(Observation { hits, model_name: model.name(), earlier, answer, answer_ms, verification, signals, checks_ms, private })
     }
 }
 

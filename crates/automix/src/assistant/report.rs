@@ -155,9 +155,14 @@ pub struct SpendReport {
 pub struct PayloadPreview {
     /// `None` when no remote model is configured.
     pub model: Option<String>,
+    /// Empty when `only_private`: nothing would be sent.
     pub messages: Vec<ChatMessage>,
     pub worst_case_cost: Option<f64>,
     pub currency: String,
+    /// What is left out because it is private ("2 passages from private documents are not sent").
+    pub withheld: Option<String>,
+    /// Every passage is in a private document: the question would stay local.
+    pub only_private: bool,
 }
 
 /// At most this many answers are listed at once.
