@@ -162,7 +162,8 @@ export const intercepted = [];
 
 /**
  * Clicks like a person would: if something covers the element (a toast over the Ask button), it
- * waits for it to go away, as a person would, and records what covered it.
+ * waits for it to go away, as a person would, and records what covered it. An error toast stays
+ * until dismissed, so a person closes it: so does this.
  */
 export async function clickElement(driver, element, name, timeout = 15_000) {
   const deadline = Date.now() + timeout;
@@ -177,6 +178,12 @@ export async function clickElement(driver, element, name, timeout = 15_000) {
         intercepted.push({ target: name, cover });
         console.log(`# click on ${name} intercepted by ${cover}; waiting for it to go away`);
       }
+      await driver.executeScript(
+        `const r = arguments[0].getBoundingClientRect();
+         const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+         top?.closest(".toast.error")?.querySelector("[aria-label=Dismiss]")?.click();`,
+        element,
+      ).catch(() => {});
       await sleep(250);
     }
   }

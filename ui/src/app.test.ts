@@ -6,7 +6,8 @@ import type { Channel } from "@tauri-apps/api/core";
 import type { AnswerView, AskEvent } from "./api";
 
 const ready = { state: "ready", model_id: "m", load_ms: 1 };
-const doc = { id: 1, path: "/docs/france.md", title: "France", format: "md", content_hash: "h", size_bytes: 2048, chunk_count: 3, indexed_at: 1_700_000_000 };
+const doc = { id: 1, path: "/docs/france.md", title: "France", format: "md", content_hash: "h", size_bytes: 2048, chunk_count: 3, indexed_at: 1_700_000_000, private: false, private_folder: null as string | null };
+const privateCalls: unknown[] = [];
 const citation = { document_id: 1, path: doc.path, title: "France", page_start: null, page_end: null, page_label_start: null, page_label_end: null, section: "Capital", char_start: 15, char_end: 36, snippet: "Paris…" };
 const stored: AnswerView = {
   id: 11, conversation_id: 5, asked_at_ms: 1_700_000_000_000, question: "Capital of France?", citations: [citation], passages: ["Paris is the capital."],
@@ -27,6 +28,12 @@ const calls: string[] = [];
 const handlers: Record<string, (args: any) => unknown> = {
   app_status: () => ({ chat_model: ready, embedder: ready, first_run: false, documents: 1, questions: 0 }),
   documents_list: () => [doc],
+  documents_folders: () => [{ path: "/docs", private: false }],
+  documents_set_private: (args: { id: number; isPrivate: boolean }) => {
+    privateCalls.push(args);
+    doc.private = args.isPrivate;
+    return doc;
+  },
   documents_text: ({ id }: { id: number }) => ({
     document: { ...doc, id },
     pages: [{ number: 1, label: "vii", text: "Front matter." }, { number: 2, label: null, text: "Paris is the capital." }],
@@ -204,4 +211,13 @@ it("boots, answers a question and shows every view", async () => {
   expect(pages).toEqual(["Page 1 · printed viiFront matter.", "Page 2Paris is the capital."]);
   byId("document-text-close").click();
   expect((byId("document-text-dialog") as HTMLDialogElement).open).toBe(false);
+
+  // Private: the document's checkbox asks the engine, the folder list shows the library's folders.
+  expect([...all("folder-row")].map((row) => row.dataset.path)).toEqual(["/docs"]);
+  const privateBox = byId("document-private") as HTMLInputElement;
+  expect(privateBox.checked).toBe(false);
+  privateBox.checked = true;
+  privateBox.dispatchEvent(new Event("change"));
+  await vi.waitFor(() => expect((byId("document-private") as HTMLInputElement).checked).toBe(true));
+  expect(privateCalls).toEqual([{ id: 1, isPrivate: true }]);
 });

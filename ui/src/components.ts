@@ -63,9 +63,14 @@ export function downloadControls(model: CatalogModel, onInstalled: () => void, t
 /** Exactly what an escalation would send: the model, its worst-case price, every message. */
 export function payloadPreview(p: PayloadPreview): HTMLElement[] {
   if (p.model === null) return [h("p", { class: "note" }, "No remote model configured")];
+  if (p.only_private) {
+    return [h("p", { class: "note private-note", "data-testid": "payload-only-private" },
+      "Nothing would be sent: every passage for this question is in a private document, which never leaves this device.")];
+  }
   const cost = p.worst_case_cost === null ? "unknown" : formatMoney(p.worst_case_cost, p.currency);
   return [
     h("p", {}, `Model: ${p.model} · worst-case cost ${cost}`),
+    ...(p.withheld ? [h("p", { class: "note private-note", "data-testid": "payload-withheld" }, `Kept on this device: ${p.withheld}.`)] : []),
     ...p.messages.map((m) => h("div", { class: "message" }, h("h3", {}, m.role), h("pre", {}, m.content))),
   ];
 }

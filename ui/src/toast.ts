@@ -11,8 +11,18 @@ interface ToastAction {
   run: () => void;
 }
 
+/** At most this many toasts at once: a new one retires the oldest, so they never pile up over a view. */
+const MAX_TOASTS = 3;
+
+/**
+ * Shows a message. Information goes by itself after 5 s and an undo offer after 12 s; an error
+ * stays until dismissed, so it can be read. The same message again replaces the earlier one.
+ */
 export function toast(message: string, opts: { code?: string; action?: ToastAction; error?: boolean } = {}) {
   const close = () => el.remove();
+  for (const same of region.querySelectorAll<HTMLElement>(".toast")) {
+    if (same.querySelector(".toast-message")?.textContent === message) same.remove();
+  }
   const action = opts.action;
   const el = h(
     "div",
@@ -22,8 +32,8 @@ export function toast(message: string, opts: { code?: string; action?: ToastActi
     h("button", { type: "button", class: "icon", "aria-label": "Dismiss", onclick: close }, "×"),
   );
   region.append(el);
-  // Errors and undo offers stay long enough to be read and used.
-  setTimeout(close, opts.error || action ? 12000 : 5000);
+  while (region.children.length > MAX_TOASTS) region.firstElementChild!.remove();
+  if (!opts.error) setTimeout(close, action ? 12000 : 5000);
 }
 
 function isAppError(err: unknown): err is AppError {

@@ -42,17 +42,17 @@ pub async fn documents_folders(state: Shared<'_>) -> Result<Vec<FolderInfo>, App
 /// Marks a document "never leaves this device" (or lifts its own mark; a private folder still
 /// covers it). Returns the document as it now is.
 #[tauri::command]
-pub async fn documents_set_private(state: Shared<'_>, id: i64, private: bool) -> Result<DocumentInfo, AppError> {
+pub async fn documents_set_private(state: Shared<'_>, id: i64, is_private: bool) -> Result<DocumentInfo, AppError> {
     let state = state.inner().clone();
-    blocking(move || Ok(state.assistant.set_document_private(&id.to_string(), private)?)).await
+    blocking(move || Ok(state.assistant.set_document_private(&id.to_string(), is_private)?)).await
 }
 
 /// Marks a library folder private (every document in it, now and later) or not; rejects with
 /// code invalid_input for a path that is not a library folder.
 #[tauri::command]
-pub async fn documents_set_folder_private(state: Shared<'_>, path: PathBuf, private: bool) -> Result<(), AppError> {
+pub async fn documents_set_folder_private(state: Shared<'_>, path: PathBuf, is_private: bool) -> Result<(), AppError> {
     let state = state.inner().clone();
-    blocking(move || Ok(state.assistant.set_folder_private(&path, private)?)).await
+    blocking(move || Ok(state.assistant.set_folder_private(&path, is_private)?)).await
 }
 
 /// Indexes files and folders (folders are remembered and watched). A file that cannot be read

@@ -37,10 +37,10 @@ export const documentsList = () => invoke<DocumentInfo[]>("documents_list");
 export const documentsFolders = () => invoke<FolderInfo[]>("documents_folders");
 
 /** Marks a document "never leaves this device" (or lifts its own mark; a private folder still covers it). Returns the document as it now is. */
-export const documentsSetPrivate = (id: number, private: boolean) => invoke<DocumentInfo>("documents_set_private", { id, private });
+export const documentsSetPrivate = (id: number, isPrivate: boolean) => invoke<DocumentInfo>("documents_set_private", { id, isPrivate });
 
 /** Marks a library folder private (every document in it, now and later) or not; rejects with code invalid_input for a path that is not a library folder. */
-export const documentsSetFolderPrivate = (path: string, private: boolean) => invoke<void>("documents_set_folder_private", { path, private });
+export const documentsSetFolderPrivate = (path: string, isPrivate: boolean) => invoke<void>("documents_set_folder_private", { path, isPrivate });
 
 /** The text the library read from a document, page by page, for the document pane. */
 export const documentsText = (id: number) => invoke<DocumentText>("documents_text", { id });

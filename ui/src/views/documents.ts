@@ -3,8 +3,8 @@ import { listen } from "@tauri-apps/api/event";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { open } from "@tauri-apps/plugin-dialog";
 import {
-  DOCUMENTS_CHANGED_EVENT, documentsAdd, documentsCancel, documentsList, documentsRemove, documentsSync, documentsText,
-  type DocumentInfo, type FileReport, type IndexEvent,
+  DOCUMENTS_CHANGED_EVENT, documentsAdd, documentsCancel, documentsFolders, documentsList, documentsRemove, documentsSetFolderPrivate,
+  documentsSetPrivate, documentsSync, documentsText, type DocumentInfo, type FileReport, type FolderInfo, type IndexEvent,
 } from "../api";
 import { emptyState } from "../components";
 import { field, fill, h, progressBar } from "../dom";
@@ -31,6 +31,7 @@ function outcomeText(report: FileReport): string {
 
 export function createDocumentsView(ctx: AppContext): View {
   let documents: DocumentInfo[] = [];
+  let folders: FolderInfo[] = [];
   let indexing = false;
 
   const pathInput = h("input", { type: "text", "data-testid": "path-input", placeholder: "/home/me/Papers or C:\\Docs\\report.pdf", autocomplete: "off", spellcheck: "false" });
@@ -43,6 +44,11 @@ export function createDocumentsView(ctx: AppContext): View {
   const reportBox = h("section", { class: "report-box", hidden: true, "aria-labelledby": "report-title" },
     h("h2", { id: "report-title" }, "Last import"), reportList);
   const table = h("tbody");
+  const folderList = h("ul", { class: "folders", "data-testid": "folder-list" });
+  const folderBox = h("section", { class: "folder-box", hidden: true, "aria-labelledby": "folders-title" },
+    h("h2", { id: "folders-title" }, "Folders kept in step"),
+    h("p", { class: "muted small" }, "A private folder's documents, now and later, never leave this device: their passages are never sent to a remote model."),
+    folderList);
   const dropZone = h("div", { class: "drop-zone", "data-testid": "drop-zone" }, "Drop files or folders here to add them");
   const actions = [
     h("button", { type: "button", "data-testid": "add-files", onclick: pickFiles }, "Add files…"),
@@ -58,8 +64,9 @@ export function createDocumentsView(ctx: AppContext): View {
     h("form", { class: "path-form", onsubmit: addTypedPath }, field("File or folder path", pathInput), addPathButton),
     progressBox,
     reportBox,
+    folderBox,
     h("table", { class: "documents" },
-      h("thead", {}, h("tr", {}, ...["Title", "Path", "Format", "Size", "Chunks", "Indexed", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", {}, h("tr", {}, ...["Title", "Path", "Format", "Size", "Chunks", "Indexed", "Private", ""].map((t) => h("th", { scope: "col" }, t)))),
       table),
     textDialog);
 
@@ -72,7 +79,7 @@ export function createDocumentsView(ctx: AppContext): View {
 
   function renderDocuments() {
     if (documents.length === 0) {
-      table.replaceChildren(h("tr", {}, h("td", { colspan: 7 }, emptyState("No documents yet. Add files or a folder to chat with them."))));
+      table.replaceChildren(h("tr", {}, h("td", { colspan: 8 }, emptyState("No documents yet. Add files or a folder to chat with them."))));
       return;
     }
     table.replaceChildren(...documents.map((d) =>
@@ -83,9 +90,57 @@ export function createDocumentsView(ctx: AppContext): View {
         h("td", { class: "num" }, formatBytes(d.size_bytes)),
         h("td", { class: "num" }, String(d.chunk_count)),
         h("td", {}, formatDateTime(d.indexed_at * 1000)),
+        h("td", { class: "private-cell" }, privateToggle(d)),
         h("td", { class: "row-actions" },
           h("button", { type: "button", "data-testid": "show-text", "aria-label": `Show the text read from ${d.title}`, onclick: () => showText(d) }, "Text"),
           h("button", { type: "button", "data-testid": "remove-document", "aria-label": `Remove ${d.title}`, onclick: () => remove(d) }, "Remove")))));
+  }
+
+  /** "Never leaves this device": checked and fixed while a private folder covers the document. */
+  function privateToggle(doc: DocumentInfo): HTMLElement {
+    const byFolder = doc.private_folder !== null;
+    const box = h("input", {
+      type: "checkbox", "data-testid": "document-private",
+      "aria-label": `${doc.title} never leaves this device`,
+      title: byFolder ? `Private because its folder ${doc.private_folder} is private` : "Never send passages of this document to a remote model",
+    });
+    box.checked = doc.private;
+    box.disabled = byFolder;
+    box.addEventListener("change", () => void setPrivate(doc, box));
+    return h("label", { class: "private-toggle" }, box, h("span", { class: "small" }, byFolder ? "by folder" : ""));
+  }
+
+  async function setPrivate(doc: DocumentInfo, box: HTMLInputElement) {
+    const wanted = box.checked;
+    box.disabled = true;
+    try {
+      await documentsSetPrivate(doc.id, wanted);
+      toast(wanted ? `“${doc.title}” never leaves this device.` : `“${doc.title}” may be sent to a remote model again.`, { code: "private" });
+    } catch (err) {
+      showError(err);
+    }
+    await refresh();
+  }
+
+  function renderFolders() {
+    folderBox.hidden = folders.length === 0;
+    folderList.replaceChildren(...folders.map((folder) => {
+      const box = h("input", { type: "checkbox", "data-testid": "folder-private", "aria-label": `${folder.path} never leaves this device` });
+      box.checked = folder.private;
+      box.addEventListener("change", async () => {
+        box.disabled = true;
+        try {
+          await documentsSetFolderPrivate(folder.path, box.checked);
+          toast(box.checked ? `Everything in ${folder.path} never leaves this device.` : `${folder.path} may be sent to a remote model again.`, { code: "private" });
+        } catch (err) {
+          showError(err);
+        }
+        await refresh();
+      });
+      return h("li", { class: "folder", "data-testid": "folder-row", "data-path": folder.path },
+        h("span", { class: "path" }, folder.path),
+        h("label", { class: "private-toggle" }, box, h("span", {}, "Private")));
+    }));
   }
 
   /** What the library read from a document, page by page: for checking a PDF came through right. */
@@ -186,11 +241,12 @@ export function createDocumentsView(ctx: AppContext): View {
 
   async function refresh() {
     try {
-      documents = await documentsList();
+      [documents, folders] = await Promise.all([documentsList(), documentsFolders()]);
     } catch (err) {
       showError(err);
     }
     renderDocuments();
+    renderFolders();
   }
 
   // Outside the Tauri shell (a plain browser) these subscriptions do not exist; nothing for the user to fix.
