@@ -102,6 +102,7 @@ pub fn run() {
             commands::chat::chat_preview_payload,
             commands::history::history_list,
             commands::history::spend_report,
+            commands::history::network_log,
             commands::budget::budget_get,
             commands::budget::budget_set,
             commands::settings::settings_get,

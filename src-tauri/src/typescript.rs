@@ -13,7 +13,7 @@ use automix::models::{ModelKind, PullEvent, Source};
 use automix::router::SignalValues;
 use automix::settings::{RemoteSettings, Settings};
 use automix::speed::ModelSpeed;
-use automix::types::{ChatMessage, ErrorCode, RouteDecision};
+use automix::types::{ChatMessage, ErrorCode, NetworkPurpose, NetworkRequest, RouteDecision};
 use ts_rs::TS;
 
 use crate::commands::budget::Budget;
@@ -82,6 +82,8 @@ fn declarations() -> String {
         HistoryPage::decl(),
         SpendDay::decl(),
         SpendReport::decl(),
+        NetworkPurpose::decl(),
+        NetworkRequest::decl(),
         // Budget and settings.
         Budget::decl(),
         RemoteSettings::decl(),

@@ -75,6 +75,12 @@ const handlers: Record<string, (args: any) => unknown> = {
     measured = true;
     return speed;
   },
+  network_log: () => [
+    { at_ms: 1_700_000_000_000, purpose: "escalation", host: "api.example.com", what: "POST /v1/chat/completions", bytes_sent: 1843, bytes_received: 0,
+      status: 500, error: "HTTP 500", duration_ms: 120, cost: 0, currency: "USD" },
+    { at_ms: 1_700_000_001_000, purpose: "escalation", host: "api.example.com", what: "POST /v1/chat/completions", bytes_sent: 1843, bytes_received: 912,
+      status: 200, error: null, duration_ms: 840, cost: 0.00045, currency: "USD" },
+  ],
   budget_get: () => ({ monthly_limit: 3, per_answer_cap: null, currency: "USD" }),
   key_status: () => ({ set: true, last4: "abcd" }),
 };
@@ -211,6 +217,16 @@ it("boots, answers a question and shows every view", async () => {
   expect(pages).toEqual(["Page 1 · printed viiFront matter.", "Page 2Paris is the capital."]);
   byId("document-text-close").click();
   expect((byId("document-text-dialog") as HTMLDialogElement).open).toBe(false);
+
+  // The network log: newest first, with the failed attempt's reason and the answered one's cost.
+  byId("nav-network").click();
+  await vi.waitFor(() => expect(all("network-row")).toHaveLength(2));
+  const rows = [...all("network-row")];
+  expect(rows.map((r) => r.dataset.status)).toEqual(["200", "500"]);
+  expect(rows[1].textContent).toContain("Failed: HTTP 500");
+  expect(byId("network-summary").textContent).toBe("2 requests · 3.6 KB sent");
+  byId("nav-documents").click();
+  await vi.waitFor(() => expect(byId("view-documents").hidden).toBe(false));
 
   // Private: the document's checkbox asks the engine, the folder list shows the library's folders.
   expect([...all("folder-row")].map((row) => row.dataset.path)).toEqual(["/docs"]);

@@ -8,6 +8,7 @@ import { createChatView } from "./views/chat";
 import { createDocumentsView } from "./views/documents";
 import { createFirstRun } from "./views/firstRun";
 import { createHistoryView } from "./views/history";
+import { createNetworkView } from "./views/network";
 import { createSettingsView } from "./views/settings";
 import { createSpendView } from "./views/spend";
 import type { AppContext, View, ViewName } from "./views/view";
@@ -17,6 +18,7 @@ const NAV: [ViewName, string][] = [
   ["documents", "Documents"],
   ["history", "History"],
   ["spend", "Spend"],
+  ["network", "Network"],
   ["settings", "Settings"],
 ];
 
@@ -27,6 +29,7 @@ const views: Record<ViewName, View> = {
   documents: createDocumentsView(ctx),
   history: createHistoryView(),
   spend: createSpendView(),
+  network: createNetworkView(),
   settings: createSettingsView(),
 };
 

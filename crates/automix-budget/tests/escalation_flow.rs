@@ -65,7 +65,7 @@ async fn each_outcome_is_charged_as_specified_and_the_key_stays_secret() {
         server.push_faults(scenario.faults.clone());
         let worst_case = worst_case_cost(&payload, MAX_TOKENS, &PRICE);
         let reservation = ledger.reserve(worst_case, scenario.name).unwrap();
-        let outcome = client.chat_stream(&payload, MAX_TOKENS, |_| {}, &no_cancel).await;
+        let outcome = client.chat_stream(&payload, MAX_TOKENS, |_| {}, &mut |_| {}, &no_cancel).await;
         let charged = reservation.settle_outcome(outcome.as_ref().ok().map(|answer| answer.usage), &PRICE).unwrap();
         log.push_str(&format!("{}: {outcome:?}\n", scenario.name));
 

@@ -12,6 +12,7 @@ pub(crate) const HISTORY: Schema = Schema {
         Migration::sql("0001_conversations_and_questions.sql", include_str!("../migrations/history/0001_conversations_and_questions.sql")),
         Migration::sql("0002_local_confidence.sql", include_str!("../migrations/history/0002_local_confidence.sql")),
         Migration::sql("0003_escalated_at.sql", include_str!("../migrations/history/0003_escalated_at.sql")),
+        Migration::sql("0004_network_requests.sql", include_str!("../migrations/history/0004_network_requests.sql")),
     ],
     adopt: adopt_history,
 };
@@ -28,7 +29,9 @@ fn adopt_history(connection: &Connection) -> rusqlite::Result<i64> {
     if version > 0 {
         return Ok(version);
     }
-    Ok(if column_exists(connection, "questions", "escalated_at_ms")? {
+    Ok(if table_exists(connection, "network_requests")? {
+        4
+    } else if column_exists(connection, "questions", "escalated_at_ms")? {
         3
     } else if column_exists(connection, "questions", "local_confidence")? {
         2

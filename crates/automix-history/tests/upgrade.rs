@@ -9,7 +9,7 @@ use automix_history::{Citation, Escalation, Feedback, History, LocalAnswer, Ques
 use automix_types::{ChatMessage, Cost, EscalationPayload, PayloadChunk, Usage};
 use rusqlite::Connection;
 
-const LATEST: i64 = 3;
+const LATEST: i64 = 4;
 
 /// The fixture loaded into `history.sqlite` in a fresh temporary folder.
 fn load(fixture: &str) -> (tempfile::TempDir, PathBuf) {

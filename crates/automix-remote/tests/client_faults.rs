@@ -47,7 +47,7 @@ async fn streams_the_recorded_answer_with_reported_usage() {
     let server = TestServer::start(book(), 0).await.unwrap();
     let (question, recorded) = known_question();
     let mut streamed = Vec::new();
-    let answer = client(&server).chat_stream(&payload(&question), 4096, |piece| streamed.push(piece.to_string()), &no_cancel()).await.unwrap();
+    let answer = client(&server).chat_stream(&payload(&question), 4096, |piece| streamed.push(piece.to_string()), &mut |_| {}, &no_cancel()).await.unwrap();
     assert_eq!(answer.text, recorded);
     assert_eq!(streamed.concat(), recorded);
     assert!(streamed.len() > 1 || !recorded.contains(' '));
@@ -64,7 +64,7 @@ async fn streams_the_recorded_answer_with_reported_usage() {
 async fn non_streaming_answer_and_fallback_for_unknown_questions() {
     let server = TestServer::start(book(), 0).await.unwrap();
     let question = "What colour is the bicycle shed in the appendix?";
-    let answer = client(&server).chat(&payload(question), 4096, &no_cancel()).await.unwrap();
+    let answer = client(&server).chat(&payload(question), 4096, &mut |_| {}, &no_cancel()).await.unwrap();
     assert_eq!(answer.text, fallback_answer(question));
     assert!(!answer.usage_estimated);
     assert_eq!(answer.finish_reason.as_deref(), Some("stop"));
@@ -73,7 +73,7 @@ async fn non_streaming_answer_and_fallback_for_unknown_questions() {
 #[tokio::test]
 async fn max_tokens_truncates_and_reports_length() {
     let server = TestServer::start(book(), 0).await.unwrap();
-    let answer = client(&server).chat_stream(&payload("an unknown question"), 3, |_| {}, &no_cancel()).await.unwrap();
+    let answer = client(&server).chat_stream(&payload("an unknown question"), 3, |_| {}, &mut |_| {}, &no_cancel()).await.unwrap();
     assert_eq!(answer.usage.completion_tokens, 3);
     assert_eq!(answer.finish_reason.as_deref(), Some("length"));
 }
@@ -82,7 +82,7 @@ async fn max_tokens_truncates_and_reports_length() {
 async fn rate_limit_is_retried_after_the_servers_retry_after() {
     let server = TestServer::start(book(), 0).await.unwrap();
     server.push_faults([Fault::TooManyRequests { retry_after_secs: 1 }]);
-    let answer = client(&server).chat_stream(&payload("q"), 64, |_| {}, &no_cancel()).await.unwrap();
+    let answer = client(&server).chat_stream(&payload("q"), 64, |_| {}, &mut |_| {}, &no_cancel()).await.unwrap();
     assert_eq!(server.request_count(), 2);
     assert_eq!(answer.retries.len(), 1);
     assert_eq!(answer.retries[0].delay_ms, 1000);
@@ -93,7 +93,7 @@ async fn rate_limit_is_retried_after_the_servers_retry_after() {
 async fn retry_after_beyond_the_limit_gives_up_at_once() {
     let server = TestServer::start(book(), 0).await.unwrap();
     server.push_faults([Fault::TooManyRequests { retry_after_secs: 3600 }]);
-    let error = client(&server).chat(&payload("q"), 64, &no_cancel()).await.unwrap_err();
+    let error = client(&server).chat(&payload("q"), 64, &mut |_| {}, &no_cancel()).await.unwrap_err();
     assert!(matches!(error, RemoteError::RateLimited { retry_after_ms: 3_600_000, .. }), "{error:?}");
     assert_eq!(server.request_count(), 1);
 }
@@ -102,7 +102,7 @@ async fn retry_after_beyond_the_limit_gives_up_at_once() {
 async fn server_errors_are_retried_with_growing_backoff() {
     let server = TestServer::start(book(), 0).await.unwrap();
     server.push_faults([Fault::ServerError, Fault::ServerError]);
-    let answer = client(&server).chat_stream(&payload("q"), 64, |_| {}, &no_cancel()).await.unwrap();
+    let answer = client(&server).chat_stream(&payload("q"), 64, |_| {}, &mut |_| {}, &no_cancel()).await.unwrap();
     assert_eq!(server.request_count(), 3);
     let delays: Vec<u64> = answer.retries.iter().map(|retry| retry.delay_ms).collect();
     // Equal jitter: attempt n waits between half and all of base * 2^(n-1).
@@ -113,7 +113,7 @@ async fn server_errors_are_retried_with_growing_backoff() {
 async fn persistent_server_errors_exhaust_the_attempts() {
     let server = TestServer::start(book(), 0).await.unwrap();
     server.push_faults([Fault::ServerError, Fault::ServerError, Fault::ServerError, Fault::ServerError]);
-    let error = client(&server).chat(&payload("q"), 64, &no_cancel()).await.unwrap_err();
+    let error = client(&server).chat(&payload("q"), 64, &mut |_| {}, &no_cancel()).await.unwrap_err();
     assert!(matches!(&error, RemoteError::RetriesExhausted { attempts: 3, retries, .. } if retries.len() == 2), "{error:?}");
     assert_eq!(server.request_count(), 3);
 }
@@ -122,7 +122,7 @@ async fn persistent_server_errors_exhaust_the_attempts() {
 async fn client_errors_are_not_retried_and_never_echo_the_key() {
     let server = TestServer::start(book(), 0).await.unwrap();
     server.push_faults([Fault::Unauthorized]);
-    let error = client(&server).chat_stream(&payload("q"), 64, |_| {}, &no_cancel()).await.unwrap_err();
+    let error = client(&server).chat_stream(&payload("q"), 64, |_| {}, &mut |_| {}, &no_cancel()).await.unwrap_err();
     assert!(matches!(error, RemoteError::Rejected { status: 401, .. }), "{error:?}");
     assert_eq!(server.request_count(), 1);
     let shown = format!("{error} {error:?}");
@@ -133,8 +133,8 @@ async fn client_errors_are_not_retried_and_never_echo_the_key() {
 async fn malformed_stream_is_a_protocol_error_without_retry() {
     let server = TestServer::start(book(), 0).await.unwrap();
     server.push_faults([Fault::MalformedSse, Fault::MalformedSse]);
-    let stream_error = client(&server).chat_stream(&payload("q"), 64, |_| {}, &no_cancel()).await.unwrap_err();
-    let whole_error = client(&server).chat(&payload("q"), 64, &no_cancel()).await.unwrap_err();
+    let stream_error = client(&server).chat_stream(&payload("q"), 64, |_| {}, &mut |_| {}, &no_cancel()).await.unwrap_err();
+    let whole_error = client(&server).chat(&payload("q"), 64, &mut |_| {}, &no_cancel()).await.unwrap_err();
     assert!(matches!(stream_error, RemoteError::Protocol { .. }), "{stream_error:?}");
     assert!(matches!(whole_error, RemoteError::Protocol { .. }), "{whole_error:?}");
     assert_eq!(server.request_count(), 2);
@@ -146,7 +146,7 @@ async fn disconnect_mid_stream_keeps_the_partial_text_and_is_not_retried() {
     let (question, recorded) = known_question();
     server.push_faults([Fault::DisconnectMidStream]);
     let mut streamed = String::new();
-    let error = client(&server).chat_stream(&payload(&question), 4096, |piece| streamed.push_str(piece), &no_cancel()).await.unwrap_err();
+    let error = client(&server).chat_stream(&payload(&question), 4096, |piece| streamed.push_str(piece), &mut |_| {}, &no_cancel()).await.unwrap_err();
     match error {
         RemoteError::Interrupted { partial_text, .. } => {
             assert_eq!(partial_text, streamed);
@@ -164,9 +164,9 @@ async fn missing_usage_is_estimated_and_flagged() {
     let sent = payload("an unknown question about sheds");
     for streaming in [true, false] {
         let answer = if streaming {
-            client(&server).chat_stream(&sent, 64, |_| {}, &no_cancel()).await.unwrap()
+            client(&server).chat_stream(&sent, 64, |_| {}, &mut |_| {}, &no_cancel()).await.unwrap()
         } else {
-            client(&server).chat(&sent, 64, &no_cancel()).await.unwrap()
+            client(&server).chat(&sent, 64, &mut |_| {}, &no_cancel()).await.unwrap()
         };
         assert!(answer.usage_estimated);
         assert_eq!(answer.usage.completion_tokens, estimate_tokens(&answer.text));
@@ -179,7 +179,7 @@ async fn missing_usage_is_estimated_and_flagged() {
 async fn wrong_content_type_is_refused() {
     let server = TestServer::start(book(), 0).await.unwrap();
     server.push_faults([Fault::WrongContentType]);
-    let error = client(&server).chat_stream(&payload("q"), 64, |_| {}, &no_cancel()).await.unwrap_err();
+    let error = client(&server).chat_stream(&payload("q"), 64, |_| {}, &mut |_| {}, &no_cancel()).await.unwrap_err();
     assert!(matches!(&error, RemoteError::Protocol { detail } if detail.contains("text/html")), "{error:?}");
     assert_eq!(server.request_count(), 1);
 }
@@ -191,8 +191,8 @@ async fn latency_within_the_read_timeout_succeeds_and_beyond_it_times_out_withou
     let mut patient = settings(&server);
     patient.read_timeout_ms = 1_000;
     let client = RemoteClient::new(patient, Some(ApiKey::new(KEY))).unwrap();
-    assert!(client.chat_stream(&payload("q"), 64, |_| {}, &no_cancel()).await.is_ok());
-    let error = client.chat_stream(&payload("q"), 64, |_| {}, &no_cancel()).await.unwrap_err();
+    assert!(client.chat_stream(&payload("q"), 64, |_| {}, &mut |_| {}, &no_cancel()).await.is_ok());
+    let error = client.chat_stream(&payload("q"), 64, |_| {}, &mut |_| {}, &no_cancel()).await.unwrap_err();
     assert!(matches!(error, RemoteError::Timeout { after_ms: 1_000 }), "{error:?}");
     assert_eq!(server.request_count(), 2);
 }
@@ -207,7 +207,7 @@ async fn cancelling_while_waiting_or_streaming_stops_the_call() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         trigger.store(true, Ordering::Relaxed);
     });
-    let error = client(&server).chat(&payload("q"), 64, &cancel).await.unwrap_err();
+    let error = client(&server).chat(&payload("q"), 64, &mut |_| {}, &cancel).await.unwrap_err();
     assert!(matches!(error, RemoteError::Cancelled { .. }), "{error:?}");
 
     let (question, _) = known_question();
@@ -221,6 +221,7 @@ async fn cancelling_while_waiting_or_streaming_stops_the_call() {
                 pieces += 1;
                 cancel.store(true, Ordering::Relaxed);
             },
+            &mut |_| {},
             &cancel,
         )
         .await
@@ -235,7 +236,7 @@ async fn connection_refused_is_retried_then_reported() {
     let mut settings = RemoteSettings::new(format!("http://127.0.0.1:{port}/v1"), "m");
     settings.backoff_base_ms = 5;
     settings.max_attempts = 3;
-    let error = RemoteClient::new(settings, None).unwrap().chat(&payload("q"), 8, &no_cancel()).await.unwrap_err();
+    let error = RemoteClient::new(settings, None).unwrap().chat(&payload("q"), 8, &mut |_| {}, &no_cancel()).await.unwrap_err();
     assert!(matches!(&error, RemoteError::RetriesExhausted { attempts: 3, last, .. } if last.contains("connect")), "{error:?}");
 }
 
@@ -251,7 +252,7 @@ fn blocking_client_works_without_a_runtime() {
     let server = TestServer::start_blocking(book()).unwrap();
     let (question, recorded) = known_question();
     let blocking = automix_remote::BlockingRemoteClient::new(client(&server)).unwrap();
-    let answer = blocking.chat_stream(&payload(&question), 4096, |_| {}, &no_cancel()).unwrap();
+    let answer = blocking.chat_stream(&payload(&question), 4096, |_| {}, &mut |_| {}, &no_cancel()).unwrap();
     assert_eq!(answer.text, recorded);
 }
 
@@ -302,11 +303,41 @@ fn a_server_that_closes_after_each_streamed_answer_is_reconnected_to() {
     let settings = RemoteSettings::new(format!("http://127.0.0.1:{port}/v1"), "qwen");
     let client = automix_remote::BlockingRemoteClient::new(RemoteClient::new(settings, None).unwrap()).unwrap();
     for call in 1..=3 {
-        let answer = client.chat_stream(&payload("Capital of France?"), 16, |_| {}, &no_cancel()).unwrap_or_else(|e| panic!("call {call}: {e}"));
+        let answer = client.chat_stream(&payload("Capital of France?"), 16, |_| {}, &mut |_| {}, &no_cancel()).unwrap_or_else(|e| panic!("call {call}: {e}"));
         assert_eq!(answer.text, "Paris");
         assert_eq!((answer.usage.prompt_tokens, answer.usage.completion_tokens), (12, 1));
         assert!(answer.retries.is_empty(), "call {call} needed retries: {:?}", answer.retries);
         // The app's next escalation comes after a local answer; the close happens meanwhile.
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
+}
+
+/// The network log's source: one record per HTTP attempt, retried ones included, with exactly
+/// the body bytes the provider received, the status, and no server message (which may echo the key).
+#[tokio::test]
+async fn every_attempt_is_reported_with_the_bytes_the_server_received() {
+    let server = TestServer::start(book(), 0).await.unwrap();
+    server.push_faults([Fault::ServerError]);
+    let (question, _) = known_question();
+    let mut requests = Vec::new();
+    let answer = client(&server).chat_stream(&payload(&question), 4096, |_| {}, &mut |request| requests.push(request), &no_cancel()).await.unwrap();
+    let received = server.received();
+    assert_eq!(requests.len(), 2, "the failed attempt and the answered one");
+    assert_eq!(received.len(), 2);
+    for (request, arrived) in requests.iter().zip(&received) {
+        assert_eq!(request.bytes_sent, Some(arrived.body_bytes as u64), "bytes sent are the bytes that arrived");
+        assert_eq!(request.host, server.address().to_string());
+        assert_eq!(request.what, "POST /v1/chat/completions");
+        assert_eq!(request.purpose, automix_remote::NetworkPurpose::Escalation);
+    }
+    assert_eq!((requests[0].status, requests[0].error.as_deref()), (Some(500), Some("HTTP 500")));
+    assert_eq!((requests[1].status, requests[1].error.as_deref()), (Some(200), None));
+    assert!(requests[1].bytes_received as usize > answer.text.len(), "the streamed events carry the answer and more");
+
+    server.push_faults([Fault::Unauthorized]);
+    let mut refused = Vec::new();
+    client(&server).chat(&payload("q"), 64, &mut |request| refused.push(request), &no_cancel()).await.unwrap_err();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].error.as_deref(), Some("refused (HTTP 401)"));
+    assert!(!format!("{refused:?}").contains(KEY), "the echoed key stays out of the log");
 }

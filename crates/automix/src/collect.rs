@@ -214,7 +214,7 @@ fn record_remote_answer(
     payload: &automix_types::EscalationPayload,
     cancel: &CancelFlag,
 ) -> Result<ScoredAnswer, AskError> {
-    let reply = remote.client.chat_stream(payload, remote.max_tokens, |_| {}, cancel).map_err(|error| match error {
+    let reply = remote.client.chat_stream(payload, remote.max_tokens, |_| {}, &mut |_| {}, cancel).map_err(|error| match error {
         automix_remote::RemoteError::Cancelled { .. } => AskError::Cancelled,
         other => AskError::Remote(other),
     })?;

@@ -17,6 +17,7 @@ pub mod assistant;
 pub mod calibrate;
 
 pub mod collect;
+pub mod downloads;
 pub mod machine;
 pub mod prompts;
 pub mod settings;

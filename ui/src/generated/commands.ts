@@ -1,7 +1,7 @@
 // Generated from the #[tauri::command] functions of src-tauri/src/commands/ by
 // src-tauri/src/typescript_commands.rs; do not edit. Regenerate with `make ui-types`.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { AnswerView, AppStatus, AskEvent, Budget, CatalogModel, Conversation, DocumentInfo, DocumentText, Feedback, FileReport, FolderInfo, HistoryPage, IndexEvent, KeyStatus, ModelSpeed, PayloadPreview, PullEvent, Recommendation, Settings, SpendReport } from "./ipc";
+import type { AnswerView, AppStatus, AskEvent, Budget, CatalogModel, Conversation, DocumentInfo, DocumentText, Feedback, FileReport, FolderInfo, HistoryPage, IndexEvent, KeyStatus, ModelSpeed, NetworkRequest, PayloadPreview, PullEvent, Recommendation, Settings, SpendReport } from "./ipc";
 
 export const appStatus = () => invoke<AppStatus>("app_status");
 
@@ -78,6 +78,9 @@ export const chatPreviewPayload = (question: string, conversationId: number | nu
 export const historyList = (escalatedOnly: boolean, search: string) => invoke<HistoryPage>("history_list", { escalatedOnly, search });
 
 export const spendReport = () => invoke<SpendReport>("spend_report");
+
+/** Every outbound request the app made (escalation attempts, model downloads), oldest first. */
+export const networkLog = () => invoke<NetworkRequest[]>("network_log");
 
 export const budgetGet = () => invoke<Budget>("budget_get");
 

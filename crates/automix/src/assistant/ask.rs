@@ -397,7 +397,14 @@ impl Assistant {
         let escalating = escalate_span.enter();
         let reservation = self.ledger.reserve(worst_case, &payload.question).inspect_err(|error| tracing::info!("no reservation, no remote call: {error}"))?;
         escalate_span.record("reservation", reservation.id());
-        let outcome = remote.client.chat_stream(payload, remote.max_tokens, |text| on_event(AskEvent::RemoteToken { text: text.to_string() }), cancel);
+        let mut requests = Vec::new();
+        let outcome = remote.client.chat_stream(
+            payload,
+            remote.max_tokens,
+            |text| on_event(AskEvent::RemoteToken { text: text.to_string() }),
+            &mut |request| requests.push(request),
+            cancel,
+        );
         escalate_span.record("latency_ms", started.elapsed().as_millis() as u64);
         match &outcome {
             Ok(answer) => {
@@ -422,6 +429,7 @@ impl Assistant {
         settle_span.record("charged", cost.as_units());
         tracing::info!("reservation closed");
         drop(settling);
+        self.log_requests(requests, cost, currency);
         // Only a call the cancel actually stopped is a cancel; an answer that arrived (and was
         // paid for) just before is recorded.
         if matches!(outcome, Err(RemoteError::Cancelled { .. })) {
@@ -445,6 +453,23 @@ impl Assistant {
             latency_ms: started.elapsed().as_millis() as u64,
             error,
         })
+    }
+}
+
+impl Assistant {
+    /// Writes an escalation's HTTP attempts to the network log: the answered attempt carries what
+    /// the escalation cost, failed ones nothing. A log that cannot be written does not fail the
+    /// answer the user already paid for; it is reported in the diagnostics.
+    fn log_requests(&self, mut requests: Vec<automix_types::NetworkRequest>, cost: Cost, currency: &str) {
+        if let Some(answered) = requests.iter_mut().rev().find(|request| request.error.is_none()) {
+            answered.cost = cost.as_units();
+        }
+        for request in &mut requests {
+            request.currency = Some(currency.to_string());
+        }
+        if let Err(error) = self.history.record_network(&requests) {
+            tracing::warn!(requests = requests.len(), "the network log could not be written: {error}");
+        }
     }
 }
 

@@ -168,7 +168,15 @@ pub struct PayloadPreview {
 /// At most this many answers are listed at once.
 const HISTORY_PAGE_LIMIT: usize = 500;
 
+/// At most this many requests are listed at once in the network log.
+const NETWORK_LOG_LIMIT: usize = 2000;
+
 impl Assistant {
+    /// Every outbound request the app made (the newest 2000), oldest first.
+    pub fn network_log(&self) -> Result<Vec<automix_types::NetworkRequest>, AskError> {
+        Ok(self.history.network_log(NETWORK_LOG_LIMIT)?)
+    }
+
     /// A conversation's answers, oldest first.
     pub fn conversation_answers(&self, conversation_id: i64) -> Result<Vec<AnswerView>, AskError> {
         Ok(self.history.conversation(conversation_id)?.iter().map(AnswerView::from_stored).collect())
