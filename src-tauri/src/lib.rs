@@ -103,6 +103,7 @@ pub fn run() {
             commands::history::history_list,
             commands::history::spend_report,
             commands::history::network_log,
+            commands::history::history_export,
             commands::budget::budget_get,
             commands::budget::budget_set,
             commands::settings::settings_get,

@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use automix::assistant::{AnswerSource, AnswerView, AskEvent, CalibrationOrigin, HistoryPage, PayloadPreview, RouterLearning, SpendDay, SpendReport};
+use automix::assistant::{
+    AnswerSource, AnswerView, AskEvent, CalibrationOrigin, ExportFormat, ExportSelection, HistoryPage, PayloadPreview, RouterLearning, SpendDay, SpendReport,
+};
 use automix::calibrate::CalibrationStatus;
 use automix::docs::{Citation, DocumentFormat, DocumentInfo, DocumentText, FileOutcome, FileReport, FolderInfo, IndexProgress, PageText};
 use automix::history::{Conversation, Feedback};
@@ -82,6 +84,8 @@ fn declarations() -> String {
         HistoryPage::decl(),
         SpendDay::decl(),
         SpendReport::decl(),
+        ExportSelection::decl(),
+        ExportFormat::decl(),
         NetworkPurpose::decl(),
         NetworkRequest::decl(),
         // Budget and settings.

@@ -75,6 +75,7 @@ const handlers: Record<string, (args: any) => unknown> = {
     measured = true;
     return speed;
   },
+  history_export: ({ selection, format }: { selection: { kind: string }; format: string }) => `/home/me/Downloads/automix-${selection.kind}.${format === "json" ? "json" : "md"}`,
   network_log: () => [
     { at_ms: 1_700_000_000_000, purpose: "escalation", host: "api.example.com", what: "POST /v1/chat/completions", bytes_sent: 1843, bytes_received: 0,
       status: 500, error: "HTTP 500", duration_ms: 120, cost: 0, currency: "USD" },
@@ -171,6 +172,9 @@ it("boots, answers a question and shows every view", async () => {
   await vi.waitFor(() => expect(all("history-row")).toHaveLength(1));
   expect(byId("history-count").textContent).toBe("1 answer");
   expect(byId("history-row").dataset.escalated).toBe("true");
+  byId("history-export-json").click();
+  await vi.waitFor(() => expect(byId("toast").textContent).toContain("Exported to /home/me/Downloads/automix-history.json"));
+  byId("toast").querySelector<HTMLButtonElement>("[aria-label=Dismiss]")!.click();
 
   byId("nav-spend").click();
   await vi.waitFor(() => expect(byId("spend-chart")).toBeTruthy());

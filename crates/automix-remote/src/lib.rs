@@ -7,7 +7,9 @@ mod pricing;
 mod settings;
 mod sse;
 
-pub use automix_types::{estimate_tokens, ChatMessage, Cost, EscalationPayload, ModelPrice, NetworkPurpose, NetworkRequest, PayloadChunk, Usage, QUESTION_MARKER};
+pub use automix_types::{
+    estimate_tokens, ChatMessage, Cost, EscalationPayload, ModelPrice, NetworkPurpose, NetworkRequest, PayloadChunk, Usage, QUESTION_MARKER,
+};
 pub use client::{BlockingRemoteClient, CancelFlag, RemoteAnswer, RemoteClient, RemoteError, RetryNote};
 pub use key::{ApiKey, KeyLocation, KeyStore, KeyStoreError};
 pub use pricing::{PriceTable, PricingError, BUNDLED_PRICING};

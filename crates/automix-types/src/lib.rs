@@ -14,6 +14,6 @@ pub use citation::SourceLocation;
 pub use cost::{Cost, ModelPrice};
 pub use decision::RouteDecision;
 pub use error_code::ErrorCode;
+pub use escalation::{estimate_tokens, ChatMessage, EscalationPayload, PayloadChunk, Usage, QUESTION_MARKER};
 pub use network::{NetworkPurpose, NetworkRequest};
 pub use time::utc_timestamp;
-pub use escalation::{estimate_tokens, ChatMessage, EscalationPayload, PayloadChunk, Usage, QUESTION_MARKER};

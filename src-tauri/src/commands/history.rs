@@ -1,6 +1,8 @@
 //! Looking back: past answers, this month's spending, and every request that left the laptop.
 
-use automix::assistant::{HistoryPage, SpendReport};
+use std::path::PathBuf;
+
+use automix::assistant::{ExportFormat, ExportSelection, HistoryPage, SpendReport};
 use automix::types::NetworkRequest;
 
 use super::Shared;
@@ -23,4 +25,12 @@ pub async fn spend_report(state: Shared<'_>) -> Result<SpendReport, AppError> {
 pub async fn network_log(state: Shared<'_>) -> Result<Vec<NetworkRequest>, AppError> {
     let state = state.inner().clone();
     blocking(move || Ok(state.assistant.network_log()?)).await
+}
+
+/// Exports a conversation, or the history as filtered, to a new Markdown or JSON file in the
+/// Downloads folder (`$AUTOMIX_EXPORT_DIR` when set); resolves with its path.
+#[tauri::command]
+pub async fn history_export(state: Shared<'_>, selection: ExportSelection, format: ExportFormat) -> Result<PathBuf, AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(state.assistant.export_to_file(&selection, format)?)).await
 }

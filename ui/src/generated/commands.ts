@@ -1,7 +1,7 @@
 // Generated from the #[tauri::command] functions of src-tauri/src/commands/ by
 // src-tauri/src/typescript_commands.rs; do not edit. Regenerate with `make ui-types`.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { AnswerView, AppStatus, AskEvent, Budget, CatalogModel, Conversation, DocumentInfo, DocumentText, Feedback, FileReport, FolderInfo, HistoryPage, IndexEvent, KeyStatus, ModelSpeed, NetworkRequest, PayloadPreview, PullEvent, Recommendation, Settings, SpendReport } from "./ipc";
+import type { AnswerView, AppStatus, AskEvent, Budget, CatalogModel, Conversation, DocumentInfo, DocumentText, ExportFormat, ExportSelection, Feedback, FileReport, FolderInfo, HistoryPage, IndexEvent, KeyStatus, ModelSpeed, NetworkRequest, PayloadPreview, PullEvent, Recommendation, Settings, SpendReport } from "./ipc";
 
 export const appStatus = () => invoke<AppStatus>("app_status");
 
@@ -81,6 +81,9 @@ export const spendReport = () => invoke<SpendReport>("spend_report");
 
 /** Every outbound request the app made (escalation attempts, model downloads), oldest first. */
 export const networkLog = () => invoke<NetworkRequest[]>("network_log");
+
+/** Exports a conversation, or the history as filtered, to a new Markdown or JSON file in the Downloads folder (`$AUTOMIX_EXPORT_DIR` when set); resolves with its path. */
+export const historyExport = (selection: ExportSelection, format: ExportFormat) => invoke<string>("history_export", { selection, format });
 
 export const budgetGet = () => invoke<Budget>("budget_get");
 

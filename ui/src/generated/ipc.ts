@@ -374,6 +374,10 @@ all_remote_cost: number,
  */
 saved: number, };
 
+export type ExportSelection = { "kind": "conversation", id: number, } | { "kind": "history", escalated_only: boolean, search: string, };
+
+export type ExportFormat = "markdown" | "json";
+
 export type NetworkPurpose = "escalation" | "model_download";
 
 export type NetworkRequest = { 

@@ -9,6 +9,7 @@ import {
   answerFromView, cancelAnswer, failAnswer, finishAnswer, newAnswer, reduceAnswer, selfCheckText, shownText, startEscalation, type AnswerState,
 } from "../lib/answer";
 import { badgeOf } from "../lib/badge";
+import { exportButtons } from "../lib/export";
 import { formatDateTime, formatPages } from "../lib/format";
 import { splitAtCitation } from "../lib/passage";
 import { refreshStatus } from "../status";
@@ -65,7 +66,8 @@ export function createChatView(): ChatView {
     h("aside", { class: "conversations" },
       h("h1", { id: "chat-title" }, "Chat"),
       h("button", { type: "button", "data-testid": "new-conversation", onclick: newConversation }, "+ New conversation"),
-      h("nav", { "aria-label": "Conversations" }, conversationList)),
+      h("nav", { "aria-label": "Conversations" }, conversationList),
+      exportButtons("conversation-export", () => (selected === null ? null : { kind: "conversation", id: selected }))),
     h("div", { class: "chat-main" },
       thread,
       h("form", { class: "composer", onsubmit: (e: Event) => { e.preventDefault(); void ask(); } },

@@ -3,6 +3,7 @@ import { emptyState, renderBadge, renderReason } from "../components";
 import { field, h } from "../dom";
 import { badgeOfView } from "../lib/badge";
 import { debounce } from "../lib/debounce";
+import { exportButtons } from "../lib/export";
 import { formatDateTime, formatMoney } from "../lib/format";
 import { showError } from "../toast";
 import type { View } from "./view";
@@ -25,7 +26,8 @@ export function createHistoryView(): View {
       h("h1", { id: "history-title" }, "History"),
       h("div", { class: "toolbar" },
         field("Search", search),
-        h("label", { class: "inline" }, escalatedOnly, "Escalated only"))),
+        h("label", { class: "inline" }, escalatedOnly, "Escalated only"),
+        exportButtons("history-export", () => ({ kind: "history", escalated_only: escalatedOnly.checked, search: search.value.trim() })))),
     h("p", { class: "totals" }, count, " · ", escalated, " · ", totalCost),
     list);
 

@@ -3,6 +3,7 @@
 use std::io::BufRead;
 
 use anyhow::{bail, Result};
+use automix::assistant::{ExportFormat, ExportSelection};
 use automix::budget::{CapChange, Ledger};
 use automix::history::{Feedback, History};
 use automix::remote::{ApiKey, KeyLocation};
@@ -46,12 +47,36 @@ pub enum HistoryCommand {
         #[arg(long, default_value = "month")]
         per: String,
     },
+    /// Export a conversation, or the history (optionally filtered), to Markdown or JSON: answers,
+    /// citations with pages, badges with reasons, confidence and costs.
+    Export {
+        /// One conversation; without it, the history.
+        #[arg(long)]
+        conversation: Option<i64>,
+        /// Only escalated answers (history only).
+        #[arg(long, conflicts_with = "conversation")]
+        escalated: bool,
+        /// Only answers whose question or answer contains this text (history only).
+        #[arg(long, default_value = "", conflicts_with = "conversation")]
+        search: String,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: ExportFormatArg,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Every outbound request the app made: time, host, purpose, bytes sent and received, cost.
     Network {
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormatArg {
+    Markdown,
+    Json,
 }
 
 fn history_path() -> std::path::PathBuf {
@@ -103,6 +128,25 @@ pub fn budget(command: BudgetCommand) -> Result<()> {
 }
 
 pub fn history(command: HistoryCommand) -> Result<()> {
+    if let HistoryCommand::Export { conversation, escalated, search, format, out } = command {
+        let selection = match conversation {
+            Some(id) => ExportSelection::Conversation { id },
+            None => ExportSelection::History { escalated_only: escalated, search },
+        };
+        let format = match format {
+            ExportFormatArg::Markdown => ExportFormat::Markdown,
+            ExportFormatArg::Json => ExportFormat::Json,
+        };
+        let text = super::assistant_without_models()?.export(&selection, format)?;
+        match out {
+            Some(path) => {
+                std::fs::write(&path, text).map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?;
+                eprintln!("exported to {}", path.display());
+            }
+            None => print!("{text}"),
+        }
+        return Ok(());
+    }
     let history = History::open(&history_path())?;
     match command {
         HistoryCommand::Conversation { id } => print_questions(&history.conversation(id)?),
@@ -117,6 +161,7 @@ pub fn history(command: HistoryCommand) -> Result<()> {
                 println!("{}  {} {}  ({} escalations)", row.period, row.cost, row.currency, row.escalations);
             }
         }
+        HistoryCommand::Export { .. } => unreachable!("handled above"),
         HistoryCommand::Network { json } => {
             let requests = history.network_log(usize::MAX)?;
             if json {

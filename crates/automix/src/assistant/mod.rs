@@ -8,6 +8,7 @@
 
 mod ask;
 mod events;
+mod export;
 mod observe;
 mod privacy;
 mod report;
@@ -26,6 +27,7 @@ use automix_remote::{ApiKey, BlockingRemoteClient, KeyStore, ModelPrice, PriceTa
 
 pub use automix_types::RouteDecision;
 pub use events::{AnswerSource, AskError, AskEvent};
+pub use export::{badge, export_dir, ExportFormat, ExportSelection};
 pub use observe::Observation;
 pub use privacy::{PrivateDocuments, Withheld};
 pub use report::{AnswerView, HistoryPage, PayloadPreview, SpendDay, SpendReport};
