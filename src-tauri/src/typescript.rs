@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use automix::assistant::{
-    AnswerSource, AnswerView, AskEvent, CalibrationOrigin, ExportFormat, ExportSelection, HistoryPage, PayloadPreview, RouterLearning, SpendDay, SpendReport,
+    AnswerSource, AnswerView, AskEvent, CalibrationOrigin, ExportFormat, ExportSelection, HistoryPage, PayloadPreview, PendingApproval, PendingPassage,
+    RouterLearning, SpendDay, SpendReport,
 };
 use automix::calibrate::CalibrationStatus;
 use automix::docs::{Citation, DocumentFormat, DocumentInfo, DocumentText, FileOutcome, FileReport, FolderInfo, IndexProgress, PageText};
@@ -13,7 +14,7 @@ use automix::history::{Conversation, Feedback};
 use automix::machine::{Machine, Recommendation};
 use automix::models::{ModelKind, PullEvent, Source};
 use automix::router::SignalValues;
-use automix::settings::{RemoteSettings, Settings};
+use automix::settings::{AskBeforeSending, RemoteSettings, Settings};
 use automix::speed::ModelSpeed;
 use automix::types::{ChatMessage, ErrorCode, NetworkPurpose, NetworkRequest, RouteDecision};
 use ts_rs::TS;
@@ -80,6 +81,8 @@ fn declarations() -> String {
         AnswerView::decl(),
         ChatMessage::decl(),
         PayloadPreview::decl(),
+        PendingPassage::decl(),
+        PendingApproval::decl(),
         // History and spending.
         HistoryPage::decl(),
         SpendDay::decl(),
@@ -90,6 +93,7 @@ fn declarations() -> String {
         NetworkRequest::decl(),
         // Budget and settings.
         Budget::decl(),
+        AskBeforeSending::decl(),
         RemoteSettings::decl(),
         Settings::decl(),
         KeyStatus::decl(),

@@ -37,6 +37,20 @@ async function saveBudget(monthly) {
   await e2e.saveBudget(driver, monthly);
 }
 
+/** Asks the hard questions (twice round at most) until the router wants to escalate one, which
+ *  then waits for approval; returns that answer. */
+async function askUntilPending() {
+  for (let round = 0; round < 2; round++) {
+    for (const question of fx.HARD_QUESTIONS) {
+      const { answer } = await e2e.ask(driver, question);
+      assert.equal(answer.state, "done", `the answer ended ${answer.state}: ${JSON.stringify(answer)}`);
+      if (answer.badge === "pending") return answer;
+      console.log(`# the router kept "${answer.question}" (${answer.badge}: ${answer.reason})`);
+    }
+  }
+  assert.fail("the router never wanted to escalate a hard question, so nothing waited for approval");
+}
+
 async function historyTotal({ escalatedOnly = false } = {}) {
   await navigate(driver, "history");
   const box = await shown(driver, "history-filter-escalated");
@@ -273,6 +287,72 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     await click(driver, "settings-save");
     await shown(driver, "settings-saved", 10_000);
     assert.equal(Number(await settingsValue("settings-quality-cost")), 0);
+
+    // "Ask me before sending" starts at "always ask" with a new remote model: the router's
+    // escalation waits on the card, with exactly what would be sent, and nothing leaves.
+    assert.equal(await settingsValue("settings-ask-before-sending"), "always", "a newly configured remote model asks before sending");
+    const approvalStart = await e2e.remoteRequests();
+    let pending = await askUntilPending();
+    let card = await e2e.approvalCard(driver);
+    assert.equal(await e2e.remoteRequests(), approvalStart, "a request left before the user approved it");
+    assert.match(pending.reason, /nothing is sent until you approve it/, pending.reason);
+    assert.match(card.summary, new RegExp(`To ${e2e.remoteRoot().replace(/^https?:\/\//, "").replace(/[.]/g, "\\.")} · about \\d+ tokens · at most`), card.summary);
+    assert.ok(card.payload.includes(pending.question), "the card's payload does not show the question");
+    assert.ok(card.passages.length >= 1, "the card lists no passages");
+    metrics.approval_card = { summary: card.summary, passages: card.passages.length };
+    await driver.executeScript(`const all = document.querySelectorAll('[data-testid="answer"]'); all[all.length - 1].querySelector("details.approval-payload").open = true;`);
+    await e2e.screenshot(driver, "approve", ["approval-card", "approval-summary", "approval-send", "approval-keep-local"]);
+
+    // Send without one passage: what arrives is what the card showed, less that passage.
+    let leftOut = null;
+    if (card.passages.length >= 2) {
+      leftOut = card.passages.find((p) => p.checked && !p.disabled);
+      const answerEl = await e2e.lastAnswerElement(driver);
+      await e2e.clickElement(driver, await answerEl.findElement(By.css(`[data-testid="approval-passage"][data-index="${leftOut.index}"]`)), "approval-passage");
+      card = await poll(async () => {
+        const c = await e2e.approvalCard(driver);
+        return /^Send without this passage$/.test(c.send) && !c.payload.includes(`(${leftOut.source})`) ? c : null;
+      }, { timeout: 15_000, message: "the card to offer sending without the unticked passage" });
+      await driver.executeScript(`const all = document.querySelectorAll('[data-testid="answer"]'); all[all.length - 1].querySelector("details.approval-payload").open = true;`);
+      await e2e.screenshot(driver, "approve-without-passage", ["approval-card", "approval-send"]);
+    }
+    await e2e.clickInLastAnswer(driver, "approval-send");
+    const approved = await poll(async () => {
+      const a = await e2e.lastAnswer(driver);
+      return a.source === "remote" && a.state === "done" && a.badge === "escalated" ? a : null;
+    }, { timeout: 120_000, interval: 200, message: "the remote answer after approval-send" });
+    assert.match(approved.reason, /^you approved sending it to gpt-4o-mini/, approved.reason);
+    const received = await e2e.receivedRequests();
+    assert.equal(received.length, approvalStart + 1, "approving sent more or less than one request");
+    const sentBody = JSON.stringify(received[received.length - 1].body.messages);
+    assert.ok(sentBody.includes(JSON.stringify(pending.question).slice(1, -1)), "the approved request lacks the question");
+    if (leftOut) {
+      assert.ok(!sentBody.includes(`(${leftOut.source})`), `the unticked passage ${leftOut.source} was sent`);
+      assert.match(approved.reason, /you left out 1 of its passages/, approved.reason);
+    }
+    metrics.approval_left_out_passage = leftOut ? leftOut.source : null;
+
+    // Keep local: the badge says the user chose, and nothing is sent.
+    pending = await askUntilPending();
+    await e2e.approvalCard(driver);
+    const beforeKeep = await e2e.remoteRequests();
+    await e2e.clickInLastAnswer(driver, "approval-keep-local");
+    const kept = await poll(async () => {
+      const a = await e2e.lastAnswer(driver);
+      return a.badge === "stayed-local" ? a : null;
+    }, { timeout: 15_000, message: "the kept answer's badge" });
+    assert.match(kept.reason, /^you kept it on this device/, kept.reason);
+    assert.equal(await e2e.remoteRequests(), beforeKeep, "keeping the answer local sent a request");
+    await e2e.screenshot(driver, "approve-kept-local", ["badge", "badge-reason"]);
+
+    // One left pending: the restart suite finds it still waiting, unsent.
+    pending = await askUntilPending();
+    await e2e.approvalCard(driver);
+    state.pendingQuestionId = Number(pending.id);
+    state.requestsWhilePending = await e2e.remoteRequests();
+
+    // The rest of the suite tests the router sending by itself.
+    await e2e.chooseAskBeforeSending(driver, "never");
 
     const requestsBefore = await e2e.remoteRequests();
     let result = null;
@@ -512,6 +592,108 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     { timeout: 15_000, message: "a toast saying the calibration stopped" });
     await navigate(driver, "documents");
     assert.equal(await count(driver, "document-row"), documentsBefore, "calibrating touched the user's library");
+  });
+
+  test("8e. a private folder: its passages never leave, a mixed question sends only the rest", { timeout: 6 * MINUTE }, async () => {
+    await e2e.dismissToasts(driver);
+    const folder = fs.mkdtempSync(path.join(process.env.E2E_WORK || os.tmpdir(), "private-"));
+    fs.writeFileSync(path.join(folder, fx.PRIVATE_NAME), fx.PRIVATE_TEXT);
+    await navigate(driver, "documents");
+    const rowsBefore = await count(driver, "document-row");
+    await type(driver, "path-input", folder);
+    await click(driver, "add-path-button");
+    await poll(async () => (await count(driver, "document-row")) === rowsBefore + 1, { timeout: 120_000, interval: 250, message: "the private folder's document row" });
+    const realFolder = fs.realpathSync(folder);
+    const folderBox = await driver.findElement(By.css(`[data-testid="folder-row"][data-path="${realFolder}"] [data-testid="folder-private"]`));
+    await e2e.clickElement(driver, folderBox, "folder-private");
+    const kilnId = await poll(() => driver.executeScript(`
+      const row = [...document.querySelectorAll('[data-testid="document-row"]')].find((r) => r.textContent.includes(arguments[0]));
+      const box = row && row.querySelector('[data-testid="document-private"]');
+      return box && box.checked && box.disabled ? Number(row.dataset.documentId) : null;`, fx.PRIVATE_NAME),
+    { timeout: 15_000, message: "the folder's document marked private by its folder" });
+    await e2e.screenshot(driver, "private-folder", ["folder-list", "document-private"]);
+
+    // Read only from the private document: stays local, says why; asking the remote model is refused.
+    const requestsBefore = await e2e.remoteRequests();
+    await navigate(driver, "chat");
+    await click(driver, "scope-chosen");
+    const kilnBox = await driver.findElement(By.css(`[data-testid="scope-document"][data-document-id="${kilnId}"]`));
+    await e2e.clickElement(driver, kilnBox, "scope-document");
+    const { answer: privateAnswer } = await e2e.ask(driver, fx.PRIVATE_QUESTION);
+    assert.equal(privateAnswer.badge, "stayed-local", JSON.stringify(privateAnswer));
+    assert.match(privateAnswer.reason, /private document, which never leaves this device/, privateAnswer.reason);
+    await e2e.screenshot(driver, "private-badge", ["badge", "badge-reason"]);
+    if (privateAnswer.hasAskRemote) {
+      await e2e.clickInLastAnswer(driver, "ask-remote");
+      await poll(() => driver.executeScript(`return [...document.querySelectorAll('[data-testid="toast"]')].some((t) => t.dataset.code === "only_private_passages");`),
+        { timeout: 15_000, message: "a toast refusing to send private passages" });
+      await e2e.dismissToasts(driver);
+    }
+    assert.equal(await e2e.remoteRequests(), requestsBefore, "a request left for an answer read only from a private document");
+
+    // A mixed question over the whole library: the preview says what stays, the request lacks it.
+    await click(driver, "scope-all");
+    await type(driver, "question-input", fx.MIXED_QUESTION);
+    await click(driver, "chat-preview-button");
+    const previewText = await textOf(driver, "chat-payload-preview");
+    assert.match(previewText, /Kept on this device: \d+ passages? from (a )?private documents?/, previewText);
+    for (const secret of fx.PRIVATE_SECRETS) assert.ok(!previewText.includes(secret), `the preview shows ${secret} as sent`);
+    await e2e.screenshot(driver, "private-preview", ["chat-payload-preview", "payload-withheld"]);
+    await click(driver, "passage-close");
+    const { answer: mixed } = await e2e.ask(driver, fx.MIXED_QUESTION);
+    if (mixed.badge !== "escalated") {
+      await e2e.clickInLastAnswer(driver, "ask-remote");
+      await poll(async () => {
+        const a = await e2e.lastAnswer(driver);
+        return a.source === "remote" && a.state === "done" ? a : null;
+      }, { timeout: 120_000, interval: 200, message: "the remote answer to the mixed question" });
+    }
+    const received = await e2e.receivedRequests();
+    assert.equal(received.length, requestsBefore + 1, "the mixed question sent more or less than one request");
+    const body = JSON.stringify(received[received.length - 1].body);
+    for (const secret of fx.PRIVATE_SECRETS) assert.ok(!body.includes(secret), `the request carried the private ${secret}`);
+    assert.ok(body.includes("Brindlewood"), "the shareable passages were not sent");
+    metrics.private_mixed_request_bytes = received[received.length - 1].body_bytes;
+  });
+
+  test("8f. the network log lists every request the server received, byte for byte", { timeout: 2 * MINUTE }, async () => {
+    const received = await e2e.receivedRequests();
+    await navigate(driver, "network");
+    await poll(async () => (await count(driver, "network-row")) === received.length, { timeout: 15_000, message: `${received.length} network rows` });
+    const rows = await driver.executeScript(`return [...document.querySelectorAll('[data-testid="network-row"]')].map((r) => ({ sent: r.dataset.bytesSent, status: r.dataset.status, purpose: r.dataset.purpose }));`);
+    rows.reverse(); // the view lists the newest first
+    assert.deepEqual(rows.map((r) => Number(r.sent)), received.map((r) => r.body_bytes), "bytes sent per request differ from what the server received");
+    assert.ok(rows.every((r) => r.purpose === "escalation"), "a request other than an escalation");
+    metrics.network_rows = rows.length;
+    metrics.network_statuses = rows.map((r) => r.status);
+    await e2e.screenshot(driver, "network", ["view-network", "network-summary", "network-row"]);
+  });
+
+  test("8g. the conversation and the history export to Markdown and JSON with their receipts", { timeout: 2 * MINUTE }, async () => {
+    const dir = process.env.AUTOMIX_EXPORT_DIR;
+    assert.ok(dir, "AUTOMIX_EXPORT_DIR is not set (run tests/e2e/run.sh)");
+    await navigate(driver, "chat");
+    await e2e.dismissToasts(driver);
+    const answers = await count(driver, "answer");
+    assert.ok(answers >= 1, "no conversation is open to export");
+    const exported = async (testid, extension) => {
+      await click(driver, testid);
+      const file = await poll(() => driver.executeScript(`
+        const t = [...document.querySelectorAll('[data-testid="toast"]')].map((t) => t.textContent).find((t) => t.includes("Exported to "));
+        return t ? t.replace(/^.*Exported to /, "").replace(/×$/, "").trim() : null;`), { timeout: 15_000, message: "the export toast" });
+      assert.ok(file.startsWith(dir) && file.endsWith(extension), `exported to ${file}`);
+      return fs.readFileSync(file, "utf8");
+    };
+    const markdown = await exported("conversation-export-markdown", ".md");
+    await e2e.screenshot(driver, "export", ["toast", "conversation-export-markdown"]);
+    assert.match(markdown, /^# .+\n\nExported from AutoMix on \d{4}-\d{2}-\d{2} /, markdown.slice(0, 200));
+    assert.equal((markdown.match(/^## /gm) || []).length, answers, "one section per answer in the conversation");
+    for (const part of ["**Why:**", "**Sources**", "Escalated to gpt-4o-mini"]) assert.ok(markdown.includes(part), `the Markdown export lacks ${part}`);
+    await e2e.dismissToasts(driver);
+    const json = JSON.parse(await exported("conversation-export-json", ".json"));
+    assert.equal(json.answers.length, answers);
+    assert.ok(json.answers.some((a) => a.decision === "escalate" && a.cost > 0 && a.remote_answer), "the JSON export lacks the escalated answer with its cost");
+    metrics.export_markdown_bytes = markdown.length;
   });
 
   test("ending the session closes the app", { timeout: 2 * MINUTE }, async () => {

@@ -73,6 +73,24 @@ describe("AutoMix after a restart", { timeout: 10 * MINUTE }, () => {
     );
     assert.ok(escalated >= 1, "the escalated answer is gone from the history");
 
+    // The escalation 01-app left waiting for approval is still waiting after the restart, unsent.
+    assert.ok(expected.pendingQuestionId, "the first suite left no escalation waiting for approval");
+    await navigate(driver, "chat");
+    const pendingState = () => driver.executeScript(
+      `const a = document.querySelector('[data-testid="answer"][data-question-id="' + arguments[0] + '"]');
+       if (!a) return null;
+       const card = a.querySelector('[data-testid="approval-card"]');
+       return card ? card.dataset.state : "no card";`, expected.pendingQuestionId);
+    let cardState = null;
+    for (const item of await driver.findElements(e2e.tid("conversation-item"))) {
+      await e2e.clickElement(driver, item, "conversation-item");
+      cardState = await poll(pendingState, { timeout: 3_000, message: "the conversation's answers" }).catch(() => null);
+      if (cardState !== null) break;
+    }
+    if (cardState === "loading") cardState = await poll(async () => ((await pendingState()) === "ready" ? "ready" : null), { timeout: 15_000, message: "the pending card to load" });
+    assert.equal(cardState, "ready", `answer ${expected.pendingQuestionId} is not waiting for approval after the restart (${cardState})`);
+    await e2e.screenshot(driver, "approve-after-restart", ["approval-card", "approval-send"]);
+
     await navigate(driver, "documents");
     await shown(driver, "document-row");
 

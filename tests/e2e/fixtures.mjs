@@ -72,3 +72,11 @@ export function labelledPdf(pages = ["The lighthouse keeper logs the weather at 
   pdf += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
   return Buffer.from(pdf, "latin1");
 }
+
+/** A document kept in a private folder: none of its words may reach the remote model. */
+export const PRIVATE_NAME = "kiln-room.md";
+export const PRIVATE_TEXT = "# Kiln room\n\nThe door code of the Brindlewood kiln room is 4471-ZEBRA. Only Ottilie Quist and the head potter know it.\n";
+/** Words of PRIVATE_TEXT that must never appear in a request. */
+export const PRIVATE_SECRETS = ["4471", "ZEBRA", "Ottilie", "Quist"];
+export const PRIVATE_QUESTION = "What is the door code of the kiln room?";
+export const MIXED_QUESTION = "What is the door code of the kiln room, and where is Brindlewood pottery exported to?";

@@ -623,6 +623,49 @@ export async function remoteRequests() {
   return (await response.json()).requests;
 }
 
+/** Closes every toast, as a person clears them before the next step. */
+export async function dismissToasts(driver) {
+  await driver.executeScript(`document.querySelectorAll('[data-testid="toast"] [aria-label="Dismiss"]').forEach((b) => b.click());`);
+}
+
+/** Every chat request the test server received, oldest first: `{ body_bytes, body }`. */
+export async function receivedRequests() {
+  const response = await fetch(`${remoteRoot()}/control/received`);
+  assert.equal(response.status, 200, "GET /control/received failed");
+  return response.json();
+}
+
+/** Picks "Ask me before sending" in Settings (always, above or never) and saves. */
+export async function chooseAskBeforeSending(driver, value) {
+  await navigate(driver, "settings");
+  const select = await shown(driver, "settings-ask-before-sending");
+  await sleep(500); // the view fills its fields from the engine
+  await clickElement(driver, select, "settings-ask-before-sending");
+  await clickElement(driver, await select.findElement(By.css(`option[value="${value}"]`)), `ask-before-sending option ${value}`);
+  await poll(async () => (await select.getAttribute("value")) === value, { timeout: 5_000, message: `settings-ask-before-sending = ${value}` });
+  await click(driver, "settings-save");
+  await shown(driver, "settings-saved", 10_000);
+}
+
+/** The newest answer's approval card once it has loaded what would be sent, else null. */
+export async function approvalCard(driver, timeout = 20_000) {
+  return poll(() => driver.executeScript(`
+    const all = document.querySelectorAll('[data-testid="answer"]');
+    const card = all.length ? all[all.length - 1].querySelector('[data-testid="approval-card"]') : null;
+    if (!card || card.dataset.state !== "ready") return null;
+    const text = (id) => { const el = card.querySelector('[data-testid="' + id + '"]'); return el ? el.textContent : ""; };
+    return {
+      summary: text("approval-summary"),
+      payload: text("approval-payload"),
+      withheld: text("approval-withheld"),
+      send: text("approval-send"),
+      passages: [...card.querySelectorAll('[data-testid="approval-passage"]')].map((box) => ({
+        index: Number(box.dataset.index), checked: box.checked, disabled: box.disabled,
+        source: box.closest("label").textContent.replace(/^\\[\\d+\\] /, "").replace(/ · private, never sent$/, ""),
+      })),
+    };`), { timeout, interval: 200, message: "the approval card of the newest answer" });
+}
+
 export async function queueFaults(faults) {
   const response = await fetch(`${remoteRoot()}/control/faults`, {
     method: "POST",

@@ -78,6 +78,7 @@ fi
 
 # ---- a fresh AUTOMIX_HOME with the already-pulled models
 export AUTOMIX_HOME="$WORK/home"
+export AUTOMIX_EXPORT_DIR="$WORK/exports"
 mkdir -p "$AUTOMIX_HOME"
 cp -al "$MODELS_SRC" "$AUTOMIX_HOME/models" 2>/dev/null || { rm -rf "$AUTOMIX_HOME/models"; cp -r "$MODELS_SRC" "$AUTOMIX_HOME/models"; }
 say "AUTOMIX_HOME=$AUTOMIX_HOME (models from $MODELS_SRC)"

@@ -149,6 +149,18 @@ impl History {
         Ok(())
     }
 
+    /// Replaces a question's routing (a pending escalation the user kept local).
+    pub fn update_routing(&self, question_id: i64, routing: &Routing) -> Result<(), StoreError> {
+        let changed = self.lock().execute(
+            "UPDATE questions SET route_decision = ?2, route_reason = ?3 WHERE id = ?1",
+            params![question_id, routing.decision.as_str(), routing.reason],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NoSuchQuestion(question_id));
+        }
+        Ok(())
+    }
+
     /// Questions newest first, optionally only those the remote model answered and only those
     /// whose question or answers contain `search` (case-insensitive for ASCII), at most `limit`.
     pub fn list(&self, escalated_only: bool, search: &str, limit: usize) -> Result<Vec<StoredQuestion>, StoreError> {

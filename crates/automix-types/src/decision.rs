@@ -17,11 +17,15 @@ pub enum RouteDecision {
     /// Kept local without asking the router to weigh a remote call: none is configured, or the
     /// user chose never to escalate.
     StayLocal,
+    /// The router would escalate; the payload waits for the user's Send or Keep local
+    /// ("Ask me before sending"). The local answer is shown meanwhile.
+    AwaitingApproval,
 }
 
 impl RouteDecision {
     /// Every decision, in a stable order.
-    pub const ALL: [RouteDecision; 4] = [RouteDecision::Local, RouteDecision::Escalate, RouteDecision::StayLocalBudget, RouteDecision::StayLocal];
+    pub const ALL: [RouteDecision; 5] =
+        [RouteDecision::Local, RouteDecision::Escalate, RouteDecision::StayLocalBudget, RouteDecision::StayLocal, RouteDecision::AwaitingApproval];
 
     /// The name stored in the history database and sent to the front ends (the serde name).
     pub fn as_str(self) -> &'static str {
@@ -30,6 +34,7 @@ impl RouteDecision {
             RouteDecision::Escalate => "escalate",
             RouteDecision::StayLocalBudget => "stay_local_budget",
             RouteDecision::StayLocal => "stay_local",
+            RouteDecision::AwaitingApproval => "awaiting_approval",
         }
     }
 

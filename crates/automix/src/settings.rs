@@ -21,6 +21,13 @@ pub struct Settings {
     pub context_tokens: usize,
     /// Keep every answer local, whatever the router thinks.
     pub never_escalate: bool,
+    /// Whether an escalation the router decides waits for the user's approval: always (until the
+    /// user chooses otherwise, when a remote model is first configured), when its worst case
+    /// costs more than `ask_above`, or never.
+    pub ask_before_sending: AskBeforeSending,
+    /// With `ask_before_sending = "above"`: the worst-case cost (in the budget's currency) above
+    /// which the user is asked.
+    pub ask_above: f64,
     /// 0 = best quality (escalate readily) … 1 = lowest cost (escalate rarely).
     pub quality_cost: f64,
     /// Where the local models run: auto (the GPU where the CUDA build finds one), cpu, cuda or cuda:N.
@@ -28,6 +35,30 @@ pub struct Settings {
     #[cfg_attr(feature = "typescript", ts(type = "string"))]
     pub device: DeviceChoice,
     pub remote: RemoteSettings,
+}
+
+/// When an escalation the router decides waits for the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum AskBeforeSending {
+    /// Every escalation waits for Send or Keep local.
+    Always,
+    /// Only one whose worst-case cost is above `ask_above`.
+    Above,
+    /// The router sends by itself (within the budget).
+    Never,
+}
+
+impl AskBeforeSending {
+    /// Whether an escalation whose worst case costs `worst_case` waits for the user.
+    pub fn asks(self, worst_case: f64, above: f64) -> bool {
+        match self {
+            AskBeforeSending::Always => true,
+            AskBeforeSending::Above => worst_case > above,
+            AskBeforeSending::Never => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +82,8 @@ impl Default for Settings {
             local_model: automix_models::Catalog::bundled().default_for(automix_models::ModelKind::Chat).id.clone(),
             context_tokens: 1024,
             never_escalate: false,
+            ask_before_sending: AskBeforeSending::Always,
+            ask_above: 0.01,
             quality_cost: 0.5,
             device: DeviceChoice::Auto,
             remote: RemoteSettings::default(),
@@ -93,6 +126,8 @@ pub const KEYS: &[&str] = &[
     "local_model",
     "context_tokens",
     "never_escalate",
+    "ask_before_sending",
+    "ask_above",
     "quality_cost",
     "device",
     "remote.endpoint",
@@ -139,6 +174,9 @@ impl Settings {
         if !(0.0..=1.0).contains(&self.quality_cost) {
             return invalid(format!("the quality↔cost preference must be between 0 and 1, not {}", self.quality_cost));
         }
+        if !self.ask_above.is_finite() || self.ask_above < 0.0 {
+            return invalid(format!("the amount above which to ask must be zero or more, not {}", self.ask_above));
+        }
         if !(64..=32_768).contains(&self.context_tokens) {
             return invalid(format!("context tokens must be between 64 and 32768, not {}", self.context_tokens));
         }
@@ -178,6 +216,15 @@ impl Settings {
             "local_model" => changed.local_model = value.to_string(),
             "context_tokens" => changed.context_tokens = parse(key, value)?,
             "never_escalate" => changed.never_escalate = parse(key, value)?,
+            "ask_before_sending" => {
+                changed.ask_before_sending = match value {
+                    "always" => AskBeforeSending::Always,
+                    "above" => AskBeforeSending::Above,
+                    "never" => AskBeforeSending::Never,
+                    _ => return Err(SettingsError::Invalid(format!("ask_before_sending is always, above or never, not {value:?}"))),
+                }
+            }
+            "ask_above" => changed.ask_above = parse(key, value)?,
             "quality_cost" => changed.quality_cost = parse(key, value)?,
             "device" => changed.device = value.parse().map_err(|error: DeviceError| SettingsError::Invalid(error.to_string()))?,
             "remote.endpoint" => changed.remote.endpoint = value.to_string(),
@@ -278,6 +325,25 @@ mod tests {
         // Files written before the key existed still load, on the default device.
         std::fs::write(Settings::path(home.path()), "quality_cost = 0.25").unwrap();
         assert_eq!(Settings::load(home.path()).unwrap().device, DeviceChoice::Auto);
+    }
+
+    #[test]
+    fn asking_before_sending_defaults_to_always_and_follows_the_amount() {
+        let home = tempfile::tempdir().unwrap();
+        // Files written before the key existed ask, like a new install, until the user chooses.
+        std::fs::write(Settings::path(home.path()), "quality_cost = 0.25").unwrap();
+        let mut settings = Settings::load(home.path()).unwrap();
+        assert_eq!(settings.ask_before_sending, AskBeforeSending::Always);
+        assert!(settings.ask_before_sending.asks(0.0, settings.ask_above));
+        settings.set("ask_before_sending", "above").unwrap();
+        settings.set("ask_above", "0.05").unwrap();
+        assert!(!settings.ask_before_sending.asks(0.05, settings.ask_above) && settings.ask_before_sending.asks(0.051, settings.ask_above));
+        assert_eq!(settings.set("ask_above", "-1").unwrap_err().code(), ErrorCode::SettingsInvalid);
+        assert_eq!(settings.set("ask_before_sending", "sometimes").unwrap_err().code(), ErrorCode::SettingsInvalid);
+        settings.set("ask_before_sending", "never").unwrap();
+        assert!(!settings.ask_before_sending.asks(100.0, 0.0));
+        settings.save(home.path()).unwrap();
+        assert_eq!(Settings::load(home.path()).unwrap(), settings);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Conversations and questions: ask (streamed), cancel, escalate on request, feedback, preview.
 
-use automix::assistant::{AnswerView, AskEvent, PayloadPreview, Scope};
+use automix::assistant::{AnswerView, AskEvent, PayloadPreview, PendingApproval, Scope};
 use automix::history::{Conversation, Feedback};
 use automix::types::ErrorCode;
 use tauri::ipc::Channel;
@@ -69,6 +69,35 @@ pub async fn chat_escalate(state: Shared<'_>, question_id: i64, on_event: Channe
         Ok(state.assistant.escalate(question_id, &mut |event| drop(on_event.send(event)), &guard.cancel)?)
     })
     .await
+}
+
+/// Exactly what approving a pending escalation would send now, without the passages at
+/// `excluded` (positions among the answer's citations): messages, tokens, worst case, provider.
+#[tauri::command]
+pub async fn chat_pending(state: Shared<'_>, question_id: i64, excluded: Vec<usize>) -> Result<PendingApproval, AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(state.assistant.pending_approval(question_id, &excluded)?)).await
+}
+
+/// Sends a pending escalation the user approved, without the passages at `excluded`; rejects
+/// with code only_private_passages when nothing shareable is left, busy while the conversation
+/// has a question running.
+#[tauri::command]
+pub async fn chat_send_approved(state: Shared<'_>, question_id: i64, excluded: Vec<usize>, on_event: Channel<AskEvent>) -> Result<AnswerView, AppError> {
+    let state = state.inner().clone();
+    blocking(move || {
+        let conversation_id = state.assistant.history().question(question_id)?.record.conversation_id;
+        let guard = state.begin_question(conversation_id)?;
+        Ok(state.assistant.send_approved(question_id, &excluded, &mut |event| drop(on_event.send(event)), &guard.cancel)?)
+    })
+    .await
+}
+
+/// Keeps a pending escalation's local answer; nothing is sent.
+#[tauri::command]
+pub async fn chat_keep_local(state: Shared<'_>, question_id: i64) -> Result<AnswerView, AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(state.assistant.keep_local(question_id)?)).await
 }
 
 #[tauri::command]

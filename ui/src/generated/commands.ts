@@ -1,7 +1,7 @@
 // Generated from the #[tauri::command] functions of src-tauri/src/commands/ by
 // src-tauri/src/typescript_commands.rs; do not edit. Regenerate with `make ui-types`.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { AnswerView, AppStatus, AskEvent, Budget, CatalogModel, Conversation, DocumentInfo, DocumentText, ExportFormat, ExportSelection, Feedback, FileReport, FolderInfo, HistoryPage, IndexEvent, KeyStatus, ModelSpeed, NetworkRequest, PayloadPreview, PullEvent, Recommendation, Settings, SpendReport } from "./ipc";
+import type { AnswerView, AppStatus, AskEvent, Budget, CatalogModel, Conversation, DocumentInfo, DocumentText, ExportFormat, ExportSelection, Feedback, FileReport, FolderInfo, HistoryPage, IndexEvent, KeyStatus, ModelSpeed, NetworkRequest, PayloadPreview, PendingApproval, PullEvent, Recommendation, Settings, SpendReport } from "./ipc";
 
 export const appStatus = () => invoke<AppStatus>("app_status");
 
@@ -69,6 +69,15 @@ export const chatCancel = (conversationId: number) => invoke<void>("chat_cancel"
 
 /** Sends a local answer's question to the remote model because the user asked for it. */
 export const chatEscalate = (questionId: number, onEvent: Channel<AskEvent>) => invoke<AnswerView>("chat_escalate", { questionId, onEvent });
+
+/** Exactly what approving a pending escalation would send now, without the passages at `excluded` (positions among the answer's citations): messages, tokens, worst case, provider. */
+export const chatPending = (questionId: number, excluded: number[]) => invoke<PendingApproval>("chat_pending", { questionId, excluded });
+
+/** Sends a pending escalation the user approved, without the passages at `excluded`; rejects with code only_private_passages when nothing shareable is left, busy while the conversation has a question running. */
+export const chatSendApproved = (questionId: number, excluded: number[], onEvent: Channel<AskEvent>) => invoke<AnswerView>("chat_send_approved", { questionId, excluded, onEvent });
+
+/** Keeps a pending escalation's local answer; nothing is sent. */
+export const chatKeepLocal = (questionId: number) => invoke<AnswerView>("chat_keep_local", { questionId });
 
 export const chatFeedback = (questionId: number, verdict: Feedback | null) => invoke<void>("chat_feedback", { questionId, verdict });
 

@@ -5,7 +5,7 @@ export type ErrorCode = "cancelled" | "busy" | "internal" | "model_not_ready" | 
 
 export type AppError = { code: ErrorCode, message: string, };
 
-export type RouteDecision = "local" | "escalate" | "stay_local_budget" | "stay_local";
+export type RouteDecision = "local" | "escalate" | "stay_local_budget" | "stay_local" | "awaiting_approval";
 
 export type Citation = { 
 /**
@@ -322,6 +322,43 @@ withheld: string | null,
  */
 only_private: boolean, };
 
+export type PendingPassage = { 
+/**
+ * Its position among the answer's citations (what `excluded` refers to).
+ */
+index: number, source: string, 
+/**
+ * In a private document: never sent, whatever the user ticks.
+ */
+private: boolean, 
+/**
+ * Left out by the user in this preview.
+ */
+left_out: boolean, };
+
+export type PendingApproval = { question_id: number, 
+/**
+ * The remote model and the host it is reached at.
+ */
+model: string, host: string, 
+/**
+ * The system prompt, the earlier turns and the passages with the question, as sent; empty
+ * when `only_private`.
+ */
+messages: Array<ChatMessage>, 
+/**
+ * Every passage the answer read, in citation order, for "Send without these passages".
+ */
+passages: Array<PendingPassage>, 
+/**
+ * About this many tokens (characters / 4).
+ */
+tokens: number, worst_case_cost: number, currency: string, 
+/**
+ * What stays on this device because it is private.
+ */
+withheld: string | null, only_private: boolean, };
+
 export type HistoryPage = { 
 /**
  * Newest first.
@@ -417,6 +454,8 @@ cost: number, currency: string | null, };
 
 export type Budget = { monthly_limit: number, per_answer_cap: number | null, currency: string, };
 
+export type AskBeforeSending = "always" | "above" | "never";
+
 export type RemoteSettings = { 
 /**
  * OpenAI-compatible endpoint up to `/v1`; empty means no remote model.
@@ -444,6 +483,17 @@ context_tokens: number,
  * Keep every answer local, whatever the router thinks.
  */
 never_escalate: boolean, 
+/**
+ * Whether an escalation the router decides waits for the user's approval: always (until the
+ * user chooses otherwise, when a remote model is first configured), when its worst case
+ * costs more than `ask_above`, or never.
+ */
+ask_before_sending: AskBeforeSending, 
+/**
+ * With `ask_before_sending = "above"`: the worst-case cost (in the budget's currency) above
+ * which the user is asked.
+ */
+ask_above: number, 
 /**
  * 0 = best quality (escalate readily) … 1 = lowest cost (escalate rarely).
  */

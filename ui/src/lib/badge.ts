@@ -2,7 +2,7 @@ import type { AnswerView } from "../api";
 import { answerFromView, type Routing } from "./answer";
 import { formatMoney, formatPercent } from "./format";
 
-export type BadgeKind = "local" | "escalated" | "stayed-local";
+export type BadgeKind = "local" | "escalated" | "stayed-local" | "pending";
 
 export interface BadgeModel {
   badge: BadgeKind;
@@ -21,6 +21,10 @@ export function badgeOf(routing: Routing | null, remoteFailed = false, locale?: 
   if (decision === "escalate" && remoteFailed) {
     const model = routing.remote_model ?? "the remote model";
     return { badge: "stayed-local", label: `Stayed local · ${model} failed`, reason, confidence: null, cost: null, model };
+  }
+  if (decision === "awaiting_approval") {
+    const model = routing.remote_model ?? "the remote model";
+    return { badge: "pending", label: `Local · waiting for your approval to ask ${model}`, reason, confidence: null, cost: null, model };
   }
   if (decision === "local") {
     const confidence = routing.local_confidence === null ? null : `${formatPercent(routing.local_confidence, locale)} confident`;

@@ -1,7 +1,8 @@
 import { Channel } from "@tauri-apps/api/core";
 import {
-  chatAsk, chatCancel, chatConversation, chatConversations, chatEscalate, chatFeedback, chatNewConversation, chatPreviewPayload,
-  documentsList, documentsText, settingsGet, type AskEvent, type Citation, type Conversation, type DocumentInfo,
+  chatAsk, chatCancel, chatConversation, chatConversations, chatEscalate, chatFeedback, chatKeepLocal, chatNewConversation, chatPending,
+  chatPreviewPayload, chatSendApproved, documentsList, documentsText, settingsGet, type AskEvent, type Citation, type Conversation,
+  type DocumentInfo, type PendingApproval,
 } from "../api";
 import { emptyState, payloadPreview, renderBadge, renderReason } from "../components";
 import { fill, h, s } from "../dom";
@@ -10,7 +11,7 @@ import {
 } from "../lib/answer";
 import { badgeOf } from "../lib/badge";
 import { exportButtons } from "../lib/export";
-import { formatDateTime, formatPages } from "../lib/format";
+import { formatDateTime, formatMoney, formatPages } from "../lib/format";
 import { splitAtCitation } from "../lib/passage";
 import { refreshStatus } from "../status";
 import { errorCode, showError, toast } from "../toast";
@@ -22,6 +23,9 @@ interface Entry {
   compare: boolean;
   cancelRequested: boolean;
   escalating: boolean;
+  /** An escalation waiting for the user: what Send would send now, and the passages left out. */
+  pending: PendingApproval | null;
+  excluded: Set<number>;
 }
 
 export interface ChatView extends View {
@@ -118,7 +122,8 @@ export function createChatView(): ChatView {
   }
 
   function makeEntry(answer: AnswerState): Entry {
-    const entry: Entry = { answer, el: h("article", { class: "answer", "data-testid": "answer" }), compare: false, cancelRequested: false, escalating: false };
+    const entry: Entry = { answer, el: h("article", { class: "answer", "data-testid": "answer" }), compare: false, cancelRequested: false, escalating: false,
+    pending: null, excluded: new Set() };
     renderEntry(entry);
     return entry;
   }
@@ -204,6 +209,7 @@ export function createChatView(): ChatView {
       a.verified ? h("p", { class: "muted small", "data-testid": "self-check" }, selfCheckText(a)) : null,
       badge ? h("div", { class: "answer-meta" }, renderBadge(badge), renderReason(badge))
         : a.phase === "streaming" ? h("p", { class: "muted small" }, "Answering locally…") : null,
+      done && a.routing?.decision === "awaiting_approval" ? approvalCard(entry) : null,
       a.phase === "failed" ? h("p", { class: "note error" }, a.error) : null,
       a.phase === "cancelled" ? h("p", { class: "note" }, "Cancelled.") : null,
       done ? h("div", { class: "answer-actions" },
@@ -216,6 +222,92 @@ export function createChatView(): ChatView {
               type: "button", "data-testid": "compare-button", "aria-pressed": String(entry.compare),
               onclick: () => { entry.compare = !entry.compare; renderEntry(entry); },
             }, "Compare with local") : null) : null);
+  }
+
+  /** "Ask me before sending": exactly what would leave, to whom, for at most how much; Send,
+   *  Send without the unticked passages, or Keep local. Nothing is sent until one is clicked. */
+  function approvalCard(entry: Entry): HTMLElement {
+    const p = entry.pending;
+    if (p === null) {
+      void loadPending(entry);
+      return h("section", { class: "approval-card", "data-testid": "approval-card", "data-state": "loading" }, h("p", { class: "muted small" }, "Preparing what would be sent…"));
+    }
+    const leftOut = entry.excluded.size;
+    const passages = p.passages.map((passage) => {
+      const box = h("input", {
+        type: "checkbox", "data-testid": "approval-passage", "data-index": passage.index,
+        "aria-label": `Send passage ${passage.index + 1}: ${passage.source}`,
+      });
+      box.checked = !passage.private && !entry.excluded.has(passage.index);
+      box.disabled = passage.private || entry.escalating;
+      box.addEventListener("change", () => {
+        if (box.checked) entry.excluded.delete(passage.index);
+        else entry.excluded.add(passage.index);
+        void loadPending(entry);
+      });
+      return h("li", {}, h("label", { class: "inline" }, box, `[${passage.index + 1}] ${passage.source}`,
+        passage.private ? h("span", { class: "muted small" }, " · private, never sent") : null));
+    });
+    const cost = formatMoney(p.worst_case_cost, p.currency);
+    return h("section", { class: "approval-card", "data-testid": "approval-card", "data-state": "ready", "aria-label": "Approve sending" },
+      h("h3", {}, `Send this question to ${p.model}?`),
+      h("p", { "data-testid": "approval-summary" }, `To ${p.host} · about ${p.tokens} tokens · at most ${cost}`),
+      p.withheld ? h("p", { class: "note private-note", "data-testid": "approval-withheld" }, `Kept on this device: ${p.withheld}.`) : null,
+      p.passages.length ? h("ul", { class: "checklist", "aria-label": "Passages to send" }, ...passages) : null,
+      h("details", { class: "approval-payload" },
+        h("summary", {}, "Exactly what is sent"),
+        h("div", { class: "payload-preview", "data-testid": "approval-payload" },
+          ...p.messages.map((m) => h("div", { class: "message" }, h("h4", {}, m.role), h("pre", {}, m.content))))),
+      h("div", { class: "answer-actions" },
+        h("button", {
+          type: "button", class: "primary", "data-testid": "approval-send", disabled: entry.escalating || p.only_private,
+          onclick: () => void sendApproved(entry),
+        }, leftOut ? `Send without ${leftOut === 1 ? "this passage" : `these ${leftOut} passages`}` : "Send"),
+        h("button", { type: "button", "data-testid": "approval-keep-local", disabled: entry.escalating, onclick: () => void keepLocal(entry) }, "Keep local")));
+  }
+
+  async function loadPending(entry: Entry) {
+    try {
+      entry.pending = await chatPending(entry.answer.questionId!, [...entry.excluded]);
+      renderEntry(entry);
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  async function sendApproved(entry: Entry) {
+    const conversationId = selected;
+    if (conversationId === null || running.has(conversationId)) return;
+    running.add(conversationId);
+    renderComposer();
+    const before = entry.answer;
+    entry.answer = startEscalation(before);
+    entry.escalating = true;
+    renderEntry(entry);
+    const channel = new Channel<AskEvent>();
+    channel.onmessage = (event) => apply(entry, event);
+    try {
+      entry.answer = answerFromView(await chatSendApproved(before.questionId!, [...entry.excluded], channel));
+      entry.pending = null;
+    } catch (err) {
+      entry.answer = before;
+      if (errorCode(err) !== "cancelled") showError(err);
+    } finally {
+      running.delete(conversationId);
+      renderComposer();
+      entry.escalating = false;
+      renderEntry(entry);
+    }
+  }
+
+  async function keepLocal(entry: Entry) {
+    try {
+      entry.answer = answerFromView(await chatKeepLocal(entry.answer.questionId!));
+      entry.pending = null;
+      renderEntry(entry);
+    } catch (err) {
+      showError(err);
+    }
   }
 
   function apply(entry: Entry, event: AskEvent) {

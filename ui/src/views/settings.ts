@@ -43,6 +43,13 @@ export function createSettingsView(): View {
   const maxTokens = input("settings-max-remote-tokens", { type: "number", min: 1, step: 1 });
   const qualityCost = input("settings-quality-cost", { type: "range", min: 0, max: 1, step: 0.05 });
   const neverEscalate = h("input", { type: "checkbox", role: "switch", "data-testid": "settings-never-escalate" });
+  const askBeforeSending = h("select", { "data-testid": "settings-ask-before-sending" },
+    h("option", { value: "always" }, "Always ask me before sending"),
+    h("option", { value: "above" }, "Ask when an answer could cost more than the amount below"),
+    h("option", { value: "never" }, "Never ask: the router sends by itself, within the budget"));
+  const askAbove = input("settings-ask-above", { inputmode: "decimal" });
+  const askAboveField = field("Ask above this worst-case cost", askAbove);
+  askBeforeSending.addEventListener("change", () => (askAboveField.hidden = askBeforeSending.value !== "above"));
   const contextTokens = input("settings-context-tokens", { type: "number", min: 256, step: 1 });
   const saved = h("span", { class: "saved", "data-testid": "settings-saved", role: "status", hidden: true }, "Saved ✓");
 
@@ -65,6 +72,9 @@ export function createSettingsView(): View {
       field("Price per million output tokens", priceOut, "Empty: use the bundled price list"),
       field("Remote accuracy prior (0–1)", accuracy),
       field("Max remote answer tokens", maxTokens)),
+    field("Ask me before sending", askBeforeSending,
+      "When the router wants a better answer, the card shows exactly what would be sent, to whom and the worst-case cost; nothing leaves until you choose."),
+    askAboveField,
     h("h2", {}, "Routing"),
     h("label", { class: "field" },
       h("span", { class: "field-label" }, "Quality ↔ cost"),
@@ -199,6 +209,9 @@ export function createSettingsView(): View {
     set(maxTokens, String(s.remote.max_tokens));
     set(qualityCost, String(s.quality_cost));
     if (!edited.has(neverEscalate)) neverEscalate.checked = s.never_escalate;
+    if (!edited.has(askBeforeSending)) askBeforeSending.value = s.ask_before_sending;
+    askAboveField.hidden = askBeforeSending.value !== "above";
+    set(askAbove, String(s.ask_above));
     set(contextTokens, String(s.context_tokens));
   }
 
@@ -240,6 +253,8 @@ export function createSettingsView(): View {
         device: settings.device, // no control yet: saving keeps what the CLI set
         context_tokens: readNumber(contextTokens.value, "Context tokens", { integer: true, min: 1 })!,
         never_escalate: neverEscalate.checked,
+        ask_before_sending: askBeforeSending.value as Settings["ask_before_sending"],
+        ask_above: readNumber(askAbove.value, "Ask above", { min: 0 })!,
         quality_cost: Number(qualityCost.value),
         remote: {
           endpoint: endpoint.value.trim(),

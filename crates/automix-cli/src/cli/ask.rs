@@ -68,6 +68,7 @@ pub fn run(args: AskArgs) -> Result<()> {
     };
     let cancel = Arc::new(AtomicBool::new(false));
     let mut out = std::io::stdout();
+    let mut awaiting = false;
     assistant.ask(
         &args.question,
         &scope,
@@ -96,7 +97,9 @@ pub fn run(args: AskArgs) -> Result<()> {
                         RouteDecision::Escalate => "escalating",
                         RouteDecision::StayLocalBudget => "staying local (budget)",
                         RouteDecision::StayLocal => "staying local",
+                        RouteDecision::AwaitingApproval => "waiting for your approval",
                     };
+                    awaiting = decision == RouteDecision::AwaitingApproval;
                     eprintln!("({label}: {reason})");
                 }
                 AskEvent::RemoteToken { text } => {
@@ -110,6 +113,11 @@ pub fn run(args: AskArgs) -> Result<()> {
                         AnswerSource::Remote => "remote model",
                     };
                     eprintln!("\n(answer #{question_id} from the {source}; cost {cost:.6} {currency})");
+                    if awaiting {
+                        eprintln!(
+                            "(nothing was sent: `automix pending {question_id}` shows what would be, `automix send {question_id}` sends it, `automix keep-local {question_id}` keeps this answer)"
+                        );
+                    }
                 }
             }
         },
@@ -117,4 +125,73 @@ pub fn run(args: AskArgs) -> Result<()> {
     )?;
     println!();
     Ok(())
+}
+
+/// `automix pending ID`: exactly what `automix send ID` would send, without sending it.
+pub fn pending(id: i64, without: &[usize]) -> Result<()> {
+    let assistant = assistant_with_remote()?;
+    let pending = assistant.pending_approval(id, &zero_based(without)?)?;
+    println!("to {} at {} · about {} tokens · at most {:.6} {}", pending.model, pending.host, pending.tokens, pending.worst_case_cost, pending.currency);
+    for passage in &pending.passages {
+        let state = if passage.private {
+            "private, never sent"
+        } else if passage.left_out {
+            "left out"
+        } else {
+            "sent"
+        };
+        println!("  passage {}: {} ({state})", passage.index + 1, passage.source);
+    }
+    if let Some(withheld) = &pending.withheld {
+        println!("kept on this device: {withheld}");
+    }
+    for message in &pending.messages {
+        println!("\n--- {} ---\n{}", message.role, message.content);
+    }
+    Ok(())
+}
+
+/// `automix send ID [--without N...]`: sends an answered question to the remote model.
+pub fn send(id: i64, without: &[usize]) -> Result<()> {
+    let assistant = assistant_with_remote()?;
+    let mut out = std::io::stdout();
+    let view = assistant.send_approved(
+        id,
+        &zero_based(without)?,
+        &mut |event| {
+            if let AskEvent::RemoteToken { text } = event {
+                let _ = write!(out, "{text}");
+                let _ = out.flush();
+            }
+        },
+        &crate::cli::cancel_on_ctrl_c(),
+    )?;
+    println!();
+    match (&view.remote_answer, &view.remote_error) {
+        (Some(_), _) => {
+            eprintln!("(answer #{id} from {}; cost {:.6} {})", view.remote_model.as_deref().unwrap_or("the remote model"), view.cost, view.currency)
+        }
+        (None, Some(error)) => eprintln!("(the remote model failed: {error}; the local answer stands)"),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `automix keep-local ID`: a pending escalation keeps its local answer; nothing is sent.
+pub fn keep_local(id: i64) -> Result<()> {
+    let view = assistant_with_remote()?.keep_local(id)?;
+    println!("#{id}: {}", view.reason);
+    Ok(())
+}
+
+/// The engine with the remote model of the settings and no local model loaded.
+fn assistant_with_remote() -> Result<Assistant> {
+    let home = automix::models::automix_home();
+    let settings = automix::settings::Settings::load(&home)?;
+    Ok(Assistant::open_from_settings(&AssistantPaths::from_home(&home), &settings)?)
+}
+
+/// Passage numbers as printed (1-based) to positions.
+fn zero_based(numbers: &[usize]) -> Result<Vec<usize>> {
+    numbers.iter().map(|&n| n.checked_sub(1).ok_or_else(|| anyhow::anyhow!("passages are numbered from 1"))).collect()
 }

@@ -75,6 +75,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What sending answer ID to the remote model would send now (an escalation waiting for
+    /// your approval, or any local answer), without sending it.
+    Pending {
+        id: i64,
+        /// Leave out these passages (numbered from 1, as listed).
+        #[arg(long, value_delimiter = ',')]
+        without: Vec<usize>,
+    },
+    /// Send answer ID to the remote model (approving a pending escalation), charged to the budget.
+    Send {
+        id: i64,
+        /// Leave out these passages (numbered from 1, as `automix pending` lists them).
+        #[arg(long, value_delimiter = ',')]
+        without: Vec<usize>,
+    },
+    /// Keep the local answer of an escalation waiting for your approval; nothing is sent.
+    KeepLocal { id: i64 },
     /// Make the router forget what it learned from your past answers (back to the bundled calibration).
     RouterForget,
     /// Rate an answer: up, down or none.
@@ -101,6 +118,9 @@ pub fn run() -> Result<()> {
         Command::History { command } => account::history(command),
         Command::Feedback { id, verdict } => account::feedback(id, &verdict),
         Command::RouterForget => account::router_forget(),
+        Command::Pending { id, without } => ask::pending(id, &without),
+        Command::Send { id, without } => ask::send(id, &without),
+        Command::KeepLocal { id } => ask::keep_local(id),
         Command::Docs { command } => docs::run(command),
         Command::Search { query, limit, budget_tokens, json } => docs::search(&query, limit, budget_tokens, json),
         Command::Settings { command } => settings::run(command),
@@ -147,7 +167,7 @@ fn assistant_without_models() -> Result<automix::assistant::Assistant> {
 
 /// A cancel flag that Ctrl-C sets (once; a second Ctrl-C ends the process as usual), so a long
 /// run stops between items and keeps what it finished.
-fn cancel_on_ctrl_c() -> automix::remote::CancelFlag {
+pub(crate) fn cancel_on_ctrl_c() -> automix::remote::CancelFlag {
     let cancel = automix::remote::CancelFlag::default();
     let flag = cancel.clone();
     let handler = ctrlc::set_handler(move || {

@@ -15,6 +15,7 @@ use tracing::field::Empty;
 use super::observe::Observation;
 use super::privacy::{self, Passage, Withheld};
 use super::report::text_citation;
+use super::report::{PendingApproval, PendingPassage};
 use super::{ensure_not_cancelled, lock, read, AnswerSource, AnswerView, AskError, AskEvent, Assistant, PayloadPreview, RemoteModel, Scope};
 use crate::prompts::Turn;
 
@@ -22,6 +23,15 @@ use crate::prompts::Turn;
 const EARLIER_TURNS_SHARE: usize = 4;
 /// And at most this many turns: older ones rarely carry the referent of a follow-up.
 const MAX_EARLIER_TURNS: usize = 3;
+
+/// A stored answer's escalation, ready to preview or send.
+struct EscalationRequest {
+    record: automix_history::QuestionRecord,
+    remote: std::sync::Arc<RemoteModel>,
+    payload: EscalationPayload,
+    withheld: Withheld,
+    passages: Vec<PendingPassage>,
+}
 
 /// What the router decided, in the forms the events, the history and the escalation need.
 struct Route {
@@ -129,7 +139,7 @@ impl Assistant {
     pub fn escalate(&self, question_id: i64, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<AnswerView, AskError> {
         let span = tracing::info_span!("escalation_request", question_id);
         let _entered = span.enter();
-        let result = self.escalate_traced(question_id, on_event, cancel);
+        let result = self.escalate_traced(question_id, &[], on_event, cancel);
         match &result {
             Ok(view) => tracing::info!(cost = view.cost, "escalation on request recorded"),
             Err(error) if error.code() == ErrorCode::Cancelled => tracing::info!("escalation on request cancelled; nothing recorded or charged"),
@@ -138,24 +148,9 @@ impl Assistant {
         result
     }
 
-    fn escalate_traced(&self, question_id: i64, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<AnswerView, AskError> {
-        let stored = self.history.question(question_id)?;
-        if stored.record.escalation.as_ref().is_some_and(|escalation| escalation.answer.is_some()) {
-            return Err(AskError::AlreadyEscalated(question_id));
-        }
-        let remote = read(&self.remote).clone().ok_or(AskError::NoRemote)?;
-        let record = &stored.record;
-        let (earlier, _) = match self.model() {
-            Ok(model) => self.earlier_turns(record.conversation_id, Some(question_id), &*model)?,
-            Err(_) => self.earlier_turns(record.conversation_id, Some(question_id), &automix_docs::WordTokenEstimate)?,
-        };
-        let private = self.private_documents()?;
-        let passages = record.citations.iter().map(|citation| Passage {
-            source: citation.source.clone(),
-            text: citation.text.clone(),
-            private: private.holds(citation.location.as_ref()),
-        });
-        let (payload, withheld) = privacy::payload(&record.question, passages, &earlier);
+    fn escalate_traced(&self, question_id: i64, excluded: &[usize], on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<AnswerView, AskError> {
+        let request = self.escalation_request(question_id, excluded)?;
+        let EscalationRequest { record, remote, payload, withheld, .. } = request;
         if withheld.every_passage {
             tracing::info!(withheld = withheld.passages, "escalation on request refused: every passage is private");
             return Err(AskError::OnlyPrivatePassages);
@@ -163,7 +158,14 @@ impl Assistant {
         let worst_case = worst_case_cost(&payload, remote.max_tokens, &remote.price);
         let currency = self.ledger.settings()?.currency;
         let escalation = self.call_remote(&remote, &payload, worst_case, &currency, on_event, cancel)?;
-        let mut reason = format!("you asked {} for this answer (the router had said: {})", remote.model, record.routing.reason);
+        let mut reason = if record.routing.decision == RouteDecision::AwaitingApproval {
+            format!("you approved sending it to {} (the router had said: {})", remote.model, record.routing.reason)
+        } else {
+            format!("you asked {} for this answer (the router had said: {})", remote.model, record.routing.reason)
+        };
+        if !excluded.is_empty() {
+            reason.push_str(&format!("; you left out {} of its passages", excluded.len()));
+        }
         if let Some(note) = withheld.note() {
             reason.push_str(&format!("; {note}"));
         }
@@ -175,6 +177,102 @@ impl Assistant {
             None => (record.local.text.clone(), AnswerSource::Local),
         };
         on_event(AskEvent::Done { answer, source, cost: escalation.cost.as_units(), currency, question_id });
+        Ok(AnswerView::from_stored(&self.history.question(question_id)?))
+    }
+
+    /// What sending an answered question to the remote model would send now: its passages (less
+    /// those at the `excluded` positions of its citations, and the private ones) and its earlier
+    /// turns, to the remote model configured now.
+    fn escalation_request(&self, question_id: i64, excluded: &[usize]) -> Result<EscalationRequest, AskError> {
+        let stored = self.history.question(question_id)?;
+        if stored.record.escalation.as_ref().is_some_and(|escalation| escalation.answer.is_some()) {
+            return Err(AskError::AlreadyEscalated(question_id));
+        }
+        let remote = read(&self.remote).clone().ok_or(AskError::NoRemote)?;
+        let record = stored.record;
+        if let Some(&outside) = excluded.iter().find(|&&index| index >= record.citations.len()) {
+            return Err(AskError::NoSuchPassage { index: outside, passages: record.citations.len() });
+        }
+        let (earlier, _) = match self.model() {
+            Ok(model) => self.earlier_turns(record.conversation_id, Some(question_id), &*model)?,
+            Err(_) => self.earlier_turns(record.conversation_id, Some(question_id), &automix_docs::WordTokenEstimate)?,
+        };
+        let private = self.private_documents()?;
+        let passages: Vec<PendingPassage> = record
+            .citations
+            .iter()
+            .enumerate()
+            .map(|(index, citation)| PendingPassage {
+                index,
+                source: citation.source.clone(),
+                private: private.holds(citation.location.as_ref()),
+                left_out: excluded.contains(&index),
+            })
+            .collect();
+        let sent = record.citations.iter().zip(&passages).filter(|(_, passage)| !passage.left_out).map(|(citation, passage)| Passage {
+            source: citation.source.clone(),
+            text: citation.text.clone(),
+            private: passage.private,
+        });
+        let (payload, withheld) = privacy::payload(&record.question, sent, &earlier);
+        Ok(EscalationRequest { record, remote, payload, withheld, passages })
+    }
+
+    /// What approving a pending escalation (or asking the remote model for an answer) would send
+    /// now, leaving out the passages at `excluded`: the exact messages, about how many tokens,
+    /// the worst-case cost and the provider. Sends nothing.
+    pub fn pending_approval(&self, question_id: i64, excluded: &[usize]) -> Result<PendingApproval, AskError> {
+        let EscalationRequest { remote, payload, withheld, passages, .. } = self.escalation_request(question_id, excluded)?;
+        let settings = remote.client.settings();
+        let host = settings.chat_completions_url().ok().and_then(|url| {
+            url.host_str().map(|host| match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_string(),
+            })
+        });
+        let messages = payload.to_messages();
+        Ok(PendingApproval {
+            question_id,
+            model: remote.model.clone(),
+            host: host.unwrap_or_else(|| settings.endpoint.clone()),
+            tokens: messages.iter().map(|message| automix_types::estimate_tokens(&message.content)).sum(),
+            worst_case_cost: worst_case_cost(&payload, remote.max_tokens, &remote.price).as_units(),
+            currency: self.ledger.settings()?.currency,
+            messages: if withheld.every_passage { Vec::new() } else { messages },
+            passages,
+            withheld: withheld.note(),
+            only_private: withheld.every_passage,
+        })
+    }
+
+    /// Sends a pending escalation the user approved, without the passages at `excluded`.
+    pub fn send_approved(&self, question_id: i64, excluded: &[usize], on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<AnswerView, AskError> {
+        let span = tracing::info_span!("approved_escalation", question_id, left_out = excluded.len());
+        let _entered = span.enter();
+        let result = self.escalate_traced(question_id, excluded, on_event, cancel);
+        match &result {
+            Ok(view) => tracing::info!(cost = view.cost, "approved escalation recorded"),
+            Err(error) => tracing::info!(code = %error.code(), "approved escalation not sent: {error}"),
+        }
+        result
+    }
+
+    /// Keeps a pending escalation's local answer: nothing is sent, and the badge says the user chose it.
+    pub fn keep_local(&self, question_id: i64) -> Result<AnswerView, AskError> {
+        let stored = self.history.question(question_id)?;
+        if stored.record.escalation.as_ref().is_some_and(|escalation| escalation.answer.is_some()) {
+            return Err(AskError::AlreadyEscalated(question_id));
+        }
+        let routing = &stored.record.routing;
+        if routing.decision == RouteDecision::AwaitingApproval {
+            let kept = Routing {
+                decision: RouteDecision::StayLocal,
+                reason: format!("you kept it on this device; nothing was sent (the router had said: {})", routing.reason),
+                ..routing.clone()
+            };
+            self.history.update_routing(question_id, &kept)?;
+            tracing::info!(question_id, "pending escalation kept local");
+        }
         Ok(AnswerView::from_stored(&self.history.question(question_id)?))
     }
 
@@ -343,6 +441,17 @@ impl Assistant {
         let (decision, reason) = match (plan.escalate, budget_note) {
             (false, _) => (RouteDecision::Local, format!("{likely}; escalating would not pay off at up to {} {}", worst_case, status.currency)),
             (true, Some(note)) => (RouteDecision::StayLocalBudget, format!("{note}; {likely}")),
+            (true, None) if config.ask_before_sending.asks(worst_case.as_units(), config.ask_above) => (
+                RouteDecision::AwaitingApproval,
+                format!(
+                    "the local answer is estimated only {:.0}% likely right; {} is expected to do better for at most {} {}; nothing is sent until you approve it{}",
+                    local_confidence * 100.0,
+                    remote.model,
+                    worst_case,
+                    status.currency,
+                    withheld.note().map(|note| format!("; {note}")).unwrap_or_default()
+                ),
+            ),
             (true, None) => (
                 RouteDecision::Escalate,
                 format!(

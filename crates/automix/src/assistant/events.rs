@@ -105,6 +105,8 @@ pub enum AskError {
     NoRemote,
     #[error("question {0} already has a remote answer")]
     AlreadyEscalated(i64),
+    #[error("this answer has {passages} passages; there is no passage {index} to leave out")]
+    NoSuchPassage { index: usize, passages: usize },
     #[error("nothing was sent: every passage this answer read is in a private document, which never leaves this device (Documents → Private)")]
     OnlyPrivatePassages,
     #[error(transparent)]
@@ -145,6 +147,7 @@ impl AskError {
             AskError::NoRemote => ErrorCode::NoRemote,
             AskError::AlreadyEscalated(_) => ErrorCode::AlreadyEscalated,
             AskError::OnlyPrivatePassages => ErrorCode::OnlyPrivatePassages,
+            AskError::NoSuchPassage { .. } => ErrorCode::InvalidInput,
             AskError::Settings(error) => error.code(),
             AskError::Key(_) => ErrorCode::Keychain,
             AskError::Router(_) => ErrorCode::Router,

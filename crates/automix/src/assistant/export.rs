@@ -141,6 +141,7 @@ pub fn badge(answer: &AnswerView) -> String {
             None => "Local".to_string(),
         },
         RouteDecision::StayLocal | RouteDecision::StayLocalBudget => "Stayed local".to_string(),
+        RouteDecision::AwaitingApproval => "Local · waiting for your approval to send".to_string(),
     }
 }
 

@@ -30,11 +30,11 @@ pub use events::{AnswerSource, AskError, AskEvent};
 pub use export::{badge, export_dir, ExportFormat, ExportSelection};
 pub use observe::Observation;
 pub use privacy::{PrivateDocuments, Withheld};
-pub use report::{AnswerView, HistoryPage, PayloadPreview, SpendDay, SpendReport};
+pub use report::{AnswerView, HistoryPage, PayloadPreview, PendingApproval, PendingPassage, SpendDay, SpendReport};
 pub use routing::{calibration_path, model_calibration, CalibrationOrigin, RoutePlan, Router, RouterLearning, CALIBRATIONS_DIR};
 
 use crate::prompts::shared_prefix;
-use crate::settings::Settings;
+use crate::settings::{AskBeforeSending, Settings};
 use crate::verify::VerifyMode;
 
 /// What a question may be answered from.
@@ -90,6 +90,9 @@ pub struct AssistantConfig {
     pub cost_preference: CostPreference,
     /// Keep every answer local.
     pub never_escalate: bool,
+    /// Whether a router-decided escalation waits for the user, and above which worst case.
+    pub ask_before_sending: AskBeforeSending,
+    pub ask_above: f64,
     /// Where the chat model and the embedder run.
     pub device: automix_llm::DeviceChoice,
 }
@@ -108,6 +111,8 @@ impl AssistantConfig {
             verify_mode: VerifyMode::Logit,
             cost_preference: settings.cost_preference(),
             never_escalate: settings.never_escalate,
+            ask_before_sending: settings.ask_before_sending,
+            ask_above: settings.ask_above,
             device: settings.device,
         }
     }

@@ -165,6 +165,43 @@ pub struct PayloadPreview {
     pub only_private: bool,
 }
 
+/// An escalation waiting for the user: exactly what Send would send now, and to whom.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+pub struct PendingApproval {
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
+    pub question_id: i64,
+    /// The remote model and the host it is reached at.
+    pub model: String,
+    pub host: String,
+    /// The system prompt, the earlier turns and the passages with the question, as sent; empty
+    /// when `only_private`.
+    pub messages: Vec<ChatMessage>,
+    /// Every passage the answer read, in citation order, for "Send without these passages".
+    pub passages: Vec<PendingPassage>,
+    /// About this many tokens (characters / 4).
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
+    pub tokens: u64,
+    pub worst_case_cost: f64,
+    pub currency: String,
+    /// What stays on this device because it is private.
+    pub withheld: Option<String>,
+    pub only_private: bool,
+}
+
+/// One passage of a pending escalation.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+pub struct PendingPassage {
+    /// Its position among the answer's citations (what `excluded` refers to).
+    pub index: usize,
+    pub source: String,
+    /// In a private document: never sent, whatever the user ticks.
+    pub private: bool,
+    /// Left out by the user in this preview.
+    pub left_out: bool,
+}
+
 /// At most this many answers are listed at once.
 const HISTORY_PAGE_LIMIT: usize = 500;
 

@@ -9,6 +9,7 @@ use automix::assistant::{Assistant, AssistantConfig, AssistantPaths, RemoteModel
 use automix::budget::BudgetSettings;
 use automix::models::{Catalog, ModelKind, ModelStore};
 use automix::remote::{BlockingRemoteClient, Cost, PriceTable, RemoteClient, RemoteSettings};
+use automix::settings::AskBeforeSending;
 use automix_test_remote::TestServer;
 
 /// The answer length: short enough that 300 questions fit a CI run, long enough to be answers.
@@ -28,7 +29,9 @@ pub fn open_assistant(dir: &tempfile::TempDir, server: &TestServer) -> Assistant
     let price = settings.resolve_price(&PriceTable::bundled()).unwrap();
     let client = BlockingRemoteClient::new(RemoteClient::new(settings, None).unwrap()).unwrap();
     let remote = RemoteModel { client, model: "gpt-4o-mini".into(), price, accuracy: 0.9, max_tokens: 128 };
-    let assistant = Assistant::open(&paths, Some(remote), AssistantConfig { max_answer_tokens: MAX_ANSWER_TOKENS, ..Default::default() }).unwrap();
+    // The router sends by itself here; tests of "Ask me before sending" switch it on.
+    let config = AssistantConfig { max_answer_tokens: MAX_ANSWER_TOKENS, ask_before_sending: AskBeforeSending::Never, ..Default::default() };
+    let assistant = Assistant::open(&paths, Some(remote), config).unwrap();
     assistant.load_embedder().unwrap();
     assistant.load_chat_model(&chat.id).unwrap();
     assistant
