@@ -218,3 +218,24 @@ fn every_command_function_is_registered() {
         }
     }
 }
+
+/// A registered command the capability does not grant fails at run time ("not allowed by ACL"),
+/// and only in the real app: every command `lib.rs` registers has its permission generated
+/// (`build.rs`) and granted to the main window (`capabilities/default.json`), and nothing else is.
+#[test]
+fn every_registered_command_is_permitted_and_granted() {
+    let registered: BTreeSet<String> = registered().into_iter().map(|(_, name)| name).collect();
+    let build = std::fs::read_to_string(source_dir().join("../build.rs")).unwrap();
+    let list = &build[build.find("const COMMANDS").expect("build.rs lists COMMANDS")..];
+    let list = &list[..list.find("];").expect("COMMANDS ends")];
+    let generated: BTreeSet<String> = list.split('"').skip(1).step_by(2).map(str::to_string).collect();
+    assert_eq!(generated, registered, "build.rs's COMMANDS differ from the commands lib.rs registers");
+    let capability: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(source_dir().join("../capabilities/default.json")).unwrap()).unwrap();
+    let granted: BTreeSet<String> = capability["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|permission| permission.as_str()?.strip_prefix("allow-").map(|name| name.replace('-', "_")))
+        .collect();
+    assert_eq!(granted, registered, "capabilities/default.json grants other commands than lib.rs registers");
+}
