@@ -635,7 +635,11 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     await click(driver, "scope-all");
     await type(driver, "question-input", fx.MIXED_QUESTION);
     await click(driver, "chat-preview-button");
-    const previewText = await textOf(driver, "chat-payload-preview");
+    // The dialog still holds an earlier preview until this one arrives.
+    const previewText = await poll(async () => {
+      const text = await textOf(driver, "chat-payload-preview");
+      return text.includes(fx.MIXED_QUESTION) ? text : null;
+    }, { timeout: 30_000, message: "the preview of the mixed question" });
     assert.match(previewText, /Kept on this device: \d+ passages? from (a )?private documents?/, previewText);
     for (const secret of fx.PRIVATE_SECRETS) assert.ok(!previewText.includes(secret), `the preview shows ${secret} as sent`);
     await e2e.screenshot(driver, "private-preview", ["chat-payload-preview", "payload-withheld"]);
