@@ -14,7 +14,7 @@ use automix::history::{Conversation, Feedback};
 use automix::machine::{Machine, Recommendation};
 use automix::models::{ModelKind, PullEvent, Source};
 use automix::router::SignalValues;
-use automix::settings::{AskBeforeSending, RemoteSettings, Settings};
+use automix::settings::{AskBeforeSending, Redaction, RemoteSettings, Settings};
 use automix::speed::ModelSpeed;
 use automix::types::{ChatMessage, ErrorCode, NetworkPurpose, NetworkRequest, RouteDecision};
 use ts_rs::TS;
@@ -94,6 +94,7 @@ fn declarations() -> String {
         // Budget and settings.
         Budget::decl(),
         AskBeforeSending::decl(),
+        Redaction::decl(),
         RemoteSettings::decl(),
         Settings::decl(),
         KeyStatus::decl(),

@@ -51,6 +51,16 @@ async function askUntilPending() {
   assert.fail("the router never wanted to escalate a hard question, so nothing waited for approval");
 }
 
+/** Opens the newest approval card's payload and scrolls the card into view, toasts closed, for its screenshot. */
+async function showApprovalCard() {
+  await e2e.dismissToasts(driver);
+  await driver.executeScript(`
+    const all = document.querySelectorAll('[data-testid="answer"]');
+    const card = all[all.length - 1].querySelector('[data-testid="approval-card"]');
+    card.querySelector("details.approval-payload").open = true;
+    card.querySelector('[data-testid="approval-send"]').scrollIntoView({ block: "end" });`);
+}
+
 async function historyTotal({ escalatedOnly = false } = {}) {
   await navigate(driver, "history");
   const box = await shown(driver, "history-filter-escalated");
@@ -300,7 +310,7 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     assert.ok(card.payload.includes(pending.question), "the card's payload does not show the question");
     assert.ok(card.passages.length >= 1, "the card lists no passages");
     metrics.approval_card = { summary: card.summary, passages: card.passages.length };
-    await driver.executeScript(`const all = document.querySelectorAll('[data-testid="answer"]'); all[all.length - 1].querySelector("details.approval-payload").open = true;`);
+    await showApprovalCard();
     await e2e.screenshot(driver, "approve", ["approval-card", "approval-summary", "approval-send", "approval-keep-local"]);
 
     // Send without one passage: what arrives is what the card showed, less that passage.
@@ -313,7 +323,7 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
         const c = await e2e.approvalCard(driver);
         return /^Send without this passage$/.test(c.send) && !c.payload.includes(`(${leftOut.source})`) ? c : null;
       }, { timeout: 15_000, message: "the card to offer sending without the unticked passage" });
-      await driver.executeScript(`const all = document.querySelectorAll('[data-testid="answer"]'); all[all.length - 1].querySelector("details.approval-payload").open = true;`);
+      await showApprovalCard();
       await e2e.screenshot(driver, "approve-without-passage", ["approval-card", "approval-send"]);
     }
     await e2e.clickInLastAnswer(driver, "approval-send");
@@ -658,6 +668,43 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     for (const secret of fx.PRIVATE_SECRETS) assert.ok(!body.includes(secret), `the request carried the private ${secret}`);
     assert.ok(body.includes("Brindlewood"), "the shareable passages were not sent");
     metrics.private_mixed_request_bytes = received[received.length - 1].body_bytes;
+  });
+
+  test("8h. redaction: the preview shows placeholders, and only they reach the remote model", { timeout: 4 * MINUTE }, async () => {
+    await navigate(driver, "settings");
+    const mask = await shown(driver, "settings-mask-personal");
+    await e2e.sleep(500); // the view fills its fields from the engine
+    if (!(await mask.isSelected())) await e2e.clickElement(driver, mask, "settings-mask-personal");
+    await type(driver, "settings-mask-words", fx.REDACTED_WORD);
+    await click(driver, "settings-save");
+    await shown(driver, "settings-saved", 10_000);
+
+    await navigate(driver, "chat");
+    await type(driver, "question-input", fx.REDACTION_QUESTION);
+    await click(driver, "chat-preview-button");
+    const preview = await poll(async () => {
+      const text = await textOf(driver, "chat-payload-preview");
+      return text.includes("[EMAIL_1]") ? text : null;
+    }, { timeout: 30_000, message: "the preview with the e-mail address masked" });
+    assert.ok(!preview.includes(fx.REDACTED_EMAIL) && !preview.includes(fx.REDACTED_WORD), "the preview shows masked text as sent");
+    assert.match(await textOf(driver, "payload-masked"), /1 e-mail address, \d+ listed words? (is|are) masked/);
+    await e2e.screenshot(driver, "private-redaction", ["chat-payload-preview", "payload-masked"]);
+    await click(driver, "passage-close");
+
+    const before = await e2e.remoteRequests();
+    const { answer } = await e2e.ask(driver, fx.REDACTION_QUESTION);
+    if (answer.badge !== "escalated") {
+      await e2e.clickInLastAnswer(driver, "ask-remote");
+      await poll(async () => {
+        const a = await e2e.lastAnswer(driver);
+        return a.source === "remote" && a.state === "done" ? a : null;
+      }, { timeout: 120_000, interval: 200, message: "the remote answer to the redacted question" });
+    }
+    const received = await e2e.receivedRequests();
+    assert.equal(received.length, before + 1);
+    const body = JSON.stringify(received[received.length - 1].body);
+    assert.ok(!body.includes(fx.REDACTED_EMAIL) && !body.includes(fx.REDACTED_WORD), "masked text reached the remote model");
+    assert.ok(body.includes("[EMAIL_1]") && body.includes("[WORD_1]"), "the placeholders were not sent");
   });
 
   test("8f. the network log lists every request the server received, byte for byte", { timeout: 2 * MINUTE }, async () => {

@@ -80,3 +80,8 @@ export const PRIVATE_TEXT = "# Kiln room\n\nThe door code of the Brindlewood kil
 export const PRIVATE_SECRETS = ["4471", "ZEBRA", "Ottilie", "Quist"];
 export const PRIVATE_QUESTION = "What is the door code of the kiln room?";
 export const MIXED_QUESTION = "What is the door code of the kiln room, and where is Brindlewood pottery exported to?";
+
+/** Asked with redaction on: the e-mail address and the listed word must reach the remote model as placeholders. */
+export const REDACTED_WORD = "Halvorsen";
+export const REDACTED_EMAIL = "ingrid@brindlewood.example";
+export const REDACTION_QUESTION = `Should I write to Ingrid Halvorsen at ${REDACTED_EMAIL} about the Tidewater mug?`;

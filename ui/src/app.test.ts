@@ -39,7 +39,7 @@ const handlers: Record<string, (args: any) => unknown> = {
     pages: [{ number: 1, label: "vii", text: "Front matter." }, { number: 2, label: null, text: "Paris is the capital." }],
     text: "Front matter.\n\nParis is the capital.",
   }),
-  settings_get: () => ({ local_model: "m", context_tokens: 2048, never_escalate: false, ask_before_sending: "never", ask_above: 0.01, quality_cost: 0.5, device: "auto", remote: { endpoint: "https://x/v1", model: "gpt-4o-mini", input_per_million: null, output_per_million: null, accuracy: 0.9, max_tokens: 512 } }),
+  settings_get: () => ({ local_model: "m", context_tokens: 2048, never_escalate: false, ask_before_sending: "never", ask_above: 0.01, redaction: { personal_data: false, words: [] }, quality_cost: 0.5, device: "auto", remote: { endpoint: "https://x/v1", model: "gpt-4o-mini", input_per_million: null, output_per_million: null, accuracy: 0.9, max_tokens: 512 } }),
   chat_conversations: () => [{ id: 5, title: "Capital of France?", created_at_ms: 1 }],
   chat_new_conversation: () => 5,
   chat_conversation: () => [],

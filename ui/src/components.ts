@@ -71,6 +71,7 @@ export function payloadPreview(p: PayloadPreview): HTMLElement[] {
   return [
     h("p", {}, `Model: ${p.model} · worst-case cost ${cost}`),
     ...(p.withheld ? [h("p", { class: "note private-note", "data-testid": "payload-withheld" }, `Kept on this device: ${p.withheld}.`)] : []),
+    ...(p.masked ? [h("p", { class: "note private-note", "data-testid": "payload-masked" }, `Masked before sending: ${p.masked}; the answer shows them again.`)] : []),
     ...p.messages.map((m) => h("div", { class: "message" }, h("h3", {}, m.role), h("pre", {}, m.content))),
   ];
 }

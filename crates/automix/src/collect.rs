@@ -182,7 +182,7 @@ pub fn collect_item(
         })
         .collect();
     if let Some(remote) = remote {
-        llm.push(record_remote_answer(assistant, remote, item, &observation.escalation_payload(&question).0, cancel)?);
+        llm.push(record_remote_answer(assistant, remote, item, &observation.escalation_payload(&question).payload, cancel)?);
     }
     Ok(RoutingRow {
         id: item.id.clone(),

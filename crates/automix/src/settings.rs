@@ -28,6 +28,8 @@ pub struct Settings {
     /// With `ask_before_sending = "above"`: the worst-case cost (in the budget's currency) above
     /// which the user is asked.
     pub ask_above: f64,
+    /// What is masked in every payload before it is sent.
+    pub redaction: Redaction,
     /// 0 = best quality (escalate readily) … 1 = lowest cost (escalate rarely).
     pub quality_cost: f64,
     /// Where the local models run: auto (the GPU where the CUDA build finds one), cpu, cuda or cuda:N.
@@ -35,6 +37,23 @@ pub struct Settings {
     #[cfg_attr(feature = "typescript", ts(type = "string"))]
     pub device: DeviceChoice,
     pub remote: RemoteSettings,
+}
+
+/// What to mask before anything is sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[serde(default, deny_unknown_fields)]
+pub struct Redaction {
+    /// E-mail addresses, phone numbers, IBANs and payment card numbers.
+    pub personal_data: bool,
+    /// Words or phrases to mask wherever they appear (matched whole, ignoring case).
+    pub words: Vec<String>,
+}
+
+impl Redaction {
+    pub fn is_off(&self) -> bool {
+        !self.personal_data && self.words.iter().all(|word| word.trim().is_empty())
+    }
 }
 
 /// When an escalation the router decides waits for the user.
@@ -84,6 +103,7 @@ impl Default for Settings {
             never_escalate: false,
             ask_before_sending: AskBeforeSending::Always,
             ask_above: 0.01,
+            redaction: Redaction::default(),
             quality_cost: 0.5,
             device: DeviceChoice::Auto,
             remote: RemoteSettings::default(),
@@ -128,6 +148,8 @@ pub const KEYS: &[&str] = &[
     "never_escalate",
     "ask_before_sending",
     "ask_above",
+    "redaction.personal_data",
+    "redaction.words",
     "quality_cost",
     "device",
     "remote.endpoint",
@@ -225,6 +247,9 @@ impl Settings {
                 }
             }
             "ask_above" => changed.ask_above = parse(key, value)?,
+            "redaction.personal_data" => changed.redaction.personal_data = parse(key, value)?,
+            // Comma-separated; empty clears the list.
+            "redaction.words" => changed.redaction.words = value.split(',').map(str::trim).filter(|word| !word.is_empty()).map(String::from).collect(),
             "quality_cost" => changed.quality_cost = parse(key, value)?,
             "device" => changed.device = value.parse().map_err(|error: DeviceError| SettingsError::Invalid(error.to_string()))?,
             "remote.endpoint" => changed.remote.endpoint = value.to_string(),

@@ -132,3 +132,38 @@ fn private_passages_and_turns_that_read_them_never_reach_the_provider() {
     let marked = assistant.preview_payload(private_question, None, &Scope::Documents(vec![lease.id])).unwrap();
     assert!(marked.only_private && marked.messages.is_empty(), "a private document alone: nothing would be sent");
 }
+
+/// Redaction before sending: the provider receives placeholders, never the masked text, and the
+/// preview shows the same placeholders and says what was masked.
+#[test]
+fn masked_personal_data_and_listed_words_never_reach_the_provider() {
+    let server = TestServer::start_blocking(Arc::new(AnswerBook::load(&default_data_dir()).unwrap())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let assistant = open_assistant(&dir, &server);
+    set_budget(&assistant, 1.0);
+    let mut config = assistant.config();
+    config.redaction = automix::settings::Redaction { personal_data: true, words: vec!["Vaneau".into()] };
+    assistant.set_config(config);
+    let text = "The tenant Ottilie Quist (ottilie.quist@example.org, +49 30 1234 5678) pays the rent of the flat at 9 Rue Vaneau \
+                to DE89 3704 0044 0532 0130 00 on the first of each month.";
+    let scope = Scope::Text { source: "lease.txt".into(), text: text.into() };
+    let conversation = assistant.new_conversation("Rent").unwrap();
+    let question = "Where does the tenant of Rue Vaneau pay the rent to?";
+    let preview = assistant.preview_payload(question, Some(conversation), &scope).unwrap();
+    let note = preview.masked.clone().expect("the preview says what is masked");
+    assert!(note.starts_with("1 e-mail address, 1 phone number, 1 IBAN") && note.contains("listed word"), "{note}");
+    let shown = serde_json::to_string(&preview.messages).unwrap();
+    assert!(shown.contains("[EMAIL_1]") && shown.contains("[IBAN_1]") && shown.contains("[WORD_1]"), "{shown}");
+
+    let id = assistant.ask(question, &scope, conversation, &mut |_| {}, &never()).unwrap();
+    if server.request_count() == 0 {
+        assistant.escalate(id, &mut |_| {}, &never()).unwrap();
+    }
+    let body = server.received()[0].body.to_string();
+    for secret in ["ottilie.quist@example.org", "1234 5678", "DE89", "Vaneau"] {
+        assert!(!body.contains(secret), "{secret} reached the provider: {body}");
+    }
+    assert!(body.contains("[IBAN_1]") && body.contains("[WORD_1]"), "{body}");
+    let stored = assistant.history().question(id).unwrap().record.escalation.unwrap();
+    assert!(!serde_json::to_string(&stored.payload).unwrap().contains("Vaneau"), "the history records the payload as sent");
+}

@@ -320,7 +320,11 @@ withheld: string | null,
 /**
  * Every passage is in a private document: the question would stay local.
  */
-only_private: boolean, };
+only_private: boolean, 
+/**
+ * What is masked in `messages` ("1 e-mail address is masked").
+ */
+masked: string | null, };
 
 export type PendingPassage = { 
 /**
@@ -357,7 +361,11 @@ tokens: number, worst_case_cost: number, currency: string,
 /**
  * What stays on this device because it is private.
  */
-withheld: string | null, only_private: boolean, };
+withheld: string | null, only_private: boolean, 
+/**
+ * What is masked in `messages`.
+ */
+masked: string | null, };
 
 export type HistoryPage = { 
 /**
@@ -456,6 +464,16 @@ export type Budget = { monthly_limit: number, per_answer_cap: number | null, cur
 
 export type AskBeforeSending = "always" | "above" | "never";
 
+export type Redaction = { 
+/**
+ * E-mail addresses, phone numbers, IBANs and payment card numbers.
+ */
+personal_data: boolean, 
+/**
+ * Words or phrases to mask wherever they appear (matched whole, ignoring case).
+ */
+words: Array<string>, };
+
 export type RemoteSettings = { 
 /**
  * OpenAI-compatible endpoint up to `/v1`; empty means no remote model.
@@ -494,6 +512,10 @@ ask_before_sending: AskBeforeSending,
  * which the user is asked.
  */
 ask_above: number, 
+/**
+ * What is masked in every payload before it is sent.
+ */
+redaction: Redaction, 
 /**
  * 0 = best quality (escalate readily) … 1 = lowest cost (escalate rarely).
  */

@@ -253,6 +253,7 @@ export function createChatView(): ChatView {
       h("h3", {}, `Send this question to ${p.model}?`),
       h("p", { "data-testid": "approval-summary" }, `To ${p.host} · about ${p.tokens} tokens · at most ${cost}`),
       p.withheld ? h("p", { class: "note private-note", "data-testid": "approval-withheld" }, `Kept on this device: ${p.withheld}.`) : null,
+      p.masked ? h("p", { class: "note private-note", "data-testid": "approval-masked" }, `Masked before sending: ${p.masked}.`) : null,
       p.passages.length ? h("ul", { class: "checklist", "aria-label": "Passages to send" }, ...passages) : null,
       h("details", { class: "approval-payload" },
         h("summary", {}, "Exactly what is sent"),

@@ -49,6 +49,8 @@ export function createSettingsView(): View {
     h("option", { value: "never" }, "Never ask: the router sends by itself, within the budget"));
   const askAbove = input("settings-ask-above", { inputmode: "decimal" });
   const askAboveField = field("Ask above this worst-case cost", askAbove);
+  const maskPersonal = h("input", { type: "checkbox", "data-testid": "settings-mask-personal" });
+  const maskWords = h("textarea", { rows: 3, "data-testid": "settings-mask-words", placeholder: "One word or name per line" });
   askBeforeSending.addEventListener("change", () => (askAboveField.hidden = askBeforeSending.value !== "above"));
   const contextTokens = input("settings-context-tokens", { type: "number", min: 256, step: 1 });
   const saved = h("span", { class: "saved", "data-testid": "settings-saved", role: "status", hidden: true }, "Saved ✓");
@@ -75,6 +77,8 @@ export function createSettingsView(): View {
     field("Ask me before sending", askBeforeSending,
       "When the router wants a better answer, the card shows exactly what would be sent, to whom and the worst-case cost; nothing leaves until you choose."),
     askAboveField,
+    h("label", { class: "inline" }, maskPersonal, "Mask e-mail addresses, phone numbers, IBANs and card numbers before sending"),
+    field("Also mask these words", maskWords, "Sent as placeholders like [WORD_1]; the answer you read shows them again."),
     h("h2", {}, "Routing"),
     h("label", { class: "field" },
       h("span", { class: "field-label" }, "Quality ↔ cost"),
@@ -212,6 +216,8 @@ export function createSettingsView(): View {
     if (!edited.has(askBeforeSending)) askBeforeSending.value = s.ask_before_sending;
     askAboveField.hidden = askBeforeSending.value !== "above";
     set(askAbove, String(s.ask_above));
+    if (!edited.has(maskPersonal)) maskPersonal.checked = s.redaction.personal_data;
+    if (!edited.has(maskWords)) maskWords.value = s.redaction.words.join("\n");
     set(contextTokens, String(s.context_tokens));
   }
 
@@ -255,6 +261,7 @@ export function createSettingsView(): View {
         never_escalate: neverEscalate.checked,
         ask_before_sending: askBeforeSending.value as Settings["ask_before_sending"],
         ask_above: readNumber(askAbove.value, "Ask above", { min: 0 })!,
+        redaction: { personal_data: maskPersonal.checked, words: maskWords.value.split("\n").map((w) => w.trim()).filter(Boolean) },
         quality_cost: Number(qualityCost.value),
         remote: {
           endpoint: endpoint.value.trim(),

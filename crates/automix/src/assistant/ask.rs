@@ -13,7 +13,8 @@ use automix_types::ErrorCode;
 use tracing::field::Empty;
 
 use super::observe::Observation;
-use super::privacy::{self, Passage, Withheld};
+use super::privacy::{self, BuiltPayload, Passage, Withheld};
+use super::redaction::Masked;
 use super::report::text_citation;
 use super::report::{PendingApproval, PendingPassage};
 use super::{ensure_not_cancelled, lock, read, AnswerSource, AnswerView, AskError, AskEvent, Assistant, PayloadPreview, RemoteModel, Scope};
@@ -28,8 +29,7 @@ const MAX_EARLIER_TURNS: usize = 3;
 struct EscalationRequest {
     record: automix_history::QuestionRecord,
     remote: std::sync::Arc<RemoteModel>,
-    payload: EscalationPayload,
-    withheld: Withheld,
+    built: BuiltPayload,
     passages: Vec<PendingPassage>,
 }
 
@@ -77,8 +77,8 @@ impl Assistant {
     ) -> Result<i64, AskError> {
         let started = Instant::now();
         let observation = self.observe(question, scope, Some(conversation_id), on_event, cancel)?;
-        let (payload, withheld) = observation.escalation_payload(question);
-        let Observation { hits, model_name, earlier: _, answer: local, answer_ms: local_ms, verification, signals, checks_ms, private: _ } = observation;
+        let BuiltPayload { payload, withheld, masked } = observation.escalation_payload(question);
+        let Observation { hits, model_name, answer: local, answer_ms: local_ms, verification, signals, checks_ms, .. } = observation;
         let currency = self.ledger.settings()?.currency;
         let route = self.route_traced(&signals, &payload, withheld, &currency)?;
         span.record("decision", route.routing.decision.as_str());
@@ -97,7 +97,7 @@ impl Assistant {
         let mut answer = (local.text.clone(), AnswerSource::Local);
         let escalation = match (route.routing.decision, &route.remote, route.routing.estimated_cost) {
             (RouteDecision::Escalate, Some(remote), Some(worst_case)) => {
-                let escalation = self.call_remote(remote, &payload, worst_case, &currency, on_event, cancel)?;
+                let escalation = self.call_remote(remote, &payload, &masked, worst_case, &currency, on_event, cancel)?;
                 if let Some(text) = &escalation.answer {
                     answer = (text.clone(), AnswerSource::Remote);
                 }
@@ -150,14 +150,14 @@ impl Assistant {
 
     fn escalate_traced(&self, question_id: i64, excluded: &[usize], on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<AnswerView, AskError> {
         let request = self.escalation_request(question_id, excluded)?;
-        let EscalationRequest { record, remote, payload, withheld, .. } = request;
+        let EscalationRequest { record, remote, built: BuiltPayload { payload, withheld, masked }, .. } = request;
         if withheld.every_passage {
             tracing::info!(withheld = withheld.passages, "escalation on request refused: every passage is private");
             return Err(AskError::OnlyPrivatePassages);
         }
         let worst_case = worst_case_cost(&payload, remote.max_tokens, &remote.price);
         let currency = self.ledger.settings()?.currency;
-        let escalation = self.call_remote(&remote, &payload, worst_case, &currency, on_event, cancel)?;
+        let escalation = self.call_remote(&remote, &payload, &masked, worst_case, &currency, on_event, cancel)?;
         let mut reason = if record.routing.decision == RouteDecision::AwaitingApproval {
             format!("you approved sending it to {} (the router had said: {})", remote.model, record.routing.reason)
         } else {
@@ -214,15 +214,15 @@ impl Assistant {
             text: citation.text.clone(),
             private: passage.private,
         });
-        let (payload, withheld) = privacy::payload(&record.question, sent, &earlier);
-        Ok(EscalationRequest { record, remote, payload, withheld, passages })
+        let built = privacy::payload(&record.question, sent, &earlier, &self.config().redaction);
+        Ok(EscalationRequest { record, remote, built, passages })
     }
 
     /// What approving a pending escalation (or asking the remote model for an answer) would send
     /// now, leaving out the passages at `excluded`: the exact messages, about how many tokens,
     /// the worst-case cost and the provider. Sends nothing.
     pub fn pending_approval(&self, question_id: i64, excluded: &[usize]) -> Result<PendingApproval, AskError> {
-        let EscalationRequest { remote, payload, withheld, passages, .. } = self.escalation_request(question_id, excluded)?;
+        let EscalationRequest { remote, built: BuiltPayload { payload, withheld, masked }, passages, .. } = self.escalation_request(question_id, excluded)?;
         let settings = remote.client.settings();
         let host = settings.chat_completions_url().ok().and_then(|url| {
             url.host_str().map(|host| match url.port() {
@@ -242,6 +242,7 @@ impl Assistant {
             passages,
             withheld: withheld.note(),
             only_private: withheld.every_passage,
+            masked: masked.note(),
         })
     }
 
@@ -292,7 +293,7 @@ impl Assistant {
         let private = self.private_documents()?;
         let passages =
             hits.iter().map(|hit| Passage { source: hit.citation.to_string(), text: hit.text.clone(), private: private.holds(Some(&hit.citation.location)) });
-        let (payload, withheld) = privacy::payload(question, passages, &earlier);
+        let BuiltPayload { payload, withheld, masked } = privacy::payload(question, passages, &earlier, &self.config().redaction);
         let remote = read(&self.remote).clone();
         Ok(PayloadPreview {
             model: remote.as_ref().map(|remote| remote.model.clone()),
@@ -301,6 +302,7 @@ impl Assistant {
             messages: if withheld.every_passage { Vec::new() } else { payload.to_messages() },
             withheld: withheld.note(),
             only_private: withheld.every_passage,
+            masked: masked.note(),
         })
     }
 
@@ -484,6 +486,7 @@ impl Assistant {
         &self,
         remote: &RemoteModel,
         payload: &EscalationPayload,
+        masked: &Masked,
         worst_case: Cost,
         currency: &str,
         on_event: &mut dyn FnMut(AskEvent),
@@ -545,7 +548,8 @@ impl Assistant {
             return Err(AskError::Cancelled);
         }
         let (answer, usage, usage_estimated, error) = match outcome {
-            Ok(answer) => (Some(answer.text), Some(answer.usage), answer.usage_estimated, None),
+            // The user reads the answer with the masked text put back; the payload stays as sent.
+            Ok(answer) => (Some(masked.restore(&answer.text)), Some(answer.usage), answer.usage_estimated, None),
             Err(error) => {
                 on_event(AskEvent::RemoteFailed { message: error.to_string() });
                 (None, None, false, Some(error.to_string()))

@@ -11,6 +11,7 @@ mod events;
 mod export;
 mod observe;
 mod privacy;
+mod redaction;
 mod report;
 mod routing;
 
@@ -30,11 +31,12 @@ pub use events::{AnswerSource, AskError, AskEvent};
 pub use export::{badge, export_dir, ExportFormat, ExportSelection};
 pub use observe::Observation;
 pub use privacy::{PrivateDocuments, Withheld};
+pub use redaction::Masked;
 pub use report::{AnswerView, HistoryPage, PayloadPreview, PendingApproval, PendingPassage, SpendDay, SpendReport};
 pub use routing::{calibration_path, model_calibration, CalibrationOrigin, RoutePlan, Router, RouterLearning, CALIBRATIONS_DIR};
 
 use crate::prompts::shared_prefix;
-use crate::settings::{AskBeforeSending, Settings};
+use crate::settings::{AskBeforeSending, Redaction, Settings};
 use crate::verify::VerifyMode;
 
 /// What a question may be answered from.
@@ -93,6 +95,8 @@ pub struct AssistantConfig {
     /// Whether a router-decided escalation waits for the user, and above which worst case.
     pub ask_before_sending: AskBeforeSending,
     pub ask_above: f64,
+    /// What is masked in every payload before it is sent.
+    pub redaction: Redaction,
     /// Where the chat model and the embedder run.
     pub device: automix_llm::DeviceChoice,
 }
@@ -113,6 +117,7 @@ impl AssistantConfig {
             never_escalate: settings.never_escalate,
             ask_before_sending: settings.ask_before_sending,
             ask_above: settings.ask_above,
+            redaction: settings.redaction.clone(),
             device: settings.device,
         }
     }

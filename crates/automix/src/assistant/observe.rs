@@ -8,13 +8,13 @@ use automix_docs::{Embedder, SearchHit};
 use automix_llm::{Generation, KvCache, LocalModel};
 use automix_remote::CancelFlag;
 use automix_router::SignalValues;
-use automix_types::EscalationPayload;
 use tracing::field::Empty;
 
-use super::privacy::{self, Passage, PrivateDocuments, Withheld};
+use super::privacy::{self, BuiltPayload, Passage, PrivateDocuments};
 use super::{ensure_not_cancelled, lock, AskError, AskEvent, Assistant, Scope};
 use crate::answer_checks::{answer_is_grounded, answer_matches_question_type, is_refusal, key_token_mask};
 use crate::prompts::{answer_messages, answer_sampling, Turn};
+use crate::settings::Redaction;
 use crate::verify::{verify, Verification, VerifyMode};
 
 /// Context sentences compared with the answer: enough for a page, bounded for a long one.
@@ -36,19 +36,21 @@ pub struct Observation {
     pub checks_ms: u64,
     /// The documents that were private when the passages were retrieved.
     pub private: PrivateDocuments,
+    /// What the settings mask in a payload.
+    pub redaction: Redaction,
 }
 
 impl Observation {
     /// Exactly what would leave the machine if this answer escalated: the passages the local
     /// model read and the earlier turns, less what is private, and the remote system prompt
     /// (`ask` sends it, `collect` records the remote answer to it); with what was left out.
-    pub fn escalation_payload(&self, question: &str) -> (EscalationPayload, Withheld) {
+    pub fn escalation_payload(&self, question: &str) -> BuiltPayload {
         let passages = self.hits.iter().map(|hit| Passage {
             source: hit.citation.to_string(),
             text: hit.text.clone(),
             private: self.private.holds(Some(&hit.citation.location)),
         });
-        privacy::payload(question, passages, &self.earlier)
+        privacy::payload(question, passages, &self.earlier, &self.redaction)
     }
 }
 
@@ -154,7 +156,18 @@ impl Assistant {
         verify_span.record("latency_ms", checks_ms);
         tracing::info!("verified");
         drop(verifying);
-        Ok(Observation { hits, model_name: model.name(), earlier, answer, answer_ms, verification, signals, checks_ms, private })
+        Ok(Observation {
+            hits,
+            model_name: model.name(),
+            earlier,
+            answer,
+            answer_ms,
+            verification,
+            signals,
+            checks_ms,
+            private,
+            redaction: config.redaction.clone(),
+        })
     }
 }
 

@@ -8,7 +8,9 @@ use std::collections::HashSet;
 use automix_remote::{ChatMessage, EscalationPayload, PayloadChunk};
 use automix_types::SourceLocation;
 
+use super::redaction::{self, Masked};
 use crate::prompts::Turn;
+use crate::settings::Redaction;
 
 /// What the remote model is told besides the question and the passages.
 const REMOTE_SYSTEM_PROMPT: &str = "Answer the question using only the provided context. Be concise.";
@@ -75,9 +77,19 @@ impl Withheld {
     }
 }
 
+/// A payload as it will be sent, with what was left out and what was masked in it.
+#[derive(Debug, Clone)]
+pub struct BuiltPayload {
+    pub payload: EscalationPayload,
+    pub withheld: Withheld,
+    /// The placeholders it carries instead of personal data and listed words.
+    pub masked: Masked,
+}
+
 /// Exactly what leaves the machine when a question escalates: the system prompt, the earlier
-/// turns and the passages that touch no private document, and the question; with what was left out.
-pub(super) fn payload(question: &str, passages: impl Iterator<Item = Passage>, earlier: &[Turn]) -> (EscalationPayload, Withheld) {
+/// turns and the passages that touch no private document, and the question, masked by `redaction`;
+/// with what was left out and what was masked.
+pub(super) fn payload(question: &str, passages: impl Iterator<Item = Passage>, earlier: &[Turn], redaction: &Redaction) -> BuiltPayload {
     let mut withheld = Withheld::default();
     let mut chunks = Vec::new();
     for passage in passages {
@@ -97,8 +109,9 @@ pub(super) fn payload(question: &str, passages: impl Iterator<Item = Passage>, e
         earlier_turns.push(ChatMessage { role: "user".into(), content: turn.question.clone() });
         earlier_turns.push(ChatMessage { role: "assistant".into(), content: turn.answer.clone() });
     }
-    let payload = EscalationPayload { system_prompt: REMOTE_SYSTEM_PROMPT.into(), question: question.to_string(), chunks, earlier_turns };
-    (payload, withheld)
+    let mut payload = EscalationPayload { system_prompt: REMOTE_SYSTEM_PROMPT.into(), question: question.to_string(), chunks, earlier_turns };
+    let masked = redaction::mask(&mut payload, redaction);
+    BuiltPayload { payload, withheld, masked }
 }
 
 #[cfg(test)]
@@ -115,10 +128,11 @@ mod tests {
 
     #[test]
     fn private_passages_and_the_turns_that_read_them_stay_out_of_the_payload() {
-        let (sent, withheld) = payload(
+        let BuiltPayload { payload: sent, withheld, .. } = payload(
             "Which clause applies?",
             [passage("lease terms", true), passage("public law", false), passage("salary slip", true)].into_iter(),
             &[turn("What is my deposit?", true), turn("What does the law say?", false)],
+            &Redaction::default(),
         );
         let bytes = serde_json::to_string(&sent.to_messages()).unwrap();
         for private in ["lease terms", "salary slip", "What is my deposit?", "answer to What is my deposit?"] {
@@ -133,11 +147,11 @@ mod tests {
 
     #[test]
     fn an_answer_read_only_from_private_passages_has_nothing_to_send() {
-        let (sent, withheld) = payload("Q?", [passage("a", true)].into_iter(), &[]);
+        let BuiltPayload { payload: sent, withheld, .. } = payload("Q?", [passage("a", true)].into_iter(), &[], &Redaction::default());
         assert!(sent.chunks.is_empty());
         assert!(withheld.every_passage);
         assert_eq!(withheld.note().unwrap(), "1 passage from a private document is not sent");
-        let (_, nothing) = payload("Q?", std::iter::empty(), &[]);
+        let nothing = payload("Q?", std::iter::empty(), &[], &Redaction::default()).withheld;
         assert_eq!((nothing.every_passage, nothing.note()), (false, None), "no passages at all is not 'all private'");
     }
 

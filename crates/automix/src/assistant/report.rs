@@ -163,6 +163,8 @@ pub struct PayloadPreview {
     pub withheld: Option<String>,
     /// Every passage is in a private document: the question would stay local.
     pub only_private: bool,
+    /// What is masked in `messages` ("1 e-mail address is masked").
+    pub masked: Option<String>,
 }
 
 /// An escalation waiting for the user: exactly what Send would send now, and to whom.
@@ -187,6 +189,8 @@ pub struct PendingApproval {
     /// What stays on this device because it is private.
     pub withheld: Option<String>,
     pub only_private: bool,
+    /// What is masked in `messages`.
+    pub masked: Option<String>,
 }
 
 /// One passage of a pending escalation.
