@@ -319,10 +319,12 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
       leftOut = card.passages.find((p) => p.checked && !p.disabled);
       const answerEl = await e2e.lastAnswerElement(driver);
       await e2e.clickElement(driver, await answerEl.findElement(By.css(`[data-testid="approval-passage"][data-index="${leftOut.index}"]`)), "approval-passage");
+      const contextEntries = (text) => (text.match(/\n\[\d+\] \(/g) || []).length;
+      const before = contextEntries(card.payload);
       card = await poll(async () => {
         const c = await e2e.approvalCard(driver);
-        return /^Send without this passage$/.test(c.send) && !c.payload.includes(`(${leftOut.source})`) ? c : null;
-      }, { timeout: 15_000, message: "the card to offer sending without the unticked passage" });
+        return /^Send without this passage$/.test(c.send) && contextEntries(c.payload) === before - 1 ? c : null;
+      }, { timeout: 15_000, message: "the card to offer sending without the unticked passage, one passage fewer in its payload" });
       await showApprovalCard();
       await e2e.screenshot(driver, "approve-without-passage", ["approval-card", "approval-send"]);
     }
@@ -336,10 +338,12 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     assert.equal(received.length, approvalStart + 1, "approving sent more or less than one request");
     const sentBody = JSON.stringify(received[received.length - 1].body.messages);
     assert.ok(sentBody.includes(JSON.stringify(pending.question).slice(1, -1)), "the approved request lacks the question");
-    if (leftOut) {
-      assert.ok(!sentBody.includes(`(${leftOut.source})`), `the unticked passage ${leftOut.source} was sent`);
-      assert.match(approved.reason, /you left out 1 of its passages/, approved.reason);
+    // What arrived is what the card showed when Send was clicked, message for message.
+    for (const message of received[received.length - 1].body.messages) {
+      assert.ok(card.payload.includes(message.content), `the request carried a message the card did not show: ${message.content.slice(0, 200)}`);
     }
+    assert.ok(!sentBody.includes(process.env.E2E_WORK || "/tmp/automix-e2e"), "a passage's file path left the device");
+    if (leftOut) assert.match(approved.reason, /you left out 1 of its passages/, approved.reason);
     metrics.approval_left_out_passage = leftOut ? leftOut.source : null;
 
     // Keep local: the badge says the user chose, and nothing is sent.

@@ -47,19 +47,25 @@ impl SourceLocation {
         let pdf_pages = if end > start { "PDF pages" } else { "PDF page" };
         Some(format!("{prefix} {printed} ({pdf_pages} {physical})"))
     }
+
+    /// "Title, p. 19 (PDF page 26), § Section": how a passage is labelled where it leaves the
+    /// device (a remote payload), without the file's path, which names folders and often the user.
+    pub fn reference(&self) -> String {
+        let mut text = self.title.clone();
+        if let Some(pages) = self.pages() {
+            text.push_str(&format!(", {pages}"));
+        }
+        if let Some(section) = &self.section {
+            text.push_str(&format!(", § {section}"));
+        }
+        text
+    }
 }
 
 /// "Title, p. 19 (PDF page 26), § Section (path, chars 10–20)".
 impl std::fmt::Display for SourceLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.title)?;
-        if let Some(pages) = self.pages() {
-            write!(f, ", {pages}")?;
-        }
-        if let Some(section) = &self.section {
-            write!(f, ", § {section}")?;
-        }
-        write!(f, " ({}, chars {}–{})", self.path, self.char_start, self.char_end)
+        write!(f, "{} ({}, chars {}–{})", self.reference(), self.path, self.char_start, self.char_end)
     }
 }
 

@@ -119,7 +119,8 @@ fn private_passages_and_turns_that_read_them_never_reach_the_provider() {
     assert!(body.contains("Eiffel") && body.contains(follow_up), "the shareable passage and the question are sent: {body}");
     let stored = assistant.history().question(mixed_id).unwrap().record;
     let sent = stored.escalation.unwrap().payload;
-    assert!(sent.chunks.iter().all(|chunk| chunk.source.contains("france")), "only france.md passages are recorded as sent");
+    assert!(sent.chunks.iter().all(|chunk| chunk.source.to_lowercase().contains("france")), "only france.md passages are recorded as sent: {:?}", sent.chunks);
+    assert!(!body.contains(dir.path().to_string_lossy().as_ref()), "a payload names passages by title, never by their file's path");
     assert!(sent.earlier_turns.is_empty(), "the only earlier turn read the lease");
 
     // The rule, not luck, kept the lease out: once the folder is shareable, the preview carries it.

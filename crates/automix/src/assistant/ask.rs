@@ -14,7 +14,6 @@ use tracing::field::Empty;
 
 use super::observe::Observation;
 use super::privacy::{self, BuiltPayload, Passage, Withheld};
-use super::redaction::Masked;
 use super::report::text_citation;
 use super::report::{PendingApproval, PendingPassage};
 use super::{ensure_not_cancelled, lock, read, AnswerSource, AnswerView, AskError, AskEvent, Assistant, PayloadPreview, RemoteModel, Scope};
@@ -77,10 +76,10 @@ impl Assistant {
     ) -> Result<i64, AskError> {
         let started = Instant::now();
         let observation = self.observe(question, scope, Some(conversation_id), on_event, cancel)?;
-        let BuiltPayload { payload, withheld, masked } = observation.escalation_payload(question);
+        let built = observation.escalation_payload(question);
         let Observation { hits, model_name, answer: local, answer_ms: local_ms, verification, signals, checks_ms, .. } = observation;
         let currency = self.ledger.settings()?.currency;
-        let route = self.route_traced(&signals, &payload, withheld, &currency)?;
+        let route = self.route_traced(&signals, &built.payload, built.withheld, &currency)?;
         span.record("decision", route.routing.decision.as_str());
         on_event(AskEvent::Routed {
             decision: route.routing.decision,
@@ -97,7 +96,7 @@ impl Assistant {
         let mut answer = (local.text.clone(), AnswerSource::Local);
         let escalation = match (route.routing.decision, &route.remote, route.routing.estimated_cost) {
             (RouteDecision::Escalate, Some(remote), Some(worst_case)) => {
-                let escalation = self.call_remote(remote, &payload, &masked, worst_case, &currency, on_event, cancel)?;
+                let escalation = self.call_remote(remote, &built, worst_case, &currency, on_event, cancel)?;
                 if let Some(text) = &escalation.answer {
                     answer = (text.clone(), AnswerSource::Remote);
                 }
@@ -150,14 +149,15 @@ impl Assistant {
 
     fn escalate_traced(&self, question_id: i64, excluded: &[usize], on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<AnswerView, AskError> {
         let request = self.escalation_request(question_id, excluded)?;
-        let EscalationRequest { record, remote, built: BuiltPayload { payload, withheld, masked }, .. } = request;
+        let EscalationRequest { record, remote, built, .. } = request;
+        let withheld = built.withheld;
         if withheld.every_passage {
             tracing::info!(withheld = withheld.passages, "escalation on request refused: every passage is private");
             return Err(AskError::OnlyPrivatePassages);
         }
-        let worst_case = worst_case_cost(&payload, remote.max_tokens, &remote.price);
+        let worst_case = worst_case_cost(&built.payload, remote.max_tokens, &remote.price);
         let currency = self.ledger.settings()?.currency;
-        let escalation = self.call_remote(&remote, &payload, &masked, worst_case, &currency, on_event, cancel)?;
+        let escalation = self.call_remote(&remote, &built, worst_case, &currency, on_event, cancel)?;
         let mut reason = if record.routing.decision == RouteDecision::AwaitingApproval {
             format!("you approved sending it to {} (the router had said: {})", remote.model, record.routing.reason)
         } else {
@@ -204,13 +204,13 @@ impl Assistant {
             .enumerate()
             .map(|(index, citation)| PendingPassage {
                 index,
-                source: citation.source.clone(),
+                source: passage_label(citation),
                 private: private.holds(citation.location.as_ref()),
                 left_out: excluded.contains(&index),
             })
             .collect();
         let sent = record.citations.iter().zip(&passages).filter(|(_, passage)| !passage.left_out).map(|(citation, passage)| Passage {
-            source: citation.source.clone(),
+            source: passage.source.clone(),
             text: citation.text.clone(),
             private: passage.private,
         });
@@ -291,8 +291,11 @@ impl Assistant {
             Err(other) => return Err(other),
         };
         let private = self.private_documents()?;
-        let passages =
-            hits.iter().map(|hit| Passage { source: hit.citation.to_string(), text: hit.text.clone(), private: private.holds(Some(&hit.citation.location)) });
+        let passages = hits.iter().map(|hit| Passage {
+            source: hit.citation.location.reference(),
+            text: hit.text.clone(),
+            private: private.holds(Some(&hit.citation.location)),
+        });
         let BuiltPayload { payload, withheld, masked } = privacy::payload(question, passages, &earlier, &self.config().redaction);
         let remote = read(&self.remote).clone();
         Ok(PayloadPreview {
@@ -485,8 +488,7 @@ impl Assistant {
     fn call_remote(
         &self,
         remote: &RemoteModel,
-        payload: &EscalationPayload,
-        masked: &Masked,
+        built: &BuiltPayload,
         worst_case: Cost,
         currency: &str,
         on_event: &mut dyn FnMut(AskEvent),
@@ -499,7 +501,7 @@ impl Assistant {
             estimated_cost = worst_case.as_units(),
             currency,
             max_tokens = remote.max_tokens,
-            passages = payload.chunks.len(),
+            passages = built.payload.chunks.len(),
             reservation = Empty,
             prompt_tokens = Empty,
             completion_tokens = Empty,
@@ -507,6 +509,7 @@ impl Assistant {
             latency_ms = Empty
         );
         let escalating = escalate_span.enter();
+        let payload = &built.payload;
         let reservation = self.ledger.reserve(worst_case, &payload.question).inspect_err(|error| tracing::info!("no reservation, no remote call: {error}"))?;
         escalate_span.record("reservation", reservation.id());
         let mut requests = Vec::new();
@@ -549,7 +552,7 @@ impl Assistant {
         }
         let (answer, usage, usage_estimated, error) = match outcome {
             // The user reads the answer with the masked text put back; the payload stays as sent.
-            Ok(answer) => (Some(masked.restore(&answer.text)), Some(answer.usage), answer.usage_estimated, None),
+            Ok(answer) => (Some(built.masked.restore(&answer.text)), Some(answer.usage), answer.usage_estimated, None),
             Err(error) => {
                 on_event(AskEvent::RemoteFailed { message: error.to_string() });
                 (None, None, false, Some(error.to_string()))
@@ -592,6 +595,12 @@ fn whole_text_hit(source: &str, text: &str, budget: usize, model: &LocalModel) -
     let kept = tokens.len().min(budget);
     let text = if kept < tokens.len() { model.tokenizer().decode(&tokens[..kept])? } else { text.to_string() };
     Ok(SearchHit { chunk_id: 0, ordinal: 0, score: 1.0, similarity: None, token_count: kept, citation: text_citation(source, &text), text })
+}
+
+/// A stored passage's label as a payload carries it: without its file's path (rows stored before
+/// locations were kept have only their full label).
+fn passage_label(citation: &automix_history::Citation) -> String {
+    citation.location.as_ref().map(|location| location.reference()).unwrap_or_else(|| citation.source.clone())
 }
 
 fn to_stored_citation(hit: &SearchHit) -> automix_history::Citation {

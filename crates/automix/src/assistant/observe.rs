@@ -46,7 +46,7 @@ impl Observation {
     /// (`ask` sends it, `collect` records the remote answer to it); with what was left out.
     pub fn escalation_payload(&self, question: &str) -> BuiltPayload {
         let passages = self.hits.iter().map(|hit| Passage {
-            source: hit.citation.to_string(),
+            source: hit.citation.location.reference(),
             text: hit.text.clone(),
             private: self.private.holds(Some(&hit.citation.location)),
         });

@@ -138,7 +138,7 @@ fn luhn(text: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn replace_all(text: &str, pattern: &Regex, kind: &str, masked: &mut Masked, accept: impl Fn(&str) -> bool) -> String {
