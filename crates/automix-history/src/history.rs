@@ -29,6 +29,11 @@ impl History {
         Ok(history)
     }
 
+    /// The schema version this build writes (`history` in `schema_versions`).
+    pub fn schema_version() -> i64 {
+        HISTORY.latest()
+    }
+
     /// A throwaway in-memory history.
     pub fn open_in_memory() -> Result<Self, StoreError> {
         Self::prepare(Connection::open_in_memory()?)

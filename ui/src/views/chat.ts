@@ -2,7 +2,7 @@ import { Channel } from "@tauri-apps/api/core";
 import {
   chatAsk, chatCancel, chatConversation, chatConversations, chatEscalate, chatFeedback, chatKeepLocal, chatNewConversation, chatPending,
   chatPreviewPayload, chatSendApproved, documentsList, documentsText, settingsGet, type AskEvent, type Citation, type Conversation,
-  type DocumentInfo, type PendingApproval,
+  type AnswerView, type DocumentInfo, type PendingApproval,
 } from "../api";
 import { emptyState, payloadPreview, renderBadge, renderReason } from "../components";
 import { fill, h, s } from "../dom";
@@ -276,29 +276,9 @@ export function createChatView(): ChatView {
     }
   }
 
-  async function sendApproved(entry: Entry) {
-    const conversationId = selected;
-    if (conversationId === null || running.has(conversationId)) return;
-    running.add(conversationId);
-    renderComposer();
-    const before = entry.answer;
-    entry.answer = startEscalation(before);
-    entry.escalating = true;
-    renderEntry(entry);
-    const channel = new Channel<AskEvent>();
-    channel.onmessage = (event) => apply(entry, event);
-    try {
-      entry.answer = answerFromView(await chatSendApproved(before.questionId!, [...entry.excluded], channel));
-      entry.pending = null;
-    } catch (err) {
-      entry.answer = before;
-      if (errorCode(err) !== "cancelled") showError(err);
-    } finally {
-      running.delete(conversationId);
-      renderComposer();
-      entry.escalating = false;
-      renderEntry(entry);
-    }
+  /** Sends an approved pending escalation, without the passages the user unticked. */
+  function sendApproved(entry: Entry) {
+    return escalateWith(entry, (questionId, channel) => chatSendApproved(questionId, [...entry.excluded], channel));
   }
 
   async function keepLocal(entry: Entry) {
@@ -391,7 +371,13 @@ export function createChatView(): ChatView {
     }
   }
 
-  async function escalate(entry: Entry) {
+  /** "Ask <model>" on a local answer. */
+  function escalate(entry: Entry) {
+    return escalateWith(entry, chatEscalate);
+  }
+
+  /** Runs a remote call for an answered question, streaming into its card. */
+  async function escalateWith(entry: Entry, send: (questionId: number, channel: Channel<AskEvent>) => Promise<AnswerView>) {
     // One question at a time per conversation, an escalation included; Cancel stops it.
     const conversationId = selected;
     if (conversationId === null || running.has(conversationId)) return;
@@ -404,11 +390,12 @@ export function createChatView(): ChatView {
     const channel = new Channel<AskEvent>();
     channel.onmessage = (event) => apply(entry, event);
     try {
-      entry.answer = answerFromView(await chatEscalate(before.questionId!, channel));
+      entry.answer = answerFromView(await send(before.questionId!, channel));
+      entry.pending = null;
     } catch (err) {
       // A failed remote call comes back as an answer with its error (shown on the answer); what
-      // is thrown is a cancel, or a refusal before anything was sent (budget, no remote): the
-      // answer is left as it was and a refusal's toast says why.
+      // is thrown is a cancel, or a refusal before anything was sent (budget, no remote, only
+      // private passages): the answer is left as it was and a refusal's toast says why.
       entry.answer = before;
       if (errorCode(err) !== "cancelled") showError(err);
     } finally {
