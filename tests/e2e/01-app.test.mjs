@@ -51,14 +51,16 @@ async function askUntilPending() {
   assert.fail("the router never wanted to escalate a hard question, so nothing waited for approval");
 }
 
-/** Opens the newest approval card's payload and scrolls the card into view, toasts closed, for its screenshot. */
-async function showApprovalCard() {
+/** Scrolls the newest approval card into view, toasts closed, for its screenshot: its top (what,
+ *  to whom, how much, which passages), or with its payload open down to its buttons. */
+async function showApprovalCard({ payload = false } = {}) {
   await e2e.dismissToasts(driver);
   await driver.executeScript(`
     const all = document.querySelectorAll('[data-testid="answer"]');
     const card = all[all.length - 1].querySelector('[data-testid="approval-card"]');
-    card.querySelector("details.approval-payload").open = true;
-    card.querySelector('[data-testid="approval-send"]').scrollIntoView({ block: "end" });`);
+    card.querySelector("details.approval-payload").open = arguments[0];
+    if (arguments[0]) card.querySelector('[data-testid="approval-send"]').scrollIntoView({ block: "end" });
+    else card.scrollIntoView({ block: "start" });`, payload);
 }
 
 async function historyTotal({ escalatedOnly = false } = {}) {
@@ -325,7 +327,7 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
         const c = await e2e.approvalCard(driver);
         return /^Send without this passage$/.test(c.send) && contextEntries(c.payload) === before - 1 ? c : null;
       }, { timeout: 15_000, message: "the card to offer sending without the unticked passage, one passage fewer in its payload" });
-      await showApprovalCard();
+      await showApprovalCard({ payload: true });
       await e2e.screenshot(driver, "approve-without-passage", ["approval-card", "approval-send"]);
     }
     await e2e.clickInLastAnswer(driver, "approval-send");
