@@ -215,7 +215,8 @@ export function createChatView(): ChatView {
       done ? h("div", { class: "answer-actions" },
         feedback("up", "Good answer"),
         feedback("down", "Bad answer"),
-        a.source === "local" && remoteModel
+        // A pending escalation has its own Send on the card above.
+        a.source === "local" && remoteModel && a.routing?.decision !== "awaiting_approval"
           ? h("button", { type: "button", "data-testid": "ask-remote", disabled: entry.escalating, onclick: () => escalate(entry) }, `Ask ${remoteModel}`) : null,
         a.source === "remote"
           ? h("button", {
