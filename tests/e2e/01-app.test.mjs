@@ -51,6 +51,15 @@ async function askUntilPending() {
   assert.fail("the router never wanted to escalate a hard question, so nothing waited for approval");
 }
 
+/** Clicks "Ask <model>" on the newest answer and waits for the remote answer, which it returns. */
+async function askRemoteByHand(what) {
+  await e2e.clickInLastAnswer(driver, "ask-remote");
+  return poll(async () => {
+    const a = await e2e.lastAnswer(driver);
+    return a.source === "remote" && a.state === "done" ? a : null;
+  }, { timeout: 120_000, interval: 200, message: `the remote answer to ${what} after ask-remote` });
+}
+
 /** Scrolls the newest approval card into view, toasts closed, for its screenshot: its top (what,
  *  to whom, how much, which passages), or with its payload open down to its buttons. */
 async function showApprovalCard({ payload = false } = {}) {
@@ -382,14 +391,7 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     if (answer.badge !== "escalated") {
       console.log(`# the router kept "${answer.question}" local (${answer.badge}: ${answer.reason}); asking the remote model by hand`);
       const localText = answer.text;
-      await e2e.clickInLastAnswer(driver, "ask-remote");
-      answer = await poll(
-        async () => {
-          const a = await e2e.lastAnswer(driver);
-          return a.source === "remote" && a.state === "done" ? a : null;
-        },
-        { timeout: 120_000, interval: 200, message: "the remote answer after ask-remote" },
-      );
+      answer = await askRemoteByHand("the hard question");
       assert.notEqual(answer.text, "", "the remote answer is empty");
       assert.notEqual(answer.text, localText, "the answer text did not change after ask-remote");
     }
@@ -661,13 +663,7 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     await e2e.screenshot(driver, "private-preview", ["chat-payload-preview", "payload-withheld"]);
     await click(driver, "passage-close");
     const { answer: mixed } = await e2e.ask(driver, fx.MIXED_QUESTION);
-    if (mixed.badge !== "escalated") {
-      await e2e.clickInLastAnswer(driver, "ask-remote");
-      await poll(async () => {
-        const a = await e2e.lastAnswer(driver);
-        return a.source === "remote" && a.state === "done" ? a : null;
-      }, { timeout: 120_000, interval: 200, message: "the remote answer to the mixed question" });
-    }
+    if (mixed.badge !== "escalated") await askRemoteByHand("the mixed question");
     const received = await e2e.receivedRequests();
     assert.equal(received.length, requestsBefore + 1, "the mixed question sent more or less than one request");
     const body = JSON.stringify(received[received.length - 1].body);
@@ -699,13 +695,7 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
 
     const before = await e2e.remoteRequests();
     const { answer } = await e2e.ask(driver, fx.REDACTION_QUESTION);
-    if (answer.badge !== "escalated") {
-      await e2e.clickInLastAnswer(driver, "ask-remote");
-      await poll(async () => {
-        const a = await e2e.lastAnswer(driver);
-        return a.source === "remote" && a.state === "done" ? a : null;
-      }, { timeout: 120_000, interval: 200, message: "the remote answer to the redacted question" });
-    }
+    if (answer.badge !== "escalated") await askRemoteByHand("the redacted question");
     const received = await e2e.receivedRequests();
     assert.equal(received.length, before + 1);
     const body = JSON.stringify(received[received.length - 1].body);

@@ -125,6 +125,11 @@ impl RemoteClient {
         &self.settings
     }
 
+    /// The host its requests go to, with the port where the endpoint names one.
+    pub fn host(&self) -> String {
+        host_of(&self.url)
+    }
+
     /// Streams an answer, calling `on_token` for each piece of text as it arrives, and
     /// `on_request` after each HTTP attempt with what it put on the wire (for the network log).
     pub async fn chat_stream(
@@ -364,6 +369,16 @@ impl RemoteClient {
     }
 }
 
+/// "api.openai.com", or "127.0.0.1:8080" where the URL names a port: where a request goes, as the
+/// network log and the approval card show it.
+fn host_of(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_string(),
+        (None, _) => String::new(),
+    }
+}
+
 /// What one attempt put on the wire, for the network log.
 struct Traffic {
     at_ms: i64,
@@ -380,15 +395,10 @@ impl Traffic {
     }
 
     fn into_request(self, url: &reqwest::Url, error: Option<String>) -> NetworkRequest {
-        let host = match (url.host_str(), url.port()) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
-            (Some(host), None) => host.to_string(),
-            (None, _) => String::new(),
-        };
         NetworkRequest {
             at_ms: self.at_ms,
             purpose: NetworkPurpose::Escalation,
-            host,
+            host: host_of(url),
             what: format!("POST {}", url.path()),
             bytes_sent: Some(self.bytes_sent),
             bytes_received: self.bytes_received,
@@ -535,6 +545,11 @@ impl BlockingRemoteClient {
     /// The settings the wrapped client uses.
     pub fn settings(&self) -> &RemoteSettings {
         self.client.settings()
+    }
+
+    /// [`RemoteClient::host`].
+    pub fn host(&self) -> String {
+        self.client.host()
     }
 
     /// Blocking [`RemoteClient::chat_stream`].

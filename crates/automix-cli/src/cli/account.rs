@@ -128,25 +128,6 @@ pub fn budget(command: BudgetCommand) -> Result<()> {
 }
 
 pub fn history(command: HistoryCommand) -> Result<()> {
-    if let HistoryCommand::Export { conversation, escalated, search, format, out } = command {
-        let selection = match conversation {
-            Some(id) => ExportSelection::Conversation { id },
-            None => ExportSelection::History { escalated_only: escalated, search },
-        };
-        let format = match format {
-            ExportFormatArg::Markdown => ExportFormat::Markdown,
-            ExportFormatArg::Json => ExportFormat::Json,
-        };
-        let text = super::assistant_without_models()?.export(&selection, format)?;
-        match out {
-            Some(path) => {
-                std::fs::write(&path, text).map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?;
-                eprintln!("exported to {}", path.display());
-            }
-            None => print!("{text}"),
-        }
-        return Ok(());
-    }
     let history = History::open(&history_path())?;
     match command {
         HistoryCommand::Conversation { id } => print_questions(&history.conversation(id)?),
@@ -161,7 +142,7 @@ pub fn history(command: HistoryCommand) -> Result<()> {
                 println!("{}  {} {}  ({} escalations)", row.period, row.cost, row.currency, row.escalations);
             }
         }
-        HistoryCommand::Export { .. } => unreachable!("handled above"),
+        HistoryCommand::Export { conversation, escalated, search, format, out } => export(conversation, escalated, search, format, out)?,
         HistoryCommand::Network { json } => {
             let requests = history.network_log(usize::MAX)?;
             if json {
@@ -195,6 +176,27 @@ pub fn history(command: HistoryCommand) -> Result<()> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// `automix history export`: the selected answers as Markdown or JSON, to a file or standard output.
+fn export(conversation: Option<i64>, escalated: bool, search: String, format: ExportFormatArg, out: Option<std::path::PathBuf>) -> Result<()> {
+    let selection = match conversation {
+        Some(id) => ExportSelection::Conversation { id },
+        None => ExportSelection::History { escalated_only: escalated, search },
+    };
+    let format = match format {
+        ExportFormatArg::Markdown => ExportFormat::Markdown,
+        ExportFormatArg::Json => ExportFormat::Json,
+    };
+    let text = super::assistant_without_models()?.export(&selection, format)?;
+    match out {
+        Some(path) => {
+            std::fs::write(&path, text).map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?;
+            eprintln!("exported to {}", path.display());
+        }
+        None => print!("{text}"),
     }
     Ok(())
 }

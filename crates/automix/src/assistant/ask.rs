@@ -13,7 +13,7 @@ use automix_types::ErrorCode;
 use tracing::field::Empty;
 
 use super::observe::Observation;
-use super::privacy::{self, BuiltPayload, Passage, Withheld};
+use super::privacy::{self, BuiltPayload, Passage, PrivateDocuments, Withheld};
 use super::report::text_citation;
 use super::report::{PendingApproval, PendingPassage};
 use super::{ensure_not_cancelled, lock, read, AnswerSource, AnswerView, AskError, AskEvent, Assistant, PayloadPreview, RemoteModel, Scope};
@@ -193,11 +193,11 @@ impl Assistant {
         if let Some(&outside) = excluded.iter().find(|&&index| index >= record.citations.len()) {
             return Err(AskError::NoSuchPassage { index: outside, passages: record.citations.len() });
         }
-        let (earlier, _) = match self.model() {
-            Ok(model) => self.earlier_turns(record.conversation_id, Some(question_id), &*model)?,
-            Err(_) => self.earlier_turns(record.conversation_id, Some(question_id), &automix_docs::WordTokenEstimate)?,
-        };
         let private = self.private_documents()?;
+        let (earlier, _) = match self.model() {
+            Ok(model) => self.earlier_turns(record.conversation_id, Some(question_id), &*model, &private)?,
+            Err(_) => self.earlier_turns(record.conversation_id, Some(question_id), &automix_docs::WordTokenEstimate, &private)?,
+        };
         let passages: Vec<PendingPassage> = record
             .citations
             .iter()
@@ -222,27 +222,20 @@ impl Assistant {
     /// now, leaving out the passages at `excluded`: the exact messages, about how many tokens,
     /// the worst-case cost and the provider. Sends nothing.
     pub fn pending_approval(&self, question_id: i64, excluded: &[usize]) -> Result<PendingApproval, AskError> {
-        let EscalationRequest { remote, built: BuiltPayload { payload, withheld, masked }, passages, .. } = self.escalation_request(question_id, excluded)?;
-        let settings = remote.client.settings();
-        let host = settings.chat_completions_url().ok().and_then(|url| {
-            url.host_str().map(|host| match url.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host.to_string(),
-            })
-        });
-        let messages = payload.to_messages();
+        let EscalationRequest { remote, built, passages, .. } = self.escalation_request(question_id, excluded)?;
+        let messages = built.messages_sent();
         Ok(PendingApproval {
             question_id,
             model: remote.model.clone(),
-            host: host.unwrap_or_else(|| settings.endpoint.clone()),
+            host: remote.client.host(),
             tokens: messages.iter().map(|message| automix_types::estimate_tokens(&message.content)).sum(),
-            worst_case_cost: worst_case_cost(&payload, remote.max_tokens, &remote.price).as_units(),
+            worst_case_cost: worst_case_cost(&built.payload, remote.max_tokens, &remote.price).as_units(),
             currency: self.ledger.settings()?.currency,
-            messages: if withheld.every_passage { Vec::new() } else { messages },
+            messages,
             passages,
-            withheld: withheld.note(),
-            only_private: withheld.every_passage,
-            masked: masked.note(),
+            withheld: built.withheld.note(),
+            only_private: built.withheld.every_passage,
+            masked: built.masked.note(),
         })
     }
 
@@ -280,8 +273,9 @@ impl Assistant {
     /// Exactly what escalating `question` would send now, without sending it (or answering it).
     pub fn preview_payload(&self, question: &str, conversation_id: Option<i64>, scope: &Scope) -> Result<PayloadPreview, AskError> {
         let model = self.model()?;
+        let private = self.private_documents()?;
         let (earlier, earlier_tokens) = match conversation_id {
-            Some(id) => self.earlier_turns(id, None, &*model)?,
+            Some(id) => self.earlier_turns(id, None, &*model, &private)?,
             None => (Vec::new(), 0),
         };
         let budget = self.config().context_budget_tokens.saturating_sub(earlier_tokens);
@@ -290,31 +284,32 @@ impl Assistant {
             Err(AskError::EmptyLibrary) => Vec::new(),
             Err(other) => return Err(other),
         };
-        let private = self.private_documents()?;
-        let passages = hits.iter().map(|hit| Passage {
-            source: hit.citation.location.reference(),
-            text: hit.text.clone(),
-            private: private.holds(Some(&hit.citation.location)),
-        });
-        let BuiltPayload { payload, withheld, masked } = privacy::payload(question, passages, &earlier, &self.config().redaction);
+        let passages = hits.iter().map(|hit| Passage::of_hit(hit, &private));
+        let built = privacy::payload(question, passages, &earlier, &self.config().redaction);
         let remote = read(&self.remote).clone();
         Ok(PayloadPreview {
             model: remote.as_ref().map(|remote| remote.model.clone()),
-            worst_case_cost: remote.as_ref().map(|remote| worst_case_cost(&payload, remote.max_tokens, &remote.price).as_units()),
+            worst_case_cost: remote.as_ref().map(|remote| worst_case_cost(&built.payload, remote.max_tokens, &remote.price).as_units()),
             currency: self.ledger.settings()?.currency,
-            messages: if withheld.every_passage { Vec::new() } else { payload.to_messages() },
-            withheld: withheld.note(),
-            only_private: withheld.every_passage,
-            masked: masked.note(),
+            messages: built.messages_sent(),
+            withheld: built.withheld.note(),
+            only_private: built.withheld.every_passage,
+            masked: built.masked.note(),
         })
     }
 
     /// The conversation's turns before `before` (or all of them), newest kept first, within
     /// their share of the context budget; oldest first in the result, with the tokens they take
     /// (which the documents then do not get).
-    pub(super) fn earlier_turns(&self, conversation_id: i64, before: Option<i64>, counter: &dyn TokenCounter) -> Result<(Vec<Turn>, usize), AskError> {
+    /// A turn that read a document of `private` is marked so (`Turn::read_private`).
+    pub(super) fn earlier_turns(
+        &self,
+        conversation_id: i64,
+        before: Option<i64>,
+        counter: &dyn TokenCounter,
+        private: &PrivateDocuments,
+    ) -> Result<(Vec<Turn>, usize), AskError> {
         let budget = self.config().context_budget_tokens / EARLIER_TURNS_SHARE;
-        let private = self.private_documents()?;
         let mut used = 0;
         let mut turns = Vec::new();
         for stored in self.history.conversation(conversation_id)?.iter().rev() {

@@ -45,11 +45,7 @@ impl Observation {
     /// model read and the earlier turns, less what is private, and the remote system prompt
     /// (`ask` sends it, `collect` records the remote answer to it); with what was left out.
     pub fn escalation_payload(&self, question: &str) -> BuiltPayload {
-        let passages = self.hits.iter().map(|hit| Passage {
-            source: hit.citation.location.reference(),
-            text: hit.text.clone(),
-            private: self.private.holds(Some(&hit.citation.location)),
-        });
+        let passages = self.hits.iter().map(|hit| Passage::of_hit(hit, &self.private));
         privacy::payload(question, passages, &self.earlier, &self.redaction)
     }
 }
@@ -68,12 +64,13 @@ impl Assistant {
     ) -> Result<Observation, AskError> {
         let model = self.model()?;
         let config = self.config();
+        // Read once: the turns and the passages are judged by the same list.
+        let private = self.private_documents()?;
         let (earlier, earlier_tokens) = match conversation_id {
-            Some(id) => self.earlier_turns(id, None, &*model)?,
+            Some(id) => self.earlier_turns(id, None, &*model, &private)?,
             None => (Vec::new(), 0),
         };
         let hits = self.retrieve(question, scope, &model, config.context_budget_tokens.saturating_sub(earlier_tokens))?;
-        let private = self.private_documents()?;
         on_event(AskEvent::Retrieved { citations: hits.iter().map(|h| h.citation.clone()).collect(), passages: hits.iter().map(|h| h.text.clone()).collect() });
         let context = passages_text(&hits);
         ensure_not_cancelled(cancel)?;

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use automix_docs::SearchHit;
 use automix_remote::{ChatMessage, EscalationPayload, PayloadChunk};
 use automix_types::SourceLocation;
 
@@ -48,6 +49,13 @@ pub(super) struct Passage {
     pub private: bool,
 }
 
+impl Passage {
+    /// A retrieved passage, labelled as a payload labels it (no file path).
+    pub fn of_hit(hit: &SearchHit, private: &PrivateDocuments) -> Self {
+        Passage { source: hit.citation.location.reference(), text: hit.text.clone(), private: private.holds(Some(&hit.citation.location)) }
+    }
+}
+
 /// What a payload left out because it is private.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Withheld {
@@ -84,6 +92,18 @@ pub struct BuiltPayload {
     pub withheld: Withheld,
     /// The placeholders it carries instead of personal data and listed words.
     pub masked: Masked,
+}
+
+impl BuiltPayload {
+    /// The messages Send would put on the wire; none when every passage is private, since then
+    /// nothing is sent.
+    pub fn messages_sent(&self) -> Vec<ChatMessage> {
+        if self.withheld.every_passage {
+            Vec::new()
+        } else {
+            self.payload.to_messages()
+        }
+    }
 }
 
 /// Exactly what leaves the machine when a question escalates: the system prompt, the earlier

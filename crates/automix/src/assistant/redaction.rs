@@ -149,7 +149,7 @@ fn replace_all(text: &str, pattern: &Regex, kind: &str, masked: &mut Masked, acc
             if !accept(found) || (found.starts_with('[') && found.ends_with(']')) {
                 return found.to_string();
             }
-            let key = if kind == "WORD" { found.to_lowercase() } else { found.to_string() };
+            let key = normalise(kind, found);
             if let Some((placeholder, _)) = masked.pairs.iter().find(|(p, original)| p.starts_with(&format!("[{kind}_")) && normalise(kind, original) == key) {
                 return placeholder.clone();
             }
@@ -161,6 +161,8 @@ fn replace_all(text: &str, pattern: &Regex, kind: &str, masked: &mut Masked, acc
         .into_owned()
 }
 
+/// What makes two matches the same text: listed words match ignoring case, so "Quist" and "QUIST"
+/// share a placeholder; everything else must be identical.
 fn normalise(kind: &str, text: &str) -> String {
     if kind == "WORD" {
         text.to_lowercase()
