@@ -747,8 +747,17 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     metrics.app_peak_rss_kb = e2e.procStatus(pid, "VmHWM");
     metrics.webview_rss_kb = e2e.descendants(pid).reduce((sum, child) => sum + (e2e.procStatus(child, "VmRSS") || 0), 0);
     assert.ok(metrics.app_peak_rss_kb >= metrics.rss_after_model_load_kb);
+    const stopping = Date.now();
     await app.stop();
-    const exitedAt = await poll(() => (!e2e.alive(pid) ? Date.now() : null), { timeout: 20_000, message: `the app (pid ${pid}) to exit` });
-    assert.ok(exitedAt);
+    metrics.session_end_ms = Date.now() - stopping;
+    // A loaded 2-core CI machine has taken over 20 s here once; the time is reported, and a dump of
+    // the app's threads says where it waits when it is slow.
+    const slow = setTimeout(() => console.error(`# the app (pid ${pid}) is still running 10 s after its session ended:\n${e2e.threadStates(pid)}`), 10_000);
+    try {
+      const exitedAt = await poll(() => (!e2e.alive(pid) ? Date.now() : null), { timeout: 60_000, message: `the app (pid ${pid}) to exit` });
+      metrics.app_exit_ms = exitedAt - stopping;
+    } finally {
+      clearTimeout(slow);
+    }
   });
 });

@@ -591,6 +591,37 @@ export function alive(pid) {
   }
 }
 
+/**
+ * What each thread of `pid` is doing (state and kernel wait channel), and the last lines of the
+ * app's log: printed when the app is slow to exit, so a CI log says where it waits.
+ */
+export function threadStates(pid) {
+  const lines = [];
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      const read = (name) => {
+        try {
+          return fs.readFileSync(`/proc/${pid}/task/${tid}/${name}`, "utf8").trim();
+        } catch {
+          return "?";
+        }
+      };
+      const stat = read("stat");
+      const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+      lines.push(`${tid} ${read("comm")} ${state} ${read("wchan")}`);
+    }
+  } catch (error) {
+    lines.push(`(threads of ${pid} unreadable: ${error.message})`);
+  }
+  const logs = process.env.AUTOMIX_HOME ? path.join(process.env.AUTOMIX_HOME, "logs") : null;
+  if (logs && fs.existsSync(logs)) {
+    for (const file of fs.readdirSync(logs).sort().slice(-1)) {
+      lines.push(`-- last lines of ${file}:`, ...fs.readFileSync(path.join(logs, file), "utf8").trimEnd().split("\n").slice(-15));
+    }
+  }
+  return lines.join("\n");
+}
+
 const metricsFile = path.join(OUT, "metrics.json");
 export function recordMetrics(values) {
   let current = {};
