@@ -42,6 +42,9 @@ const COMMANDS: &[&str] = &[
     "key_status",
     "key_set",
     "key_clear",
+    "local_api_status",
+    "local_api_token",
+    "local_api_new_token",
 ];
 
 fn main() {

@@ -37,6 +37,12 @@ impl From<automix::settings::SettingsError> for AppError {
     }
 }
 
+impl From<automix_serve::ServeError> for AppError {
+    fn from(error: automix_serve::ServeError) -> Self {
+        AppError::new(error.code(), error.to_string())
+    }
+}
+
 /// Errors of the domain crates reach the UI with the facade's codes.
 macro_rules! through_the_facade {
     ($($error:ty),*) => {$(

@@ -114,6 +114,9 @@ pub fn run() {
             commands::settings::key_status,
             commands::settings::key_set,
             commands::settings::key_clear,
+            commands::settings::local_api_status,
+            commands::settings::local_api_token,
+            commands::settings::local_api_new_token,
         ])
         .build(tauri::generate_context!())
         .expect("the AutoMix window could not start")

@@ -13,7 +13,7 @@ use automix::calibrate::{calibrate_model, calibration_set, CalibrationFiles};
 use automix::collect::CollectProgress;
 use automix::docs::{FileOutcome, FolderWatcher, IndexOptions};
 use automix::remote::CancelFlag;
-use automix::settings::Settings;
+use automix::settings::{LocalApiSettings, Settings};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter};
 
@@ -116,8 +116,32 @@ pub struct ModelLoads {
     pub embedder: ModelLoad,
 }
 
+/// The local API's server and the settings it runs with, or why it failed to start.
+#[derive(Default)]
+struct LocalApi {
+    running: Option<(LocalApiSettings, automix_serve::Server)>,
+    error: Option<String>,
+}
+
+/// What Settings → Local API shows. The token is not here: it is shown only on request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct LocalApiStatus {
+    pub running: bool,
+    /// What a client is given, e.g. `http://127.0.0.1:11435/v1`.
+    pub base_url: Option<String>,
+    pub listening_on: Option<String>,
+    /// Listening on every network interface, not this computer only.
+    pub network: bool,
+    /// Why it is not running although switched on (e.g. the port is taken).
+    pub error: Option<String>,
+}
+
 pub struct AppState {
-    pub assistant: Assistant,
+    /// Shared with the local API's server while it runs.
+    pub assistant: Arc<Assistant>,
+    /// The local OpenAI-compatible API (Settings → Local API), when switched on.
+    local_api: Mutex<LocalApi>,
     loads: Mutex<ModelLoads>,
     /// Cancel flags of the questions in flight, by conversation.
     questions: Mutex<HashMap<i64, CancelFlag>>,
@@ -192,7 +216,8 @@ impl AppState {
         let loading = |id: &str| ModelLoad::Loading { model_id: id.to_string() };
         let embedder_id = embedder_entry().id;
         Ok(AppState {
-            assistant,
+            assistant: Arc::new(assistant),
+            local_api: Mutex::new(LocalApi::default()),
             loads: Mutex::new(ModelLoads { chat_model: loading(&settings.local_model), embedder: loading(&embedder_id) }),
             questions: Mutex::new(HashMap::new()),
             indexing_cancel: Arc::new(AtomicBool::new(false)),
@@ -206,6 +231,65 @@ impl AppState {
             calibration_cancel: Arc::new(AtomicBool::new(false)),
             read_ahead_cancel: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// Starts, restarts or stops the local API to match `settings`. A failure to start (a port
+    /// taken) leaves it off and is kept for the status, as well as returned.
+    pub fn apply_local_api(&self, settings: &LocalApiSettings) -> Result<(), AppError> {
+        let mut api = lock(&self.local_api);
+        if api.running.as_ref().is_some_and(|(running, _)| running == settings) && settings.enabled {
+            return Ok(());
+        }
+        // Dropping the server stops it (and cancels the requests in flight).
+        api.running = None;
+        api.error = None;
+        if !settings.enabled {
+            return Ok(());
+        }
+        let started = automix_serve::stored_token(&self.assistant.paths().local_api_token_store())
+            .and_then(|(token, _)| automix_serve::Server::start(self.assistant.clone(), automix_serve::ServeConfig::from_settings(settings, token)));
+        match started {
+            Ok(server) => {
+                api.running = Some((settings.clone(), server));
+                Ok(())
+            }
+            Err(error) => {
+                let error = AppError::from(error);
+                tracing::warn!(code = %error.code, "the local API did not start: {}", error.message);
+                api.error = Some(error.message.clone());
+                Err(error)
+            }
+        }
+    }
+
+    /// Whether the local API runs, where, and why not when it failed.
+    pub fn local_api_status(&self) -> LocalApiStatus {
+        let api = lock(&self.local_api);
+        match &api.running {
+            Some((settings, server)) => LocalApiStatus {
+                running: true,
+                base_url: Some(server.base_url()),
+                listening_on: Some(server.addr().to_string()),
+                network: settings.allow_network,
+                error: None,
+            },
+            None => LocalApiStatus { running: false, base_url: None, listening_on: None, network: false, error: api.error.clone() },
+        }
+    }
+
+    /// Replaces the access token (clients must be given the new one); a running server restarts
+    /// with it.
+    pub fn renew_local_api_token(&self) -> Result<(), AppError> {
+        let store = self.assistant.paths().local_api_token_store();
+        store.save(&automix::remote::ApiKey::new(automix_serve::new_token()))?;
+        let running = lock(&self.local_api).running.take().map(|(settings, server)| {
+            drop(server);
+            settings
+        });
+        match running {
+            Some(settings) => self.apply_local_api(&settings),
+            None => Ok(()),
+        }
     }
 
     pub fn loads(&self) -> ModelLoads {
@@ -410,6 +494,10 @@ fn load_outcome(model_id: String, started: Instant, outcome: Result<(), AskError
 /// Loads the models (embedder first: documents need it, and it takes a fraction of a second), then
 /// keeps the library's folders in step with the disk for as long as the app runs.
 pub fn start_background(state: Arc<AppState>, app: AppHandle) {
+    // Before the models: a request that comes while they load is told to retry (HTTP 503).
+    if let Ok(settings) = Settings::load(&state.assistant.paths().home) {
+        let _ = state.apply_local_api(&settings.local_api);
+    }
     let loader = state.clone();
     let app_for_loader = app.clone();
     std::thread::Builder::new()

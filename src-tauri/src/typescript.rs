@@ -14,7 +14,7 @@ use automix::history::{Conversation, Feedback};
 use automix::machine::{Machine, Recommendation};
 use automix::models::{ModelKind, PullEvent, Source};
 use automix::router::SignalValues;
-use automix::settings::{AskBeforeSending, Redaction, RemoteSettings, Settings};
+use automix::settings::{AskBeforeSending, LocalApiSettings, Redaction, RemoteSettings, Settings};
 use automix::speed::ModelSpeed;
 use automix::types::{ChatMessage, ErrorCode, NetworkPurpose, NetworkRequest, RouteDecision};
 use ts_rs::TS;
@@ -24,7 +24,7 @@ use crate::commands::documents::IndexEvent;
 use crate::commands::models::{AppStatus, CatalogModel, RouterStatus, SpeedStatus};
 use crate::commands::settings::KeyStatus;
 use crate::error::AppError;
-use crate::state::{CalibrationEvent, CalibrationOutcome, CalibrationRun, ModelLoad};
+use crate::state::{CalibrationEvent, CalibrationOutcome, CalibrationRun, LocalApiStatus, ModelLoad};
 
 /// Set to regenerate the file instead of comparing it.
 const UPDATE_VARIABLE: &str = "AUTOMIX_UPDATE_UI_TYPES";
@@ -96,8 +96,10 @@ fn declarations() -> String {
         AskBeforeSending::decl(),
         Redaction::decl(),
         RemoteSettings::decl(),
+        LocalApiSettings::decl(),
         Settings::decl(),
         KeyStatus::decl(),
+        LocalApiStatus::decl(),
     ] {
         text.push_str("\nexport ");
         text.push_str(&declaration);

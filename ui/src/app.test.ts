@@ -12,7 +12,7 @@ const citation = { document_id: 1, path: doc.path, title: "France", page_start: 
 const stored: AnswerView = {
   id: 11, conversation_id: 5, asked_at_ms: 1_700_000_000_000, question: "Capital of France?", citations: [citation], passages: ["Paris is the capital."],
   local_answer: "Lyon", local_model: "smollm2", verifier_value: 0.3, local_confidence: 0.3, decision: "escalate", reason: "low confidence",
-  estimated_cost: 0.001, remote_model: "gpt-4o-mini", remote_answer: "Paris", remote_error: null, cost: 0.00045, currency: "USD", feedback: null, latency_ms: 900,
+  estimated_cost: 0.001, remote_model: "gpt-4o-mini", remote_answer: "Paris", remote_error: null, cost: 0.00045, currency: "USD", feedback: null, latency_ms: 900, api_client: null,
 };
 
 const speed = {
@@ -39,8 +39,9 @@ const handlers: Record<string, (args: any) => unknown> = {
     pages: [{ number: 1, label: "vii", text: "Front matter." }, { number: 2, label: null, text: "Paris is the capital." }],
     text: "Front matter.\n\nParis is the capital.",
   }),
-  settings_get: () => ({ local_model: "m", context_tokens: 2048, never_escalate: false, ask_before_sending: "never", ask_above: 0.01, redaction: { personal_data: false, words: [] }, quality_cost: 0.5, device: "auto", remote: { endpoint: "https://x/v1", model: "gpt-4o-mini", input_per_million: null, output_per_million: null, accuracy: 0.9, max_tokens: 512 } }),
-  chat_conversations: () => [{ id: 5, title: "Capital of France?", created_at_ms: 1 }],
+  settings_get: () => ({ local_model: "m", context_tokens: 2048, never_escalate: false, ask_before_sending: "never", ask_above: 0.01, redaction: { personal_data: false, words: [] }, quality_cost: 0.5, device: "auto", remote: { endpoint: "https://x/v1", model: "gpt-4o-mini", input_per_million: null, output_per_million: null, accuracy: 0.9, max_tokens: 512 }, local_api: { enabled: true, port: 11435, allow_network: false } }),
+  local_api_status: () => ({ running: true, base_url: "http://127.0.0.1:11435/v1", listening_on: "127.0.0.1:11435", network: false, error: null }),
+  chat_conversations: () => [{ id: 5, title: "Capital of France?", created_at_ms: 1, api_client: null }],
   chat_new_conversation: () => 5,
   chat_conversation: () => [],
   chat_ask: ({ onEvent }: { onEvent: Channel<AskEvent> }) => {
@@ -184,6 +185,10 @@ it("boots, answers a question and shows every view", async () => {
   byId("nav-settings").click();
   await vi.waitFor(() => expect(byId("key-status").textContent).toBe("Key set (…abcd)"));
   expect((byId("settings-remote-model") as HTMLInputElement).value).toBe("gpt-4o-mini");
+  // The local API: its switch from the settings, where it serves from the shell.
+  expect((byId("settings-local-api") as HTMLInputElement).checked).toBe(true);
+  await vi.waitFor(() => expect(byId("local-api-status").textContent).toContain("http://127.0.0.1:11435/v1"));
+  expect(byId("local-api-status").dataset.state).toBe("running");
   // The model table: download size, memory, speed on this machine and whether it was tested here.
   await vi.waitFor(() => expect(all("model-row")).toHaveLength(4));
   const cells = (id: string) => [...all(id)].map((c) => c.textContent);

@@ -23,16 +23,32 @@ fn like_pattern(search: &str) -> String {
 impl History {
     /// Starts a conversation; returns its id.
     pub fn new_conversation(&self, title: &str, created_at_ms: i64) -> Result<i64, StoreError> {
+        self.new_conversation_from(title, created_at_ms, None)
+    }
+
+    /// Starts a conversation on behalf of `api_client`, a program asking through the local API
+    /// (`None`: the app itself); returns its id.
+    pub fn new_conversation_from(&self, title: &str, created_at_ms: i64, api_client: Option<&str>) -> Result<i64, StoreError> {
         let connection = self.lock();
-        connection.execute("INSERT INTO conversations (title, created_at_ms) VALUES (?1, ?2)", params![title, created_at_ms])?;
+        connection.execute("INSERT INTO conversations (title, created_at_ms, api_client) VALUES (?1, ?2, ?3)", params![title, created_at_ms, api_client])?;
         Ok(connection.last_insert_rowid())
+    }
+
+    /// Removes a conversation that holds no question (one started for a request that then
+    /// failed); returns whether it was removed.
+    pub fn delete_conversation_if_empty(&self, conversation_id: i64) -> Result<bool, StoreError> {
+        let connection = self.lock();
+        let removed = connection
+            .execute("DELETE FROM conversations WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM questions WHERE conversation_id = ?1)", [conversation_id])?;
+        Ok(removed > 0)
     }
 
     /// All conversations, newest first.
     pub fn conversations(&self) -> Result<Vec<Conversation>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare_cached("SELECT id, title, created_at_ms FROM conversations ORDER BY created_at_ms DESC, id DESC")?;
-        let rows = statement.query_map([], |row| Ok(Conversation { id: row.get(0)?, title: row.get(1)?, created_at_ms: row.get(2)? }))?;
+        let mut statement = connection.prepare_cached("SELECT id, title, created_at_ms, api_client FROM conversations ORDER BY created_at_ms DESC, id DESC")?;
+        let rows =
+            statement.query_map([], |row| Ok(Conversation { id: row.get(0)?, title: row.get(1)?, created_at_ms: row.get(2)?, api_client: row.get(3)? }))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -138,6 +138,8 @@ pub struct StoredQuestion {
     pub record: QuestionRecord,
     /// 👍/👎, if given.
     pub feedback: Option<Feedback>,
+    /// The program that asked through the local API (`automix serve`); `None`: the app itself.
+    pub api_client: Option<String>,
 }
 
 /// A conversation.
@@ -152,6 +154,8 @@ pub struct Conversation {
     /// Creation time (Unix ms).
     #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub created_at_ms: i64,
+    /// The program that started it through the local API; `None`: the app itself.
+    pub api_client: Option<String>,
 }
 
 /// Totals over the questions a history listing matches.

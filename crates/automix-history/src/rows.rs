@@ -10,7 +10,8 @@ use crate::records::{Escalation, Feedback, LocalAnswer, QuestionRecord, Routing,
 pub(crate) const QUESTION_COLUMNS: &str = "id, conversation_id, asked_at_ms, question, citations_json, local_model, local_answer,
     verifier_value, local_latency_ms, verify_latency_ms, route_decision, route_reason, expected_utilities_json,
     lambda, estimated_cost_nanos, remote_model, payload_json, remote_answer, prompt_tokens, completion_tokens,
-    usage_estimated, cost_nanos, currency, remote_latency_ms, remote_error, total_latency_ms, feedback, local_confidence";
+    usage_estimated, cost_nanos, currency, remote_latency_ms, remote_error, total_latency_ms, feedback, local_confidence,
+    (SELECT api_client FROM conversations WHERE conversations.id = questions.conversation_id)";
 
 /// A row before its JSON columns are parsed (parsing errors are ours, not rusqlite's).
 pub(crate) struct RawQuestion {
@@ -38,6 +39,7 @@ pub(crate) struct RawQuestion {
     total_latency_ms: i64,
     feedback: Option<i64>,
     local_confidence: Option<f64>,
+    api_client: Option<String>,
 }
 
 impl RawQuestion {
@@ -73,6 +75,7 @@ impl RawQuestion {
             total_latency_ms: row.get(25)?,
             feedback: row.get(26)?,
             local_confidence: row.get(27)?,
+            api_client: row.get(28)?,
         })
     }
 
@@ -123,6 +126,7 @@ impl RawQuestion {
                 total_latency_ms: self.total_latency_ms as u64,
             },
             feedback: Feedback::from_column(self.feedback),
+            api_client: self.api_client,
         })
     }
 }

@@ -13,6 +13,7 @@ pub(crate) const HISTORY: Schema = Schema {
         Migration::sql("0002_local_confidence.sql", include_str!("../migrations/history/0002_local_confidence.sql")),
         Migration::sql("0003_escalated_at.sql", include_str!("../migrations/history/0003_escalated_at.sql")),
         Migration::sql("0004_network_requests.sql", include_str!("../migrations/history/0004_network_requests.sql")),
+        Migration::sql("0005_api_client.sql", include_str!("../migrations/history/0005_api_client.sql")),
     ],
     adopt: adopt_history,
 };
@@ -29,7 +30,9 @@ fn adopt_history(connection: &Connection) -> rusqlite::Result<i64> {
     if version > 0 {
         return Ok(version);
     }
-    Ok(if table_exists(connection, "network_requests")? {
+    Ok(if column_exists(connection, "conversations", "api_client")? {
+        5
+    } else if table_exists(connection, "network_requests")? {
         4
     } else if column_exists(connection, "questions", "escalated_at_ms")? {
         3

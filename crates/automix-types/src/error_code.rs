@@ -101,12 +101,14 @@ pub enum ErrorCode {
     Router,
     /// A file of the app's own cannot be read or written.
     Io,
+    /// The local API's port is taken by another program.
+    PortInUse,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order. The UI's generated type is derived from the enum itself,
     /// and src-tauri's TypeScript test checks that it lists exactly these.
-    pub const ALL: [ErrorCode; 41] = [
+    pub const ALL: [ErrorCode; 42] = [
         ErrorCode::Cancelled,
         ErrorCode::Busy,
         ErrorCode::Internal,
@@ -148,6 +150,7 @@ impl ErrorCode {
         ErrorCode::InvalidInput,
         ErrorCode::Router,
         ErrorCode::Io,
+        ErrorCode::PortInUse,
     ];
 
     /// The wire name (the serde name), e.g. `"model_missing"`.
@@ -194,6 +197,7 @@ impl ErrorCode {
             ErrorCode::InvalidInput => "invalid_input",
             ErrorCode::Router => "router",
             ErrorCode::Io => "io",
+            ErrorCode::PortInUse => "port_in_use",
         }
     }
 }

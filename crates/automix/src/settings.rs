@@ -37,6 +37,30 @@ pub struct Settings {
     #[cfg_attr(feature = "typescript", ts(type = "string"))]
     pub device: DeviceChoice,
     pub remote: RemoteSettings,
+    /// The local OpenAI-compatible API (`automix serve`, or the app while it runs).
+    pub local_api: LocalApiSettings,
+}
+
+/// The local OpenAI-compatible API. Its access token is a secret: it lives in the OS keychain
+/// (`AssistantPaths::local_api_token_store`), not here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalApiSettings {
+    /// Whether the app serves the API while it runs (off until the user switches it on).
+    pub enabled: bool,
+    pub port: u16,
+    /// Listen on every network interface instead of this computer only (loopback).
+    pub allow_network: bool,
+}
+
+/// The local API's port unless the user picks another (Ollama has 11434; this is the next).
+pub const DEFAULT_LOCAL_API_PORT: u16 = 11435;
+
+impl Default for LocalApiSettings {
+    fn default() -> Self {
+        LocalApiSettings { enabled: false, port: DEFAULT_LOCAL_API_PORT, allow_network: false }
+    }
 }
 
 /// What to mask before anything is sent.
@@ -107,6 +131,7 @@ impl Default for Settings {
             quality_cost: 0.5,
             device: DeviceChoice::Auto,
             remote: RemoteSettings::default(),
+            local_api: LocalApiSettings::default(),
         }
     }
 }
@@ -157,6 +182,9 @@ pub const KEYS: &[&str] = &[
     "remote.price",
     "remote.accuracy",
     "remote.max_tokens",
+    "local_api.enabled",
+    "local_api.port",
+    "local_api.allow_network",
 ];
 
 impl Settings {
@@ -216,6 +244,9 @@ impl Settings {
         if self.remote.input_per_million.is_some() != self.remote.output_per_million.is_some() {
             return invalid("give both the input and the output price, or neither".into());
         }
+        if self.local_api.port < 1024 {
+            return invalid(format!("the local API's port must be 1024 or higher (lower ones need administrator rights), not {}", self.local_api.port));
+        }
         if !self.remote.endpoint.trim().is_empty() && self.remote.model.trim().is_empty() {
             return invalid("a remote endpoint needs a model id too".into());
         }
@@ -264,6 +295,9 @@ impl Settings {
             }
             "remote.accuracy" => changed.remote.accuracy = parse(key, value)?,
             "remote.max_tokens" => changed.remote.max_tokens = parse(key, value)?,
+            "local_api.enabled" => changed.local_api.enabled = parse(key, value)?,
+            "local_api.port" => changed.local_api.port = parse(key, value)?,
+            "local_api.allow_network" => changed.local_api.allow_network = parse(key, value)?,
             _ => return Err(SettingsError::UnknownKey(key.to_string())),
         }
         changed.validate()?;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::Shared;
 use crate::error::{blocking, AppError};
-use crate::state::AppState;
+use crate::state::{AppState, LocalApiStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -48,6 +48,8 @@ pub async fn settings_set(state: Shared<'_>, settings: Settings) -> Result<Setti
         }
         // Applied under the lock, so two saves take effect in the order they were written.
         state.assistant.apply_settings(&settings)?;
+        // Saved even when the port is taken: the error says so, and Settings shows it.
+        state.apply_local_api(&settings.local_api)?;
         Ok(settings)
     })
     .await
@@ -86,6 +88,32 @@ pub async fn key_clear(state: Shared<'_>) -> Result<KeyStatus, AppError> {
         state.assistant.paths().key_store().delete()?;
         reload_remote(&state)?;
         Ok(status_of(None))
+    })
+    .await
+}
+
+/// Whether the local API runs, at which address, and why not when it failed to start.
+#[tauri::command]
+pub async fn local_api_status(state: Shared<'_>) -> Result<LocalApiStatus, AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(state.local_api_status())).await
+}
+
+/// The local API's access token, shown when the user asks to see or copy it (other programs on
+/// this computer need it); made and stored in the OS keychain the first time.
+#[tauri::command]
+pub async fn local_api_token(state: Shared<'_>) -> Result<String, AppError> {
+    let state = state.inner().clone();
+    blocking(move || Ok(automix_serve::stored_token(&state.assistant.paths().local_api_token_store())?.0)).await
+}
+
+/// Replaces the local API's access token; clients using the old one are refused from now on.
+#[tauri::command]
+pub async fn local_api_new_token(state: Shared<'_>) -> Result<LocalApiStatus, AppError> {
+    let state = state.inner().clone();
+    blocking(move || {
+        state.renew_local_api_token()?;
+        Ok(state.local_api_status())
     })
     .await
 }

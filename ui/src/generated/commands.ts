@@ -1,7 +1,7 @@
 // Generated from the #[tauri::command] functions of src-tauri/src/commands/ by
 // src-tauri/src/typescript_commands.rs; do not edit. Regenerate with `make ui-types`.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { AnswerView, AppStatus, AskEvent, Budget, CatalogModel, Conversation, DocumentInfo, DocumentText, ExportFormat, ExportSelection, Feedback, FileReport, FolderInfo, HistoryPage, IndexEvent, KeyStatus, ModelSpeed, NetworkRequest, PayloadPreview, PendingApproval, PullEvent, Recommendation, Settings, SpendReport } from "./ipc";
+import type { AnswerView, AppStatus, AskEvent, Budget, CatalogModel, Conversation, DocumentInfo, DocumentText, ExportFormat, ExportSelection, Feedback, FileReport, FolderInfo, HistoryPage, IndexEvent, KeyStatus, LocalApiStatus, ModelSpeed, NetworkRequest, PayloadPreview, PendingApproval, PullEvent, Recommendation, Settings, SpendReport } from "./ipc";
 
 export const appStatus = () => invoke<AppStatus>("app_status");
 
@@ -108,3 +108,12 @@ export const keyStatus = () => invoke<KeyStatus>("key_status");
 export const keySet = (key: string) => invoke<KeyStatus>("key_set", { key });
 
 export const keyClear = () => invoke<KeyStatus>("key_clear");
+
+/** Whether the local API runs, at which address, and why not when it failed to start. */
+export const localApiStatus = () => invoke<LocalApiStatus>("local_api_status");
+
+/** The local API's access token, shown when the user asks to see or copy it (other programs on this computer need it); made and stored in the OS keychain the first time. */
+export const localApiToken = () => invoke<string>("local_api_token");
+
+/** Replaces the local API's access token; clients using the old one are refused from now on. */
+export const localApiNewToken = () => invoke<LocalApiStatus>("local_api_new_token");

@@ -1,7 +1,7 @@
 // Generated from the Rust types by src-tauri/src/typescript.rs (ts-rs); do not edit.
 // Regenerate with `make ui-types` after changing one of the types.
 
-export type ErrorCode = "cancelled" | "busy" | "internal" | "model_not_ready" | "model_missing" | "model_damaged" | "model_unavailable" | "unknown_model" | "context_overflow" | "model" | "device_unknown" | "device_not_built" | "device_no_gpu" | "device_driver" | "device_architecture" | "device_failed" | "library_empty" | "no_documents_chosen" | "unknown_document" | "no_paths" | "library" | "empty_question" | "unknown_question" | "unknown_conversation" | "already_escalated" | "only_private_passages" | "history" | "budget_exceeded" | "over_answer_cap" | "budget_invalid" | "budget" | "no_remote" | "remote" | "keychain" | "key_empty" | "settings_io" | "settings_corrupt" | "settings_invalid" | "invalid_input" | "router" | "io";
+export type ErrorCode = "cancelled" | "busy" | "internal" | "model_not_ready" | "model_missing" | "model_damaged" | "model_unavailable" | "unknown_model" | "context_overflow" | "model" | "device_unknown" | "device_not_built" | "device_no_gpu" | "device_driver" | "device_architecture" | "device_failed" | "library_empty" | "no_documents_chosen" | "unknown_document" | "no_paths" | "library" | "empty_question" | "unknown_question" | "unknown_conversation" | "already_escalated" | "only_private_passages" | "history" | "budget_exceeded" | "over_answer_cap" | "budget_invalid" | "budget" | "no_remote" | "remote" | "keychain" | "key_empty" | "settings_io" | "settings_corrupt" | "settings_invalid" | "invalid_input" | "router" | "io" | "port_in_use";
 
 export type AppError = { code: ErrorCode, message: string, };
 
@@ -284,7 +284,11 @@ title: string,
 /**
  * Creation time (Unix ms).
  */
-created_at_ms: number, };
+created_at_ms: number, 
+/**
+ * The program that started it through the local API; `None`: the app itself.
+ */
+api_client: string | null, };
 
 export type Feedback = "up" | "down";
 
@@ -292,7 +296,11 @@ export type AnswerView = { id: number, conversation_id: number, asked_at_ms: num
 /**
  * `passages[i]` is the text `citations[i]` points at.
  */
-passages: Array<string>, local_answer: string, local_model: string, verifier_value: number | null, local_confidence: number | null, decision: RouteDecision, reason: string, estimated_cost: number | null, remote_model: string | null, remote_answer: string | null, remote_error: string | null, cost: number, currency: string, feedback: Feedback | null, latency_ms: number, };
+passages: Array<string>, local_answer: string, local_model: string, verifier_value: number | null, local_confidence: number | null, decision: RouteDecision, reason: string, estimated_cost: number | null, remote_model: string | null, remote_answer: string | null, remote_error: string | null, cost: number, currency: string, feedback: Feedback | null, latency_ms: number, 
+/**
+ * The program that asked through the local API (`automix serve`); `None`: the app itself.
+ */
+api_client: string | null, };
 
 export type ChatMessage = { 
 /**
@@ -488,6 +496,16 @@ input_per_million: number | null, output_per_million: number | null,
  */
 accuracy: number, max_tokens: number, };
 
+export type LocalApiSettings = { 
+/**
+ * Whether the app serves the API while it runs (off until the user switches it on).
+ */
+enabled: boolean, port: number, 
+/**
+ * Listen on every network interface instead of this computer only (loopback).
+ */
+allow_network: boolean, };
+
 export type Settings = { 
 /**
  * Catalog id of the chat model that answers locally.
@@ -524,6 +542,24 @@ quality_cost: number,
  * Where the local models run: auto (the GPU where the CUDA build finds one), cpu, cuda or cuda:N.
  * On the wire as its text: `"auto"`, `"cpu"` or `"cuda:N"` (`"cuda"` is read as `"cuda:0"`).
  */
-device: string, remote: RemoteSettings, };
+device: string, remote: RemoteSettings, 
+/**
+ * The local OpenAI-compatible API (`automix serve`, or the app while it runs).
+ */
+local_api: LocalApiSettings, };
 
 export type KeyStatus = { set: boolean, last4: string | null, };
+
+export type LocalApiStatus = { running: boolean, 
+/**
+ * What a client is given, e.g. `http://127.0.0.1:11435/v1`.
+ */
+base_url: string | null, listening_on: string | null, 
+/**
+ * Listening on every network interface, not this computer only.
+ */
+network: boolean, 
+/**
+ * Why it is not running although switched on (e.g. the port is taken).
+ */
+error: string | null, };

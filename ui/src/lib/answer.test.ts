@@ -75,7 +75,7 @@ describe("stored answers", () => {
     id: 4, conversation_id: 1, asked_at_ms: 0, question: "Q", citations: [citation], passages: ["P"],
     local_answer: "local", local_model: "smollm2", verifier_value: 0.7, local_confidence: 0.6,
     decision: "stay_local_budget", reason: "budget exhausted", estimated_cost: 0.01, remote_model: null,
-    remote_answer: null, remote_error: null, cost: 0, currency: "EUR", feedback: "up", latency_ms: 100,
+    remote_answer: null, remote_error: null, cost: 0, currency: "EUR", feedback: "up", latency_ms: 100, api_client: null,
   };
   it("maps decisions and picks the shown source", () => {
     const s = answerFromView(view);

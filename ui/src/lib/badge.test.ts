@@ -7,7 +7,7 @@ const view = (over: Partial<AnswerView>): AnswerView => ({
   id: 1, conversation_id: 1, asked_at_ms: 0, question: "Q", citations: [], passages: [], local_answer: "a",
   local_model: "m", verifier_value: null, local_confidence: 0.873, decision: "local", reason: "confident enough",
   estimated_cost: null, remote_model: null, remote_answer: null, remote_error: null, cost: 0, currency: "USD",
-  feedback: null, latency_ms: 1, ...over,
+  feedback: null, latency_ms: 1, api_client: null, ...over,
 });
 
 describe("badge model", () => {

@@ -44,7 +44,11 @@ export function createHistoryView(): View {
     const row = h("li", { class: "history-row", "data-testid": "history-row", "data-escalated": String(badge.badge === "escalated") },
       h("button", { type: "button", class: "history-summary", id: `history-toggle-${a.id}`, "aria-expanded": String(open), "aria-controls": detailId, onclick: toggle },
         h("span", { class: "muted small" }, formatDateTime(a.asked_at_ms)),
-        h("span", { class: "history-question" }, a.question),
+        h("span", { class: "history-question" },
+          a.api_client !== null
+            ? h("span", { class: "tag", "data-testid": "history-api-client", title: "Asked by another program through the local API" }, `API · ${a.api_client}`)
+            : null,
+          a.question),
         h("span", { class: "history-answer" }, a.remote_answer ?? a.local_answer),
         renderBadge(badge),
         h("span", { class: "num" }, formatMoney(a.cost, a.currency))),

@@ -9,6 +9,7 @@ import { createSettingsView } from "./settings";
 const settings = (neverEscalate: boolean): Settings => ({
   local_model: "m", context_tokens: 2048, never_escalate: neverEscalate, ask_before_sending: "always", ask_above: 0.01, redaction: { personal_data: false, words: [] }, quality_cost: 0.5, device: "auto",
   remote: { endpoint: "", model: "", input_per_million: null, output_per_million: null, accuracy: 0.9, max_tokens: 512 },
+  local_api: { enabled: false, port: 11435, allow_network: false },
 } as Settings);
 
 it("keeps what was saved when an older load of the settings arrives after the save", async () => {
@@ -28,6 +29,8 @@ it("keeps what was saved when an older load of the settings arrives after the sa
         return stored;
       case "budget_get":
         return { monthly_limit: 5, per_answer_cap: null, currency: "USD" };
+      case "local_api_status":
+        return { running: false, base_url: null, listening_on: null, network: false, error: null };
       case "key_status":
         return { state: "not_set", hint: null };
       case "models_list":

@@ -1,8 +1,9 @@
 import { listen } from "@tauri-apps/api/event";
 import {
-  budgetGet, budgetSet, chatPreviewPayload, keyClear, keySet, keyStatus, MODEL_CALIBRATION_EVENT, MODEL_SPEED_EVENT, modelsActivate,
+  budgetGet, budgetSet, chatPreviewPayload, keyClear, keySet, keyStatus, localApiNewToken, localApiStatus, localApiToken, MODEL_CALIBRATION_EVENT,
+  MODEL_SPEED_EVENT, modelsActivate,
   modelsCalibrate, modelsCancelCalibration, modelsForgetLearning, modelsList, modelsMeasure, settingsGet, settingsSet, type Budget, type CalibrationEvent,
-  type CatalogModel, type KeyStatus, type Settings,
+  type CatalogModel, type KeyStatus, type LocalApiStatus, type Settings,
 } from "../api";
 import { downloadControls, emptyState, payloadPreview } from "../components";
 import { field, h } from "../dom";
@@ -53,6 +54,14 @@ export function createSettingsView(): View {
   const maskWords = h("textarea", { rows: 3, "data-testid": "settings-mask-words", placeholder: "One word or name per line" });
   askBeforeSending.addEventListener("change", () => (askAboveField.hidden = askBeforeSending.value !== "above"));
   const contextTokens = input("settings-context-tokens", { type: "number", min: 256, step: 1 });
+  const apiEnabled = h("input", { type: "checkbox", role: "switch", "data-testid": "settings-local-api" });
+  const apiPort = input("settings-local-api-port", { type: "number", min: 1024, max: 65535, step: 1 });
+  const apiNetwork = h("input", { type: "checkbox", "data-testid": "settings-local-api-network" });
+  const apiStatus = h("p", { class: "muted", "data-testid": "local-api-status", role: "status" });
+  const apiToken = h("input", { type: "text", readonly: true, "data-testid": "local-api-token", hidden: true, autocomplete: "off", spellcheck: "false" });
+  const showToken = h("button", { type: "button", "data-testid": "local-api-show-token", onclick: revealToken }, "Show access token");
+  const copyToken = h("button", { type: "button", "data-testid": "local-api-copy-token", onclick: copyApiToken }, "Copy");
+  const newToken = h("button", { type: "button", "data-testid": "local-api-new-token", onclick: renewToken, title: "Programs using the old token are refused from now on" }, "New token");
   const saved = h("span", { class: "saved", "data-testid": "settings-saved", role: "status", hidden: true }, "Saved ✓");
 
   const apiKey = h("input", { type: "password", "data-testid": "settings-api-key", autocomplete: "off", placeholder: "sk-…" });
@@ -86,6 +95,17 @@ export function createSettingsView(): View {
       h("span", { class: "range-labels", "aria-hidden": "true" }, h("span", {}, "Best quality"), h("span", {}, "Lowest cost"))),
     h("label", { class: "inline" }, neverEscalate, "Never escalate (answer everything locally)"),
     field("Local context tokens", contextTokens),
+    h("h2", {}, "Local API"),
+    h("p", { class: "muted small" },
+      "Other programs on this computer (editors, note apps, scripts) can ask AutoMix through an OpenAI-compatible API: base URL below, ",
+      "models automix (routed, within your budget), automix-local (never leaves this computer) and automix-docs (answers from your documents). ",
+      "Their questions appear in History marked API."),
+    h("label", { class: "inline" }, apiEnabled, "Serve the local API while AutoMix runs"),
+    h("div", { class: "grid" },
+      field("Port", apiPort),
+      h("label", { class: "inline" }, apiNetwork, "Also accept other computers on the network (the access token is still required)")),
+    apiStatus,
+    h("div", { class: "row" }, showToken, apiToken, copyToken, newToken),
     h("div", { class: "form-actions" }, h("button", { type: "submit", class: "primary", "data-testid": "settings-save" }, "Save"), saved));
 
   const root = h("section", { class: "view settings", "data-testid": "view-settings", "aria-labelledby": "settings-title", hidden: true },
@@ -219,6 +239,53 @@ export function createSettingsView(): View {
     if (!edited.has(maskPersonal)) maskPersonal.checked = s.redaction.personal_data;
     if (!edited.has(maskWords)) maskWords.value = s.redaction.words.join("\n");
     set(contextTokens, String(s.context_tokens));
+    if (!edited.has(apiEnabled)) apiEnabled.checked = s.local_api.enabled;
+    set(apiPort, String(s.local_api.port));
+    if (!edited.has(apiNetwork)) apiNetwork.checked = s.local_api.allow_network;
+  }
+
+  function fillApiStatus(status: LocalApiStatus) {
+    apiStatus.dataset.state = status.running ? "running" : status.error ? "failed" : "off";
+    apiStatus.textContent = status.running
+      ? `Serving at ${status.base_url}${status.network ? ` (and on the network at port ${status.listening_on?.split(":").pop()})` : ""}. Clients send the access token as their API key.`
+      : status.error ? `Not running: ${status.error}` : "Off.";
+  }
+
+  async function refreshApiStatus() {
+    try {
+      fillApiStatus(await localApiStatus());
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  async function revealToken() {
+    try {
+      apiToken.value = await localApiToken();
+      apiToken.hidden = false;
+      showToken.hidden = true;
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  async function copyApiToken() {
+    try {
+      await navigator.clipboard.writeText(apiToken.hidden ? await localApiToken() : apiToken.value);
+      toast("Access token copied.", { code: "token_copied" });
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  async function renewToken() {
+    try {
+      fillApiStatus(await localApiNewToken());
+      if (!apiToken.hidden) apiToken.value = await localApiToken();
+      toast("A new access token is in use; programs with the old one are refused.", { code: "token_renewed" });
+    } catch (err) {
+      showError(err);
+    }
   }
 
   function fillBudget(b: Budget) {
@@ -271,6 +338,11 @@ export function createSettingsView(): View {
           accuracy: readNumber(accuracy.value, "Remote accuracy", { min: 0, max: 1 })!,
           max_tokens: readNumber(maxTokens.value, "Max remote tokens", { integer: true, min: 1 })!,
         },
+        local_api: {
+          enabled: apiEnabled.checked,
+          port: readNumber(apiPort.value, "Local API port", { integer: true, min: 1024, max: 65535 })!,
+          allow_network: apiNetwork.checked,
+        },
       };
       const stored = await settingsSet(next);
       settingsLoads++; // a load still in flight read the settings before this save
@@ -280,6 +352,8 @@ export function createSettingsView(): View {
     } catch (err) {
       showError(err);
     }
+    // Saved even when the server could not start (a taken port): the status says why.
+    await refreshApiStatus();
   }
 
   async function saveKey(e: Event) {
@@ -353,7 +427,10 @@ export function createSettingsView(): View {
     apiKey.value = "";
     edited.clear();
     const load = ++settingsLoads;
-    const [s, b, k] = await Promise.allSettled([settingsGet(), budgetGet(), keyStatus(), loadModels()]);
+    apiToken.hidden = true;
+    apiToken.value = "";
+    showToken.hidden = false;
+    const [s, b, k] = await Promise.allSettled([settingsGet(), budgetGet(), keyStatus(), loadModels(), refreshApiStatus()]);
     // A later visit or a save has filled the settings since this load began: these are older.
     if (s.status === "fulfilled") {
       if (load === settingsLoads) fillSettings(s.value);

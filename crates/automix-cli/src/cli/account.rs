@@ -204,7 +204,10 @@ fn export(conversation: Option<i64>, escalated: bool, search: String, format: Ex
 fn print_questions(questions: &[automix::history::StoredQuestion]) {
     for q in questions {
         let r = &q.record;
-        println!("#{} {}", q.id, r.question);
+        match &q.api_client {
+            Some(client) => println!("#{} {}  [API · {client}]", q.id, r.question),
+            None => println!("#{} {}", q.id, r.question),
+        }
         println!("  local ({}): {}", r.local.model, r.local.text.trim());
         println!("  routing: {:?} — {}", r.routing.decision, r.routing.reason);
         if let Some(e) = &r.escalation {

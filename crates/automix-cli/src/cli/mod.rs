@@ -7,6 +7,7 @@ mod collect;
 pub(crate) mod docs;
 mod eval;
 mod models;
+mod serve;
 mod settings;
 
 use std::path::PathBuf;
@@ -96,6 +97,8 @@ enum Command {
     RouterForget,
     /// Rate an answer: up, down or none.
     Feedback { id: i64, verdict: String },
+    /// Serve the local OpenAI-compatible API (models automix, automix-local, automix-docs) until Ctrl-C.
+    Serve(serve::ServeArgs),
     /// Show or change the settings the CLI and the desktop app share ($AUTOMIX_HOME/settings.toml).
     Settings {
         #[command(subcommand)]
@@ -124,6 +127,7 @@ pub fn run() -> Result<()> {
         Command::Docs { command } => docs::run(command),
         Command::Search { query, limit, budget_tokens, json } => docs::search(&query, limit, budget_tokens, json),
         Command::Settings { command } => settings::run(command),
+        Command::Serve(args) => serve::run(args),
     }
 }
 

@@ -24,6 +24,14 @@ const EARLIER_TURNS_SHARE: usize = 4;
 /// And at most this many turns: older ones rarely carry the referent of a follow-up.
 const MAX_EARLIER_TURNS: usize = 3;
 
+/// How one question may be answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AskOptions {
+    /// Keep the answer on this device whatever the router thinks (it is still verified and
+    /// recorded with the router's confidence).
+    pub local_only: bool,
+}
+
 /// A stored answer's escalation, ready to preview or send.
 struct EscalationRequest {
     record: automix_history::QuestionRecord,
@@ -49,10 +57,24 @@ impl Assistant {
     /// `route` (whose event says the decision and its reason), and `escalate` and `settle` when
     /// it escalates. No span or event carries the question, the documents or the answers.
     pub fn ask(&self, question: &str, scope: &Scope, conversation_id: i64, on_event: &mut dyn FnMut(AskEvent), cancel: &CancelFlag) -> Result<i64, AskError> {
+        self.ask_with(question, scope, conversation_id, AskOptions::default(), on_event, cancel)
+    }
+
+    /// [`Assistant::ask`] with per-question options (the local API's `automix-local` model keeps
+    /// every answer on this device).
+    pub fn ask_with(
+        &self,
+        question: &str,
+        scope: &Scope,
+        conversation_id: i64,
+        options: AskOptions,
+        on_event: &mut dyn FnMut(AskEvent),
+        cancel: &CancelFlag,
+    ) -> Result<i64, AskError> {
         let span = tracing::info_span!("question", conversation_id, question_id = Empty, decision = Empty, cost = Empty, latency_ms = Empty);
         let _entered = span.enter();
         let started = Instant::now();
-        let result = self.ask_traced(question, scope, conversation_id, on_event, cancel, &span);
+        let result = self.ask_traced(question, scope, conversation_id, options, on_event, cancel);
         span.record("latency_ms", started.elapsed().as_millis() as u64);
         match &result {
             Ok(question_id) => {
@@ -70,16 +92,18 @@ impl Assistant {
         question: &str,
         scope: &Scope,
         conversation_id: i64,
+        options: AskOptions,
         on_event: &mut dyn FnMut(AskEvent),
         cancel: &CancelFlag,
-        span: &tracing::Span,
     ) -> Result<i64, AskError> {
+        // The `question` span `ask_with` entered.
+        let span = tracing::Span::current();
         let started = Instant::now();
         let observation = self.observe(question, scope, Some(conversation_id), on_event, cancel)?;
         let built = observation.escalation_payload(question);
         let Observation { hits, model_name, answer: local, answer_ms: local_ms, verification, signals, checks_ms, .. } = observation;
         let currency = self.ledger.settings()?.currency;
-        let route = self.route_traced(&signals, &built.payload, built.withheld, &currency)?;
+        let route = self.route_traced(&signals, &built.payload, built.withheld, options, &currency)?;
         span.record("decision", route.routing.decision.as_str());
         on_event(AskEvent::Routed {
             decision: route.routing.decision,
@@ -365,7 +389,14 @@ impl Assistant {
     }
 
     /// `route`, traced as a `route` span whose event says the decision and its reason.
-    fn route_traced(&self, signals: &SignalValues, payload: &EscalationPayload, withheld: Withheld, currency: &str) -> Result<Route, AskError> {
+    fn route_traced(
+        &self,
+        signals: &SignalValues,
+        payload: &EscalationPayload,
+        withheld: Withheld,
+        options: AskOptions,
+        currency: &str,
+    ) -> Result<Route, AskError> {
         let span = tracing::info_span!(
             "route",
             decision = Empty,
@@ -377,7 +408,7 @@ impl Assistant {
             remote_model = Empty
         );
         let _entered = span.enter();
-        let route = self.route(signals, payload, withheld)?;
+        let route = self.route(signals, payload, withheld, options)?;
         let routing = &route.routing;
         span.record("decision", routing.decision.as_str());
         if let Some(confidence) = routing.local_confidence {
@@ -399,7 +430,7 @@ impl Assistant {
 
     /// The routing record and decision, with the router's confidence in the local answer. An
     /// answer read only from private documents stays local whatever the router would say.
-    fn route(&self, signals: &SignalValues, payload: &EscalationPayload, withheld: Withheld) -> Result<Route, AskError> {
+    fn route(&self, signals: &SignalValues, payload: &EscalationPayload, withheld: Withheld, options: AskOptions) -> Result<Route, AskError> {
         let router = read(&self.router);
         let local_confidence = router.local_confidence(signals);
         let mut likely = format!("the local answer is estimated {:.0}% likely right", local_confidence * 100.0);
@@ -427,6 +458,9 @@ impl Assistant {
         };
         if withheld.every_passage {
             return Ok(stay(format!("every passage this answer read is in a private document, which never leaves this device; {likely}"), Some(remote)));
+        }
+        if options.local_only {
+            return Ok(stay(format!("this request asked for the local model only; {likely}"), Some(remote)));
         }
         if config.never_escalate {
             return Ok(stay(format!("escalation is switched off in the settings; {likely}"), Some(remote)));

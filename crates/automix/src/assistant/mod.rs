@@ -26,6 +26,7 @@ use automix_models::{Catalog, CatalogEntry, ModelKind, ModelStore};
 use automix_qa::agrees_with;
 use automix_remote::{ApiKey, BlockingRemoteClient, KeyStore, ModelPrice, PriceTable, RemoteClient};
 
+pub use ask::AskOptions;
 pub use automix_types::RouteDecision;
 pub use events::{AnswerSource, AskError, AskEvent};
 pub use export::{badge, export_dir, ExportFormat, ExportSelection};
@@ -157,6 +158,11 @@ impl AssistantPaths {
         KeyStore::new("remote-api-key", self.home.join("api-key"))
     }
 
+    /// Where the local API's access token is kept (the OS keychain, else a private file).
+    pub fn local_api_token_store(&self) -> KeyStore {
+        KeyStore::new("local-api-token", self.home.join("local-api-token"))
+    }
+
     /// The installed file of a catalog chat model, checked to exist.
     pub fn chat_model_file(&self, id: &str) -> Result<PathBuf, AskError> {
         Ok(self.models().locate(Catalog::bundled().get(id)?)?)
@@ -216,6 +222,14 @@ fn ensure_not_cancelled(cancel: &automix_remote::CancelFlag) -> Result<(), AskEr
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// So a front end that keeps the engine inside its own state (the desktop app) and one that holds
+/// it alone (the command line) hand it to the local API server the same way.
+impl AsRef<Assistant> for Assistant {
+    fn as_ref(&self) -> &Assistant {
+        self
+    }
 }
 
 impl Assistant {
@@ -402,8 +416,19 @@ impl Assistant {
 
     /// Starts a conversation titled after its first question.
     pub fn new_conversation(&self, title: &str) -> Result<i64, AskError> {
+        self.new_conversation_from(title, None)
+    }
+
+    /// Starts a conversation for `api_client`, a program asking through the local API (`None`:
+    /// the app itself), titled after its first question.
+    pub fn new_conversation_from(&self, title: &str, api_client: Option<&str>) -> Result<i64, AskError> {
         let title: String = title.trim().chars().take(80).collect();
-        Ok(self.history.new_conversation(&title, automix_budget::now_ms())?)
+        Ok(self.history.new_conversation_from(&title, automix_budget::now_ms(), api_client)?)
+    }
+
+    /// Removes a conversation that holds no question (started for a question that then failed).
+    pub fn discard_empty_conversation(&self, conversation_id: i64) -> Result<bool, AskError> {
+        Ok(self.history.delete_conversation_if_empty(conversation_id)?)
     }
 
     /// Records the user's 👍/👎 (or clears it) and lets the router learn from it at once.

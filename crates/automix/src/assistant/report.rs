@@ -39,6 +39,8 @@ pub struct AnswerView {
     pub feedback: Option<Feedback>,
     #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub latency_ms: u64,
+    /// The program that asked through the local API (`automix serve`); `None`: the app itself.
+    pub api_client: Option<String>,
 }
 
 impl AnswerView {
@@ -75,6 +77,7 @@ impl AnswerView {
             currency: escalation.map(|escalation| escalation.currency.clone()).unwrap_or_default(),
             feedback: stored.feedback,
             latency_ms: record.total_latency_ms,
+            api_client: stored.api_client.clone(),
         }
     }
 }
