@@ -8,13 +8,13 @@ APP := $(CARGO_TARGET_DIR)/release/automix-app
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The engine needs a C toolchain and pip (the PyPI model mirror); the desktop app WebKitGTK and
 # its friends; the end-to-end tests Xvfb and WebKit's WebDriver.
-APT_PACKAGES := build-essential pkg-config python3 python3-pip ca-certificates curl file \
+APT_PACKAGES := build-essential pkg-config python3 python3-pip python3-venv ca-certificates curl file \
 	libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev \
 	libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libxdo-dev xvfb xauth webkit2gtk-driver
 QUESTION ?= What is the capital of France?
 CONTEXT ?= crates/automix/assets/france.md
 
-.PHONY: run demo test lint test-1.5b e2e e2e-llama-server deps ui build pdfium models test-models models-1.5b bench package clean-models gpu
+.PHONY: run demo test lint test-1.5b test-api e2e e2e-llama-server deps ui build pdfium models test-models models-1.5b bench package clean-models gpu
 
 # The desktop app where there is a display; the command-line demo where there is none.
 run: build models
@@ -30,7 +30,13 @@ test: build models test-models
 	cargo test --release --workspace
 	cargo test --profile kernel-test -p automix-llm --lib
 	cd ui && npm test
+	$(MAKE) --no-print-directory test-api
 	$(MAKE) --no-print-directory e2e
+
+# The local API (`automix serve`) against curl and the official `openai` Python package (installed
+# into target/api-venv), with 8 concurrent clients for AUTOMIX_API_LOAD_SECONDS (120 by default).
+test-api: build models
+	AUTOMIX_MODELS_DIR="$${AUTOMIX_HOME:-$$HOME/.local/share/automix}/models" tests/api/run.sh
 
 # Formatting (rustfmt.toml) and clippy with warnings as errors; the components come with rustup.
 lint: deps
