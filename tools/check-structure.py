@@ -19,6 +19,7 @@ FLOORS = [
     ("domains on domains", ["automix-models", "automix-budget"]),
     ("documents", ["automix-docs"]),
     ("the engine facade and the evaluation", ["automix", "automix-eval"]),
+    ("the local OpenAI-compatible API over the facade", ["automix-serve"]),
     ("front ends", ["automix-cli", "automix-app"]),
 ]
 

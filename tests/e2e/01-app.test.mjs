@@ -743,6 +743,65 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     metrics.export_markdown_bytes = markdown.length;
   });
 
+  test("8i. the local API: switched on in Settings, asked from outside, found in History with its client", { timeout: 4 * MINUTE }, async () => {
+    await navigate(driver, "settings");
+    const toggle = await shown(driver, "settings-local-api");
+    await e2e.sleep(500); // the view fills its fields from the engine
+    assert.equal(await toggle.isSelected(), false, "the local API is off until the user switches it on");
+    assert.equal(await (await shown(driver, "local-api-status")).getAttribute("data-state"), "off");
+    const port = await e2e.freePort();
+    await e2e.clickElement(driver, toggle, "settings-local-api");
+    await type(driver, "settings-local-api-port", port);
+    await click(driver, "settings-save");
+    await shown(driver, "settings-saved", 10_000);
+    const status = await poll(async () => {
+      const el = await driver.findElement(By.css('[data-testid="local-api-status"]'));
+      return (await el.getAttribute("data-state")) === "running" ? el.getText() : null;
+    }, { timeout: 15_000, message: "the local API to run" });
+    const base = `http://127.0.0.1:${port}/v1`;
+    assert.ok(status.includes(base), status);
+    await click(driver, "local-api-show-token");
+    const token = await poll(async () => (await driver.findElement(By.css('[data-testid="local-api-token"]'))).getAttribute("value"), { timeout: 10_000, message: "the access token" });
+    assert.match(token, /^amx-[0-9a-f]{48}$/);
+    await e2e.screenshot(driver, "local-api-settings", ["settings-local-api", "local-api-status"]);
+
+    // A program on this computer asks, as any OpenAI client would.
+    const refused = await fetch(`${base}/models`);
+    assert.equal(refused.status, 401, "no token, no answer");
+    const response = await fetch(`${base}/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "automix-local", user: "e2e-script", messages: [{ role: "system", content: fx.API_CONTEXT }, { role: "user", content: fx.API_QUESTION }] }),
+    });
+    assert.equal(response.status, 200);
+    const body = await response.json();
+    assert.ok(body.choices[0].message.content.trim(), JSON.stringify(body));
+    assert.equal(body.automix.decision, "stay_local");
+    assert.equal(response.headers.get("x-automix-decision"), "stay_local");
+
+    await navigate(driver, "history");
+    const tag = await poll(async () => {
+      for (const el of await driver.findElements(By.css('[data-testid="history-api-client"]'))) {
+        const text = await el.getText();
+        if (text === "API · e2e-script") return el;
+      }
+      return null;
+    }, { timeout: 15_000, message: "the API request in History with its client" });
+    const row = await tag.findElement(By.xpath("ancestor::li[@data-testid='history-row']"));
+    assert.ok((await row.getText()).includes(fx.API_QUESTION), "the row shows the question asked through the API");
+    assert.ok(await row.findElement(By.css(".badge")), "with its badge");
+    await e2e.screenshot(driver, "local-api-history", ["history-api-client"]);
+    metrics.local_api_answer_chars = body.choices[0].message.content.length;
+
+    // Switched off, the port closes.
+    await navigate(driver, "settings");
+    await e2e.sleep(500);
+    await e2e.clickElement(driver, await shown(driver, "settings-local-api"), "settings-local-api");
+    await click(driver, "settings-save");
+    await poll(async () => (await driver.findElement(By.css('[data-testid="local-api-status"]')).getAttribute("data-state")) === "off", { timeout: 15_000, message: "the local API to stop" });
+    await assert.rejects(fetch(`${base}/models`, { headers: { authorization: `Bearer ${token}` } }), "nothing listens once it is off");
+  });
+
   test("ending the session closes the app", { timeout: 2 * MINUTE }, async () => {
     metrics.app_peak_rss_kb = e2e.procStatus(pid, "VmHWM");
     metrics.webview_rss_kb = e2e.descendants(pid).reduce((sum, child) => sum + (e2e.procStatus(child, "VmRSS") || 0), 0);

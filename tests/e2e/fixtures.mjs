@@ -85,3 +85,7 @@ export const MIXED_QUESTION = "What is the door code of the kiln room, and where
 export const REDACTED_WORD = "Halvorsen";
 export const REDACTED_EMAIL = "ingrid@brindlewood.example";
 export const REDACTION_QUESTION = `Should I write to Ingrid Halvorsen at ${REDACTED_EMAIL} about the Tidewater mug?`;
+
+/** What a program asks through the local API (8i): its own text as the context. */
+export const API_CONTEXT = "The Harrowgate library lends up to eight books for three weeks.";
+export const API_QUESTION = "How many books does the Harrowgate library lend?";

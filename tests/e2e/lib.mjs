@@ -25,7 +25,7 @@ export const sel = (id) => `[data-testid="${id}"]`;
 
 // ---------------------------------------------------------------- driver & session
 
-async function freePort() {
+export async function freePort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.on("error", reject);

@@ -98,6 +98,26 @@ fn recording_into_an_unknown_conversation_is_refused() {
 }
 
 #[test]
+fn a_conversation_from_the_local_api_names_its_client_on_every_question() {
+    let history = History::open_in_memory().unwrap();
+    let app = history.new_conversation("From the chat", 1).unwrap();
+    let api = history.new_conversation_from("From a script", 2, Some("OpenAI/Python")).unwrap();
+    let from_app = history.record(&record(app, 10, "q1", None)).unwrap();
+    let from_api = history.record(&record(api, 20, "q2", None)).unwrap();
+    assert_eq!(history.question(from_app).unwrap().api_client, None);
+    assert_eq!(history.question(from_api).unwrap().api_client.as_deref(), Some("OpenAI/Python"));
+    let listed: Vec<_> = history.list(false, "", 10).unwrap().into_iter().map(|q| (q.id, q.api_client)).collect();
+    assert_eq!(listed, vec![(from_api, Some("OpenAI/Python".to_string())), (from_app, None)]);
+    assert_eq!(history.conversations().unwrap()[0].api_client.as_deref(), Some("OpenAI/Python"));
+
+    // A conversation is removed only while it holds no question.
+    assert!(!history.delete_conversation_if_empty(api).unwrap());
+    let failed = history.new_conversation_from("A request that failed", 3, Some("curl")).unwrap();
+    assert!(history.delete_conversation_if_empty(failed).unwrap());
+    assert_eq!(history.conversations().unwrap().len(), 2);
+}
+
+#[test]
 fn the_database_runs_in_wal_mode() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.sqlite");

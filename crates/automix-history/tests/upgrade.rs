@@ -9,7 +9,7 @@ use automix_history::{Citation, Escalation, Feedback, History, LocalAnswer, Ques
 use automix_types::{ChatMessage, Cost, EscalationPayload, PayloadChunk, Usage};
 use rusqlite::Connection;
 
-const LATEST: i64 = 4;
+const LATEST: i64 = 5;
 
 /// The fixture loaded into `history.sqlite` in a fresh temporary folder.
 fn load(fixture: &str) -> (tempfile::TempDir, PathBuf) {
@@ -82,6 +82,7 @@ fn a_schema_1_history_is_adopted_and_upgraded_with_every_row() {
 
     assert_eq!(history.count().unwrap(), 3);
     assert_eq!(history.conversations().unwrap().iter().map(|c| (c.id, c.title.as_str())).collect::<Vec<_>>(), vec![(2, "Garden"), (1, "Pump manual")]);
+    assert!(history.conversations().unwrap().iter().all(|c| c.api_client.is_none()), "conversations from before the local API were the app's");
     let question = "What temperature does Zorblax coolant boil at?";
     let chunk = "Zorblax coolant boils at 412 kelvin under normal pressure.";
     let expected = QuestionRecord {

@@ -41,14 +41,14 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "invalid_request_error", "not_found", message)
     }
 
-    pub fn model_not_found(model: &str) -> Self {
+    pub fn model_not_found(model: &str, offered: &[&str]) -> Self {
         ApiError {
             param: Some("model"),
             ..Self::new(
                 StatusCode::NOT_FOUND,
                 "invalid_request_error",
                 "model_not_found",
-                format!("The model `{model}` does not exist here; this server offers {}", crate::protocol::MODEL_IDS.join(", ")),
+                format!("The model `{model}` does not exist here; this server offers {}", offered.join(", ")),
             )
         }
     }

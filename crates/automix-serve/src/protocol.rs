@@ -141,7 +141,7 @@ impl ChatRequest {
         let model_id = raw.model.filter(|model| !model.trim().is_empty()).ok_or_else(|| {
             ApiError::invalid("missing_required_parameter", Some("model"), format!("you must provide a model parameter: one of {}", MODEL_IDS.join(", ")))
         })?;
-        let model = OfferedModel::parse(model_id.trim()).ok_or_else(|| ApiError::model_not_found(&model_id))?;
+        let model = OfferedModel::parse(model_id.trim()).ok_or_else(|| ApiError::model_not_found(&model_id, &MODEL_IDS))?;
         let messages =
             raw.messages.ok_or_else(|| ApiError::invalid("missing_required_parameter", Some("messages"), "you must provide a messages parameter"))?;
         let Some((last, earlier)) = messages.split_last() else {

@@ -220,7 +220,7 @@ mod tests {
 context_overflow model device_unknown device_not_built device_no_gpu device_driver device_architecture device_failed library_empty \
 no_documents_chosen unknown_document no_paths library empty_question unknown_question unknown_conversation already_escalated only_private_passages history \
 budget_exceeded over_answer_cap budget_invalid budget no_remote remote keychain key_empty settings_io settings_corrupt settings_invalid \
-invalid_input router io";
+invalid_input router io port_in_use";
 
     #[test]
     fn the_set_of_codes_is_the_snapshot() {

@@ -406,6 +406,21 @@ mod tests {
     }
 
     #[test]
+    fn the_local_api_is_off_on_loopback_until_switched_on_and_refuses_a_privileged_port() {
+        let home = tempfile::tempdir().unwrap();
+        let mut settings = Settings::load(home.path()).unwrap();
+        assert_eq!(settings.local_api, LocalApiSettings { enabled: false, port: DEFAULT_LOCAL_API_PORT, allow_network: false });
+        settings.set("local_api.enabled", "true").unwrap();
+        settings.set("local_api.port", "18080").unwrap();
+        let refused = settings.set("local_api.port", "80").unwrap_err();
+        assert!(refused.to_string().contains("1024"), "{refused}");
+        assert!(settings.set("local_api.port", "70000").is_err(), "not a port");
+        settings.save(home.path()).unwrap();
+        let loaded = Settings::load(home.path()).unwrap();
+        assert_eq!(loaded.local_api, LocalApiSettings { enabled: true, port: 18080, allow_network: false });
+    }
+
+    #[test]
     fn the_slider_moves_lambda_monotonically_from_quality_to_cost() {
         let lambdas: Vec<f64> =
             [0.0, 0.5, 1.0].iter().map(|&quality_cost| Settings { quality_cost, ..Settings::default() }.cost_preference().neutral_lambda).collect();
