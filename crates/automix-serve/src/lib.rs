@@ -124,6 +124,11 @@ impl Server {
                         Ok(listener) => listener,
                         Err(error) => return tracing::error!("the local API cannot listen: {error}"),
                     };
+                    // Without TCP_NODELAY each streamed delta after the first waits for the
+                    // client's delayed ACK (about 40 ms).
+                    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+                        let _ = stream.set_nodelay(true);
+                    });
                     let serving = axum::serve(listener, app).with_graceful_shutdown(async {
                         let _ = stopped.await;
                     });
