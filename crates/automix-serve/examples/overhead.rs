@@ -2,7 +2,9 @@
 //! `Assistant::ask_with` and through the server (`automix-local`, so no remote model's time is in
 //! it), alternating, on the models installed in `$AUTOMIX_HOME`. Prints the medians of the whole
 //! answer and of the first token (direct: the engine's first `LocalToken`; through the server: the
-//! first content delta a streaming client reads), and their differences: the server's overhead.
+//! first content delta a streaming client reads), and their differences: the server's overhead. As
+//! the medians of two runs differ by the answers' own noise, each served request's client time is
+//! also paired with the engine's time for it as History recorded it (whole milliseconds).
 //!
 //!     cargo run --release -p automix-serve --example overhead [ROUNDS]
 
@@ -36,7 +38,7 @@ fn main() -> anyhow::Result<()> {
             "messages": [{ "role": "system", "content": CONTEXT }, { "role": "user", "content": QUESTION }] })
     };
     let scope = Scope::Text { source: "the request".into(), text: CONTEXT.into() };
-    let (mut direct, mut direct_first, mut served, mut served_first) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut direct, mut direct_first, mut served, mut served_first, mut paired) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     // One of each first, not counted: the caches and the connection warm up.
     for round in 0..=rounds {
         let started = Instant::now();
@@ -59,8 +61,11 @@ fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         let response = runtime.block_on(http.post(&url).bearer_auth("amx-overhead-bench").json(&body(false)).send())?;
         anyhow::ensure!(response.status() == 200, "the server answered {}", response.status());
+        let question_id: i64 = response.headers()["x-automix-question-id"].to_str()?.parse()?;
         runtime.block_on(response.bytes())?;
         let served_whole = started.elapsed().as_secs_f64() * 1e3;
+        // Paired: this request's time at the client less the engine's own time for it (History).
+        let engine_ms = assistant.history().question(question_id)?.record.total_latency_ms as f64;
 
         let started = Instant::now();
         let mut response = runtime.block_on(http.post(&url).bearer_auth("amx-overhead-bench").json(&body(true)).send())?;
@@ -78,11 +83,13 @@ fn main() -> anyhow::Result<()> {
             direct_first.push(first.unwrap_or(whole));
             served.push(served_whole);
             served_first.push(served_first_ms.unwrap_or(f64::NAN));
+            paired.push(served_whole - engine_ms);
         }
     }
     let (d, s, df, sf) = (median(&mut direct), median(&mut served), median(&mut direct_first), median(&mut served_first));
     println!("{rounds} rounds of the same question, automix-local, model {}", assistant.model()?.name());
     println!("whole answer:  Assistant::ask_with median {d:.1} ms, through the server {s:.1} ms: overhead {:.1} ms", s - d);
+    println!("paired:        each request's time at the client less the engine's recorded time for it: median {:.1} ms", median(&mut paired));
     println!("first token:   engine {df:.1} ms, first streamed delta {sf:.1} ms: {:.1} ms later", sf - df);
     Ok(())
 }
