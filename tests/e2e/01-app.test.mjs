@@ -744,6 +744,7 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
   });
 
   test("8i. the local API: switched on in Settings, asked from outside, found in History with its client", { timeout: 4 * MINUTE }, async () => {
+    await e2e.dismissToasts(driver);
     await navigate(driver, "settings");
     const toggle = await shown(driver, "settings-local-api");
     await e2e.sleep(500); // the view fills its fields from the engine

@@ -82,7 +82,11 @@ describe("AutoMix after a restart", { timeout: 10 * MINUTE }, () => {
        const card = a.querySelector('[data-testid="approval-card"]');
        return card ? card.dataset.state : "no card";`, expected.pendingQuestionId);
     let cardState = null;
-    for (const item of await driver.findElements(e2e.tid("conversation-item"))) {
+    // Choosing a conversation redraws the list: each item is looked up again.
+    const conversations = (await driver.findElements(e2e.tid("conversation-item"))).length;
+    for (let i = 0; i < conversations; i++) {
+      const item = (await driver.findElements(e2e.tid("conversation-item")))[i];
+      if (!item) break;
       await e2e.clickElement(driver, item, "conversation-item");
       cardState = await poll(pendingState, { timeout: 3_000, message: "the conversation's answers" }).catch(() => null);
       if (cardState !== null) break;

@@ -91,7 +91,9 @@ export function createChatView(): ChatView {
         h("button", {
           type: "button", class: "conversation-item", "data-testid": "conversation-item", "data-conversation-id": c.id,
           "aria-current": c.id === selected ? "true" : null, onclick: () => select(c.id),
-        }, h("span", { class: "conversation-title" }, c.title), h("span", { class: "muted small" }, formatDateTime(c.created_at_ms))))));
+        }, h("span", { class: "conversation-title" },
+          c.api_client !== null ? h("span", { class: "tag", title: "Asked by another program through the local API" }, `API · ${c.api_client}`) : null,
+          c.title), h("span", { class: "muted small" }, formatDateTime(c.created_at_ms))))));
   }
 
   function renderScope() {

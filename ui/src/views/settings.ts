@@ -58,7 +58,7 @@ export function createSettingsView(): View {
   const apiPort = input("settings-local-api-port", { type: "number", min: 1024, max: 65535, step: 1 });
   const apiNetwork = h("input", { type: "checkbox", "data-testid": "settings-local-api-network" });
   const apiStatus = h("p", { class: "muted", "data-testid": "local-api-status", role: "status" });
-  const apiToken = h("input", { type: "text", readonly: true, "data-testid": "local-api-token", hidden: true, autocomplete: "off", spellcheck: "false" });
+  const apiToken = h("input", { type: "text", readonly: true, size: 54, "data-testid": "local-api-token", hidden: true, autocomplete: "off", spellcheck: "false" });
   const showToken = h("button", { type: "button", "data-testid": "local-api-show-token", onclick: revealToken }, "Show access token");
   const copyToken = h("button", { type: "button", "data-testid": "local-api-copy-token", onclick: copyApiToken }, "Copy");
   const newToken = h("button", { type: "button", "data-testid": "local-api-new-token", onclick: renewToken, title: "Programs using the old token are refused from now on" }, "New token");
