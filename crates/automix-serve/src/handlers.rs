@@ -94,6 +94,33 @@ fn unix_seconds() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0)
 }
 
+/// Bodies read past the limit only to be discarded: a client still sending when the 413 goes
+/// out would see its connection reset instead of the error.
+const DRAIN_LIMIT_BYTES: usize = 64 << 20;
+
+/// The request body, or a 413 once it passes `limit` (the rest is read and dropped, up to 64 MiB).
+async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut bytes = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| ApiError::invalid("invalid_body", None, format!("the request body could not be read: {error}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        seen += data.len();
+        if seen > DRAIN_LIMIT_BYTES {
+            break;
+        }
+        if seen <= limit {
+            bytes.extend_from_slice(&data);
+        }
+    }
+    if seen > limit {
+        return Err(ApiError::too_large(limit));
+    }
+    Ok(bytes)
+}
+
 /// What the engine's thread tells the response.
 enum Progress {
     Delta(String),
@@ -125,7 +152,7 @@ async fn chat(State(context): State<Context>, headers: HeaderMap, body: Body) ->
 }
 
 async fn answer(context: Context, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    let bytes = axum::body::to_bytes(body, context.max_body_bytes).await.map_err(|_| ApiError::too_large(context.max_body_bytes))?;
+    let bytes = read_body(body, context.max_body_bytes).await?;
     let request = ChatRequest::parse(&bytes)?;
     let client = client_name(&request, &headers);
     let engine = context.engine.clone();
