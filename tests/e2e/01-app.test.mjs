@@ -4,6 +4,7 @@
 // 02-restart.test.mjs then starts the app again on the same AUTOMIX_HOME.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -801,6 +802,36 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     await click(driver, "settings-save");
     await poll(async () => (await driver.findElement(By.css('[data-testid="local-api-status"]')).getAttribute("data-state")) === "off", { timeout: 15_000, message: "the local API to stop" });
     await assert.rejects(fetch(`${base}/models`, { headers: { authorization: `Bearer ${token}` } }), "nothing listens once it is off");
+  });
+
+  test("8j. a scanned page is read by OCR, shown with its confidence, and a question about it is cited at that page", { timeout: 5 * MINUTE }, async () => {
+    const folder = fs.mkdtempSync(path.join(process.env.E2E_WORK || os.tmpdir(), "scan-"));
+    const born = path.join(folder, "ferry.pdf");
+    fs.writeFileSync(born, fx.labelledPdf([fx.SCAN_FACT]));
+    // The page as a scanner at 150 dpi would have made it: pixels only, no text layer.
+    const scan = path.join(folder, "quillmere-ferry-scan.pgm");
+    execFileSync(e2e.CLI, ["docs", "rasterise", born, "--dpi", "150", scan], { env: { ...process.env, AUTOMIX_HOME: path.join(folder, "cli-home") } });
+    const row = await e2e.addDocument(driver, scan, "quillmere-ferry-scan");
+    const button = await driver.findElement(By.css(`[data-testid="document-row"][data-document-id="${row.id}"] [data-testid="show-text"]`));
+    await e2e.clickElement(driver, button, "show-text");
+    const page = await poll(async () => {
+      const found = await driver.executeScript(`return [...document.querySelectorAll(arguments[0])].map((el) => el.textContent);`, sel("document-page"));
+      return found.length === 1 ? found[0] : null;
+    }, { timeout: 15_000, message: "the scan's one page" });
+    assert.match(page, /Page 1 · read by OCR, \d+% sure/);
+    assert.match(page, /Quillmere ferry leaves the north pier/);
+    metrics.ocr_page_heading = page.slice(0, 40);
+    await e2e.screenshot(driver, "ocr-text", ["document-text-dialog", "document-page"]);
+    await click(driver, "document-text-close");
+
+    const { answer } = await e2e.ask(driver, fx.SCAN_QUESTION);
+    assert.equal(answer.state, "done", JSON.stringify(answer));
+    const chips = await driver.executeScript(
+      `const all = document.querySelectorAll('[data-testid="answer"]');
+       return [...all[all.length - 1].querySelectorAll('[data-testid="citation-chip"]')].map((el) => el.textContent);`);
+    assert.ok(chips.some((chip) => /quillmere-ferry-scan/i.test(chip) && /p\. 1/.test(chip)), `no citation of the scan's page 1: ${JSON.stringify(chips)}`);
+    metrics.ocr_answer = answer.text.slice(0, 120);
+    await e2e.screenshot(driver, "ocr-answer", ["answer", "citation-chip"]);
   });
 
   test("ending the session closes the app", { timeout: 2 * MINUTE }, async () => {

@@ -89,3 +89,7 @@ export const REDACTION_QUESTION = `Should I write to Ingrid Halvorsen at ${REDAC
 /** What a program asks through the local API (8i): its own text as the context. */
 export const API_CONTEXT = "The Harrowgate library lends up to eight books for three weeks.";
 export const API_QUESTION = "How many books does the Harrowgate library lend?";
+
+/** A fact known only from a scanned page (8j). */
+export const SCAN_FACT = "The Quillmere ferry leaves the north pier at seven forty every morning.";
+export const SCAN_QUESTION = "When does the Quillmere ferry leave the north pier?";

@@ -13,6 +13,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, "../..");
 const targetDir = process.env.CARGO_TARGET_DIR || path.join(REPO, "target");
 export const APP = process.env.APP || path.join(targetDir, "release", "automix-app");
+/** The command line built beside the app. */
+export const CLI = path.join(targetDir, "release", "automix");
 export const OUT = process.env.E2E_OUT || path.join(targetDir, "e2e");
 export const REMOTE = process.env.AUTOMIX_E2E_REMOTE || "";
 export const DRIVER = process.env.WEBKIT_WEBDRIVER || "/usr/bin/WebKitWebDriver";

@@ -262,7 +262,7 @@ mod tests {
             }
             let start = text.len();
             text.push_str(block);
-            parsed.push(Block { heading_level: *heading_level, page: Some(1), page_label: None, byte_range: start..text.len() });
+            parsed.push(Block { heading_level: *heading_level, page: Some(1), page_label: None, byte_range: start..text.len(), ocr_confidence: None });
         }
         ExtractedDocument { title: "t".into(), format: DocumentFormat::Text, text, blocks: parsed }
     }

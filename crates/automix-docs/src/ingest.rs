@@ -225,7 +225,7 @@ fn page_spans(document: &ExtractedDocument) -> Vec<PageSpan> {
         let char_end = offsets.char_index(&document.text, block.byte_range.end);
         match spans.last_mut() {
             Some(span) if span.number == number => span.char_end = char_end,
-            _ => spans.push(PageSpan { number, label: block.page_label.clone(), char_start, char_end }),
+            _ => spans.push(PageSpan { number, label: block.page_label.clone(), char_start, char_end, ocr_confidence: block.ocr_confidence }),
         }
     }
     spans

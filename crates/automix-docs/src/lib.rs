@@ -1,5 +1,5 @@
-//! AutoMix's document library: reads PDF, DOCX, Markdown, HTML and text files, cuts them into
-//! token-sized chunks, embeds them with all-MiniLM-L6-v2, stores everything in SQLite (FTS5 for
+//! AutoMix's document library: reads PDF, DOCX, Markdown, HTML and text files (and scans: pages
+//! without a text layer and images of pages, by OCR), cuts them into token-sized chunks, embeds them with all-MiniLM-L6-v2, stores everything in SQLite (FTS5 for
 //! BM25) and answers hybrid searches with citations, trimmed to a model's context budget.
 //!
 //! Typical use: [`Library::open`] + [`Embedder::load_default`], then [`Library::add_paths`] to

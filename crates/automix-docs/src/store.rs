@@ -24,6 +24,7 @@ const LIBRARY: Schema = Schema {
         Migration::sql("0003_folded_index_and_kept_text.sql", include_str!("../migrations/library/0003_folded_index_and_kept_text.sql"))
             .then(fold_stored_chunks),
         Migration::sql("0004_private_documents_and_folders.sql", include_str!("../migrations/library/0004_private_documents_and_folders.sql")),
+        Migration::sql("0005_ocr_confidence.sql", include_str!("../migrations/library/0005_ocr_confidence.sql")),
     ],
     adopt: adopt_library,
 };
@@ -63,12 +64,14 @@ pub struct FolderInfo {
 
 /// One physical page of a document: its number, the label printed on it when that differs, and
 /// its character range in the document's text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PageSpan {
     pub number: u32,
     pub label: Option<String>,
     pub char_start: usize,
     pub char_end: usize,
+    /// The mean OCR word confidence (0–100) when the page's text was read by OCR.
+    pub ocr_confidence: Option<f32>,
 }
 
 /// The text the library holds for one document, page by page.
@@ -88,6 +91,8 @@ pub struct PageText {
     pub number: u32,
     pub label: Option<String>,
     pub text: String,
+    /// The mean OCR word confidence (0–100) when the page was read by OCR.
+    pub ocr_confidence: Option<f32>,
 }
 
 /// What is written for one document; its chunks and embeddings travel alongside.
@@ -150,15 +155,22 @@ impl Library {
         let document = self.find_document(id_or_path)?.ok_or_else(|| DocsError::UnknownDocument(id_or_path.to_string()))?;
         let text: Option<String> = self.connection.query_row("SELECT text FROM documents WHERE id = ?1", [document.id], |row| row.get(0))?;
         let text = text.ok_or_else(|| DocsError::TextNotKept { path: document.path.clone() })?;
-        let mut statement = self.connection.prepare("SELECT number, label, char_start, char_end FROM pages WHERE document_id = ?1 ORDER BY number")?;
+        let mut statement =
+            self.connection.prepare("SELECT number, label, char_start, char_end, ocr_confidence FROM pages WHERE document_id = ?1 ORDER BY number")?;
         let spans = statement.query_map([document.id], |row| {
-            Ok(PageSpan { number: row.get(0)?, label: row.get(1)?, char_start: row.get::<_, i64>(2)? as usize, char_end: row.get::<_, i64>(3)? as usize })
+            Ok(PageSpan {
+                number: row.get(0)?,
+                label: row.get(1)?,
+                char_start: row.get::<_, i64>(2)? as usize,
+                char_end: row.get::<_, i64>(3)? as usize,
+                ocr_confidence: row.get::<_, Option<f64>>(4)?.map(|value| value as f32),
+            })
         })?;
         let spans = spans.collect::<Result<Vec<_>, _>>()?;
         let pages = char_slices(&text, spans.iter().map(|span| span.char_start..span.char_end))
             .into_iter()
             .zip(spans)
-            .map(|(page_text, span)| PageText { number: span.number, label: span.label, text: page_text.to_string() })
+            .map(|(page_text, span)| PageText { number: span.number, label: span.label, text: page_text.to_string(), ocr_confidence: span.ocr_confidence })
             .collect();
         Ok(DocumentText { document, pages, text })
     }
@@ -341,9 +353,17 @@ impl Library {
         )?;
         let document_id = transaction.last_insert_rowid();
         {
-            let mut insert = transaction.prepare("INSERT INTO pages (document_id, number, label, char_start, char_end) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+            let mut insert =
+                transaction.prepare("INSERT INTO pages (document_id, number, label, char_start, char_end, ocr_confidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
             for page in document.pages {
-                insert.execute(params![document_id, page.number, page.label, page.char_start as i64, page.char_end as i64])?;
+                insert.execute(params![
+                    document_id,
+                    page.number,
+                    page.label,
+                    page.char_start as i64,
+                    page.char_end as i64,
+                    page.ocr_confidence.map(f64::from)
+                ])?;
             }
         }
         {
@@ -413,7 +433,9 @@ fn adopt_library(connection: &Connection) -> rusqlite::Result<i64> {
     if version > 0 {
         return Ok(version);
     }
-    Ok(if column_exists(connection, "documents", "private")? {
+    Ok(if column_exists(connection, "pages", "ocr_confidence")? {
+        5
+    } else if column_exists(connection, "documents", "private")? {
         4
     } else if table_exists(connection, "pages")? {
         3

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use automix_docs::{DocsError, DocumentFormat, IndexOptions, Library, SearchMode};
 use rusqlite::Connection;
 
-const LATEST: i64 = 4;
+const LATEST: i64 = 5;
 
 /// The fixture loaded into `library.sqlite` in a fresh temporary folder.
 fn load(fixture: &str) -> (tempfile::TempDir, PathBuf) {
@@ -174,8 +174,8 @@ fn a_failing_step_leaves_the_library_as_it_was_and_names_the_file_and_the_step()
 #[test]
 fn a_library_from_a_newer_automix_is_refused() {
     let (_dir, path) = load(include_str!("fixtures/library/v3.sql"));
-    Connection::open(&path).expect("open").execute_batch("PRAGMA user_version = 5;").expect("pretend a newer schema");
+    Connection::open(&path).expect("open").execute_batch("PRAGMA user_version = 6;").expect("pretend a newer schema");
     let error = Library::open(&path).err().expect("refused");
-    assert!(matches!(error, DocsError::SchemaTooNew { found: 5, supported: LATEST, .. }), "{error:?}");
+    assert!(matches!(error, DocsError::SchemaTooNew { found: 6, supported: LATEST, .. }), "{error:?}");
     assert_eq!(recorded_version(&path), None, "nothing written");
 }

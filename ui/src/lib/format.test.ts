@@ -39,6 +39,7 @@ describe("other formats", () => {
   it("formats pages", () => {
     expect(pageHeading({ number: 26, label: "19" })).toBe("Page 26 · printed 19");
     expect(pageHeading({ number: 2, label: null })).toBe("Page 2");
+    expect(pageHeading({ number: 3, label: null, ocr_confidence: 91.4 })).toBe("Page 3 · read by OCR, 91% sure");
     expect(formatPages({ page_start: null, page_end: null })).toBe("");
     expect(formatPages({ page_start: 3, page_end: 3 })).toBe("p. 3");
     expect(formatPages({ page_start: 3, page_end: null })).toBe("p. 3");

@@ -47,8 +47,9 @@ export interface PageRange {
 }
 
 /** "Page 26 · printed 19": a page of the document pane, with its printed label when it differs. */
-export function pageHeading(page: { number: number; label: string | null }): string {
-  return page.label ? `Page ${page.number} · printed ${page.label}` : `Page ${page.number}`;
+export function pageHeading(page: { number: number; label: string | null; ocr_confidence?: number | null }): string {
+  const base = page.label ? `Page ${page.number} · printed ${page.label}` : `Page ${page.number}`;
+  return page.ocr_confidence != null ? `${base} · read by OCR, ${Math.round(page.ocr_confidence)}% sure` : base;
 }
 
 /** "p. 3", "pp. 3–5", or with printed labels "p. 19 (PDF page 26)". */

@@ -3,7 +3,7 @@ use std::sync::atomic::AtomicBool;
 
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use automix::docs::{DocumentText, Embedder, FileOutcome, FileReport, FolderWatcher, IndexOptions, IndexProgress, Library, SearchMode, DEFAULT_MAX_FILE_BYTES};
 use automix_llm::LocalModel;
 use clap::Subcommand;
@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Subcommand)]
 pub enum DocsCommand {
-    /// Index files or folders (PDF, DOCX, Markdown, HTML, text); unchanged files are skipped.
+    /// Index files or folders (PDF, DOCX, Markdown, HTML, text; scans and photos of pages as PNG, JPEG, TIFF or PNM, read by OCR); unchanged files are skipped.
     Add {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -26,6 +26,17 @@ pub enum DocsCommand {
     Text { id_or_path: String },
     /// Remove a document by id or path, or a folder with all its documents.
     Remove { id_or_path: String },
+    /// Render one page of a PDF as a greyscale image (PGM), as a scanner would have made it: a
+    /// scan whose true text is known, for checking OCR.
+    Rasterise {
+        pdf: PathBuf,
+        /// The page, from 1.
+        #[arg(long, default_value_t = 1)]
+        page: u16,
+        #[arg(long, default_value_t = 150.0)]
+        dpi: f32,
+        out: PathBuf,
+    },
     /// Mark a document (by id or path) or a library folder "never leaves this device": its
     /// passages are never sent to a remote model, nor are earlier turns that read them.
     Private {
@@ -105,6 +116,13 @@ pub fn run(command: DocsCommand) -> Result<()> {
                 sync(&mut library);
             }
         }
+        DocsCommand::Rasterise { pdf, page, dpi, out } => {
+            let bytes = std::fs::read(&pdf).with_context(|| format!("cannot read {}", pdf.display()))?;
+            let image =
+                automix_docs::extract::rasterise_page(&bytes, page.saturating_sub(1), dpi).map_err(|reason| anyhow::anyhow!("{}: {reason}", pdf.display()))?;
+            std::fs::write(&out, image.to_pgm()).with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{}: page {page} at {dpi} dpi, {}×{} pixels", out.display(), image.width, image.height);
+        }
         DocsCommand::List => {
             for doc in library.documents()? {
                 let private = match &doc.private_folder {
@@ -149,9 +167,11 @@ fn print_document_text(text: &DocumentText) {
         println!("\n{}", text.text);
     }
     for page in &text.pages {
+        let ocr = page.ocr_confidence.map(|confidence| format!(", read by OCR, {confidence:.0}% sure")).unwrap_or_default();
         match &page.label {
-            Some(label) => println!("\n--- page {} (printed page {label}) ---", page.number),
-            None => println!("\n--- page {} ---", page.number),
+            Some(label) => println!("\n--- page {} (printed page {label}{ocr}) ---", page.number),
+            None if ocr.is_empty() => println!("\n--- page {} ---", page.number),
+            None => println!("\n--- page {} ({}) ---", page.number, ocr.trim_start_matches(", ")),
         }
         println!("{}", page.text);
     }

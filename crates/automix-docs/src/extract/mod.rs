@@ -3,8 +3,11 @@
 mod docx;
 mod html;
 mod markdown;
+pub mod ocr;
 mod pdf;
 mod text;
+
+pub use pdf::rasterise_page;
 
 use std::path::{Path, PathBuf};
 
@@ -19,12 +22,14 @@ pub enum ExtractError {
     Empty { path: PathBuf },
     #[error("{path} is {size} bytes, over the {limit}-byte limit; raise the size limit (--max-size) to index it")]
     TooLarge { path: PathBuf, size: u64, limit: u64 },
-    #[error("{path} is a binary file, not a supported document (PDF, DOCX, Markdown, HTML or text)")]
+    #[error("{path} is a binary file, not a supported document (PDF, DOCX, Markdown, HTML, text, or an image of pages)")]
     Binary { path: PathBuf },
     #[error("{path} is a password-protected PDF; save an unprotected copy and add that instead")]
     EncryptedPdf { path: PathBuf },
-    #[error("{path} has no text layer (scanned or image-only PDF); run OCR on it first")]
+    #[error("{path} has no text layer (scanned or image-only PDF), and OCR found no words on its pages")]
     NoTextLayer { path: PathBuf },
+    #[error("{path}: page {page} needs OCR: {source}")]
+    Ocr { path: PathBuf, page: u32, source: ocr::OcrError },
     #[error("{path} is not a readable {format} file ({reason}); re-export or repair it")]
     Corrupt { path: PathBuf, format: DocumentFormat, reason: String },
     #[error("{path} contains no text")]
@@ -43,6 +48,9 @@ impl ExtractError {
             ExtractError::Binary { .. } => "binary",
             ExtractError::EncryptedPdf { .. } => "encrypted_pdf",
             ExtractError::NoTextLayer { .. } => "no_text_layer",
+            ExtractError::Ocr { source: ocr::OcrError::EngineMissing(_), .. } => "ocr_missing",
+            ExtractError::Ocr { source: ocr::OcrError::LanguageMissing { .. }, .. } => "ocr_language_missing",
+            ExtractError::Ocr { .. } => "ocr_failed",
             ExtractError::Corrupt { .. } => "corrupt",
             ExtractError::NoText { .. } => "no_text",
             ExtractError::PdfEngineMissing { .. } => "pdf_engine_missing",
@@ -60,6 +68,8 @@ pub enum DocumentFormat {
     Markdown,
     Html,
     Text,
+    /// A scan or photo of pages (PNG, JPEG, TIFF), read by OCR.
+    Image,
 }
 
 impl DocumentFormat {
@@ -71,12 +81,13 @@ impl DocumentFormat {
             DocumentFormat::Markdown => "markdown",
             DocumentFormat::Html => "html",
             DocumentFormat::Text => "text",
+            DocumentFormat::Image => "image",
         }
     }
 
     /// Parses the name written by [`DocumentFormat::as_str`].
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Pdf, Self::Docx, Self::Markdown, Self::Html, Self::Text].into_iter().find(|format| format.as_str() == name)
+        [Self::Pdf, Self::Docx, Self::Markdown, Self::Html, Self::Text, Self::Image].into_iter().find(|format| format.as_str() == name)
     }
 
     /// The format a file extension names, if it is one the library reads.
@@ -88,6 +99,8 @@ impl DocumentFormat {
             "md" | "markdown" | "mdown" | "mkd" => Some(Self::Markdown),
             "html" | "htm" | "xhtml" => Some(Self::Html),
             "txt" | "text" | "rst" | "org" | "log" | "csv" | "tsv" => Some(Self::Text),
+            // PNM is what `scanimage` writes.
+            "png" | "jpg" | "jpeg" | "tif" | "tiff" | "pnm" | "pgm" | "ppm" | "pbm" => Some(Self::Image),
             _ => None,
         }
     }
@@ -111,6 +124,8 @@ pub struct Block {
     pub page_label: Option<String>,
     /// Byte range of the block inside [`ExtractedDocument::text`].
     pub byte_range: std::ops::Range<usize>,
+    /// The page's mean OCR word confidence (0–100) when its text was read by OCR.
+    pub ocr_confidence: Option<f32>,
 }
 
 /// A document's text plus its block structure.
@@ -151,6 +166,14 @@ impl DocumentBuilder {
         self.push_block(raw, None, Some(page), page_label.map(str::to_string));
     }
 
+    /// A paragraph read by OCR from `page`, whose words were `confidence` sure on average.
+    pub(crate) fn push_ocr_page(&mut self, raw: &str, page: u32, page_label: Option<&str>, confidence: f32) {
+        self.push_block(raw, None, Some(page), page_label.map(str::to_string));
+        if let Some(block) = self.blocks.last_mut().filter(|block| block.page == Some(page)) {
+            block.ocr_confidence = Some(confidence);
+        }
+    }
+
     fn push_block(&mut self, raw: &str, heading_level: Option<u8>, page: Option<u32>, page_label: Option<String>) {
         let collapsed = collapse_inline_whitespace(raw);
         if collapsed.is_empty() {
@@ -164,7 +187,7 @@ impl DocumentBuilder {
         }
         let start = self.text.len();
         self.text.push_str(&collapsed);
-        self.blocks.push(Block { heading_level, page, page_label, byte_range: start..self.text.len() });
+        self.blocks.push(Block { heading_level, page, page_label, byte_range: start..self.text.len(), ocr_confidence: None });
     }
 
     pub(crate) fn finish(self, path: &Path, format: DocumentFormat, explicit_title: Option<String>) -> Result<ExtractedDocument, ExtractError> {
@@ -204,7 +227,23 @@ pub fn extract(path: &Path, bytes: &[u8], format: DocumentFormat) -> Result<Extr
         DocumentFormat::Markdown => markdown::extract(path, &text::decode(path, bytes)?),
         DocumentFormat::Html => html::extract(path, &text::decode(path, bytes)?),
         DocumentFormat::Text => text::extract(path, bytes),
+        DocumentFormat::Image => extract_image(path),
     }
+}
+
+/// A scan or photo: every page by OCR, orientation found by Tesseract.
+fn extract_image(path: &Path) -> Result<ExtractedDocument, ExtractError> {
+    let pages = ocr::recognise(path, &ocr::languages(), true).map_err(|source| ExtractError::Ocr { path: path.to_path_buf(), page: 1, source })?;
+    let mut builder = DocumentBuilder::new();
+    for page in &pages {
+        for paragraph in &page.paragraphs {
+            builder.push_ocr_page(paragraph, page.number, None, page.mean_confidence);
+        }
+    }
+    builder.finish(path, DocumentFormat::Image, None).map_err(|error| match error {
+        ExtractError::NoText { path } => ExtractError::NoTextLayer { path },
+        other => other,
+    })
 }
 
 /// Picks the format from the file's leading bytes, falling back to its extension; text otherwise.
@@ -214,6 +253,9 @@ pub fn detect_format(path: &Path, bytes: &[u8]) -> DocumentFormat {
     }
     if bytes.starts_with(b"PK\x03\x04") {
         return DocumentFormat::Docx;
+    }
+    if bytes.starts_with(b"\x89PNG") || bytes.starts_with(b"\xFF\xD8\xFF") || bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+        return DocumentFormat::Image;
     }
     DocumentFormat::from_extension(path).unwrap_or(DocumentFormat::Text)
 }

@@ -72,6 +72,29 @@ pub fn image_only_pdf_bytes() -> Vec<u8> {
     finish_pdf(document, pages_id, resources_id, vec![page], None)
 }
 
+/// A one-page A4 PDF whose only content is this greyscale image, scaled to the page: a scan.
+pub fn scanned_pdf_bytes(pixels: &[u8], width: usize, height: usize) -> Vec<u8> {
+    let mut document = Document::with_version("1.5");
+    let pages_id = document.new_object_id();
+    let image = Stream::new(
+        dictionary! {
+            "Type" => "XObject", "Subtype" => "Image", "Width" => width as i64, "Height" => height as i64,
+            "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8,
+        },
+        pixels.to_vec(),
+    );
+    let image_id = document.add_object(image);
+    let resources_id = document.add_object(dictionary! { "XObject" => dictionary! { "Im0" => image_id } });
+    let operations = vec![
+        Operation::new("q", vec![]),
+        Operation::new("cm", vec![595.into(), 0.into(), 0.into(), 842.into(), 0.into(), 0.into()]),
+        Operation::new("Do", vec![Object::Name(b"Im0".to_vec())]),
+        Operation::new("Q", vec![]),
+    ];
+    let page = add_page(&mut document, pages_id, Content { operations });
+    finish_pdf(document, pages_id, resources_id, vec![page], None)
+}
+
 /// A text PDF whose trailer demands a password the tests never give.
 pub fn encrypted_pdf_bytes() -> Vec<u8> {
     let plain = pdf_bytes(&[&["Secret quarterly numbers."]], None);

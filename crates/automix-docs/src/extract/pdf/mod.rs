@@ -12,10 +12,18 @@ mod layout;
 
 use std::path::Path;
 
-use pdfium_render::prelude::{PdfDocument, PdfDocumentMetadataTagType, PdfPage, PdfPageTextChars, PdfiumError, PdfiumInternalError};
+use pdfium_render::prelude::{
+    PdfBitmapFormat, PdfDocument, PdfDocumentMetadataTagType, PdfPage, PdfPageTextChars, PdfRenderConfig, PdfiumError, PdfiumInternalError,
+};
 
 use self::layout::{Glyph, Line};
+use super::ocr::{self, GrayImage};
 use super::{DocumentBuilder, DocumentFormat, ExtractError, ExtractedDocument};
+
+/// The resolution a page without text is rendered at for OCR (Tesseract reads best at 300 dpi).
+const OCR_DPI: f32 = 300.0;
+/// A page rendered for OCR is at most this wide (a poster-sized page would otherwise take GBs).
+const OCR_MAX_WIDTH: i32 = 5000;
 
 pub(crate) fn extract(path: &Path, bytes: &[u8]) -> Result<ExtractedDocument, ExtractError> {
     let corrupt = |reason: String| ExtractError::Corrupt { path: path.to_path_buf(), format: DocumentFormat::Pdf, reason };
@@ -34,12 +42,24 @@ pub(crate) fn extract(path: &Path, bytes: &[u8]) -> Result<ExtractedDocument, Ex
         return Err(corrupt("it has no pages".to_string()));
     }
     let mut builder = DocumentBuilder::new();
+    let mut languages: Option<String> = None;
     for (index, page) in document.pages().iter().enumerate() {
         let physical = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let label = page_label(&page, physical);
         let lines = page_lines(&page).map_err(|error| corrupt(format!("page {physical}: {}", describe(&error))))?;
-        for paragraph in layout::paragraphs(&lines) {
-            builder.push_page(&paragraph, physical, label.as_deref());
+        if lines.iter().any(|line| line.baseline.is_some()) {
+            for paragraph in layout::paragraphs(&lines) {
+                builder.push_page(&paragraph, physical, label.as_deref());
+            }
+            continue;
+        }
+        // No printed glyph: a scanned page (or a blank one, which OCR finds empty).
+        let image = render_gray(&page, OCR_DPI).map_err(|error| corrupt(format!("page {physical} cannot be rendered for OCR: {}", describe(&error))))?;
+        let languages = languages.get_or_insert_with(ocr::languages);
+        let read = ocr::recognise_gray(&image, languages).map_err(|source| ExtractError::Ocr { path: path.to_path_buf(), page: physical, source })?;
+        tracing::debug!(page = physical, words = read.words, confidence = read.mean_confidence, "page read by OCR");
+        for paragraph in &read.paragraphs {
+            builder.push_ocr_page(paragraph, physical, label.as_deref(), read.mean_confidence);
         }
     }
     let title = document_title(&document);
@@ -48,6 +68,39 @@ pub(crate) fn extract(path: &Path, bytes: &[u8]) -> Result<ExtractedDocument, Ex
         ExtractError::NoText { path } => ExtractError::NoTextLayer { path },
         other => other,
     })
+}
+
+/// Renders one page of a PDF in greyscale at `dpi` (capped at a width of 5000 pixels): what OCR
+/// reads, and what a scorer compares against the page's own text.
+pub fn rasterise_page(bytes: &[u8], page_index: u16, dpi: f32) -> Result<GrayImage, String> {
+    let pdfium = engine::lock()?;
+    let document = pdfium.load_pdf_from_byte_slice(bytes, None).map_err(|error| describe(&error))?;
+    let page = document.pages().get(i32::from(page_index)).map_err(|error| describe(&error))?;
+    render_gray(&page, dpi).map_err(|error| describe(&error))
+}
+
+fn render_gray(page: &PdfPage<'_>, dpi: f32) -> Result<GrayImage, PdfiumError> {
+    let width = ((page.width().value / 72.0 * dpi).round() as i32).clamp(1, OCR_MAX_WIDTH);
+    // Rendered in colour and turned grey here: PDFium's own greyscale bitmaps trip its checks.
+    let config = PdfRenderConfig::new().set_target_width(width).render_form_data(false);
+    let bitmap = page.render_with_config(&config)?;
+    let (width, height) = (bitmap.width().max(0) as usize, bitmap.height().max(0) as usize);
+    let bytes = bitmap.as_raw_bytes();
+    let stride = bytes.len().checked_div(height).unwrap_or(0);
+    let channels = match bitmap.format()? {
+        PdfBitmapFormat::Gray => 1,
+        PdfBitmapFormat::BGR => 3,
+        PdfBitmapFormat::BGRx | PdfBitmapFormat::BGRA => 4,
+    };
+    let mut pixels = Vec::with_capacity(width * height);
+    for row in 0..height {
+        let line = &bytes[row * stride..row * stride + width * channels];
+        match channels {
+            1 => pixels.extend_from_slice(line),
+            _ => pixels.extend(line.chunks_exact(channels).map(|px| ((px[0] as u32 * 29 + px[1] as u32 * 150 + px[2] as u32 * 77) >> 8) as u8)),
+        }
+    }
+    Ok(GrayImage { width, height, pixels })
 }
 
 /// The page's label from the document's /PageLabels ("iv", "19", "A-3") when it differs from
