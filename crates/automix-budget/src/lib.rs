@@ -156,7 +156,7 @@ impl Ledger {
         let mut connection = Connection::open(path).map_err(|source| BudgetError::Open { path: path.into(), source })?;
         // Many processes and threads may queue on the write lock at once; waiting is right.
         connection.busy_timeout(Duration::from_secs(30))?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
+        automix_sqlite::enable_wal(&connection)?;
         // NORMAL in WAL mode survives process crashes (the kill -9 case); only a power cut can
         // lose the last commits.
         connection.pragma_update(None, "synchronous", "NORMAL")?;

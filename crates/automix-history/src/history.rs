@@ -43,7 +43,7 @@ impl History {
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         // WAL lets the UI read history while a question is being recorded; NORMAL sync is
         // durable against process crashes, which is what the history needs.
-        connection.pragma_update(None, "journal_mode", "WAL")?;
+        automix_sqlite::enable_wal(&connection)?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         // Checkpoints run on the checkpointer thread instead of inside a commit.
