@@ -282,10 +282,8 @@ impl AppState {
     pub fn renew_local_api_token(&self) -> Result<(), AppError> {
         let store = self.assistant.paths().local_api_token_store();
         store.save(&automix::remote::ApiKey::new(automix_serve::new_token()))?;
-        let running = lock(&self.local_api).running.take().map(|(settings, server)| {
-            drop(server);
-            settings
-        });
+        // Taking the server out drops it, which stops it; it starts again with the new token.
+        let running = lock(&self.local_api).running.take().map(|(settings, _server)| settings);
         match running {
             Some(settings) => self.apply_local_api(&settings),
             None => Ok(()),

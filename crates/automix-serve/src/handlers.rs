@@ -157,7 +157,7 @@ async fn answer(context: Context, headers: HeaderMap, body: Body) -> Result<Resp
     let client = client_name(&request, &headers);
     let engine = context.engine.clone();
     let checked = request.clone();
-    tokio::task::spawn_blocking(move || fits(engine.as_ref().as_ref(), &checked)).await.map_err(|error| internal(&error))??;
+    tokio::task::spawn_blocking(move || fits(&engine, &checked)).await.map_err(|error| internal(&error))??;
 
     let ticket = context.admission.enter()?;
     let permit = context.admission.model().await;
@@ -173,7 +173,7 @@ async fn answer(context: Context, headers: HeaderMap, body: Body) -> Result<Resp
         let _place = (ticket, permit);
         let started = Instant::now();
         let progress = sender.clone();
-        let result = run(engine.as_ref().as_ref(), &asked, &client, &cancel, &mut |delta| {
+        let result = run(&engine, &asked, &client, &cancel, &mut |delta| {
             let _ = progress.send(Progress::Delta(delta));
         });
         admission.answered_in(started.elapsed().as_millis() as u64);

@@ -21,8 +21,8 @@ use tokio::sync::oneshot;
 
 pub use error::{ApiError, ServeError};
 
-/// The engine a server answers with: the CLI's `Assistant`, or the app's state that holds one.
-pub type Engine = Arc<dyn AsRef<Assistant> + Send + Sync>;
+/// The engine a server answers with, shared with the front end that started it.
+pub type Engine = Arc<Assistant>;
 
 /// Requests waiting behind the one the local model is answering; more get HTTP 429.
 pub const DEFAULT_QUEUE_LIMIT: usize = 4;

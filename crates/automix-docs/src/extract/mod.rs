@@ -233,7 +233,8 @@ pub fn extract(path: &Path, bytes: &[u8], format: DocumentFormat) -> Result<Extr
 
 /// A scan or photo: every page by OCR, orientation found by Tesseract.
 fn extract_image(path: &Path) -> Result<ExtractedDocument, ExtractError> {
-    let pages = ocr::recognise(path, &ocr::languages(), true).map_err(|source| ExtractError::Ocr { path: path.to_path_buf(), page: 1, source })?;
+    let ocr_error = |source| ExtractError::Ocr { path: path.to_path_buf(), page: 1, source };
+    let pages = ocr::Ocr::new().and_then(|ocr| ocr.recognise(path, true)).map_err(ocr_error)?;
     let mut builder = DocumentBuilder::new();
     for page in &pages {
         for paragraph in &page.paragraphs {

@@ -47,20 +47,19 @@ fn tesseract() -> PathBuf {
 }
 
 /// The installed language packs.
-pub fn installed_languages() -> Result<Vec<String>, OcrError> {
+fn installed_languages() -> Result<Vec<String>, OcrError> {
     let output = Command::new(tesseract()).arg("--list-langs").output().map_err(|error| OcrError::EngineMissing(error.to_string()))?;
     let text = String::from_utf8_lossy(&output.stdout);
     Ok(text.lines().skip(1).map(str::trim).filter(|line| !line.is_empty() && *line != "osd").map(String::from).collect())
 }
 
 /// The languages to read: `AUTOMIX_OCR_LANGUAGES`, else English plus the system locale's language
-/// where its pack is installed.
-pub fn languages() -> String {
+/// where its pack is among `installed`.
+fn chosen_languages(installed: &[String]) -> String {
     if let Some(chosen) = std::env::var(OCR_LANGUAGES_ENV).ok().filter(|value| !value.trim().is_empty()) {
         return chosen.trim().to_string();
     }
     let locale = ["LC_ALL", "LC_MESSAGES", "LANG"].iter().find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty())).unwrap_or_default();
-    let installed = installed_languages().unwrap_or_default();
     match tesseract_language(&locale) {
         Some(language) if language != "eng" && installed.iter().any(|have| have == language) => format!("eng+{language}"),
         _ => "eng".to_string(),
@@ -93,18 +92,49 @@ fn tesseract_language(locale: &str) -> Option<&'static str> {
     })
 }
 
-/// Reads the text of the image file at `image` (PNG, JPEG, TIFF, PGM …) in `languages`.
-/// `detect_orientation` lets Tesseract find the page's orientation first (photos of pages).
-pub fn recognise(image: &Path, languages: &str, detect_orientation: bool) -> Result<Vec<OcrPage>, OcrError> {
-    let installed = installed_languages()?;
-    for language in languages.split('+') {
-        if !installed.iter().any(|have| have == language) {
-            return Err(OcrError::LanguageMissing {
-                language: language.to_string(),
-                package: format!("tesseract-ocr-{}", language.replace('_', "-").to_lowercase()),
-            });
+/// The OCR engine with its languages, checked once for all the pages of a document.
+#[derive(Debug, Clone)]
+pub struct Ocr {
+    languages: String,
+}
+
+impl Ocr {
+    /// The engine in the chosen languages ([`OCR_LANGUAGES_ENV`], else English plus the locale's
+    /// language where installed); fails when the engine or a chosen language pack is missing.
+    pub fn new() -> Result<Ocr, OcrError> {
+        let installed = installed_languages()?;
+        let languages = chosen_languages(&installed);
+        for language in languages.split('+') {
+            if !installed.iter().any(|have| have == language) {
+                return Err(OcrError::LanguageMissing {
+                    language: language.to_string(),
+                    package: format!("tesseract-ocr-{}", language.replace('_', "-").to_lowercase()),
+                });
+            }
         }
+        Ok(Ocr { languages })
     }
+
+    /// Reads the text of the image file at `image` (PNG, JPEG, TIFF, PGM …).
+    /// `detect_orientation` lets Tesseract find the page's orientation first (photos of pages).
+    pub fn recognise(&self, image: &Path, detect_orientation: bool) -> Result<Vec<OcrPage>, OcrError> {
+        recognise(image, &self.languages, detect_orientation)
+    }
+
+    /// Reads a greyscale image by OCR through a temporary PGM file.
+    pub fn recognise_gray(&self, image: &GrayImage) -> Result<OcrPage, OcrError> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let file = std::env::temp_dir().join(format!("automix-ocr-{}-{}.pgm", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+        std::fs::write(&file, image.to_pgm()).map_err(|error| OcrError::Failed(format!("cannot write {}: {error}", file.display())))?;
+        let result = self.recognise(&file, false);
+        let _ = std::fs::remove_file(&file);
+        let mut pages = result?;
+        Ok(if pages.is_empty() { OcrPage { number: 1, paragraphs: Vec::new(), mean_confidence: 0.0, words: 0 } } else { pages.remove(0) })
+    }
+}
+
+/// One run of Tesseract on `image` in `languages` (installed: [`Ocr::new`] checked them).
+fn recognise(image: &Path, languages: &str, detect_orientation: bool) -> Result<Vec<OcrPage>, OcrError> {
     let mut command = Command::new(tesseract());
     command.arg(image).arg("stdout").args(["-l", languages, "--psm", if detect_orientation { "1" } else { "3" }, "tsv"]);
     // One thread: the indexer already runs beside the chat on a laptop's few cores.
@@ -214,17 +244,6 @@ impl GrayImage {
         bytes.extend_from_slice(&self.pixels);
         bytes
     }
-}
-
-/// Reads a greyscale image by OCR through a temporary PGM file.
-pub fn recognise_gray(image: &GrayImage, languages: &str) -> Result<OcrPage, OcrError> {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let file = std::env::temp_dir().join(format!("automix-ocr-{}-{}.pgm", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
-    std::fs::write(&file, image.to_pgm()).map_err(|error| OcrError::Failed(format!("cannot write {}: {error}", file.display())))?;
-    let result = recognise(&file, languages, false);
-    let _ = std::fs::remove_file(&file);
-    let mut pages = result?;
-    Ok(if pages.is_empty() { OcrPage { number: 1, paragraphs: Vec::new(), mean_confidence: 0.0, words: 0 } } else { pages.remove(0) })
 }
 
 #[cfg(test)]

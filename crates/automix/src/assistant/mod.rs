@@ -224,14 +224,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// So a front end that keeps the engine inside its own state (the desktop app) and one that holds
-/// it alone (the command line) hand it to the local API server the same way.
-impl AsRef<Assistant> for Assistant {
-    fn as_ref(&self) -> &Assistant {
-        self
-    }
-}
-
 impl Assistant {
     /// Opens the stores (history, budget, library) and the router; the models load separately.
     pub fn open(paths: &AssistantPaths, remote: Option<RemoteModel>, config: AssistantConfig) -> Result<Self, AskError> {

@@ -42,7 +42,8 @@ pub(crate) fn extract(path: &Path, bytes: &[u8]) -> Result<ExtractedDocument, Ex
         return Err(corrupt("it has no pages".to_string()));
     }
     let mut builder = DocumentBuilder::new();
-    let mut languages: Option<String> = None;
+    // Made at the first page without text, and kept for the document's other pages.
+    let mut engine: Option<ocr::Ocr> = None;
     for (index, page) in document.pages().iter().enumerate() {
         let physical = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let label = page_label(&page, physical);
@@ -55,8 +56,12 @@ pub(crate) fn extract(path: &Path, bytes: &[u8]) -> Result<ExtractedDocument, Ex
         }
         // No printed glyph: a scanned page (or a blank one, which OCR finds empty).
         let image = render_gray(&page, OCR_DPI).map_err(|error| corrupt(format!("page {physical} cannot be rendered for OCR: {}", describe(&error))))?;
-        let languages = languages.get_or_insert_with(ocr::languages);
-        let read = ocr::recognise_gray(&image, languages).map_err(|source| ExtractError::Ocr { path: path.to_path_buf(), page: physical, source })?;
+        let ocr_error = |source| ExtractError::Ocr { path: path.to_path_buf(), page: physical, source };
+        let ocr = match &engine {
+            Some(ocr) => ocr,
+            None => engine.insert(ocr::Ocr::new().map_err(ocr_error)?),
+        };
+        let read = ocr.recognise_gray(&image).map_err(ocr_error)?;
         tracing::debug!(page = physical, words = read.words, confidence = read.mean_confidence, "page read by OCR");
         for paragraph in &read.paragraphs {
             builder.push_ocr_page(paragraph, physical, label.as_deref(), read.mean_confidence);
