@@ -153,7 +153,7 @@ export function createDocumentsView(ctx: AppContext): View {
         : [h("section", { class: "document-page", "data-testid": "document-page" }, h("p", { class: "page-text" }, read.text))];
       fill(textDialog,
         h("h2", { id: "document-text-title" }, doc.title),
-        h("p", { class: "muted small path" }, `${doc.path} · ${read.pages.length ? `${read.pages.length} pages with text` : doc.format}`),
+        h("p", { class: "muted small path" }, `${doc.path} · ${read.pages.length ? `${read.pages.length} ${read.pages.length === 1 ? "page" : "pages"} with text` : doc.format}`),
         h("div", { class: "document-pages" }, ...pages),
         h("div", { class: "dialog-actions" },
           h("button", { type: "button", "data-testid": "document-text-close", autofocus: true, onclick: () => textDialog.close() }, "Close")));
