@@ -594,13 +594,19 @@ describe("AutoMix desktop app", { timeout: 30 * MINUTE }, () => {
     const [stateBefore, textBefore] = await poll(routerCell, { message: "the SmolLM2 row's router cell" });
     assert.equal(stateBefore, "calibrated", `router cell before: ${textBefore}`);
     assert.match(textBefore, /calibrated \(shipped\): right on \d+% of \d+/);
-    await e2e.clickElement(driver, await driver.findElement(By.css(`${row} [data-testid="model-calibrate"]`)), "model-calibrate");
+    // The model table is redrawn as its data arrives: a button found just before a redraw is
+    // stale, so it is looked up again until a click lands.
+    const clickInRow = (id) => poll(async () => {
+      await e2e.clickElement(driver, await driver.findElement(By.css(`${row} [data-testid="${id}"]`)), id);
+      return true;
+    }, { timeout: 10_000, message: `a click on ${id}` });
+    await clickInRow("model-calibrate");
     const [, progress] = await poll(async () => {
       const cell = await routerCell();
       return cell && ["indexing", "answering"].includes(cell[0]) && /calibrating/.test(cell[1]) ? cell : null;
     }, { timeout: 60_000, message: "the router cell to show the calibration's progress" });
     metrics.calibration_progress_text = progress;
-    await e2e.clickElement(driver, await driver.findElement(By.css(`${row} [data-testid="model-calibrate-cancel"]`)), "model-calibrate-cancel");
+    await clickInRow("model-calibrate-cancel");
     const [, textAfter] = await poll(async () => {
       const cell = await routerCell();
       return cell && cell[0] === "calibrated" ? cell : null;
