@@ -2,6 +2,9 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    // Started as the indexer's document reader, this process reads files and exits here,
+    // before anything of the app is set up.
+    automix::docs::extract::serve_if_asked();
     limit_malloc_arenas();
     automix_app_lib::run();
 }

@@ -8,7 +8,7 @@ import type { AnswerView, AskEvent } from "./api";
 const ready = { state: "ready", model_id: "m", load_ms: 1 };
 const doc = { id: 1, path: "/docs/france.md", title: "France", format: "md", content_hash: "h", size_bytes: 2048, chunk_count: 3, indexed_at: 1_700_000_000, private: false, private_folder: null as string | null };
 const privateCalls: unknown[] = [];
-const citation = { document_id: 1, path: doc.path, title: "France", page_start: null, page_end: null, page_label_start: null, page_label_end: null, section: "Capital", char_start: 15, char_end: 36, snippet: "Paris…" };
+const citation = { document_id: 1, path: doc.path, title: "France", page_start: null, page_end: null, page_label_start: null, page_label_end: null, ocr_confidence: null, section: "Capital", char_start: 15, char_end: 36, snippet: "Paris…" };
 const stored: AnswerView = {
   id: 11, conversation_id: 5, asked_at_ms: 1_700_000_000_000, question: "Capital of France?", citations: [citation], passages: ["Paris is the capital."],
   local_answer: "Lyon", local_model: "smollm2", verifier_value: 0.3, local_confidence: 0.3, decision: "escalate", reason: "low confidence",

@@ -153,7 +153,7 @@ impl Ledger {
     /// Opens (creating as needed) the ledger at `path` and releases reservations whose owner
     /// process has died. The file may be shared with the history database.
     pub fn open(path: &Path) -> Result<Self, BudgetError> {
-        let mut connection = Connection::open(path).map_err(|source| BudgetError::Open { path: path.into(), source })?;
+        let mut connection = automix_sqlite::open_creating_folder(path).map_err(|source| BudgetError::Open { path: path.into(), source })?;
         // Many processes and threads may queue on the write lock at once; waiting is right.
         connection.busy_timeout(Duration::from_secs(30))?;
         automix_sqlite::enable_wal(&connection)?;

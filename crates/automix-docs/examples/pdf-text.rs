@@ -38,5 +38,11 @@ fn main() -> ExitCode {
         out.push_str(document.block_text(block));
         out.push_str("\n\n");
     }
+    // Pages read by OCR (no text layer, or one that is noise) are named, so a scorer can tell.
+    let mut ocr_pages: Vec<u32> = document.blocks.iter().filter(|block| block.ocr_confidence.is_some()).filter_map(|block| block.page).collect();
+    ocr_pages.dedup();
+    if !ocr_pages.is_empty() {
+        eprintln!("{}: pages read by OCR: {ocr_pages:?}", path.display());
+    }
     std::io::stdout().write_all(out.as_bytes()).map(|()| ExitCode::SUCCESS).unwrap_or(ExitCode::FAILURE)
 }

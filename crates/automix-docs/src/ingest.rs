@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::chunk::{chunk_document, CharOffsets, ChunkingConfig};
 use crate::embed::Embedder;
 use crate::error::DocsError;
-use crate::extract::{detect_format, extract, read_document_bytes, DocumentFormat, ExtractError, ExtractedDocument};
+use crate::extract::{read_document_bytes, DocumentFormat, DocumentReader, ExtractError, ExtractedDocument, PageProgress};
 use crate::store::{Library, NewDocument, PageSpan};
 
 /// Files over 200 MB are refused unless the limit is raised.
@@ -78,6 +78,8 @@ pub struct IndexProgress {
     /// Chunks embedded so far in this batch.
     pub chunks_indexed: usize,
     pub current_file: Option<PathBuf>,
+    /// The pages of the current file read so far, for paged documents (PDFs, scans).
+    pub pages: Option<PageProgress>,
 }
 
 impl Library {
@@ -101,14 +103,15 @@ impl Library {
                 Err(error) => reports.push(FileReport { path: path.clone(), outcome: FileOutcome::Failed { error: error.to_string() } }),
             }
         }
-        let mut state = IndexProgress { files_done: 0, files_total: files.len(), chunks_indexed: 0, current_file: None };
+        let mut state = IndexProgress { files_done: 0, files_total: files.len(), chunks_indexed: 0, current_file: None, pages: None };
+        let mut reader = DocumentReader::new();
         for file in files {
             if cancel.load(Ordering::Relaxed) {
                 return Err(DocsError::Cancelled);
             }
             state.current_file = Some(file.clone());
             progress(&state);
-            let outcome = match self.index_file(embedder, &file, options, &mut state, progress, cancel) {
+            let outcome = match self.index_file(embedder, &mut reader, &file, options, &mut state, progress, cancel) {
                 Ok(outcome) => outcome,
                 Err(DocsError::Extract(error)) => FileOutcome::Failed { error: error.to_string() },
                 Err(other) => return Err(other),
@@ -116,6 +119,7 @@ impl Library {
             reports.push(FileReport { path: file, outcome });
             state.files_done += 1;
             state.current_file = None;
+            state.pages = None;
             progress(&state);
         }
         Ok(reports)
@@ -156,9 +160,11 @@ impl Library {
         Ok(reports)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn index_file(
         &mut self,
         embedder: &Embedder,
+        reader: &mut DocumentReader,
         path: &Path,
         options: &IndexOptions,
         state: &mut IndexProgress,
@@ -175,6 +181,7 @@ impl Library {
             }
         }
         let bytes = read_document_bytes(path, options.max_file_bytes)?;
+        let size_bytes = bytes.len() as u64;
         let content_hash = format!("{:x}", Sha256::digest(&bytes));
         if let Some(stored) = &previous {
             if stored.content_hash == content_hash {
@@ -182,8 +189,29 @@ impl Library {
                 return Ok(FileOutcome::Unchanged { document_id: stored.document_id });
             }
         }
-        let format = detect_format(path, &bytes);
-        let document = extract(path, &bytes, format)?;
+        drop(bytes);
+        // OCR'd pages are kept under the content's hash until the document is stored, so a
+        // cancelled or crashed read of a long scan resumes at its first unread page.
+        let ocr_cache = self.ocr_cache_folder(&content_hash);
+        let read = reader.read(
+            path,
+            options.max_file_bytes,
+            ocr_cache.as_deref(),
+            &mut |pages| {
+                state.pages = Some(pages);
+                progress(state);
+            },
+            cancel,
+        );
+        let document = match read {
+            Ok(Some(document)) => document,
+            Ok(None) => return Err(DocsError::Cancelled),
+            Err(error) => {
+                forget_ocr_cache(ocr_cache.as_deref());
+                return Err(error.into());
+            }
+        };
+        let format = document.format;
         let chunks = chunk_document(&document, &options.chunking, embedder);
         let mut embeddings = Vec::with_capacity(chunks.len());
         for step in chunks.chunks(EMBEDDING_STEP) {
@@ -203,14 +231,32 @@ impl Library {
             title: &document.title,
             format,
             content_hash: &content_hash,
-            size_bytes: bytes.len() as u64,
+            size_bytes,
             modified_ns,
         };
         let document_id = self.replace_document(&new_document, &chunks, &embeddings)?;
+        forget_ocr_cache(ocr_cache.as_deref());
         Ok(match previous {
             Some(_) => FileOutcome::Updated { document_id, chunks: chunks.len() },
             None => FileOutcome::Added { document_id, chunks: chunks.len() },
         })
+    }
+}
+
+impl Library {
+    /// Where OCR'd pages of the file with this content hash wait for its document to be stored:
+    /// beside the library's database. None for an in-memory library.
+    fn ocr_cache_folder(&self, content_hash: &str) -> Option<PathBuf> {
+        let database = self.connection.path().filter(|path| !path.is_empty())?;
+        Some(Path::new(database).parent()?.join("ocr-pages").join(content_hash))
+    }
+}
+
+fn forget_ocr_cache(folder: Option<&Path>) {
+    if let Some(folder) = folder.filter(|folder| folder.exists()) {
+        if let Err(error) = std::fs::remove_dir_all(folder) {
+            tracing::warn!(folder = %folder.display(), %error, "OCR'd pages of an indexed file could not be removed");
+        }
     }
 }
 

@@ -224,6 +224,7 @@ mod tests {
                     page_end: None,
                     page_label_start: None,
                     page_label_end: None,
+                    ocr_confidence: None,
                     section: None,
                     char_start,
                     char_end: char_start + text.chars().count(),

@@ -135,7 +135,8 @@ impl Library {
         let mut statement = self.connection.prepare_cached(
             "SELECT c.ordinal, c.text, c.section, c.page_start, c.page_end, c.char_start, c.char_end, c.token_count, d.id, d.path, d.title,
                     (SELECT label FROM pages p WHERE p.document_id = d.id AND p.number = c.page_start),
-                    (SELECT label FROM pages p WHERE p.document_id = d.id AND p.number = c.page_end)
+                    (SELECT label FROM pages p WHERE p.document_id = d.id AND p.number = c.page_end),
+                    (SELECT MIN(ocr_confidence) FROM pages p WHERE p.document_id = d.id AND p.number BETWEEN c.page_start AND c.page_end)
              FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?1",
         )?;
         let hit = statement
@@ -158,6 +159,7 @@ impl Library {
                             page_end: row.get(4)?,
                             page_label_start: row.get(11)?,
                             page_label_end: row.get(12)?,
+                            ocr_confidence: row.get::<_, Option<f64>>(13)?.map(|confidence| confidence.clamp(0.0, 100.0).round() as u8),
                             section,
                             char_start: row.get::<_, i64>(5)? as usize,
                             char_end: row.get::<_, i64>(6)? as usize,

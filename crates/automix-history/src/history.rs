@@ -23,7 +23,7 @@ pub struct History {
 impl History {
     /// Opens (creating and migrating as needed) the history at `path`, in WAL mode.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let connection = Connection::open(path).map_err(|source| StoreError::Open { path: path.into(), source })?;
+        let connection = automix_sqlite::open_creating_folder(path).map_err(|source| StoreError::Open { path: path.into(), source })?;
         let mut history = Self::prepare(connection)?;
         history.checkpointer = Some(Checkpointer::start(path)?);
         Ok(history)

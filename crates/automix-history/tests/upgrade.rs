@@ -159,6 +159,7 @@ fn a_schema_2_history_keeps_confidence_follow_ups_and_failed_escalations() {
             page_end: None,
             page_label_start: None,
             page_label_end: None,
+            ocr_confidence: None,
             section: Some("Leave > Parental leave".into()),
             char_start: 120,
             char_end: 176,

@@ -7,6 +7,16 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode};
 
+/// Opens (creating as needed) the database file at `path`, and the folder it goes in: on a new
+/// machine the app's data folder does not exist until its first database is made. A folder that
+/// cannot be made shows up as the open's own error.
+pub fn open_creating_folder(path: &std::path::Path) -> rusqlite::Result<Connection> {
+    if let Some(folder) = path.parent().filter(|folder| !folder.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(folder);
+    }
+    Connection::open(path)
+}
+
 /// Switches the database to WAL mode, retrying while another connection holds it. On a new file
 /// still in rollback mode, the switch needs an exclusive lock; when a second connection is
 /// migrating at that moment, SQLite answers SQLITE_BUSY at once instead of waiting (waiting
@@ -28,6 +38,15 @@ pub fn enable_wal(connection: &Connection) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_in_a_folder_not_made_yet_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("share").join("automix").join("history.sqlite");
+        let connection = open_creating_folder(&path).unwrap();
+        connection.execute_batch("CREATE TABLE t (x)").unwrap();
+        assert!(path.is_file());
+    }
 
     #[test]
     fn wal_is_enabled_even_while_another_connection_holds_the_new_file() {

@@ -23,6 +23,10 @@ pub struct SourceLocation {
     #[serde(default)]
     pub page_label_end: Option<String>,
     pub section: Option<String>,
+    /// How sure OCR was of the passage's text (the lowest mean word confidence, 0–100, among its
+    /// pages that were read by OCR); None when every page had a text layer.
+    #[serde(default)]
+    pub ocr_confidence: Option<u8>,
     /// Character range of the passage in the document's extracted text.
     pub char_start: usize,
     pub char_end: usize,
@@ -48,12 +52,21 @@ impl SourceLocation {
         Some(format!("{prefix} {printed} ({pdf_pages} {physical})"))
     }
 
+    /// "read by OCR, 93% sure" for a passage whose text came from OCR.
+    pub fn ocr_note(&self) -> Option<String> {
+        self.ocr_confidence.map(|confidence| format!("read by OCR, {confidence}% sure"))
+    }
+
     /// "Title, p. 19 (PDF page 26), § Section": how a passage is labelled where it leaves the
     /// device (a remote payload), without the file's path, which names folders and often the user.
+    /// A passage read by OCR says so ("p. 3, read by OCR, 88% sure"): its words may be misread.
     pub fn reference(&self) -> String {
         let mut text = self.title.clone();
         if let Some(pages) = self.pages() {
             text.push_str(&format!(", {pages}"));
+        }
+        if let Some(note) = self.ocr_note() {
+            text.push_str(&format!(", {note}"));
         }
         if let Some(section) = &self.section {
             text.push_str(&format!(", § {section}"));
@@ -83,6 +96,7 @@ mod tests {
             page_end: end,
             page_label_start: label_start.map(str::to_string),
             page_label_end: label_end.map(str::to_string),
+            ocr_confidence: None,
             section: None,
             char_start: 0,
             char_end: 1,
@@ -93,6 +107,8 @@ mod tests {
         assert_eq!(location(Some(5), Some(6), None, None).pages().as_deref(), Some("pp. 5–6"));
         assert_eq!(location(None, None, None, None).pages(), None);
         assert_eq!(location(Some(26), Some(26), Some("19"), Some("19")).to_string(), "A, p. 19 (PDF page 26) (/a.pdf, chars 0–1)");
+        let scanned = SourceLocation { ocr_confidence: Some(88), ..location(Some(3), Some(3), None, None) };
+        assert_eq!(scanned.reference(), "A, p. 3, read by OCR, 88% sure");
     }
 
     #[test]

@@ -16,6 +16,7 @@ fn location(title: &str, page: u32, label: Option<&str>) -> SourceLocation {
         page_end: Some(page),
         page_label_start: label.map(String::from),
         page_label_end: label.map(String::from),
+        ocr_confidence: None,
         section: Some("Deposit".into()),
         char_start: 0,
         char_end: 40,

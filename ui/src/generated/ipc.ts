@@ -26,6 +26,11 @@ page_start: number | null, page_end: number | null,
  */
 page_label_start: string | null, page_label_end: string | null, section: string | null, 
 /**
+ * How sure OCR was of the passage's text (the lowest mean word confidence, 0–100, among its
+ * pages that were read by OCR); None when every page had a text layer.
+ */
+ocr_confidence: number | null, 
+/**
  * Character range of the passage in the document's extracted text.
  */
 char_start: number, char_end: number, };
@@ -260,7 +265,11 @@ export type IndexProgress = { files_done: number, files_total: number,
 /**
  * Chunks embedded so far in this batch.
  */
-chunks_indexed: number, current_file: string | null, };
+chunks_indexed: number, current_file: string | null, 
+/**
+ * The pages of the current file read so far, for paged documents (PDFs, scans).
+ */
+pages: PageProgress | null, };
 
 export type IndexEvent = { "kind": "progress" } & IndexProgress;
 

@@ -3,7 +3,7 @@ import type { AnswerView, AskEvent, Citation, Decision } from "../api";
 import { answerFromView, cancelAnswer, failAnswer, finishAnswer, newAnswer, reduceAnswer, selfCheckText, shownText } from "./answer";
 
 const citation: Citation = {
-  document_id: 1, path: "/d/a.pdf", title: "A", page_start: 2, page_end: 2, page_label_start: null, page_label_end: null, section: "Intro",
+  document_id: 1, path: "/d/a.pdf", title: "A", page_start: 2, page_end: 2, page_label_start: null, page_label_end: null, ocr_confidence: null, section: "Intro",
   char_start: 0, char_end: 10, snippet: "Paris is…",
 };
 

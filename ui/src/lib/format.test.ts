@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatBytes, formatDateTime, formatMoney, formatPages, formatPercent, pageHeading } from "./format";
+import { formatBytes, formatDateTime, formatMoney, formatPages, formatPercent, ocrNote, pageHeading } from "./format";
 
 describe("formatMoney", () => {
   it("shows ordinary amounts with two decimals in the currency", () => {
@@ -40,6 +40,8 @@ describe("other formats", () => {
     expect(pageHeading({ number: 26, label: "19" })).toBe("Page 26 · printed 19");
     expect(pageHeading({ number: 2, label: null })).toBe("Page 2");
     expect(pageHeading({ number: 3, label: null, ocr_confidence: 91.4 })).toBe("Page 3 · read by OCR, 91% sure");
+    expect(ocrNote({ ocr_confidence: 87.6 })).toBe("read by OCR, 88% sure");
+    expect(ocrNote({ ocr_confidence: null })).toBe("");
     expect(formatPages({ page_start: null, page_end: null })).toBe("");
     expect(formatPages({ page_start: 3, page_end: 3 })).toBe("p. 3");
     expect(formatPages({ page_start: 3, page_end: null })).toBe("p. 3");

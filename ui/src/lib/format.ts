@@ -52,6 +52,11 @@ export function pageHeading(page: { number: number; label: string | null; ocr_co
   return page.ocr_confidence != null ? `${base} · read by OCR, ${Math.round(page.ocr_confidence)}% sure` : base;
 }
 
+/** "read by OCR, 88% sure" for a cited passage whose text came from OCR; "" otherwise. */
+export function ocrNote(location: { ocr_confidence?: number | null }): string {
+  return location.ocr_confidence != null ? `read by OCR, ${Math.round(location.ocr_confidence)}% sure` : "";
+}
+
 /** "p. 3", "pp. 3–5", or with printed labels "p. 19 (PDF page 26)". */
 export function formatPages(range: PageRange): string {
   const { page_start: start, page_label_start: labelStart, page_label_end: labelEnd } = range;

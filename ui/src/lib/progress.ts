@@ -25,9 +25,13 @@ export function pullProgressView(p: PullProgress): ProgressView {
 
 export function indexProgressView(p: IndexEvent): ProgressView {
   const file = p.current_file ? ` — ${p.current_file}` : "";
+  // A long scan moves the bar page by page, and says how many of its pages OCR has read.
+  const pages = p.current_file && p.pages ? p.pages : null;
+  const within = pages && pages.total > 0 ? Math.min(pages.done / pages.total, 1) : 0;
+  const pageLabel = pages ? ` · page ${pages.done} of ${pages.total}${pages.ocr > 0 ? `, ${pages.ocr} read by OCR` : ""}` : "";
   return {
-    fraction: ratio(p.files_done, p.files_total),
-    label: `${p.files_done} of ${p.files_total} files · ${p.chunks_indexed} chunks${file}`,
+    fraction: p.files_total > 0 ? Math.min((p.files_done + within) / p.files_total, 1) : null,
+    label: `${p.files_done} of ${p.files_total} files · ${p.chunks_indexed} chunks${file}${pageLabel}`,
   };
 }
 

@@ -11,7 +11,7 @@ import {
 } from "../lib/answer";
 import { badgeOf } from "../lib/badge";
 import { exportButtons } from "../lib/export";
-import { formatDateTime, formatMoney, formatPages } from "../lib/format";
+import { formatDateTime, formatMoney, formatPages, ocrNote } from "../lib/format";
 import { splitAtCitation } from "../lib/passage";
 import { refreshStatus } from "../status";
 import { errorCode, showError, toast } from "../toast";
@@ -133,7 +133,7 @@ export function createChatView(): ChatView {
   /** The cited passage in its document, highlighted and scrolled into view; the passage alone
    *  when the document's text is not at hand (a --context file, a removed document). */
   async function openPassage(c: Citation, passage: string) {
-    const where = [formatPages(c), c.section].filter(Boolean).join(" · ");
+    const where = [formatPages(c), ocrNote(c), c.section].filter(Boolean).join(" · ");
     let body: HTMLElement = h("blockquote", { class: "passage" }, passage);
     let cited: HTMLElement | null = null;
     if (c.document_id > 0) {
@@ -201,7 +201,7 @@ export function createChatView(): ChatView {
         h("li", {}, h("button", {
           type: "button", class: "chip", "data-testid": "citation-chip",
           onclick: () => void openPassage(c, a.passages[i] ?? c.snippet),
-        }, `[${i + 1}] ${c.title}${c.page_start !== null ? ` · ${formatPages(c)}` : ""}`)))) : null,
+        }, [`[${i + 1}] ${c.title}`, formatPages(c), ocrNote(c)].filter(Boolean).join(" · "))))) : null,
       showCompare
         ? h("div", { class: "compare" },
             h("div", { class: "compare-col", "data-testid": "compare-local" }, h("h3", {}, "Local answer"), h("div", { class: "answer-text" }, a.localText)),

@@ -183,7 +183,12 @@ fn with_progress_bar<T>(run: impl FnOnce(&mut dyn FnMut(&IndexProgress)) -> T) -
     let result = run(&mut |progress: &IndexProgress| {
         bar.set_length(progress.files_total as u64);
         bar.set_position(progress.files_done as u64);
-        bar.set_message(format!("{} chunks", progress.chunks_indexed));
+        let pages = match progress.pages {
+            Some(pages) if pages.ocr > 0 => format!(", page {} of {} ({} by OCR)", pages.done, pages.total, pages.ocr),
+            Some(pages) => format!(", page {} of {}", pages.done, pages.total),
+            None => String::new(),
+        };
+        bar.set_message(format!("{} chunks{pages}", progress.chunks_indexed));
     });
     bar.finish_and_clear();
     result

@@ -6,8 +6,10 @@ mod markdown;
 pub mod ocr;
 mod pdf;
 mod text;
+pub mod worker;
 
 pub use pdf::rasterise_page;
+pub use worker::{serve_if_asked, DocumentReader};
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +38,15 @@ pub enum ExtractError {
     NoText { path: PathBuf },
     #[error("cannot read the PDF {path}: {reason}")]
     PdfEngineMissing { path: PathBuf, reason: String },
+    #[error("{path} needed more than {limit_mib} MiB of memory to read and was stopped (a damaged or hostile file?); the other files are indexed")]
+    ReaderOutOfMemory { path: PathBuf, limit_mib: u64 },
+    #[error("{path} was stopped after {seconds} s without reading a page (a damaged or hostile file?); the other files are indexed")]
+    ReaderTimedOut { path: PathBuf, seconds: u64 },
+    #[error("the document reader failed on {path}: {reason}")]
+    ReaderFailed { path: PathBuf, reason: String },
+    /// An error the worker process met, with its code and message as it reported them.
+    #[error("{message}")]
+    Reported { path: PathBuf, code: &'static str, message: String },
 }
 
 impl ExtractError {
@@ -54,7 +65,34 @@ impl ExtractError {
             ExtractError::Corrupt { .. } => "corrupt",
             ExtractError::NoText { .. } => "no_text",
             ExtractError::PdfEngineMissing { .. } => "pdf_engine_missing",
+            ExtractError::ReaderOutOfMemory { .. } => "reader_out_of_memory",
+            ExtractError::ReaderTimedOut { .. } => "reader_timed_out",
+            ExtractError::ReaderFailed { .. } => "reader_failed",
+            ExtractError::Reported { code, .. } => code,
         }
+    }
+
+    /// The stable code among [`ExtractError::code`]'s named `name` (a worker's report), or
+    /// `reader_failed` for one this build does not know.
+    pub(crate) fn known_code(name: &str) -> &'static str {
+        const CODES: [&str; 15] = [
+            "io",
+            "empty",
+            "too_large",
+            "binary",
+            "encrypted_pdf",
+            "no_text_layer",
+            "ocr_missing",
+            "ocr_language_missing",
+            "ocr_failed",
+            "corrupt",
+            "no_text",
+            "pdf_engine_missing",
+            "reader_out_of_memory",
+            "reader_timed_out",
+            "reader_failed",
+        ];
+        CODES.into_iter().find(|code| *code == name).unwrap_or("reader_failed")
     }
 }
 
@@ -113,7 +151,7 @@ impl std::fmt::Display for DocumentFormat {
 }
 
 /// One paragraph-like unit of a document, in reading order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Block {
     /// Heading level (1 = top) when the block is a heading.
     pub heading_level: Option<u8>,
@@ -129,7 +167,7 @@ pub struct Block {
 }
 
 /// A document's text plus its block structure.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExtractedDocument {
     pub title: String,
     pub format: DocumentFormat,
@@ -219,22 +257,48 @@ fn collapse_inline_whitespace(raw: &str) -> String {
     lines.join("\n")
 }
 
+/// How far the reading of one file has come: pages done of all its pages, and how many of the
+/// done ones were read by OCR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+pub struct PageProgress {
+    pub done: u32,
+    pub total: u32,
+    pub ocr: u32,
+}
+
+/// What a long read reports and keeps as it goes.
+pub struct ReadContext<'a> {
+    /// Called after each page of a paged document.
+    pub on_page: &'a mut dyn FnMut(PageProgress),
+    /// A folder for this file's OCR'd pages: each is written there once read and taken from
+    /// there instead of being read again, so an interrupted read resumes.
+    pub ocr_cache: Option<&'a Path>,
+}
+
 /// Extracts a file's text. `format` comes from [`detect_format`].
 pub fn extract(path: &Path, bytes: &[u8], format: DocumentFormat) -> Result<ExtractedDocument, ExtractError> {
+    extract_with(path, bytes, format, &mut ReadContext { on_page: &mut |_| {}, ocr_cache: None })
+}
+
+/// [`extract`], reporting pages and keeping OCR'd ones as `context` asks.
+pub fn extract_with(path: &Path, bytes: &[u8], format: DocumentFormat, context: &mut ReadContext<'_>) -> Result<ExtractedDocument, ExtractError> {
     match format {
-        DocumentFormat::Pdf => pdf::extract(path, bytes),
+        DocumentFormat::Pdf => pdf::extract(path, bytes, context),
         DocumentFormat::Docx => docx::extract(path, bytes),
         DocumentFormat::Markdown => markdown::extract(path, &text::decode(path, bytes)?),
         DocumentFormat::Html => html::extract(path, &text::decode(path, bytes)?),
         DocumentFormat::Text => text::extract(path, bytes),
-        DocumentFormat::Image => extract_image(path),
+        DocumentFormat::Image => extract_image(path, context),
     }
 }
 
 /// A scan or photo: every page by OCR, orientation found by Tesseract.
-fn extract_image(path: &Path) -> Result<ExtractedDocument, ExtractError> {
+fn extract_image(path: &Path, context: &mut ReadContext<'_>) -> Result<ExtractedDocument, ExtractError> {
     let ocr_error = |source| ExtractError::Ocr { path: path.to_path_buf(), page: 1, source };
     let pages = ocr::Ocr::new().and_then(|ocr| ocr.recognise(path, true)).map_err(ocr_error)?;
+    let count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
+    (context.on_page)(PageProgress { done: count, total: count, ocr: count });
     let mut builder = DocumentBuilder::new();
     for page in &pages {
         for paragraph in &page.paragraphs {

@@ -32,7 +32,7 @@ pub enum OcrError {
 }
 
 /// One page as read by OCR.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OcrPage {
     /// 1-based, in the image file (a multi-page TIFF has several).
     pub number: u32,
@@ -113,6 +113,11 @@ impl Ocr {
             }
         }
         Ok(Ocr { languages })
+    }
+
+    /// The languages it reads, as Tesseract names them (`eng+rus`).
+    pub fn languages(&self) -> &str {
+        &self.languages
     }
 
     /// Reads the text of the image file at `image` (PNG, JPEG, TIFF, PGM …).

@@ -74,24 +74,81 @@ pub fn image_only_pdf_bytes() -> Vec<u8> {
 
 /// A one-page A4 PDF whose only content is this greyscale image, scaled to the page: a scan.
 pub fn scanned_pdf_bytes(pixels: &[u8], width: usize, height: usize) -> Vec<u8> {
+    scanned_pdf_pages(&[(pixels, width, height)])
+}
+
+/// An A4 PDF of scanned pages: each page's only content is its greyscale image, scaled to the page.
+pub fn scanned_pdf_pages(images: &[(&[u8], usize, usize)]) -> Vec<u8> {
+    scanned_pdf(images, &[])
+}
+
+/// A one-page scan with an invisible text layer of these lines over the image, as a scanner's
+/// built-in OCR writes one.
+pub fn scanned_pdf_with_layer(pixels: &[u8], width: usize, height: usize, layer: &[&str]) -> Vec<u8> {
+    scanned_pdf(&[(pixels, width, height)], layer)
+}
+
+fn scanned_pdf(images: &[(&[u8], usize, usize)], layer: &[&str]) -> Vec<u8> {
     let mut document = Document::with_version("1.5");
     let pages_id = document.new_object_id();
-    let image = Stream::new(
-        dictionary! {
-            "Type" => "XObject", "Subtype" => "Image", "Width" => width as i64, "Height" => height as i64,
-            "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8,
-        },
-        pixels.to_vec(),
-    );
-    let image_id = document.add_object(image);
-    let resources_id = document.add_object(dictionary! { "XObject" => dictionary! { "Im0" => image_id } });
-    let operations = vec![
-        Operation::new("q", vec![]),
-        Operation::new("cm", vec![595.into(), 0.into(), 0.into(), 842.into(), 0.into(), 0.into()]),
-        Operation::new("Do", vec![Object::Name(b"Im0".to_vec())]),
-        Operation::new("Q", vec![]),
-    ];
-    let page = add_page(&mut document, pages_id, Content { operations });
+    let mut xobjects = lopdf::Dictionary::new();
+    let mut contents = Vec::new();
+    for (index, (pixels, width, height)) in images.iter().enumerate() {
+        let image = Stream::new(
+            dictionary! {
+                "Type" => "XObject", "Subtype" => "Image", "Width" => *width as i64, "Height" => *height as i64,
+                "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8,
+            },
+            pixels.to_vec(),
+        );
+        let name = format!("Im{index}");
+        xobjects.set(name.as_bytes(), document.add_object(image));
+        contents.push(vec![
+            Operation::new("q", vec![]),
+            Operation::new("cm", vec![595.into(), 0.into(), 0.into(), 842.into(), 0.into(), 0.into()]),
+            Operation::new("Do", vec![Object::Name(name.into_bytes())]),
+            Operation::new("Q", vec![]),
+        ]);
+    }
+    if !layer.is_empty() {
+        let text = contents.last_mut().expect("a page");
+        // Render mode 3: invisible, where a scanner puts its OCR under the image.
+        text.extend([Operation::new("BT", vec![]), Operation::new("Tf", vec!["F1".into(), 10.into()]), Operation::new("Tr", vec![3.into()])]);
+        text.push(Operation::new("Td", vec![50.into(), 780.into()]));
+        for line in layer {
+            text.push(Operation::new("Tj", vec![Object::string_literal(*line)]));
+            text.push(Operation::new("Td", vec![0.into(), (-14).into()]));
+        }
+        text.push(Operation::new("ET", vec![]));
+    }
+    let font_id = document.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "Encoding" => "WinAnsiEncoding",
+    });
+    let resources_id = document.add_object(dictionary! { "XObject" => xobjects, "Font" => dictionary! { "F1" => font_id } });
+    let kids = contents.into_iter().map(|operations| add_page(&mut document, pages_id, Content { operations })).collect();
+    finish_pdf(document, pages_id, resources_id, kids, None)
+}
+
+/// A small PDF whose one page's content stream inflates to `inflated_bytes` of text-showing
+/// operators: a generator bug, or a hostile file in a synced folder.
+pub fn inflate_bomb_pdf_bytes(inflated_bytes: usize) -> Vec<u8> {
+    let mut content = b"BT /F1 12 Tf 50 700 Td\n".to_vec();
+    let operator = b"(AAAA) Tj\n";
+    content.reserve(inflated_bytes);
+    while content.len() < inflated_bytes {
+        content.extend_from_slice(operator);
+    }
+    content.extend_from_slice(b"ET\n");
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&content).expect("deflate");
+    let deflated = encoder.finish().expect("deflate");
+    let mut document = Document::with_version("1.5");
+    let pages_id = document.new_object_id();
+    let font_id = document.add_object(dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica" });
+    let resources_id = document.add_object(dictionary! { "Font" => dictionary! { "F1" => font_id } });
+    let stream = Stream::new(dictionary! { "Filter" => "FlateDecode" }, deflated).with_compression(false);
+    let content_id = document.add_object(stream);
+    let page = document.add_object(dictionary! { "Type" => "Page", "Parent" => pages_id, "Contents" => content_id }).into();
     finish_pdf(document, pages_id, resources_id, vec![page], None)
 }
 
@@ -178,6 +235,18 @@ pub fn docx_bytes(title: &str, paragraphs: &[(Option<&str>, &str)]) -> Vec<u8> {
 
 fn xml_escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Lowercased words of letters and digits (punctuation and hyphenation aside).
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|word| word.chars().count() > 1).map(str::to_lowercase).collect()
+}
+
+/// Share of the reference's words (with repeats) found in the OCR text: how OCR is scored.
+pub fn word_recall(reference: &str, read: &str) -> f64 {
+    let read: std::collections::HashSet<String> = words(read).into_iter().collect();
+    let reference = words(reference);
+    reference.iter().filter(|word| read.contains(*word)).count() as f64 / reference.len().max(1) as f64
 }
 
 /// Writes `bytes` to `dir/name` and returns the path.

@@ -186,6 +186,7 @@ mod tests {
             page_end: None,
             page_label_start: None,
             page_label_end: None,
+            ocr_confidence: None,
             section: None,
             char_start: 0,
             char_end: 1,

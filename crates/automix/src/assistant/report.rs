@@ -93,6 +93,7 @@ pub(super) fn text_citation(source: &str, text: &str) -> Citation {
             page_end: None,
             page_label_start: None,
             page_label_end: None,
+            ocr_confidence: None,
             section: None,
             char_start: 0,
             char_end: text.chars().count(),

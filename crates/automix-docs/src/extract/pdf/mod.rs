@@ -9,6 +9,7 @@
 
 mod engine;
 mod layout;
+mod noise;
 
 use std::path::Path;
 
@@ -18,14 +19,14 @@ use pdfium_render::prelude::{
 
 use self::layout::{Glyph, Line};
 use super::ocr::{self, GrayImage};
-use super::{DocumentBuilder, DocumentFormat, ExtractError, ExtractedDocument};
+use super::{DocumentBuilder, DocumentFormat, ExtractError, ExtractedDocument, PageProgress, ReadContext};
 
 /// The resolution a page without text is rendered at for OCR (Tesseract reads best at 300 dpi).
 const OCR_DPI: f32 = 300.0;
 /// A page rendered for OCR is at most this wide (a poster-sized page would otherwise take GBs).
 const OCR_MAX_WIDTH: i32 = 5000;
 
-pub(crate) fn extract(path: &Path, bytes: &[u8]) -> Result<ExtractedDocument, ExtractError> {
+pub(crate) fn extract(path: &Path, bytes: &[u8], context: &mut ReadContext<'_>) -> Result<ExtractedDocument, ExtractError> {
     let corrupt = |reason: String| ExtractError::Corrupt { path: path.to_path_buf(), format: DocumentFormat::Pdf, reason };
     let declares_encryption = bytes.windows(8).any(|window| window == b"/Encrypt");
     let pdfium = engine::lock().map_err(|reason| ExtractError::PdfEngineMissing { path: path.to_path_buf(), reason })?;
@@ -44,28 +45,58 @@ pub(crate) fn extract(path: &Path, bytes: &[u8]) -> Result<ExtractedDocument, Ex
     let mut builder = DocumentBuilder::new();
     // Made at the first page without text, and kept for the document's other pages.
     let mut engine: Option<ocr::Ocr> = None;
+    let mut progress = PageProgress { done: 0, total: u32::try_from(page_count).unwrap_or(0), ocr: 0 };
     for (index, page) in document.pages().iter().enumerate() {
         let physical = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let label = page_label(&page, physical);
         let lines = page_lines(&page).map_err(|error| corrupt(format!("page {physical}: {}", describe(&error))))?;
-        if lines.iter().any(|line| line.baseline.is_some()) {
-            for paragraph in layout::paragraphs(&lines) {
-                builder.push_page(&paragraph, physical, label.as_deref());
+        // A page without a printed glyph is a scan (or blank, and OCR finds it empty); one whose
+        // text layer is noise is read by OCR too.
+        let layer = lines.iter().any(|line| line.baseline.is_some()).then(|| layout::paragraphs(&lines));
+        let noise_share = layer.as_ref().and_then(|paragraphs| noise::noise_share(&paragraphs.join("\n")));
+        match layer {
+            Some(paragraphs) if !noise_share.is_some_and(noise::is_noise_share) => {
+                for paragraph in &paragraphs {
+                    builder.push_page(paragraph, physical, label.as_deref());
+                }
             }
-            continue;
+            layer => {
+                let ocr_error = |source| ExtractError::Ocr { path: path.to_path_buf(), page: physical, source };
+                let read = match &engine {
+                    Some(ocr) => Ok(ocr),
+                    None => ocr::Ocr::new().map(|ocr| &*engine.insert(ocr)),
+                }
+                .map_err(OcrFailure::from)
+                .and_then(|ocr| read_page_by_ocr(ocr, &page, physical, context.ocr_cache));
+                let read = match (read, layer) {
+                    (Ok(read), None) => Ok(read),
+                    (Err(OcrFailure::Ocr(error)), None) => Err(ocr_error(error)),
+                    (Err(OcrFailure::Render(error)), None) => Err(corrupt(format!("page {physical} cannot be rendered for OCR: {}", describe(&error)))),
+                    // A noisy text layer is the page's text unless OCR reads it better.
+                    (read, Some(paragraphs)) => match read {
+                        Ok(read) if reads_better(&read, noise_share) => Ok(read),
+                        other => {
+                            if let Err(failure) = other {
+                                tracing::warn!(page = physical, %failure, "a page whose text layer looks like noise could not be read by OCR; its layer is kept");
+                            }
+                            for paragraph in &paragraphs {
+                                builder.push_page(paragraph, physical, label.as_deref());
+                            }
+                            progress.done += 1;
+                            (context.on_page)(progress);
+                            continue;
+                        }
+                    },
+                }?;
+                tracing::debug!(page = physical, words = read.words, confidence = read.mean_confidence, "page read by OCR");
+                for paragraph in &read.paragraphs {
+                    builder.push_ocr_page(paragraph, physical, label.as_deref(), read.mean_confidence);
+                }
+                progress.ocr += 1;
+            }
         }
-        // No printed glyph: a scanned page (or a blank one, which OCR finds empty).
-        let image = render_gray(&page, OCR_DPI).map_err(|error| corrupt(format!("page {physical} cannot be rendered for OCR: {}", describe(&error))))?;
-        let ocr_error = |source| ExtractError::Ocr { path: path.to_path_buf(), page: physical, source };
-        let ocr = match &engine {
-            Some(ocr) => ocr,
-            None => engine.insert(ocr::Ocr::new().map_err(ocr_error)?),
-        };
-        let read = ocr.recognise_gray(&image).map_err(ocr_error)?;
-        tracing::debug!(page = physical, words = read.words, confidence = read.mean_confidence, "page read by OCR");
-        for paragraph in &read.paragraphs {
-            builder.push_ocr_page(paragraph, physical, label.as_deref(), read.mean_confidence);
-        }
+        progress.done += 1;
+        (context.on_page)(progress);
     }
     let title = document_title(&document);
     builder.finish(path, DocumentFormat::Pdf, title).map_err(|error| match error {
@@ -73,6 +104,50 @@ pub(crate) fn extract(path: &Path, bytes: &[u8]) -> Result<ExtractedDocument, Ex
         ExtractError::NoText { path } => ExtractError::NoTextLayer { path },
         other => other,
     })
+}
+
+/// Why a page could not be read by OCR.
+#[derive(Debug, thiserror::Error)]
+enum OcrFailure {
+    #[error("{0}")]
+    Ocr(#[from] ocr::OcrError),
+    #[error("the page cannot be rendered: {0}")]
+    Render(PdfiumError),
+}
+
+/// One page read by OCR: from `ocr_cache` where an earlier, interrupted read kept it, else
+/// rendered at [`OCR_DPI`] and recognised, and kept there for the next interrupted read.
+fn read_page_by_ocr(ocr: &ocr::Ocr, page: &PdfPage<'_>, physical: u32, ocr_cache: Option<&Path>) -> Result<ocr::OcrPage, OcrFailure> {
+    let kept = ocr_cache.map(|folder| folder.join(format!("page-{physical}-{}.json", ocr.languages())));
+    if let Some(read) = kept.as_deref().and_then(|file| std::fs::read(file).ok()).and_then(|json| serde_json::from_slice::<ocr::OcrPage>(&json).ok()) {
+        return Ok(read);
+    }
+    let image = render_gray(page, OCR_DPI).map_err(OcrFailure::Render)?;
+    let read = ocr.recognise_gray(&image)?;
+    if let Some(file) = &kept {
+        keep_ocr_page(file, &read);
+    }
+    Ok(read)
+}
+
+/// Whether OCR's reading of a page beats a text layer with this share of noise: OCR was fairly
+/// sure of it and it has less noise.
+fn reads_better(read: &ocr::OcrPage, layer_noise_share: Option<f32>) -> bool {
+    let read_share = noise::noise_share(&read.paragraphs.join("\n")).unwrap_or(0.0);
+    read.words > 0 && read.mean_confidence >= 50.0 && layer_noise_share.is_none_or(|layer| read_share < layer)
+}
+
+/// Writes an OCR'd page where a resumed read finds it; a page that cannot be kept is read again
+/// next time, nothing worse.
+fn keep_ocr_page(file: &Path, read: &ocr::OcrPage) {
+    let kept = file.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| {
+        let partial = file.with_extension("partial");
+        std::fs::write(&partial, serde_json::to_vec(read).unwrap_or_default())?;
+        std::fs::rename(&partial, file)
+    });
+    if let Err(error) = kept {
+        tracing::warn!(file = %file.display(), %error, "an OCR'd page could not be kept for a resumed read");
+    }
 }
 
 /// Renders one page of a PDF in greyscale at `dpi` (capped at a width of 5000 pixels): what OCR
