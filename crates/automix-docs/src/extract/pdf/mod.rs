@@ -201,6 +201,8 @@ fn page_lines(page: &PdfPage<'_>) -> Result<Vec<Line>, PdfiumError> {
     // Character indices of the current line's printed glyphs, for right-to-left lines.
     let mut glyph_indices = Vec::new();
     let mut pending_high_surrogate: Option<u32> = None;
+    // The last printed glyph of the line: its character, right edge and baseline.
+    let mut previous_glyph: Option<(char, f32, f32)> = None;
     for index in 0..chars.len() {
         let ch = chars.get(index)?;
         let value = ch.unicode_value();
@@ -216,6 +218,7 @@ fn page_lines(page: &PdfPage<'_>) -> Result<Vec<Line>, PdfiumError> {
         match decoded {
             '\r' => {}
             '\n' => {
+                previous_glyph = None;
                 let mut finished = std::mem::replace(&mut line, Line { text: String::new(), baseline: None, font_size: 0.0 });
                 reorder_right_to_left(&chars, &mut finished, &std::mem::take(&mut glyph_indices));
                 lines.push(finished);
@@ -225,10 +228,20 @@ fn page_lines(page: &PdfPage<'_>) -> Result<Vec<Line>, PdfiumError> {
             control if control.is_control() && control != '\t' => {}
             _ => {
                 if !decoded.is_whitespace() && !ch.is_generated().unwrap_or(true) {
+                    let font_size = ch.scaled_font_size().value.abs();
+                    let baseline = ch.origin_y().ok().map(|y| y.value);
                     if line.baseline.is_none() {
-                        line.baseline = ch.origin_y().ok().map(|y| y.value);
-                        line.font_size = ch.scaled_font_size().value.abs();
+                        line.baseline = baseline;
+                        line.font_size = font_size;
                     }
+                    let bounds = ch.loose_bounds().ok().map(|bounds| (bounds.left().value, bounds.right().value));
+                    if let (Some((previous_char, previous_right, previous_baseline)), Some((left, _)), Some(baseline)) = (previous_glyph, bounds, baseline) {
+                        let touching = !line.text.ends_with(|c: char| c.is_whitespace() || c == layout::HYPHENATION_MARK);
+                        if touching && layout::missing_space(previous_char, decoded, left - previous_right, baseline - previous_baseline, font_size) {
+                            line.text.push(' ');
+                        }
+                    }
+                    previous_glyph = bounds.zip(baseline).map(|((_, right), baseline)| (decoded, right, baseline));
                     glyph_indices.push((decoded, index));
                 }
                 line.text.push(decoded);
