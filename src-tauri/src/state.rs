@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use automix::assistant::{embedder_entry, AskError, Assistant, AssistantPaths};
 use automix::calibrate::{calibrate_model, calibration_set, CalibrationFiles};
 use automix::collect::CollectProgress;
-use automix::docs::{FileOutcome, FolderWatcher, IndexOptions};
+use automix::docs::{FileOutcome, FolderWatcher};
 use automix::remote::CancelFlag;
 use automix::settings::{LocalApiSettings, Settings};
 use serde::Serialize;
@@ -540,7 +540,7 @@ fn watch_folders(state: &AppState, app: &AppHandle) {
         let mut library = state.assistant.library();
         // Cancel in the Documents view stops a watcher's sync too; a new sync starts afresh.
         state.indexing_cancel.store(false, Ordering::Relaxed);
-        match library.sync(&embedder, &IndexOptions::default(), &mut |_| {}, &state.indexing_cancel) {
+        match library.sync(&embedder, &state.assistant.index_options(), &mut |_| {}, &state.indexing_cancel) {
             Ok(reports) if reports.iter().any(|report| !matches!(report.outcome, FileOutcome::Unchanged { .. })) => {
                 drop(library);
                 let _ = app.emit(DOCUMENTS_CHANGED_EVENT, ());

@@ -9,6 +9,7 @@ use automix::assistant::{
     RouterLearning, SpendDay, SpendReport,
 };
 use automix::calibrate::CalibrationStatus;
+use automix::docs::extract::PageProgress;
 use automix::docs::{Citation, DocumentFormat, DocumentInfo, DocumentText, FileOutcome, FileReport, FolderInfo, IndexProgress, PageText};
 use automix::history::{Conversation, Feedback};
 use automix::machine::{Machine, Recommendation};
@@ -71,6 +72,7 @@ fn declarations() -> String {
         FolderInfo::decl(),
         FileOutcome::decl(),
         FileReport::decl(),
+        PageProgress::decl(),
         IndexProgress::decl(),
         IndexEvent::decl(),
         PageText::decl(),

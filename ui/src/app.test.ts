@@ -39,7 +39,7 @@ const handlers: Record<string, (args: any) => unknown> = {
     pages: [{ number: 1, label: "vii", text: "Front matter." }, { number: 2, label: null, text: "Paris is the capital." }],
     text: "Front matter.\n\nParis is the capital.",
   }),
-  settings_get: () => ({ local_model: "m", context_tokens: 2048, never_escalate: false, ask_before_sending: "never", ask_above: 0.01, redaction: { personal_data: false, words: [] }, quality_cost: 0.5, device: "auto", remote: { endpoint: "https://x/v1", model: "gpt-4o-mini", input_per_million: null, output_per_million: null, accuracy: 0.9, max_tokens: 512 }, local_api: { enabled: true, port: 11435, allow_network: false } }),
+  settings_get: () => ({ local_model: "m", context_tokens: 2048, never_escalate: false, ask_before_sending: "never", ask_above: 0.01, redaction: { personal_data: false, words: [] }, quality_cost: 0.5, device: "auto", remote: { endpoint: "https://x/v1", model: "gpt-4o-mini", input_per_million: null, output_per_million: null, accuracy: 0.9, max_tokens: 512 }, local_api: { enabled: true, port: 11435, allow_network: false }, ocr_languages: "" }),
   local_api_status: () => ({ running: true, base_url: "http://127.0.0.1:11435/v1", listening_on: "127.0.0.1:11435", network: false, error: null }),
   chat_conversations: () => [{ id: 5, title: "Capital of France?", created_at_ms: 1, api_client: null }],
   chat_new_conversation: () => 5,

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::chunk::{chunk_document, CharOffsets, ChunkingConfig};
 use crate::embed::Embedder;
 use crate::error::DocsError;
+use crate::extract::worker::ReadOptions;
 use crate::extract::{read_document_bytes, DocumentFormat, DocumentReader, ExtractError, ExtractedDocument, PageProgress};
 use crate::store::{Library, NewDocument, PageSpan};
 
@@ -18,15 +19,19 @@ pub const DEFAULT_MAX_FILE_BYTES: u64 = 200 * 1024 * 1024;
 const EMBEDDING_STEP: usize = 64;
 
 /// Settings for [`Library::add_paths`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexOptions {
     pub max_file_bytes: u64,
     pub chunking: ChunkingConfig,
+    /// The languages OCR reads scans in (Tesseract's codes joined by `+`: `eng+rus`); None for
+    /// English plus the system's language.
+    #[serde(default)]
+    pub ocr_languages: Option<String>,
 }
 
 impl Default for IndexOptions {
     fn default() -> Self {
-        IndexOptions { max_file_bytes: DEFAULT_MAX_FILE_BYTES, chunking: ChunkingConfig::default() }
+        IndexOptions { max_file_bytes: DEFAULT_MAX_FILE_BYTES, chunking: ChunkingConfig::default(), ocr_languages: None }
     }
 }
 
@@ -193,10 +198,11 @@ impl Library {
         // OCR'd pages are kept under the content's hash until the document is stored, so a
         // cancelled or crashed read of a long scan resumes at its first unread page.
         let ocr_cache = self.ocr_cache_folder(&content_hash);
+        let read_options =
+            ReadOptions { max_file_bytes: options.max_file_bytes, ocr_cache: ocr_cache.as_deref(), ocr_languages: options.ocr_languages.as_deref() };
         let read = reader.read(
             path,
-            options.max_file_bytes,
-            ocr_cache.as_deref(),
+            &read_options,
             &mut |pages| {
                 state.pages = Some(pages);
                 progress(state);

@@ -70,7 +70,7 @@ fn a_mixed_folder_is_indexed_with_citations_and_broken_files_fail_alone() {
     let mut library = Library::open(&dir.path().join("library.sqlite")).expect("open library");
     // Chunks small enough that each PDF paragraph, and so each page, gets its own.
     let chunking = automix_docs::ChunkingConfig { max_tokens: 24, overlap_tokens: 6 };
-    let options = IndexOptions { max_file_bytes: 1500, chunking };
+    let options = IndexOptions { max_file_bytes: 1500, chunking, ..IndexOptions::default() };
     let mut progress_events = Vec::new();
     let reports = library
         .add_paths(common::embedder(), &[dir.path().to_path_buf()], &options, &mut |progress| progress_events.push(progress.clone()), &AtomicBool::new(false))

@@ -147,7 +147,8 @@ fn a_reader_that_dies_is_a_clear_error_for_its_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = common::write(dir.path(), "note.md", b"# A note\n\nSome words.\n");
     let mut reader = DocumentReader::with_worker("/bin/false");
-    let error = reader.read(&file, 1 << 20, None, &mut |_| {}, &AtomicBool::new(false)).unwrap_err();
+    let options = worker::ReadOptions { max_file_bytes: 1 << 20, ocr_cache: None, ocr_languages: None };
+    let error = reader.read(&file, &options, &mut |_| {}, &AtomicBool::new(false)).unwrap_err();
     assert_eq!(error.code(), "reader_failed", "{error}");
     assert!(error.to_string().contains("note.md") && error.to_string().contains("exit status: 1"), "{error}");
 }

@@ -39,6 +39,9 @@ pub struct Settings {
     pub remote: RemoteSettings,
     /// The local OpenAI-compatible API (`automix serve`, or the app while it runs).
     pub local_api: LocalApiSettings,
+    /// The languages scans are read in by OCR, as Tesseract names them joined by `+`
+    /// (`eng+rus`); empty for English plus the system's language where its pack is installed.
+    pub ocr_languages: String,
 }
 
 /// The local OpenAI-compatible API. Its access token is a secret: it lives in the OS keychain
@@ -132,6 +135,7 @@ impl Default for Settings {
             device: DeviceChoice::Auto,
             remote: RemoteSettings::default(),
             local_api: LocalApiSettings::default(),
+            ocr_languages: String::new(),
         }
     }
 }
@@ -170,6 +174,7 @@ impl SettingsError {
 pub const KEYS: &[&str] = &[
     "local_model",
     "context_tokens",
+    "ocr_languages",
     "never_escalate",
     "ask_before_sending",
     "ask_above",
@@ -188,6 +193,12 @@ pub const KEYS: &[&str] = &[
 ];
 
 impl Settings {
+    /// How documents are indexed under these settings.
+    pub fn index_options(&self) -> automix_docs::IndexOptions {
+        let languages = self.ocr_languages.trim();
+        automix_docs::IndexOptions { ocr_languages: (!languages.is_empty()).then(|| languages.to_string()), ..Default::default() }
+    }
+
     pub fn path(home: &Path) -> PathBuf {
         home.join(SETTINGS_FILE_NAME)
     }
@@ -220,6 +231,16 @@ impl Settings {
     }
 
     pub fn validate(&self) -> Result<(), SettingsError> {
+        // Tesseract's codes: three letters, with a variant after an underscore (chi_sim).
+        let is_code = |code: &str| {
+            let (base, variant) = code.split_once('_').unwrap_or((code, "x"));
+            base.len() == 3 && base.chars().all(|ch| ch.is_ascii_lowercase()) && !variant.is_empty() && variant.chars().all(|ch| ch.is_ascii_lowercase())
+        };
+        if let Some(bad) = self.ocr_languages.split('+').map(str::trim).filter(|code| !code.is_empty()).find(|code| !is_code(code)) {
+            return Err(SettingsError::Invalid(format!(
+                "scan languages: {bad:?} is not a Tesseract language code (eng, rus, deu, chi_sim…); join several with +"
+            )));
+        }
         let invalid = |message: String| Err(SettingsError::Invalid(message));
         if !(0.0..=1.0).contains(&self.quality_cost) {
             return invalid(format!("the quality↔cost preference must be between 0 and 1, not {}", self.quality_cost));
@@ -268,6 +289,7 @@ impl Settings {
         match key {
             "local_model" => changed.local_model = value.to_string(),
             "context_tokens" => changed.context_tokens = parse(key, value)?,
+            "ocr_languages" => changed.ocr_languages = value.to_string(),
             "never_escalate" => changed.never_escalate = parse(key, value)?,
             "ask_before_sending" => {
                 changed.ask_before_sending = match value {
@@ -418,6 +440,17 @@ mod tests {
         settings.save(home.path()).unwrap();
         let loaded = Settings::load(home.path()).unwrap();
         assert_eq!(loaded.local_api, LocalApiSettings { enabled: true, port: 18080, allow_network: false });
+    }
+
+    #[test]
+    fn scan_languages_reach_the_indexer_and_a_bad_code_is_refused() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.index_options().ocr_languages, None, "empty: English plus the system's language");
+        settings.set("ocr_languages", "eng+rus").unwrap();
+        assert_eq!(settings.index_options().ocr_languages.as_deref(), Some("eng+rus"));
+        let error = settings.set("ocr_languages", "eng+russian").unwrap_err();
+        assert!(error.to_string().contains("\"russian\" is not a Tesseract language code"), "{error}");
+        assert_eq!(settings.ocr_languages, "eng+rus", "a refused value leaves the settings as they were");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use automix::types::ErrorCode;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use automix::docs::{DocumentInfo, DocumentText, FileReport, FolderInfo, IndexOptions, IndexProgress};
+use automix::docs::{DocumentInfo, DocumentText, FileReport, FolderInfo, IndexProgress};
 use serde::Serialize;
 use tauri::ipc::Channel;
 
@@ -71,7 +71,7 @@ pub async fn documents_add(state: Shared<'_>, paths: Vec<PathBuf>, on_progress: 
         let reports = library.add_paths(
             &embedder,
             &paths,
-            &IndexOptions::default(),
+            &state.assistant.index_options(),
             &mut |progress| drop(on_progress.send(IndexEvent::Progress(progress.clone()))),
             &state.indexing_cancel,
         )?;
@@ -98,7 +98,7 @@ pub async fn documents_sync(state: Shared<'_>, on_progress: Channel<IndexEvent>)
         let mut library = state.assistant.library();
         state.indexing_cancel.store(false, Ordering::Relaxed);
         let progress = &mut |progress: &IndexProgress| drop(on_progress.send(IndexEvent::Progress(progress.clone())));
-        Ok(library.sync(&embedder, &IndexOptions::default(), progress, &state.indexing_cancel)?)
+        Ok(library.sync(&embedder, &state.assistant.index_options(), progress, &state.indexing_cancel)?)
     })
     .await
 }

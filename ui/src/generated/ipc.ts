@@ -261,6 +261,8 @@ export type FileOutcome = { "status": "added", document_id: number, chunks: numb
 
 export type FileReport = { path: string, outcome: FileOutcome, };
 
+export type PageProgress = { done: number, total: number, ocr: number, };
+
 export type IndexProgress = { files_done: number, files_total: number, 
 /**
  * Chunks embedded so far in this batch.
@@ -559,7 +561,12 @@ device: string, remote: RemoteSettings,
 /**
  * The local OpenAI-compatible API (`automix serve`, or the app while it runs).
  */
-local_api: LocalApiSettings, };
+local_api: LocalApiSettings, 
+/**
+ * The languages scans are read in by OCR, as Tesseract names them joined by `+`
+ * (`eng+rus`); empty for English plus the system's language where its pack is installed.
+ */
+ocr_languages: string, };
 
 export type KeyStatus = { set: boolean, last4: string | null, };
 

@@ -19,3 +19,8 @@ export function readNumber(text: string, label: string, rule: NumberRule = {}): 
   if (rule.max !== undefined && value > rule.max) throw new Error(`${label} must be at most ${rule.max}.`);
   return value;
 }
+
+/** "eng + rus", "eng,rus" or "eng rus" as Tesseract's "eng+rus"; the settings check the codes. */
+export function readLanguages(text: string): string {
+  return text.split(/[+,\s]+/).map((code) => code.trim()).filter(Boolean).join("+");
+}

@@ -10,6 +10,7 @@ const settings = (neverEscalate: boolean): Settings => ({
   local_model: "m", context_tokens: 2048, never_escalate: neverEscalate, ask_before_sending: "always", ask_above: 0.01, redaction: { personal_data: false, words: [] }, quality_cost: 0.5, device: "auto",
   remote: { endpoint: "", model: "", input_per_million: null, output_per_million: null, accuracy: 0.9, max_tokens: 512 },
   local_api: { enabled: false, port: 11435, allow_network: false },
+  ocr_languages: "",
 } as Settings);
 
 it("keeps what was saved when an older load of the settings arrives after the save", async () => {

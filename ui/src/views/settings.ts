@@ -10,7 +10,7 @@ import { field, h } from "../dom";
 import { formatMoney } from "../lib/format";
 import { debounce } from "../lib/debounce";
 import { calibrating, downloadText, hasLearned, memoryText, routerText, speedText, testedText } from "../lib/models";
-import { readNumber } from "../lib/parse";
+import { readLanguages, readNumber } from "../lib/parse";
 import { watchStatus } from "../status";
 import { showError, toast } from "../toast";
 import type { View } from "./view";
@@ -54,6 +54,7 @@ export function createSettingsView(): View {
   const maskWords = h("textarea", { rows: 3, "data-testid": "settings-mask-words", placeholder: "One word or name per line" });
   askBeforeSending.addEventListener("change", () => (askAboveField.hidden = askBeforeSending.value !== "above"));
   const contextTokens = input("settings-context-tokens", { type: "number", min: 256, step: 1 });
+  const ocrLanguages = input("settings-ocr-languages", { placeholder: "eng+rus", spellcheck: "false", autocomplete: "off" });
   const apiEnabled = h("input", { type: "checkbox", role: "switch", "data-testid": "settings-local-api" });
   const apiPort = input("settings-local-api-port", { type: "number", min: 1024, max: 65535, step: 1 });
   const apiNetwork = h("input", { type: "checkbox", "data-testid": "settings-local-api-network" });
@@ -95,6 +96,8 @@ export function createSettingsView(): View {
       h("span", { class: "range-labels", "aria-hidden": "true" }, h("span", {}, "Best quality"), h("span", {}, "Lowest cost"))),
     h("label", { class: "inline" }, neverEscalate, "Never escalate (answer everything locally)"),
     field("Local context tokens", contextTokens),
+    field("Scan languages (OCR)", ocrLanguages,
+      "Tesseract's language codes joined by +, e.g. eng+rus+deu. Empty: English plus your system's language. A missing language pack is named on each scan that needs it."),
     h("h2", {}, "Local API"),
     h("p", { class: "muted small" },
       "Other programs on this computer (editors, note apps, scripts) can ask AutoMix through an OpenAI-compatible API: base URL below, ",
@@ -239,6 +242,7 @@ export function createSettingsView(): View {
     if (!edited.has(maskPersonal)) maskPersonal.checked = s.redaction.personal_data;
     if (!edited.has(maskWords)) maskWords.value = s.redaction.words.join("\n");
     set(contextTokens, String(s.context_tokens));
+    set(ocrLanguages, s.ocr_languages);
     if (!edited.has(apiEnabled)) apiEnabled.checked = s.local_api.enabled;
     set(apiPort, String(s.local_api.port));
     if (!edited.has(apiNetwork)) apiNetwork.checked = s.local_api.allow_network;
@@ -343,6 +347,7 @@ export function createSettingsView(): View {
           port: readNumber(apiPort.value, "Local API port", { integer: true, min: 1024, max: 65535 })!,
           allow_network: apiNetwork.checked,
         },
+        ocr_languages: readLanguages(ocrLanguages.value),
       };
       const stored = await settingsSet(next);
       settingsLoads++; // a load still in flight read the settings before this save
@@ -443,3 +448,4 @@ export function createSettingsView(): View {
 
   return { root, show };
 }
+

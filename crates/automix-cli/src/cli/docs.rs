@@ -66,6 +66,11 @@ fn open_library() -> Result<Library> {
     Ok(Library::open(&Library::default_path())?)
 }
 
+/// The settings' indexing options (OCR languages).
+fn settings_index_options() -> Result<IndexOptions> {
+    Ok(automix::settings::Settings::load(&automix::models::automix_home())?.index_options())
+}
+
 fn load_embedder() -> Result<Embedder> {
     let catalog = automix::models::Catalog::bundled();
     let store = automix::models::ModelStore::from_env();
@@ -79,13 +84,13 @@ pub fn run(command: DocsCommand) -> Result<()> {
     match command {
         DocsCommand::Add { paths, max_size } => {
             let embedder = load_embedder()?;
-            let options = IndexOptions { max_file_bytes: max_size, ..Default::default() };
+            let options = IndexOptions { max_file_bytes: max_size, ..settings_index_options()? };
             let reports = with_progress_bar(|progress| library.add_paths(&embedder, &paths, &options, progress, &AtomicBool::new(false)))?;
             fail_on_failed_files(print_reports(&reports, true))?;
         }
         DocsCommand::Sync { max_size } => {
             let embedder = load_embedder()?;
-            let options = IndexOptions { max_file_bytes: max_size, ..Default::default() };
+            let options = IndexOptions { max_file_bytes: max_size, ..settings_index_options()? };
             let reports = with_progress_bar(|progress| library.sync(&embedder, &options, progress, &AtomicBool::new(false)))?;
             fail_on_failed_files(print_reports(&reports, false))?;
         }
@@ -98,7 +103,7 @@ pub fn run(command: DocsCommand) -> Result<()> {
                 bail!("the library has no folders to watch; add one with `automix docs add FOLDER`");
             }
             let embedder = load_embedder()?;
-            let options = IndexOptions { max_file_bytes: max_size, ..Default::default() };
+            let options = IndexOptions { max_file_bytes: max_size, ..settings_index_options()? };
             let never = AtomicBool::new(false);
             let settle = Duration::try_from_secs_f64(settle.clamp(0.05, 3600.0)).unwrap_or(Duration::from_secs(1));
             let watcher = FolderWatcher::new(&folders)?;

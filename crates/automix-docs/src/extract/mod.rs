@@ -274,11 +274,13 @@ pub struct ReadContext<'a> {
     /// A folder for this file's OCR'd pages: each is written there once read and taken from
     /// there instead of being read again, so an interrupted read resumes.
     pub ocr_cache: Option<&'a Path>,
+    /// The languages OCR reads (`eng+rus`); None for the default.
+    pub ocr_languages: Option<&'a str>,
 }
 
 /// Extracts a file's text. `format` comes from [`detect_format`].
 pub fn extract(path: &Path, bytes: &[u8], format: DocumentFormat) -> Result<ExtractedDocument, ExtractError> {
-    extract_with(path, bytes, format, &mut ReadContext { on_page: &mut |_| {}, ocr_cache: None })
+    extract_with(path, bytes, format, &mut ReadContext { on_page: &mut |_| {}, ocr_cache: None, ocr_languages: None })
 }
 
 /// [`extract`], reporting pages and keeping OCR'd ones as `context` asks.
@@ -296,7 +298,7 @@ pub fn extract_with(path: &Path, bytes: &[u8], format: DocumentFormat, context: 
 /// A scan or photo: every page by OCR, orientation found by Tesseract.
 fn extract_image(path: &Path, context: &mut ReadContext<'_>) -> Result<ExtractedDocument, ExtractError> {
     let ocr_error = |source| ExtractError::Ocr { path: path.to_path_buf(), page: 1, source };
-    let pages = ocr::Ocr::new().and_then(|ocr| ocr.recognise(path, true)).map_err(ocr_error)?;
+    let pages = ocr::Ocr::new(context.ocr_languages).and_then(|ocr| ocr.recognise(path, true)).map_err(ocr_error)?;
     let count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
     (context.on_page)(PageProgress { done: count, total: count, ocr: count });
     let mut builder = DocumentBuilder::new();

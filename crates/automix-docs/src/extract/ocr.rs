@@ -53,11 +53,12 @@ fn installed_languages() -> Result<Vec<String>, OcrError> {
     Ok(text.lines().skip(1).map(str::trim).filter(|line| !line.is_empty() && *line != "osd").map(String::from).collect())
 }
 
-/// The languages to read: `AUTOMIX_OCR_LANGUAGES`, else English plus the system locale's language
-/// where its pack is among `installed`.
-fn chosen_languages(installed: &[String]) -> String {
-    if let Some(chosen) = std::env::var(OCR_LANGUAGES_ENV).ok().filter(|value| !value.trim().is_empty()) {
-        return chosen.trim().to_string();
+/// The languages to read: `chosen` (the user's setting), else `AUTOMIX_OCR_LANGUAGES`, else
+/// English plus the system locale's language where its pack is among `installed`.
+fn chosen_languages(installed: &[String], chosen: Option<&str>) -> String {
+    let explicit = chosen.map(str::to_string).or_else(|| std::env::var(OCR_LANGUAGES_ENV).ok());
+    if let Some(chosen) = explicit.filter(|value| !value.trim().is_empty()) {
+        return chosen.split(['+', ',', ' ']).filter(|language| !language.is_empty()).collect::<Vec<_>>().join("+");
     }
     let locale = ["LC_ALL", "LC_MESSAGES", "LANG"].iter().find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty())).unwrap_or_default();
     match tesseract_language(&locale) {
@@ -99,11 +100,12 @@ pub struct Ocr {
 }
 
 impl Ocr {
-    /// The engine in the chosen languages ([`OCR_LANGUAGES_ENV`], else English plus the locale's
-    /// language where installed); fails when the engine or a chosen language pack is missing.
-    pub fn new() -> Result<Ocr, OcrError> {
+    /// The engine in `languages` (Tesseract's codes, `eng+rus`), else in [`OCR_LANGUAGES_ENV`]'s,
+    /// else in English plus the locale's language where installed; fails when the engine or a
+    /// chosen language pack is missing.
+    pub fn new(languages: Option<&str>) -> Result<Ocr, OcrError> {
         let installed = installed_languages()?;
-        let languages = chosen_languages(&installed);
+        let languages = chosen_languages(&installed, languages);
         for language in languages.split('+') {
             if !installed.iter().any(|have| have == language) {
                 return Err(OcrError::LanguageMissing {

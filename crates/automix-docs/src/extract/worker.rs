@@ -50,6 +50,8 @@ struct Request {
     path: PathBuf,
     max_file_bytes: u64,
     ocr_cache: Option<PathBuf>,
+    #[serde(default)]
+    ocr_languages: Option<String>,
 }
 
 /// What the worker answers.
@@ -89,7 +91,9 @@ fn serve() -> i32 {
                 std::process::exit(0);
             }
         };
-        let reply = match read_here(&request.path, request.max_file_bytes, request.ocr_cache.as_deref(), &mut |page| send(&Reply::Page(page))) {
+        let options =
+            ReadOptions { max_file_bytes: request.max_file_bytes, ocr_cache: request.ocr_cache.as_deref(), ocr_languages: request.ocr_languages.as_deref() };
+        let reply = match read_here(&request.path, &options, &mut |page| send(&Reply::Page(page))) {
             Ok(document) => Reply::Read(document),
             Err(error) => Reply::Failed { code: error.code().to_string(), message: error.to_string() },
         };
@@ -98,11 +102,23 @@ fn serve() -> i32 {
     0
 }
 
+/// How one file is read.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOptions<'a> {
+    /// Larger files are refused.
+    pub max_file_bytes: u64,
+    /// Where OCR'd pages are kept as they are read, and taken from, so a read that was
+    /// cancelled or killed resumes at its first unread page.
+    pub ocr_cache: Option<&'a Path>,
+    /// The languages OCR reads (`eng+rus`); None for the default.
+    pub ocr_languages: Option<&'a str>,
+}
+
 /// Reads a file in this process.
-fn read_here(path: &Path, max_file_bytes: u64, ocr_cache: Option<&Path>, on_page: &mut dyn FnMut(PageProgress)) -> Result<ExtractedDocument, ExtractError> {
-    let bytes = read_document_bytes(path, max_file_bytes)?;
+fn read_here(path: &Path, options: &ReadOptions<'_>, on_page: &mut dyn FnMut(PageProgress)) -> Result<ExtractedDocument, ExtractError> {
+    let bytes = read_document_bytes(path, options.max_file_bytes)?;
     let format = detect_format(path, &bytes);
-    extract_with(path, &bytes, format, &mut ReadContext { on_page, ocr_cache })
+    extract_with(path, &bytes, format, &mut ReadContext { on_page, ocr_cache: options.ocr_cache, ocr_languages: options.ocr_languages })
 }
 
 /// Reads documents for the indexer: in a worker process where one can be started, in this
@@ -141,25 +157,28 @@ impl DocumentReader {
         self.executable.is_some()
     }
 
-    /// Reads the file at `path` (at most `max_file_bytes`), reporting each page. OCR'd pages are
-    /// kept in `ocr_cache` as they are read, and taken from there, so a read that was cancelled
-    /// or killed resumes at its first unread page. `Ok(None)` means `cancel` was set.
+    /// Reads the file at `path` as `options` say, reporting each page. `Ok(None)` means `cancel`
+    /// was set.
     pub fn read(
         &mut self,
         path: &Path,
-        max_file_bytes: u64,
-        ocr_cache: Option<&Path>,
+        options: &ReadOptions<'_>,
         on_page: &mut dyn FnMut(PageProgress),
         cancel: &AtomicBool,
     ) -> Result<Option<ExtractedDocument>, ExtractError> {
         let Some(executable) = self.executable.clone() else {
-            return read_here(path, max_file_bytes, ocr_cache, on_page).map(Some);
+            return read_here(path, options, on_page).map(Some);
         };
         let worker = match self.worker.take() {
             Some(worker) => worker,
             None => Worker::start(&executable, self.memory_limit_mib).map_err(|reason| ExtractError::ReaderFailed { path: path.to_path_buf(), reason })?,
         };
-        let request = Request { path: path.to_path_buf(), max_file_bytes, ocr_cache: ocr_cache.map(Path::to_path_buf) };
+        let request = Request {
+            path: path.to_path_buf(),
+            max_file_bytes: options.max_file_bytes,
+            ocr_cache: options.ocr_cache.map(Path::to_path_buf),
+            ocr_languages: options.ocr_languages.map(str::to_string),
+        };
         let (worker, outcome) = worker.read(&request, on_page, cancel, self.memory_limit_mib);
         self.worker = worker;
         outcome

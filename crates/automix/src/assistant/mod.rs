@@ -329,6 +329,12 @@ impl Assistant {
         &self.ledger
     }
 
+    /// How documents are indexed: the settings' (OCR languages), the defaults where the
+    /// settings file cannot be read.
+    pub fn index_options(&self) -> automix_docs::IndexOptions {
+        crate::settings::Settings::load(&self.paths().home).map(|settings| settings.index_options()).unwrap_or_default()
+    }
+
     /// The library's writing side: adding, syncing and removing documents. Held for a whole
     /// indexing run; listings go through the reading side and never wait for it.
     pub fn library(&self) -> MutexGuard<'_, Library> {

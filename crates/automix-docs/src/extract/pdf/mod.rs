@@ -64,7 +64,7 @@ pub(crate) fn extract(path: &Path, bytes: &[u8], context: &mut ReadContext<'_>) 
                 let ocr_error = |source| ExtractError::Ocr { path: path.to_path_buf(), page: physical, source };
                 let read = match &engine {
                     Some(ocr) => Ok(ocr),
-                    None => ocr::Ocr::new().map(|ocr| &*engine.insert(ocr)),
+                    None => ocr::Ocr::new(context.ocr_languages).map(|ocr| &*engine.insert(ocr)),
                 }
                 .map_err(OcrFailure::from)
                 .and_then(|ocr| read_page_by_ocr(ocr, &page, physical, context.ocr_cache));
