@@ -65,6 +65,18 @@ pub fn run() {
     };
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        // The last window gone is the end of the app. The event loop should end by itself then;
+        // a slow or missing exit after the window closed (seen under WebDriver on a loaded
+        // 2-core machine) is ended here, and the log says which of the two happened.
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::Destroyed = event {
+                let app = window.app_handle();
+                if app.webview_windows().is_empty() {
+                    tracing::info!("the last window closed");
+                    app.exit(0);
+                }
+            }
+        })
         .setup(|app| {
             let state = Arc::new(AppState::open(&automix::models::automix_home())?);
             app.manage(state.clone());

@@ -615,6 +615,15 @@ export function threadStates(pid) {
   } catch (error) {
     lines.push(`(threads of ${pid} unreadable: ${error.message})`);
   }
+  for (const child of descendants(pid)) {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${child}/cmdline`, "utf8").split("\0").join(" ").trim();
+      const stat = fs.readFileSync(`/proc/${child}/stat`, "utf8");
+      lines.push(`child ${child} ${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]}: ${cmdline.slice(0, 160)}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
   const logs = process.env.AUTOMIX_HOME ? path.join(process.env.AUTOMIX_HOME, "logs") : null;
   if (logs && fs.existsSync(logs)) {
     for (const file of fs.readdirSync(logs).sort().slice(-1)) {

@@ -93,7 +93,8 @@ export AUTOMIX_E2E_REMOTE APP E2E_WORK="$WORK"
 say "test remote server at $AUTOMIX_E2E_REMOTE"
 
 # ---- llama-server as the remote model (--llama-server)
-SUITE=(tests/e2e/*.test.mjs)
+# E2E_SUITE picks suites (a glob), for running one while investigating it.
+SUITE=(${E2E_SUITE:-tests/e2e/*.test.mjs})
 if [ -n "$LLAMA_GGUF" ]; then
   [ -f "$LLAMA_GGUF" ] || die "no GGUF file at $LLAMA_GGUF"
   LLAMA_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"

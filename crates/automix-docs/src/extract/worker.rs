@@ -331,11 +331,16 @@ fn resident_bytes(pid: u32) -> Option<u64> {
 #[cfg(unix)]
 fn limit_address_space(command: &mut Command, bytes: u64) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec here.
+    // SAFETY: setrlimit and close_range are system calls, async-signal-safe; nothing else runs
+    // between fork and exec here.
     unsafe {
         command.pre_exec(move || {
             let limit = libc::rlimit { rlim_cur: bytes as libc::rlim_t, rlim_max: bytes as libc::rlim_t };
             libc::setrlimit(libc::RLIMIT_AS, &limit);
+            // The app's other descriptors (the display connection, the webview's sockets) must
+            // not live on in the worker: a peer waiting for their end would wait for the worker.
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            libc::close_range(3, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int);
             Ok(())
         });
     }
