@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := build-essential pkg-config python3 python3-pip python3-venv ca-certificates curl file \
 	libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev \
 	libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libxdo-dev xvfb xauth webkit2gtk-driver \
-	tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus
+	tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus libheif-examples
 QUESTION ?= What is the capital of France?
 CONTEXT ?= crates/automix/assets/france.md
 

@@ -111,6 +111,33 @@ fn real_scans_and_photos_are_read_against_their_checked_transcripts() {
     assert!(failures.is_empty(), "{failures:?}");
 }
 
+/// A phone's HEIC photo: the Huckleberry Finn scan encoded by libheif (`make deps` installs
+/// libheif-examples, whose heif-convert decodes it for OCR).
+#[test]
+fn a_heic_photo_is_decoded_and_read() {
+    languages();
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scans");
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("page.heic");
+    let encoded = std::process::Command::new("heif-enc").args(["-q", "60"]).arg(folder.join("huckfinn_ch3_p29.jpg")).arg("-o").arg(&photo).output();
+    assert!(encoded.as_ref().is_ok_and(|output| output.status.success()), "heif-enc (libheif-examples, `make deps`) encodes the test photo: {encoded:?}");
+    let bytes = std::fs::read(&photo).unwrap();
+    assert_eq!(detect_format(&photo, &bytes), DocumentFormat::Image);
+    assert_eq!(detect_format(Path::new("renamed.bin"), &bytes), DocumentFormat::Image, "known by its bytes");
+    let document = extract(&photo, &bytes, DocumentFormat::Image).expect("the HEIC photo is read");
+    let reference = std::fs::read_to_string(folder.join("huckfinn_ch3_p29.txt")).unwrap();
+    let score = common::word_recall(&reference, &document.text);
+    println!("a HEIC photo: word recall {score:.3}");
+    assert!(score >= 0.94, "word recall {score:.3}: {}", document.text);
+
+    // Without the decoder: a clear error naming the package.
+    std::env::set_var(automix_docs::extract::ocr::HEIF_CONVERT_ENV, "/nonexistent/heif-convert");
+    let error = extract(&photo, &bytes, DocumentFormat::Image).unwrap_err();
+    std::env::remove_var(automix_docs::extract::ocr::HEIF_CONVERT_ENV);
+    assert_eq!(error.code(), "heic_decoder_missing", "{error}");
+    assert!(error.to_string().contains("libheif-examples"), "{error}");
+}
+
 #[test]
 fn a_blank_scan_is_a_clear_no_text_error() {
     languages();

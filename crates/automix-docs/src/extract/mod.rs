@@ -61,6 +61,7 @@ impl ExtractError {
             ExtractError::NoTextLayer { .. } => "no_text_layer",
             ExtractError::Ocr { source: ocr::OcrError::EngineMissing(_), .. } => "ocr_missing",
             ExtractError::Ocr { source: ocr::OcrError::LanguageMissing { .. }, .. } => "ocr_language_missing",
+            ExtractError::Ocr { source: ocr::OcrError::HeicDecoderMissing(_), .. } => "heic_decoder_missing",
             ExtractError::Ocr { .. } => "ocr_failed",
             ExtractError::Corrupt { .. } => "corrupt",
             ExtractError::NoText { .. } => "no_text",
@@ -75,7 +76,7 @@ impl ExtractError {
     /// The stable code among [`ExtractError::code`]'s named `name` (a worker's report), or
     /// `reader_failed` for one this build does not know.
     pub(crate) fn known_code(name: &str) -> &'static str {
-        const CODES: [&str; 15] = [
+        const CODES: [&str; 16] = [
             "io",
             "empty",
             "too_large",
@@ -85,6 +86,7 @@ impl ExtractError {
             "ocr_missing",
             "ocr_language_missing",
             "ocr_failed",
+            "heic_decoder_missing",
             "corrupt",
             "no_text",
             "pdf_engine_missing",
@@ -138,7 +140,8 @@ impl DocumentFormat {
             "html" | "htm" | "xhtml" => Some(Self::Html),
             "txt" | "text" | "rst" | "org" | "log" | "csv" | "tsv" => Some(Self::Text),
             // PNM is what `scanimage` writes.
-            "png" | "jpg" | "jpeg" | "tif" | "tiff" | "pnm" | "pgm" | "ppm" | "pbm" => Some(Self::Image),
+            // HEIC/HEIF is what phones take photos in.
+            "png" | "jpg" | "jpeg" | "tif" | "tiff" | "pnm" | "pgm" | "ppm" | "pbm" | "heic" | "heif" => Some(Self::Image),
             _ => None,
         }
     }
@@ -291,14 +294,45 @@ pub fn extract_with(path: &Path, bytes: &[u8], format: DocumentFormat, context: 
         DocumentFormat::Markdown => markdown::extract(path, &text::decode(path, bytes)?),
         DocumentFormat::Html => html::extract(path, &text::decode(path, bytes)?),
         DocumentFormat::Text => text::extract(path, bytes),
-        DocumentFormat::Image => extract_image(path, context),
+        DocumentFormat::Image => extract_image(path, is_heif(bytes), context),
     }
 }
 
-/// A scan or photo: every page by OCR, orientation found by Tesseract.
-fn extract_image(path: &Path, context: &mut ReadContext<'_>) -> Result<ExtractedDocument, ExtractError> {
+/// An ISO media file of the HEIF family (HEIC photos): `ftyp` and one of its brands.
+fn is_heif(bytes: &[u8]) -> bool {
+    const BRANDS: [&[u8]; 8] = [b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"];
+    bytes.get(4..8) == Some(b"ftyp".as_slice()) && bytes.get(8..12).is_some_and(|brand| BRANDS.contains(&brand))
+}
+
+/// A scan or photo: every page by OCR, orientation found by Tesseract. A HEIC photo is decoded
+/// to PNG first, since Tesseract does not read HEIC.
+fn extract_image(path: &Path, heif: bool, context: &mut ReadContext<'_>) -> Result<ExtractedDocument, ExtractError> {
     let ocr_error = |source| ExtractError::Ocr { path: path.to_path_buf(), page: 1, source };
-    let pages = ocr::Ocr::new(context.ocr_languages).and_then(|ocr| ocr.recognise(path, true)).map_err(ocr_error)?;
+    let ocr = ocr::Ocr::new(context.ocr_languages).map_err(ocr_error)?;
+    let pages = if heif {
+        let folder = std::env::temp_dir().join(format!(
+            "automix-heif-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |time| time.as_nanos())
+        ));
+        let read = std::fs::create_dir_all(&folder)
+            .map_err(|error| ocr::OcrError::Failed(format!("cannot make {}: {error}", folder.display())))
+            .and_then(|()| ocr::heif_to_png(path, &folder))
+            .and_then(|images| {
+                let mut pages = Vec::new();
+                for (index, image) in images.iter().enumerate() {
+                    for mut page in ocr.recognise(image, true)? {
+                        page.number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+                        pages.push(page);
+                    }
+                }
+                Ok(pages)
+            });
+        let _ = std::fs::remove_dir_all(&folder);
+        read.map_err(ocr_error)?
+    } else {
+        ocr.recognise(path, true).map_err(ocr_error)?
+    };
     let count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
     (context.on_page)(PageProgress { done: count, total: count, ocr: count });
     let mut builder = DocumentBuilder::new();
@@ -321,7 +355,7 @@ pub fn detect_format(path: &Path, bytes: &[u8]) -> DocumentFormat {
     if bytes.starts_with(b"PK\x03\x04") {
         return DocumentFormat::Docx;
     }
-    if bytes.starts_with(b"\x89PNG") || bytes.starts_with(b"\xFF\xD8\xFF") || bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+    if bytes.starts_with(b"\x89PNG") || bytes.starts_with(b"\xFF\xD8\xFF") || bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") || is_heif(bytes) {
         return DocumentFormat::Image;
     }
     DocumentFormat::from_extension(path).unwrap_or(DocumentFormat::Text)

@@ -25,6 +25,8 @@ pub enum OcrError {
     EngineMissing(String),
     #[error("the OCR language pack for `{language}` is not installed; install the {package} package")]
     LanguageMissing { language: String, package: String },
+    #[error("HEIC photos need libheif's decoder ({0}); install Debian's libheif-examples package (`make deps` does), or export the photo as JPEG")]
+    HeicDecoderMissing(String),
     #[error("OCR took longer than {0} s and was stopped")]
     TimedOut(u64),
     #[error("OCR failed: {0}")]
@@ -145,9 +147,40 @@ fn recognise(image: &Path, languages: &str, detect_orientation: bool) -> Result<
     let mut command = Command::new(tesseract());
     command.arg(image).arg("stdout").args(["-l", languages, "--psm", if detect_orientation { "1" } else { "3" }, "tsv"]);
     // One thread: the indexer already runs beside the chat on a laptop's few cores.
-    command.env("OMP_THREAD_LIMIT", "1").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command.env("OMP_THREAD_LIMIT", "1");
+    let tsv = run_limited(command, "tesseract", OcrError::EngineMissing)?;
+    Ok(parse_tsv(&tsv))
+}
+
+/// Overrides the `heif-convert` found on `PATH`.
+pub const HEIF_CONVERT_ENV: &str = "AUTOMIX_HEIF_CONVERT";
+
+/// Decodes a HEIC/HEIF photo (what phones take) into PNG files in `folder`, one per image in it,
+/// with libheif's `heif-convert` under the same limits as OCR. Returns them in order.
+pub fn heif_to_png(photo: &Path, folder: &Path) -> Result<Vec<PathBuf>, OcrError> {
+    let program = std::env::var_os(HEIF_CONVERT_ENV).filter(|value| !value.is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("heif-convert"));
+    let mut command = Command::new(program);
+    command.arg(photo).arg(folder.join("page.png"));
+    run_limited(command, "heif-convert", OcrError::HeicDecoderMissing)?;
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(folder)
+        .map_err(|error| OcrError::Failed(format!("cannot read {}: {error}", folder.display())))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|extension| extension == "png"))
+        .collect();
+    // page.png for one image; page-1.png, page-2.png … for several.
+    pages.sort_by_key(|path| path.file_stem().and_then(|stem| stem.to_str()?.rsplit('-').next()?.parse::<u32>().ok()).unwrap_or(0));
+    if pages.is_empty() {
+        return Err(OcrError::Failed("heif-convert wrote no image".to_string()));
+    }
+    Ok(pages)
+}
+
+/// Runs `command` with the OCR limits (time, address space); its stdout when it succeeds.
+/// `missing` makes the error for a program that cannot be started.
+fn run_limited(mut command: Command, name: &str, missing: impl FnOnce(String) -> OcrError) -> Result<String, OcrError> {
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     limit_memory(&mut command);
-    let mut child = command.spawn().map_err(|error| OcrError::EngineMissing(error.to_string()))?;
+    let mut child = command.spawn().map_err(|error| missing(error.to_string()))?;
     let mut stdout = child.stdout.take().expect("piped");
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
@@ -166,16 +199,16 @@ fn recognise(image: &Path, languages: &str, detect_orientation: bool) -> Result<
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let tsv = reader.join().unwrap_or_default();
+    let output = reader.join().unwrap_or_default();
     if !status.success() {
         let mut stderr = String::new();
         if let Some(mut pipe) = child.stderr.take() {
             let _ = pipe.read_to_string(&mut stderr);
         }
         let last = stderr.lines().rfind(|line| !line.trim().is_empty()).unwrap_or("no message").to_string();
-        return Err(OcrError::Failed(format!("tesseract exited with {status}: {last}")));
+        return Err(OcrError::Failed(format!("{name} exited with {status}: {last}")));
     }
-    Ok(parse_tsv(&tsv))
+    Ok(output)
 }
 
 #[cfg(unix)]
