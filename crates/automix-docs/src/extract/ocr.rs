@@ -179,7 +179,7 @@ pub fn heif_to_png(photo: &Path, folder: &Path) -> Result<Vec<PathBuf>, OcrError
 /// `missing` makes the error for a program that cannot be started.
 fn run_limited(mut command: Command, name: &str, missing: impl FnOnce(String) -> OcrError) -> Result<String, OcrError> {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    limit_memory(&mut command);
+    super::worker::limit_address_space(&mut command, OCR_MEMORY_LIMIT_BYTES);
     let mut child = command.spawn().map_err(|error| missing(error.to_string()))?;
     let mut stdout = child.stdout.take().expect("piped");
     let reader = std::thread::spawn(move || {
@@ -210,22 +210,6 @@ fn run_limited(mut command: Command, name: &str, missing: impl FnOnce(String) ->
     }
     Ok(output)
 }
-
-#[cfg(unix)]
-fn limit_memory(command: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec here.
-    unsafe {
-        command.pre_exec(|| {
-            let limit = libc::rlimit { rlim_cur: OCR_MEMORY_LIMIT_BYTES as libc::rlim_t, rlim_max: OCR_MEMORY_LIMIT_BYTES as libc::rlim_t };
-            libc::setrlimit(libc::RLIMIT_AS, &limit);
-            Ok(())
-        });
-    }
-}
-
-#[cfg(not(unix))]
-fn limit_memory(_command: &mut Command) {}
 
 /// Tesseract's TSV (level, page, block, paragraph, line, word, left, top, width, height,
 /// confidence, text) into pages of paragraphs; lines of a paragraph are joined by line breaks.

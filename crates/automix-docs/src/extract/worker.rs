@@ -1,9 +1,9 @@
 //! Reading documents in a worker process, so that one file cannot take the machine down.
 //!
 //! PDFium, the DOCX unzipper and the OCR engine all run on bytes nobody vetted. A 400 KB PDF
-//! whose one content stream inflates to 210 MB cost the indexer 4.2 GB and 37 s when PDFium read
-//! it in-process. Here a worker (the same executable, started with [`WORKER_ARG`]) reads each
-//! file with an address-space limit and reports every page as it goes; the indexer kills it when
+//! whose one content stream inflates to 210 MB cost 14 GB and 55 s when PDFium read it
+//! in-process (docs/ocr.md). Here a worker (the same executable, started with [`WORKER_ARG`])
+//! reads each file with an address-space limit and reports every page as it goes; the indexer kills it when
 //! it falls silent for too long or when the user cancels. A file over a limit fails alone with its
 //! own error, and the next file gets a fresh worker.
 //!
@@ -328,8 +328,10 @@ fn resident_bytes(pid: u32) -> Option<u64> {
     Some(pages * 4096)
 }
 
+/// Caps the address space of the process `command` starts (the document reader, and the OCR
+/// and HEIC programs it runs), and keeps this process's other descriptors out of it.
 #[cfg(unix)]
-fn limit_address_space(command: &mut Command, bytes: u64) {
+pub(super) fn limit_address_space(command: &mut Command, bytes: u64) {
     use std::os::unix::process::CommandExt;
     // SAFETY: setrlimit and close_range are system calls, async-signal-safe; nothing else runs
     // between fork and exec here.
@@ -347,4 +349,4 @@ fn limit_address_space(command: &mut Command, bytes: u64) {
 }
 
 #[cfg(not(unix))]
-fn limit_address_space(_command: &mut Command, _bytes: u64) {}
+pub(super) fn limit_address_space(_command: &mut Command, _bytes: u64) {}
